@@ -1,0 +1,51 @@
+package io.etcdcrypt.crypto;
+
+import com.google.protobuf.ByteString;
+
+/**
+ * The single value hook of the proxy. Every value that crosses the proxy, in either direction and in every
+ * message that carries one, is passed here together with the etcd key it is stored under.
+ *
+ * <p>The proxy knows nothing about ciphers; implementations know nothing about gRPC.
+ */
+public interface ValueCodec {
+
+  /** Whether values stored at {@code key} are governed by the encryption configuration. */
+  boolean isProtected(ByteString key);
+
+  /**
+   * Whether any key of the etcd interval {@code [key, rangeEnd)} may be protected. An empty {@code rangeEnd}
+   * means the single key; a single zero byte means every key from {@code key} on (etcd's conventions).
+   */
+  boolean mayProtectRange(ByteString key, ByteString rangeEnd);
+
+  /** Returns the bytes to store for {@code value} at {@code key}. */
+  ByteString toStorage(ByteString key, ByteString value) throws TransformException;
+
+  /** Returns the plaintext of the stored {@code value} at {@code key}. Never returns ciphertext. */
+  ByteString fromStorage(ByteString key, ByteString value) throws TransformException;
+
+  /** The codec that leaves every value as it is: etcd-crypt-proxy as a plain proxy. */
+  ValueCodec IDENTITY =
+      new ValueCodec() {
+        @Override
+        public boolean isProtected(ByteString key) {
+          return false;
+        }
+
+        @Override
+        public boolean mayProtectRange(ByteString key, ByteString rangeEnd) {
+          return false;
+        }
+
+        @Override
+        public ByteString toStorage(ByteString key, ByteString value) {
+          return value;
+        }
+
+        @Override
+        public ByteString fromStorage(ByteString key, ByteString value) {
+          return value;
+        }
+      };
+}

@@ -1,0 +1,51 @@
+package io.etcdcrypt.proxy;
+
+import io.grpc.StatusException;
+import java.util.function.Consumer;
+
+/**
+ * Rewrites the messages of one proxied call. A transformer instance serves exactly one call, so it may keep
+ * per-call state (the Watch transformer remembers which watches it cancelled).
+ *
+ * <p>Throwing a {@link StatusException} ends the call with that status toward the client and cancels the
+ * upstream call, so a request that cannot be transformed is never sent and a response that cannot be
+ * transformed is never delivered.
+ */
+public interface CallTransformer<ReqT, RespT> {
+
+  /** The message to send to etcd for {@code request}. */
+  ReqT toUpstream(ReqT request) throws StatusException;
+
+  /**
+   * The message to deliver to the client for {@code response}, or null to deliver nothing. {@code upstream}
+   * sends an extra request to etcd on the same call (used to cancel one watch of a stream).
+   */
+  RespT toDownstream(RespT response, Consumer<ReqT> upstream) throws StatusException;
+
+  /** Creates one transformer per call. */
+  interface Factory<ReqT, RespT> {
+    CallTransformer<ReqT, RespT> newCall();
+  }
+
+  /** Forwards every message unchanged: the raw pass-through. */
+  @SuppressWarnings("unchecked")
+  static <ReqT, RespT> Factory<ReqT, RespT> identity() {
+    return (Factory<ReqT, RespT>) Identity.FACTORY;
+  }
+
+  /** The stateless identity transformer behind {@link #identity()}. */
+  final class Identity implements CallTransformer<Object, Object> {
+    private static final Identity INSTANCE = new Identity();
+    private static final Factory<Object, Object> FACTORY = () -> INSTANCE;
+
+    @Override
+    public Object toUpstream(Object request) {
+      return request;
+    }
+
+    @Override
+    public Object toDownstream(Object response, Consumer<Object> upstream) {
+      return response;
+    }
+  }
+}

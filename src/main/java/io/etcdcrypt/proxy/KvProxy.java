@@ -1,0 +1,27 @@
+package io.etcdcrypt.proxy;
+
+import static io.etcdcrypt.proxy.ProxiedMethod.rewriting;
+
+import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
+import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
+import io.grpc.MethodDescriptor;
+import java.util.List;
+
+/** {@code etcdserverpb.KV}: values are sealed in Put and Txn requests and opened in every response. */
+final class KvProxy {
+
+  private KvProxy() {}
+
+  static List<ProxiedMethod<?, ?>> methods(ValueWalker walker) {
+    return List.of(
+        rewriting(KVGrpc.getRangeMethod(), (RangeRequest r) -> {
+          walker.check(r);
+          return r;
+        }, walker::open),
+        rewriting(KVGrpc.getPutMethod(), walker::seal, walker::open),
+        rewriting(KVGrpc.getDeleteRangeMethod(), ProxiedMethod.Rewrite.none(), walker::open),
+        rewriting(KVGrpc.getTxnMethod(), walker::seal, walker::open),
+        // Compact carries no value.
+        ProxiedMethod.raw(KVGrpc.getCompactMethod().getFullMethodName(), MethodDescriptor.MethodType.UNARY));
+  }
+}

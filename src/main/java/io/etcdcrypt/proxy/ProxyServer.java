@@ -1,0 +1,103 @@
+package io.etcdcrypt.proxy;
+
+import io.etcdcrypt.crypto.ValueCodec;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The client-facing gRPC server. It serves every etcd v3 service by relaying each call to the etcd cluster,
+ * passing values through the {@link ValueCodec} on the way (see {@link MethodTable} for which methods are
+ * transformed, forwarded raw or refused).
+ *
+ * <p>Transport settings follow etcd's own server where clients depend on them: pings are accepted every 5 s
+ * (kube-apiserver pings every 30 s and grpc-java's 5 min default would answer it with GOAWAY), there is no idle
+ * or age limit on connections (they carry long watches), and messages are not capped at 4 MiB.
+ */
+public final class ProxyServer implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
+
+  private final Upstream upstream;
+  private final Server server;
+
+  private ProxyServer(Upstream upstream, Server server) {
+    this.upstream = upstream;
+    this.server = server;
+  }
+
+  /** Connects to etcd and starts listening. */
+  public static ProxyServer start(ProxyOptions options, ValueCodec codec) throws IOException {
+    Upstream upstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes());
+    try {
+      ValueWalker walker = new ValueWalker(codec);
+      List<ProxiedMethod<?, ?>> transformed = new ArrayList<>();
+      transformed.addAll(KvProxy.methods(walker));
+      transformed.addAll(WatchProxy.methods(walker));
+      transformed.addAll(ElectionProxy.methods(walker));
+      MethodTable table = new MethodTable(upstream.channel(), transformed);
+
+      InetSocketAddress address = new InetSocketAddress(options.listen().host(), options.listen().port());
+      Server server =
+          NettyServerBuilder.forAddress(address, options.listenerTls().serverCredentials())
+              .fallbackHandlerRegistry(table)
+              .maxInboundMessageSize(options.maxRecvBytes())
+              .maxInboundMetadataSize(1 << 20)
+              .permitKeepAliveTime(5, TimeUnit.SECONDS)
+              .permitKeepAliveWithoutCalls(true)
+              .keepAliveTime(2, TimeUnit.HOURS)
+              .keepAliveTimeout(20, TimeUnit.SECONDS)
+              .build()
+              .start();
+      log.info(
+          "etcd-crypt-proxy listening on {} (tls={}, client certificates {}), etcd endpoints {}",
+          options.listen(),
+          options.listenerTls().enabled(),
+          options.listenerTls().trustedCaFile() != null ? "required" : "not required",
+          options.endpoints());
+      return new ProxyServer(upstream, server);
+    } catch (IOException | RuntimeException e) {
+      upstream.close();
+      throw e;
+    }
+  }
+
+  /** The port actually bound (useful when listening on port 0). */
+  public int port() {
+    return server.getPort();
+  }
+
+  public Upstream upstream() {
+    return upstream;
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  /** Stops accepting calls, lets running ones finish for up to {@code grace}, then closes everything. */
+  public void shutdown(long grace, TimeUnit unit) {
+    server.shutdown();
+    try {
+      if (!server.awaitTermination(grace, unit)) {
+        server.shutdownNow();
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+    upstream.close();
+  }
+
+  @Override
+  public void close() {
+    shutdown(0, TimeUnit.SECONDS);
+  }
+}

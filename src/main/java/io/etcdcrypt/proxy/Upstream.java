@@ -1,0 +1,62 @@
+package io.etcdcrypt.proxy;
+
+import io.grpc.ManagedChannel;
+import io.grpc.NameResolverRegistry;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The channel to the etcd cluster. Its settings are those of kube-apiserver's etcd client (keepalive 30 s with
+ * a 10 s timeout, no pings without calls, round-robin over members), with what a proxy needs on top: no
+ * retries (clients retry themselves, and a retried write must stay the client's decision), no idle mode, and
+ * no 4 MiB response cap.
+ */
+public final class Upstream implements AutoCloseable {
+
+  static {
+    NameResolverRegistry.getDefaultRegistry().register(StaticEndpointsResolver.provider());
+  }
+
+  private final ManagedChannel channel;
+  private final String target;
+  private final List<Endpoint> endpoints;
+
+  public Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes) {
+    this.endpoints = List.copyOf(endpoints);
+    this.target = StaticEndpointsResolver.target(endpoints);
+    this.channel =
+        NettyChannelBuilder.forTarget(target, tls.channelCredentials())
+            .defaultLoadBalancingPolicy("round_robin")
+            .disableRetry()
+            .disableServiceConfigLookUp()
+            .maxInboundMessageSize(maxInboundMessageBytes)
+            .maxInboundMetadataSize(1 << 20)
+            .keepAliveTime(30, TimeUnit.SECONDS)
+            .keepAliveTimeout(10, TimeUnit.SECONDS)
+            .keepAliveWithoutCalls(false)
+            // 30 days is grpc-java's way of saying "never go idle".
+            .idleTimeout(30, TimeUnit.DAYS)
+            .userAgent("etcd-crypt-proxy")
+            .build();
+  }
+
+  public ManagedChannel channel() {
+    return channel;
+  }
+
+  public List<Endpoint> endpoints() {
+    return endpoints;
+  }
+
+  @Override
+  public void close() {
+    channel.shutdownNow();
+    try {
+      channel.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    StaticEndpointsResolver.forget(target);
+  }
+}

@@ -1,0 +1,216 @@
+package io.etcdcrypt.testing;
+
+import io.etcdcrypt.etcd.etcdserverpb.MaintenanceGrpc;
+import io.etcdcrypt.etcd.etcdserverpb.StatusRequest;
+import io.etcdcrypt.etcd.etcdserverpb.StatusResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real etcd server process on loopback, with its data in a temporary directory (on tmpfs when the machine
+ * has one). The binary is {@code $ETCD_BIN}, else {@code etcd} from {@code PATH} (Debian: {@code etcd-server}).
+ */
+public final class EtcdProcess implements AutoCloseable {
+
+  private final String name;
+  private final int clientPort;
+  private final int peerPort;
+  private final Path dataDir;
+  private final Path logFile;
+  private final List<String> extraArgs;
+  private Process process;
+
+  private EtcdProcess(String name, int clientPort, int peerPort, Path dataDir, List<String> extraArgs) {
+    this.name = name;
+    this.clientPort = clientPort;
+    this.peerPort = peerPort;
+    this.dataDir = dataDir;
+    this.logFile = dataDir.resolveSibling(dataDir.getFileName() + ".log");
+    this.extraArgs = extraArgs;
+  }
+
+  /** Starts a one-member cluster and waits until it serves requests. */
+  public static EtcdProcess startSingle(String... extraArgs) {
+    EtcdProcess p = create("etcd0", FreePorts.next(), FreePorts.next(), List.of(extraArgs));
+    p.launch(p.name + "=" + p.peerUrl(), "etcd-test-" + p.clientPort);
+    p.awaitReady(Duration.ofSeconds(30));
+    return p;
+  }
+
+  /** Starts an n-member cluster on loopback and waits until every member serves requests. */
+  public static List<EtcdProcess> startCluster(int members) {
+    List<EtcdProcess> ps = new ArrayList<>();
+    for (int i = 0; i < members; i++) {
+      ps.add(create("etcd" + i, FreePorts.next(), FreePorts.next(), List.of()));
+    }
+    StringBuilder initial = new StringBuilder();
+    for (EtcdProcess p : ps) {
+      initial.append(initial.length() == 0 ? "" : ",").append(p.name).append('=').append(p.peerUrl());
+    }
+    String token = "etcd-cluster-" + ps.get(0).clientPort;
+    for (EtcdProcess p : ps) {
+      p.launch(initial.toString(), token);
+    }
+    for (EtcdProcess p : ps) {
+      p.awaitReady(Duration.ofSeconds(60));
+    }
+    return ps;
+  }
+
+  private static EtcdProcess create(String name, int clientPort, int peerPort, List<String> extraArgs) {
+    try {
+      Path base = Files.isWritable(Paths.get("/dev/shm")) ? Paths.get("/dev/shm") : null;
+      Path dir = base == null ? Files.createTempDirectory("etcd-") : Files.createTempDirectory(base, "etcd-");
+      return new EtcdProcess(name, clientPort, peerPort, dir.resolve("data"), extraArgs);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public static String binary() {
+    String env = System.getenv("ETCD_BIN");
+    if (env != null && !env.isBlank()) {
+      return env;
+    }
+    for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
+      if (Files.isExecutable(Paths.get(dir, "etcd"))) {
+        return Paths.get(dir, "etcd").toString();
+      }
+    }
+    throw new IllegalStateException(
+        "no etcd binary: install Debian's etcd-server (the README's test command does) or set ETCD_BIN");
+  }
+
+  private void launch(String initialCluster, String token) {
+    List<String> cmd = new ArrayList<>(List.of(
+        binary(),
+        "--name", name,
+        "--data-dir", dataDir.toString(),
+        "--listen-client-urls", clientUrl(),
+        "--advertise-client-urls", clientUrl(),
+        "--listen-peer-urls", peerUrl(),
+        "--initial-advertise-peer-urls", peerUrl(),
+        "--initial-cluster", initialCluster,
+        "--initial-cluster-token", token,
+        "--initial-cluster-state", "new",
+        "--logger", "zap",
+        "--log-level", "warn"));
+    cmd.addAll(extraArgs);
+    try {
+      process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start " + cmd.get(0), e);
+    }
+  }
+
+  private void awaitReady(Duration timeout) {
+    Instant deadline = Instant.now().plus(timeout);
+    ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", clientPort).usePlaintext().build();
+    try {
+      while (true) {
+        if (!process.isAlive()) {
+          throw new IllegalStateException("etcd " + name + " exited at start:\n" + log());
+        }
+        try {
+          StatusResponse s =
+              MaintenanceGrpc.newBlockingStub(ch)
+                  .withDeadlineAfter(1, TimeUnit.SECONDS)
+                  .status(StatusRequest.getDefaultInstance());
+          if (s.getLeader() != 0) {
+            return;
+          }
+        } catch (RuntimeException notYet) {
+          // still starting
+        }
+        if (Instant.now().isAfter(deadline)) {
+          throw new IllegalStateException("etcd " + name + " not ready after " + timeout + ":\n" + log());
+        }
+        Thread.sleep(100);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+
+  public String name() {
+    return name;
+  }
+
+  /** {@code 127.0.0.1:port}, as etcdctl and the proxy's {@code --endpoints} take it. */
+  public String endpoint() {
+    return "127.0.0.1:" + clientPort;
+  }
+
+  public String clientUrl() {
+    return "http://127.0.0.1:" + clientPort;
+  }
+
+  public int clientPort() {
+    return clientPort;
+  }
+
+  private String peerUrl() {
+    return "http://127.0.0.1:" + peerPort;
+  }
+
+  public boolean isAlive() {
+    return process != null && process.isAlive();
+  }
+
+  /** Kills the member at once (SIGKILL), as a crash would. */
+  public void kill() {
+    process.destroyForcibly();
+    try {
+      process.waitFor(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  public String log() {
+    try {
+      return Files.exists(logFile) ? Files.readString(logFile) : "(no log)";
+    } catch (IOException e) {
+      return "(log unreadable: " + e + ")";
+    }
+  }
+
+  @Override
+  public void close() {
+    if (process != null) {
+      process.destroy();
+      try {
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    deleteTree(dataDir.getParent());
+  }
+
+  private static void deleteTree(Path root) {
+    try (Stream<Path> s = Files.walk(root)) {
+      s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException ignored) {
+      // best effort on a temp dir
+    }
+  }
+}

@@ -3,6 +3,7 @@ package io.etcdcrypt.testing;
 import io.etcdcrypt.etcd.etcdserverpb.MaintenanceGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.StatusRequest;
 import io.etcdcrypt.etcd.etcdserverpb.StatusResponse;
+import io.etcdcrypt.proxy.TlsFiles;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.File;
@@ -31,20 +32,40 @@ public final class EtcdProcess implements AutoCloseable {
   private final Path dataDir;
   private final Path logFile;
   private final List<String> extraArgs;
+  private final TlsFiles clientTls;
   private Process process;
 
-  private EtcdProcess(String name, int clientPort, int peerPort, Path dataDir, List<String> extraArgs) {
+  private EtcdProcess(
+      String name, int clientPort, int peerPort, Path dataDir, List<String> extraArgs, TlsFiles clientTls) {
     this.name = name;
     this.clientPort = clientPort;
     this.peerPort = peerPort;
     this.dataDir = dataDir;
     this.logFile = dataDir.resolveSibling(dataDir.getFileName() + ".log");
     this.extraArgs = extraArgs;
+    this.clientTls = clientTls;
   }
 
   /** Starts a one-member cluster and waits until it serves requests. */
   public static EtcdProcess startSingle(String... extraArgs) {
-    EtcdProcess p = create("etcd0", FreePorts.next(), FreePorts.next(), List.of(extraArgs));
+    return startSingle(List.of(extraArgs), TlsFiles.NONE);
+  }
+
+  /**
+   * Starts a one-member cluster that serves clients over TLS and requires client certificates signed by
+   * {@code pki}'s CA, like a kubeadm etcd.
+   */
+  public static EtcdProcess startSingleTls(TestPki pki) {
+    TestPki.Leaf server = pki.issue("etcd-server");
+    TestPki.Leaf probe = pki.issue("etcd-probe");
+    return startSingle(
+        List.of("--cert-file", server.cert().toString(), "--key-file", server.key().toString(),
+            "--client-cert-auth", "--trusted-ca-file", pki.caCert().toString()),
+        new TlsFiles(probe.cert(), probe.key(), pki.caCert()));
+  }
+
+  private static EtcdProcess startSingle(List<String> extraArgs, TlsFiles clientTls) {
+    EtcdProcess p = create("etcd0", FreePorts.next(), FreePorts.next(), extraArgs, clientTls);
     p.launch(p.name + "=" + p.peerUrl(), "etcd-test-" + p.clientPort);
     p.awaitReady(Duration.ofSeconds(30));
     return p;
@@ -54,7 +75,7 @@ public final class EtcdProcess implements AutoCloseable {
   public static List<EtcdProcess> startCluster(int members) {
     List<EtcdProcess> ps = new ArrayList<>();
     for (int i = 0; i < members; i++) {
-      ps.add(create("etcd" + i, FreePorts.next(), FreePorts.next(), List.of()));
+      ps.add(create("etcd" + i, FreePorts.next(), FreePorts.next(), List.of(), TlsFiles.NONE));
     }
     StringBuilder initial = new StringBuilder();
     for (EtcdProcess p : ps) {
@@ -70,11 +91,12 @@ public final class EtcdProcess implements AutoCloseable {
     return ps;
   }
 
-  private static EtcdProcess create(String name, int clientPort, int peerPort, List<String> extraArgs) {
+  private static EtcdProcess create(
+      String name, int clientPort, int peerPort, List<String> extraArgs, TlsFiles clientTls) {
     try {
       Path base = Files.isWritable(Paths.get("/dev/shm")) ? Paths.get("/dev/shm") : null;
       Path dir = base == null ? Files.createTempDirectory("etcd-") : Files.createTempDirectory(base, "etcd-");
-      return new EtcdProcess(name, clientPort, peerPort, dir.resolve("data"), extraArgs);
+      return new EtcdProcess(name, clientPort, peerPort, dir.resolve("data"), extraArgs, clientTls);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -118,7 +140,9 @@ public final class EtcdProcess implements AutoCloseable {
 
   private void awaitReady(Duration timeout) {
     Instant deadline = Instant.now().plus(timeout);
-    ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", clientPort).usePlaintext().build();
+    ManagedChannel ch =
+        NettyChannelBuilder.forTarget(endpoint(), clientTls.channelCredentials()).overrideAuthority("localhost")
+            .build();
     try {
       while (true) {
         if (!process.isAlive()) {
@@ -158,7 +182,7 @@ public final class EtcdProcess implements AutoCloseable {
   }
 
   public String clientUrl() {
-    return "http://127.0.0.1:" + clientPort;
+    return (clientTls.enabled() ? "https" : "http") + "://127.0.0.1:" + clientPort;
   }
 
   public int clientPort() {

@@ -25,9 +25,13 @@ public final class ProxyFixture implements AutoCloseable {
 
   public static ProxyFixture start(ValueCodec codec, List<String> etcdEndpoints) {
     List<Endpoint> endpoints = etcdEndpoints.stream().map(Endpoint::parse).collect(Collectors.toList());
+    return start(codec, ProxyOptions.plaintext(new Endpoint("127.0.0.1", 0), endpoints));
+  }
+
+  /** Starts a proxy with explicit options (TLS, limits); listen on port 0 to get a free port. */
+  public static ProxyFixture start(ValueCodec codec, ProxyOptions options) {
     try {
-      return new ProxyFixture(
-          ProxyServer.start(ProxyOptions.plaintext(new Endpoint("127.0.0.1", 0), endpoints), codec));
+      return new ProxyFixture(ProxyServer.start(options, codec));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh Debian or Ubuntu machine with Java 17 and Maven.
+#
+# The tests use real components, so this installs what they need when it is missing: etcd and etcdctl
+# (Debian's etcd-server and etcd-client), python3-etcd3 (a second real client) and SoftHSM2 (a PKCS#11 token
+# for the bundled KMS plugin). It needs root or sudo only for that installation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+/usr/bin/python3 -c 'import etcd3' >/dev/null 2>&1 || missing+=(python3-etcd3)
+command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
+if ((${#missing[@]})); then
+  echo "test.sh: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's etcd-server may start a system etcd on 2379; the tests never use it (they start their own etcd
+# processes on free loopback ports), so it is left alone.
+exec mvn -B -ntp verify "$@"

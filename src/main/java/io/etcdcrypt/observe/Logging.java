@@ -1,0 +1,67 @@
+package io.etcdcrypt.observe;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.encoder.JsonEncoder;
+import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.encoder.Encoder;
+import org.slf4j.LoggerFactory;
+import org.slf4j.bridge.SLF4JBridgeHandler;
+
+/**
+ * Configures logging for a command: one line per event on stderr, as text or as JSON (logback's own
+ * {@link JsonEncoder}), at the chosen level. gRPC's java.util.logging output is routed through the same sink.
+ *
+ * <p>Values, plaintexts and key material are never logged anywhere in this project; keys (object names) may be.
+ */
+public final class Logging {
+
+  /** Line format on stderr. */
+  public enum Format {
+    TEXT,
+    JSON
+  }
+
+  private Logging() {}
+
+  public static void configure(Format format, String level) {
+    LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
+    ctx.reset();
+
+    Encoder<ILoggingEvent> encoder;
+    if (format == Format.JSON) {
+      JsonEncoder json = new JsonEncoder();
+      json.setWithFormattedMessage(true);
+      json.setWithMessage(false);
+      json.setWithArguments(false);
+      json.setWithSequenceNumber(false);
+      json.setWithNanoseconds(false);
+      encoder = json;
+    } else {
+      PatternLayoutEncoder text = new PatternLayoutEncoder();
+      text.setPattern("%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level %logger{30} %kvp - %msg%n");
+      encoder = text;
+    }
+    encoder.setContext(ctx);
+    encoder.start();
+
+    ConsoleAppender<ILoggingEvent> appender = new ConsoleAppender<>();
+    appender.setContext(ctx);
+    appender.setName("stderr");
+    appender.setTarget("System.err");
+    appender.setEncoder(encoder);
+    appender.start();
+
+    ch.qos.logback.classic.Logger root = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    root.setLevel(Level.toLevel(level, Level.INFO));
+    root.addAppender(appender);
+    // gRPC's transport chatter is useful only when debugging gRPC itself.
+    ctx.getLogger("io.grpc").setLevel(Level.WARN);
+    ctx.getLogger("io.grpc.netty.shaded").setLevel(Level.WARN);
+
+    SLF4JBridgeHandler.removeHandlersForRootLogger();
+    SLF4JBridgeHandler.install();
+  }
+}

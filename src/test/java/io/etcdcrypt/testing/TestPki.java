@@ -1,0 +1,116 @@
+package io.etcdcrypt.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.math.BigInteger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.concurrent.atomic.AtomicLong;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+
+/**
+ * A throw-away certificate authority writing PEM files: a CA, and leaf certificates for 127.0.0.1/localhost
+ * usable as server and client certificates, as etcd and kube-apiserver deployments have them.
+ */
+public final class TestPki {
+
+  private static final AtomicLong SERIAL = new AtomicLong(System.currentTimeMillis());
+
+  private final Path dir;
+  private final String caName;
+  private final KeyPair caKeys;
+  private final X509Certificate caCert;
+
+  /** The PEM files of one leaf. */
+  public record Leaf(Path cert, Path key) {}
+
+  public TestPki(Path dir, String caName) {
+    this.dir = dir;
+    this.caName = caName;
+    try {
+      caKeys = newKeyPair();
+      X500Name name = new X500Name("CN=" + caName);
+      X509v3CertificateBuilder b = builder(name, name, caKeys.getPublic());
+      b.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
+      caCert = sign(b, caKeys.getPrivate());
+      write(dir.resolve(caName + ".crt"), caCert);
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot create test CA", e);
+    }
+  }
+
+  public Path caCert() {
+    return dir.resolve(caName + ".crt");
+  }
+
+  /** A certificate for 127.0.0.1 and localhost, valid for both server and client authentication. */
+  public Leaf issue(String commonName) {
+    try {
+      KeyPair keys = newKeyPair();
+      X509v3CertificateBuilder b =
+          builder(new X500Name(caCert.getSubjectX500Principal().getName()), new X500Name("CN=" + commonName),
+              keys.getPublic());
+      b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
+          new GeneralName(GeneralName.iPAddress, "127.0.0.1"),
+          new GeneralName(GeneralName.dNSName, "localhost")}));
+      b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(new KeyPurposeId[] {
+          KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
+      X509Certificate cert = sign(b, caKeys.getPrivate());
+      Leaf leaf = new Leaf(dir.resolve(commonName + ".crt"), dir.resolve(commonName + ".key"));
+      write(leaf.cert(), cert);
+      try (Writer w = Files.newBufferedWriter(leaf.key()); JcaPEMWriter pem = new JcaPEMWriter(w)) {
+        pem.writeObject(new JcaPKCS8Generator(keys.getPrivate(), null));
+      }
+      return leaf;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot issue test certificate", e);
+    }
+  }
+
+  private static KeyPair newKeyPair() throws Exception {
+    KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+    g.initialize(256);
+    return g.generateKeyPair();
+  }
+
+  private static X509v3CertificateBuilder builder(X500Name issuer, X500Name subject, PublicKey key) {
+    Instant now = Instant.now();
+    return new JcaX509v3CertificateBuilder(issuer, BigInteger.valueOf(SERIAL.incrementAndGet()),
+        Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(Duration.ofDays(2))), subject, key);
+  }
+
+  private static X509Certificate sign(X509v3CertificateBuilder b, PrivateKey key) throws Exception {
+    ContentSigner signer = new JcaContentSignerBuilder("SHA256withECDSA").build(key);
+    return new JcaX509CertificateConverter().getCertificate(b.build(signer));
+  }
+
+  private static void write(Path file, Object pemObject) throws IOException {
+    try (Writer w = Files.newBufferedWriter(file); JcaPEMWriter pem = new JcaPEMWriter(w)) {
+      pem.writeObject(pemObject);
+    }
+  }
+}

@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
  */
 public final class IdentityTransformer implements Transformer {
 
-  /** The marker every encrypted value starts with; plaintext objects start with {@code k8s\0} or {@code {}. */
+  /** The marker every encrypted value starts with; plaintext objects start with {@code k8s\0} or a JSON brace. */
   public static final byte[] ENCRYPTED_MARKER = "k8s:enc:".getBytes(StandardCharsets.US_ASCII);
 
   /** Stateless, so one instance serves everybody. */

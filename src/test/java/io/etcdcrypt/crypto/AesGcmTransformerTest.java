@@ -141,7 +141,8 @@ class AesGcmTransformerTest {
 
   @Test
   void toStringRedactsTheKey() {
-    assertEquals("AesGcmTransformer[AesGcm[AES-128-GCM, key redacted]]", new AesGcmTransformer(new byte[16]).toString());
+    assertEquals(
+        "AesGcmTransformer[AesGcm[AES-128-GCM, key redacted]]", new AesGcmTransformer(new byte[16]).toString());
   }
 
   private static void assertFails(Transformer t, byte[] stored, byte[] aad, String message) {

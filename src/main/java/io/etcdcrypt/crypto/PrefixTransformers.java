@@ -1,0 +1,227 @@
+package io.etcdcrypt.crypto;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * kube-apiserver's prefix list: an ordered list of (prefix, transformer) entries that is itself a transformer.
+ * It is used at two levels: the providers of a resource (prefix {@code k8s:enc:aesgcm:v1:}, {@code
+ * k8s:enc:kms:v2:<name>:}, …; identity with the empty prefix) and, inside aescbc/aesgcm/secretbox, their keys
+ * (prefix {@code <keyName>:}).
+ *
+ * <ul>
+ *   <li><b>encrypt</b>: always the first entry: {@code prefix || transformer.encrypt(plaintext)}.
+ *   <li><b>decrypt</b>: walk the entries in order; each whose prefix starts the value gets the rest of the value.
+ *       The first success wins. A failure does not stop the walk (two aescbc providers share one prefix during a
+ *       rotation). The result is stale when the winner is not entry 0, or when the winner itself said stale.
+ *   <li>A failing entry with an <em>empty</em> prefix (identity meeting {@code k8s:enc:} data) is skipped silently.
+ *   <li>If matching entries failed, their messages are aggregated; if nothing matched, the chain's own no-match
+ *       message is used ({@value #NO_MATCHING_PREFIX} for provider lists). Both raise {@link
+ *       UnreadableValueException}.
+ * </ul>
+ *
+ * <p>{@link #decryptDetailed} is the one walk; {@link #decrypt} is a view of it that drops the detail. Nested
+ * chains are walked in place (by offset) so a value is copied once, at the innermost transformer.
+ */
+public final class PrefixTransformers implements Transformer {
+
+  /** The error kube-apiserver reports when no provider's prefix matches a stored value. */
+  public static final String NO_MATCHING_PREFIX = "no matching prefix found";
+
+  /** One (prefix, transformer) pair. The prefix is copied in and out; it is never key material. */
+  public record Entry(byte[] prefix, Transformer transformer) {
+
+    public Entry {
+      prefix = prefix.clone();
+      Objects.requireNonNull(transformer, "transformer");
+    }
+
+    /** An entry whose prefix is the UTF-8 encoding of {@code prefix}. */
+    public static Entry of(String prefix, Transformer transformer) {
+      return new Entry(prefix.getBytes(StandardCharsets.UTF_8), transformer);
+    }
+
+    @Override
+    public byte[] prefix() {
+      return prefix.clone();
+    }
+
+    /** The prefix as text, e.g. {@code k8s:enc:aescbc:v1:}; empty for identity. */
+    public String prefixText() {
+      return new String(prefix, StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Entry e && Arrays.equals(e.prefix, prefix) && e.transformer.equals(transformer);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * Arrays.hashCode(prefix) + transformer.hashCode();
+    }
+
+    @Override
+    public String toString() {
+      return "Entry[" + (prefix.length == 0 ? "<empty>" : prefixText()) + " -> " + transformer + "]";
+    }
+  }
+
+  private final List<Entry> entries;
+  private final String noMatchMessage;
+  // Hot-path copies of the entries' parts, so the walk never clones a prefix.
+  private final byte[][] prefixes;
+  private final String[] prefixTexts;
+  private final Transformer[] transformers;
+
+  /**
+   * A chain over {@code entries} (at least one; the first encrypts). {@code noMatchMessage} is reported when no
+   * prefix matches: {@value #NO_MATCHING_PREFIX} for provider lists, upstream's per-provider text for key lists.
+   */
+  public PrefixTransformers(List<Entry> entries, String noMatchMessage) {
+    if (entries.isEmpty()) {
+      throw new IllegalArgumentException("a prefix chain needs at least one entry: the first one encrypts");
+    }
+    this.entries = List.copyOf(entries);
+    this.noMatchMessage = Objects.requireNonNull(noMatchMessage, "noMatchMessage");
+    int n = this.entries.size();
+    this.prefixes = new byte[n][];
+    this.prefixTexts = new String[n];
+    this.transformers = new Transformer[n];
+    for (int i = 0; i < n; i++) {
+      Entry e = this.entries.get(i);
+      prefixes[i] = e.prefix();
+      prefixTexts[i] = e.prefixText();
+      transformers[i] = e.transformer();
+    }
+  }
+
+  public static PrefixTransformers of(String noMatchMessage, Entry... entries) {
+    return new PrefixTransformers(List.of(entries), noMatchMessage);
+  }
+
+  public List<Entry> entries() {
+    return entries;
+  }
+
+  /**
+   * The full prefix every value written now starts with, across nested levels, e.g. {@code k8s:enc:aesgcm:v1:key1:};
+   * empty when identity writes. (For KMS entries this is the provider prefix; the KMS key id is inside the body.)
+   */
+  public String writePrefix() {
+    return transformers[0] instanceof PrefixTransformers inner
+        ? prefixTexts[0] + inner.writePrefix()
+        : prefixTexts[0];
+  }
+
+  @Override
+  public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws TransformException {
+    return Bytes.concat(prefixes[0], transformers[0].encrypt(plaintext, associatedData));
+  }
+
+  @Override
+  public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
+    return decryptDetailed(stored, associatedData).toDecrypted();
+  }
+
+  /** Opens {@code stored} like {@link #decrypt} and also reports which entry opened it. */
+  public DecryptedDetail decryptDetailed(byte[] stored, byte[] associatedData) throws TransformException {
+    DecryptedDetail d = walk(stored, 0, associatedData);
+    return d.matchedPrefix().isEmpty()
+        ? new DecryptedDetail(d.plaintext(), d.stale(), DecryptedDetail.IDENTITY, d.providerPrefix())
+        : d;
+  }
+
+  private DecryptedDetail walk(byte[] stored, int offset, byte[] associatedData) throws TransformException {
+    Failures failures = null; // allocated only when an entry fails: the common path allocates nothing
+    for (int i = 0; i < transformers.length; i++) {
+      byte[] prefix = prefixes[i];
+      if (!startsWith(stored, offset, prefix)) {
+        continue;
+      }
+      int rest = offset + prefix.length;
+      DecryptedDetail inner;
+      try {
+        inner = transformers[i] instanceof PrefixTransformers chain
+            ? chain.walk(stored, rest, associatedData)
+            : leaf(transformers[i].decrypt(copyFrom(stored, rest), associatedData));
+      } catch (TransformException e) {
+        if (prefix.length == 0) {
+          // Identity refusing k8s:enc: data: not an error, the encrypting providers after it get their turn.
+          continue;
+        }
+        if (failures == null) {
+          failures = new Failures();
+        }
+        failures.add(e, prefixTexts[i]);
+        continue;
+      }
+      return matched(inner, i);
+    }
+    if (failures != null) {
+      throw failures.toException();
+    }
+    throw UnreadableValueException.noMatch(noMatchMessage);
+  }
+
+  /**
+   * Inside the walk, {@code matchedPrefix} is the raw concatenation of the matched prefixes (empty for identity);
+   * {@link #decryptDetailed} turns an empty one into the {@code identity} label.
+   */
+  private DecryptedDetail matched(DecryptedDetail inner, int index) {
+    String prefix = prefixTexts[index];
+    String label = prefix.isEmpty() ? DecryptedDetail.IDENTITY : prefix;
+    return new DecryptedDetail(inner.plaintext(), inner.stale() || index != 0, prefix + inner.matchedPrefix(), label);
+  }
+
+  private static DecryptedDetail leaf(Decrypted d) {
+    return new DecryptedDetail(d.plaintext(), d.stale(), "", "");
+  }
+
+  /** The failures of the entries that matched, flattened across nested chains as upstream's aggregate prints. */
+  private static final class Failures {
+    private final List<String> messages = new ArrayList<>();
+    private final List<String> attemptedPrefixes = new ArrayList<>();
+    private final List<String> providerPrefixes = new ArrayList<>();
+    private final List<TransformException> causes = new ArrayList<>();
+
+    void add(TransformException e, String prefixText) {
+      providerPrefixes.add(prefixText);
+      causes.add(e);
+      if (e instanceof UnreadableValueException nested) {
+        messages.addAll(nested.messages());
+        if (nested.noPrefixMatched()) {
+          attemptedPrefixes.add(prefixText);
+        } else {
+          for (String p : nested.attemptedPrefixes()) {
+            attemptedPrefixes.add(prefixText + p);
+          }
+        }
+      } else {
+        messages.add(String.valueOf(e.getMessage()));
+        attemptedPrefixes.add(prefixText);
+      }
+    }
+
+    UnreadableValueException toException() {
+      return new UnreadableValueException(messages, attemptedPrefixes, providerPrefixes, causes);
+    }
+  }
+
+  private static boolean startsWith(byte[] value, int offset, byte[] prefix) {
+    return value.length - offset >= prefix.length
+        && Arrays.equals(value, offset, offset + prefix.length, prefix, 0, prefix.length);
+  }
+
+  private static byte[] copyFrom(byte[] value, int offset) {
+    return offset == 0 ? value : Arrays.copyOfRange(value, offset, value.length);
+  }
+
+  @Override
+  public String toString() {
+    return "PrefixTransformers" + entries;
+  }
+}

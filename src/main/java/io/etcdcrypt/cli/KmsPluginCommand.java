@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
     subcommands = {KmsPluginCommand.GenerateKey.class})
 public final class KmsPluginCommand implements Callable<Integer> {
 
-  @Option(names = "--listen", required = true,
+  @Option(names = "--listen",
       description = "Socket to serve on: unix:///path/to/plugin.sock or unix:///@abstract-name.")
   String listen;
 
@@ -50,13 +50,22 @@ public final class KmsPluginCommand implements Callable<Integer> {
     KmsEndpoint endpoint;
     Duration reload;
     try {
+      if (listen == null) {
+        throw new IllegalArgumentException("Missing required option: '--listen=<listen>'");
+      }
       endpoint = KmsEndpoint.parse(listen);
       reload = parseDuration(reloadInterval);
       source.check();
     } catch (IllegalArgumentException e) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
-    KekStore store = source.open();
+    KekStore store;
+    try {
+      store = source.open();
+    } catch (Exception e) {
+      spec.commandLine().getErr().println("kms-plugin: cannot load the KEKs: " + e.getMessage());
+      return 1;
+    }
     String version = Main.class.getPackage().getImplementationVersion();
     KmsPluginServer server = KmsPluginServer.start(endpoint, store, reload,
         version == null ? "development" : version);
@@ -154,10 +163,16 @@ public final class KmsPluginCommand implements Callable<Integer> {
       } catch (IllegalArgumentException e) {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
-      String newId = source.keyFile != null
-          ? KeyFileKekStore.generateKey(source.keyFile, id, Clock.systemUTC())
-          : Pkcs11KekStore.generateKey(source.pkcs11Config, source.pkcs11PinFile, source.pkcs11LabelPrefix, id,
-              Clock.systemUTC());
+      String newId;
+      try {
+        newId = source.keyFile != null
+            ? KeyFileKekStore.generateKey(source.keyFile, id, Clock.systemUTC())
+            : Pkcs11KekStore.generateKey(source.pkcs11Config, source.pkcs11PinFile, source.pkcs11LabelPrefix, id,
+                Clock.systemUTC());
+      } catch (Exception e) {
+        spec.commandLine().getErr().println("kms-plugin generate-key: " + e.getMessage());
+        return 1;
+      }
       spec.commandLine().getOut().println(newId);
       spec.commandLine().getOut().flush();
       return 0;

@@ -31,6 +31,7 @@ public final class KmsV1Transformer implements KmsProvider {
   private final String name;
   private final KmsV1Client client;
   private final KmsProviderOptions options;
+  private volatile boolean closed;
   private final int cacheSize;
   private final Map<ByteString, DekReader> cache;
   private final CachedHealth health;
@@ -112,6 +113,7 @@ public final class KmsV1Transformer implements KmsProvider {
 
   @Override
   public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws TransformException {
+    checkOpen();
     long start = System.nanoTime();
     byte[] dek = new byte[DEK_SIZE];
     RANDOM.nextBytes(dek);
@@ -131,6 +133,7 @@ public final class KmsV1Transformer implements KmsProvider {
 
   @Override
   public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
+    checkOpen();
     if (stored.length < 2) {
       throw lengthPrefixError();
     }
@@ -223,8 +226,16 @@ public final class KmsV1Transformer implements KmsProvider {
     return KmsHealth.healthy();
   }
 
+  private void checkOpen() throws TransformException {
+    if (closed) {
+      throw new TransformException("KMS provider " + name + " was closed (its configuration was replaced or the"
+          + " proxy is shutting down)");
+    }
+  }
+
   @Override
   public void close() {
+    closed = true;
     client.close();
   }
 

@@ -46,6 +46,7 @@ final class KmsV2StatusProbe implements AutoCloseable {
   private final AtomicReference<KmsV2WriteState> state = new AtomicReference<>();
   private final ScheduledExecutorService poller;
   private String firstVersion;
+  private String lastLoggedError; // only touched by the poller thread
   private volatile boolean closed;
 
   KmsV2StatusProbe(String name, KmsV2Client client, KmsProviderOptions options) {
@@ -64,6 +65,7 @@ final class KmsV2StatusProbe implements AutoCloseable {
   void start() {
     KmsHealth first = health.record(check());
     if (!first.ok()) {
+      lastLoggedError = first.error();
       log.warn("KMS v2 provider {} is not ready yet; retrying every {} s: {}",
           name, options.failingStatusPollInterval().toSeconds(), first.error());
     }
@@ -184,8 +186,13 @@ final class KmsV2StatusProbe implements AutoCloseable {
       KmsHealth result = check();
       health.record(result);
       ok = result.ok();
-      if (!ok) {
+      // Log changes, not every poll: a plugin that is down for an hour would otherwise log 360 times.
+      if (!ok && !result.error().equals(lastLoggedError)) {
         log.warn("{}", result.error());
+        lastLoggedError = result.error();
+      } else if (ok && lastLoggedError != null) {
+        log.info("KMS v2 provider {} is healthy again", name);
+        lastLoggedError = null;
       }
     } catch (RuntimeException e) {
       log.error("KMS v2 provider {}: status check failed unexpectedly", name, e);

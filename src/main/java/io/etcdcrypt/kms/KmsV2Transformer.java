@@ -30,6 +30,7 @@ public final class KmsV2Transformer implements KmsProvider {
   private final String name;
   private final KmsV2Client client;
   private final KmsProviderOptions options;
+  private volatile boolean closed;
   private final KmsV2StatusProbe probe;
   private final DekSourceCache cache;
 
@@ -72,6 +73,7 @@ public final class KmsV2Transformer implements KmsProvider {
 
   @Override
   public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws TransformException {
+    checkOpen();
     KmsV2WriteState state = requireState("write");
     Instant now = options.clock().instant();
     if (now.isAfter(state.expiresAt())) {
@@ -90,6 +92,7 @@ public final class KmsV2Transformer implements KmsProvider {
 
   @Override
   public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
+    checkOpen();
     EncryptedObject o = EncryptedObjects.decode(stored);
     KmsV2WriteState state = requireState("read");
     EncryptedDEKSourceType type = o.getEncryptedDEKSourceType();
@@ -152,8 +155,16 @@ public final class KmsV2Transformer implements KmsProvider {
     return probe.checkNow();
   }
 
+  private void checkOpen() throws TransformException {
+    if (closed) {
+      throw new TransformException("KMS provider " + name + " was closed (its configuration was replaced or the"
+          + " proxy is shutting down)");
+    }
+  }
+
   @Override
   public void close() {
+    closed = true;
     probe.close();
     client.close();
   }

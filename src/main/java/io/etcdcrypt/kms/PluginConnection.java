@@ -56,11 +56,11 @@ final class PluginConnection implements AutoCloseable {
           method,
           CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS),
           request);
-      observer.pluginCall(provider, method.getFullMethodName(), Status.Code.OK, System.nanoTime() - start);
+      observer.pluginCall(provider, "/" + method.getFullMethodName(), Status.Code.OK, System.nanoTime() - start);
       return response;
     } catch (StatusRuntimeException e) {
       Status status = e.getStatus();
-      observer.pluginCall(provider, method.getFullMethodName(), status.getCode(), System.nanoTime() - start);
+      observer.pluginCall(provider, "/" + method.getFullMethodName(), status.getCode(), System.nanoTime() - start);
       throw new KmsPluginException(describeFailure(what, status), status.getCode(), e);
     }
   }

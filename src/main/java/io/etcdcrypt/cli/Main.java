@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         + " EncryptionConfiguration.",
     subcommands = {
       CommandLine.HelpCommand.class,
+      KmsPluginCommand.class,
     })
 public final class Main {
 

@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.etcdcrypt.config.KeyConfig;
 import io.etcdcrypt.config.ProviderConfig;
+import io.etcdcrypt.kms.KmsVectorChecks;
 import io.etcdcrypt.testing.FormatVectors;
 import io.etcdcrypt.testing.FormatVectors.Vector;
 import java.io.IOException;
@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * says it must fail), and re-encrypting with the same key and nonce must give the same bytes.
  *
  * <p>One case per vector; {@link #check} dispatches on the provider family. KMS families are checked by the KMS
- * package, which replaces their branch with its own method.
+ * package ({@link io.etcdcrypt.kms.KmsVectorChecks}) through the base64 mock plugin.
  */
 class K8sFormatVectorsTest {
 
@@ -43,8 +43,7 @@ class K8sFormatVectorsTest {
     switch (v.provider()) {
       case "aescbc", "aesgcm", "secretbox" -> checkLocalProvider(v);
       case "aesgcm-body" -> checkGcmBody(v);
-      case "kms-v1", "kms-v2", "kms-v2-hkdf-body" ->
-          assumeTrue(false, "KMS vectors are checked by the KMS tests (kms branch), not by the crypto package");
+      case "kms-v1", "kms-v2", "kms-v2-hkdf-body" -> KmsVectorChecks.check(v);
       default -> fail("vector " + v.id() + " has provider '" + v.provider() + "' that no check covers: add one");
     }
   }
@@ -54,6 +53,7 @@ class K8sFormatVectorsTest {
   void vectorFileCoversEveryLocalProvider() throws IOException {
     Set<String> providers = vectors().stream().map(Vector::provider).collect(Collectors.toSet());
     assertTrue(providers.containsAll(Set.of("aescbc", "aesgcm", "secretbox", "aesgcm-body")), providers::toString);
+    assertTrue(providers.containsAll(Set.of("kms-v1", "kms-v2", "kms-v2-hkdf-body")), providers::toString);
     assertTrue(vectors().stream().anyMatch(Vector::mustFail), "expected a vector that must fail to open");
   }
 

@@ -1,0 +1,27 @@
+package io.etcdcrypt.kms;
+
+import io.etcdcrypt.crypto.Transformer;
+
+/**
+ * A KMS provider of an EncryptionConfiguration: the transformer for the bytes after its
+ * {@code k8s:enc:kms:<apiVersion>:<name>:} prefix, plus its health and its lifetime (a background status poller
+ * and a gRPC channel, released by {@link #close()}).
+ */
+public interface KmsProvider extends Transformer, AutoCloseable {
+
+  /** The provider's {@code name} from the configuration. */
+  String name();
+
+  /** {@code v1} or {@code v2}. */
+  String apiVersion();
+
+  /**
+   * Whether the plugin works, as kube-apiserver's {@code kms-provider} health checks decide it; cached (20 s when
+   * healthy, 3 s when not), so callers may ask on every probe.
+   */
+  KmsHealth health();
+
+  /** Stops background work and closes the plugin connection. Idempotent. */
+  @Override
+  void close();
+}

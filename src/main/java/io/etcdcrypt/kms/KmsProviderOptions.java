@@ -1,0 +1,68 @@
+package io.etcdcrypt.kms;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The knobs of KMS providers that kube-apiserver hard-codes. {@link #defaults()} are upstream's values; tests
+ * shorten them or inject a clock so that nothing has to wait for minutes.
+ *
+ * @param clock the time source for write-window expiry, health caching and DEK cache TTLs
+ * @param observer receives plugin calls, cache hits/misses and key ids (for metrics)
+ * @param statusPollInterval KMS v2: time between Status calls while the plugin is healthy (60 s)
+ * @param failingStatusPollInterval KMS v2: time between Status calls while it is not (10 s)
+ * @param writeWindow KMS v2: how long after the last good Status the current seed may still encrypt (3 min)
+ * @param healthyResultTtl how long a passing health check is reused (20 s)
+ * @param failedResultTtl how long a failing health check is reused (3 s)
+ * @param dekSourceCacheTtl KMS v2: TTL of read-cache entries (24 h; expired entries are still served)
+ */
+public record KmsProviderOptions(
+    Clock clock,
+    KmsObserver observer,
+    Duration statusPollInterval,
+    Duration failingStatusPollInterval,
+    Duration writeWindow,
+    Duration healthyResultTtl,
+    Duration failedResultTtl,
+    Duration dekSourceCacheTtl) {
+
+  public KmsProviderOptions {
+    Objects.requireNonNull(clock, "clock");
+    Objects.requireNonNull(observer, "observer");
+    Objects.requireNonNull(statusPollInterval, "statusPollInterval");
+    Objects.requireNonNull(failingStatusPollInterval, "failingStatusPollInterval");
+    Objects.requireNonNull(writeWindow, "writeWindow");
+    Objects.requireNonNull(healthyResultTtl, "healthyResultTtl");
+    Objects.requireNonNull(failedResultTtl, "failedResultTtl");
+    Objects.requireNonNull(dekSourceCacheTtl, "dekSourceCacheTtl");
+  }
+
+  /** kube-apiserver's values, the system clock, no observer. */
+  public static KmsProviderOptions defaults() {
+    return new KmsProviderOptions(
+        Clock.systemUTC(),
+        KmsObserver.NONE,
+        Duration.ofSeconds(60),
+        Duration.ofSeconds(10),
+        Duration.ofMinutes(3),
+        Duration.ofSeconds(20),
+        Duration.ofSeconds(3),
+        Duration.ofHours(24));
+  }
+
+  public KmsProviderOptions withClock(Clock c) {
+    return new KmsProviderOptions(c, observer, statusPollInterval, failingStatusPollInterval, writeWindow,
+        healthyResultTtl, failedResultTtl, dekSourceCacheTtl);
+  }
+
+  public KmsProviderOptions withObserver(KmsObserver o) {
+    return new KmsProviderOptions(clock, o, statusPollInterval, failingStatusPollInterval, writeWindow,
+        healthyResultTtl, failedResultTtl, dekSourceCacheTtl);
+  }
+
+  public KmsProviderOptions withStatusPollIntervals(Duration healthy, Duration failing) {
+    return new KmsProviderOptions(clock, observer, healthy, failing, writeWindow, healthyResultTtl, failedResultTtl,
+        dekSourceCacheTtl);
+  }
+}

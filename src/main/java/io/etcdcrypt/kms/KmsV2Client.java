@@ -1,0 +1,63 @@
+package io.etcdcrypt.kms;
+
+import com.google.protobuf.ByteString;
+import io.etcdcrypt.kms.proto.v2.DecryptRequest;
+import io.etcdcrypt.kms.proto.v2.EncryptRequest;
+import io.etcdcrypt.kms.proto.v2.EncryptResponse;
+import io.etcdcrypt.kms.proto.v2.KeyManagementServiceGrpc;
+import io.etcdcrypt.kms.proto.v2.StatusRequest;
+import io.etcdcrypt.kms.proto.v2.StatusResponse;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+
+/** The KMS v2 plugin API ({@code /v2.KeyManagementService/*}) as a blocking client. Thread-safe. */
+public final class KmsV2Client implements AutoCloseable {
+
+  private final PluginConnection connection;
+
+  public KmsV2Client(String provider, KmsEndpoint endpoint, Duration timeout, KmsObserver observer) {
+    this.connection = new PluginConnection(provider, endpoint, timeout, observer);
+  }
+
+  public KmsEndpoint endpoint() {
+    return connection.endpoint();
+  }
+
+  public StatusResponse status() throws KmsPluginException {
+    return connection.call(KeyManagementServiceGrpc.getStatusMethod(), StatusRequest.getDefaultInstance(), "Status");
+  }
+
+  /** Asks the plugin to encrypt a DEK or seed; a fresh uid correlates the request in the plugin's logs. */
+  public EncryptResponse encrypt(byte[] plaintext) throws KmsPluginException {
+    EncryptRequest request = EncryptRequest.newBuilder()
+        .setPlaintext(ByteString.copyFrom(plaintext))
+        .setUid(UUID.randomUUID().toString())
+        .build();
+    return connection.call(KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt");
+  }
+
+  /** Asks the plugin to decrypt a stored DEK/seed. */
+  public byte[] decrypt(ByteString ciphertext, String keyId, Map<String, ByteString> annotations)
+      throws KmsPluginException {
+    DecryptRequest request = DecryptRequest.newBuilder()
+        .setCiphertext(ciphertext)
+        .setUid(UUID.randomUUID().toString())
+        .setKeyId(keyId)
+        .putAllAnnotations(annotations)
+        .build();
+    byte[] plaintext =
+        connection.call(KeyManagementServiceGrpc.getDecryptMethod(), request, "Decrypt").getPlaintext().toByteArray();
+    if (plaintext.length == 0) {
+      throw new KmsPluginException(
+          "the KMS plugin at " + endpoint() + " answered Decrypt with an empty plaintext", Status.Code.OK);
+    }
+    return plaintext;
+  }
+
+  @Override
+  public void close() {
+    connection.close();
+  }
+}

@@ -1,0 +1,93 @@
+package io.etcdcrypt.kms;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+
+/**
+ * gRPC over unix-domain sockets, the only transport KMS plugins speak. grpc-java needs Netty's native epoll
+ * transport for that (Linux only); one small daemon event-loop group is shared by every KMS channel and server
+ * of this process, since KMS traffic is a few small calls.
+ */
+public final class UnixSocketTransport {
+
+  private static volatile EventLoopGroup sharedGroup;
+
+  private UnixSocketTransport() {}
+
+  /**
+   * A plaintext channel to the plugin at {@code endpoint}. {@code :authority} is {@code localhost}, as
+   * kube-apiserver's KMS v2 client sends (plugins may check it). The channel connects lazily, so it can be
+   * created while the plugin is down.
+   */
+  public static ManagedChannel channel(KmsEndpoint endpoint) {
+    return NettyChannelBuilder.forAddress(endpoint.socketAddress())
+        .eventLoopGroup(group())
+        .channelType(EpollDomainSocketChannel.class)
+        .usePlaintext()
+        .overrideAuthority("localhost")
+        // A plugin reply carries a DEK or a seed; 4 MiB is far above anything legitimate.
+        .maxInboundMessageSize(4 * 1024 * 1024)
+        .build();
+  }
+
+  /**
+   * A server builder bound to {@code endpoint}. A stale socket file left by a previous run is removed first;
+   * any other kind of file at that path is left alone and the bind fails.
+   */
+  public static NettyServerBuilder serverBuilder(KmsEndpoint endpoint) throws IOException {
+    if (!endpoint.abstractNamespace()) {
+      removeStaleSocket(Path.of(endpoint.path()));
+    }
+    EventLoopGroup group = group();
+    return NettyServerBuilder.forAddress(endpoint.socketAddress())
+        .bossEventLoopGroup(group)
+        .workerEventLoopGroup(group)
+        .channelType(EpollServerDomainSocketChannel.class);
+  }
+
+  static void removeStaleSocket(Path socket) throws IOException {
+    BasicFileAttributes attrs;
+    try {
+      attrs = Files.readAttributes(socket, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    } catch (java.nio.file.NoSuchFileException e) {
+      return;
+    }
+    if (attrs.isOther()) { // a socket (or fifo/device): a leftover from a previous run
+      Files.deleteIfExists(socket);
+    } else {
+      throw new IOException(
+          "cannot listen on " + socket + ": a regular file or directory is in the way; remove it or pick another path");
+    }
+  }
+
+  private static EventLoopGroup group() {
+    EventLoopGroup g = sharedGroup;
+    if (g == null) {
+      synchronized (UnixSocketTransport.class) {
+        g = sharedGroup;
+        if (g == null) {
+          if (!Epoll.isAvailable()) {
+            throw new IllegalStateException(
+                "KMS plugins are reached over unix sockets, which need Netty's native epoll transport (Linux x86_64"
+                    + " or aarch64); it is unavailable here: " + Epoll.unavailabilityCause());
+          }
+          g = new EpollEventLoopGroup(2, new DefaultThreadFactory("kms-unix-socket", true));
+          sharedGroup = g;
+        }
+      }
+    }
+    return g;
+  }
+}

@@ -1,0 +1,57 @@
+package io.etcdcrypt.kms;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.etcdcrypt.testing.MockKmsPlugin;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class KmsEndpointTest {
+
+  @TempDir Path dir;
+
+  @Test
+  void parsesKubernetesEndpoints() {
+    KmsEndpoint file = KmsEndpoint.parse("unix:///var/run/kms/plugin.sock");
+    assertEquals("/var/run/kms/plugin.sock", file.path());
+    assertFalse(file.abstractNamespace());
+    KmsEndpoint abstractSocket = KmsEndpoint.parse("unix:///@kms-plugin");
+    assertEquals("kms-plugin", abstractSocket.path());
+    assertTrue(abstractSocket.abstractNamespace());
+    assertEquals("\0kms-plugin", abstractSocket.socketAddress().path());
+  }
+
+  @Test
+  void rejectsWhatKubernetesRejects() {
+    for (String bad : new String[] {"", "tcp://127.0.0.1:80", "unix://plugin.sock", "unix:///", "/var/run/x.sock",
+        "unix:///@"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KmsEndpoint.parse(bad), bad);
+      assertTrue(e.getMessage().contains("unix://"), e.getMessage());
+    }
+  }
+
+  @Test
+  void abstractSocketsWork() throws Exception {
+    KmsEndpoint endpoint = KmsEndpoint.parse("unix:///@etcd-crypt-test-" + UUID.randomUUID());
+    try (MockKmsPlugin plugin = MockKmsPlugin.startAt(endpoint);
+        KmsV2Client client = new KmsV2Client("abstract", endpoint, Duration.ofSeconds(3), KmsObserver.NONE)) {
+      assertEquals("1", client.status().getKeyId());
+      assertEquals(1, plugin.statusCalls.get());
+    }
+  }
+
+  @Test
+  void aStaleSocketFileIsReplacedButOtherFilesAreNot() throws Exception {
+    Path socket = dir.resolve("kms.sock");
+    MockKmsPlugin first = MockKmsPlugin.start(socket);
+    first.close();
+    java.nio.file.Files.createFile(socket); // a regular file where the socket would go
+    assertThrows(java.io.IOException.class, () -> MockKmsPlugin.start(socket));
+  }
+}

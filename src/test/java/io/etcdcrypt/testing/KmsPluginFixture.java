@@ -1,0 +1,63 @@
+package io.etcdcrypt.testing;
+
+import io.etcdcrypt.kms.KmsEndpoint;
+import io.etcdcrypt.kms.plugin.KeyFileKekStore;
+import io.etcdcrypt.kms.plugin.KmsPluginServer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+
+/**
+ * The bundled KMS plugin started in-process on a socket in a temp dir, with a fresh key file holding one KEK
+ * ({@code kek-1}). {@link #addKek(String)} rotates; the plugin re-reads the file every 100 ms.
+ */
+public final class KmsPluginFixture implements AutoCloseable {
+
+  public static final Duration RELOAD_INTERVAL = Duration.ofMillis(100);
+
+  private final Path keyFile;
+  private final KmsEndpoint endpoint;
+  private KmsPluginServer server;
+
+  private KmsPluginFixture(Path keyFile, KmsEndpoint endpoint) {
+    this.keyFile = keyFile;
+    this.endpoint = endpoint;
+  }
+
+  /** Starts the plugin in {@code dir} (the socket is {@code dir/plugin.sock}, the key file {@code dir/keks}). */
+  public static KmsPluginFixture start(Path dir) throws IOException {
+    return start(dir, KmsEndpoint.parse("unix://" + dir.toAbsolutePath().resolve("plugin.sock")));
+  }
+
+  public static KmsPluginFixture start(Path dir, KmsEndpoint endpoint) throws IOException {
+    Path keyFile = dir.resolve("keks");
+    KeyFileKekStore.generateKey(keyFile, "kek-1", Clock.systemUTC());
+    KmsPluginFixture f = new KmsPluginFixture(keyFile, endpoint);
+    f.server = KmsPluginServer.start(endpoint, KeyFileKekStore.open(keyFile), RELOAD_INTERVAL, "test");
+    return f;
+  }
+
+  public KmsEndpoint endpoint() {
+    return endpoint;
+  }
+
+  public Path keyFile() {
+    return keyFile;
+  }
+
+  /** Appends a KEK, which becomes current once the plugin reloads the file. */
+  public void addKek(String id) throws IOException {
+    KeyFileKekStore.generateKey(keyFile, id, Clock.systemUTC());
+  }
+
+  /** The KEK id the plugin uses now. */
+  public String currentKekId() {
+    return server.store().ring().current().id();
+  }
+
+  @Override
+  public void close() {
+    server.close();
+  }
+}

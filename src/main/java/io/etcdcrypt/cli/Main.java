@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         + " EncryptionConfiguration.",
     subcommands = {
       CommandLine.HelpCommand.class,
+      CheckConfigCommand.class,
     })
 public final class Main {
 

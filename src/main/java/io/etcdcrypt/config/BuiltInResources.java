@@ -19,12 +19,20 @@ final class BuiltInResources {
   /**
    * One storage location.
    *
-   * @param path the key path after the etcd prefix, without a trailing slash
+   * @param path the key path after the etcd prefix, without a trailing slash; object names follow {@code path + "/"}
    * @param resource the group-resource whose transformer kube-apiserver uses for values there
-   * @param exactKey true if {@code path} is itself the whole key (allocator bitmaps); false if object names follow
-   *     {@code path + "/"}
    */
-  record Location(String path, GroupResource resource, boolean exactKey) {}
+  record Location(String path, GroupResource resource) {}
+
+  /**
+   * First path segments that kube-apiserver writes through its raw storage factory, which carries no transformer
+   * (encryption is applied only on the REST storage path): the service IP and node port allocator bitmaps
+   * ({@code ranges/serviceips}, {@code ranges/secondaryserviceips}, {@code ranges/servicenodeports}), the lease
+   * endpoint reconcilers' {@code masterleases/<ip>} and {@code peerserverleases/<id>}, and the {@code health} key
+   * its etcd health check reads. Their values are plaintext whatever the configuration says, so they must never be
+   * resolved to a resource (not even by the unknown-segment rule of {@link ResourceResolver}).
+   */
+  static final List<String> RAW_STORAGE_SEGMENTS = List.of("health", "ranges", "masterleases", "peerserverleases");
 
   private static final String CORE = "";
 
@@ -45,14 +53,6 @@ final class BuiltInResources {
       at("serviceaccounts", CORE, "serviceaccounts"),
       at("secrets", CORE, "secrets"),
       at("controllers", CORE, "replicationcontrollers"),
-      // Not REST objects, but kube-apiserver writes them through the storage factory and so through a transformer:
-      // the service IP / node port allocator bitmaps use the *services* storage config (and transformer), the
-      // lease endpoint reconcilers ask for "apiServerIPInfo" / "apiServerPeerIPInfo", which only *. or *.* match.
-      exact("ranges/serviceips", CORE, "services"),
-      exact("ranges/secondaryserviceips", CORE, "services"),
-      exact("ranges/servicenodeports", CORE, "services"),
-      at("masterleases", CORE, "apiServerIPInfo"),
-      at("peerserverleases", CORE, "apiServerPeerIPInfo"),
       // apps
       at("daemonsets", "apps", "daemonsets"),
       at("deployments", "apps", "deployments"),
@@ -137,10 +137,6 @@ final class BuiltInResources {
   }
 
   private static Location at(String path, String group, String resource) {
-    return new Location(path, new GroupResource(group, resource), false);
-  }
-
-  private static Location exact(String path, String group, String resource) {
-    return new Location(path, new GroupResource(group, resource), true);
+    return new Location(path, new GroupResource(group, resource));
   }
 }

@@ -241,6 +241,10 @@ public final class EncryptionConfigLoader {
   private static ResourceRule readRule(Node node, String path, Problems problems, ProviderReader providerReader,
       List<List<String>> resourceLists) {
     YamlObject rule = YamlObject.read(node, path, problems, RULE_FIELDS);
+    if (rule == null && problems.hasErrorAt(path)) {
+      resourceLists.add(null); // not an object: saying its fields are missing would add nothing
+      return null;
+    }
     String resourcesPath = YamlObject.child(path, "resources");
     String providersPath = YamlObject.child(path, "providers");
     List<Node> resourceNodes = rule == null ? null : rule.list("resources");

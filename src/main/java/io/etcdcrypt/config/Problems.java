@@ -5,7 +5,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
-/** Collects every error (and warning) found while reading a configuration, so that the user sees all of them at once. */
+/** Collects every error (and warning) found while reading a configuration, so the user sees all of them at once. */
 final class Problems {
 
   private final List<ConfigError> errors = new ArrayList<>();

@@ -115,8 +115,8 @@ final class ProviderReader {
       }
       if (!names.add(key.name())) {
         problems.warning(YamlObject.child(YamlObject.index(keysPath, i), "name"), "key name \"" + key.name()
-            + "\" is used by an earlier key of this provider; stored values carry only the key name, so data"
-            + " written with this key cannot be told apart; give every key a distinct name");
+            + "\" is also used by an earlier key of this provider; stored values are tagged with the name of"
+            + " the key that encrypted them, so give every key a distinct name");
       }
       keys.add(key);
     }
@@ -125,6 +125,9 @@ final class ProviderReader {
 
   private KeyConfig readKey(Node node, String path, List<Integer> allowedSizes) {
     YamlObject key = YamlObject.read(node, path, problems, KEY_FIELDS);
+    if (key == null && problems.hasErrorAt(path)) {
+      return null;
+    }
     String namePath = YamlObject.child(path, "name");
     String secretPath = YamlObject.child(path, "secret");
     String name = key == null ? null : key.string("name");

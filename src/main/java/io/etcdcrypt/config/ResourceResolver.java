@@ -8,7 +8,6 @@ import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -24,15 +23,11 @@ import java.util.Set;
  *   <li>Groups served by kube-aggregator and apiextensions-apiserver, i.e. every custom resource:
  *       {@code <prefix><group>/<resource>/...}; recognised because the first segment contains a dot, which no
  *       built-in path does.
- *   <li>The service IP and node port allocator bitmaps ({@code <prefix>ranges/serviceips},
- *       {@code ranges/secondaryserviceips}, {@code ranges/servicenodeports}) resolve to core {@code services}:
- *       kube-apiserver writes them with the services storage config and therefore the services transformer, so a
- *       configuration that encrypts services encrypts them too. {@code <prefix>masterleases/<ip>} and
- *       {@code peerserverleases/<id>} resolve to core {@code apiServerIPInfo} / {@code apiServerPeerIPInfo}, the
- *       names kube-apiserver looks their transformer up with (only {@code *.} and {@code *.*} can match them).
- *   <li>Never resolved: keys outside the prefix (e.g. {@code compact_rev_key}), keys with no object name after the
- *       resource path (the bare {@code <prefix>secrets} or {@code <prefix>secrets/}, {@code <prefix>health}),
- *       other {@code ranges/} or {@code services/} keys, and empty path segments.
+ *   <li>Never resolved: keys outside the prefix (e.g. {@code compact_rev_key}); keys kube-apiserver writes without
+ *       any transformer ({@code <prefix>ranges/...}, {@code masterleases/...}, {@code peerserverleases/...},
+ *       {@code health}); keys with no object name after the resource path (the bare {@code <prefix>secrets} or
+ *       {@code <prefix>secrets/}); {@code services/} keys other than {@code specs/} and {@code endpoints/}; and
+ *       empty path segments.
  * </ul>
  *
  * <p><b>Unknown built-in paths.</b> A first segment without a dot that is not in the table (a resource added to
@@ -42,7 +37,9 @@ import java.util.Set;
  * configured values in plaintext: {@code *.*} and {@code *.} rules cover it, as does an explicit core rule with
  * the same name. What it cannot cover is an explicit rule naming an unknown resource of a non-core group (say
  * {@code foos.apps}); {@link EncryptionConfigLoader} warns about such rules, since kube-apiserver accepts them.
- * Resolving such keys to nothing instead would also leave {@code *.*}-configured values in plaintext.
+ * Resolving such keys to nothing instead would also leave {@code *.*}-configured values in plaintext. The cost is on
+ * the other side: should kube-apiserver add a new raw (transformer-less) storage path, this proxy would encrypt it
+ * under {@code *.*} or {@code *.} where kube-apiserver does not; the raw paths known today are excluded above.
  *
  * <p>{@link #resolve(byte[])} is on the proxy's hot path: it scans the key bytes once, looks segments up in
  * precomputed tables without building Strings, and caches the group-resources it creates for custom resources.
@@ -62,11 +59,14 @@ public final class ResourceResolver {
   /** Direct-mapped cache for group-resources built from key bytes; races only cost a rebuild. */
   private final CachedResolution[] cache = new CachedResolution[CACHE_SIZE];
 
-  /** What a first path segment (e.g. {@code secrets} or {@code services}) leads to. */
+  /**
+   * What a first path segment leads to: a resource ({@code secrets}), a table of second segments
+   * ({@code services}), or nothing at all (raw storage such as {@code ranges}: empty resource, no children).
+   */
   private record Segment(Optional<GroupResource> resource, ByteSegmentTable<Leaf> children) {}
 
-  /** A second-level path segment ({@code specs} under {@code services}, {@code serviceips} under {@code ranges}). */
-  private record Leaf(Optional<GroupResource> resource, boolean exactKey) {}
+  /** A second-level path segment ({@code specs} or {@code endpoints} under {@code services}). */
+  private record Leaf(Optional<GroupResource> resource) {}
 
   private static final class CachedResolution {
     final byte[] path;
@@ -78,7 +78,10 @@ public final class ResourceResolver {
     }
   }
 
-  /** @param etcdPrefix kube-apiserver's {@code --etcd-prefix}, normalised like it: {@code registry} = {@code /registry/} */
+  /**
+   * @param etcdPrefix kube-apiserver's {@code --etcd-prefix}, normalised the same way ({@code registry} and
+   *     {@code /registry} both mean {@code /registry/})
+   */
   public ResourceResolver(String etcdPrefix) {
     this.prefix = normalisePrefix(etcdPrefix);
     this.prefixBytes = prefix.getBytes(StandardCharsets.UTF_8);
@@ -93,10 +96,12 @@ public final class ResourceResolver {
         first.put(path, new Segment(Optional.of(l.resource()), null));
       } else {
         branches.computeIfAbsent(path.substring(0, slash), k -> new LinkedHashMap<>())
-            .put(path.substring(slash + 1), new Leaf(Optional.of(l.resource()), l.exactKey()));
+            .put(path.substring(slash + 1), new Leaf(Optional.of(l.resource())));
       }
-      prefixes.computeIfAbsent(l.resource(), k -> new ArrayList<>())
-          .add(prefix + path + (l.exactKey() ? "" : "/"));
+      prefixes.computeIfAbsent(l.resource(), k -> new ArrayList<>()).add(prefix + path + "/");
+    }
+    for (String raw : BuiltInResources.RAW_STORAGE_SEGMENTS) {
+      first.put(raw, new Segment(Optional.empty(), null));
     }
     branches.forEach((segment, leaves) -> first.put(segment, new Segment(null, new ByteSegmentTable<>(leaves))));
     this.firstSegments = new ByteSegmentTable<>(first);
@@ -154,15 +159,14 @@ public final class ResourceResolver {
 
   /**
    * The etcd key prefixes under which {@code resource} is stored, for scanning it with a range request; every key
-   * starting with one of them {@link #resolve resolves} to {@code resource}, and vice versa (an entry without a
-   * trailing slash is a whole key, e.g. {@code /registry/ranges/serviceips} for core services).
+   * under one of them (with an object name) {@link #resolve resolves} to {@code resource}, and vice versa.
    *
    * <p>Built-ins come from the table ({@code secrets} → {@code /registry/secrets/}, nodes →
    * {@code /registry/minions/}); a group with a dot uses {@code /registry/<group>/<resource>/} (custom resources,
    * aggregated APIs); an unknown core resource uses {@code /registry/<resource>/}, matching how {@link #resolve}
    * attributes unknown segments. Returns an empty list where no key resolves to {@code resource}: an unknown
-   * resource of a non-core built-in group (kube-apiserver's path for it is unknown) or a core name whose path
-   * belongs to another resource.
+   * resource of a non-core built-in group (kube-apiserver's path for it is unknown), or a core name whose path
+   * belongs to another resource or to raw storage ({@code minions}, {@code ranges}).
    *
    * @throws IllegalArgumentException for a wildcard, or a name containing {@code /}
    */
@@ -192,7 +196,7 @@ public final class ResourceResolver {
 
   /** Every group-resource the built-in table knows a storage location for. */
   public Set<GroupResource> knownResources() {
-    return new LinkedHashSet<>(prefixesByResource.keySet());
+    return prefixesByResource.keySet();
   }
 
   /**
@@ -216,12 +220,11 @@ public final class ResourceResolver {
 
   private static Optional<GroupResource> resolveSecondLevel(ByteSegmentTable<Leaf> children, byte[] key, int from) {
     int end = indexOf(key, (byte) '/', from);
-    if (end < 0) {
-      Leaf leaf = children.get(key, from, key.length);
-      return leaf != null && leaf.exactKey() ? leaf.resource() : Optional.empty();
+    if (end < 0 || end + 1 >= key.length) {
+      return Optional.empty();
     }
     Leaf leaf = children.get(key, from, end);
-    return leaf != null && !leaf.exactKey() && end + 1 < key.length ? leaf.resource() : Optional.empty();
+    return leaf == null ? Optional.empty() : leaf.resource();
   }
 
   /**

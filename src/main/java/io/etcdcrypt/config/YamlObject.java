@@ -248,6 +248,9 @@ final class YamlObject {
   }
 
   private static String hint(String name, List<String> knownFields) {
+    if (knownFields.isEmpty()) {
+      return "; this object takes no fields";
+    }
     for (String known : knownFields) {
       if (known.equalsIgnoreCase(name)) {
         return "; field names are case-sensitive, did you mean \"" + known + "\"?";

@@ -277,6 +277,20 @@ class EncryptionConfigLoaderTest {
   }
 
   @Test
+  void aRuleOrKeyOfTheWrongTypeIsReportedOnlyOnce() {
+    assertEquals(List.of("resources[0]"),
+        errors(doc("resources: [secrets]\n")).stream().map(ConfigError::path).toList());
+    assertEquals(List.of("resources[0].providers[0].aesgcm.keys[0]"),
+        errors(secretsWith("{aesgcm: {keys: [k1]}}")).stream().map(ConfigError::path).toList());
+  }
+
+  @Test
+  void aNullRuleIsAnEmptyRuleLikeGoZeroValues() {
+    assertEquals(List.of("resources[0].resources", "resources[0].providers"),
+        errors(doc("resources:\n-\n")).stream().map(ConfigError::path).toList());
+  }
+
+  @Test
   void allErrorsAreCollected() {
     List<ConfigError> errors = errors(doc("resources:\n"
         + "- resources: [Secrets]\n  providers: [{aesgcm: {keys: []}}]\n"

@@ -160,7 +160,8 @@ class ValidationRulesTest {
 
   @Test
   void kmsV1NamesMayRepeatWithoutAutomaticReload() {
-    String yaml = secretsWith("{kms: {name: same, endpoint: 'unix:///a'}}", "{kms: {name: same, endpoint: 'unix:///b'}}");
+    String yaml =
+        secretsWith("{kms: {name: same, endpoint: 'unix:///a'}}", "{kms: {name: same, endpoint: 'unix:///b'}}");
     assertDoesNotThrow(() -> parse(yaml));
     List<ConfigError> errors = errors(yaml, new LoadOptions(true));
     assertEquals(1, errors.size());

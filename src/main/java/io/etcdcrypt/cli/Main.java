@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         + " EncryptionConfiguration.",
     subcommands = {
       CommandLine.HelpCommand.class,
+      CheckConfigCommand.class,
       KmsPluginCommand.class,
     })
 public final class Main {

@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         + " EncryptionConfiguration.",
     subcommands = {
       CommandLine.HelpCommand.class,
+      ServeCommand.class,
       CheckConfigCommand.class,
       KmsPluginCommand.class,
     })

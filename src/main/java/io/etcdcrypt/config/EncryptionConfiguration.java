@@ -1,6 +1,7 @@
 package io.etcdcrypt.config;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,12 +19,21 @@ public final class EncryptionConfiguration {
   private final String sha256;
   private final List<ConfigError> warnings;
   private final Map<GroupResource, ResolvedRule> byResource;
+  /** The {@code *.<group>} rules by group, so that the lookup builds no key object. */
+  private final Map<String, ResolvedRule> byGroupWildcard;
 
   EncryptionConfiguration(List<ResourceRule> rules, String sha256, List<ConfigError> warnings) {
     this.rules = List.copyOf(rules);
     this.sha256 = sha256;
     this.warnings = List.copyOf(warnings);
     this.byResource = index(this.rules);
+    Map<String, ResolvedRule> wildcards = new HashMap<>();
+    byResource.forEach((gr, rule) -> {
+      if (gr.isWildcard()) {
+        wildcards.put(gr.group(), rule);
+      }
+    });
+    this.byGroupWildcard = Map.copyOf(wildcards);
   }
 
   /** The top-level {@code resources:} entries in file order. */
@@ -57,11 +67,11 @@ public final class EncryptionConfiguration {
     if (exact != null) {
       return Optional.of(exact);
     }
-    ResolvedRule group = byResource.get(new GroupResource(gr.group(), "*"));
+    ResolvedRule group = byGroupWildcard.get(gr.group());
     if (group != null) {
       return Optional.of(group);
     }
-    return Optional.ofNullable(byResource.get(GroupResource.ANY));
+    return Optional.ofNullable(byGroupWildcard.get("*"));
   }
 
   @Override

@@ -123,6 +123,58 @@ public final class EncryptionCodec implements ValueCodec {
     }
   }
 
+  /**
+   * What a stored value is, for census and rewrap: the resource its key belongs to and which provider and key
+   * open it, or why none can. Empty for keys that are not Kubernetes objects.
+   */
+  public Optional<Inspection> inspect(ByteString key, ByteString value) {
+    Optional<ResourceChain> resource = resourceOf(key);
+    if (resource.isEmpty()) {
+      return Optional.empty();
+    }
+    ResourceChain r = resource.get();
+    if (r.chain() == null) {
+      boolean encrypted = value.startsWith(UnsafeByteOperations.unsafeWrap(ENCRYPTED_MARKER));
+      return Optional.of(new Inspection(r.resource(), false, null,
+          encrypted ? "encrypted, but the resource has no rule in the encryption configuration" : null));
+    }
+    try {
+      return Optional.of(new Inspection(
+          r.resource(), true, r.chain().decryptDetailed(value.toByteArray(), key.toByteArray()), null));
+    } catch (TransformException e) {
+      return Optional.of(new Inspection(r.resource(), true, null, e.getMessage()));
+    }
+  }
+
+  /**
+   * The result of {@link #inspect}.
+   *
+   * @param resource the resource as the configuration names it ({@code secrets}, {@code deployments.apps})
+   * @param configured whether a rule applies to the resource
+   * @param detail how the value opened (plaintext, stale, matched prefix), or null if it did not
+   * @param error why the value cannot be read, or null
+   */
+  public record Inspection(String resource, boolean configured, DecryptedDetail detail, String error) {
+
+    /**
+     * True when rewriting the value would store it differently: written by a provider or key that is not the
+     * first one (plaintext under a rule that now encrypts included), or under an old KMS key id.
+     */
+    public boolean needsRewrite() {
+      return detail != null && detail.stale();
+    }
+
+    @Override
+    public String toString() {
+      return "Inspection[" + resource + ", " + (detail != null ? detail : "error: " + error) + "]";
+    }
+  }
+
+  /** The prefix new values of {@code resource}'s keys are written with ({@code ""} for identity/unconfigured). */
+  public String writePrefixFor(ByteString key) {
+    return resourceOf(key).map(r -> r.chain() == null ? "" : r.chain().writePrefix()).orElse("");
+  }
+
   private Optional<ResourceChain> resourceOf(ByteString key) {
     Optional<GroupResource> gr = resolver.resolve(key);
     return gr.map(g -> byResource.computeIfAbsent(g, this::chainFor));

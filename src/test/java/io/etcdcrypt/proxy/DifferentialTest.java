@@ -304,12 +304,30 @@ class DifferentialTest {
     return kvs.stream().map(DifferentialTest::kv).collect(Collectors.joining(", ", "[", "]"));
   }
 
-  private static String get(CompletableFuture<GetResponse> f) throws InterruptedException {
+  /** Waits for {@code f} and renders its result, or the error etcd (or the proxy) answered with. */
+  private static <T> String await(CompletableFuture<T> f, java.util.function.Function<T, String> render)
+      throws InterruptedException {
     try {
-      return render(f.get(10, TimeUnit.SECONDS));
+      return render.apply(f.get(10, TimeUnit.SECONDS));
     } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
       return error(e);
     }
+  }
+
+  private static String get(CompletableFuture<GetResponse> f) throws InterruptedException {
+    return await(f, DifferentialTest::render);
+  }
+
+  private static String put(CompletableFuture<PutResponse> f) throws InterruptedException {
+    return await(f, r -> "put rev=" + r.getHeader().getRevision() + (r.hasPrevKv() ? " prev=" + kv(r.getPrevKv()) : ""));
+  }
+
+  private static String del(CompletableFuture<DeleteResponse> f) throws InterruptedException {
+    return await(f, DifferentialTest::render);
+  }
+
+  private static String txn(CompletableFuture<TxnResponse> f) throws InterruptedException {
+    return await(f, DifferentialTest::render);
   }
 
   private static String render(GetResponse r) {
@@ -317,34 +335,9 @@ class DifferentialTest {
         + " kvs=" + kvs(r.getKvs());
   }
 
-  private static String put(CompletableFuture<PutResponse> f) throws InterruptedException {
-    try {
-      PutResponse r = f.get(10, TimeUnit.SECONDS);
-      return "put rev=" + r.getHeader().getRevision() + (r.hasPrevKv() ? " prev=" + kv(r.getPrevKv()) : "");
-    } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-      return error(e);
-    }
-  }
-
-  private static String del(CompletableFuture<DeleteResponse> f) throws InterruptedException {
-    try {
-      return render(f.get(10, TimeUnit.SECONDS));
-    } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-      return error(e);
-    }
-  }
-
   private static String render(DeleteResponse r) {
     return "delete rev=" + r.getHeader().getRevision() + " deleted=" + r.getDeleted() + " prev="
         + kvs(r.getPrevKvs());
-  }
-
-  private static String txn(CompletableFuture<TxnResponse> f) throws InterruptedException {
-    try {
-      return render(f.get(10, TimeUnit.SECONDS));
-    } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-      return error(e);
-    }
   }
 
   private static String render(TxnResponse r) {

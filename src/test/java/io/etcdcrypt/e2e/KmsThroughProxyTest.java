@@ -1,0 +1,191 @@
+package io.etcdcrypt.e2e;
+
+import static io.etcdcrypt.testing.Clients.bs;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.options.GetOption;
+import io.etcdcrypt.kms.KmsProviderOptions;
+import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.testing.EtcdExtension;
+import io.etcdcrypt.testing.MockKmsPlugin;
+import io.etcdcrypt.testing.MutableClock;
+import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.TestCodecs;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * KMS envelope encryption through a running proxy, against a plugin shaped like Kubernetes' own mock (base64
+ * "encryption", key id "1"), counting the calls the plugin receives.
+ */
+class KmsThroughProxyTest {
+
+  @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
+
+  private static String config(MockKmsPlugin plugin, String apiVersion) {
+    return String.join("\n",
+        "apiVersion: apiserver.config.k8s.io/v1",
+        "kind: EncryptionConfiguration",
+        "resources:",
+        "  - resources: [secrets]",
+        "    providers: [{kms: {apiVersion: " + apiVersion + ", name: mock, endpoint: '" + plugin.endpoint().url()
+            + "', timeout: 2s}}]",
+        "  - resources: [configmaps]",
+        "    providers: [{aesgcm: {keys: [{name: k1, secret: " + TestCodecs.randomKey(32) + "}]}}]",
+        "");
+  }
+
+  private static void putAll(Client c, String prefix, int n) throws Exception {
+    List<CompletableFuture<?>> inFlight = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      inFlight.add(c.getKVClient().put(bs(prefix + i), bs("value-" + i)));
+      if (inFlight.size() == 64) {
+        CompletableFuture.allOf(inFlight.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        inFlight.clear();
+      }
+    }
+    CompletableFuture.allOf(inFlight.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+  }
+
+  private static void assertAllReadBack(Client c, String prefix, int n) throws Exception {
+    var kvs = c.getKVClient().get(bs(prefix), GetOption.builder().isPrefix(true).build()).get(30, TimeUnit.SECONDS)
+        .getKvs();
+    assertEquals(n, kvs.size());
+    for (var kv : kvs) {
+      String key = kv.getKey().toString(StandardCharsets.UTF_8);
+      assertEquals("value-" + key.substring(prefix.length()), kv.getValue().toString(StandardCharsets.UTF_8));
+    }
+  }
+
+  @Test
+  void kmsV2ThousandWritesOneEncryptAndOneDecryptPerDekAcrossARestart(@TempDir Path dir) throws Exception {
+    try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"))) {
+      String yaml = config(plugin, "v2");
+      try (KmsTransformers kms = new KmsTransformers();
+          ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
+          Client c = proxy.client()) {
+        putAll(c, "/registry/secrets/v2/", 1000);
+        assertAllReadBack(c, "/registry/secrets/v2/", 1000);
+      }
+      assertEquals(1, plugin.encryptCalls.get(), "one seed per key id, generated at start-up");
+      assertEquals(0, plugin.decryptCalls.get(), "the writer's own seed is cached");
+
+      // A new proxy process (cold caches) reads everything back with one Decrypt for the one seed.
+      try (KmsTransformers kms = new KmsTransformers();
+          ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
+          Client c = proxy.client()) {
+        assertAllReadBack(c, "/registry/secrets/v2/", 1000);
+        assertAllReadBack(c, "/registry/secrets/v2/", 1000);
+      }
+      assertEquals(1, plugin.decryptCalls.get());
+    }
+  }
+
+  @Test
+  void kmsV1EncryptsEveryWriteAndReadsBackAfterARestart(@TempDir Path dir) throws Exception {
+    try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"))) {
+      String yaml = config(plugin, "v1");
+      try (KmsTransformers kms = new KmsTransformers();
+          ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
+          Client c = proxy.client()) {
+        putAll(c, "/registry/secrets/v1/", 100);
+      }
+      assertEquals(100, plugin.v1EncryptCalls.get(), "KMS v1 makes a fresh DEK for every write");
+      try (KmsTransformers kms = new KmsTransformers();
+          ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
+          Client c = proxy.client()) {
+        int before = plugin.v1DecryptCalls.get();
+        assertAllReadBack(c, "/registry/secrets/v1/", 100);
+        assertAllReadBack(c, "/registry/secrets/v1/", 100);
+        assertEquals(100, plugin.v1DecryptCalls.get() - before, "one Decrypt per distinct DEK, then cached");
+      }
+    }
+  }
+
+  @Test
+  void whenThePluginDiesCachedReadsAndOtherResourcesKeepWorkingAndWritesStopAfterTheWindow(@TempDir Path dir)
+      throws Exception {
+    MutableClock clock = MutableClock.startingNow();
+    KmsProviderOptions options = KmsProviderOptions.defaults().withClock(clock)
+        .withStatusPollIntervals(Duration.ofMillis(200), Duration.ofMillis(200));
+    try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"));
+        KmsTransformers kms = new KmsTransformers(options);
+        ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(config(plugin, "v2"), kms), etcd.endpoint());
+        Client c = proxy.client()) {
+      c.getKVClient().put(bs("/registry/secrets/down/before"), bs("written")).get(10, TimeUnit.SECONDS);
+      plugin.stop();
+
+      // Within the 3-minute window: reads of the cached seed and new writes still work.
+      assertEquals("written", read(c, "/registry/secrets/down/before"));
+      c.getKVClient().put(bs("/registry/secrets/down/in-window"), bs("ok")).get(10, TimeUnit.SECONDS);
+      assertEquals("ok", read(c, "/registry/secrets/down/in-window"));
+
+      clock.advance(Duration.ofMinutes(4));
+      ExecutionException e = assertThrows(ExecutionException.class,
+          () -> c.getKVClient().put(bs("/registry/secrets/down/late"), bs("x")).get(10, TimeUnit.SECONDS));
+      assertTrue(e.getCause().getMessage().contains("nothing was written"), e.getCause().getMessage());
+      assertTrue(e.getCause().getMessage().contains("expired"), e.getCause().getMessage());
+      assertEquals(0, c.getKVClient().get(bs("/registry/secrets/down/late")).get(10, TimeUnit.SECONDS).getCount());
+      // Reads of cached data and other resources are unaffected.
+      assertEquals("written", read(c, "/registry/secrets/down/before"));
+      c.getKVClient().put(bs("/registry/configmaps/down/cm"), bs("cm")).get(10, TimeUnit.SECONDS);
+      assertEquals("cm", read(c, "/registry/configmaps/down/cm"));
+
+      // The plugin comes back: the next good Status re-opens writes.
+      plugin.restart();
+      awaitWritable(c, "/registry/secrets/down/after");
+    }
+  }
+
+  @Test
+  void theProxyStartsWhileThePluginIsDownAndServesOnceItIsUp(@TempDir Path dir) throws Exception {
+    KmsProviderOptions options =
+        KmsProviderOptions.defaults().withStatusPollIntervals(Duration.ofMillis(200), Duration.ofMillis(200));
+    MockKmsPlugin plugin = MockKmsPlugin.notStarted(dir.resolve("kms.sock"));
+    try (KmsTransformers kms = new KmsTransformers(options);
+        ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(config(plugin, "v2"), kms), etcd.endpoint());
+        Client c = proxy.client()) {
+      ExecutionException e = assertThrows(ExecutionException.class,
+          () -> c.getKVClient().put(bs("/registry/secrets/late/x"), bs("x")).get(10, TimeUnit.SECONDS));
+      assertTrue(e.getCause().getMessage().contains("nothing was written"), e.getCause().getMessage());
+      c.getKVClient().put(bs("/registry/configmaps/late/cm"), bs("cm")).get(10, TimeUnit.SECONDS);
+
+      plugin.restart();
+      awaitWritable(c, "/registry/secrets/late/x");
+    } finally {
+      plugin.close();
+    }
+  }
+
+  private static void awaitWritable(Client c, String key) throws Exception {
+    Exception last = null;
+    for (int i = 0; i < 100; i++) {
+      try {
+        c.getKVClient().put(bs(key), bs("back")).get(10, TimeUnit.SECONDS);
+        assertEquals("back", read(c, key));
+        return;
+      } catch (ExecutionException e) {
+        last = e;
+        Thread.sleep(100);
+      }
+    }
+    throw new AssertionError("writes did not resume once the plugin was back", last);
+  }
+
+  private static String read(Client c, String key) throws Exception {
+    return c.getKVClient().get(bs(key)).get(10, TimeUnit.SECONDS).getKvs().get(0).getValue()
+        .toString(StandardCharsets.UTF_8);
+  }
+}

@@ -19,10 +19,16 @@ public interface ValueCodec {
    */
   boolean mayProtectRange(ByteString key, ByteString rangeEnd);
 
-  /** Returns the bytes to store for {@code value} at {@code key}. */
+  /**
+   * Returns the bytes to store for {@code value} at {@code key}: the very same instance when the key is not
+   * governed by the configuration, so callers can skip rebuilding messages without a second lookup.
+   */
   ByteString toStorage(ByteString key, ByteString value) throws TransformException;
 
-  /** Returns the plaintext of the stored {@code value} at {@code key}. Never returns ciphertext. */
+  /**
+   * Returns the plaintext of the stored {@code value} at {@code key}, never ciphertext; the very same instance
+   * when the key is not governed by the configuration.
+   */
   ByteString fromStorage(ByteString key, ByteString value) throws TransformException;
 
   /** The codec that leaves every value as it is: etcd-crypt-proxy as a plain proxy. */

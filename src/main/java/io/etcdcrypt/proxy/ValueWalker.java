@@ -44,11 +44,12 @@ final class ValueWalker {
 
   PutRequest seal(PutRequest put) throws StatusException {
     requireKnownFields(put, "PutRequest");
-    if (put.getIgnoreValue() || !codec.isProtected(put.getKey())) {
+    if (put.getIgnoreValue()) {
       // ignore_value keeps the stored bytes; etcd rejects a non-empty value with it, so leave it untouched.
       return put;
     }
-    return put.toBuilder().setValue(sealValue(put.getKey(), put.getValue())).build();
+    ByteString sealed = sealValue(put.getKey(), put.getValue());
+    return sealed == put.getValue() ? put : put.toBuilder().setValue(sealed).build();
   }
 
   /** Checks a request message that carries a value the caller seals itself (Election). */
@@ -124,10 +125,8 @@ final class ValueWalker {
     }
   }
 
+  /** The bytes to store; the same instance when the key is not governed by the configuration. */
   ByteString sealValue(ByteString key, ByteString value) throws StatusException {
-    if (!codec.isProtected(key)) {
-      return value;
-    }
     try {
       return codec.toStorage(key, value);
     } catch (TransformException e) {
@@ -244,12 +243,14 @@ final class ValueWalker {
   private KeyValue open(KeyValue kv, ByteString key) throws StatusException {
     requireKnownResponseFields(kv, "KeyValue");
     // Empty values (keys_only ranges, delete events, lock keys) carry nothing to open.
-    if (kv.getValue().isEmpty() || !codec.isProtected(key)) {
+    if (kv.getValue().isEmpty()) {
       return kv;
     }
-    return kv.toBuilder().setValue(openValue(key, kv.getValue())).build();
+    ByteString opened = openValue(key, kv.getValue());
+    return opened == kv.getValue() ? kv : kv.toBuilder().setValue(opened).build();
   }
 
+  /** The plaintext of a stored value; the same instance when the key is not governed by the configuration. */
   ByteString openValue(ByteString key, ByteString value) throws StatusException {
     try {
       return codec.fromStorage(key, value);

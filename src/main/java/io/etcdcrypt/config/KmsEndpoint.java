@@ -49,7 +49,8 @@ public record KmsEndpoint(String socketPath, String host) {
     }
     if (!scheme.toLowerCase(Locale.ROOT).equals("unix")) {
       throw new InvalidEndpointException(
-          "unsupported scheme \"" + scheme.toLowerCase(Locale.ROOT) + "\" for a KMS endpoint; only unix is supported");
+          "unsupported scheme \"" + scheme.toLowerCase(Locale.ROOT) + "\" for a KMS endpoint; only unix is supported,"
+              + " e.g. unix:///path/to/kms.sock");
     }
     rest = rest.substring(scheme.length() + 1);
     int query = rest.indexOf('?');
@@ -68,9 +69,10 @@ public record KmsEndpoint(String socketPath, String host) {
       path = rest;
     }
     path = unescape(path, endpoint);
-    if (path.isEmpty() || path.equals("/@")) {
+    if (path.isEmpty() || path.equals("/") || path.equals("/@")) {
       throw new InvalidEndpointException("endpoint \"" + endpoint
-          + "\" names no socket; use unix:///absolute/path/to/kms.sock or unix:///@abstract-name");
+          + "\" names no socket (after unix:// comes a host: write three slashes); use"
+          + " unix:///absolute/path/to/kms.sock or unix:///@abstract-name");
     }
     String socket = path.startsWith("/@") ? path.substring(1) : path;
     return new KmsEndpoint(socket, host);

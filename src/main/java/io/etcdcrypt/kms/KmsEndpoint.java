@@ -1,8 +1,6 @@
 package io.etcdcrypt.kms;
 
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
-import java.net.URI;
-import java.net.URISyntaxException;
 
 /**
  * The {@code endpoint} of a KMS provider: a {@code unix://} URL whose path is the plugin's socket, as
@@ -12,34 +10,20 @@ import java.net.URISyntaxException;
  */
 public record KmsEndpoint(String url, String path, boolean abstractNamespace) {
 
-  /** Parses {@code url}; the message of the exception says what is wrong and how a valid one looks. */
+  /**
+   * Parses {@code url} exactly as the configuration loader validated it ({@link
+   * io.etcdcrypt.config.KmsEndpoint}); the exception says what is wrong and how a valid one looks.
+   */
   public static KmsEndpoint parse(String url) {
-    if (url == null || url.isBlank()) {
-      throw new IllegalArgumentException("KMS endpoint is empty; expected unix:///path/to/plugin.sock");
-    }
-    URI uri;
+    io.etcdcrypt.config.KmsEndpoint parsed;
     try {
-      uri = new URI(url);
-    } catch (URISyntaxException e) {
-      throw new IllegalArgumentException(
-          "KMS endpoint '" + url + "' is not a valid URL (" + e.getReason() + "); expected unix:///path/to/plugin.sock");
+      parsed = io.etcdcrypt.config.KmsEndpoint.parse(url == null ? "" : url);
+    } catch (io.etcdcrypt.config.KmsEndpoint.InvalidEndpointException e) {
+      throw new IllegalArgumentException("KMS " + e.getMessage(), e);
     }
-    if (!"unix".equals(uri.getScheme())) {
-      throw new IllegalArgumentException(
-          "KMS endpoint '" + url + "' must use the unix scheme, e.g. unix:///var/run/kms-plugin.sock");
-    }
-    String path = uri.getPath();
-    if (path == null || path.isEmpty() || path.equals("/")) {
-      throw new IllegalArgumentException(
-          "KMS endpoint '" + url + "' has no socket path; write three slashes: unix:///path/to/plugin.sock");
-    }
-    if (path.startsWith("/@")) {
-      if (path.length() == 2) {
-        throw new IllegalArgumentException("KMS endpoint '" + url + "' names an empty abstract socket");
-      }
-      return new KmsEndpoint(url, path.substring(2), true);
-    }
-    return new KmsEndpoint(url, path, false);
+    return parsed.isAbstract()
+        ? new KmsEndpoint(url, parsed.socketPath().substring(1), true)
+        : new KmsEndpoint(url, parsed.socketPath(), false);
   }
 
   /** The netty address to connect or bind to; an abstract name is passed with its leading NUL byte. */

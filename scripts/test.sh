@@ -3,7 +3,8 @@
 #
 # The tests use real components, so this installs what they need when it is missing: etcd and etcdctl
 # (Debian's etcd-server and etcd-client), python3-etcd3 (a second real client) and SoftHSM2 (a PKCS#11 token
-# for the bundled KMS plugin). It needs root or sudo only for that installation.
+# for the bundled KMS plugin) and docker-compose (only to validate docker-compose.yml with `docker-compose config`,
+# which needs no Docker engine). It needs root or sudo only for that installation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,7 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 /usr/bin/python3 -c 'import etcd3' >/dev/null 2>&1 || missing+=(python3-etcd3)
 command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if ((${#missing[@]})); then
   echo "test.sh: installing ${missing[*]}"
   sudo=""

@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# One image for both programs: the proxy (`serve`) and the bundled KMS plugin (`kms-plugin`).
+#   docker build -t etcd-crypt-proxy:dev .
+#   docker run --rm etcd-crypt-proxy:dev serve --help
+#   docker run --rm etcd-crypt-proxy:dev kms-plugin --help
+
+# --- build: the shaded jar ---------------------------------------------------------------------------------------
+FROM maven:3-eclipse-temurin-17 AS build
+WORKDIR /src
+COPY pom.xml ./
+COPY src ./src
+# Tests need etcd, SoftHSM and friends; they run in CI (scripts/test.sh), not in the image build.
+RUN --mount=type=cache,target=/root/.m2 mvn -B -ntp -Dmaven.test.skip=true package
+
+# --- runtime: a JRE and the jar, as a non-root user -----------------------------------------------------------------
+FROM eclipse-temurin:17-jre
+# A fixed numeric uid/gid, so that Kubernetes' runAsNonRoot can verify it and volumes can be shared between the
+# proxy and the KMS plugin containers.
+RUN groupadd --system --gid 65532 etcdcrypt \
+ && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin etcdcrypt \
+ && mkdir -p /app /etc/etcd-crypt-proxy /var/run/kmsplugin /var/lib/kms-plugin \
+ && chown 65532:65532 /var/run/kmsplugin /var/lib/kms-plugin \
+ && chmod 0700 /var/lib/kms-plugin
+COPY --from=build /src/target/etcd-crypt-proxy.jar /app/etcd-crypt-proxy.jar
+USER 65532:65532
+# 23790: the etcd v3 API (serve --listen-addr); 23791: /metrics, /livez, /readyz (serve --metrics-addr).
+EXPOSE 23790 23791
+ENTRYPOINT ["java", "-XX:MaxRAMPercentage=75", "-jar", "/app/etcd-crypt-proxy.jar"]
+CMD ["--help"]

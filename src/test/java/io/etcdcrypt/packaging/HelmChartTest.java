@@ -1,0 +1,431 @@
+package io.etcdcrypt.packaging;
+
+import static io.etcdcrypt.packaging.RenderedChart.NAMESPACE;
+import static io.etcdcrypt.packaging.RenderedChart.flag;
+import static io.etcdcrypt.packaging.RenderedChart.mountHolding;
+import static io.etcdcrypt.packaging.RenderedChart.port;
+import static io.etcdcrypt.packaging.RenderedChart.portOf;
+import static io.etcdcrypt.packaging.RenderedChart.requiredFlag;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.LintResult;
+import io.etcdcrypt.cli.Main;
+import io.etcdcrypt.config.EncryptionConfigLoader;
+import io.etcdcrypt.config.ProviderConfig;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HTTPGetAction;
+import io.fabric8.kubernetes.api.model.PodSecurityContext;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretVolumeSource;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.Toleration;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import picocli.CommandLine;
+
+/**
+ * The Helm chart: {@code helm lint --strict} and {@code helm template} run in-process; the rendered manifests are
+ * checked for every point of the chart's contract, with the default values and with each option turned on.
+ */
+class HelmChartTest {
+
+  private static final String FULLNAME = RenderedChart.RELEASE + "-etcd-crypt-proxy";
+  private static final Path EXAMPLE_CONFIG = Path.of("config", "encryption-config.yaml").toAbsolutePath();
+  private static final Path DASHBOARD = RenderedChart.CHART.resolve("dashboards/etcd-crypt-proxy.json");
+
+  private static RenderedChart defaults;
+  private static RenderedChart withSidecar;
+  private static RenderedChart withServiceMonitor;
+  private static RenderedChart withHostNetwork;
+
+  @BeforeAll
+  static void render() {
+    defaults = RenderedChart.render(Map.of());
+    withSidecar = RenderedChart.render(Map.of("kmsPlugin.enabled", true));
+    withServiceMonitor = RenderedChart.render(Map.of(
+        "metrics.serviceMonitor.enabled", true, "metrics.serviceMonitor.labels.release", "kube-prometheus"));
+    withHostNetwork = RenderedChart.render(Map.of("hostNetwork", true));
+  }
+
+  private static Stream<RenderedChart> everyRendering() {
+    return Stream.of(defaults, withSidecar, withServiceMonitor, withHostNetwork);
+  }
+
+  @Test
+  void lintStrictIsClean() {
+    LintResult result = new Helm(RenderedChart.CHART).lint().strict().call();
+
+    assertFalse(result.isFailed(), () -> String.join("\n", result.getMessages()));
+    assertTrue(result.getMessages().stream().noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]")),
+        () -> String.join("\n", result.getMessages()));
+  }
+
+  @Test
+  void runsAsADaemonSetOnControlPlaneNodesOnly() {
+    assertTrue(defaults.all(Deployment.class).isEmpty() && defaults.all(StatefulSet.class).isEmpty());
+    DaemonSet ds = defaults.daemonSet();
+    PodSpec pod = defaults.pod();
+
+    assertEquals(Map.of("node-role.kubernetes.io/control-plane", ""), pod.getNodeSelector());
+    Toleration controlPlane = pod.getTolerations().stream()
+        .filter(t -> "node-role.kubernetes.io/control-plane".equals(t.getKey())).findFirst()
+        .orElseThrow(() -> new AssertionError("no toleration for the control-plane taint: " + pod.getTolerations()));
+    assertEquals("Exists", controlPlane.getOperator());
+    assertEquals("NoSchedule", controlPlane.getEffect());
+    assertEquals("system-node-critical", pod.getPriorityClassName());
+    Map<String, String> podLabels = ds.getSpec().getTemplate().getMetadata().getLabels();
+    assertTrue(podLabels.entrySet().containsAll(ds.getSpec().getSelector().getMatchLabels().entrySet()),
+        "the DaemonSet's selector must match its own pods");
+    assertEquals(NAMESPACE, ds.getMetadata().getNamespace());
+  }
+
+  @Test
+  void everyRenderingPassesArgumentsTheCommandsAccept() {
+    everyRendering().forEach(chart -> {
+      List<String> proxyArgs = chart.container("proxy").getArgs();
+      assertEquals("serve", proxyArgs.get(0));
+      assertParses(proxyArgs);
+    });
+    assertParses(withSidecar.container("kms-plugin").getArgs());
+  }
+
+  private static void assertParses(List<String> args) {
+    try {
+      Main.commandLine().parseArgs(args.toArray(String[]::new));
+    } catch (CommandLine.ParameterException e) {
+      throw new AssertionError("the CLI rejects the chart's arguments " + args + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Test
+  void etcdEndpointsDefaultToTheNodeIp() {
+    Container proxy = defaults.container("proxy");
+
+    assertEquals("https://$(HOST_IP):2379", requiredFlag(proxy, "--endpoints"));
+    EnvVar hostIp = proxy.getEnv().stream().filter(e -> "HOST_IP".equals(e.getName())).findFirst()
+        .orElseThrow(() -> new AssertionError("$(HOST_IP) is used but HOST_IP is not defined"));
+    assertEquals("status.hostIP", hostIp.getValueFrom().getFieldRef().getFieldPath());
+    assertEquals("/registry", requiredFlag(proxy, "--etcd-prefix"));
+  }
+
+  @Test
+  void encryptionConfigurationComesFromASecretNeverAConfigMap() {
+    everyRendering().forEach(chart -> {
+      Container proxy = chart.container("proxy");
+      String file = requiredFlag(proxy, "--encryption-provider-config");
+      Volume volume = chart.volumeHolding(proxy, file);
+      SecretVolumeSource secret = volume.getSecret();
+
+      assertNotNull(secret, "the EncryptionConfiguration volume must be a Secret, not " + volume);
+      assertEquals(FULLNAME + "-encryption-config", secret.getSecretName());
+      VolumeMount mount = mountHolding(proxy, file);
+      assertTrue(mount.getReadOnly());
+      String fileName = file.substring(mount.getMountPath().length() + 1);
+      assertTrue(secret.getItems().stream()
+              .anyMatch(i -> "encryption-config.yaml".equals(i.getKey()) && fileName.equals(i.getPath())),
+          "the flag must name the Secret's file: " + file + " vs " + secret.getItems());
+      assertEquals(0440, secret.getDefaultMode());
+      assertTrue(chart.pod().getVolumes().stream().allMatch(v -> v.getConfigMap() == null),
+          "no ConfigMap volume at all");
+      assertTrue(chart.all(ConfigMap.class).isEmpty(), "no ConfigMap by default");
+      // By default the chart creates no Secret holding keys: the operator creates it out of band.
+      assertTrue(chart.all(Secret.class).isEmpty());
+    });
+  }
+
+  @Test
+  void chartCreatedEncryptionConfigurationIsASecretHoldingTheFile() throws Exception {
+    RenderedChart chart = RenderedChart.parse(RenderedChart.template()
+        .set("encryptionConfig.create", true)
+        .setFile("encryptionConfig.content", EXAMPLE_CONFIG)
+        .call());
+
+    Secret secret = chart.one(Secret.class);
+    assertEquals(FULLNAME + "-encryption-config", secret.getMetadata().getName());
+    assertEquals(Files.readString(EXAMPLE_CONFIG),
+        new String(Base64.getDecoder().decode(secret.getData().get("encryption-config.yaml")), StandardCharsets.UTF_8));
+    assertEquals(secret.getMetadata().getName(),
+        chart.volumeHolding(chart.container("proxy"), requiredFlag(chart.container("proxy"),
+            "--encryption-provider-config")).getSecret().getSecretName());
+    assertTrue(chart.all(ConfigMap.class).isEmpty());
+    assertNotNull(chart.daemonSet().getSpec().getTemplate().getMetadata().getAnnotations()
+        .get("checksum/encryption-config"), "pods must restart when the chart-managed file changes");
+  }
+
+  @Test
+  void tlsSecretsAreMountedAndWiredToTheServeFlags() {
+    Container proxy = defaults.container("proxy");
+
+    assertTlsFlags(defaults, proxy, FULLNAME + "-listener-tls", "--cert-file", "--key-file", "--trusted-ca-file");
+    assertTlsFlags(defaults, proxy, FULLNAME + "-etcd-client-tls", "--cert", "--key", "--cacert");
+
+    RenderedChart noClientCerts = RenderedChart.render(Map.of("tls.listener.requireClientCert", false));
+    assertTrue(flag(noClientCerts.container("proxy"), "--trusted-ca-file").isEmpty());
+    assertTrue(flag(noClientCerts.container("proxy"), "--cert-file").isPresent());
+
+    RenderedChart plain = RenderedChart.render(Map.of("tls.listener.enabled", false, "tls.upstream.enabled", false));
+    Container plainProxy = plain.container("proxy");
+    for (String f : List.of("--cert-file", "--key-file", "--trusted-ca-file", "--cert", "--key", "--cacert")) {
+      assertTrue(flag(plainProxy, f).isEmpty(), f + " without TLS");
+    }
+    assertTrue(plain.pod().getVolumes().stream().noneMatch(v -> v.getName().endsWith("-tls")));
+  }
+
+  private static void assertTlsFlags(RenderedChart chart, Container proxy, String secretName, String certFlag,
+      String keyFlag, String caFlag) {
+    Map<String, String> expectedFiles = Map.of(certFlag, "tls.crt", keyFlag, "tls.key", caFlag, "ca.crt");
+    expectedFiles.forEach((f, fileName) -> {
+      String path = requiredFlag(proxy, f);
+      Volume volume = chart.volumeHolding(proxy, path);
+      assertNotNull(volume.getSecret(), f + " must come from a Secret");
+      assertEquals(secretName, volume.getSecret().getSecretName(), f);
+      assertTrue(mountHolding(proxy, path).getReadOnly(), f);
+      assertEquals(mountHolding(proxy, path).getMountPath() + "/" + fileName, path, f);
+    });
+  }
+
+  @Test
+  void probesUseLivezAndReadyzOnTheMetricsPort() {
+    everyRendering().forEach(chart -> {
+      Container proxy = chart.container("proxy");
+      String metricsAddr = requiredFlag(proxy, "--metrics-addr");
+      assertTrue(metricsAddr.startsWith("0.0.0.0:"), "the kubelet must reach the probes: " + metricsAddr);
+      int metricsPort = port(proxy, "metrics");
+      assertEquals(portOf(metricsAddr), metricsPort);
+
+      assertProbe(proxy.getLivenessProbe(), "/livez", proxy);
+      assertProbe(proxy.getReadinessProbe(), "/readyz", proxy);
+      assertProbe(proxy.getStartupProbe(), "/livez", proxy);
+    });
+  }
+
+  private static void assertProbe(Probe probe, String path, Container c) {
+    assertNotNull(probe, path + " probe missing");
+    HTTPGetAction get = probe.getHttpGet();
+    assertEquals(path, get.getPath());
+    String portName = get.getPort().getStrVal();
+    assertEquals(portOf(requiredFlag(c, "--metrics-addr")), port(c, portName));
+  }
+
+  @Test
+  void metricsServiceSelectsTheProxiesAndNoServiceMonitorByDefault() {
+    Service service = defaults.one(Service.class);
+    ServicePort port = service.getSpec().getPorts().get(0);
+
+    assertEquals("metrics", port.getName());
+    assertEquals("metrics", port.getTargetPort().getStrVal());
+    assertEquals(port(defaults.container("proxy"), "metrics"), port.getPort());
+    Map<String, String> podLabels = defaults.daemonSet().getSpec().getTemplate().getMetadata().getLabels();
+    assertTrue(podLabels.entrySet().containsAll(service.getSpec().getSelector().entrySet()));
+    assertTrue(defaults.ofKind("ServiceMonitor").isEmpty());
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void serviceMonitorOptionScrapesTheMetricsService() {
+    GenericKubernetesResource monitor = (GenericKubernetesResource) withServiceMonitor.ofKind("ServiceMonitor").get(0);
+    assertEquals(1, withServiceMonitor.ofKind("ServiceMonitor").size());
+    assertEquals("monitoring.coreos.com/v1", monitor.getApiVersion());
+    assertEquals("kube-prometheus", monitor.getMetadata().getLabels().get("release"));
+
+    Map<String, Object> spec = (Map<String, Object>) monitor.getAdditionalProperties().get("spec");
+    Map<String, Object> endpoint = ((List<Map<String, Object>>) spec.get("endpoints")).get(0);
+    assertEquals("/metrics", endpoint.get("path"));
+    Service service = withServiceMonitor.one(Service.class);
+    assertEquals(service.getSpec().getPorts().get(0).getName(), endpoint.get("port"));
+    Map<String, String> matchLabels =
+        (Map<String, String>) ((Map<String, Object>) spec.get("selector")).get("matchLabels");
+    assertTrue(service.getMetadata().getLabels().entrySet().containsAll(matchLabels.entrySet()),
+        "the ServiceMonitor must select the metrics Service: " + matchLabels);
+    assertEquals(List.of(NAMESPACE),
+        ((Map<String, Object>) spec.get("namespaceSelector")).get("matchNames"));
+  }
+
+  @Test
+  void podDisruptionBudgetCoversTheProxies() {
+    PodDisruptionBudget pdb = defaults.one(PodDisruptionBudget.class);
+
+    assertEquals("policy/v1", pdb.getApiVersion());
+    assertEquals(1, pdb.getSpec().getMaxUnavailable().getIntVal());
+    Map<String, String> podLabels = defaults.daemonSet().getSpec().getTemplate().getMetadata().getLabels();
+    assertTrue(podLabels.entrySet().containsAll(pdb.getSpec().getSelector().getMatchLabels().entrySet()));
+    assertTrue(RenderedChart.render(Map.of("podDisruptionBudget.enabled", false))
+        .all(PodDisruptionBudget.class).isEmpty());
+  }
+
+  @Test
+  void everyContainerHasResources() {
+    for (Container c : withSidecar.pod().getContainers()) {
+      Map<String, Quantity> requests = c.getResources().getRequests();
+      assertNotNull(requests.get("cpu"), c.getName() + " cpu request");
+      assertNotNull(requests.get("memory"), c.getName() + " memory request");
+      assertNotNull(c.getResources().getLimits().get("memory"), c.getName() + " memory limit");
+    }
+  }
+
+  @Test
+  void everyContainerRunsNonRootWithAReadOnlyRootAndNoCapabilities() {
+    everyRendering().forEach(chart -> {
+      PodSecurityContext pod = chart.pod().getSecurityContext();
+      assertEquals("RuntimeDefault", pod.getSeccompProfile().getType());
+      for (Container c : chart.pod().getContainers()) {
+        SecurityContext sc = c.getSecurityContext();
+        assertNotNull(sc, c.getName() + " securityContext");
+        assertTrue(Boolean.TRUE.equals(sc.getRunAsNonRoot()) || Boolean.TRUE.equals(pod.getRunAsNonRoot()),
+            c.getName() + " runAsNonRoot");
+        Long uid = sc.getRunAsUser() != null ? sc.getRunAsUser() : pod.getRunAsUser();
+        assertNotNull(uid, c.getName() + " must run as a numeric user");
+        assertNotEquals(0L, uid);
+        assertEquals(Boolean.TRUE, sc.getReadOnlyRootFilesystem(), c.getName() + " readOnlyRootFilesystem");
+        assertEquals(Boolean.FALSE, sc.getAllowPrivilegeEscalation(), c.getName() + " allowPrivilegeEscalation");
+        assertEquals(List.of("ALL"), sc.getCapabilities().getDrop(), c.getName() + " capabilities");
+        List<String> added = sc.getCapabilities().getAdd();
+        assertTrue(added == null || added.isEmpty(), c.getName() + " adds capabilities " + added);
+        // The root is read-only: the JVM and gRPC's native transport need a writable /tmp.
+        VolumeMount tmp = mountHolding(c, "/tmp/x");
+        assertNotNull(chart.volume(tmp.getName()).getEmptyDir(), c.getName() + " /tmp");
+      }
+      assertEquals(Boolean.FALSE, chart.pod().getAutomountServiceAccountToken());
+    });
+  }
+
+  @Test
+  void kmsPluginSidecarSharesItsSocketWithTheProxyThroughAnEmptyDir() throws Exception {
+    assertTrue(defaults.containerIfPresent("kms-plugin").isEmpty(), "the sidecar is off by default");
+
+    Container proxy = withSidecar.container("proxy");
+    Container plugin = withSidecar.container("kms-plugin");
+    assertEquals(proxy.getImage(), plugin.getImage(), "one image holds both programs");
+    assertEquals("kms-plugin", plugin.getArgs().get(0));
+    String listen = requiredFlag(plugin, "--listen");
+    assertTrue(listen.startsWith("unix:///"), listen);
+    String socket = listen.substring("unix://".length());
+
+    VolumeMount pluginMount = mountHolding(plugin, socket);
+    VolumeMount proxyMount = mountHolding(proxy, socket);
+    assertEquals(pluginMount.getName(), proxyMount.getName());
+    assertEquals(pluginMount.getMountPath(), proxyMount.getMountPath());
+    assertNotNull(withSidecar.volume(pluginMount.getName()).getEmptyDir(), "the socket lives in an emptyDir");
+
+    String keyFile = requiredFlag(plugin, "--key-file");
+    Volume keys = withSidecar.volumeHolding(plugin, keyFile);
+    assertNotNull(keys.getSecret(), "the KEK file comes from a Secret");
+    assertEquals(FULLNAME + "-kms-keys", keys.getSecret().getSecretName());
+    assertTrue(mountHolding(plugin, keyFile).getReadOnly());
+    assertTrue(proxy.getVolumeMounts().stream().noneMatch(m -> m.getName().equals(keys.getName())),
+        "the proxy never sees the KEKs");
+
+    // The example configuration names exactly the socket the sidecar serves on.
+    List<String> kmsEndpoints = EncryptionConfigLoader.load(EXAMPLE_CONFIG).rules().stream()
+        .flatMap(r -> r.providers().stream())
+        .filter(p -> p instanceof ProviderConfig.Kms).map(p -> ((ProviderConfig.Kms) p).endpoint()).toList();
+    assertEquals(List.of(listen), kmsEndpoints);
+  }
+
+  @Test
+  void hostNetworkOptionListensOnTheNodesLoopback() {
+    PodSpec podNet = defaults.pod();
+    Container podNetProxy = defaults.container("proxy");
+    assertFalse(podNet.getHostNetwork());
+    assertEquals("ClusterFirst", podNet.getDnsPolicy());
+    assertEquals("0.0.0.0:23790", requiredFlag(podNetProxy, "--listen-addr"));
+    ContainerPort etcdPort = podNetProxy.getPorts().stream().filter(p -> "etcd".equals(p.getName())).findFirst()
+        .orElseThrow();
+    assertEquals(23790, etcdPort.getContainerPort());
+    assertEquals(23790, etcdPort.getHostPort(), "kube-apiserver reaches a pod-network proxy on the node's IP");
+
+    PodSpec hostNet = withHostNetwork.pod();
+    Container hostNetProxy = withHostNetwork.container("proxy");
+    assertTrue(hostNet.getHostNetwork());
+    assertEquals("ClusterFirstWithHostNet", hostNet.getDnsPolicy());
+    assertEquals("127.0.0.1:23790", requiredFlag(hostNetProxy, "--listen-addr"));
+    assertTrue(hostNetProxy.getPorts().stream().allMatch(p -> p.getHostPort() == null));
+  }
+
+  @Test
+  void grafanaDashboardOptionShipsTheChartsDashboard() throws Exception {
+    assertTrue(defaults.all(ConfigMap.class).isEmpty());
+
+    RenderedChart chart = RenderedChart.render(Map.of("grafanaDashboard.enabled", true));
+    ConfigMap cm = chart.one(ConfigMap.class);
+    assertEquals("1", cm.getMetadata().getLabels().get("grafana_dashboard"));
+    ObjectMapper json = new ObjectMapper();
+    JsonNode shipped = json.readTree(cm.getData().get("etcd-crypt-proxy.json"));
+    assertEquals(json.readTree(DASHBOARD.toFile()), shipped);
+    assertFalse(cm.getData().values().stream().anyMatch(v -> v.contains("EncryptionConfiguration")));
+  }
+
+  /** Values files the schema must reject, each with the document path the error has to name. */
+  static Stream<Arguments> badValues() {
+    return Stream.of(
+        Arguments.of("hostNetwork: \"yes\"\n", "'/hostNetwork'"),
+        Arguments.of("toleration: []\n", "'toleration' not allowed"),
+        Arguments.of("proxy:\n  logFormat: xml\n", "'/proxy/logFormat'"),
+        Arguments.of("proxy:\n  port: 70000\n", "'/proxy/port'"),
+        Arguments.of("proxy:\n  etcdEndpoints: []\n", "'/proxy/etcdEndpoints'"),
+        Arguments.of("proxy:\n  etcdPrefix: registry\n", "'/proxy/etcdPrefix'"),
+        Arguments.of("encryptionConfig:\n  create: true\n", "'/encryptionConfig/content'"),
+        Arguments.of("kmsPlugin:\n  reloadInterval: soon\n", "'/kmsPlugin/reloadInterval'"),
+        Arguments.of("tls:\n  listener:\n    secretName: Not_A_Name\n", "'/tls/listener/secretName'"),
+        Arguments.of("podDisruptionBudget:\n  maxUnavailable: lots\n", "'/podDisruptionBudget/maxUnavailable'"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("badValues")
+  void badValuesFailSchemaValidation(String values, String expectedInError, @TempDir Path dir) throws Exception {
+    Path file = Files.writeString(dir.resolve("values.yaml"), values);
+
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> RenderedChart.template().withValuesFile(file).call());
+    assertTrue(e.getMessage().contains("don't meet the specifications of the schema"), e.getMessage());
+    assertTrue(e.getMessage().contains(expectedInError), e.getMessage());
+  }
+
+  @Test
+  void aValidValuesFilePassesTheSchema(@TempDir Path dir) throws Exception {
+    Path file = Files.writeString(dir.resolve("values.yaml"), ""
+        + "hostNetwork: true\n"
+        + "proxy:\n  logFormat: text\n  port: 2379\n  etcdEndpoints: [https://10.0.0.1:2379, https://10.0.0.2:2379]\n"
+        + "kmsPlugin:\n  enabled: true\n  reloadInterval: 30s\n"
+        + "podDisruptionBudget:\n  enabled: true\n  maxUnavailable: 50%\n");
+
+    RenderedChart chart = RenderedChart.parse(RenderedChart.template().withValuesFile(file).call());
+    assertEquals("https://10.0.0.1:2379,https://10.0.0.2:2379",
+        requiredFlag(chart.container("proxy"), "--endpoints"));
+    assertEquals("127.0.0.1:2379", requiredFlag(chart.container("proxy"), "--listen-addr"));
+  }
+}

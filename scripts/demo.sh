@@ -6,8 +6,8 @@
 #   scripts/demo.sh          run the demo, then stop everything
 #   scripts/demo.sh --keep   leave etcd, the plugin and the proxy running (Ctrl-C stops them)
 #
-# Everything lives in ./demo-data (DEMO_DIR to change it): the generated encryption configuration, the KMS
-# key file, data and logs. Ports: etcd 12379, proxy 23790, proxy admin/metrics 23791 (override with the
+# Everything lives in ./demo-data (DEMO_DIR to change it): the encryption configuration, the KMS key file,
+# data and logs. Ports: etcd 12379, proxy 23790, proxy admin/metrics 23791 (override with the
 # ETCD_PORT, PROXY_PORT and ADMIN_PORT variables).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,31 +64,11 @@ rm -f "$demo/kms.sock"
 java -jar "$jar" kms-plugin --listen "unix://$demo/kms.sock" --key-file "$demo/keks" >"$demo/kms-plugin.log" 2>&1 &
 pids+=($!)
 
-# The same file format kube-apiserver reads: Secrets through KMS v2, ConfigMaps with a local AES-GCM key,
-# plaintext still readable (identity last) for a cluster that is being migrated.
-if [ ! -s "$demo/encryption-config.yaml" ]; then
-  umask 077
-  cat >"$demo/encryption-config.yaml" <<YAML
-apiVersion: apiserver.config.k8s.io/v1
-kind: EncryptionConfiguration
-resources:
-  - resources: [secrets]
-    providers:
-      - kms:
-          apiVersion: v2
-          name: demo-kms
-          endpoint: unix://$demo/kms.sock
-          timeout: 3s
-      - identity: {}
-  - resources: [configmaps]
-    providers:
-      - aesgcm:
-          keys:
-            - name: demo-key-1
-              secret: $(head -c 32 /dev/urandom | base64)
-      - identity: {}
-YAML
-fi
+# The example configuration (config/encryption-config.yaml, the file the compose demo mounts): Secrets through
+# KMS v2 with the bundled plugin, ConfigMaps with a demo-only secretbox key, identity last. Only the plugin's
+# socket moves into the demo directory.
+sed "s#unix:///var/run/kmsplugin/socket.sock#unix://$demo/kms.sock#" config/encryption-config.yaml \
+  >"$demo/encryption-config.yaml"
 java -jar "$jar" check-config "$demo/encryption-config.yaml"
 
 say "starting etcd-crypt-proxy on 127.0.0.1:$proxy_port (admin on 127.0.0.1:$admin_port)"
@@ -118,6 +98,12 @@ echo
 
 say "the same key through the proxy"
 etcdctl --endpoints="127.0.0.1:$proxy_port" get "$key" --print-value-only
+
+cm=/registry/configmaps/default/demo-config
+etcdctl --endpoints="127.0.0.1:$proxy_port" put "$cm" '{"kind":"ConfigMap","data":{"mode":"demo"}}' >/dev/null
+say "a ConfigMap, stored with the local secretbox key"
+etcdctl --endpoints="127.0.0.1:$etcd_port" get "$cm" --print-value-only | head -c 60 | cat -v
+echo
 
 if $keep; then
   say "running; point any etcd client at 127.0.0.1:$proxy_port. Ctrl-C stops everything."

@@ -1,5 +1,6 @@
 package io.etcdcrypt.cli;
 
+import io.etcdcrypt.config.GroupResource;
 import io.etcdcrypt.observe.Logging;
 import io.etcdcrypt.ops.Census;
 import io.etcdcrypt.ops.CensusResult;
@@ -123,6 +124,13 @@ public final class RewrapCommand implements Callable<Integer> {
     }
     try (EtcdSession session = etcd.open()) {
       List<Scope> scopes = Scopes.select(session.resolver(), etcd.resources);
+      for (String name : etcd.resources) {
+        GroupResource gr = GroupResource.parse(name.trim());
+        if (!gr.isWildcard() && session.config().providersFor(gr).isEmpty()) {
+          log.warn("--resources {}: the configuration has no rule for it, so its values stay plaintext and there"
+              + " is nothing to rewrap", name);
+        }
+      }
       RewrapState state = null;
       if (!dryRun) {
         Path file = stateFile != null ? stateFile : RewrapState.defaultFile(System.getenv());

@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -219,7 +220,7 @@ public final class ConfigReloader implements AutoCloseable {
       config = EncryptionConfigLoader.parse(bytes, file.toString(), new LoadOptions(true));
     } catch (ConfigException e) {
       rejectedHash = hash;
-      return fail("it is not valid: " + e.getMessage());
+      return fail("it is not valid: " + e.errors().stream().map(Object::toString).collect(Collectors.joining("; ")));
     }
     rejectedHash = null;
     KmsTransformers kms = options.kmsFactory().get();

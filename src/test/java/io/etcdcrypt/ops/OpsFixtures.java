@@ -8,6 +8,7 @@ import com.google.protobuf.ByteString;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KV;
+import io.etcd.jetcd.options.GetOption;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.ResourceResolver;
@@ -19,7 +20,15 @@ import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
+import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
+import io.grpc.ForwardingClientCall;
 import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,6 +40,8 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.IntFunction;
 
 /** Configurations, codecs and raw etcd access shared by the census, rewrap, reload and stale-rewrite tests. */
@@ -131,6 +142,15 @@ public final class OpsFixtures {
     return kvs.isEmpty() ? null : kvs.get(0).getValue().toString(StandardCharsets.UTF_8);
   }
 
+  /** Every plaintext under {@code prefix}, read through {@code client} (a proxy) in one Range. */
+  public static Map<String, String> getAll(Client client, String prefix) throws Exception {
+    Map<String, String> out = new TreeMap<>();
+    client.getKVClient().get(bs(prefix), GetOption.builder().isPrefix(true).build()).get(60, TimeUnit.SECONDS)
+        .getKvs().forEach(kv -> out.put(kv.getKey().toString(StandardCharsets.UTF_8),
+            kv.getValue().toString(StandardCharsets.UTF_8)));
+    return out;
+  }
+
   /** Parses census {@code --output json}. */
   public static Map<String, Map<String, Long>> censusJson(String json) {
     return new Gson().fromJson(json, new TypeToken<TreeMap<String, TreeMap<String, Long>>>() {}.getType());
@@ -143,6 +163,30 @@ public final class OpsFixtures {
           .put((String) resourceLabelCount[i + 1], ((Number) resourceLabelCount[i + 2]).longValue());
     }
     return m;
+  }
+
+  /**
+   * {@code channel}, with {@code beforeFirstTxn} run once, just before the first Txn whose compare is on
+   * {@code key} is sent: a client's write landing between a rewrite's read and its write, on cue.
+   */
+  public static Channel interceptFirstTxn(Channel channel, String key, Consumer<String> beforeFirstTxn) {
+    AtomicBoolean done = new AtomicBoolean();
+    ClientInterceptor interceptor = new ClientInterceptor() {
+      @Override
+      public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+        return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+          @Override
+          public void sendMessage(Q message) {
+            if (message instanceof TxnRequest txn && txn.getCompareCount() > 0
+                && txn.getCompare(0).getKey().toStringUtf8().equals(key) && done.compareAndSet(false, true)) {
+              beforeFirstTxn.accept(key);
+            }
+            super.sendMessage(message);
+          }
+        };
+      }
+    };
+    return ClientInterceptors.intercept(channel, interceptor);
   }
 
   /** Direct access to etcd's stored bytes, bypassing every proxy. */

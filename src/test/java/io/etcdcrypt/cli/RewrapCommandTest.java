@@ -274,11 +274,10 @@ class RewrapCommandTest {
     List<String> args = CliRun.args(base("rewrap", config), "--rate", "300", "--progress-interval", "1");
 
     try (JavaProcess child = JavaProcess.start(dir.resolve("child.log"), Map.of(), args.toArray(String[]::new))) {
-      Await.until("saved progress", Duration.ofSeconds(30),
-          () -> Files.exists(state) && readQuietly(state).contains("\"after\""));
+      Await.until("saved progress and a progress line", Duration.ofSeconds(30),
+          () -> readQuietly(state).contains("\"after\"") && child.output().contains("rewrap progress:"));
       child.close(); // SIGTERM: the shutdown hook stops the run and saves its progress
       assertFalse(child.isAlive());
-      assertTrue(child.output().contains("rewrap progress:"), child.output());
     }
     Map<String, KeyValue> afterKill = raw.all("/registry/secrets/");
     List<String> doneBefore = new ArrayList<>();
@@ -291,6 +290,11 @@ class RewrapCommandTest {
 
     CliRun rerun = rewrap(config);
     assertEquals(0, rerun.exitCode(), rerun::toString);
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("^rewrap: (\\d+) keys read .*: (\\d+) rewritten").matcher(rerun.out());
+    assertTrue(m.find(), rerun.out());
+    assertTrue(Integer.parseInt(m.group(1)) < n, "the rerun skips what the killed run saved: " + rerun.out());
+    assertEquals(n - doneBefore.size(), Integer.parseInt(m.group(2)), rerun.out());
     assertEquals(n, raw.assertAllStoredWith("/registry/secrets/", PREFIX_KEY2));
     for (String k : doneBefore) {
       assertEquals(afterKill.get(k).getModRevision(), raw.kv(k).getModRevision(), k + " rewritten twice");
@@ -299,7 +303,7 @@ class RewrapCommandTest {
 
   private static String readQuietly(Path p) {
     try {
-      return Files.readString(p);
+      return Files.exists(p) ? Files.readString(p) : "";
     } catch (java.io.IOException e) {
       return "";
     }

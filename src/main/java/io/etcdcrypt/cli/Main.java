@@ -15,6 +15,8 @@ import picocli.CommandLine.Command;
       ServeCommand.class,
       CheckConfigCommand.class,
       KmsPluginCommand.class,
+      RewrapCommand.class,
+      CensusCommand.class,
     })
 public final class Main {
 

@@ -3,11 +3,16 @@ package io.etcdcrypt.cli;
 import io.etcdcrypt.config.ConfigException;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
+import io.etcdcrypt.config.LoadOptions;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
+import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.kms.KmsTransformers;
 import io.etcdcrypt.observe.AdminServer;
+import io.etcdcrypt.ops.ConfigReloader;
+import io.etcdcrypt.ops.StaleRewriter;
+import io.etcdcrypt.ops.SwappableCodec;
 import io.etcdcrypt.observe.HealthCheck;
 import io.etcdcrypt.observe.Logging;
 import io.etcdcrypt.proxy.Endpoint;
@@ -15,11 +20,16 @@ import io.etcdcrypt.proxy.EtcdHealth;
 import io.etcdcrypt.proxy.ProxyOptions;
 import io.etcdcrypt.proxy.ProxyServer;
 import io.etcdcrypt.proxy.TlsFiles;
+import io.etcdcrypt.proxy.Upstream;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -106,6 +116,20 @@ public final class ServeCommand implements Callable<Integer> {
   int shutdownGraceSeconds;
 
   @Option(
+      names = "--encryption-provider-config-automatic-reload",
+      description = "Watch the encryption configuration file (and poll it every 60 s). A changed file is validated"
+          + " and its KMS providers must be healthy before it replaces the running configuration atomically; a"
+          + " bad file keeps the running one (logged, and counted in metrics).")
+  boolean automaticReload;
+
+  @Option(
+      names = "--rewrite-stale-on-read",
+      description = "When a client reads a value stored under a provider, key or KMS key id that is no longer the"
+          + " first, re-encrypt it in the background with a Txn guarded by the revision read, so a concurrent"
+          + " update is never overwritten. Off by default; `rewrap` does the same for everything at once.")
+  boolean rewriteStaleOnRead;
+
+  @Option(
       names = "--log-format",
       defaultValue = "text",
       description = "Log line format: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}")
@@ -134,7 +158,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     EncryptionConfiguration config;
     try {
-      config = EncryptionConfigLoader.load(encryptionConfig);
+      config = EncryptionConfigLoader.load(encryptionConfig, new LoadOptions(automaticReload));
     } catch (ConfigException e) {
       log.error("invalid --encryption-provider-config: {}", e.getMessage());
       return 2;
@@ -151,39 +175,67 @@ public final class ServeCommand implements Callable<Integer> {
 
     // KMS providers start even when their plugin is down; they become usable (and /readyz passes) once it
     // answers, like kube-apiserver's.
+    ResourceResolver resolver = new ResourceResolver(etcdPrefix);
     KmsTransformers kms = new KmsTransformers();
-    EncryptionCodec codec;
+    SwappableCodec codec;
     try {
-      codec = EncryptionCodec.create(config, new ResourceResolver(etcdPrefix), kms);
+      codec = new SwappableCodec(EncryptionCodec.create(config, resolver, kms));
     } catch (TransformException e) {
       log.error("cannot build the providers of {}: {}", encryptionConfig, e.getMessage());
       kms.close();
       return 2;
     }
 
-    ProxyServer proxy = ProxyServer.start(options, codec);
-    AdminServer admin = null;
-    if (metricsAddr != null) {
-      Endpoint a = Endpoint.parseListen(metricsAddr);
-      admin = new AdminServer(new InetSocketAddress(a.host(), a.port()));
-      EtcdHealth etcd = new EtcdHealth(proxy.upstream());
-      admin.addReadinessCheck(HealthCheck.of("etcd", etcd::check));
-      if (!kms.providers().isEmpty()) {
-        admin.addReadinessCheck(HealthCheck.of("kms-providers", () -> kmsHealth(kms)));
-      }
-      admin.start();
+    List<AutoCloseable> closeAfterServer = new ArrayList<>();
+    ValueCodec.StaleListener stale = ValueCodec.StaleListener.NONE;
+    if (rewriteStaleOnRead) {
+      // Its own connection to etcd, so background rewrites never queue behind client traffic.
+      Upstream rewriteUpstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes());
+      StaleRewriter rewriter =
+          new StaleRewriter(codec::current, rewriteUpstream.channel(), StaleRewriter.Options.defaults()).start();
+      stale = rewriter::offer;
+      closeAfterServer.add(rewriter);
+      closeAfterServer.add(rewriteUpstream);
+    }
+    ProxyServer proxy = ProxyServer.start(options, codec, stale);
+
+    Supplier<KmsTransformers> currentKms = () -> kms;
+    if (automaticReload) {
+      ConfigReloader reloader =
+          ConfigReloader.start(encryptionConfig, resolver, codec, kms, ConfigReloader.Options.defaults());
+      currentKms = reloader::currentKms;
+      closeAfterServer.add(reloader); // closes every KMS generation, the first one included
+    } else {
+      closeAfterServer.add(kms);
     }
 
-    AdminServer adminToClose = admin;
+    if (metricsAddr != null) {
+      closeAfterServer.add(0, startAdmin(proxy, currentKms));
+    }
+
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       log.info("shutting down: letting running calls finish for up to {} s", shutdownGraceSeconds);
       proxy.shutdown(shutdownGraceSeconds, TimeUnit.SECONDS);
-      if (adminToClose != null) {
-        adminToClose.close();
+      for (AutoCloseable c : closeAfterServer) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          log.warn("error while shutting down {}", c, e);
+        }
       }
-      kms.close();
     }, "shutdown"));
     proxy.awaitTermination();
     return 0;
+  }
+
+  private AdminServer startAdmin(ProxyServer proxy, Supplier<KmsTransformers> kms) throws IOException {
+    Endpoint a = Endpoint.parseListen(metricsAddr);
+    AdminServer admin = new AdminServer(new InetSocketAddress(a.host(), a.port()));
+    EtcdHealth etcd = new EtcdHealth(proxy.upstream());
+    admin.addReadinessCheck(HealthCheck.of("etcd", etcd::check));
+    if (automaticReload || !kms.get().providers().isEmpty()) {
+      admin.addReadinessCheck(HealthCheck.of("kms-providers", () -> kmsHealth(kms.get())));
+    }
+    return admin.start();
   }
 }

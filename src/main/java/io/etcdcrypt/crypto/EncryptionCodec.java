@@ -99,6 +99,12 @@ public final class EncryptionCodec implements ValueCodec {
 
   @Override
   public ByteString fromStorage(ByteString key, ByteString value) throws TransformException {
+    return fromStorage(key, value, 0, StaleListener.NONE);
+  }
+
+  @Override
+  public ByteString fromStorage(ByteString key, ByteString value, long modRevision, StaleListener listener)
+      throws TransformException {
     Optional<ResourceChain> resource = resourceOf(key);
     if (resource.isEmpty()) {
       return value;
@@ -114,6 +120,9 @@ public final class EncryptionCodec implements ValueCodec {
     }
     try {
       Decrypted d = r.chain().decrypt(value.toByteArray(), key.toByteArray());
+      if (d.stale()) {
+        listener.stale(key, modRevision);
+      }
       return UnsafeByteOperations.unsafeWrap(d.plaintext());
     } catch (TransformException e) {
       throw new TransformException(

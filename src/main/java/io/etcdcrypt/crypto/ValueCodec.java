@@ -31,6 +31,24 @@ public interface ValueCodec {
    */
   ByteString fromStorage(ByteString key, ByteString value) throws TransformException;
 
+  /**
+   * {@link #fromStorage(ByteString, ByteString)} for a value etcd returned at {@code modRevision}, telling
+   * {@code listener} when the value is stale (written by a provider or key that is no longer the first), so it
+   * can be rewritten under the current key.
+   */
+  default ByteString fromStorage(ByteString key, ByteString value, long modRevision, StaleListener listener)
+      throws TransformException {
+    return fromStorage(key, value);
+  }
+
+  /** Hears of stored values that were stale when read. Called on the request path: must not block. */
+  @FunctionalInterface
+  interface StaleListener {
+    void stale(ByteString key, long modRevision);
+
+    StaleListener NONE = (key, modRevision) -> {};
+  }
+
   /** The codec that leaves every value as it is: etcd-crypt-proxy as a plain proxy. */
   ValueCodec IDENTITY =
       new ValueCodec() {

@@ -58,6 +58,12 @@ public final class SwappableCodec implements ValueCodec {
   }
 
   @Override
+  public ByteString fromStorage(ByteString key, ByteString value, long modRevision, StaleListener listener)
+      throws TransformException {
+    return current.fromStorage(key, value, modRevision, listener);
+  }
+
+  @Override
   public String toString() {
     return "SwappableCodec[" + current.config() + "]";
   }

@@ -34,9 +34,18 @@ public final class ProxyServer implements AutoCloseable {
 
   /** Connects to etcd and starts listening. */
   public static ProxyServer start(ProxyOptions options, ValueCodec codec) throws IOException {
+    return start(options, codec, ValueCodec.StaleListener.NONE);
+  }
+
+  /**
+   * Connects to etcd and starts listening; {@code stale} hears of every stale value a client reads (for
+   * {@code --rewrite-stale-on-read}).
+   */
+  public static ProxyServer start(ProxyOptions options, ValueCodec codec, ValueCodec.StaleListener stale)
+      throws IOException {
     Upstream upstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes());
     try {
-      ValueWalker walker = new ValueWalker(codec);
+      ValueWalker walker = new ValueWalker(codec, stale);
       List<ProxiedMethod<?, ?>> transformed = new ArrayList<>();
       transformed.addAll(KvProxy.methods(walker));
       transformed.addAll(WatchProxy.methods(walker));

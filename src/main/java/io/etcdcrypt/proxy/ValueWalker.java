@@ -35,9 +35,11 @@ final class ValueWalker {
   private static final String PREFIX = "etcd-crypt-proxy: ";
 
   private final ValueCodec codec;
+  private final ValueCodec.StaleListener staleListener;
 
-  ValueWalker(ValueCodec codec) {
+  ValueWalker(ValueCodec codec, ValueCodec.StaleListener staleListener) {
     this.codec = codec;
+    this.staleListener = staleListener;
   }
 
   // ---- values into etcd ----
@@ -221,8 +223,9 @@ final class ValueWalker {
   Event open(Event e) throws StatusException {
     requireKnownResponseFields(e, "Event");
     KeyValue kv = e.hasKv() ? open(e.getKv()) : e.getKv();
-    // prev_kv is opened with the event's key: it is the previous value of that same key.
-    KeyValue prev = e.hasPrevKv() ? open(e.getPrevKv(), e.getKv().getKey()) : e.getPrevKv();
+    // prev_kv is opened with the event's key: it is the previous value of that same key. It is history, so
+    // it is never offered for rewriting.
+    KeyValue prev = e.hasPrevKv() ? open(e.getPrevKv(), e.getKv().getKey(), false) : e.getPrevKv();
     if (kv == e.getKv() && prev == e.getPrevKv()) {
       return e;
     }
@@ -236,24 +239,28 @@ final class ValueWalker {
     return b.build();
   }
 
+  /** Opens a key's current value (Range, Watch, Election), reporting it if stale. */
   KeyValue open(KeyValue kv) throws StatusException {
-    return open(kv, kv.getKey());
+    return open(kv, kv.getKey(), true);
   }
 
-  private KeyValue open(KeyValue kv, ByteString key) throws StatusException {
+  private KeyValue open(KeyValue kv, ByteString key, boolean current) throws StatusException {
     requireKnownResponseFields(kv, "KeyValue");
     // Empty values (keys_only ranges, delete events, lock keys) carry nothing to open.
     if (kv.getValue().isEmpty()) {
       return kv;
     }
-    ByteString opened = openValue(key, kv.getValue());
+    ByteString opened =
+        openValue(key, kv.getValue(), kv.getModRevision(), current ? staleListener : ValueCodec.StaleListener.NONE);
     return opened == kv.getValue() ? kv : kv.toBuilder().setValue(opened).build();
   }
 
   /** The plaintext of a stored value; the same instance when the key is not governed by the configuration. */
-  ByteString openValue(ByteString key, ByteString value) throws StatusException {
+  private ByteString openValue(
+      ByteString key, ByteString value, long modRevision, ValueCodec.StaleListener listener)
+      throws StatusException {
     try {
-      return codec.fromStorage(key, value);
+      return codec.fromStorage(key, value, modRevision, listener);
     } catch (TransformException e) {
       throw refuse(Status.INTERNAL, "cannot decrypt the value of key " + printable(key) + ": " + e.getMessage());
     }

@@ -66,10 +66,11 @@ public final class Etcdctl {
           p.destroyForcibly();
           throw new AssertionError("etcdctl " + String.join(" ", args) + " did not finish in 60 s");
         }
+        // Lenient decoding: raw reads of encrypted values are not UTF-8 (their ASCII prefix survives).
         return new Result(
             p.exitValue(),
-            Files.readString(out.toPath()),
-            Files.readString(err.toPath()));
+            new String(Files.readAllBytes(out.toPath()), StandardCharsets.UTF_8),
+            new String(Files.readAllBytes(err.toPath()), StandardCharsets.UTF_8));
       } finally {
         out.delete();
         err.delete();

@@ -6,10 +6,14 @@ import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
+import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsTransformers;
 import io.etcdcrypt.observe.AdminServer;
 import io.etcdcrypt.observe.HealthCheck;
+import io.etcdcrypt.observe.KmsHealthChecks;
 import io.etcdcrypt.observe.Logging;
+import io.etcdcrypt.observe.MetricNames;
+import io.etcdcrypt.observe.Metrics;
 import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.EtcdHealth;
 import io.etcdcrypt.proxy.ProxyOptions;
@@ -17,10 +21,8 @@ import io.etcdcrypt.proxy.ProxyServer;
 import io.etcdcrypt.proxy.TlsFiles;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -67,7 +69,7 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--metrics-addr",
       paramLabel = "HOST:PORT",
-      description = "Serve /livez, /readyz and /healthz (and metrics) over HTTP on this address. Off by default.")
+      description = "Serve /metrics, /livez, /readyz and /healthz over HTTP on this address. Off by default.")
   String metricsAddr;
 
   @Option(names = "--cacert", paramLabel = "FILE", description = "CA bundle to verify etcd's certificates.")
@@ -117,16 +119,6 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Log level: error, warn, info, debug or trace. Default: ${DEFAULT-VALUE}")
   String logLevel;
 
-  /** kube-apiserver's aggregated check: every KMS provider healthy, else each failure by provider name. */
-  private static Optional<String> kmsHealth(KmsTransformers kms) {
-    String failures =
-        kms.providers().stream()
-            .filter(p -> !p.health().ok())
-            .map(p -> "kms-provider " + p.name() + ": " + p.health().text())
-            .collect(Collectors.joining("; "));
-    return failures.isEmpty() ? Optional.empty() : Optional.of(failures);
-  }
-
   @Override
   public Integer call() throws Exception {
     Logging.configure(logFormat, logLevel);
@@ -151,26 +143,28 @@ public final class ServeCommand implements Callable<Integer> {
 
     // KMS providers start even when their plugin is down; they become usable (and /readyz passes) once it
     // answers, like kube-apiserver's.
-    KmsTransformers kms = new KmsTransformers();
+    Metrics metrics = Metrics.forThisHost();
+    KmsTransformers kms = new KmsTransformers(KmsProviderOptions.defaults()
+        .withObserver(metrics.kms())
+        .withHealthyResultTtl(KmsHealthChecks.PASSING_RESULT_TTL));
     EncryptionCodec codec;
     try {
-      codec = EncryptionCodec.create(config, new ResourceResolver(etcdPrefix), kms);
+      codec = EncryptionCodec.create(config, new ResourceResolver(etcdPrefix), kms, metrics.transforms());
     } catch (TransformException e) {
       log.error("cannot build the providers of {}: {}", encryptionConfig, e.getMessage());
       kms.close();
       return 2;
     }
 
-    ProxyServer proxy = ProxyServer.start(options, codec);
+    ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy());
     AdminServer admin = null;
     if (metricsAddr != null) {
       Endpoint a = Endpoint.parseListen(metricsAddr);
       admin = new AdminServer(new InetSocketAddress(a.host(), a.port()));
+      admin.route(MetricNames.METRICS_PATH, metrics::serve);
       EtcdHealth etcd = new EtcdHealth(proxy.upstream());
-      admin.addReadinessCheck(HealthCheck.of("etcd", etcd::check));
-      if (!kms.providers().isEmpty()) {
-        admin.addReadinessCheck(HealthCheck.of("kms-providers", () -> kmsHealth(kms)));
-      }
+      admin.addReadinessCheck(HealthCheck.of(MetricNames.CHECK_ETCD, etcd::check));
+      KmsHealthChecks.forConfig(config, kms).forEach(admin::addReadinessCheck);
       admin.start();
     }
 

@@ -10,8 +10,12 @@ import io.etcdcrypt.kms.KmsTransformers;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * kube-apiserver's KMS health checks for {@code /readyz} and {@code /healthz} (never {@code /livez}: a dead plugin
@@ -20,9 +24,12 @@ import java.util.function.Supplier;
  * v2 providers (or with automatic reload) they form one check, {@code kms-providers}, which reports
  * {@code <member>: <error>} for each failing member.
  *
- * <p>Providers cache their health ({@link KmsProvider#health()}); the check itself calls nothing more often.
+ * <p>Providers cache their health ({@link KmsProvider#health()}); the check itself calls nothing more often. A check
+ * logs when its outcome changes (failing with the reason, or healthy again), not on every probe.
  */
 public final class KmsHealthChecks {
+
+  private static final Logger log = LoggerFactory.getLogger(KmsHealthChecks.class);
 
   /**
    * How long a passing KMS health result is reused. kube-apiserver keeps it 20 s; the proxy keeps it 10 s so that,
@@ -54,10 +61,10 @@ public final class KmsHealthChecks {
       return List.of();
     }
     if (!anyV1) {
-      return List.of(HealthCheck.of(MetricNames.CHECK_KMS_PROVIDERS, () -> aggregate(members)));
+      return List.of(loggingChanges(MetricNames.CHECK_KMS_PROVIDERS, () -> aggregate(members)));
     }
     return members.stream()
-        .map(m -> HealthCheck.of(m.name(), () -> failure(m.provider().health())))
+        .map(m -> loggingChanges(m.name(), () -> failure(m.provider().health())))
         .toList();
   }
 
@@ -66,7 +73,7 @@ public final class KmsHealthChecks {
    * {@code current} returns (those of the configuration loaded now), and passes when there are none.
    */
   public static HealthCheck forReloadedConfig(Supplier<List<KmsProvider>> current) {
-    return HealthCheck.of(MetricNames.CHECK_KMS_PROVIDERS, () -> {
+    return loggingChanges(MetricNames.CHECK_KMS_PROVIDERS, () -> {
       List<KmsProvider> providers = current.get();
       List<Member> members = new ArrayList<>(providers.size());
       for (KmsProvider p : providers) {
@@ -86,6 +93,24 @@ public final class KmsHealthChecks {
       return Optional.empty();
     }
     return Optional.of(failures.size() == 1 ? failures.get(0) : "[" + String.join(", ", failures) + "]");
+  }
+
+  /** {@code check} under {@code name}, logging each change of outcome once. */
+  private static HealthCheck loggingChanges(String name, Supplier<Optional<String>> check) {
+    AtomicReference<String> last = new AtomicReference<>(); // null while healthy
+    return HealthCheck.of(name, () -> {
+      Optional<String> outcome = check.get();
+      String now = outcome.orElse(null);
+      String before = last.getAndSet(now);
+      if (!Objects.equals(before, now)) {
+        if (now != null) {
+          log.atWarn().addKeyValue("check", name).log("KMS health check failing: {}", now);
+        } else {
+          log.atInfo().addKeyValue("check", name).log("KMS health check passes again");
+        }
+      }
+      return outcome;
+    });
   }
 
   private static Optional<String> failure(KmsHealth health) {

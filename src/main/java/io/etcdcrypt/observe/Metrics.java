@@ -117,9 +117,9 @@ public final class Metrics implements AutoCloseable {
     return apiServerIdHash;
   }
 
-  /** Every metric, in Prometheus' text exposition format. */
+  /** Every metric, in Prometheus' text exposition format (bucket bounds spelled as Go clients spell them). */
   public String scrape() {
-    return registry.scrape();
+    return GoFloats.rewriteBucketBounds(registry.scrape());
   }
 
   /** An {@link AdminServer.Route} serving {@link #scrape()}. */

@@ -116,7 +116,8 @@ final class Relay<ReqT, RespT> {
     @Override
     public void onMessage(ReqT message) {
       ReqT out;
-      try (MDC.MDCCloseable ignored = MDC.putCloseable(MDC_METHOD, method())) {
+      MDC.put(MDC_METHOD, method());
+      try {
         out = transformer.toUpstream(message);
       } catch (StatusException e) {
         fail(e.getStatus());
@@ -125,6 +126,8 @@ final class Relay<ReqT, RespT> {
         log.error("request transform failed on {}", method(), e);
         fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: request transform failed: " + e));
         return;
+      } finally {
+        MDC.remove(MDC_METHOD);
       }
       synchronized (lock) {
         if (closed) {
@@ -180,7 +183,8 @@ final class Relay<ReqT, RespT> {
     @Override
     public void onMessage(RespT message) {
       RespT out;
-      try (MDC.MDCCloseable ignored = MDC.putCloseable(MDC_METHOD, method())) {
+      MDC.put(MDC_METHOD, method());
+      try {
         out = transformer.toDownstream(message, Relay.this::sendUpstream);
       } catch (StatusException e) {
         fail(e.getStatus());
@@ -189,6 +193,8 @@ final class Relay<ReqT, RespT> {
         log.error("response transform failed on {}", method(), e);
         fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: response transform failed: " + e));
         return;
+      } finally {
+        MDC.remove(MDC_METHOD);
       }
       synchronized (lock) {
         if (closed) {

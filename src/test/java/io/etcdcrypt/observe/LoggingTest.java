@@ -35,9 +35,12 @@ class LoggingTest {
     Logging.configure(Logging.Format.TEXT, "debug");
     Logger log = LoggerFactory.getLogger("io.etcdcrypt.test.Example");
 
-    try (MDC.MDCCloseable ignored = MDC.putCloseable("method", "etcdserverpb.KV/Range")) {
+    MDC.put("method", "etcdserverpb.KV/Range");
+    try {
       log.atWarn().addKeyValue("key", "/registry/secrets/ns/a").addKeyValue("resource", "secrets")
           .log("cannot decrypt a value: {}", "cipher: message authentication failed");
+    } finally {
+      MDC.remove("method");
     }
     log.info("plain event");
     log.debug("debug is on");

@@ -38,6 +38,7 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -259,6 +260,8 @@ class MetricsAndHealthEndToEndTest {
     assertTrue(m.matching(duration + "_count", "transformer_prefix", "unknown").isEmpty());
     assertBuckets(m, duration, MetricNames.exponential(5e-6, 2, 25),
         "transformation_type", "to_storage", "transformer_prefix", gcm);
+    assertEquals("5e-06", m.matching(duration + "_bucket", "transformation_type", "to_storage",
+        "transformer_prefix", gcm).get(0).labels().get("le"));
 
     assertEquals(1, m.value(MetricNames.PLAINTEXT_VALUES, "resource", "secrets"));
     assertEquals(1, m.value(MetricNames.STALE_VALUES, "resource", "secrets"));
@@ -312,6 +315,9 @@ class MetricsAndHealthEndToEndTest {
     assertEquals(puts, m.value(MetricNames.GRPC_SERVER_HANDLING + "_count", put));
     assertBuckets(m, MetricNames.GRPC_SERVER_HANDLING, new double[] {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
         put);
+    // Bounds are spelled as etcd's Go client spells them, so le="1" in an alert matches on Prometheus 2 too.
+    assertEquals(List.of("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"),
+        m.matching(MetricNames.GRPC_SERVER_HANDLING + "_bucket", put).stream().map(s -> s.labels().get("le")).toList());
 
     // 3 prefix ranges, the foreign value, the two values nothing opens (Internal, and no response message).
     String[] range = {"grpc_type", "unary", "grpc_service", "etcdserverpb.KV", "grpc_method", "Range"};
@@ -440,7 +446,7 @@ class MetricsAndHealthEndToEndTest {
   // ---- helpers ----
 
   private static Map<String, String> keyValues(JsonObject event) {
-    Map<String, String> out = new java.util.HashMap<>();
+    Map<String, String> out = new HashMap<>();
     JsonElement list = event.get("kvpList");
     if (list != null && list.isJsonArray()) {
       for (JsonElement pair : list.getAsJsonArray()) {

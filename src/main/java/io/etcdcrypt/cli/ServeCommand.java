@@ -8,13 +8,17 @@ import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.ValueCodec;
+import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsTransformers;
 import io.etcdcrypt.observe.AdminServer;
 import io.etcdcrypt.ops.ConfigReloader;
 import io.etcdcrypt.ops.StaleRewriter;
 import io.etcdcrypt.ops.SwappableCodec;
 import io.etcdcrypt.observe.HealthCheck;
+import io.etcdcrypt.observe.KmsHealthChecks;
 import io.etcdcrypt.observe.Logging;
+import io.etcdcrypt.observe.MetricNames;
+import io.etcdcrypt.observe.Metrics;
 import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.EtcdHealth;
 import io.etcdcrypt.proxy.ProxyOptions;
@@ -26,11 +30,9 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -77,7 +79,7 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--metrics-addr",
       paramLabel = "HOST:PORT",
-      description = "Serve /livez, /readyz and /healthz (and metrics) over HTTP on this address. Off by default.")
+      description = "Serve /metrics, /livez, /readyz and /healthz over HTTP on this address. Off by default.")
   String metricsAddr;
 
   @Option(names = "--cacert", paramLabel = "FILE", description = "CA bundle to verify etcd's certificates.")
@@ -141,16 +143,6 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Log level: error, warn, info, debug or trace. Default: ${DEFAULT-VALUE}")
   String logLevel;
 
-  /** kube-apiserver's aggregated check: every KMS provider healthy, else each failure by provider name. */
-  private static Optional<String> kmsHealth(KmsTransformers kms) {
-    String failures =
-        kms.providers().stream()
-            .filter(p -> !p.health().ok())
-            .map(p -> "kms-provider " + p.name() + ": " + p.health().text())
-            .collect(Collectors.joining("; "));
-    return failures.isEmpty() ? Optional.empty() : Optional.of(failures);
-  }
-
   @Override
   public Integer call() throws Exception {
     Logging.configure(logFormat, logLevel);
@@ -175,11 +167,15 @@ public final class ServeCommand implements Callable<Integer> {
 
     // KMS providers start even when their plugin is down; they become usable (and /readyz passes) once it
     // answers, like kube-apiserver's.
+    Metrics metrics = Metrics.forThisHost();
+    Supplier<KmsTransformers> newKms = () -> new KmsTransformers(KmsProviderOptions.defaults()
+        .withObserver(metrics.kms())
+        .withHealthyResultTtl(KmsHealthChecks.PASSING_RESULT_TTL));
     ResourceResolver resolver = new ResourceResolver(etcdPrefix);
-    KmsTransformers kms = new KmsTransformers();
+    KmsTransformers kms = newKms.get();
     SwappableCodec codec;
     try {
-      codec = new SwappableCodec(EncryptionCodec.create(config, resolver, kms));
+      codec = new SwappableCodec(EncryptionCodec.create(config, resolver, kms, metrics.transforms()));
     } catch (TransformException e) {
       log.error("cannot build the providers of {}: {}", encryptionConfig, e.getMessage());
       kms.close();
@@ -197,12 +193,13 @@ public final class ServeCommand implements Callable<Integer> {
       closeAfterServer.add(rewriter);
       closeAfterServer.add(rewriteUpstream);
     }
-    ProxyServer proxy = ProxyServer.start(options, codec, stale);
+    ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy(), stale);
 
     Supplier<KmsTransformers> currentKms = () -> kms;
     if (automaticReload) {
-      ConfigReloader reloader =
-          ConfigReloader.start(encryptionConfig, resolver, codec, kms, ConfigReloader.Options.defaults());
+      ConfigReloader reloader = ConfigReloader.start(encryptionConfig, resolver, codec, kms,
+          ConfigReloader.Options.defaults().withKmsFactory(newKms)
+              .withObservers(metrics.transforms(), metrics::configReloaded));
       currentKms = reloader::currentKms;
       closeAfterServer.add(reloader); // closes every KMS generation, the first one included
     } else {
@@ -210,7 +207,7 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     if (metricsAddr != null) {
-      closeAfterServer.add(0, startAdmin(proxy, currentKms));
+      closeAfterServer.add(0, startAdmin(proxy, metrics, config, currentKms));
     }
 
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -228,13 +225,19 @@ public final class ServeCommand implements Callable<Integer> {
     return 0;
   }
 
-  private AdminServer startAdmin(ProxyServer proxy, Supplier<KmsTransformers> kms) throws IOException {
+  private AdminServer startAdmin(
+      ProxyServer proxy, Metrics metrics, EncryptionConfiguration config, Supplier<KmsTransformers> kms)
+      throws IOException {
     Endpoint a = Endpoint.parseListen(metricsAddr);
     AdminServer admin = new AdminServer(new InetSocketAddress(a.host(), a.port()));
+    admin.route(MetricNames.METRICS_PATH, metrics::serve);
     EtcdHealth etcd = new EtcdHealth(proxy.upstream());
-    admin.addReadinessCheck(HealthCheck.of("etcd", etcd::check));
-    if (automaticReload || !kms.get().providers().isEmpty()) {
-      admin.addReadinessCheck(HealthCheck.of("kms-providers", () -> kmsHealth(kms.get())));
+    admin.addReadinessCheck(HealthCheck.of(MetricNames.CHECK_ETCD, etcd::check));
+    if (automaticReload) {
+      // As kube-apiserver with reload: one aggregated check that follows the configuration in effect.
+      admin.addReadinessCheck(KmsHealthChecks.forReloadedConfig(() -> kms.get().providers()));
+    } else {
+      KmsHealthChecks.forConfig(config, kms.get()).forEach(admin::addReadinessCheck);
     }
     return admin.start();
   }

@@ -9,9 +9,12 @@ import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.config.ResourceRule;
 import java.nio.charset.StandardCharsets;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The value codec kube-apiserver's EncryptionConfiguration describes: the etcd key names a resource, the
@@ -22,26 +25,49 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code <prefix>/health}, the allocator ranges) are never touched. Objects of resources without a rule pass
  * through as plaintext, but a value of theirs that looks encrypted is refused, as kube-apiserver refuses it,
  * so ciphertext never reaches a client as if it were data.
+ *
+ * <p>Every transformation of a configured resource is reported to the {@link TransformObserver} (metrics), and
+ * every failure is logged with the key, resource and provider prefix (never the value).
  */
 public final class EncryptionCodec implements ValueCodec {
 
+  private static final Logger log = LoggerFactory.getLogger(EncryptionCodec.class);
   private static final byte[] ENCRYPTED_MARKER = "k8s:enc:".getBytes(StandardCharsets.US_ASCII);
 
-  /** The providers that apply to one resource; {@code chain} is null for a resource without a rule. */
-  private record ResourceChain(String resource, PrefixTransformers chain) {}
+  /**
+   * The providers that apply to one resource; {@code chain} is null for a resource without a rule. {@code
+   * providerWritePrefix} and {@code keyWritePrefix} split the write prefix into the provider's part
+   * ({@code k8s:enc:aesgcm:v1:}, empty for identity) and its key's part ({@code key1:}, empty without a key list).
+   */
+  private record ResourceChain(
+      String resource, PrefixTransformers chain, String providerWritePrefix, String keyWritePrefix) {
+
+    static ResourceChain of(String resource, PrefixTransformers chain) {
+      if (chain == null) {
+        return new ResourceChain(resource, null, "", "");
+      }
+      String provider = chain.entries().get(0).prefixText();
+      return new ResourceChain(resource, chain, provider, chain.writePrefix().substring(provider.length()));
+    }
+  }
 
   private final ResourceResolver resolver;
   private final EncryptionConfiguration config;
+  private final TransformObserver observer;
   private final Map<ResolvedRule, PrefixTransformers> chainsByRule;
   private final Map<GroupResource, ResourceChain> byResource = new ConcurrentHashMap<>();
   private final ByteString prefixStart;
   private final ByteString prefixEnd;
 
   private EncryptionCodec(
-      ResourceResolver resolver, EncryptionConfiguration config, Map<ResolvedRule, PrefixTransformers> chains) {
+      ResourceResolver resolver,
+      EncryptionConfiguration config,
+      Map<ResolvedRule, PrefixTransformers> chains,
+      TransformObserver observer) {
     this.resolver = resolver;
     this.config = config;
     this.chainsByRule = chains;
+    this.observer = observer;
     this.prefixStart = ByteString.copyFromUtf8(resolver.prefix());
     this.prefixEnd = rangeEndOfPrefix(prefixStart);
   }
@@ -53,6 +79,13 @@ public final class EncryptionCodec implements ValueCodec {
   public static EncryptionCodec create(
       EncryptionConfiguration config, ResourceResolver resolver, KmsTransformerFactory kms)
       throws TransformException {
+    return create(config, resolver, kms, TransformObserver.NONE);
+  }
+
+  /** {@link #create(EncryptionConfiguration, ResourceResolver, KmsTransformerFactory)} reporting to {@code observer}. */
+  public static EncryptionCodec create(
+      EncryptionConfiguration config, ResourceResolver resolver, KmsTransformerFactory kms, TransformObserver observer)
+      throws TransformException {
     Map<ResolvedRule, PrefixTransformers> chains = new IdentityHashMap<>();
     for (ResourceRule rule : config.rules()) {
       for (String resource : rule.resources()) {
@@ -62,7 +95,7 @@ public final class EncryptionCodec implements ValueCodec {
         }
       }
     }
-    return new EncryptionCodec(resolver, config, chains);
+    return new EncryptionCodec(resolver, config, chains, observer);
   }
 
   public EncryptionConfiguration config() {
@@ -93,7 +126,17 @@ public final class EncryptionCodec implements ValueCodec {
     if (resource.isEmpty() || resource.get().chain() == null) {
       return value;
     }
-    byte[] sealed = resource.get().chain().encrypt(value.toByteArray(), key.toByteArray());
+    ResourceChain r = resource.get();
+    long start = System.nanoTime();
+    byte[] sealed;
+    try {
+      sealed = r.chain().encrypt(value.toByteArray(), key.toByteArray());
+    } catch (TransformException e) {
+      recordWrite(r, System.nanoTime() - start, e);
+      logFailure(TransformObserver.Direction.TO_STORAGE, key, r, r.providerWritePrefix(), e);
+      throw e;
+    }
+    recordWrite(r, System.nanoTime() - start, null);
     return UnsafeByteOperations.unsafeWrap(sealed);
   }
 
@@ -112,24 +155,88 @@ public final class EncryptionCodec implements ValueCodec {
     ResourceChain r = resource.get();
     if (r.chain() == null) {
       if (value.startsWith(UnsafeByteOperations.unsafeWrap(ENCRYPTED_MARKER))) {
-        throw new TransformException(
+        TransformException e = new TransformException(
             "the value is encrypted but resource \"" + r.resource() + "\" has no rule in the encryption "
                 + "configuration; add its providers to read it");
+        logFailure(TransformObserver.Direction.FROM_STORAGE, key, r, "", e);
+        throw e;
       }
       return value;
     }
+    long start = System.nanoTime();
+    DecryptedDetail d;
     try {
-      Decrypted d = r.chain().decrypt(value.toByteArray(), key.toByteArray());
-      if (d.stale()) {
-        listener.stale(key, modRevision);
-      }
-      return UnsafeByteOperations.unsafeWrap(d.plaintext());
+      d = r.chain().decryptDetailed(value.toByteArray(), key.toByteArray());
     } catch (TransformException e) {
+      List<String> prefixes = recordReadFailure(r, System.nanoTime() - start, e);
+      logFailure(TransformObserver.Direction.FROM_STORAGE, key, r, String.join(",", prefixes), e);
       throw new TransformException(
           "resource \"" + r.resource() + "\": " + e.getMessage()
               + " (check that the encryption configuration still lists the provider and key that wrote it)",
           e);
     }
+    recordRead(r, System.nanoTime() - start, d);
+    if (d.stale()) {
+      listener.stale(key, modRevision);
+    }
+    return UnsafeByteOperations.unsafeWrap(d.plaintext());
+  }
+
+  // kube-apiserver records one sample per prefix-chain level: the key list's (inner) first, then the provider's.
+
+  private void recordWrite(ResourceChain r, long nanos, TransformException error) {
+    if (!r.keyWritePrefix().isEmpty()) {
+      observer.transformed(r.resource(), TransformObserver.Direction.TO_STORAGE, r.keyWritePrefix(), nanos, error);
+    }
+    observer.transformed(r.resource(), TransformObserver.Direction.TO_STORAGE, r.providerWritePrefix(), nanos, error);
+  }
+
+  private void recordRead(ResourceChain r, long nanos, DecryptedDetail d) {
+    String provider = d.providerPrefix();
+    if (!DecryptedDetail.IDENTITY.equals(provider) && d.matchedPrefix().length() > provider.length()) {
+      String keyPrefix = d.matchedPrefix().substring(provider.length());
+      observer.transformed(r.resource(), TransformObserver.Direction.FROM_STORAGE, keyPrefix, nanos, null);
+    }
+    observer.transformed(r.resource(), TransformObserver.Direction.FROM_STORAGE, provider, nanos, null);
+    if (d.readAsPlaintext() && !r.providerWritePrefix().isEmpty()) {
+      observer.plaintextRead(r.resource());
+    }
+    if (d.stale()) {
+      observer.staleRead(r.resource());
+    }
+  }
+
+  /**
+   * One failure sample per provider whose prefix matched and that could not open the value, each with its own
+   * error, or {@value TransformObserver#UNKNOWN_PREFIX} when no prefix matched. Returns the prefixes recorded.
+   */
+  private List<String> recordReadFailure(ResourceChain r, long nanos, TransformException e) {
+    if (e instanceof UnreadableValueException u && !u.noPrefixMatched()) {
+      List<String> prefixes = u.attemptedProviderPrefixes();
+      Throwable[] others = u.getSuppressed();
+      for (int i = 0; i < prefixes.size(); i++) {
+        Throwable cause = i == 0 ? u.getCause() : (i - 1 < others.length ? others[i - 1] : null);
+        TransformException error = cause instanceof TransformException te ? te : u;
+        observer.transformed(r.resource(), TransformObserver.Direction.FROM_STORAGE, prefixes.get(i), nanos, error);
+      }
+      return prefixes;
+    }
+    observer.transformed(
+        r.resource(), TransformObserver.Direction.FROM_STORAGE, TransformObserver.UNKNOWN_PREFIX, nanos, e);
+    return List.of(TransformObserver.UNKNOWN_PREFIX);
+  }
+
+  /** Keys are object names, never secrets; the value is never logged. The gRPC method comes from the MDC. */
+  private static void logFailure(
+      TransformObserver.Direction direction, ByteString key, ResourceChain r, String prefixes, TransformException e) {
+    log.atWarn()
+        .addKeyValue("key", key.toStringUtf8())
+        .addKeyValue("resource", r.resource())
+        .addKeyValue("transformation_type", direction == TransformObserver.Direction.TO_STORAGE ? "to_storage"
+            : "from_storage")
+        .addKeyValue("transformer_prefix", prefixes)
+        .log("cannot {} a value: {}", direction == TransformObserver.Direction.TO_STORAGE ? "encrypt" : "decrypt",
+            e.getMessage());
   }
 
   /**
@@ -192,8 +299,8 @@ public final class EncryptionCodec implements ValueCodec {
   private ResourceChain chainFor(GroupResource gr) {
     return config
         .providersFor(gr)
-        .map(rule -> new ResourceChain(gr.configName(), builtChain(rule)))
-        .orElseGet(() -> new ResourceChain(gr.configName(), null));
+        .map(rule -> ResourceChain.of(gr.configName(), builtChain(rule)))
+        .orElseGet(() -> ResourceChain.of(gr.configName(), null));
   }
 
   private PrefixTransformers builtChain(ResolvedRule rule) {

@@ -61,6 +61,12 @@ public record KmsProviderOptions(
         healthyResultTtl, failedResultTtl, dekSourceCacheTtl);
   }
 
+  /** How long a passing health result is reused: about how long a plugin that died still reads as healthy. */
+  public KmsProviderOptions withHealthyResultTtl(Duration ttl) {
+    return new KmsProviderOptions(clock, observer, statusPollInterval, failingStatusPollInterval, writeWindow, ttl,
+        failedResultTtl, dekSourceCacheTtl);
+  }
+
   public KmsProviderOptions withStatusPollIntervals(Duration healthy, Duration failing) {
     return new KmsProviderOptions(clock, observer, healthy, failing, writeWindow, healthyResultTtl, failedResultTtl,
         dekSourceCacheTtl);

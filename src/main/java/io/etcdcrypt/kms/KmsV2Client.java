@@ -31,24 +31,27 @@ public final class KmsV2Client implements AutoCloseable {
 
   /** Asks the plugin to encrypt a DEK or seed; a fresh uid correlates the request in the plugin's logs. */
   public EncryptResponse encrypt(byte[] plaintext) throws KmsPluginException {
+    String uid = UUID.randomUUID().toString();
     EncryptRequest request = EncryptRequest.newBuilder()
         .setPlaintext(ByteString.copyFrom(plaintext))
-        .setUid(UUID.randomUUID().toString())
+        .setUid(uid)
         .build();
-    return connection.call(KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt");
+    return connection.call(KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt", uid);
   }
 
   /** Asks the plugin to decrypt a stored DEK/seed. */
   public byte[] decrypt(ByteString ciphertext, String keyId, Map<String, ByteString> annotations)
       throws KmsPluginException {
+    String uid = UUID.randomUUID().toString();
     DecryptRequest request = DecryptRequest.newBuilder()
         .setCiphertext(ciphertext)
-        .setUid(UUID.randomUUID().toString())
+        .setUid(uid)
         .setKeyId(keyId)
         .putAllAnnotations(annotations)
         .build();
     byte[] plaintext =
-        connection.call(KeyManagementServiceGrpc.getDecryptMethod(), request, "Decrypt").getPlaintext().toByteArray();
+        connection.call(KeyManagementServiceGrpc.getDecryptMethod(), request, "Decrypt", uid)
+            .getPlaintext().toByteArray();
     if (plaintext.length == 0) {
       throw new KmsPluginException(
           "the KMS plugin at " + endpoint() + " answered Decrypt with an empty plaintext", Status.Code.OK);

@@ -9,13 +9,22 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * One channel to a KMS plugin and the way every call on it is made: wait-for-ready (a call made while the plugin
  * is down waits for it, as kube-apiserver's client does) bounded by the provider's {@code timeout}, and reported
  * to the observer.
+ *
+ * <p>Calls are logged with the provider, method and, for KMS v2 Encrypt/Decrypt, the request's {@code uid} (which
+ * the plugin sees too, for correlating both sides' logs): failed Encrypt/Decrypt calls at WARN, everything else
+ * at DEBUG (Status failures are reported, once per change, by the status probe).
  */
 final class PluginConnection implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(PluginConnection.class);
 
   private final String provider;
   private final KmsEndpoint endpoint;
@@ -44,11 +53,17 @@ final class PluginConnection implements AutoCloseable {
 
   /** Makes one unary call; {@code what} names it in errors (e.g. "Encrypt"). */
   <Q, R> R call(MethodDescriptor<Q, R> method, Q request, String what) throws KmsPluginException {
+    return call(method, request, what, null);
+  }
+
+  /** {@link #call(MethodDescriptor, Object, String)} for a request carrying {@code uid} (KMS v2). */
+  <Q, R> R call(MethodDescriptor<Q, R> method, Q request, String what, String uid) throws KmsPluginException {
     // After the plugin was down, gRPC's reconnect back-off can grow to minutes; a caller that is about to wait
     // for the plugin anyway wants the next attempt now, not at the end of the back-off.
     if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
       channel.resetConnectBackoff();
     }
+    String fullMethod = "/" + method.getFullMethodName();
     long start = System.nanoTime();
     try {
       R response = ClientCalls.blockingUnaryCall(
@@ -56,13 +71,30 @@ final class PluginConnection implements AutoCloseable {
           method,
           CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS),
           request);
-      observer.pluginCall(provider, "/" + method.getFullMethodName(), Status.Code.OK, System.nanoTime() - start);
+      long nanos = System.nanoTime() - start;
+      observer.pluginCall(provider, fullMethod, Status.Code.OK, nanos);
+      if (log.isDebugEnabled()) {
+        logCall(log.atDebug(), fullMethod, uid, Status.Code.OK, nanos).log("KMS plugin call succeeded");
+      }
       return response;
     } catch (StatusRuntimeException e) {
       Status status = e.getStatus();
-      observer.pluginCall(provider, "/" + method.getFullMethodName(), status.getCode(), System.nanoTime() - start);
-      throw new KmsPluginException(describeFailure(what, status), status.getCode(), e);
+      long nanos = System.nanoTime() - start;
+      observer.pluginCall(provider, fullMethod, status.getCode(), nanos);
+      String message = describeFailure(what, status);
+      boolean dataPath = uid != null;
+      logCall(dataPath ? log.atWarn() : log.atDebug(), fullMethod, uid, status.getCode(), nanos).log(message);
+      throw new KmsPluginException(message, status.getCode(), e);
     }
+  }
+
+  private LoggingEventBuilder logCall(
+      LoggingEventBuilder event, String fullMethod, String uid, Status.Code code, long nanos) {
+    event = event.addKeyValue("provider", provider).addKeyValue("kms_method", fullMethod);
+    if (uid != null) {
+      event = event.addKeyValue("kms_uid", uid);
+    }
+    return event.addKeyValue("grpc_code", code).addKeyValue("duration_ms", nanos / 1_000_000.0);
   }
 
   private String describeFailure(String what, Status status) {

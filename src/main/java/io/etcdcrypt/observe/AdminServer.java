@@ -39,6 +39,7 @@ public final class AdminServer implements AutoCloseable {
 
   private final HttpServer server;
   private final List<HealthCheck> readiness = new CopyOnWriteArrayList<>();
+  private final List<String> routes = new CopyOnWriteArrayList<>();
 
   public AdminServer(InetSocketAddress address) throws IOException {
     server = HttpServer.create(address, 0);
@@ -54,7 +55,9 @@ public final class AdminServer implements AutoCloseable {
 
   public AdminServer start() {
     server.start();
-    log.info("admin endpoint on http://{}/ (livez, readyz, healthz)", address());
+    InetSocketAddress a = address();
+    log.info("admin endpoint on http://{}:{}/ (livez, readyz, healthz{})", a.getHostString(), a.getPort(),
+        routes.isEmpty() ? "" : ", " + String.join(", ", routes));
     return this;
   }
 
@@ -69,6 +72,7 @@ public final class AdminServer implements AutoCloseable {
 
   /** Serves {@code path} with {@code route}. */
   public void route(String path, Route route) {
+    routes.add(path.startsWith("/") ? path.substring(1) : path);
     server.createContext(path, ex -> {
       try {
         respond(ex, route.handle(ex.getRequestURI().getQuery()));

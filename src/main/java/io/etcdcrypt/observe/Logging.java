@@ -15,6 +15,9 @@ import org.slf4j.bridge.SLF4JBridgeHandler;
  * {@link JsonEncoder}), at the chosen level. gRPC's java.util.logging output is routed through the same sink.
  *
  * <p>Values, plaintexts and key material are never logged anywhere in this project; keys (object names) may be.
+ * Request-scoped fields travel as the MDC ({@code method}, set while the proxy transforms a call's messages) and
+ * as key-value pairs on the event ({@code key}, {@code resource}, {@code transformer_prefix}, {@code provider},
+ * {@code kms_uid}, ...); the JSON encoder writes them as {@code mdc} and {@code kvpList}.
  */
 public final class Logging {
 
@@ -23,6 +26,10 @@ public final class Logging {
     TEXT,
     JSON
   }
+
+  /** The text line: time, level, logger, MDC and key-value pairs when present, message. */
+  static final String TEXT_PATTERN = "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level %logger{30}"
+      + "%replace( %mdc){'^ $', ''}%replace( %kvp){'^ $', ''} - %msg%n";
 
   private Logging() {}
 
@@ -41,7 +48,9 @@ public final class Logging {
       encoder = json;
     } else {
       PatternLayoutEncoder text = new PatternLayoutEncoder();
-      text.setPattern("%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level %logger{30} %kvp - %msg%n");
+      // Request-scoped fields follow the logger: the MDC (method) and the event's key-value pairs (key, resource,
+      // provider, kms_uid, ...), each left out when empty.
+      text.setPattern(TEXT_PATTERN);
       encoder = text;
     }
     encoder.setContext(ctx);

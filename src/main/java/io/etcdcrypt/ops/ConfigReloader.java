@@ -6,6 +6,7 @@ import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.LoadOptions;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
+import io.etcdcrypt.crypto.TransformObserver;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.kms.KmsTransformers;
 import java.io.IOException;
@@ -23,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -57,33 +59,42 @@ public final class ConfigReloader implements AutoCloseable {
    *     grace period of that configuration
    * @param kmsFactory makes the KMS provider factory of each new configuration
    * @param debounce how long after a directory change the file is checked (an editor writes in several steps)
+   * @param transforms observes the transformations of every new configuration's codec (metrics)
+   * @param onReload hears the outcome of every attempt to apply a changed file (metrics)
    */
   public record Options(Duration pollInterval, boolean watchFiles, Duration minHealthWait, Duration closeGrace,
-      Supplier<KmsTransformers> kmsFactory, Duration debounce) {
+      Supplier<KmsTransformers> kmsFactory, Duration debounce, TransformObserver transforms,
+      Consumer<Boolean> onReload) {
 
     public static Options defaults() {
       return new Options(Duration.ofMinutes(1), true, KmsReadiness.MIN_WAIT, null, KmsTransformers::new,
-          Duration.ofMillis(200));
+          Duration.ofMillis(200), TransformObserver.NONE, applied -> {});
+    }
+
+    /** Metrics for every configuration this reloader builds, and for its reloads. */
+    public Options withObservers(TransformObserver t, Consumer<Boolean> reloads) {
+      return new Options(pollInterval, watchFiles, minHealthWait, closeGrace, kmsFactory, debounce, t, reloads);
     }
 
     public Options withPollInterval(Duration d) {
-      return new Options(d, watchFiles, minHealthWait, closeGrace, kmsFactory, debounce);
+      return new Options(d, watchFiles, minHealthWait, closeGrace, kmsFactory, debounce, transforms, onReload);
     }
 
     public Options withWatchFiles(boolean watch) {
-      return new Options(pollInterval, watch, minHealthWait, closeGrace, kmsFactory, debounce);
+      return new Options(pollInterval, watch, minHealthWait, closeGrace, kmsFactory, debounce, transforms, onReload);
     }
 
     public Options withMinHealthWait(Duration d) {
-      return new Options(pollInterval, watchFiles, d, closeGrace, kmsFactory, debounce);
+      return new Options(pollInterval, watchFiles, d, closeGrace, kmsFactory, debounce, transforms, onReload);
     }
 
     public Options withCloseGrace(Duration d) {
-      return new Options(pollInterval, watchFiles, minHealthWait, d, kmsFactory, debounce);
+      return new Options(pollInterval, watchFiles, minHealthWait, d, kmsFactory, debounce, transforms, onReload);
     }
 
     public Options withKmsFactory(Supplier<KmsTransformers> factory) {
-      return new Options(pollInterval, watchFiles, minHealthWait, closeGrace, factory, debounce);
+      return new Options(pollInterval, watchFiles, minHealthWait, closeGrace, factory, debounce, transforms,
+          onReload);
     }
   }
 
@@ -226,7 +237,7 @@ public final class ConfigReloader implements AutoCloseable {
     KmsTransformers kms = options.kmsFactory().get();
     EncryptionCodec next;
     try {
-      next = EncryptionCodec.create(config, resolver, kms);
+      next = EncryptionCodec.create(config, resolver, kms, options.transforms());
       Duration wait = max(KmsReadiness.closeGracePeriod(config), options.minHealthWait());
       List<String> unhealthy = KmsReadiness.await(kms, wait);
       if (!unhealthy.isEmpty()) {
@@ -246,6 +257,7 @@ public final class ConfigReloader implements AutoCloseable {
     codec.swap(next);
     current = new Generation(config, kms);
     successes.incrementAndGet();
+    options.onReload().accept(true);
     lastError = null;
     Duration grace = options.closeGrace() != null ? options.closeGrace() : KmsReadiness.closeGracePeriod(old.config());
     retire(old.kms(), grace);
@@ -256,6 +268,7 @@ public final class ConfigReloader implements AutoCloseable {
 
   private boolean fail(String reason) {
     failures.incrementAndGet();
+    options.onReload().accept(false);
     lastError = reason;
     log.error("the encryption configuration {} changed but was not applied, the previous one stays in effect: {}",
         file, reason);

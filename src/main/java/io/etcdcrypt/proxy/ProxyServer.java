@@ -2,10 +2,12 @@ package io.etcdcrypt.proxy;
 
 import io.etcdcrypt.crypto.ValueCodec;
 import io.grpc.Server;
+import io.grpc.ServerInterceptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -34,16 +36,18 @@ public final class ProxyServer implements AutoCloseable {
 
   /** Connects to etcd and starts listening. */
   public static ProxyServer start(ProxyOptions options, ValueCodec codec) throws IOException {
-    return start(options, codec, ValueCodec.StaleListener.NONE);
+    return start(options, codec, ProxyObserver.NONE, ValueCodec.StaleListener.NONE);
   }
 
   /**
-   * Connects to etcd and starts listening; {@code stale} hears of every stale value a client reads (for
-   * {@code --rewrite-stale-on-read}).
+   * Connects to etcd and starts listening, with {@code observer}'s interceptors on both sides; {@code stale}
+   * hears of every stale value a client reads (for {@code --rewrite-stale-on-read}).
    */
-  public static ProxyServer start(ProxyOptions options, ValueCodec codec, ValueCodec.StaleListener stale)
+  public static ProxyServer start(
+      ProxyOptions options, ValueCodec codec, ProxyObserver observer, ValueCodec.StaleListener stale)
       throws IOException {
-    Upstream upstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes());
+    Upstream upstream = new Upstream(
+        options.endpoints(), options.upstreamTls(), options.maxRecvBytes(), observer.upstreamCallInterceptors());
     try {
       ValueWalker walker = new ValueWalker(codec, stale);
       List<ProxiedMethod<?, ?>> transformed = new ArrayList<>();
@@ -53,8 +57,13 @@ public final class ProxyServer implements AutoCloseable {
       MethodTable table = new MethodTable(upstream.channel(), transformed);
 
       InetSocketAddress address = new InetSocketAddress(options.listen().host(), options.listen().port());
+      NettyServerBuilder builder = NettyServerBuilder.forAddress(address, options.listenerTls().serverCredentials());
+      // Server-wide interceptors also wrap the fallback registry's methods; the builder runs the last added first.
+      List<ServerInterceptor> interceptors = new ArrayList<>(observer.clientCallInterceptors());
+      Collections.reverse(interceptors);
+      interceptors.forEach(builder::intercept);
       Server server =
-          NettyServerBuilder.forAddress(address, options.listenerTls().serverCredentials())
+          builder
               .fallbackHandlerRegistry(table)
               .maxInboundMessageSize(options.maxRecvBytes())
               .maxInboundMetadataSize(1 << 20)

@@ -11,6 +11,7 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Relays one client call to one upstream etcd call, message by message, in both directions.
@@ -22,8 +23,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The server and client halves call back on different threads; every operation on either call takes the
  * relay's lock, because neither {@code ServerCall} nor {@code ClientCall} may be used concurrently.
+ *
+ * <p>While a message is transformed, the MDC key {@value #MDC_METHOD} holds the call's full method name, so that
+ * what the value codec logs names the request it belongs to.
  */
 final class Relay<ReqT, RespT> {
+
+  /** MDC key of the gRPC method being served, e.g. {@code etcdserverpb.KV/Range}. */
+  static final String MDC_METHOD = "method";
 
   private static final Logger log = LoggerFactory.getLogger(Relay.class);
 
@@ -76,8 +83,17 @@ final class Relay<ReqT, RespT> {
     return new DownstreamListener();
   }
 
+  private String method() {
+    return serverCall.getMethodDescriptor().getFullMethodName();
+  }
+
   /** Ends the call toward the client with {@code status} and abandons the upstream call. */
   private void fail(Status status) {
+    // The codec already logged transform failures with their key; this line ties them to the call's outcome.
+    log.atDebug()
+        .addKeyValue(MDC_METHOD, method())
+        .addKeyValue("grpc_code", status.getCode())
+        .log("the proxy ended the call: {}", status.getDescription());
     synchronized (lock) {
       if (closed) {
         return;
@@ -100,15 +116,18 @@ final class Relay<ReqT, RespT> {
     @Override
     public void onMessage(ReqT message) {
       ReqT out;
+      MDC.put(MDC_METHOD, method());
       try {
         out = transformer.toUpstream(message);
       } catch (StatusException e) {
         fail(e.getStatus());
         return;
       } catch (RuntimeException e) {
-        log.error("request transform failed on {}", serverCall.getMethodDescriptor().getFullMethodName(), e);
+        log.error("request transform failed on {}", method(), e);
         fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: request transform failed: " + e));
         return;
+      } finally {
+        MDC.remove(MDC_METHOD);
       }
       synchronized (lock) {
         if (closed) {
@@ -164,15 +183,18 @@ final class Relay<ReqT, RespT> {
     @Override
     public void onMessage(RespT message) {
       RespT out;
+      MDC.put(MDC_METHOD, method());
       try {
         out = transformer.toDownstream(message, Relay.this::sendUpstream);
       } catch (StatusException e) {
         fail(e.getStatus());
         return;
       } catch (RuntimeException e) {
-        log.error("response transform failed on {}", serverCall.getMethodDescriptor().getFullMethodName(), e);
+        log.error("response transform failed on {}", method(), e);
         fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: response transform failed: " + e));
         return;
+      } finally {
+        MDC.remove(MDC_METHOD);
       }
       synchronized (lock) {
         if (closed) {

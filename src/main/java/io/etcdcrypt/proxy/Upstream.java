@@ -1,8 +1,11 @@
 package io.etcdcrypt.proxy;
 
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.NameResolverRegistry;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -23,6 +26,12 @@ public final class Upstream implements AutoCloseable {
   private final List<Endpoint> endpoints;
 
   public Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes) {
+    this(endpoints, tls, maxInboundMessageBytes, List.of());
+  }
+
+  /** A channel whose every call passes through {@code interceptors} (the first one outermost). */
+  public Upstream(
+      List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes, List<ClientInterceptor> interceptors) {
     this.endpoints = List.copyOf(endpoints);
     this.target = StaticEndpointsResolver.target(endpoints);
     this.channel =
@@ -38,7 +47,15 @@ public final class Upstream implements AutoCloseable {
             // 30 days is grpc-java's way of saying "never go idle".
             .idleTimeout(30, TimeUnit.DAYS)
             .userAgent("etcd-crypt-proxy")
+            .intercept(outermostLast(interceptors))
             .build();
+  }
+
+  /** The builder runs the last added interceptor first; callers list the outermost first. */
+  private static List<ClientInterceptor> outermostLast(List<ClientInterceptor> interceptors) {
+    List<ClientInterceptor> reversed = new ArrayList<>(interceptors);
+    Collections.reverse(reversed);
+    return reversed;
   }
 
   public ManagedChannel channel() {

@@ -1,0 +1,88 @@
+package io.etcdcrypt.observe;
+
+import static io.etcdcrypt.observe.Instruments.counter;
+import static io.etcdcrypt.observe.Instruments.histogram;
+import static io.etcdcrypt.observe.MetricNames.FROM_STORAGE;
+import static io.etcdcrypt.observe.MetricNames.TO_STORAGE;
+
+import io.etcdcrypt.crypto.TransformException;
+import io.etcdcrypt.crypto.TransformObserver;
+import io.etcdcrypt.kms.KmsPluginException;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+
+/**
+ * kube-apiserver's transformation metrics, fed by the value codec, plus the proxy's leak and staleness counters.
+ */
+final class TransformMetrics implements TransformObserver {
+
+  private final Counter operations;
+  private final Histogram duration;
+  private final Counter plaintext;
+  private final Counter stale;
+
+  TransformMetrics(PrometheusRegistry registry) {
+    operations = counter(registry, MetricNames.TRANSFORMATION_OPERATIONS,
+        "Values transformed on the way into (to_storage) or out of (from_storage) etcd, by resource, transformer"
+            + " prefix and status (a gRPC code name, or unknown-non-grpc).",
+        MetricNames.RESOURCE, MetricNames.TRANSFORMATION_TYPE, MetricNames.TRANSFORMER_PREFIX, MetricNames.STATUS);
+    duration = histogram(registry, MetricNames.TRANSFORMATION_DURATION,
+        "Seconds taken by successful value transformations, by transformer prefix.",
+        MetricNames.transformationBuckets(), MetricNames.TRANSFORMATION_TYPE, MetricNames.TRANSFORMER_PREFIX);
+    plaintext = counter(registry, MetricNames.PLAINTEXT_VALUES,
+        "Values read as plaintext under a resource whose first provider encrypts: stored before encryption was"
+            + " configured, or written around the proxy. Rewrite them to encrypt them.",
+        MetricNames.RESOURCE);
+    stale = counter(registry, MetricNames.STALE_VALUES,
+        "Values read that were written by a provider or key that no longer writes; a rewrite renews them.",
+        MetricNames.RESOURCE);
+  }
+
+  @Override
+  public void transformed(
+      String resource, Direction direction, String transformerPrefix, long nanos, TransformException error) {
+    String type = direction == Direction.TO_STORAGE ? TO_STORAGE : FROM_STORAGE;
+    operations.labelValues(resource, type, transformerPrefix, status(error)).inc();
+    if (error == null) {
+      duration.labelValues(type, transformerPrefix).observe(nanos / 1e9);
+    }
+  }
+
+  @Override
+  public void plaintextRead(String resource) {
+    plaintext.labelValues(resource).inc();
+  }
+
+  @Override
+  public void staleRead(String resource) {
+    stale.labelValues(resource).inc();
+  }
+
+  /**
+   * kube-apiserver's status label: {@code OK}, the gRPC code the failure carries (a KMS plugin call's), or
+   * {@code unknown-non-grpc} for failures that never reached a gRPC call.
+   */
+  static String status(TransformException error) {
+    if (error == null) {
+      return MetricNames.grpcCodeName(Status.Code.OK);
+    }
+    for (Throwable t = error; t != null; t = t.getCause()) {
+      Status.Code code = null;
+      if (t instanceof KmsPluginException k && k.code() != Status.Code.OK) {
+        code = k.code(); // OK means the call worked but its answer broke the KMS contract: not a gRPC failure
+      } else if (t instanceof StatusRuntimeException s) {
+        code = s.getStatus().getCode();
+      } else if (t instanceof StatusException s) {
+        code = s.getStatus().getCode();
+      }
+      if (code != null) {
+        return MetricNames.grpcCodeName(code);
+      }
+    }
+    return MetricNames.UNKNOWN_NON_GRPC;
+  }
+}

@@ -370,10 +370,11 @@ public final class Rewrapper {
 
   private void finish(Batch batch) {
     stats.resolved.incrementAndGet();
-    inFlight.release();
     if (batch.pending.decrementAndGet() == 0) {
       completed(batch);
     }
+    // Only now: run() returns once every permit is back, and by then the progress must include this write.
+    inFlight.release();
   }
 
   private Batch enqueue(Scope scope, boolean endOfRange) {

@@ -1,6 +1,5 @@
 package io.etcdcrypt.cli;
 
-import io.etcdcrypt.observe.Logging;
 import io.etcdcrypt.ops.Census;
 import io.etcdcrypt.ops.CensusResult;
 import io.etcdcrypt.ops.EtcdAccessException;
@@ -56,7 +55,7 @@ public final class CensusCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    Logging.configure(etcd.logFormat, etcd.logLevel);
+    etcd.log.apply();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     CensusResult result;

@@ -1,7 +1,6 @@
 package io.etcdcrypt.cli;
 
 import io.etcdcrypt.config.GroupResource;
-import io.etcdcrypt.observe.Logging;
 import io.etcdcrypt.ops.Census;
 import io.etcdcrypt.ops.CensusResult;
 import io.etcdcrypt.ops.EtcdAccessException;
@@ -108,7 +107,7 @@ public final class RewrapCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    Logging.configure(etcd.logFormat, etcd.logLevel);
+    etcd.log.apply();
     Logger log = LoggerFactory.getLogger(RewrapCommand.class);
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();

@@ -16,7 +16,6 @@ import io.etcdcrypt.ops.StaleRewriter;
 import io.etcdcrypt.ops.SwappableCodec;
 import io.etcdcrypt.observe.HealthCheck;
 import io.etcdcrypt.observe.KmsHealthChecks;
-import io.etcdcrypt.observe.Logging;
 import io.etcdcrypt.observe.MetricNames;
 import io.etcdcrypt.observe.Metrics;
 import io.etcdcrypt.proxy.Endpoint;
@@ -36,6 +35,7 @@ import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code serve}: run the proxy. Flag names follow etcd's grpc-proxy and kube-apiserver. */
@@ -50,6 +50,10 @@ import picocli.CommandLine.Option;
     })
 public final class ServeCommand implements Callable<Integer> {
 
+  @Mixin EtcdClientOptions etcd;
+  @Mixin EncryptionConfigOptions encryption;
+  @Mixin LogOptions logging;
+
   @Option(
       names = "--listen-addr",
       defaultValue = "127.0.0.1:23790",
@@ -57,39 +61,10 @@ public final class ServeCommand implements Callable<Integer> {
   String listenAddr;
 
   @Option(
-      names = "--endpoints",
-      defaultValue = "127.0.0.1:2379",
-      description = "Comma-separated etcd members, as host:port or http(s)://host:port. Default: ${DEFAULT-VALUE}")
-  String endpoints;
-
-  @Option(
-      names = "--encryption-provider-config",
-      required = true,
-      paramLabel = "FILE",
-      description = "kube-apiserver's EncryptionConfiguration file (the very file --encryption-provider-config of"
-          + " kube-apiserver takes).")
-  Path encryptionConfig;
-
-  @Option(
-      names = "--etcd-prefix",
-      defaultValue = ResourceResolver.DEFAULT_PREFIX,
-      description = "The key prefix kube-apiserver stores objects under (its --etcd-prefix). Default: ${DEFAULT-VALUE}")
-  String etcdPrefix;
-
-  @Option(
       names = "--metrics-addr",
       paramLabel = "HOST:PORT",
       description = "Serve /metrics, /livez, /readyz and /healthz over HTTP on this address. Off by default.")
   String metricsAddr;
-
-  @Option(names = "--cacert", paramLabel = "FILE", description = "CA bundle to verify etcd's certificates.")
-  Path upstreamCa;
-
-  @Option(names = "--cert", paramLabel = "FILE", description = "Client certificate the proxy presents to etcd.")
-  Path upstreamCert;
-
-  @Option(names = "--key", paramLabel = "FILE", description = "Private key of --cert.")
-  Path upstreamKey;
 
   @Option(names = "--cert-file", paramLabel = "FILE", description = "Server certificate of the listener (TLS).")
   Path listenerCert;
@@ -103,13 +78,6 @@ public final class ServeCommand implements Callable<Integer> {
       description = "CA that client certificates must be signed by. When set, clients must present one, as"
           + " kube-apiserver does to etcd.")
   Path listenerCa;
-
-  @Option(
-      names = "--max-recv-bytes",
-      defaultValue = "" + ProxyOptions.DEFAULT_MAX_RECV_BYTES,
-      description = "Largest message accepted from a client or from etcd, in bytes (large Range responses need"
-          + " more than gRPC's 4 MiB default). Default: ${DEFAULT-VALUE}")
-  int maxRecvBytes;
 
   @Option(
       names = "--shutdown-grace",
@@ -131,26 +99,14 @@ public final class ServeCommand implements Callable<Integer> {
           + " update is never overwritten. Off by default; `rewrap` does the same for everything at once.")
   boolean rewriteStaleOnRead;
 
-  @Option(
-      names = "--log-format",
-      defaultValue = "text",
-      description = "Log line format: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}")
-  Logging.Format logFormat;
-
-  @Option(
-      names = "--log-level",
-      defaultValue = "info",
-      description = "Log level: error, warn, info, debug or trace. Default: ${DEFAULT-VALUE}")
-  String logLevel;
-
   @Override
   public Integer call() throws Exception {
-    Logging.configure(logFormat, logLevel);
+    logging.apply();
     Logger log = LoggerFactory.getLogger(ServeCommand.class);
 
     EncryptionConfiguration config;
     try {
-      config = EncryptionConfigLoader.load(encryptionConfig, new LoadOptions(automaticReload));
+      config = EncryptionConfigLoader.load(encryption.file, new LoadOptions(automaticReload));
     } catch (ConfigException e) {
       log.error("invalid --encryption-provider-config: {}", e.getMessage());
       return 2;
@@ -160,10 +116,10 @@ public final class ServeCommand implements Callable<Integer> {
     ProxyOptions options =
         new ProxyOptions(
             Endpoint.parseListen(listenAddr),
-            Endpoint.parseList(endpoints),
+            etcd.members(),
             new TlsFiles(listenerCert, listenerKey, listenerCa),
-            new TlsFiles(upstreamCert, upstreamKey, upstreamCa),
-            maxRecvBytes);
+            etcd.tls(),
+            etcd.maxRecvBytes);
 
     // KMS providers start even when their plugin is down; they become usable (and /readyz passes) once it
     // answers, like kube-apiserver's.
@@ -171,13 +127,13 @@ public final class ServeCommand implements Callable<Integer> {
     Supplier<KmsTransformers> newKms = () -> new KmsTransformers(KmsProviderOptions.defaults()
         .withObserver(metrics.kms())
         .withHealthyResultTtl(KmsHealthChecks.PASSING_RESULT_TTL));
-    ResourceResolver resolver = new ResourceResolver(etcdPrefix);
+    ResourceResolver resolver = new ResourceResolver(encryption.etcdPrefix);
     KmsTransformers kms = newKms.get();
     SwappableCodec codec;
     try {
       codec = new SwappableCodec(EncryptionCodec.create(config, resolver, kms, metrics.transforms()));
     } catch (TransformException e) {
-      log.error("cannot build the providers of {}: {}", encryptionConfig, e.getMessage());
+      log.error("cannot build the providers of {}: {}", encryption.file, e.getMessage());
       kms.close();
       return 2;
     }
@@ -197,7 +153,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     Supplier<KmsTransformers> currentKms = () -> kms;
     if (automaticReload) {
-      ConfigReloader reloader = ConfigReloader.start(encryptionConfig, resolver, codec, kms,
+      ConfigReloader reloader = ConfigReloader.start(encryption.file, resolver, codec, kms,
           ConfigReloader.Options.defaults().withKmsFactory(newKms)
               .withObservers(metrics.transforms(), metrics::configReloaded));
       currentKms = reloader::currentKms;

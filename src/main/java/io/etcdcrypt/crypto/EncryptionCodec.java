@@ -3,6 +3,7 @@ package io.etcdcrypt.crypto;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.etcdcrypt.config.EncryptionConfiguration;
+import io.etcdcrypt.config.EtcdKeys;
 import io.etcdcrypt.config.GroupResource;
 import io.etcdcrypt.config.ResolvedRule;
 import io.etcdcrypt.config.ResourceResolver;
@@ -69,7 +70,7 @@ public final class EncryptionCodec implements ValueCodec {
     this.chainsByRule = chains;
     this.observer = observer;
     this.prefixStart = ByteString.copyFromUtf8(resolver.prefix());
-    this.prefixEnd = rangeEndOfPrefix(prefixStart);
+    this.prefixEnd = EtcdKeys.prefixRangeEnd(prefixStart);
   }
 
   /**
@@ -310,17 +311,5 @@ public final class EncryptionCodec implements ValueCodec {
       throw new IllegalStateException("no provider chain was built for rule " + rule.configName());
     }
     return chain;
-  }
-
-  /** The smallest key greater than every key starting with {@code prefix} (etcd's prefix range end). */
-  static ByteString rangeEndOfPrefix(ByteString prefix) {
-    byte[] end = prefix.toByteArray();
-    for (int i = end.length - 1; i >= 0; i--) {
-      if (end[i] != (byte) 0xff) {
-        end[i]++;
-        return ByteString.copyFrom(end, 0, i + 1);
-      }
-    }
-    return ByteString.copyFrom(new byte[] {0});
   }
 }

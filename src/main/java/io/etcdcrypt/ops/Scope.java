@@ -1,6 +1,7 @@
 package io.etcdcrypt.ops;
 
 import com.google.protobuf.ByteString;
+import io.etcdcrypt.config.EtcdKeys;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -14,19 +15,7 @@ public record Scope(String name, ByteString start, ByteString end, ResourceSelec
   /** Every key starting with {@code prefix}. */
   public static Scope ofPrefix(String prefix, ResourceSelection selection) {
     ByteString start = ByteString.copyFrom(prefix, StandardCharsets.UTF_8);
-    return new Scope(prefix, start, prefixEnd(start), selection);
-  }
-
-  /** The smallest key greater than every key starting with {@code prefix} (etcd's prefix range end). */
-  static ByteString prefixEnd(ByteString prefix) {
-    byte[] end = prefix.toByteArray();
-    for (int i = end.length - 1; i >= 0; i--) {
-      if (end[i] != (byte) 0xff) {
-        end[i]++;
-        return ByteString.copyFrom(end, 0, i + 1);
-      }
-    }
-    return ByteString.copyFrom(new byte[] {0}); // "every key from start on"
+    return new Scope(prefix, start, EtcdKeys.prefixRangeEnd(start), selection);
   }
 
   /** The first key after {@code key} in etcd's byte order: {@code key + "\0"}. */

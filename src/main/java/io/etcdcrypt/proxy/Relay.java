@@ -112,23 +112,41 @@ final class Relay<ReqT, RespT> {
     }
   }
 
+  /** A message transform that may refuse the message. */
+  @FunctionalInterface
+  private interface Step {
+    Object apply() throws StatusException;
+  }
+
+  /** Marks a transform that ended the call; distinct from null, which means "deliver nothing". */
+  private static final Object FAILED = new Object();
+
+  /** Runs one transform with the method in the log context; a failure ends the call and returns FAILED. */
+  private Object transform(String what, Step step) {
+    MDC.put(MDC_METHOD, method());
+    try {
+      return step.apply();
+    } catch (StatusException e) {
+      fail(e.getStatus());
+      return FAILED;
+    } catch (RuntimeException e) {
+      log.error("{} transform failed on {}", what, method(), e);
+      fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: " + what + " transform failed: " + e));
+      return FAILED;
+    } finally {
+      MDC.remove(MDC_METHOD);
+    }
+  }
+
   private final class DownstreamListener extends ServerCall.Listener<ReqT> {
     @Override
     public void onMessage(ReqT message) {
-      ReqT out;
-      MDC.put(MDC_METHOD, method());
-      try {
-        out = transformer.toUpstream(message);
-      } catch (StatusException e) {
-        fail(e.getStatus());
+      Object transformed = transform("request", () -> transformer.toUpstream(message));
+      if (transformed == FAILED) {
         return;
-      } catch (RuntimeException e) {
-        log.error("request transform failed on {}", method(), e);
-        fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: request transform failed: " + e));
-        return;
-      } finally {
-        MDC.remove(MDC_METHOD);
       }
+      @SuppressWarnings("unchecked")
+      ReqT out = (ReqT) transformed;
       synchronized (lock) {
         if (closed) {
           return;
@@ -182,20 +200,12 @@ final class Relay<ReqT, RespT> {
 
     @Override
     public void onMessage(RespT message) {
-      RespT out;
-      MDC.put(MDC_METHOD, method());
-      try {
-        out = transformer.toDownstream(message, Relay.this::sendUpstream);
-      } catch (StatusException e) {
-        fail(e.getStatus());
+      Object transformed = transform("response", () -> transformer.toDownstream(message, Relay.this::sendUpstream));
+      if (transformed == FAILED) {
         return;
-      } catch (RuntimeException e) {
-        log.error("response transform failed on {}", method(), e);
-        fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: response transform failed: " + e));
-        return;
-      } finally {
-        MDC.remove(MDC_METHOD);
       }
+      @SuppressWarnings("unchecked")
+      RespT out = (RespT) transformed;
       synchronized (lock) {
         if (closed) {
           return;

@@ -225,7 +225,7 @@ public final class OpsFixtures {
     /** Every key-value under {@code prefix}, by key. */
     public Map<String, KeyValue> all(String prefix) {
       ByteString start = key(prefix);
-      RangeResponse r = kv.range(RangeRequest.newBuilder().setKey(start).setRangeEnd(Scope.prefixEnd(start)).build());
+      RangeResponse r = kv.range(RangeRequest.newBuilder().setKey(start).setRangeEnd(io.etcdcrypt.config.EtcdKeys.prefixRangeEnd(start)).build());
       Map<String, KeyValue> out = new LinkedHashMap<>();
       r.getKvsList().forEach(kv -> out.put(kv.getKey().toStringUtf8(), kv));
       return out;

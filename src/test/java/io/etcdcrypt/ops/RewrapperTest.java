@@ -255,7 +255,7 @@ class RewrapperTest {
     RangeScanner scanner = new RangeScanner(raw.channel(), 3, Duration.ofSeconds(10));
     List<String> seen = new ArrayList<>();
     long[] pinned = new long[1];
-    scanner.scan(key("/registry/secrets/"), Scope.prefixEnd(key("/registry/secrets/")), page -> {
+    scanner.scan(key("/registry/secrets/"), io.etcdcrypt.config.EtcdKeys.prefixRangeEnd(key("/registry/secrets/")), page -> {
       if (seen.isEmpty()) {
         pinned[0] = scanner.revision();
         raw.put("/registry/configmaps/ns/bump", "x"); // outside the range

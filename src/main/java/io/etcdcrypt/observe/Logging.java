@@ -69,6 +69,8 @@ public final class Logging {
     // gRPC's transport chatter is useful only when debugging gRPC itself.
     ctx.getLogger("io.grpc").setLevel(Level.WARN);
     ctx.getLogger("io.grpc.netty.shaded").setLevel(Level.WARN);
+    // grpc-netty sets SO_KEEPALIVE on every channel; on the KMS plugins' unix sockets Netty warns it is unknown.
+    ctx.getLogger("io.grpc.netty.shaded.io.netty.bootstrap.Bootstrap").setLevel(Level.ERROR);
 
     SLF4JBridgeHandler.removeHandlersForRootLogger();
     SLF4JBridgeHandler.install();

@@ -3,6 +3,7 @@ package io.etcdcrypt.cli;
 import io.etcdcrypt.config.ConfigException;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
+import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
@@ -14,6 +15,7 @@ import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.EtcdHealth;
 import io.etcdcrypt.proxy.ProxyOptions;
 import io.etcdcrypt.proxy.ProxyServer;
+import io.etcdcrypt.proxy.Threading;
 import io.etcdcrypt.proxy.TlsFiles;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -100,6 +102,14 @@ public final class ServeCommand implements Callable<Integer> {
   int maxRecvBytes;
 
   @Option(
+      names = "--event-loop-threads",
+      defaultValue = "1",
+      description = "Threads serving client and etcd connections; calls run on them. One avoids every hand-off"
+          + " between the client and the etcd connection (best on small machines); raise it when the proxy has"
+          + " cores of its own. Default: ${DEFAULT-VALUE}")
+  int eventLoopThreads;
+
+  @Option(
       names = "--shutdown-grace",
       defaultValue = "10",
       description = "Seconds running calls get to finish on shutdown. Default: ${DEFAULT-VALUE}")
@@ -125,6 +135,13 @@ public final class ServeCommand implements Callable<Integer> {
             .map(p -> "kms-provider " + p.name() + ": " + p.health().text())
             .collect(Collectors.joining("; "));
     return failures.isEmpty() ? Optional.empty() : Optional.of(failures);
+  }
+
+  /** KMS v1 calls its plugin on every write: such transforms must not run on an event loop. */
+  private static boolean callsKmsV1(EncryptionConfiguration config) {
+    return config.rules().stream()
+        .flatMap(r -> r.providers().stream())
+        .anyMatch(p -> p instanceof ProviderConfig.Kms k && "v1".equals(k.apiVersion()));
   }
 
   @Override
@@ -161,7 +178,7 @@ public final class ServeCommand implements Callable<Integer> {
       return 2;
     }
 
-    ProxyServer proxy = ProxyServer.start(options, codec);
+    ProxyServer proxy = ProxyServer.start(options, codec, new Threading(eventLoopThreads, callsKmsV1(config)));
     AdminServer admin = null;
     if (metricsAddr != null) {
       Endpoint a = Endpoint.parseListen(metricsAddr);

@@ -26,15 +26,31 @@ public final class ProxyServer implements AutoCloseable {
 
   private final Upstream upstream;
   private final Server server;
+  private final EventLoops loops;
 
-  private ProxyServer(Upstream upstream, Server server) {
+  private ProxyServer(Upstream upstream, Server server, EventLoops loops) {
     this.upstream = upstream;
     this.server = server;
+    this.loops = loops;
+  }
+
+  /** Connects to etcd and starts listening, with {@link Threading#defaults()}. */
+  public static ProxyServer start(ProxyOptions options, ValueCodec codec) throws IOException {
+    return start(options, codec, Threading.defaults());
   }
 
   /** Connects to etcd and starts listening. */
-  public static ProxyServer start(ProxyOptions options, ValueCodec codec) throws IOException {
-    Upstream upstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes());
+  public static ProxyServer start(ProxyOptions options, ValueCodec codec, Threading threading) throws IOException {
+    EventLoops loops = EventLoops.create(threading.eventLoopThreads());
+    // Transforms that may wait on a KMS plugin run on grpc-java's cached pool; all others on the event loop.
+    boolean direct = !threading.transformsMayBlock();
+    Upstream upstream;
+    try {
+      upstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes(), loops, direct);
+    } catch (RuntimeException e) {
+      loops.close();
+      throw e;
+    }
     try {
       ValueWalker walker = new ValueWalker(codec);
       List<ProxiedMethod<?, ?>> transformed = new ArrayList<>();
@@ -44,8 +60,16 @@ public final class ProxyServer implements AutoCloseable {
       MethodTable table = new MethodTable(upstream.channel(), transformed);
 
       InetSocketAddress address = new InetSocketAddress(options.listen().host(), options.listen().port());
-      Server server =
+      NettyServerBuilder builder =
           NettyServerBuilder.forAddress(address, options.listenerTls().serverCredentials())
+              .bossEventLoopGroup(loops.group)
+              .workerEventLoopGroup(loops.group)
+              .channelType(loops.serverChannelType);
+      if (direct) {
+        builder.directExecutor();
+      }
+      Server server =
+          builder
               .fallbackHandlerRegistry(table)
               .maxInboundMessageSize(options.maxRecvBytes())
               .maxInboundMetadataSize(1 << 20)
@@ -61,9 +85,10 @@ public final class ProxyServer implements AutoCloseable {
           options.listenerTls().enabled(),
           options.listenerTls().trustedCaFile() != null ? "required" : "not required",
           options.endpoints());
-      return new ProxyServer(upstream, server);
+      return new ProxyServer(upstream, server, loops);
     } catch (IOException | RuntimeException e) {
       upstream.close();
+      loops.close();
       throw e;
     }
   }
@@ -94,6 +119,7 @@ public final class ProxyServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     upstream.close();
+    loops.close();
   }
 
   @Override

@@ -196,25 +196,38 @@ public final class Bench {
       kmsPluginPid = plugin.pid();
     }
 
+    // name -> (provider, extra JVM options): one per provider, plus --variants "name=opts;name=opts" of the
+    // --variant-provider (default aesgcm), to compare settings of one provider within one interleaved run.
+    Map<String, String[]> proxies = new LinkedHashMap<>();
     for (String provider : PROVIDERS) {
-      if (wanted != null && !wanted.contains(provider)) {
-        continue;
+      if (wanted == null || wanted.contains(provider)) {
+        proxies.put(provider, new String[] {provider, ""});
       }
-      Path config = work.resolve(provider + ".yaml");
-      Files.writeString(config, Configs.encryptionConfig(provider, sock));
+    }
+    if (opts.containsKey("variants")) {
+      for (String v : opts.get("variants").split(";")) {
+        String[] kv = v.split("=", 2);
+        proxies.put(kv[0].trim(), new String[] {opts.getOrDefault("variant-provider", "aesgcm"), kv[1].trim()});
+      }
+    }
+    for (Map.Entry<String, String[]> e : proxies.entrySet()) {
+      String name = e.getKey();
+      String provider = e.getValue()[0];
+      Path config = work.resolve(name + ".yaml");
+      Files.writeString(config, BenchConfigs.encryptionConfig(provider, sock));
       int port = Procs.freePort();
       List<String> cmd = new ArrayList<>();
       cmd.add("java");
-      cmd.addAll(Arrays.asList(proxyJavaOpts.trim().split("\\s+")));
-      if (provider.equals(opts.get("jfr"))) {
+      cmd.addAll(Arrays.asList((proxyJavaOpts + " " + e.getValue()[1]).trim().split("\\s+")));
+      if (name.equals(opts.get("jfr"))) {
         cmd.add("-XX:+FlightRecorder");
       }
       cmd.addAll(List.of("-jar", jar.toString(), "serve", "--listen-addr", "127.0.0.1:" + port, "--endpoints",
           "127.0.0.1:" + client, "--encryption-provider-config", config.toString(), "--log-level", "warn"));
-      Process p = procs.start(provider, cmd);
-      targets.add(new Target(provider, Target.Kind.CRYPT_PROXY, port, p.pid(),
-          provider.equals("identity") ? "plain" : provider, String.join(" ", cmd)));
-      waits.add(() -> await(p, provider, port));
+      Process p = procs.start(name, cmd);
+      targets.add(new Target(name, Target.Kind.CRYPT_PROXY, port, p.pid(),
+          provider.equals("identity") ? "plain" : name, String.join(" ", cmd)));
+      waits.add(() -> await(p, name, port));
     }
     for (Runnable w : waits) {
       w.run();
@@ -421,34 +434,6 @@ public final class Bench {
       walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException e) {
       // best effort: it is tmpfs and named after this run
-    }
-  }
-
-  /** The EncryptionConfiguration each proxy reads: secrets under one provider, identity after it. */
-  static final class Configs {
-    private Configs() {}
-
-    static String encryptionConfig(String provider, Path kmsSocket) {
-      String key = Base64.getEncoder().encodeToString(random(32));
-      String first = switch (provider) {
-        case "identity" -> "      - identity: {}\n";
-        case "aescbc", "aesgcm", "secretbox" ->
-            "      - " + provider + ":\n          keys:\n            - name: bench-key\n              secret: " + key + "\n";
-        case "kmsv2" -> "      - kms:\n          apiVersion: v2\n          name: bench-kms-v2\n          endpoint: unix://"
-            + kmsSocket + "\n          timeout: 3s\n";
-        case "kmsv1" -> "      - kms:\n          apiVersion: v1\n          name: bench-kms-v1\n          endpoint: unix://"
-            + kmsSocket + "\n          cachesize: 1000\n          timeout: 3s\n";
-        default -> throw new IllegalArgumentException(provider);
-      };
-      String identity = provider.equals("identity") ? "" : "      - identity: {}\n";
-      return "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
-          + "  - resources: [secrets]\n    providers:\n" + first + identity;
-    }
-
-    private static byte[] random(int n) {
-      byte[] b = new byte[n];
-      new SecureRandom().nextBytes(b);
-      return b;
     }
   }
 }

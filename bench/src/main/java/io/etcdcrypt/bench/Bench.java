@@ -36,7 +36,7 @@ import java.util.concurrent.Future;
 public final class Bench {
 
   static final List<String> PROVIDERS = List.of("identity", "aescbc", "aesgcm", "secretbox", "kmsv2", "kmsv1");
-  static final String DEFAULT_PROXY_JAVA_OPTS = "-Xmx256m";
+  static final String DEFAULT_PROXY_JAVA_OPTS = "-Xmx256m -XX:+UseSerialGC";
 
   private final Map<String, String> opts;
   private final Plan plan;
@@ -182,8 +182,25 @@ public final class Bench {
       waits.add(() -> await(p, "grpc-proxy", port));
     }
 
+    // name -> (provider, extra JVM options, jar): one per provider, plus --variants "name=provider|jar|opts;..."
+    // to compare jars or settings within one interleaved run.
+    Map<String, String[]> proxies = new LinkedHashMap<>();
+    for (String provider : PROVIDERS) {
+      if (wanted == null || wanted.contains(provider)) {
+        proxies.put(provider, new String[] {provider, "", jar.toString()});
+      }
+    }
+    if (opts.containsKey("variants")) {
+      // name=provider|jar|JVM options (each part may be empty: aesgcm, the jar under test, no extra options)
+      for (String v : opts.get("variants").split(";")) {
+        String[] kv = v.split("=", 2);
+        String[] parts = (kv[1] + "||").split("\\|", -1);
+        proxies.put(kv[0].trim(), new String[] {parts[0].isBlank() ? "aesgcm" : parts[0].trim(), parts[2].trim(),
+            parts[1].isBlank() ? jar.toString() : parts[1].trim()});
+      }
+    }
     Path sock = work.resolve("kms.sock");
-    boolean kms = PROVIDERS.stream().filter(x -> x.startsWith("kms")).anyMatch(x -> wanted == null || wanted.contains(x));
+    boolean kms = proxies.values().stream().anyMatch(x -> x[0].startsWith("kms"));
     if (kms) {
       Path keks = work.resolve("keks");
       Process gen = new ProcessBuilder("java", "-jar", jar.toString(), "kms-plugin", "generate-key", "--key-file",
@@ -196,20 +213,6 @@ public final class Bench {
       kmsPluginPid = plugin.pid();
     }
 
-    // name -> (provider, extra JVM options): one per provider, plus --variants "name=opts;name=opts" of the
-    // --variant-provider (default aesgcm), to compare settings of one provider within one interleaved run.
-    Map<String, String[]> proxies = new LinkedHashMap<>();
-    for (String provider : PROVIDERS) {
-      if (wanted == null || wanted.contains(provider)) {
-        proxies.put(provider, new String[] {provider, ""});
-      }
-    }
-    if (opts.containsKey("variants")) {
-      for (String v : opts.get("variants").split(";")) {
-        String[] kv = v.split("=", 2);
-        proxies.put(kv[0].trim(), new String[] {opts.getOrDefault("variant-provider", "aesgcm"), kv[1].trim()});
-      }
-    }
     for (Map.Entry<String, String[]> e : proxies.entrySet()) {
       String name = e.getKey();
       String provider = e.getValue()[0];
@@ -222,7 +225,7 @@ public final class Bench {
       if (name.equals(opts.get("jfr"))) {
         cmd.add("-XX:+FlightRecorder");
       }
-      cmd.addAll(List.of("-jar", jar.toString(), "serve", "--listen-addr", "127.0.0.1:" + port, "--endpoints",
+      cmd.addAll(List.of("-jar", e.getValue()[2], "serve", "--listen-addr", "127.0.0.1:" + port, "--endpoints",
           "127.0.0.1:" + client, "--encryption-provider-config", config.toString(), "--log-level", "warn"));
       Process p = procs.start(name, cmd);
       targets.add(new Target(name, Target.Kind.CRYPT_PROXY, port, p.pid(),

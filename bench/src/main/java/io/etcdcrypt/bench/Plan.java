@@ -27,7 +27,7 @@ record Plan(
 
   /**
    * The quick plan (under 3 minutes): 1 KiB values only; create/update/get at 16 and 64 in flight, list at 64,
-   * watch with a window of 16; one warm-up round, then 3 rounds of 0.35 s slices.
+   * watch with a window of 16; one warm-up round of 0.25 s slices, then 3 rounds of 0.3 s slices.
    */
   static Plan quick() {
     List<Scenario> s = new ArrayList<>();
@@ -38,7 +38,7 @@ record Plan(
     }
     s.add(new Scenario(Op.LIST, 64, KIB));
     s.add(new Scenario(Op.WATCH, 16, KIB));
-    return new Plan("quick", s, 1, 400, 3, 350, List.of(KIB), List.of(KIB));
+    return new Plan("quick", s, 1, 250, 3, 300, List.of(KIB), List.of(KIB));
   }
 
   /**

@@ -4,6 +4,7 @@ import io.etcdcrypt.config.ConfigException;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.LoadOptions;
+import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
@@ -22,6 +23,7 @@ import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.EtcdHealth;
 import io.etcdcrypt.proxy.ProxyOptions;
 import io.etcdcrypt.proxy.ProxyServer;
+import io.etcdcrypt.proxy.Threading;
 import io.etcdcrypt.proxy.TlsFiles;
 import io.etcdcrypt.proxy.Upstream;
 import java.io.IOException;
@@ -80,6 +82,14 @@ public final class ServeCommand implements Callable<Integer> {
   Path listenerCa;
 
   @Option(
+      names = "--event-loop-threads",
+      defaultValue = "1",
+      description = "Threads serving client and etcd connections; calls run on them. One avoids every hand-off"
+          + " between the client and the etcd connection (best on small machines); raise it when the proxy has"
+          + " cores of its own. Default: ${DEFAULT-VALUE}")
+  int eventLoopThreads;
+
+  @Option(
       names = "--shutdown-grace",
       defaultValue = "10",
       description = "Seconds running calls get to finish on shutdown. Default: ${DEFAULT-VALUE}")
@@ -98,6 +108,13 @@ public final class ServeCommand implements Callable<Integer> {
           + " first, re-encrypt it in the background with a Txn guarded by the revision read, so a concurrent"
           + " update is never overwritten. Off by default; `rewrap` does the same for everything at once.")
   boolean rewriteStaleOnRead;
+
+  /** KMS v1 calls its plugin on every write: such transforms must not run on an event loop. */
+  private static boolean callsKmsV1(EncryptionConfiguration config) {
+    return config.rules().stream()
+        .flatMap(r -> r.providers().stream())
+        .anyMatch(p -> p instanceof ProviderConfig.Kms k && "v1".equals(k.apiVersion()));
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -149,7 +166,10 @@ public final class ServeCommand implements Callable<Integer> {
       closeAfterServer.add(rewriter);
       closeAfterServer.add(rewriteUpstream);
     }
-    ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy(), stale);
+    // With a KMS v1 provider every write calls the plugin, and a reloaded file may bring one: then calls run on
+    // grpc-java's pool rather than on the event loop.
+    Threading threading = new Threading(eventLoopThreads, automaticReload || callsKmsV1(config));
+    ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy(), stale, threading);
 
     Supplier<KmsTransformers> currentKms = () -> kms;
     if (automaticReload) {

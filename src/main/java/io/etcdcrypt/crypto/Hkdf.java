@@ -23,18 +23,50 @@ public final class Hkdf {
    * 1..8160 (255 × 32), as RFC 5869 allows.
    */
   public static byte[] expandSha256(byte[] prk, byte[] info, int length) {
+    requireUsablePrk(prk);
+    return expand(newMac(prk), info, length);
+  }
+
+  /**
+   * HKDF-Expand-SHA256 under one PRK, for deriving many keys from it (a KMS v2 seed derives one per value): the
+   * HMAC key schedule is computed once per thread instead of on every call. Holds the PRK; never printed.
+   */
+  public static final class Sha256Expander {
+    private final ThreadLocal<Mac> macs;
+
+    public Sha256Expander(byte[] prk) {
+      requireUsablePrk(prk);
+      byte[] key = prk.clone();
+      this.macs = ThreadLocal.withInitial(() -> keyedMac(key));
+    }
+
+    /** {@code HKDF-Expand(prk, info, length)}; the same as {@link #expandSha256} with this PRK. */
+    public byte[] expand(byte[] info, int length) {
+      return Hkdf.expand(macs.get(), info, length);
+    }
+
+    @Override
+    public String toString() {
+      return "Hkdf.Sha256Expander[prk redacted]";
+    }
+  }
+
+  private static void requireUsablePrk(byte[] prk) {
     if (prk.length == 0) {
       throw new IllegalArgumentException("HKDF-Expand needs a non-empty PRK (the KMS v2 seed)");
     }
+  }
+
+  /** Expands with {@code mac}, already keyed with the PRK; a Mac resets to its keyed state after doFinal. */
+  private static byte[] expand(Mac mac, byte[] info, int length) {
     if (length < 1 || length > 255 * HASH_LEN) {
       throw new IllegalArgumentException("HKDF-Expand output length must be 1.." + 255 * HASH_LEN + ", got " + length);
     }
-    Mac mac = newMac(prk);
     byte[] okm = new byte[length];
     byte[] previous = new byte[0];
     int written = 0;
     for (int counter = 1; written < length; counter++) {
-      // T(i) = HMAC(PRK, T(i-1) || info || i); the Mac resets itself after doFinal.
+      // T(i) = HMAC(PRK, T(i-1) || info || i)
       mac.update(previous);
       mac.update(info);
       mac.update((byte) counter);
@@ -46,13 +78,32 @@ public final class Hkdf {
     return okm;
   }
 
-  private static Mac newMac(byte[] prk) {
+  private static Mac keyedMac(byte[] prk) {
     try {
       Mac mac = Mac.getInstance("HmacSHA256");
       mac.init(new SecretKeySpec(prk, "HmacSHA256"));
       return mac;
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("this JVM lacks HmacSHA256, which every Java 17 JDK provides", e);
+    }
+  }
+
+  // KMS v2 derives a key per value: Mac.getInstance (a provider lookup) per call cost as much as the HMAC itself.
+  private static final ThreadLocal<Mac> MACS = ThreadLocal.withInitial(() -> {
+    try {
+      return Mac.getInstance("HmacSHA256");
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("this JVM lacks HmacSHA256, which every Java 17 JDK provides", e);
+    }
+  });
+
+  private static Mac newMac(byte[] prk) {
+    Mac mac = MACS.get();
+    try {
+      mac.init(new SecretKeySpec(prk, "HmacSHA256"));
+      return mac;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 refused a " + prk.length + "-byte key", e);
     }
   }
 }

@@ -42,12 +42,17 @@ public final class DekSourceCacheKey {
         writeLp16(out, e.getValue().toByteArray());
       }
     }
+    return new DekSourceCacheKey(SHA256.get().digest(out.toByteArray()));
+  }
+
+  // Computed on every KMS v2 read: a per-thread digest saves a provider lookup each time.
+  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
     try {
-      return new DekSourceCacheKey(MessageDigest.getInstance("SHA-256").digest(out.toByteArray()));
+      return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 is missing from this JVM", e);
     }
-  }
+  });
 
   private static void writeU32(ByteArrayOutputStream out, int v) {
     out.write(v >>> 24);

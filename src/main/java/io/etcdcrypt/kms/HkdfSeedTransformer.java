@@ -22,7 +22,7 @@ final class HkdfSeedTransformer implements Transformer {
   static final int MIN_SEED_SIZE = 32;
   private static final SecureRandom RANDOM = new SecureRandom();
 
-  private final byte[] seed;
+  private final Hkdf.Sha256Expander hkdf;
   private final Consumer<byte[]> random;
 
   HkdfSeedTransformer(byte[] seed) throws TransformException {
@@ -35,7 +35,7 @@ final class HkdfSeedTransformer implements Transformer {
       throw new TransformException(
           "KMS v2 seed is " + seed.length + " bytes; at least " + MIN_SEED_SIZE + " are required");
     }
-    this.seed = seed.clone();
+    this.hkdf = new Hkdf.Sha256Expander(seed);
     this.random = random;
   }
 
@@ -58,12 +58,11 @@ final class HkdfSeedTransformer implements Transformer {
       throw new TransformException("the stored data was shorter than the required size");
     }
     byte[] info = Arrays.copyOf(stored, INFO_SIZE);
-    byte[] body = Arrays.copyOfRange(stored, INFO_SIZE, stored.length);
-    return Decrypted.fresh(AesGcm.open(derivedKey(info), body, associatedData));
+    return Decrypted.fresh(AesGcm.open(derivedKey(info), stored, INFO_SIZE, associatedData));
   }
 
   private SecretKeySpec derivedKey(byte[] info) {
-    return new SecretKeySpec(Hkdf.expandSha256(seed, info, 32), "AES");
+    return new SecretKeySpec(hkdf.expand(info, 32), "AES");
   }
 
   @Override

@@ -11,6 +11,7 @@ import io.etcdcrypt.kms.proto.v2.EncryptedDEKSourceType;
 import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 
 /**
  * A KMS v2 provider, byte-compatible with kube-apiserver: the bytes after {@code k8s:enc:kms:v2:<name>:} are a
@@ -33,6 +34,7 @@ public final class KmsV2Transformer implements KmsProvider {
   private volatile boolean closed;
   private final KmsV2StatusProbe probe;
   private final DekSourceCache cache;
+  private final ThreadLocal<LastCacheKey> lastCacheKey = new ThreadLocal<>();
 
   private KmsV2Transformer(String name, KmsEndpoint endpoint, Duration timeout, KmsProviderOptions options) {
     this.name = name;
@@ -96,13 +98,37 @@ public final class KmsV2Transformer implements KmsProvider {
     EncryptedObject o = EncryptedObjects.decode(stored);
     KmsV2WriteState state = requireState("read");
     EncryptedDEKSourceType type = o.getEncryptedDEKSourceType();
-    DekSourceCacheKey key =
-        DekSourceCacheKey.of(type, o.getEncryptedDEKSource(), o.getKeyID(), o.getAnnotationsMap());
+    DekSourceCacheKey key = cacheKeyOf(o);
     Transformer reader = cache.getOrLoad(key, () -> readerFor(o));
     options.observer().keyIdUsed(name, Direction.FROM_STORAGE, o.getKeyID());
     Decrypted d = reader.decrypt(o.getEncryptedData().toByteArray(), associatedData);
     boolean stale = !o.getKeyID().equals(state.keyId()) || type != state.template().getEncryptedDEKSourceType();
     return d.markStale(stale);
+  }
+
+  /**
+   * The cache key of {@code o}'s DEK source. Values written under one seed all carry the same source, so the key
+   * computed last on this thread (a SHA-256 over the source) is reused when the source is byte-for-byte the same.
+   */
+  private DekSourceCacheKey cacheKeyOf(EncryptedObject o) {
+    LastCacheKey last = lastCacheKey.get();
+    if (last != null && last.matches(o)) {
+      return last.key();
+    }
+    DekSourceCacheKey key =
+        DekSourceCacheKey.of(o.getEncryptedDEKSourceType(), o.getEncryptedDEKSource(), o.getKeyID(),
+            o.getAnnotationsMap());
+    lastCacheKey.set(new LastCacheKey(o.getEncryptedDEKSourceType(), o.getEncryptedDEKSource(), o.getKeyID(),
+        o.getAnnotationsMap(), key));
+    return key;
+  }
+
+  private record LastCacheKey(EncryptedDEKSourceType type, ByteString source, String keyId,
+      Map<String, ByteString> annotations, DekSourceCacheKey key) {
+    boolean matches(EncryptedObject o) {
+      return type == o.getEncryptedDEKSourceType() && source.equals(o.getEncryptedDEKSource())
+          && keyId.equals(o.getKeyID()) && annotations.equals(o.getAnnotationsMap());
+    }
   }
 
   private Transformer readerFor(EncryptedObject o) throws TransformException {

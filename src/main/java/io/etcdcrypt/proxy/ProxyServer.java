@@ -28,26 +28,37 @@ public final class ProxyServer implements AutoCloseable {
 
   private final Upstream upstream;
   private final Server server;
+  private final EventLoops loops;
 
-  private ProxyServer(Upstream upstream, Server server) {
+  private ProxyServer(Upstream upstream, Server server, EventLoops loops) {
     this.upstream = upstream;
     this.server = server;
+    this.loops = loops;
   }
 
-  /** Connects to etcd and starts listening. */
+  /** Connects to etcd and starts listening, with {@link Threading#defaults()} and no observers. */
   public static ProxyServer start(ProxyOptions options, ValueCodec codec) throws IOException {
-    return start(options, codec, ProxyObserver.NONE, ValueCodec.StaleListener.NONE);
+    return start(options, codec, ProxyObserver.NONE, ValueCodec.StaleListener.NONE, Threading.defaults());
   }
 
   /**
    * Connects to etcd and starts listening, with {@code observer}'s interceptors on both sides; {@code stale}
-   * hears of every stale value a client reads (for {@code --rewrite-stale-on-read}).
+   * hears of every stale value a client reads (for {@code --rewrite-stale-on-read}); {@code threading} says
+   * where calls run.
    */
-  public static ProxyServer start(
-      ProxyOptions options, ValueCodec codec, ProxyObserver observer, ValueCodec.StaleListener stale)
-      throws IOException {
-    Upstream upstream = new Upstream(
-        options.endpoints(), options.upstreamTls(), options.maxRecvBytes(), observer.upstreamCallInterceptors());
+  public static ProxyServer start(ProxyOptions options, ValueCodec codec, ProxyObserver observer,
+      ValueCodec.StaleListener stale, Threading threading) throws IOException {
+    EventLoops loops = EventLoops.create(threading.eventLoopThreads());
+    // Transforms that may wait on a KMS plugin run on grpc-java's cached pool; all others on the event loop.
+    boolean direct = !threading.transformsMayBlock();
+    Upstream upstream;
+    try {
+      upstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes(),
+          observer.upstreamCallInterceptors(), loops, direct);
+    } catch (RuntimeException e) {
+      loops.close();
+      throw e;
+    }
     try {
       ValueWalker walker = new ValueWalker(codec, stale);
       List<ProxiedMethod<?, ?>> transformed = new ArrayList<>();
@@ -57,7 +68,14 @@ public final class ProxyServer implements AutoCloseable {
       MethodTable table = new MethodTable(upstream.channel(), transformed);
 
       InetSocketAddress address = new InetSocketAddress(options.listen().host(), options.listen().port());
-      NettyServerBuilder builder = NettyServerBuilder.forAddress(address, options.listenerTls().serverCredentials());
+      NettyServerBuilder builder =
+          NettyServerBuilder.forAddress(address, options.listenerTls().serverCredentials())
+              .bossEventLoopGroup(loops.group)
+              .workerEventLoopGroup(loops.group)
+              .channelType(loops.serverChannelType);
+      if (direct) {
+        builder.directExecutor();
+      }
       // Server-wide interceptors also wrap the fallback registry's methods; the builder runs the last added first.
       List<ServerInterceptor> interceptors = new ArrayList<>(observer.clientCallInterceptors());
       Collections.reverse(interceptors);
@@ -79,9 +97,10 @@ public final class ProxyServer implements AutoCloseable {
           options.listenerTls().enabled(),
           options.listenerTls().trustedCaFile() != null ? "required" : "not required",
           options.endpoints());
-      return new ProxyServer(upstream, server);
+      return new ProxyServer(upstream, server, loops);
     } catch (IOException | RuntimeException e) {
       upstream.close();
+      loops.close();
       throw e;
     }
   }
@@ -112,6 +131,7 @@ public final class ProxyServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     upstream.close();
+    loops.close();
   }
 
   @Override

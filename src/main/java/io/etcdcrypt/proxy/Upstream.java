@@ -26,16 +26,32 @@ public final class Upstream implements AutoCloseable {
   private final List<Endpoint> endpoints;
 
   public Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes) {
-    this(endpoints, tls, maxInboundMessageBytes, List.of());
+    this(endpoints, tls, maxInboundMessageBytes, List.of(), null, false);
   }
 
   /** A channel whose every call passes through {@code interceptors} (the first one outermost). */
   public Upstream(
       List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes, List<ClientInterceptor> interceptors) {
+    this(endpoints, tls, maxInboundMessageBytes, interceptors, null, false);
+  }
+
+  /**
+   * A channel on {@code loops} (null: grpc-java's own event loops) whose calls run their callbacks on the event
+   * loop when {@code direct}, else on grpc-java's default pool.
+   */
+  Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes, List<ClientInterceptor> interceptors,
+      EventLoops loops, boolean direct) {
     this.endpoints = List.copyOf(endpoints);
     this.target = StaticEndpointsResolver.target(endpoints);
+    NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target, tls.channelCredentials());
+    if (loops != null) {
+      builder.eventLoopGroup(loops.group).channelType(loops.channelType);
+    }
+    if (direct) {
+      builder.directExecutor();
+    }
     this.channel =
-        NettyChannelBuilder.forTarget(target, tls.channelCredentials())
+        builder
             .defaultLoadBalancingPolicy("round_robin")
             .disableRetry()
             .disableServiceConfigLookUp()

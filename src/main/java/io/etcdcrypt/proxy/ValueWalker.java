@@ -270,7 +270,7 @@ final class ValueWalker {
 
   /** Refuses a request message with fields this proxy cannot see into. */
   private static void requireKnownFields(GeneratedMessageV3 request, String what) throws StatusException {
-    if (!request.getUnknownFields().asMap().isEmpty()) {
+    if (hasUnknownFields(request)) {
       throw refuse(
           Status.INVALID_ARGUMENT,
           what + " carries fields this proxy does not know (a newer etcd client?); refused so that no value can "
@@ -281,12 +281,20 @@ final class ValueWalker {
   /** Fails a response message from etcd with fields this proxy cannot see into. */
   private static void requireKnownResponseFields(GeneratedMessageV3 response, String what)
       throws StatusException {
-    if (!response.getUnknownFields().asMap().isEmpty()) {
+    if (hasUnknownFields(response)) {
       throw refuse(
           Status.INTERNAL,
           "etcd returned a " + what + " with fields this proxy does not know (a newer etcd?); refused so that no "
               + "ciphertext can reach the client. Upgrade etcd-crypt-proxy.");
     }
+  }
+
+  /**
+   * Whether {@code m} carries fields this proxy's protos do not define. Every unknown field has a tag, so a set
+   * that serializes to no bytes is empty; {@code asMap()} would clone a TreeMap per message (per KeyValue of a list).
+   */
+  private static boolean hasUnknownFields(GeneratedMessageV3 m) {
+    return m.getUnknownFields().getSerializedSize() != 0;
   }
 
   static StatusException refuse(Status status, String message) {

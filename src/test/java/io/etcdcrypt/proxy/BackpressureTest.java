@@ -48,7 +48,7 @@ class BackpressureTest {
     ManagedChannel toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
     try (ProxyServer proxy = ProxyServer.start(
         ProxyOptions.plaintext(new Endpoint("127.0.0.1", 0), List.of(Endpoint.parse(etcd.endpoint()))),
-        ValueCodec.IDENTITY, metrics.proxy(), ValueCodec.StaleListener.NONE)) {
+        ValueCodec.IDENTITY, metrics.proxy(), ValueCodec.StaleListener.NONE, Threading.defaults())) {
       ManagedChannel toProxy = NettyChannelBuilder.forAddress("127.0.0.1", proxy.port()).usePlaintext().build();
       try {
         AtomicInteger events = new AtomicInteger();

@@ -1,0 +1,47 @@
+package io.etcdcrypt.proxy;
+
+import io.grpc.netty.shaded.io.netty.channel.Channel;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.ServerChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The one event-loop group the listener and the upstream channel share (epoll where the shaded natives load, NIO
+ * elsewhere). Sharing it means a request and its upstream call are often served by the same thread, so relaying a
+ * call hands nothing over between threads; separate groups (grpc-java's default) cost a wake-up per hop.
+ */
+final class EventLoops implements AutoCloseable {
+
+  final EventLoopGroup group;
+  final Class<? extends ServerChannel> serverChannelType;
+  final Class<? extends Channel> channelType;
+
+  private EventLoops(EventLoopGroup group, Class<? extends ServerChannel> server, Class<? extends Channel> client) {
+    this.group = group;
+    this.serverChannelType = server;
+    this.channelType = client;
+  }
+
+  static EventLoops create(int threads) {
+    DefaultThreadFactory threadFactory = new DefaultThreadFactory("proxy-event-loop", true);
+    if (Epoll.isAvailable()) {
+      return new EventLoops(new EpollEventLoopGroup(threads, threadFactory), EpollServerSocketChannel.class,
+          EpollSocketChannel.class);
+    }
+    return new EventLoops(new NioEventLoopGroup(threads, threadFactory), NioServerSocketChannel.class,
+        NioSocketChannel.class);
+  }
+
+  @Override
+  public void close() {
+    group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+  }
+}

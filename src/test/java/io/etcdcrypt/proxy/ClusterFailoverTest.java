@@ -52,6 +52,17 @@ class ClusterFailoverTest {
         awaitNewLeader(survivors.get(0), leaderId);
       }
 
+      // A request that reaches the proxy before it has seen the member's connection drop is in flight on that
+      // connection and may fail (as it would between a client and etcd); allow a couple, then none.
+      int inFlightFailures = 0;
+      while (true) {
+        try {
+          kv.get(bs("/failover/0")).get(10, TimeUnit.SECONDS);
+          break;
+        } catch (java.util.concurrent.ExecutionException e) {
+          assertTrue(++inFlightFailures <= 2, "requests kept failing after the member died: " + e.getCause());
+        }
+      }
       for (int i = 0; i < 100; i++) {
         kv.put(bs("/failover/" + (i % 30)), bs("after-" + i)).get(10, TimeUnit.SECONDS);
         assertEquals(1, kv.get(bs("/failover/" + (i % 30))).get(10, TimeUnit.SECONDS).getKvs().size());

@@ -149,7 +149,11 @@ class ProxySemanticsTest {
             () -> election.withDeadlineAfter(1, TimeUnit.SECONDS)
                 .campaign(CampaignRequest.newBuilder().setName(pb("/semantics/elect")).setLease(lease2)
                     .setValue(pb("two")).build()));
-    assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+    // Whichever comes first: the client's own deadline, or etcd's answer to the deadline the proxy passed on
+    // (etcd's election server answers an expired context as UNKNOWN "context deadline exceeded", as it does
+    // to a direct client).
+    assertTrue(e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED
+        || String.valueOf(e.getStatus().getDescription()).contains("context deadline exceeded"), e.getStatus().toString());
     RangeRequest candidates =
         RangeRequest.newBuilder().setKey(pb("/semantics/elect/")).setRangeEnd(pb("/semantics/elect0")).build();
     long count = -1;

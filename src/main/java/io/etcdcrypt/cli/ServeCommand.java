@@ -109,11 +109,15 @@ public final class ServeCommand implements Callable<Integer> {
           + " update is never overwritten. Off by default; `rewrap` does the same for everything at once.")
   boolean rewriteStaleOnRead;
 
-  /** KMS v1 calls its plugin on every write: such transforms must not run on an event loop. */
-  private static boolean callsKmsV1(EncryptionConfiguration config) {
+  /**
+   * Whether a transform may wait on a KMS plugin: KMS v1 on every write, KMS v2 on a read that misses its DEK
+   * cache (and for the whole timeout while the plugin is down). Such calls must not run on an event loop, where
+   * one wait would stall every connection on it, kube-apiserver's leases and watches included.
+   */
+  private static boolean mayCallKms(EncryptionConfiguration config) {
     return config.rules().stream()
         .flatMap(r -> r.providers().stream())
-        .anyMatch(p -> p instanceof ProviderConfig.Kms k && "v1".equals(k.apiVersion()));
+        .anyMatch(p -> p instanceof ProviderConfig.Kms);
   }
 
   @Override
@@ -166,9 +170,9 @@ public final class ServeCommand implements Callable<Integer> {
       closeAfterServer.add(rewriter);
       closeAfterServer.add(rewriteUpstream);
     }
-    // With a KMS v1 provider every write calls the plugin, and a reloaded file may bring one: then calls run on
-    // grpc-java's pool rather than on the event loop.
-    Threading threading = new Threading(eventLoopThreads, automaticReload || callsKmsV1(config));
+    // With a KMS provider a transform may wait on its plugin, and a reloaded file may bring one: then calls run
+    // on grpc-java's pool rather than on the event loop.
+    Threading threading = new Threading(eventLoopThreads, automaticReload || mayCallKms(config));
     ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy(), stale, threading);
 
     Supplier<KmsTransformers> currentKms = () -> kms;

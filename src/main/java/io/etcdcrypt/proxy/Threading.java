@@ -8,13 +8,13 @@ package io.etcdcrypt.proxy;
  * grpc-java's defaults (a cached executor pool, separate event loops for server and channel) cost four wake-ups per
  * unary call. On a 2-core machine that halved the proxy's CPU per request (see bench/README.md).
  *
- * <p>Running transforms on an event loop is right only when they never wait: local providers, and KMS v2, whose
- * writes never call the plugin and whose reads call it once per DEK seed (cached). A configuration with a KMS v1
- * provider calls the plugin on every write, so {@code transformsMayBlock} moves calls to grpc-java's executor pool.
+ * <p>Running transforms on an event loop is right only when they never wait: local providers. KMS v1 calls its
+ * plugin on every write and KMS v2 on every read that misses its DEK cache (for the whole timeout while the plugin
+ * is down), so with any KMS provider {@code transformsMayBlock} moves calls to grpc-java's executor pool.
  *
  * @param eventLoopThreads threads of the shared event-loop group (one per core the proxy may use; 1 avoids every
  *     hand-off between the client and the etcd connection)
- * @param transformsMayBlock whether a value transform may wait on a remote call (KMS v1 plugin)
+ * @param transformsMayBlock whether a value transform may wait on a remote call (a KMS plugin)
  */
 public record Threading(int eventLoopThreads, boolean transformsMayBlock) {
 

@@ -57,6 +57,10 @@ public final class Bench {
     if (opts.containsKey("ops")) {
       p = p.only(Arrays.stream(opts.get("ops").split(",")).map(s -> Op.valueOf(s.trim().toUpperCase())).toList());
     }
+    if (opts.containsKey("sizes")) {
+      List<Integer> sizes = Arrays.stream(opts.get("sizes").split(",")).map(x -> Integer.parseInt(x.trim())).toList();
+      p = p.onlySizes(sizes);
+    }
     if (opts.containsKey("rounds") || opts.containsKey("slice-ms")) {
       p = p.withSlices(Integer.parseInt(opts.getOrDefault("rounds", "" + p.rounds())),
           Long.parseLong(opts.getOrDefault("slice-ms", "" + p.sliceMillis())));
@@ -391,8 +395,11 @@ public final class Bench {
 
   private String rowSummary(Scenario s) {
     StringBuilder b = new StringBuilder();
+    Cell base = cells.get(s).get(etcd);
     for (Cell c : cells.get(s).values()) {
-      b.append(String.format("%s %.0f/s p99 %.1fms  ", c.target.name, c.throughput(), c.percentileMicros(99) / 1000));
+      double ratio = base.throughput() > 0 ? c.throughput() / base.throughput() : 0;
+      b.append(String.format("%s %.0f/s (x%.2f) p99 %.1fms  ", c.target.name, c.throughput(), ratio,
+          c.percentileMicros(99) / 1000));
     }
     return b.toString();
   }

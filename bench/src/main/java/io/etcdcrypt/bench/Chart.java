@@ -24,7 +24,7 @@ final class Chart {
     new Color(0x4c4c4c), new Color(0x9e9e9e), new Color(0x8ecae6), new Color(0x219ebc), new Color(0xd62828),
     new Color(0x2a9d8f), new Color(0xf4a261), new Color(0xe9c46a)
   };
-  private static final int PANEL_W = 300;
+  private static final int PANEL_W = 360;
   private static final int PANEL_H = 300;
   private static final int MARGIN = 60;
 

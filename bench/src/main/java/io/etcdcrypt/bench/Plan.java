@@ -73,6 +73,12 @@ record Plan(
     return new Plan(name, kept, warmupRounds, warmupSliceMillis, rounds, sliceMillis, valueSizes, listValueSizes);
   }
 
+  Plan onlySizes(List<Integer> sizes) {
+    List<Scenario> kept = scenarios.stream().filter(x -> sizes.contains(x.valueBytes())).toList();
+    return new Plan(name, kept, warmupRounds, warmupSliceMillis, rounds, sliceMillis,
+        valueSizes.stream().filter(sizes::contains).toList(), listValueSizes.stream().filter(sizes::contains).toList());
+  }
+
   Plan withSlices(int newRounds, long newSliceMillis) {
     return new Plan(name, scenarios, warmupRounds, warmupSliceMillis, newRounds, newSliceMillis, valueSizes,
         listValueSizes);

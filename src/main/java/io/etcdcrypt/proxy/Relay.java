@@ -138,6 +138,15 @@ final class Relay<ReqT, RespT> {
     }
   }
 
+  /** Closes the client's call unless grpc already did. Caller holds the lock. */
+  private void closeQuietly(Status status) {
+    try {
+      serverCall.close(status, new Metadata());
+    } catch (IllegalStateException alreadyClosed) {
+      // grpc closed it when the send failed
+    }
+  }
+
   private final class DownstreamListener extends ServerCall.Listener<ReqT> {
     @Override
     public void onMessage(ReqT message) {
@@ -211,7 +220,18 @@ final class Relay<ReqT, RespT> {
           return;
         }
         if (out != null) {
-          serverCall.sendMessage(out);
+          try {
+            serverCall.sendMessage(out);
+          } catch (RuntimeException e) {
+            // The transport could not take the message (e.g. out of direct memory); grpc may already have
+            // closed the call. End both sides once, without a second close.
+            closed = true;
+            log.warn("could not relay a response on {}: {}", method(), e.toString());
+            clientCall.cancel("etcd-crypt-proxy could not relay a response", e);
+            closeQuietly(Status.RESOURCE_EXHAUSTED.withDescription(
+                "etcd-crypt-proxy: could not relay the response: " + e.getMessage()));
+            return;
+          }
         }
         if (out == null || serverCall.isReady()) {
           clientCall.request(1);

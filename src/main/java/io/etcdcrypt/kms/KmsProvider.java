@@ -1,5 +1,6 @@
 package io.etcdcrypt.kms;
 
+import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.Transformer;
 
 /**
@@ -20,6 +21,12 @@ public interface KmsProvider extends Transformer, AutoCloseable {
    * healthy, 3 s when not), so callers may ask on every probe.
    */
   KmsHealth health();
+
+  /** What a closed provider answers to every encrypt and decrypt. */
+  static TransformException closedError(String name) {
+    return new TransformException("KMS provider " + name + " was closed (its configuration was replaced or the"
+        + " proxy is shutting down)");
+  }
 
   /** Stops background work and closes the plugin connection. Idempotent. */
   @Override

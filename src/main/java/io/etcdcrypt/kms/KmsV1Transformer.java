@@ -228,8 +228,7 @@ public final class KmsV1Transformer implements KmsProvider {
 
   private void checkOpen() throws TransformException {
     if (closed) {
-      throw new TransformException("KMS provider " + name + " was closed (its configuration was replaced or the"
-          + " proxy is shutting down)");
+      throw KmsProvider.closedError(name);
     }
   }
 

@@ -183,8 +183,7 @@ public final class KmsV2Transformer implements KmsProvider {
 
   private void checkOpen() throws TransformException {
     if (closed) {
-      throw new TransformException("KMS provider " + name + " was closed (its configuration was replaced or the"
-          + " proxy is shutting down)");
+      throw KmsProvider.closedError(name);
     }
   }
 

@@ -11,7 +11,6 @@ import io.etcd.jetcd.KV;
 import io.etcd.jetcd.options.GetOption;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
-import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.KmsTransformerFactory;
 import io.etcdcrypt.etcd.etcdserverpb.DeleteRangeRequest;
@@ -21,6 +20,7 @@ import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
+import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -101,11 +101,11 @@ public final class OpsFixtures {
     return EncryptionConfigLoader.parse(yaml, "test.yaml");
   }
 
-  public static EncryptionCodec codec(String yaml, KmsTransformerFactory kms) throws Exception {
-    return EncryptionCodec.create(parse(yaml), ResourceResolver.withDefaultPrefix(), kms);
+  public static EncryptionCodec codec(String yaml, KmsTransformerFactory kms) {
+    return TestCodecs.fromYaml(yaml, kms);
   }
 
-  public static EncryptionCodec codec(String yaml) throws Exception {
+  public static EncryptionCodec codec(String yaml) {
     return codec(yaml, KmsTransformerFactory.UNAVAILABLE);
   }
 

@@ -104,11 +104,6 @@ public final class EncryptionCodec implements ValueCodec {
   }
 
   @Override
-  public boolean isProtected(ByteString key) {
-    return resolver.resolve(key).isPresent();
-  }
-
-  @Override
   public boolean mayProtectRange(ByteString key, ByteString rangeEnd) {
     if (rangeEnd.isEmpty()) {
       return resourceOf(key).map(r -> r.chain() != null).orElse(false);

@@ -10,9 +10,6 @@ import com.google.protobuf.ByteString;
  */
 public interface ValueCodec {
 
-  /** Whether values stored at {@code key} are governed by the encryption configuration. */
-  boolean isProtected(ByteString key);
-
   /**
    * Whether any key of the etcd interval {@code [key, rangeEnd)} may be protected. An empty {@code rangeEnd}
    * means the single key; a single zero byte means every key from {@code key} on (etcd's conventions).
@@ -52,11 +49,6 @@ public interface ValueCodec {
   /** The codec that leaves every value as it is: etcd-crypt-proxy as a plain proxy. */
   ValueCodec IDENTITY =
       new ValueCodec() {
-        @Override
-        public boolean isProtected(ByteString key) {
-          return false;
-        }
-
         @Override
         public boolean mayProtectRange(ByteString key, ByteString rangeEnd) {
           return false;

@@ -38,11 +38,6 @@ public final class SwappableCodec implements ValueCodec {
   }
 
   @Override
-  public boolean isProtected(ByteString key) {
-    return current.isProtected(key);
-  }
-
-  @Override
   public boolean mayProtectRange(ByteString key, ByteString rangeEnd) {
     return current.mayProtectRange(key, rangeEnd);
   }

@@ -58,7 +58,7 @@ class ResourceResolverTest {
 
   @Test
   void keysOfTheSharedFormatVectorsResolve() throws Exception {
-    Path vectors = Path.of(System.getProperty("shared.dir", "../shared"), "testdata", "k8s-format-vectors.json");
+    Path vectors = io.etcdcrypt.testing.FormatVectors.file();
     Map<?, ?> doc = (Map<?, ?>) new Load(LoadSettings.builder().build()).loadFromString(Files.readString(vectors));
     int checked = 0;
     for (Object v : (List<?>) doc.get("vectors")) {

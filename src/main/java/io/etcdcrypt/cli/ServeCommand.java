@@ -4,7 +4,6 @@ import io.etcdcrypt.config.ConfigException;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.LoadOptions;
-import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
@@ -90,6 +89,14 @@ public final class ServeCommand implements Callable<Integer> {
   int eventLoopThreads;
 
   @Option(
+      names = "--kms-wait-threads",
+      defaultValue = "" + Threading.DEFAULT_WAITING_THREADS,
+      description = "Threads for the requests that must wait on a KMS plugin (a KMS v1 write, a read whose DEK is"
+          + " not cached); they never wait on the event loop. At most this many such plugin calls are outstanding;"
+          + " more queue. Default: ${DEFAULT-VALUE}")
+  int kmsWaitThreads;
+
+  @Option(
       names = "--shutdown-grace",
       defaultValue = "10",
       description = "Seconds running calls get to finish on shutdown. Default: ${DEFAULT-VALUE}")
@@ -108,17 +115,6 @@ public final class ServeCommand implements Callable<Integer> {
           + " first, re-encrypt it in the background with a Txn guarded by the revision read, so a concurrent"
           + " update is never overwritten. Off by default; `rewrap` does the same for everything at once.")
   boolean rewriteStaleOnRead;
-
-  /**
-   * Whether a transform may wait on a KMS plugin: KMS v1 on every write, KMS v2 on a read that misses its DEK
-   * cache (and for the whole timeout while the plugin is down). Such calls must not run on an event loop, where
-   * one wait would stall every connection on it, kube-apiserver's leases and watches included.
-   */
-  private static boolean mayCallKms(EncryptionConfiguration config) {
-    return config.rules().stream()
-        .flatMap(r -> r.providers().stream())
-        .anyMatch(p -> p instanceof ProviderConfig.Kms);
-  }
 
   @Override
   public Integer call() throws Exception {
@@ -170,9 +166,7 @@ public final class ServeCommand implements Callable<Integer> {
       closeAfterServer.add(rewriter);
       closeAfterServer.add(rewriteUpstream);
     }
-    // With a KMS provider a transform may wait on its plugin, and a reloaded file may bring one: then calls run
-    // on grpc-java's pool rather than on the event loop.
-    Threading threading = new Threading(eventLoopThreads, automaticReload || mayCallKms(config));
+    Threading threading = new Threading(eventLoopThreads, kmsWaitThreads);
     ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy(), stale, threading);
 
     Supplier<KmsTransformers> currentKms = () -> kms;

@@ -1,5 +1,6 @@
 package io.etcdcrypt.kms;
 
+import io.etcdcrypt.crypto.NonBlockingThreads;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.Transformer;
 import java.time.Clock;
@@ -18,6 +19,9 @@ import java.util.concurrent.ExecutionException;
  * their last insert or refresh, but an expired entry is still served: the TTL only bounds growth, and expired
  * entries are dropped when something new is inserted. There is no size bound (one entry per DEK/seed, which
  * exist per server and key id, not per write).
+ *
+ * <p>On a thread that must not wait (an event loop) a miss throws {@link io.etcdcrypt.crypto.WouldBlockException}
+ * instead, so the proxy can load it from a thread that may.
  */
 final class DekSourceCache {
 
@@ -50,6 +54,8 @@ final class DekSourceCache {
       observer.dekCacheHit(provider);
       return hit.transformer();
     }
+    // Loading, or waiting for another caller's load, waits on the plugin.
+    NonBlockingThreads.checkMayWait("the KMS plugin to decrypt a DEK that is not cached");
     CompletableFuture<Transformer> mine = new CompletableFuture<>();
     CompletableFuture<Transformer> running = inFlight.putIfAbsent(key, mine);
     if (running != null) {

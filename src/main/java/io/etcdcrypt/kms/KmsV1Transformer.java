@@ -5,6 +5,7 @@ import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.AesCbcTransformer;
 import io.etcdcrypt.crypto.AesGcmTransformer;
 import io.etcdcrypt.crypto.Decrypted;
+import io.etcdcrypt.crypto.NonBlockingThreads;
 import io.etcdcrypt.crypto.TransformException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -114,6 +115,7 @@ public final class KmsV1Transformer implements KmsProvider {
   @Override
   public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws TransformException {
     checkOpen();
+    NonBlockingThreads.checkMayWait("the KMS v1 plugin to encrypt a new DEK");
     long start = System.nanoTime();
     byte[] dek = new byte[DEK_SIZE];
     RANDOM.nextBytes(dek);
@@ -145,6 +147,7 @@ public final class KmsV1Transformer implements KmsProvider {
     byte[] body = Arrays.copyOfRange(stored, 2 + length, stored.length);
     DekReader reader = cached(encryptedDek);
     if (reader == null) {
+      NonBlockingThreads.checkMayWait("the KMS v1 plugin to decrypt a DEK that is not cached");
       if (cache != null) {
         options.observer().dekCacheMiss(name);
       }

@@ -1,5 +1,6 @@
 package io.etcdcrypt.proxy;
 
+import io.etcdcrypt.crypto.NonBlockingThreads;
 import io.grpc.netty.shaded.io.netty.channel.Channel;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.ServerChannel;
@@ -16,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The one event-loop group the listener and the upstream channel share (epoll where the shaded natives load, NIO
  * elsewhere). Sharing it means a request and its upstream call are often served by the same thread, so relaying a
- * call hands nothing over between threads; separate groups (grpc-java's default) cost a wake-up per hop.
+ * call hands nothing over between threads; separate groups (grpc-java's default) cost a wake-up per hop. Its
+ * threads are marked as {@link NonBlockingThreads}.
  */
 final class EventLoops implements AutoCloseable {
 
@@ -31,7 +33,15 @@ final class EventLoops implements AutoCloseable {
   }
 
   static EventLoops create(int threads) {
-    DefaultThreadFactory threadFactory = new DefaultThreadFactory("proxy-event-loop", true);
+    DefaultThreadFactory threadFactory = new DefaultThreadFactory("proxy-event-loop", true) {
+      @Override
+      protected Thread newThread(Runnable r, String name) {
+        return super.newThread(() -> {
+          NonBlockingThreads.markCurrent(); // transforms that would wait move off this thread
+          r.run();
+        }, name);
+      }
+    };
     if (Epoll.isAvailable()) {
       return new EventLoops(new EpollEventLoopGroup(threads, threadFactory), EpollServerSocketChannel.class,
           EpollSocketChannel.class);

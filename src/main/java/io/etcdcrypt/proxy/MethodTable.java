@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Executor;
 
 /**
  * Decides, for every gRPC method a client calls, how the proxy treats it:
@@ -55,12 +56,15 @@ final class MethodTable extends HandlerRegistry {
   }
 
   private final Channel upstream;
+  private final Executor waiting;
   private final Map<String, ServerMethodDefinition<?, ?>> known = new HashMap<>();
   private final Map<String, Treatment> treatments = new HashMap<>();
   private final Set<String> rawServiceNames = new java.util.HashSet<>();
 
-  MethodTable(Channel upstream, List<ProxiedMethod<?, ?>> transformed) {
+  /** {@code waiting} runs the transforms that would wait on a KMS plugin (see {@link Threading}). */
+  MethodTable(Channel upstream, Executor waiting, List<ProxiedMethod<?, ?>> transformed) {
     this.upstream = upstream;
+    this.waiting = waiting;
     for (ProxiedMethod<?, ?> m : transformed) {
       add(m, Treatment.TRANSFORM);
     }
@@ -77,7 +81,7 @@ final class MethodTable extends HandlerRegistry {
     if (known.containsKey(name)) {
       return; // a transformed or explicitly raw entry for a value service wins over the generic raw one
     }
-    ServerCallHandler<ReqT, RespT> handler = Relay.handler(upstream, m.method(), m.transformers());
+    ServerCallHandler<ReqT, RespT> handler = Relay.handler(upstream, waiting, m.method(), m.transformers());
     known.put(name, ServerMethodDefinition.create(m.method(), handler));
     treatments.put(name, treatment);
   }
@@ -102,7 +106,7 @@ final class MethodTable extends HandlerRegistry {
     if (treatmentOf(methodName) == Treatment.RAW) {
       // A method added to a value-free service after this proxy was built: pass it through.
       ProxiedMethod<InputStream, InputStream> m = ProxiedMethod.raw(methodName, MethodDescriptor.MethodType.UNKNOWN);
-      return ServerMethodDefinition.create(m.method(), Relay.handler(upstream, m.method(), m.transformers()));
+      return ServerMethodDefinition.create(m.method(), Relay.handler(upstream, waiting, m.method(), m.transformers()));
     }
     return denied(methodName);
   }

@@ -4,11 +4,15 @@ import io.etcdcrypt.crypto.ValueCodec;
 import io.grpc.Server;
 import io.grpc.ServerInterceptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,11 +33,13 @@ public final class ProxyServer implements AutoCloseable {
   private final Upstream upstream;
   private final Server server;
   private final EventLoops loops;
+  private final ExecutorService waiting;
 
-  private ProxyServer(Upstream upstream, Server server, EventLoops loops) {
+  private ProxyServer(Upstream upstream, Server server, EventLoops loops, ExecutorService waiting) {
     this.upstream = upstream;
     this.server = server;
     this.loops = loops;
+    this.waiting = waiting;
   }
 
   /** Connects to etcd and starts listening, with {@link Threading#defaults()} and no observers. */
@@ -49,13 +55,13 @@ public final class ProxyServer implements AutoCloseable {
   public static ProxyServer start(ProxyOptions options, ValueCodec codec, ProxyObserver observer,
       ValueCodec.StaleListener stale, Threading threading) throws IOException {
     EventLoops loops = EventLoops.create(threading.eventLoopThreads());
-    // Transforms that may wait on a KMS plugin run on grpc-java's cached pool; all others on the event loop.
-    boolean direct = !threading.transformsMayBlock();
+    ExecutorService waiting = newWaitingPool(threading.waitingThreads());
     Upstream upstream;
     try {
       upstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes(),
-          observer.upstreamCallInterceptors(), loops, direct);
+          observer.upstreamCallInterceptors(), loops, true);
     } catch (RuntimeException e) {
+      waiting.shutdownNow();
       loops.close();
       throw e;
     }
@@ -65,17 +71,15 @@ public final class ProxyServer implements AutoCloseable {
       transformed.addAll(KvProxy.methods(walker));
       transformed.addAll(WatchProxy.methods(walker));
       transformed.addAll(ElectionProxy.methods(walker));
-      MethodTable table = new MethodTable(upstream.channel(), transformed);
+      MethodTable table = new MethodTable(upstream.channel(), waiting, transformed);
 
       InetSocketAddress address = new InetSocketAddress(options.listen().host(), options.listen().port());
       NettyServerBuilder builder =
           NettyServerBuilder.forAddress(address, options.listenerTls().serverCredentials())
               .bossEventLoopGroup(loops.group)
               .workerEventLoopGroup(loops.group)
-              .channelType(loops.serverChannelType);
-      if (direct) {
-        builder.directExecutor();
-      }
+              .channelType(loops.serverChannelType)
+              .directExecutor();
       // Server-wide interceptors also wrap the fallback registry's methods; the builder runs the last added first.
       List<ServerInterceptor> interceptors = new ArrayList<>(observer.clientCallInterceptors());
       Collections.reverse(interceptors);
@@ -97,12 +101,24 @@ public final class ProxyServer implements AutoCloseable {
           options.listenerTls().enabled(),
           options.listenerTls().trustedCaFile() != null ? "required" : "not required",
           options.endpoints());
-      return new ProxyServer(upstream, server, loops);
+      return new ProxyServer(upstream, server, loops, waiting);
     } catch (IOException | RuntimeException e) {
       upstream.close();
+      waiting.shutdownNow();
       loops.close();
       throw e;
     }
+  }
+
+  /**
+   * The threads on which transforms that wait on a KMS plugin run (see {@link Threading}): a fixed number, started
+   * when first needed and stopped after a minute idle, so a configuration without KMS never starts one.
+   */
+  private static ExecutorService newWaitingPool(int threads) {
+    ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), new DefaultThreadFactory("proxy-kms-wait", true));
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
   }
 
   /** The port actually bound (useful when listening on port 0). */
@@ -131,6 +147,7 @@ public final class ProxyServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     upstream.close();
+    waiting.shutdownNow();
     loops.close();
   }
 

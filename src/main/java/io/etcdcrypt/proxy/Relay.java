@@ -1,5 +1,6 @@
 package io.etcdcrypt.proxy;
 
+import io.etcdcrypt.crypto.WouldBlockException;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -9,6 +10,8 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.Status;
 import io.grpc.StatusException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -37,31 +40,45 @@ final class Relay<ReqT, RespT> {
   private final ServerCall<ReqT, RespT> serverCall;
   private final ClientCall<ReqT, RespT> clientCall;
   private final CallTransformer<ReqT, RespT> transformer;
+  private final Executor waiting;
   private final Object lock = new Object();
 
   // Guarded by lock.
   private boolean downstreamWantsMore; // the client sent a message we did not yet ask the next one for
   private boolean upstreamWantsMore; // etcd sent a message we did not yet ask the next one for
   private boolean closed;
+  private boolean requestOffLoop; // a request is being handled on the waiting pool
+  private boolean halfCloseDeferred; // the client half-closed meanwhile: pass it on after that request
+  private boolean responseOffLoop; // a response is being handled on the waiting pool
+  private End closeDeferred; // etcd ended the call meanwhile: pass it on after that response
+
+  /** How etcd ended the call. */
+  private record End(Status status, Metadata trailers) {}
 
   private Relay(
       ServerCall<ReqT, RespT> serverCall,
       ClientCall<ReqT, RespT> clientCall,
-      CallTransformer<ReqT, RespT> transformer) {
+      CallTransformer<ReqT, RespT> transformer,
+      Executor waiting) {
     this.serverCall = serverCall;
     this.clientCall = clientCall;
     this.transformer = transformer;
+    this.waiting = waiting;
   }
 
-  /** A server handler that relays every call of {@code method} to {@code upstream}. */
+  /**
+   * A server handler that relays every call of {@code method} to {@code upstream}; a message whose transform would
+   * wait on an event loop is transformed and relayed on {@code waiting} instead.
+   */
   static <ReqT, RespT> ServerCallHandler<ReqT, RespT> handler(
       Channel upstream,
+      Executor waiting,
       MethodDescriptor<ReqT, RespT> method,
       CallTransformer.Factory<ReqT, RespT> transformers) {
     return (serverCall, headers) -> {
       // Created inside the server call's Context, so the client's deadline and cancellation carry over.
       ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, callOptions(method));
-      Relay<ReqT, RespT> relay = new Relay<>(serverCall, clientCall, transformers.newCall());
+      Relay<ReqT, RespT> relay = new Relay<>(serverCall, clientCall, transformers.newCall(), waiting);
       return relay.start(headers);
     };
   }
@@ -119,22 +136,45 @@ final class Relay<ReqT, RespT> {
   }
 
   /** Marks a transform that ended the call; distinct from null, which means "deliver nothing". */
-  private static final Object FAILED = new Object();
+  private static final Object ENDED = new Object();
 
-  /** Runs one transform with the method in the log context; a failure ends the call and returns FAILED. */
+  /** Marks a transform that would have waited on this event loop (a KMS plugin call); nothing was relayed. */
+  private static final Object WOULD_WAIT = new Object();
+
+  /**
+   * Runs one transform with the method in the log context. A failure ends the call and returns ENDED; a transform
+   * that would wait on a KMS plugin on this event loop returns WOULD_WAIT before anything has waited.
+   */
   private Object transform(String what, Step step) {
     MDC.put(MDC_METHOD, method());
     try {
       return step.apply();
+    } catch (WouldBlockException e) {
+      return WOULD_WAIT;
     } catch (StatusException e) {
       fail(e.getStatus());
-      return FAILED;
+      return ENDED;
     } catch (RuntimeException e) {
       log.error("{} transform failed on {}", what, method(), e);
       fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: " + what + " transform failed: " + e));
-      return FAILED;
+      return ENDED;
     } finally {
       MDC.remove(MDC_METHOD);
+    }
+  }
+
+  /**
+   * Handles a message again on the waiting pool, where its transform may wait. Order holds: the relay asks a side
+   * for its next message only once this one is sent, and the side's end (half-close, close) that arrives meanwhile
+   * is deferred until then (see {@code requestOffLoop}, {@code responseOffLoop}). Values transformed before the one
+   * that would wait are transformed again there (and counted again in the transformation metrics): once per
+   * DEK-cache miss, or per KMS v1 write, which waits before anything else.
+   */
+  private void moveOffLoop(Runnable again) {
+    try {
+      waiting.execute(again);
+    } catch (RejectedExecutionException shuttingDown) {
+      fail(Status.UNAVAILABLE.withDescription("etcd-crypt-proxy is shutting down; retry the request"));
     }
   }
 
@@ -150,18 +190,31 @@ final class Relay<ReqT, RespT> {
   private final class DownstreamListener extends ServerCall.Listener<ReqT> {
     @Override
     public void onMessage(ReqT message) {
+      relay(message, false);
+    }
+
+    private void relay(ReqT message, boolean offLoop) {
       Object transformed = transform("request", () -> transformer.toUpstream(message));
-      if (transformed == FAILED) {
+      if (transformed == WOULD_WAIT) {
+        synchronized (lock) {
+          requestOffLoop = true;
+        }
+        moveOffLoop(() -> relay(message, true));
         return;
       }
-      @SuppressWarnings("unchecked")
-      ReqT out = (ReqT) transformed;
       synchronized (lock) {
-        if (closed) {
+        if (offLoop) {
+          requestOffLoop = false;
+        }
+        if (transformed == ENDED || closed) {
           return;
         }
+        @SuppressWarnings("unchecked")
+        ReqT out = (ReqT) transformed;
         clientCall.sendMessage(out);
-        if (clientCall.isReady()) {
+        if (halfCloseDeferred) {
+          clientCall.halfClose(); // the client sends nothing more
+        } else if (clientCall.isReady()) {
           serverCall.request(1);
         } else {
           downstreamWantsMore = true;
@@ -172,7 +225,12 @@ final class Relay<ReqT, RespT> {
     @Override
     public void onHalfClose() {
       synchronized (lock) {
-        if (!closed) {
+        if (closed) {
+          return;
+        }
+        if (requestOffLoop) {
+          halfCloseDeferred = true;
+        } else {
           clientCall.halfClose();
         }
       }
@@ -209,16 +267,28 @@ final class Relay<ReqT, RespT> {
 
     @Override
     public void onMessage(RespT message) {
-      Object transformed = transform("response", () -> transformer.toDownstream(message, Relay.this::sendUpstream));
-      if (transformed == FAILED) {
+      relay(message, false);
+    }
+
+    private void relay(RespT message, boolean offLoop) {
+      Object transformed = transform(
+          "response", () -> transformer.toDownstream(message, Relay.this::sendUpstream));
+      if (transformed == WOULD_WAIT) {
+        synchronized (lock) {
+          responseOffLoop = true;
+        }
+        moveOffLoop(() -> relay(message, true));
         return;
       }
-      @SuppressWarnings("unchecked")
-      RespT out = (RespT) transformed;
       synchronized (lock) {
-        if (closed) {
+        if (offLoop) {
+          responseOffLoop = false;
+        }
+        if (transformed == ENDED || closed) {
           return;
         }
+        @SuppressWarnings("unchecked")
+        RespT out = (RespT) transformed;
         if (out != null) {
           try {
             serverCall.sendMessage(out);
@@ -233,7 +303,10 @@ final class Relay<ReqT, RespT> {
             return;
           }
         }
-        if (out == null || serverCall.isReady()) {
+        if (closeDeferred != null) {
+          closed = true;
+          serverCall.close(closeDeferred.status(), closeDeferred.trailers());
+        } else if (out == null || serverCall.isReady()) {
           clientCall.request(1);
         } else {
           upstreamWantsMore = true;
@@ -245,6 +318,10 @@ final class Relay<ReqT, RespT> {
     public void onClose(Status status, Metadata trailers) {
       synchronized (lock) {
         if (closed) {
+          return;
+        }
+        if (responseOffLoop) {
+          closeDeferred = new End(status, trailers);
           return;
         }
         closed = true;

@@ -2,13 +2,16 @@ package io.etcdcrypt.e2e;
 
 import static io.etcdcrypt.testing.Clients.bs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcd.jetcd.Client;
+import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.options.GetOption;
 import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.MockKmsPlugin;
 import io.etcdcrypt.testing.MutableClock;
@@ -20,6 +23,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -35,13 +39,17 @@ class KmsThroughProxyTest {
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
   private static String config(MockKmsPlugin plugin, String apiVersion) {
+    return config(plugin, apiVersion, "2s");
+  }
+
+  private static String config(MockKmsPlugin plugin, String apiVersion, String timeout) {
     return String.join("\n",
         "apiVersion: apiserver.config.k8s.io/v1",
         "kind: EncryptionConfiguration",
         "resources:",
         "  - resources: [secrets]",
         "    providers: [{kms: {apiVersion: " + apiVersion + ", name: mock, endpoint: '" + plugin.endpoint().url()
-            + "', timeout: 2s}}]",
+            + "', timeout: " + timeout + "}}]",
         "  - resources: [configmaps]",
         "    providers: [{aesgcm: {keys: [{name: k1, secret: " + TestCodecs.randomKey(32) + "}]}}]",
         "");
@@ -90,6 +98,41 @@ class KmsThroughProxyTest {
         assertAllReadBack(c, "/registry/secrets/v2/", 1000);
       }
       assertEquals(1, plugin.decryptCalls.get());
+    }
+  }
+
+  @Test
+  void aReadWaitingOnThePluginDoesNotHoldUpTheOtherCallsOfTheEventLoop(@TempDir Path dir) throws Exception {
+    try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"))) {
+      String yaml = config(plugin, "v2", "60s");
+      try (KmsTransformers kms = new KmsTransformers();
+          ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
+          Client c = proxy.client()) {
+        c.getKVClient().put(bs("/registry/secrets/held/s"), bs("secret")).get(10, TimeUnit.SECONDS);
+      }
+      // A fresh proxy (one event-loop thread, the default) has not cached the seed: its first read of the secret
+      // needs the plugin's Decrypt, which the plugin now holds.
+      CountDownLatch gate = new CountDownLatch(1);
+      plugin.decryptGate = gate;
+      try (KmsTransformers kms = new KmsTransformers();
+          ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
+          Client c = proxy.client()) {
+        CompletableFuture<GetResponse> held = c.getKVClient().get(bs("/registry/secrets/held/s"));
+        Await.until("the plugin to receive Decrypt", Duration.ofSeconds(10), () -> plugin.decryptCalls.get() == 1);
+
+        // Meanwhile the same connection's other calls are served: they do not queue behind the plugin call.
+        c.getKVClient().put(bs("/registry/configmaps/held/cm"), bs("cm")).get(10, TimeUnit.SECONDS);
+        assertEquals("cm", read(c, "/registry/configmaps/held/cm"));
+        c.getKVClient().put(bs("/registry/pods/held/p"), bs("p")).get(10, TimeUnit.SECONDS);
+        assertFalse(held.isDone(), "the secret's read was still waiting on the plugin");
+
+        gate.countDown();
+        assertEquals("secret", held.get(10, TimeUnit.SECONDS).getKvs().get(0).getValue()
+            .toString(StandardCharsets.UTF_8));
+        assertEquals(1, plugin.decryptCalls.get());
+      } finally {
+        gate.countDown();
+      }
     }
   }
 

@@ -10,11 +10,21 @@ import java.util.List;
 /** {@code etcdserverpb.KV}: values are sealed in Put and Txn requests and opened in every response. */
 final class KvProxy {
 
+  /**
+   * {@code KV/Range} with the response kept as its wire bytes, on both sides of the relay: etcd's reply arrives
+   * as {@link RangeResponseBytes}, its values are opened in place, and it leaves as bytes. The request is parsed
+   * (the VALUE-sort check reads it).
+   */
+  static final MethodDescriptor<RangeRequest, RangeResponseBytes> RANGE =
+      KVGrpc.getRangeMethod()
+          .toBuilder(KVGrpc.getRangeMethod().getRequestMarshaller(), RangeResponseBytes.MARSHALLER)
+          .build();
+
   private KvProxy() {}
 
   static List<ProxiedMethod<?, ?>> methods(ValueWalker walker) {
     return List.of(
-        rewriting(KVGrpc.getRangeMethod(), (RangeRequest r) -> {
+        rewriting(RANGE, (RangeRequest r) -> {
           walker.check(r);
           return r;
         }, walker::open),

@@ -2,6 +2,7 @@ package io.etcdcrypt.proxy;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.GeneratedMessageV3;
+import com.google.protobuf.UnsafeByteOperations;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.etcd.etcdserverpb.Compare;
@@ -23,7 +24,10 @@ import java.util.List;
 /**
  * Walks every etcd message shape that carries a value and passes each value through the {@link ValueCodec},
  * keyed by the etcd key it is stored under. This is the only place that knows where values live in etcd's
- * messages; Txn is walked recursively here and nowhere else.
+ * messages; Txn is walked recursively here and nowhere else. One shape is read at the byte level: {@code KV/Range}
+ * responses, the bulk of the traffic (kube-apiserver's get and list), are opened in their wire bytes by
+ * {@link WireRangeOpener} on this class's behalf ({@link #open(RangeResponseBytes)}), under the same rules and
+ * with the same errors; Range results inside a Txn take the parsed path.
  *
  * <p>Messages without a protected value are returned as the same instance, so unprotected traffic costs no
  * rebuild. Fail-closed rules: a value that cannot be opened fails the whole response (never ciphertext, never a
@@ -36,10 +40,15 @@ final class ValueWalker {
 
   private final ValueCodec codec;
   private final ValueCodec.StaleListener staleListener;
+  private final WireRangeOpener.ValueOpener wireValueOpener;
 
   ValueWalker(ValueCodec codec, ValueCodec.StaleListener staleListener) {
     this.codec = codec;
     this.staleListener = staleListener;
+    // A wire key is a view of a whole response page; a listener may queue it, so it gets a copy of its own.
+    ValueCodec.StaleListener copyingKeys =
+        (key, modRevision) -> staleListener.stale(UnsafeByteOperations.unsafeWrap(key.toByteArray()), modRevision);
+    this.wireValueOpener = (key, value, modRevision) -> openValue(key, value, modRevision, copyingKeys);
   }
 
   // ---- values into etcd ----
@@ -139,6 +148,11 @@ final class ValueWalker {
   }
 
   // ---- values out of etcd ----
+
+  /** A {@code KV/Range} response with its values opened in place; the same instance when none changed. */
+  RangeResponseBytes open(RangeResponseBytes r) throws StatusException {
+    return WireRangeOpener.open(r, wireValueOpener);
+  }
 
   RangeResponse open(RangeResponse r) throws StatusException {
     requireKnownResponseFields(r, "RangeResponse");
@@ -282,11 +296,23 @@ final class ValueWalker {
   private static void requireKnownResponseFields(GeneratedMessageV3 response, String what)
       throws StatusException {
     if (hasUnknownFields(response)) {
-      throw refuse(
-          Status.INTERNAL,
-          "etcd returned a " + what + " with fields this proxy does not know (a newer etcd?); refused so that no "
-              + "ciphertext can reach the client. Upgrade etcd-crypt-proxy.");
+      throw unknownResponseFields(what);
     }
+  }
+
+  /** The failure of a response message from etcd ({@code what}, e.g. "KeyValue") with unknown fields. */
+  static StatusException unknownResponseFields(String what) {
+    return refuse(
+        Status.INTERNAL,
+        "etcd returned a " + what + " with fields this proxy does not know (a newer etcd?); refused so that no "
+            + "ciphertext can reach the client. Upgrade etcd-crypt-proxy.");
+  }
+
+  /** The failure of a response message from etcd that is not valid protobuf of its type. */
+  static StatusException unreadableResponse(String what, String why) {
+    return refuse(
+        Status.INTERNAL,
+        "etcd returned a " + what + " this proxy cannot read (" + why + "); it was not forwarded");
   }
 
   /**

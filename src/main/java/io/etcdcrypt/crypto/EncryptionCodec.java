@@ -118,7 +118,8 @@ public final class EncryptionCodec implements ValueCodec {
 
   @Override
   public ByteString toStorage(ByteString key, ByteString value) throws TransformException {
-    Optional<ResourceChain> resource = resourceOf(key);
+    byte[] keyBytes = key.toByteArray(); // resolved, then the associated data
+    Optional<ResourceChain> resource = resourceOf(keyBytes);
     if (resource.isEmpty() || resource.get().chain() == null) {
       return value;
     }
@@ -126,7 +127,7 @@ public final class EncryptionCodec implements ValueCodec {
     long start = System.nanoTime();
     byte[] sealed;
     try {
-      sealed = r.chain().encrypt(value.toByteArray(), key.toByteArray());
+      sealed = r.chain().encrypt(value.toByteArray(), keyBytes);
     } catch (TransformException e) {
       recordWrite(r, System.nanoTime() - start, e);
       logFailure(TransformObserver.Direction.TO_STORAGE, key, r, r.providerWritePrefix(), e);
@@ -144,7 +145,8 @@ public final class EncryptionCodec implements ValueCodec {
   @Override
   public ByteString fromStorage(ByteString key, ByteString value, long modRevision, StaleListener listener)
       throws TransformException {
-    Optional<ResourceChain> resource = resourceOf(key);
+    byte[] keyBytes = key.toByteArray(); // resolved, then the associated data
+    Optional<ResourceChain> resource = resourceOf(keyBytes);
     if (resource.isEmpty()) {
       return value;
     }
@@ -162,7 +164,7 @@ public final class EncryptionCodec implements ValueCodec {
     long start = System.nanoTime();
     DecryptedDetail d;
     try {
-      d = r.chain().decryptDetailed(value.toByteArray(), key.toByteArray());
+      d = r.chain().decryptDetailed(value.toByteArray(), keyBytes);
     } catch (TransformException e) {
       List<String> prefixes = recordReadFailure(r, System.nanoTime() - start, e);
       logFailure(TransformObserver.Direction.FROM_STORAGE, key, r, String.join(",", prefixes), e);
@@ -288,6 +290,10 @@ public final class EncryptionCodec implements ValueCodec {
   }
 
   private Optional<ResourceChain> resourceOf(ByteString key) {
+    return resourceOf(key.toByteArray());
+  }
+
+  private Optional<ResourceChain> resourceOf(byte[] key) {
     Optional<GroupResource> gr = resolver.resolve(key);
     return gr.map(g -> byResource.computeIfAbsent(g, this::chainFor));
   }

@@ -11,6 +11,9 @@ import io.etcdcrypt.kms.KmsPluginException;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
+import java.util.concurrent.ConcurrentHashMap;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -24,6 +27,17 @@ final class TransformMetrics implements TransformObserver {
   private final Histogram duration;
   private final Counter plaintext;
   private final Counter stale;
+  /**
+   * The data points of successful transformations by label set. A list page records two samples per value; looking
+   * the points up with {@code labelValues} each time (a varargs array, a list, a hash over every label) showed in
+   * the proxy's profile, while the label sets are few (resources x prefixes) and their Strings come from the
+   * configuration, so equality is mostly identity.
+   */
+  private final ConcurrentHashMap<Labels, Succeeded> succeeded = new ConcurrentHashMap<>();
+
+  private record Labels(String resource, String type, String transformerPrefix) {}
+
+  private record Succeeded(CounterDataPoint operations, DistributionDataPoint duration) {}
 
   TransformMetrics(PrometheusRegistry registry) {
     operations = counter(registry, MetricNames.TRANSFORMATION_OPERATIONS,
@@ -46,10 +60,19 @@ final class TransformMetrics implements TransformObserver {
   public void transformed(
       String resource, Direction direction, String transformerPrefix, long nanos, TransformException error) {
     String type = direction == Direction.TO_STORAGE ? TO_STORAGE : FROM_STORAGE;
-    operations.labelValues(resource, type, transformerPrefix, status(error)).inc();
-    if (error == null) {
-      duration.labelValues(type, transformerPrefix).observe(nanos / 1e9);
+    if (error != null) {
+      operations.labelValues(resource, type, transformerPrefix, status(error)).inc();
+      return;
     }
+    Labels labels = new Labels(resource, type, transformerPrefix);
+    Succeeded points = succeeded.get(labels);
+    if (points == null) {
+      points = succeeded.computeIfAbsent(labels, l -> new Succeeded(
+          operations.labelValues(l.resource(), l.type(), l.transformerPrefix(), status(null)),
+          duration.labelValues(l.type(), l.transformerPrefix())));
+    }
+    points.operations().inc();
+    points.duration().observe(nanos / 1e9);
   }
 
   @Override

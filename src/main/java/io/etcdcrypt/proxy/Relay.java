@@ -24,7 +24,11 @@ import org.slf4j.MDC;
  * the proxy buffer. Headers, trailers, status code and description, deadline and cancellation pass through
  * unchanged; the request headers (etcd's {@code token}, {@code hasleader}, ...) are forwarded as received.
  *
- * <p>The server and client halves call back on different threads; every operation on either call takes the
+ * <p>Messages are transformed on the event loop that delivered them. The rare transform that would wait on a KMS
+ * plugin is handed, with its message, to the waiting pool and relayed from there; that side's half-close or close
+ * waits for it, so nothing overtakes the message (see {@link Threading}).
+ *
+ * <p>The server and client halves may call back on different threads; every operation on either call takes the
  * relay's lock, because neither {@code ServerCall} nor {@code ClientCall} may be used concurrently.
  *
  * <p>While a message is transformed, the MDC key {@value #MDC_METHOD} holds the call's full method name, so that

@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcd.jetcd.Client;
+import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.WatchOption;
 import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsTransformers;
 import io.etcdcrypt.testing.Await;
@@ -25,6 +27,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -132,6 +135,41 @@ class KmsThroughProxyTest {
         assertEquals(1, plugin.decryptCalls.get());
       } finally {
         gate.countDown();
+      }
+    }
+  }
+
+  @Test
+  void aColdProxyReplaysWatchHistoryInOrderWhileTheSeedIsFetchedOffTheEventLoop(@TempDir Path dir)
+      throws Exception {
+    try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"))) {
+      String yaml = config(plugin, "v2");
+      long firstRevision = 0;
+      try (KmsTransformers kms = new KmsTransformers();
+          ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
+          Client c = proxy.client()) {
+        for (int i = 0; i < 5; i++) {
+          long rev = c.getKVClient().put(bs("/registry/secrets/history/s" + i), bs("value-" + i))
+              .get(10, TimeUnit.SECONDS).getHeader().getRevision();
+          firstRevision = i == 0 ? rev : firstRevision;
+        }
+      }
+      // The history's first event needs the plugin's Decrypt of the seed: that response is opened on the waiting
+      // pool, and everything after it must still arrive, in order, on the same stream.
+      LinkedBlockingQueue<String> values = new LinkedBlockingQueue<>();
+      try (KmsTransformers kms = new KmsTransformers();
+          ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
+          Client c = proxy.client();
+          Watch.Watcher w = c.getWatchClient().watch(bs("/registry/secrets/history/"),
+              WatchOption.builder().isPrefix(true).withRevision(firstRevision).build(),
+              r -> r.getEvents().forEach(
+                  e -> values.add(e.getKeyValue().getValue().toString(StandardCharsets.UTF_8))))) {
+        for (int i = 0; i < 5; i++) {
+          assertEquals("value-" + i, values.poll(10, TimeUnit.SECONDS));
+        }
+        c.getKVClient().put(bs("/registry/secrets/history/s5"), bs("value-5")).get(10, TimeUnit.SECONDS);
+        assertEquals("value-5", values.poll(10, TimeUnit.SECONDS));
+        assertEquals(1, plugin.decryptCalls.get(), "one Decrypt, for the first proxy's seed");
       }
     }
   }

@@ -5,8 +5,8 @@
 #   bench/run.sh --quick    under 3 minutes; results in bench/results/quick.*
 #   bench/run.sh --jmh      the JMH micro-benchmarks of the providers instead
 #
-# Other flags go to the harness: --targets etcd,aesgcm  --ops create,get  --rounds N  --slice-ms MS
-# --jfr aesgcm (JFR recording of that proxy's measured rounds)  --proxy-java-opts "-Xmx256m ..."  --out DIR
+# Other flags go to the harness: --targets etcd,aesgcm  --ops create,get  --rounds N  --slice-ms MS  --warmup-rounds N
+# --jfr aesgcm (JFR recording of that proxy's measured rounds, summarised into <name>-profile-aesgcm.md)  --proxy-java-opts "-Xmx256m ..."  --out DIR
 # --name NAME  --keep (keep the tmpfs work dir).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -31,7 +31,7 @@ import java.util.concurrent.Future;
  * separate processes on loopback, loads them all in ONE run with interleaved slices, and writes the results.
  *
  * <p>Usage (bench/run.sh passes these): {@code Bench [--quick] [--out DIR] [--name NAME] [--proxy-jar JAR]
- * [--targets a,b] [--ops create,get] [--rounds N] [--slice-ms MS] [--jfr TARGET] [--proxy-java-opts "..."]}
+ * [--targets a,b] [--ops create,get] [--rounds N] [--slice-ms MS] [--warmup-rounds N] [--jfr TARGET] [--proxy-java-opts "..."]}
  */
 public final class Bench {
 
@@ -64,6 +64,9 @@ public final class Bench {
     if (opts.containsKey("rounds") || opts.containsKey("slice-ms")) {
       p = p.withSlices(Integer.parseInt(opts.getOrDefault("rounds", "" + p.rounds())),
           Long.parseLong(opts.getOrDefault("slice-ms", "" + p.sliceMillis())));
+    }
+    if (opts.containsKey("warmup-rounds")) {
+      p = p.withWarmupRounds(Integer.parseInt(opts.get("warmup-rounds")));
     }
     this.plan = p;
     this.work = Files.createTempDirectory(Path.of("/dev/shm"), "etcd-crypt-bench-");
@@ -223,9 +226,22 @@ public final class Bench {
       Path config = work.resolve(name + ".yaml");
       Files.writeString(config, BenchConfigs.encryptionConfig(provider, sock));
       int port = Procs.freePort();
+      // Options of the form NAME=value are environment variables (e.g. MALLOC_ARENA_MAX=2), set through env(1),
+      // which execs java: the pid stays the proxy's.
       List<String> cmd = new ArrayList<>();
+      List<String> jvm = new ArrayList<>();
+      for (String o : (proxyJavaOpts + " " + e.getValue()[1]).trim().split("\\s+")) {
+        if (o.matches("[A-Z_][A-Z0-9_]*=.*")) {
+          if (cmd.isEmpty()) {
+            cmd.add("env");
+          }
+          cmd.add(o);
+        } else {
+          jvm.add(o);
+        }
+      }
       cmd.add("java");
-      cmd.addAll(Arrays.asList((proxyJavaOpts + " " + e.getValue()[1]).trim().split("\\s+")));
+      cmd.addAll(jvm);
       if (name.equals(opts.get("jfr"))) {
         cmd.add("-XX:+FlightRecorder");
       }
@@ -412,15 +428,27 @@ public final class Bench {
 
   // ---- profiling ----
 
+  private Path jfrFile(String target) {
+    String name = opts.getOrDefault("name", plan.name());
+    return Path.of(opts.getOrDefault("out", "bench/results")).toAbsolutePath()
+        .resolve(name + "-profile-" + target + ".jfr");
+  }
+
   private void startJfr(String target) throws Exception {
-    Path file = Path.of(opts.getOrDefault("out", "bench/results")).toAbsolutePath().resolve("profile-" + target + ".jfr");
+    Path file = jfrFile(target);
     Files.createDirectories(file.getParent());
     jcmd(target, "JFR.start", "name=bench", "settings=profile", "filename=" + file);
     notes.add("JFR recording of the measured rounds on " + target + ": " + file.getFileName());
   }
 
+  /** Stops the recording and writes its summary next to it ({@link JfrProfile}). */
   private void stopJfr(String target) throws Exception {
     jcmd(target, "JFR.stop", "name=bench");
+    Path file = jfrFile(target);
+    Path summary = file.resolveSibling(file.getFileName().toString().replace(".jfr", ".md"));
+    JfrProfile.write(file, summary, target + ", " + plan.scenarios().stream().map(Scenario::id)
+        .distinct().collect(java.util.stream.Collectors.joining(", ")));
+    notes.add("Profile summary: " + summary.getFileName());
   }
 
   private void jcmd(String target, String... args) throws Exception {

@@ -83,4 +83,10 @@ record Plan(
     return new Plan(name, scenarios, warmupRounds, warmupSliceMillis, newRounds, newSliceMillis, valueSizes,
         listValueSizes);
   }
+
+  /** More warm-up rounds: profiles (--jfr) need the JIT done before the recording starts. */
+  Plan withWarmupRounds(int newWarmupRounds) {
+    return new Plan(name, scenarios, newWarmupRounds, warmupSliceMillis, rounds, sliceMillis, valueSizes,
+        listValueSizes);
+  }
 }

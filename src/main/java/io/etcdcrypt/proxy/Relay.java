@@ -176,7 +176,16 @@ final class Relay<ReqT, RespT> {
    */
   private void moveOffLoop(Runnable again) {
     try {
-      waiting.execute(again);
+      waiting.execute(() -> {
+        try {
+          again.run();
+        } catch (Throwable t) {
+          // Off the event loop nobody else would end the call (grpc does on its own threads): an Error such as
+          // OutOfMemoryError in a transform must fail the call, not leave the client waiting for ever.
+          log.error("relaying a message of {} on the waiting pool failed", method(), t);
+          fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: the transform failed: " + t));
+        }
+      });
     } catch (RejectedExecutionException shuttingDown) {
       fail(Status.UNAVAILABLE.withDescription("etcd-crypt-proxy is shutting down; retry the request"));
     }

@@ -177,7 +177,9 @@ public final class EncryptionCodec implements ValueCodec {
     if (d.stale()) {
       listener.stale(key, modRevision);
     }
-    return UnsafeByteOperations.unsafeWrap(d.plaintext());
+    // Read by identity, the stored bytes are the plaintext: the same instance tells callers nothing changed, so
+    // a Range page or Watch event of such values is forwarded without a rebuild.
+    return DecryptedDetail.IDENTITY.equals(d.providerPrefix()) ? value : UnsafeByteOperations.unsafeWrap(d.plaintext());
   }
 
   // kube-apiserver records one sample per prefix-chain level: the key list's (inner) first, then the provider's.

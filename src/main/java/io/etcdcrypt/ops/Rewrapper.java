@@ -295,13 +295,11 @@ public final class Rewrapper {
 
   private void send(TxnRequest txn, ByteString key, Batch batch, int attempt, int tries) {
     kv.withDeadlineAfter(options.callTimeout().toMillis(), TimeUnit.MILLISECONDS).txn(txn, new StreamObserver<>() {
+      private TxnResponse response;
+
       @Override
-      public void onNext(TxnResponse response) {
-        try {
-          written(response, key, batch, attempt);
-        } catch (RuntimeException e) {
-          fail(key, "unexpected error: " + e, batch);
-        }
+      public void onNext(TxnResponse r) {
+        response = r;
       }
 
       @Override
@@ -319,8 +317,21 @@ public final class Rewrapper {
         }
       }
 
+      // The write counts as done only here, when the call is closed: once the last write is done run() shuts the
+      // callback executor down, and a close still to be delivered to it would be rejected on the transport thread,
+      // which tears down the connection the census that follows shares (it failed with UNKNOWN).
       @Override
-      public void onCompleted() {}
+      public void onCompleted() {
+        if (response == null) {
+          fail(key, "etcd closed the write without an answer", batch);
+          return;
+        }
+        try {
+          written(response, key, batch, attempt);
+        } catch (RuntimeException e) {
+          fail(key, "unexpected error: " + e, batch);
+        }
+      }
     });
   }
 

@@ -11,12 +11,12 @@ import io.etcdcrypt.kms.KmsPluginException;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
-import java.util.concurrent.ConcurrentHashMap;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * kube-apiserver's transformation metrics, fed by the value codec, plus the proxy's leak and staleness counters.

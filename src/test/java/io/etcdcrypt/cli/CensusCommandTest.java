@@ -21,8 +21,6 @@ import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.TestPki;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -31,24 +29,12 @@ import org.junit.jupiter.api.io.TempDir;
 class CensusCommandTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
-
-  private static OpsFixtures.RawEtcd raw;
+  @RegisterExtension static final OpsFixtures.RawEtcd raw = new OpsFixtures.RawEtcd(etcd);
 
   @TempDir Path dir;
 
-  @BeforeAll
-  static void connect() {
-    raw = new OpsFixtures.RawEtcd(etcd.endpoint());
-  }
-
-  @AfterAll
-  static void disconnect() {
-    raw.close();
-  }
-
   @BeforeEach
-  void empty() throws Exception {
-    raw.clear();
+  void threeSecretsAndAConfigMap() throws Exception {
     try (ProxyFixture proxy = ProxyFixture.start(codec(config("secrets", AESGCM_KEY1)), etcd.endpoint());
         Client client = proxy.client()) {
       putAll(client, 3, OpsFixtures::secretKey, i -> "v" + i);

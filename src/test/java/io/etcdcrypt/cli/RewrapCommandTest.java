@@ -40,9 +40,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntFunction;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,28 +48,12 @@ import org.junit.jupiter.api.io.TempDir;
 class RewrapCommandTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
+  @RegisterExtension static final OpsFixtures.RawEtcd raw = new OpsFixtures.RawEtcd(etcd);
 
   private static final String OLD = config("secrets", AESGCM_KEY1);
   private static final String NEW = config("secrets", AESGCM_KEY2_KEY1);
 
-  private static OpsFixtures.RawEtcd raw;
-
   @TempDir Path dir;
-
-  @BeforeAll
-  static void connect() {
-    raw = new OpsFixtures.RawEtcd(etcd.endpoint());
-  }
-
-  @AfterAll
-  static void disconnect() {
-    raw.close();
-  }
-
-  @BeforeEach
-  void empty() {
-    raw.clear();
-  }
 
   private List<String> base(String command, Path config) {
     List<String> args = new ArrayList<>(List.of(command, "--endpoints", etcd.endpoint(),

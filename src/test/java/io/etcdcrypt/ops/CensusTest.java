@@ -27,9 +27,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,29 +34,13 @@ import org.junit.jupiter.api.io.TempDir;
 class CensusTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
+  @RegisterExtension static final OpsFixtures.RawEtcd raw = new OpsFixtures.RawEtcd(etcd);
 
   private static final String OLD = config("secrets", AESGCM_KEY1);
   private static final String NEW =
       withRule(config("secrets", AESGCM_KEY2_KEY1, IDENTITY), "deployments.apps", SECRETBOX);
 
-  private static OpsFixtures.RawEtcd raw;
-
   @TempDir Path dir;
-
-  @BeforeAll
-  static void connect() {
-    raw = new OpsFixtures.RawEtcd(etcd.endpoint());
-  }
-
-  @AfterAll
-  static void disconnect() {
-    raw.close();
-  }
-
-  @BeforeEach
-  void empty() {
-    raw.clear();
-  }
 
   private static void writeThrough(EncryptionCodec codec, String... keyValues) throws Exception {
     try (ProxyFixture proxy = ProxyFixture.start(codec, etcd.endpoint()); Client client = proxy.client()) {

@@ -39,9 +39,6 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,6 +46,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ConfigReloaderTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
+  @RegisterExtension static final OpsFixtures.RawEtcd raw = new OpsFixtures.RawEtcd(etcd);
 
   private static final Duration WAIT = Duration.ofSeconds(20);
   private static final String V1 = config("secrets", AESGCM_KEY1);
@@ -56,24 +54,7 @@ class ConfigReloaderTest {
   private static final ConfigReloader.Options FAST =
       ConfigReloader.Options.defaults().withPollInterval(Duration.ofMillis(100)).withMinHealthWait(Duration.ofSeconds(1));
 
-  private static OpsFixtures.RawEtcd raw;
-
   @TempDir Path dir;
-
-  @BeforeAll
-  static void connect() {
-    raw = new OpsFixtures.RawEtcd(etcd.endpoint());
-  }
-
-  @AfterAll
-  static void disconnect() {
-    raw.close();
-  }
-
-  @BeforeEach
-  void empty() {
-    raw.clear();
-  }
 
   /** The proxy's start-up: load the file, build the codec, wrap it for swapping. */
   private static SwappableCodec load(Path file, KmsTransformers kms) throws Exception {

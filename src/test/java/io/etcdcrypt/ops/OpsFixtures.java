@@ -20,6 +20,8 @@ import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
+import io.etcdcrypt.testing.EtcdExtension;
+import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -38,6 +40,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -189,15 +194,96 @@ public final class OpsFixtures {
     return ClientInterceptors.intercept(channel, interceptor);
   }
 
-  /** Direct access to etcd's stored bytes, bypassing every proxy. */
-  public static final class RawEtcd implements AutoCloseable {
-    private final ManagedChannel channel;
-    private final KVGrpc.KVBlockingStub kv;
+  /**
+   * Two proxies in front of the same etcd, one writing with an old configuration and one with the new, each with a
+   * jetcd client: the setting of the rewrite tests. A JUnit extension beside the class's {@link EtcdExtension}:
+   * started before the first test (not before all: JUnit does not promise which extension field runs first, and
+   * etcd has started by then), closed after all.
+   */
+  public static final class OldAndNewProxies implements BeforeEachCallback, AfterAllCallback {
+    private final EtcdExtension etcd;
+    private final String oldConfig;
+    private final String newConfig;
+    private ProxyFixture oldProxy;
+    private ProxyFixture newProxy;
+    private Client oldClient;
+    private Client newClient;
+    private EncryptionCodec newCodec;
 
-    public RawEtcd(String endpoint) {
-      this.channel = NettyChannelBuilder.forTarget(endpoint).usePlaintext()
-          .maxInboundMessageSize(Integer.MAX_VALUE).build();
-      this.kv = KVGrpc.newBlockingStub(channel);
+    public OldAndNewProxies(EtcdExtension etcd, String oldConfig, String newConfig) {
+      this.etcd = etcd;
+      this.oldConfig = oldConfig;
+      this.newConfig = newConfig;
+    }
+
+    @Override
+    public void beforeEach(ExtensionContext context) {
+      if (oldProxy != null) {
+        return;
+      }
+      oldProxy = ProxyFixture.start(codec(oldConfig), etcd.endpoint());
+      newCodec = codec(newConfig);
+      newProxy = ProxyFixture.start(newCodec, etcd.endpoint());
+      oldClient = oldProxy.client();
+      newClient = newProxy.client();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+      if (oldProxy == null) {
+        return;
+      }
+      newClient.close();
+      oldClient.close();
+      newProxy.close();
+      oldProxy.close();
+    }
+
+    /** A client of the proxy with the old configuration. */
+    public Client oldClient() {
+      return oldClient;
+    }
+
+    /** A client of the proxy with the new configuration. */
+    public Client newClient() {
+      return newClient;
+    }
+
+    /** The new configuration's codec, the one the new proxy uses. */
+    public EncryptionCodec newCodec() {
+      return newCodec;
+    }
+  }
+
+  /**
+   * Direct access to etcd's stored bytes, bypassing every proxy. A JUnit extension beside the class's
+   * {@link EtcdExtension}: it connects before the first test (JUnit does not promise which extension field runs
+   * first; etcd has started by then), empties the store before each test and disconnects after all.
+   */
+  public static final class RawEtcd implements BeforeEachCallback, AfterAllCallback {
+    private final EtcdExtension etcd;
+    private ManagedChannel channel;
+    private KVGrpc.KVBlockingStub kv;
+
+    public RawEtcd(EtcdExtension etcd) {
+      this.etcd = etcd;
+    }
+
+    @Override
+    public void beforeEach(ExtensionContext context) {
+      if (channel == null) {
+        channel = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext()
+            .maxInboundMessageSize(Integer.MAX_VALUE).build();
+        kv = KVGrpc.newBlockingStub(channel);
+      }
+      clear();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+      if (channel != null) {
+        channel.shutdownNow();
+      }
     }
 
     public ManagedChannel channel() {
@@ -253,9 +339,5 @@ public final class OpsFixtures {
       return all.size();
     }
 
-    @Override
-    public void close() {
-      channel.shutdownNow();
-    }
   }
 }

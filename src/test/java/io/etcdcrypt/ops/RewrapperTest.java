@@ -17,7 +17,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import io.etcd.jetcd.Client;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.etcd.etcdserverpb.CompactionRequest;
@@ -26,7 +25,6 @@ import io.etcdcrypt.etcd.etcdserverpb.LeaseGrantRequest;
 import io.etcdcrypt.etcd.etcdserverpb.LeaseGrpc;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.testing.EtcdExtension;
-import io.etcdcrypt.testing.ProxyFixture;
 import io.grpc.Channel;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,10 +32,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,47 +41,23 @@ import org.junit.jupiter.api.io.TempDir;
 class RewrapperTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
-
+  @RegisterExtension static final OpsFixtures.RawEtcd raw = new OpsFixtures.RawEtcd(etcd);
   private static final String OLD = config("secrets", AESGCM_KEY1);
   private static final String NEW = config("secrets", AESGCM_KEY2_KEY1);
-  private static final List<Scope> SECRETS = Scopes.select(ResourceResolver.withDefaultPrefix(), List.of("secrets"));
+  @RegisterExtension static final OpsFixtures.OldAndNewProxies proxies =
+      new OpsFixtures.OldAndNewProxies(etcd, OLD, NEW);
 
-  private static OpsFixtures.RawEtcd raw;
-  private static ProxyFixture oldProxy;
-  private static ProxyFixture newProxy;
-  private static Client oldClient;
-  private static Client newClient;
-  private static EncryptionCodec newCodec;
+  private static final List<Scope> SECRETS = Scopes.select(ResourceResolver.withDefaultPrefix(), List.of("secrets"));
 
   @TempDir Path dir;
 
-  @BeforeAll
-  static void start() throws Exception {
-    raw = new OpsFixtures.RawEtcd(etcd.endpoint());
-    oldProxy = ProxyFixture.start(codec(OLD), etcd.endpoint());
-    newCodec = codec(NEW);
-    newProxy = ProxyFixture.start(newCodec, etcd.endpoint());
-    oldClient = oldProxy.client();
-    newClient = newProxy.client();
-  }
-
-  @AfterAll
-  static void stop() {
-    newClient.close();
-    oldClient.close();
-    newProxy.close();
-    oldProxy.close();
-    raw.close();
-  }
-
-  @BeforeEach
   @AfterEach
   void empty() {
     raw.clear();
   }
 
   private static void writeOld(int n) {
-    putAll(oldClient, n, OpsFixtures::secretKey, i -> "value-" + i);
+    putAll(proxies.oldClient(), n, OpsFixtures::secretKey, i -> "value-" + i);
   }
 
   private static Channel interceptFirstTxn(String key, Consumer<String> beforeFirstTxn) {
@@ -102,7 +73,7 @@ class RewrapperTest {
     writeOld(20);
     assertEquals(20, raw.assertAllStoredWith("/registry/secrets/", PREFIX_KEY1));
 
-    Rewrapper r = new Rewrapper(newCodec, raw.channel(), small());
+    Rewrapper r = new Rewrapper(proxies.newCodec(), raw.channel(), small());
     assertEquals(Rewrapper.Outcome.FINISHED, r.run(SECRETS, null));
 
     assertEquals(20, r.stats().total());
@@ -111,7 +82,7 @@ class RewrapperTest {
     assertEquals(0, r.stats().conflicts());
     assertEquals(20, raw.assertAllStoredWith("/registry/secrets/", PREFIX_KEY2));
     for (int i = 0; i < 20; i++) {
-      assertEquals("value-" + i, get(newClient, secretKey(i)));
+      assertEquals("value-" + i, get(proxies.newClient(), secretKey(i)));
     }
   }
 
@@ -119,12 +90,13 @@ class RewrapperTest {
   void aClientUpdateBetweenReadAndWriteWins() throws Exception {
     writeOld(10);
     String contested = secretKey(4);
-    Channel channel = interceptFirstTxn(contested, k -> newClient.getKVClient().put(bs(k), bs("client")).join());
+    Channel channel =
+        interceptFirstTxn(contested, k -> proxies.newClient().getKVClient().put(bs(k), bs("client")).join());
 
-    Rewrapper r = new Rewrapper(newCodec, channel, small());
+    Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
 
-    assertEquals("client", get(newClient, contested), "the client's update is never overwritten");
+    assertEquals("client", get(proxies.newClient(), contested), "the client's update is never overwritten");
     assertEquals(1, r.stats().conflicts());
     assertEquals(1, r.stats().updatedConcurrently(), "the winner was written with key2 already");
     assertEquals(9, r.stats().rewritten());
@@ -136,12 +108,13 @@ class RewrapperTest {
     writeOld(10);
     String contested = secretKey(7);
     // A writer still on the old configuration (another kube-apiserver behind an old proxy) updates the value.
-    Channel channel = interceptFirstTxn(contested, k -> oldClient.getKVClient().put(bs(k), bs("old writer")).join());
+    Channel channel =
+        interceptFirstTxn(contested, k -> proxies.oldClient().getKVClient().put(bs(k), bs("old writer")).join());
 
-    Rewrapper r = new Rewrapper(newCodec, channel, small());
+    Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
 
-    assertEquals("old writer", get(newClient, contested), "its update is kept");
+    assertEquals("old writer", get(proxies.newClient(), contested), "its update is kept");
     assertEquals(1, r.stats().conflicts());
     assertEquals(10, r.stats().rewritten(), "and re-encrypted at its new revision");
     assertEquals(10, raw.assertAllStoredWith("/registry/secrets/", PREFIX_KEY2));
@@ -151,9 +124,9 @@ class RewrapperTest {
   void aValueDeletedBeforeTheWriteStaysDeleted() throws Exception {
     writeOld(6);
     String deleted = secretKey(2);
-    Channel channel = interceptFirstTxn(deleted, k -> newClient.getKVClient().delete(bs(k)).join());
+    Channel channel = interceptFirstTxn(deleted, k -> proxies.newClient().getKVClient().delete(bs(k)).join());
 
-    Rewrapper r = new Rewrapper(newCodec, channel, small());
+    Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
 
     assertNull(raw.kv(deleted));
@@ -170,14 +143,14 @@ class RewrapperTest {
     raw.put("/registry/secrets/ns/leased", old.toStorage(k, ByteString.copyFromUtf8("with lease")), lease);
     KeyValue before = raw.kv("/registry/secrets/ns/leased");
 
-    new Rewrapper(newCodec, raw.channel(), small()).run(SECRETS, null);
+    new Rewrapper(proxies.newCodec(), raw.channel(), small()).run(SECRETS, null);
 
     KeyValue after = raw.kv("/registry/secrets/ns/leased");
     assertEquals(lease, after.getLease(), "the lease is kept");
     assertEquals(before.getCreateRevision(), after.getCreateRevision());
     assertEquals(before.getVersion() + 1, after.getVersion());
     assertTrue(after.getValue().toStringUtf8().startsWith(PREFIX_KEY2));
-    assertEquals("with lease", get(newClient, "/registry/secrets/ns/leased"));
+    assertEquals("with lease", get(proxies.newClient(), "/registry/secrets/ns/leased"));
   }
 
   @Test
@@ -187,7 +160,7 @@ class RewrapperTest {
     raw.put("/registry/configmaps/ns/cm", "not covered");
     KeyValue before = raw.kv("/registry/secrets/ns/lost");
 
-    Rewrapper r = new Rewrapper(newCodec, raw.channel(), small());
+    Rewrapper r = new Rewrapper(proxies.newCodec(), raw.channel(), small());
     r.run(Scopes.select(ResourceResolver.withDefaultPrefix(), List.of()), null);
 
     assertEquals(before, raw.kv("/registry/secrets/ns/lost"));
@@ -204,7 +177,7 @@ class RewrapperTest {
     writeOld(8);
     long revision = raw.revision();
 
-    Rewrapper r = new Rewrapper(newCodec, raw.channel(), small().withDryRun(true));
+    Rewrapper r = new Rewrapper(proxies.newCodec(), raw.channel(), small().withDryRun(true));
     r.run(SECRETS, null);
 
     assertEquals(8, r.stats().stale());
@@ -219,7 +192,7 @@ class RewrapperTest {
     List<String> targets = RewrapTargets.of(OpsFixtures.parse(NEW));
 
     RewrapState state = RewrapState.load(file, "/registry/", targets);
-    Rewrapper first = new Rewrapper(newCodec, raw.channel(), small().withLimit(7));
+    Rewrapper first = new Rewrapper(proxies.newCodec(), raw.channel(), small().withLimit(7));
     assertEquals(Rewrapper.Outcome.STOPPED, first.run(SECRETS, state));
     state.save();
     assertEquals(7, first.stats().rewritten());
@@ -233,7 +206,7 @@ class RewrapperTest {
     assertEquals(7, rewrittenFirst.size());
 
     RewrapState resumed = RewrapState.load(file, "/registry/", targets);
-    Rewrapper second = new Rewrapper(newCodec, raw.channel(), small());
+    Rewrapper second = new Rewrapper(proxies.newCodec(), raw.channel(), small());
     assertEquals(Rewrapper.Outcome.FINISHED, second.run(SECRETS, resumed));
     resumed.save();
 
@@ -244,7 +217,7 @@ class RewrapperTest {
       assertEquals(afterFirst.get(k).getModRevision(), raw.kv(k).getModRevision(), k + " was written once");
     }
 
-    Rewrapper third = new Rewrapper(newCodec, raw.channel(), small());
+    Rewrapper third = new Rewrapper(proxies.newCodec(), raw.channel(), small());
     third.run(SECRETS, RewrapState.load(file, "/registry/", targets));
     assertEquals(0, third.stats().total(), "a finished range is skipped");
   }

@@ -14,59 +14,26 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.etcd.jetcd.Client;
-import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
-import io.etcdcrypt.testing.ProxyFixture;
 import io.grpc.Channel;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 class StaleRewriterTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
+  @RegisterExtension static final OpsFixtures.RawEtcd raw = new OpsFixtures.RawEtcd(etcd);
+  @RegisterExtension static final OpsFixtures.OldAndNewProxies proxies =
+      new OpsFixtures.OldAndNewProxies(etcd, config("secrets", AESGCM_KEY1), config("secrets", AESGCM_KEY2_KEY1));
 
   private static final Duration WAIT = Duration.ofSeconds(20);
 
-  private static OpsFixtures.RawEtcd raw;
-  private static ProxyFixture oldProxy;
-  private static ProxyFixture newProxy;
-  private static Client oldClient;
-  private static Client newClient;
-  private static EncryptionCodec newCodec;
-
-  @BeforeAll
-  static void start() throws Exception {
-    raw = new OpsFixtures.RawEtcd(etcd.endpoint());
-    oldProxy = ProxyFixture.start(codec(config("secrets", AESGCM_KEY1)), etcd.endpoint());
-    newCodec = codec(config("secrets", AESGCM_KEY2_KEY1));
-    newProxy = ProxyFixture.start(newCodec, etcd.endpoint());
-    oldClient = oldProxy.client();
-    newClient = newProxy.client();
-  }
-
-  @AfterAll
-  static void stop() {
-    newClient.close();
-    oldClient.close();
-    newProxy.close();
-    oldProxy.close();
-    raw.close();
-  }
-
-  @BeforeEach
-  void empty() {
-    raw.clear();
-  }
-
   private static StaleRewriter rewriter(Channel channel, int capacity) {
-    return new StaleRewriter(() -> newCodec, channel, new StaleRewriter.Options(capacity, 2, Duration.ofSeconds(10)));
+    return new StaleRewriter(
+        proxies::newCodec, channel, new StaleRewriter.Options(capacity, 2, Duration.ofSeconds(10)));
   }
 
   private static void offer(StaleRewriter r, String k) {
@@ -75,7 +42,7 @@ class StaleRewriterTest {
 
   @Test
   void offeredStaleValuesAreReEncryptedInTheBackground() throws Exception {
-    putAll(oldClient, 5, OpsFixtures::secretKey, i -> "v" + i);
+    putAll(proxies.oldClient(), 5, OpsFixtures::secretKey, i -> "v" + i);
     try (StaleRewriter r = rewriter(raw.channel(), 100).start()) {
       for (int i = 0; i < 5; i++) {
         offer(r, secretKey(i));
@@ -86,13 +53,13 @@ class StaleRewriterTest {
     }
     assertEquals(5, raw.assertAllStoredWith("/registry/secrets/", PREFIX_KEY2));
     for (int i = 0; i < 5; i++) {
-      assertEquals("v" + i, get(newClient, secretKey(i)));
+      assertEquals("v" + i, get(proxies.newClient(), secretKey(i)));
     }
   }
 
   @Test
   void offerNeverBlocksKeepsEachKeyOnceAndDropsWhenFull() throws Exception {
-    putAll(oldClient, 3, OpsFixtures::secretKey, i -> "v" + i);
+    putAll(proxies.oldClient(), 3, OpsFixtures::secretKey, i -> "v" + i);
     try (StaleRewriter r = rewriter(raw.channel(), 2)) {
       offer(r, secretKey(0));
       assertFalse(r.offer(key(secretKey(0)), 1), "already waiting");
@@ -112,31 +79,31 @@ class StaleRewriterTest {
 
   @Test
   void aValueUpdatedSinceItWasReadIsLeftAsItIs() throws Exception {
-    putAll(oldClient, 1, OpsFixtures::secretKey, i -> "old");
+    putAll(proxies.oldClient(), 1, OpsFixtures::secretKey, i -> "old");
     String k = secretKey(0);
     try (StaleRewriter r = rewriter(raw.channel(), 10)) {
       offer(r, k);
-      newClient.getKVClient().put(bs(k), bs("new")).get();
+      proxies.newClient().getKVClient().put(bs(k), bs("new")).get();
       KeyValue updated = raw.kv(k);
       r.start();
       Await.until("the key is handled", WAIT, () -> r.alreadyCurrent() == 1);
       assertEquals(0, r.rewritten());
       assertEquals(updated, raw.kv(k), "not written again");
     }
-    assertEquals("new", get(newClient, k));
+    assertEquals("new", get(proxies.newClient(), k));
   }
 
   @Test
   void aClientWriteBetweenTheWorkersReadAndWriteWins() throws Exception {
-    putAll(oldClient, 1, OpsFixtures::secretKey, i -> "old");
+    putAll(proxies.oldClient(), 1, OpsFixtures::secretKey, i -> "old");
     String k = secretKey(0);
     Channel channel = OpsFixtures.interceptFirstTxn(raw.channel(), k,
-        key -> oldClient.getKVClient().put(bs(key), bs("client")).join());
+        key -> proxies.oldClient().getKVClient().put(bs(key), bs("client")).join());
     try (StaleRewriter r = rewriter(channel, 10).start()) {
       offer(r, k);
       Await.until("the conflict", WAIT, () -> r.conflicts() == 1);
       assertEquals(0, r.rewritten());
     }
-    assertEquals("client", get(newClient, k));
+    assertEquals("client", get(proxies.newClient(), k));
   }
 }

@@ -59,7 +59,7 @@ public final class ProxyServer implements AutoCloseable {
     Upstream upstream;
     try {
       upstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes(),
-          observer.upstreamCallInterceptors(), loops, true);
+          observer.upstreamCallInterceptors(), loops);
     } catch (RuntimeException e) {
       waiting.shutdownNow();
       loops.close();

@@ -26,29 +26,26 @@ public final class Upstream implements AutoCloseable {
   private final List<Endpoint> endpoints;
 
   public Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes) {
-    this(endpoints, tls, maxInboundMessageBytes, List.of(), null, false);
+    this(endpoints, tls, maxInboundMessageBytes, List.of(), null);
   }
 
   /** A channel whose every call passes through {@code interceptors} (the first one outermost). */
   public Upstream(
       List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes, List<ClientInterceptor> interceptors) {
-    this(endpoints, tls, maxInboundMessageBytes, interceptors, null, false);
+    this(endpoints, tls, maxInboundMessageBytes, interceptors, null);
   }
 
   /**
-   * A channel on {@code loops} (null: grpc-java's own event loops) whose calls run their callbacks on the event
-   * loop when {@code direct}, else on grpc-java's default pool.
+   * A channel on the proxy's {@code loops}, whose calls run their callbacks on the event loop (the relay never
+   * waits there); with null, on grpc-java's own event loops and default pool (the ops tools, which block).
    */
   Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes, List<ClientInterceptor> interceptors,
-      EventLoops loops, boolean direct) {
+      EventLoops loops) {
     this.endpoints = List.copyOf(endpoints);
     this.target = StaticEndpointsResolver.target(endpoints);
     NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target, tls.channelCredentials());
     if (loops != null) {
-      builder.eventLoopGroup(loops.group).channelType(loops.channelType);
-    }
-    if (direct) {
-      builder.directExecutor();
+      builder.eventLoopGroup(loops.group).channelType(loops.channelType).directExecutor();
     }
     this.channel =
         builder

@@ -6,7 +6,6 @@ import io.etcdcrypt.etcd.etcdserverpb.StatusResponse;
 import io.etcdcrypt.proxy.TlsFiles;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -15,17 +14,16 @@ import java.nio.file.Paths;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * A real etcd server process on loopback, with its data in a temporary directory (on tmpfs when the machine
- * has one). The binary is {@code $ETCD_BIN}, else {@code etcd} from {@code PATH} (Debian: {@code etcd-server}).
+ * has one), of the release {@link EtcdRelease#current()} names unless one is given.
  */
 public final class EtcdProcess implements AutoCloseable {
 
+  private final EtcdRelease release;
   private final String name;
   private final int clientPort;
   private final int peerPort;
@@ -35,8 +33,9 @@ public final class EtcdProcess implements AutoCloseable {
   private final TlsFiles clientTls;
   private Process process;
 
-  private EtcdProcess(
-      String name, int clientPort, int peerPort, Path dataDir, List<String> extraArgs, TlsFiles clientTls) {
+  private EtcdProcess(EtcdRelease release, String name, int clientPort, int peerPort, Path dataDir,
+      List<String> extraArgs, TlsFiles clientTls) {
+    this.release = release;
     this.name = name;
     this.clientPort = clientPort;
     this.peerPort = peerPort;
@@ -48,7 +47,7 @@ public final class EtcdProcess implements AutoCloseable {
 
   /** Starts a one-member cluster and waits until it serves requests. */
   public static EtcdProcess startSingle(String... extraArgs) {
-    return startSingle(List.of(extraArgs), TlsFiles.NONE);
+    return startSingle(EtcdRelease.current(), List.of(extraArgs), TlsFiles.NONE);
   }
 
   /**
@@ -56,16 +55,21 @@ public final class EtcdProcess implements AutoCloseable {
    * {@code pki}'s CA, like a kubeadm etcd.
    */
   public static EtcdProcess startSingleTls(TestPki pki) {
+    return startSingleTls(EtcdRelease.current(), pki);
+  }
+
+  /** {@link #startSingleTls(TestPki)} of the given release. */
+  public static EtcdProcess startSingleTls(EtcdRelease release, TestPki pki) {
     TestPki.Leaf server = pki.issue("etcd-server");
     TestPki.Leaf probe = pki.issue("etcd-probe");
-    return startSingle(
+    return startSingle(release,
         List.of("--cert-file", server.cert().toString(), "--key-file", server.key().toString(),
             "--client-cert-auth", "--trusted-ca-file", pki.caCert().toString()),
         new TlsFiles(probe.cert(), probe.key(), pki.caCert()));
   }
 
-  private static EtcdProcess startSingle(List<String> extraArgs, TlsFiles clientTls) {
-    EtcdProcess p = create("etcd0", FreePorts.next(), FreePorts.next(), extraArgs, clientTls);
+  private static EtcdProcess startSingle(EtcdRelease release, List<String> extraArgs, TlsFiles clientTls) {
+    EtcdProcess p = create(release, "etcd0", FreePorts.next(), FreePorts.next(), extraArgs, clientTls);
     p.launch(p.name + "=" + p.peerUrl(), "etcd-test-" + p.clientPort);
     p.awaitReady(Duration.ofSeconds(30));
     return p;
@@ -75,7 +79,7 @@ public final class EtcdProcess implements AutoCloseable {
   public static List<EtcdProcess> startCluster(int members) {
     List<EtcdProcess> ps = new ArrayList<>();
     for (int i = 0; i < members; i++) {
-      ps.add(create("etcd" + i, FreePorts.next(), FreePorts.next(), List.of(), TlsFiles.NONE));
+      ps.add(create(EtcdRelease.current(), "etcd" + i, FreePorts.next(), FreePorts.next(), List.of(), TlsFiles.NONE));
     }
     StringBuilder initial = new StringBuilder();
     for (EtcdProcess p : ps) {
@@ -91,34 +95,20 @@ public final class EtcdProcess implements AutoCloseable {
     return ps;
   }
 
-  private static EtcdProcess create(
-      String name, int clientPort, int peerPort, List<String> extraArgs, TlsFiles clientTls) {
+  private static EtcdProcess create(EtcdRelease release, String name, int clientPort, int peerPort,
+      List<String> extraArgs, TlsFiles clientTls) {
     try {
       Path base = Files.isWritable(Paths.get("/dev/shm")) ? Paths.get("/dev/shm") : null;
       Path dir = base == null ? Files.createTempDirectory("etcd-") : Files.createTempDirectory(base, "etcd-");
-      return new EtcdProcess(name, clientPort, peerPort, dir.resolve("data"), extraArgs, clientTls);
+      return new EtcdProcess(release, name, clientPort, peerPort, dir.resolve("data"), extraArgs, clientTls);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  public static String binary() {
-    String env = System.getenv("ETCD_BIN");
-    if (env != null && !env.isBlank()) {
-      return env;
-    }
-    for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
-      if (Files.isExecutable(Paths.get(dir, "etcd"))) {
-        return Paths.get(dir, "etcd").toString();
-      }
-    }
-    throw new IllegalStateException(
-        "no etcd binary: install Debian's etcd-server (the README's test command does) or set ETCD_BIN");
-  }
-
   private void launch(String initialCluster, String token) {
     List<String> cmd = new ArrayList<>(List.of(
-        binary(),
+        release.binary().toString(),
         "--name", name,
         "--data-dir", dataDir.toString(),
         "--listen-client-urls", clientUrl(),
@@ -140,24 +130,19 @@ public final class EtcdProcess implements AutoCloseable {
 
   private void awaitReady(Duration timeout) {
     Instant deadline = Instant.now().plus(timeout);
-    ManagedChannel ch =
-        NettyChannelBuilder.forTarget(endpoint(), clientTls.channelCredentials()).overrideAuthority("localhost")
-            .build();
+    ManagedChannel ch = channel();
     try {
       while (true) {
         if (!process.isAlive()) {
           throw new IllegalStateException("etcd " + name + " exited at start:\n" + log());
         }
-        try {
-          StatusResponse s =
-              MaintenanceGrpc.newBlockingStub(ch)
-                  .withDeadlineAfter(1, TimeUnit.SECONDS)
-                  .status(StatusRequest.getDefaultInstance());
-          if (s.getLeader() != 0) {
-            return;
+        StatusResponse s = statusOrNull(ch);
+        if (s != null && s.getLeader() != 0) {
+          if (!s.getVersion().startsWith(release.version() + ".")) {
+            throw new IllegalStateException(
+                release.binary() + " is etcd " + s.getVersion() + ", not the " + release + " it should be");
           }
-        } catch (RuntimeException notYet) {
-          // still starting
+          return;
         }
         if (Instant.now().isAfter(deadline)) {
           throw new IllegalStateException("etcd " + name + " not ready after " + timeout + ":\n" + log());
@@ -170,6 +155,28 @@ public final class EtcdProcess implements AutoCloseable {
     } finally {
       ch.shutdownNow();
     }
+  }
+
+  /**
+   * A gRPC channel straight to this member, with the client certificate a TLS member demands: for reading and
+   * writing the stored (raw) bytes. The caller shuts it down.
+   */
+  public ManagedChannel channel() {
+    return NettyChannelBuilder.forTarget(endpoint(), clientTls.channelCredentials()).overrideAuthority("localhost")
+        .build();
+  }
+
+  private static StatusResponse statusOrNull(ManagedChannel ch) {
+    try {
+      return MaintenanceGrpc.newBlockingStub(ch).withDeadlineAfter(1, TimeUnit.SECONDS)
+          .status(StatusRequest.getDefaultInstance());
+    } catch (RuntimeException notYet) {
+      return null; // still starting
+    }
+  }
+
+  public EtcdRelease release() {
+    return release;
   }
 
   public String name() {
@@ -207,6 +214,10 @@ public final class EtcdProcess implements AutoCloseable {
     }
   }
 
+  public Path logFile() {
+    return logFile;
+  }
+
   public String log() {
     try {
       return Files.exists(logFile) ? Files.readString(logFile) : "(no log)";
@@ -217,24 +228,7 @@ public final class EtcdProcess implements AutoCloseable {
 
   @Override
   public void close() {
-    if (process != null) {
-      process.destroy();
-      try {
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
-          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    deleteTree(dataDir.getParent());
-  }
-
-  private static void deleteTree(Path root) {
-    try (Stream<Path> s = Files.walk(root)) {
-      s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException ignored) {
-      // best effort on a temp dir
-    }
+    Processes.stop(process, Duration.ofSeconds(10));
+    Processes.deleteTree(dataDir.getParent());
   }
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the Go test fixtures (kube-apiserver, kubectl, etcd 3.5/3.6/3.7 servers) from the published Go modules
+# pinned in testenv/*/go.mod, into a cache keyed by version and by the module's files, and links them into
+# testenv/bin/ where the tests look for them. A second run with the same files builds nothing.
+#
+#   testenv/build.sh            build what is missing, link testenv/bin/*
+#   FIXTURE_CACHE=/dir ...      cache somewhere else (default: ${XDG_CACHE_HOME:-$HOME/.cache}/etcd-crypt-proxy/fixtures)
+#
+# Go is used for test fixtures only; the product is the Java proxy.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${FIXTURE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/etcd-crypt-proxy/fixtures}
+mkdir -p "$cache" "$here/bin"
+
+# A private GOPATH and build cache: the fixtures' several GB stay in one folder, apart from the user's own.
+export GOPATH="$cache/gopath" GOCACHE="$cache/gocache" GOFLAGS=-modcacherw CGO_ENABLED=0
+# The go.mod files ask for Go 1.26; never download another toolchain behind the user's back.
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+
+command -v go >/dev/null || { echo "testenv/build.sh: no Go toolchain on PATH (need go 1.26+)" >&2; exit 1; }
+
+# name           module dir  package                                 module whose version names the binary
+fixtures=(
+  "kube-apiserver kube       k8s.io/kubernetes/cmd/kube-apiserver    k8s.io/kubernetes"
+  "kubectl        kube       k8s.io/kubernetes/cmd/kubectl           k8s.io/kubernetes"
+  "etcd-3.5       etcd-3.5   .                                       go.etcd.io/etcd/server/v3"
+  "etcd-3.6       etcd-3.6   .                                       go.etcd.io/etcd/server/v3"
+  "etcd-3.7       etcd-3.7   .                                       go.etcd.io/etcd/server/v3"
+)
+
+# kube's own build stamps the version into the binary (hack/lib/version.sh); kube-apiserver reports it on
+# /version and clients read it, so do the same.
+kube_ldflags() {
+  local v=$1 major minor
+  major=${v#v}; major=${major%%.*}
+  minor=${v#v*.}; minor=${minor%%.*}
+  local f
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    f+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$f"
+}
+
+for line in "${fixtures[@]}"; do
+  read -r name dir pkg mod <<<"$line"
+  src="$here/$dir"
+  version=$(awk -v m="$mod" '$1 == m || ($1 == "require" && $2 == m) { print ($1 == m ? $2 : $3); exit }' "$src/go.mod")
+  [ -n "$version" ] || { echo "testenv/build.sh: $src/go.mod does not require $mod" >&2; exit 1; }
+  # The key changes with the module's files and the Go version, so an edit or a new toolchain rebuilds.
+  key=$( (cd "$src" && cat go.mod go.sum $(ls *.go 2>/dev/null); go env GOVERSION) | sha256sum | cut -c1-12)
+  out="$cache/$name-$version-$key"
+  if [ ! -x "$out/$name" ]; then
+    ldflags="-s -w"
+    [ "$mod" = k8s.io/kubernetes ] && ldflags+=$(kube_ldflags "$version")
+    echo "testenv/build.sh: building $name $version (first time only; kube-apiserver takes minutes)" >&2
+    start=$(date +%s)
+    (cd "$src" && go build -trimpath -ldflags="$ldflags" -o "$out.tmp/$name" "$pkg")
+    mv "$out.tmp" "$out"
+    echo "testenv/build.sh: built $name in $(( $(date +%s) - start )) s" >&2
+  fi
+  ln -sfn "$out/$name" "$here/bin/$name"
+done

@@ -51,6 +51,20 @@ public final class KmsPluginFixture implements AutoCloseable {
     KeyFileKekStore.generateKey(keyFile, id, Clock.systemUTC());
   }
 
+  /** Stops the plugin, as a crash or an outage would; its socket goes away. */
+  public void stop() {
+    if (server != null) {
+      server.close();
+      server = null;
+    }
+  }
+
+  /** Starts the plugin again on the same socket with the same key file. */
+  public void restart() throws IOException {
+    stop();
+    server = KmsPluginServer.start(endpoint, KeyFileKekStore.open(keyFile), RELOAD_INTERVAL, "test");
+  }
+
   /** The KEK id the plugin uses now. */
   public String currentKekId() {
     return server.store().ring().current().id();
@@ -58,6 +72,6 @@ public final class KmsPluginFixture implements AutoCloseable {
 
   @Override
   public void close() {
-    server.close();
+    stop();
   }
 }

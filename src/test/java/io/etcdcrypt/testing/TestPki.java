@@ -67,10 +67,19 @@ public final class TestPki {
 
   /** A certificate for 127.0.0.1 and localhost, valid for both server and client authentication. */
   public Leaf issue(String commonName) {
+    return issue(commonName, null);
+  }
+
+  /**
+   * {@link #issue(String)} with an organisation in the subject: kube-apiserver reads it as the user's group
+   * ({@code system:masters} is a cluster admin).
+   */
+  public Leaf issue(String commonName, String organization) {
     try {
       KeyPair keys = newKeyPair();
+      String subject = (organization == null ? "" : "O=" + organization + ",") + "CN=" + commonName;
       X509v3CertificateBuilder b =
-          builder(new X500Name(caCert.getSubjectX500Principal().getName()), new X500Name("CN=" + commonName),
+          builder(new X500Name(caCert.getSubjectX500Principal().getName()), new X500Name(subject),
               keys.getPublic());
       b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
           new GeneralName(GeneralName.iPAddress, "127.0.0.1"),

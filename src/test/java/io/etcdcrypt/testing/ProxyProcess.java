@@ -1,0 +1,132 @@
+package io.etcdcrypt.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code etcd-crypt-proxy serve} in a child JVM, as operators run it, on fixed loopback ports that survive
+ * {@link #restart()}: kube-apiserver keeps dialling the same address while the proxy is down. Each start writes its
+ * own log ({@code proxy-1.log}, {@code proxy-2.log}, ...).
+ */
+public final class ProxyProcess implements AutoCloseable {
+
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+  private final Path dir;
+  private final int port = FreePorts.next();
+  private final int metricsPort = FreePorts.next();
+  private List<String> args;
+  private JavaProcess process;
+  private int starts;
+
+  private ProxyProcess(Path dir, List<String> args) {
+    this.dir = dir;
+    this.args = args;
+  }
+
+  /**
+   * Starts {@code serve args...} (everything but {@code --listen-addr} and {@code --metrics-addr}, which this
+   * class chooses) and waits until {@code /readyz} passes: etcd answers and every KMS plugin is healthy.
+   */
+  public static ProxyProcess start(Path dir, List<String> args) {
+    ProxyProcess p = new ProxyProcess(dir, args);
+    p.launch();
+    p.awaitReady();
+    return p;
+  }
+
+  /** Stops the proxy (SIGTERM: running calls get the shutdown grace) and starts it again with the same flags. */
+  public void restart() {
+    restart(args);
+  }
+
+  /** Stops the proxy and starts it with other flags (a new configuration file, say) on the same ports. */
+  public void restart(List<String> newArgs) {
+    stop();
+    args = newArgs;
+    launch();
+    awaitReady();
+  }
+
+  /** Starts the proxy again after {@link #stop()} without waiting for it to be ready. */
+  public void launch() {
+    List<String> all = new ArrayList<>(List.of("serve", "--listen-addr", endpoint(),
+        "--metrics-addr", "127.0.0.1:" + metricsPort));
+    all.addAll(args);
+    try {
+      process = JavaProcess.start(dir.resolve("proxy-" + (++starts) + ".log"), Map.of(), all.toArray(String[]::new));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start the proxy", e);
+    }
+  }
+
+  public void awaitReady() {
+    Await.until("the proxy's /readyz on " + metricsPort, Duration.ofSeconds(60), () -> {
+      if (!process.isAlive()) {
+        throw new IllegalStateException("the proxy exited at start:\n" + process.output());
+      }
+      return ready();
+    });
+  }
+
+  /** Whether {@code /readyz} answers 200. */
+  public boolean ready() {
+    try {
+      return get("/readyz").statusCode() == 200;
+    } catch (IOException notYet) {
+      return false;
+    }
+  }
+
+  /** The Prometheus text of {@code /metrics}. */
+  public String metrics() {
+    try {
+      return get("/metrics").body();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot scrape the proxy", e);
+    }
+  }
+
+  private HttpResponse<String> get(String path) throws IOException {
+    HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + path))
+        .timeout(Duration.ofSeconds(5)).build();
+    try {
+      return HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    }
+  }
+
+  /** {@code 127.0.0.1:port}. */
+  public String endpoint() {
+    return "127.0.0.1:" + port;
+  }
+
+  /** The log of the current (or last) start. */
+  public String output() {
+    return process == null ? "" : process.output();
+  }
+
+  /** Stops the proxy (SIGTERM, then SIGKILL after 10 s). */
+  public void stop() {
+    if (process != null) {
+      process.close();
+      process = null;
+    }
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+}

@@ -99,7 +99,9 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--shutdown-grace",
       defaultValue = "10",
-      description = "Seconds running calls get to finish on shutdown. Default: ${DEFAULT-VALUE}")
+      description = "Seconds running calls get to finish on shutdown (SIGTERM). Watches, lease keep-alives and"
+          + " election observers, which never finish, end at once with UNAVAILABLE and their clients re-create"
+          + " them. Default: ${DEFAULT-VALUE}")
   int shutdownGraceSeconds;
 
   @Option(

@@ -57,14 +57,19 @@ final class MethodTable extends HandlerRegistry {
 
   private final Channel upstream;
   private final Executor waiting;
+  private final EndlessCalls endless;
   private final Map<String, ServerMethodDefinition<?, ?>> known = new HashMap<>();
   private final Map<String, Treatment> treatments = new HashMap<>();
   private final Set<String> rawServiceNames = new java.util.HashSet<>();
 
-  /** {@code waiting} runs the transforms that would wait on a KMS plugin (see {@link Threading}). */
-  MethodTable(Channel upstream, Executor waiting, List<ProxiedMethod<?, ?>> transformed) {
+  /**
+   * {@code waiting} runs the transforms that would wait on a KMS plugin (see {@link Threading}); {@code endless}
+   * learns of every call that shutdown must end.
+   */
+  MethodTable(Channel upstream, Executor waiting, EndlessCalls endless, List<ProxiedMethod<?, ?>> transformed) {
     this.upstream = upstream;
     this.waiting = waiting;
+    this.endless = endless;
     for (ProxiedMethod<?, ?> m : transformed) {
       add(m, Treatment.TRANSFORM);
     }
@@ -81,7 +86,7 @@ final class MethodTable extends HandlerRegistry {
     if (known.containsKey(name)) {
       return; // a transformed or explicitly raw entry for a value service wins over the generic raw one
     }
-    ServerCallHandler<ReqT, RespT> handler = Relay.handler(upstream, waiting, m.method(), m.transformers());
+    ServerCallHandler<ReqT, RespT> handler = Relay.handler(upstream, waiting, endless, m.method(), m.transformers());
     known.put(name, ServerMethodDefinition.create(m.method(), handler));
     treatments.put(name, treatment);
   }
@@ -106,7 +111,7 @@ final class MethodTable extends HandlerRegistry {
     if (treatmentOf(methodName) == Treatment.RAW) {
       // A method added to a value-free service after this proxy was built: pass it through.
       ProxiedMethod<InputStream, InputStream> m = ProxiedMethod.raw(methodName, MethodDescriptor.MethodType.UNKNOWN);
-      return ServerMethodDefinition.create(m.method(), Relay.handler(upstream, waiting, m.method(), m.transformers()));
+      return ServerMethodDefinition.create(m.method(), Relay.handler(upstream, waiting, endless, m.method(), m.transformers()));
     }
     return denied(methodName);
   }

@@ -34,12 +34,15 @@ public final class ProxyServer implements AutoCloseable {
   private final Server server;
   private final EventLoops loops;
   private final ExecutorService waiting;
+  private final EndlessCalls endless;
 
-  private ProxyServer(Upstream upstream, Server server, EventLoops loops, ExecutorService waiting) {
+  private ProxyServer(Upstream upstream, Server server, EventLoops loops, ExecutorService waiting,
+      EndlessCalls endless) {
     this.upstream = upstream;
     this.server = server;
     this.loops = loops;
     this.waiting = waiting;
+    this.endless = endless;
   }
 
   /** Connects to etcd and starts listening, with {@link Threading#defaults()} and no observers. */
@@ -71,7 +74,8 @@ public final class ProxyServer implements AutoCloseable {
       transformed.addAll(KvProxy.methods(walker));
       transformed.addAll(WatchProxy.methods(walker));
       transformed.addAll(ElectionProxy.methods(walker));
-      MethodTable table = new MethodTable(upstream.channel(), waiting, transformed);
+      EndlessCalls endless = new EndlessCalls();
+      MethodTable table = new MethodTable(upstream.channel(), waiting, endless, transformed);
 
       InetSocketAddress address = new InetSocketAddress(options.listen().host(), options.listen().port());
       NettyServerBuilder builder =
@@ -101,7 +105,7 @@ public final class ProxyServer implements AutoCloseable {
           options.listenerTls().enabled(),
           options.listenerTls().trustedCaFile() != null ? "required" : "not required",
           options.endpoints());
-      return new ProxyServer(upstream, server, loops, waiting);
+      return new ProxyServer(upstream, server, loops, waiting, endless);
     } catch (IOException | RuntimeException e) {
       upstream.close();
       waiting.shutdownNow();
@@ -134,9 +138,13 @@ public final class ProxyServer implements AutoCloseable {
     server.awaitTermination();
   }
 
-  /** Stops accepting calls, lets running ones finish for up to {@code grace}, then closes everything. */
+  /**
+   * Stops accepting calls, ends the endless ones (watches, keep-alives, observers) with UNAVAILABLE so their clients
+   * re-create them, lets the others finish for up to {@code grace}, then closes everything.
+   */
   public void shutdown(long grace, TimeUnit unit) {
     server.shutdown();
+    endless.endAll();
     try {
       if (!server.awaitTermination(grace, unit)) {
         server.shutdownNow();

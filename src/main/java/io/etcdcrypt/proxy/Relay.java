@@ -72,18 +72,26 @@ final class Relay<ReqT, RespT> {
 
   /**
    * A server handler that relays every call of {@code method} to {@code upstream}; a message whose transform would
-   * wait on an event loop is transformed and relayed on {@code waiting} instead.
+   * wait on an event loop is transformed and relayed on {@code waiting} instead. A call that never ends by itself
+   * is registered with {@code endless}, so that shutdown can end it.
    */
   static <ReqT, RespT> ServerCallHandler<ReqT, RespT> handler(
       Channel upstream,
       Executor waiting,
+      EndlessCalls endless,
       MethodDescriptor<ReqT, RespT> method,
       CallTransformer.Factory<ReqT, RespT> transformers) {
+    boolean isEndless = EndlessCalls.isEndless(method.getFullMethodName());
     return (serverCall, headers) -> {
       // Created inside the server call's Context, so the client's deadline and cancellation carry over.
       ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, callOptions(method));
       Relay<ReqT, RespT> relay = new Relay<>(serverCall, clientCall, transformers.newCall(), waiting);
-      return relay.start(headers);
+      ServerCall.Listener<ReqT> listener = relay.start(headers);
+      if (isEndless) {
+        endless.register(() -> relay.fail(
+            Status.UNAVAILABLE.withDescription("etcd-crypt-proxy is shutting down; reconnect to continue")));
+      }
+      return listener;
     };
   }
 

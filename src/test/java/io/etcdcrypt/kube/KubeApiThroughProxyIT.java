@@ -1,12 +1,18 @@
 package io.etcdcrypt.kube;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static io.etcdcrypt.kube.KubeObjects.K8S_PROTOBUF;
+import static io.etcdcrypt.kube.KubeObjects.WIDGETS;
+import static io.etcdcrypt.kube.KubeObjects.contains;
+import static io.etcdcrypt.kube.KubeObjects.head;
+import static io.etcdcrypt.kube.KubeObjects.secretValue;
+import static io.etcdcrypt.kube.KubeObjects.startsWith;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.KubeTestBed;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
@@ -15,21 +21,17 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.api.model.ListOptions;
 import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.PodTemplate;
 import io.fabric8.kubernetes.api.model.PodTemplateBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.SecretList;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
-import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,7 +41,6 @@ import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -60,13 +61,6 @@ class KubeApiThroughProxyIT {
   @RegisterExtension static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);
 
   private static final String NS = "crud";
-  private static final ResourceDefinitionContext WIDGETS = new ResourceDefinitionContext.Builder()
-      .withGroup("example.com").withVersion("v1").withPlural("widgets").withKind("Widget").withNamespaced(true)
-      .build();
-
-  /** kube-apiserver's protobuf envelope, its storage format for built-in types. */
-  private static final byte[] K8S_PROTOBUF = {'k', '8', 's', 0};
-
   private static KubernetesClient k;
   private static int logMark;
 
@@ -74,7 +68,7 @@ class KubeApiThroughProxyIT {
   static void namespace() {
     k = bed.client();
     logMark = bed.apiserver().logLines();
-    k.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
+    new KubeObjects(k).createNamespace(NS);
   }
 
   @AfterAll
@@ -90,7 +84,7 @@ class KubeApiThroughProxyIT {
         .addToStringData("password", "hunter2").build()).create();
     String key = "/registry/secrets/" + NS + "/db";
 
-    assertEquals("hunter2", data(k.secrets().inNamespace(NS).withName("db").get(), "password"));
+    assertEquals("hunter2", secretValue(k.secrets().inNamespace(NS).withName("db").get(), "password"));
     byte[] stored = bed.rawValue(key);
     assertTrue(startsWith(stored, KubeTestBed.KMS_PREFIX), "stored: " + head(stored));
     assertFalse(contains(stored, "hunter2"), "the password is readable in etcd");
@@ -100,7 +94,7 @@ class KubeApiThroughProxyIT {
 
     Secret updated = k.secrets().inNamespace(NS).resource(new SecretBuilder(created)
         .withStringData(Map.of("password", "correct horse")).build()).update();
-    assertEquals("correct horse", data(k.secrets().inNamespace(NS).withName("db").get(), "password"));
+    assertEquals("correct horse", secretValue(k.secrets().inNamespace(NS).withName("db").get(), "password"));
     assertTrue(Long.parseLong(updated.getMetadata().getResourceVersion())
         > Long.parseLong(created.getMetadata().getResourceVersion()));
     assertTrue(contains(bed.storedPlaintext(key), "correct horse"));
@@ -108,8 +102,8 @@ class KubeApiThroughProxyIT {
     k.secrets().inNamespace(NS).withName("db")
         .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"stringData\":{\"user\":\"admin\"}}");
     Secret patched = k.secrets().inNamespace(NS).withName("db").get();
-    assertEquals("admin", data(patched, "user"));
-    assertEquals("correct horse", data(patched, "password"));
+    assertEquals("admin", secretValue(patched, "user"));
+    assertEquals("correct horse", secretValue(patched, "password"));
     assertTrue(startsWith(bed.rawValue(key), KubeTestBed.KMS_PREFIX));
 
     assertTrue(k.secrets().inNamespace(NS).withName("db").delete().size() == 1);
@@ -120,7 +114,7 @@ class KubeApiThroughProxyIT {
   @Test
   void configMapsListInPagesWithContinueAndAreStoredUnderAesGcm() throws Exception {
     String ns = "pages";
-    k.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+    new KubeObjects(k).createNamespace(ns);
     List<String> names = new ArrayList<>();
     for (int i = 0; i < 23; i++) {
       String name = String.format("cm-%02d", i);
@@ -171,32 +165,11 @@ class KubeApiThroughProxyIT {
 
   @Test
   void customResourcesAreStoredUnderSecretboxAndTheirDefinitionAsKubeWritesIt() throws Exception {
-    CustomResourceDefinition crd = new CustomResourceDefinitionBuilder()
-        .withNewMetadata().withName("widgets.example.com").endMetadata()
-        .withNewSpec().withGroup("example.com").withScope("Namespaced")
-        .withNewNames().withPlural("widgets").withSingular("widget").withKind("Widget").endNames()
-        .addNewVersion().withName("v1").withServed(true).withStorage(true)
-        .withNewSchema().withNewOpenAPIV3Schema().withType("object").withXKubernetesPreserveUnknownFields(true)
-        .endOpenAPIV3Schema().endSchema().endVersion()
-        .endSpec().build();
-    k.apiextensions().v1().customResourceDefinitions().resource(crd).create();
-    k.apiextensions().v1().customResourceDefinitions().withName("widgets.example.com").waitUntilCondition(
-        c -> c != null && c.getStatus() != null && c.getStatus().getConditions().stream()
-            .anyMatch(cond -> "Established".equals(cond.getType()) && "True".equals(cond.getStatus())),
-        60, TimeUnit.SECONDS);
-    // Serving a new CRD's objects takes a moment after Established (discovery, handlers).
+    new KubeObjects(k).createWidgetDefinition();
     GenericKubernetesResource w = new GenericKubernetesResourceBuilder()
         .withApiVersion("example.com/v1").withKind("Widget")
         .withNewMetadata().withName("w1").endMetadata()
         .addToAdditionalProperties("spec", Map.of("colour", "teal", "size", 3)).build();
-    io.etcdcrypt.testing.Await.until("widgets served", Duration.ofSeconds(30), () -> {
-      try {
-        k.genericKubernetesResources(WIDGETS).inNamespace(NS).list();
-        return true;
-      } catch (RuntimeException notYet) {
-        return false;
-      }
-    });
     k.genericKubernetesResources(WIDGETS).inNamespace(NS).resource(w).create();
 
     GenericKubernetesResource got = k.genericKubernetesResources(WIDGETS).inNamespace(NS).withName("w1").get();
@@ -223,7 +196,7 @@ class KubeApiThroughProxyIT {
     assertTrue(contains(crdStored, "widgets.example.com"));
 
     k.genericKubernetesResources(WIDGETS).inNamespace(NS).withName("w1").delete();
-    io.etcdcrypt.testing.Await.until("w1 deleted", Duration.ofSeconds(30), () -> bed.rawValue(key) == null);
+    Await.until("w1 deleted", Duration.ofSeconds(30), () -> bed.rawValue(key) == null);
   }
 
   @Test
@@ -255,7 +228,7 @@ class KubeApiThroughProxyIT {
   @Test
   void watchListSendsInitialEventsThenTheBookmarkThenChanges() throws Exception {
     String ns = "watchlist";
-    k.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+    new KubeObjects(k).createNamespace(ns);
     for (String name : List.of("a", "b", "c")) {
       k.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName(name).endMetadata()
           .addToStringData("v", name + "-value").build()).create();
@@ -293,7 +266,7 @@ class KubeApiThroughProxyIT {
               ? "initial-events-end" : "progress"));
           return;
         }
-        events.add(action + " " + s.getMetadata().getName() + " v=" + data(s, "v"));
+        events.add(action + " " + s.getMetadata().getName() + " v=" + secretValue(s, "v"));
       }
 
       @Override
@@ -309,40 +282,9 @@ class KubeApiThroughProxyIT {
     return e;
   }
 
-  private static String data(Secret s, String key) {
-    String b64 = s.getData() == null ? null : s.getData().get(key);
-    return b64 == null ? null : new String(Base64.getDecoder().decode(b64), StandardCharsets.UTF_8);
-  }
 
   @SuppressWarnings("unchecked")
   private static Map<String, Object> spec(GenericKubernetesResource r) {
     return (Map<String, Object>) r.getAdditionalProperties().get("spec");
-  }
-
-  private static boolean startsWith(byte[] b, String prefix) {
-    return b != null && new String(b, 0, Math.min(b.length, prefix.length()), StandardCharsets.ISO_8859_1)
-        .equals(prefix);
-  }
-
-  private static boolean startsWith(byte[] b, byte[] prefix) {
-    if (b == null || b.length < prefix.length) {
-      return false;
-    }
-    for (int i = 0; i < prefix.length; i++) {
-      if (b[i] != prefix[i]) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private static boolean contains(byte[] b, String s) {
-    return new String(b, StandardCharsets.ISO_8859_1).contains(s);
-  }
-
-  private static String head(byte[] b) {
-    return b == null ? "(absent)"
-        : Pattern.compile("[^\\x20-\\x7e]").matcher(new String(b, 0, Math.min(b.length, 48),
-            StandardCharsets.ISO_8859_1)).replaceAll("?");
   }
 }

@@ -84,8 +84,12 @@ public final class KubeApiServer implements AutoCloseable {
 
   /** Stops kube-apiserver, starts it again with {@code storage} on the same port, and waits until it is ready. */
   public void restart(Storage storage) {
+    long t0 = System.nanoTime();
     stop();
+    long t1 = System.nanoTime();
     launch(storage);
+    System.out.printf("kube-apiserver restarted: stop %d ms, start %d ms%n", (t1 - t0) / 1_000_000,
+        (System.nanoTime() - t1) / 1_000_000);
   }
 
   public Storage storage() {

@@ -51,10 +51,14 @@ public final class ProxyProcess implements AutoCloseable {
 
   /** Stops the proxy and starts it with other flags (a new configuration file, say) on the same ports. */
   public void restart(List<String> newArgs) {
+    long t0 = System.nanoTime();
     stop();
+    long t1 = System.nanoTime();
     args = newArgs;
     launch();
     awaitReady();
+    System.out.printf("proxy restarted: stop %d ms, start %d ms%n", (t1 - t0) / 1_000_000,
+        (System.nanoTime() - t1) / 1_000_000);
   }
 
   /** Starts the proxy again after {@link #stop()} without waiting for it to be ready. */
@@ -120,8 +124,10 @@ public final class ProxyProcess implements AutoCloseable {
   /** Stops the proxy (SIGTERM, then SIGKILL after 10 s). */
   public void stop() {
     if (process != null) {
+      long t0 = System.nanoTime();
       process.close();
       process = null;
+      System.out.printf("proxy stopped in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
     }
   }
 

@@ -1,0 +1,79 @@
+package io.etcdcrypt.kube;
+
+import static io.etcdcrypt.kube.KubeObjects.assertStoredUnder;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.etcdcrypt.kube.KubeObjects.Kind;
+import io.etcdcrypt.testing.KubeTestBed;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Switching a cluster between the proxy and kube-apiserver's native encryption with the very same
+ * EncryptionConfiguration file, both ways, with nothing re-encrypted: what the proxy wrote under KMS v2 (through
+ * the same plugin socket), aesgcm, aescbc and secretbox, kube-apiserver reads natively, and what kube-apiserver
+ * wrote natively, the proxy reads.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class NativeSwitchIT {
+
+  @RegisterExtension static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);
+
+  private static final String NS = "switch";
+  private static final Map<Kind, String> PREFIX = new EnumMap<>(Map.of(
+      Kind.SECRET, KubeTestBed.KMS_PREFIX, Kind.CONFIGMAP, KubeTestBed.GCM_PREFIX,
+      Kind.PODTEMPLATE, KubeTestBed.CBC_PREFIX, Kind.WIDGET, KubeTestBed.BOX_PREFIX));
+
+  @Test
+  void proxyToNativeAndBackWithTheSameFile() throws Exception {
+    KubeObjects objects = new KubeObjects(bed.client());
+    objects.createNamespace(NS);
+    objects.createWidgetDefinition();
+    for (Kind kind : Kind.values()) {
+      objects.create(kind, NS, "by-proxy", kind + " written through the proxy");
+    }
+    Map<Kind, byte[]> storedByProxy = new EnumMap<>(Kind.class);
+    for (Kind kind : Kind.values()) {
+      byte[] stored = bed.rawValue(kind.key(NS, "by-proxy"));
+      assertStoredUnder(stored, PREFIX.get(kind));
+      storedByProxy.put(kind, stored);
+    }
+
+    // In one edit kube-apiserver talks to etcd and encrypts with the proxy's file; then the proxy goes away.
+    bed.apiserver().restart(bed.nativeEncryption(bed.config()));
+    bed.proxy().stop();
+    int nativeLog = bed.apiserver().logLines();
+    objects.awaitWidgetsServed();
+    for (Kind kind : Kind.values()) {
+      assertEquals(kind + " written through the proxy", objects.read(kind, NS, "by-proxy"), kind.toString());
+      // Reading rewrote nothing: the proxy's bytes are the very bytes kube-apiserver opened.
+      assertArrayEquals(storedByProxy.get(kind), bed.rawValue(kind.key(NS, "by-proxy")), kind.toString());
+      objects.create(kind, NS, "native", kind + " written natively");
+      assertStoredUnder(bed.rawValue(kind.key(NS, "native")), PREFIX.get(kind));
+    }
+    assertNoStorageErrors(nativeLog);
+
+    // And back: kube-apiserver through the proxy, without its own encryption.
+    bed.proxy().restart();
+    bed.apiserver().restart(bed.throughProxy());
+    int proxyLog = bed.apiserver().logLines();
+    objects.awaitWidgetsServed();
+    for (Kind kind : Kind.values()) {
+      assertEquals(kind + " written natively", objects.read(kind, NS, "native"), kind.toString());
+      assertEquals(kind + " written through the proxy", objects.read(kind, NS, "by-proxy"), kind.toString());
+    }
+    assertNoStorageErrors(proxyLog);
+  }
+
+  private static void assertNoStorageErrors(int fromLine) {
+    List<String> errors = bed.apiserver().storageErrorsSince(fromLine);
+    assertTrue(errors.isEmpty(), "kube-apiserver logged storage errors:\n" + String.join("\n", errors));
+  }
+}

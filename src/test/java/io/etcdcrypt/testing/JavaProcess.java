@@ -11,8 +11,10 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs {@code io.etcdcrypt.cli.Main} in a child JVM with this test's class path, for what needs its own process
- * environment (a PKCS#11 library configured through environment variables). Output goes to a log file.
+ * Runs the command line in a child JVM, for what needs its own process (a PKCS#11 library configured through
+ * environment variables, a proxy to restart, a tool run as operators run it). Output goes to a log file. The child
+ * runs the built jar ({@code java -jar}) when {@code -Dproxy.jar} names one (the end-to-end tests, after
+ * {@code package}), else {@code io.etcdcrypt.cli.Main} with this test's class path.
  */
 public final class JavaProcess implements AutoCloseable {
 
@@ -28,9 +30,12 @@ public final class JavaProcess implements AutoCloseable {
   public static JavaProcess start(Path log, Map<String, String> env, String... args) throws IOException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add("io.etcdcrypt.cli.Main");
+    String jar = System.getProperty("proxy.jar");
+    if (jar != null && Files.isReadable(Path.of(jar))) {
+      command.addAll(List.of("-jar", jar));
+    } else {
+      command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.etcdcrypt.cli.Main"));
+    }
     command.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().putAll(env);

@@ -84,11 +84,20 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
   private ProxyProcess proxy;
   private KubeApiServer apiserver;
   private ManagedChannel raw;
+  private TestPki.Leaf operator;
   private volatile boolean failed;
 
   private KubeTestBed(EtcdRelease release, String configTemplate) {
     this.release = release;
     this.configTemplate = configTemplate;
+  }
+
+  /**
+   * A cluster before the proxy: kube-apiserver straight on etcd without encryption, and no proxy until
+   * {@link #startProxy(Path)}.
+   */
+  public static KubeTestBed withoutProxy() {
+    return new KubeTestBed(EtcdRelease.current(), null);
   }
 
   /** A bed on the etcd release of this test run ({@link EtcdRelease#current()}). */
@@ -108,11 +117,23 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
     etcd = EtcdProcess.startSingleTls(release, pki);
     raw = etcd.channel();
     kms = KmsPluginFixture.start(dir);
-    config = writeConfig("encryption-config.yaml", configTemplate);
     TestPki.Leaf apiserverClient = pki.issue("apiserver-etcd-client");
     apiserverToEtcd = new TlsFiles(apiserverClient.cert(), apiserverClient.key(), pki.caCert());
-    proxy = ProxyProcess.start(dir, proxyArgs(config));
-    apiserver = KubeApiServer.start(dir, pki, KubeApiServer.Storage.plain(proxyUrl(), apiserverToEtcd));
+    if (configTemplate == null) {
+      apiserver = KubeApiServer.start(dir, pki, directToEtcd());
+      return;
+    }
+    config = writeConfig("encryption-config.yaml", configTemplate);
+    startProxy(config);
+    apiserver = KubeApiServer.start(dir, pki, throughProxy());
+  }
+
+  /** Starts the proxy with {@code configFile} (kube-apiserver keeps its storage flags until restarted). */
+  public void startProxy(Path configFile) {
+    if (proxy != null) {
+      throw new IllegalStateException("the proxy runs already; restart it instead");
+    }
+    proxy = ProxyProcess.start(dir, proxyArgs(configFile));
   }
 
   /** Writes {@code template} with the plugin's endpoint filled in, as a file in the bed's directory. */
@@ -142,8 +163,10 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
   }
 
   /** The etcd client flags of {@code rewrap} and {@code census}, straight to etcd with a client certificate. */
-  public List<String> etcdToolArgs() {
-    TestPki.Leaf operator = pki.issue("etcd-operator");
+  public synchronized List<String> etcdToolArgs() {
+    if (operator == null) {
+      operator = pki.issue("etcd-operator");
+    }
     return new ArrayList<>(List.of("--endpoints", etcd.clientUrl(), "--cacert", pki.caCert().toString(),
         "--cert", operator.cert().toString(), "--key", operator.key().toString()));
   }
@@ -156,6 +179,11 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
   /** kube-apiserver's storage flags when it talks to the proxy and does not encrypt. */
   public KubeApiServer.Storage throughProxy() {
     return KubeApiServer.Storage.plain(proxyUrl(), apiserverToEtcd);
+  }
+
+  /** kube-apiserver's storage flags when it talks to etcd directly and does not encrypt: a cluster before. */
+  public KubeApiServer.Storage directToEtcd() {
+    return KubeApiServer.Storage.plain(etcd.clientUrl(), apiserverToEtcd);
   }
 
   /** kube-apiserver's storage flags when it talks to etcd directly and encrypts with {@code configFile}. */
@@ -217,7 +245,7 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
     return etcd;
   }
 
-  /** The configuration file the proxy started with. */
+  /** The configuration file the proxy started with (null for {@link #withoutProxy()}). */
   public Path config() {
     return config;
   }

@@ -3,53 +3,93 @@ package io.etcdcrypt.kube;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.testing.Await;
-import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.etcdcrypt.testing.KubeTestBed;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.PodTemplate;
-import io.fabric8.kubernetes.api.model.PodTemplateBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
-import io.fabric8.kubernetes.api.model.SecretBuilder;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.NonNamespaceOperation;
+import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceList;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
- * The objects the kube-apiserver tests write and read back, one of each kind the test configuration encrypts
- * differently, each carrying one string value: Secret (KMS v2), ConfigMap (aesgcm), PodTemplate (aescbc) and the
- * custom resource Widget (secretbox). Plus byte helpers for what etcd stores.
+ * The kinds the kube-apiserver tests write through the API, one per way {@link KubeTestBed#ALL_PROVIDERS} stores
+ * them, handled alike through fabric8's generic client: each object carries its test value in the annotation
+ * {@code value}, which kube-apiserver stores inside the object. Plus byte helpers for what etcd stores.
  */
 final class KubeObjects {
-
-  static final ResourceDefinitionContext WIDGETS = new ResourceDefinitionContext.Builder()
-      .withGroup("example.com").withVersion("v1").withPlural("widgets").withKind("Widget").withNamespaced(true)
-      .build();
 
   /** kube-apiserver's protobuf envelope, its storage format for built-in types. */
   static final byte[] K8S_PROTOBUF = {'k', '8', 's', 0};
 
-  /** The kinds, with the etcd key each object of that kind is stored under. */
+  /** The group of the CRDs the CRD kind creates (never one whose objects a test writes). */
+  private static final String CRD_GROUP = "crds.example.com";
+
   enum Kind {
-    SECRET("/registry/secrets/"),
-    CONFIGMAP("/registry/configmaps/"),
-    PODTEMPLATE("/registry/podtemplates/"),
-    WIDGET("/registry/example.com/widgets/");
+    /** KMS v2 through the bundled plugin. */
+    SECRET("", "v1", "secrets", "Secret", "/registry/secrets/", KubeTestBed.KMS_PREFIX),
+    /** aesgcm. */
+    CONFIGMAP("", "v1", "configmaps", "ConfigMap", "/registry/configmaps/", KubeTestBed.GCM_PREFIX),
+    /** aescbc. */
+    PODTEMPLATE("", "v1", "podtemplates", "PodTemplate", "/registry/podtemplates/", KubeTestBed.CBC_PREFIX),
+    /** A custom resource, secretbox. */
+    WIDGET("example.com", "v1", "widgets", "Widget", "/registry/example.com/widgets/", KubeTestBed.BOX_PREFIX),
+    /** CustomResourceDefinitions themselves: no rule, stored as kube-apiserver writes them (cluster-scoped). */
+    CRD("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
+        "/registry/apiextensions.k8s.io/customresourcedefinitions/", null);
 
+    final ResourceDefinitionContext context;
     private final String keyPrefix;
+    /** The prefix etcd stores its objects under; null: not encrypted. */
+    final String storedPrefix;
 
-    Kind(String keyPrefix) {
+    Kind(String group, String version, String plural, String kind, String keyPrefix, String storedPrefix) {
+      this.context = new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version)
+          .withPlural(plural).withKind(kind).withNamespaced(!kind.equals("CustomResourceDefinition")).build();
       this.keyPrefix = keyPrefix;
+      this.storedPrefix = storedPrefix;
     }
 
+    boolean namespaced() {
+      return context.isNamespaceScoped();
+    }
+
+    /** An object name for {@code base} ({@code o-03}); a CRD's name must be {@code <plural>.<group>}. */
+    String name(String base) {
+      return this == CRD ? base + "s." + CRD_GROUP : base;
+    }
+
+    /** The etcd key of object {@code name} ({@code ns} is ignored for a cluster-scoped kind). */
     String key(String ns, String name) {
-      return keyPrefix + ns + "/" + name;
+      return keyPrefix + (namespaced() ? ns + "/" : "") + name;
+    }
+
+    /** A new object named {@code name} holding {@code value}. */
+    GenericKubernetesResource object(String name, String value) {
+      GenericKubernetesResourceBuilder b = new GenericKubernetesResourceBuilder()
+          .withApiVersion(context.getGroup().isEmpty() ? "v1" : context.getGroup() + "/" + context.getVersion())
+          .withKind(context.getKind())
+          .withNewMetadata().withName(name).addToAnnotations("value", value).endMetadata();
+      switch (this) {
+        case PODTEMPLATE -> b.addToAdditionalProperties("template", Map.of("spec", Map.of("containers",
+            List.of(Map.of("name", "c", "image", "registry.example/app:1")))));
+        case WIDGET -> b.addToAdditionalProperties("spec", Map.of("size", 3));
+        case CRD -> {
+          String plural = name.substring(0, name.indexOf('.'));
+          b.addToAdditionalProperties("spec", crdSpec(CRD_GROUP, plural, "T" + plural.replace("-", "")));
+        }
+        default -> { }
+      }
+      return b.build();
     }
   }
 
@@ -59,33 +99,54 @@ final class KubeObjects {
     this.k = k;
   }
 
+  /** The client for {@code kind}'s objects in {@code ns} (all of them, for a cluster-scoped kind). */
+  NonNamespaceOperation<GenericKubernetesResource, GenericKubernetesResourceList,
+      Resource<GenericKubernetesResource>> in(Kind kind, String ns) {
+    var all = k.genericKubernetesResources(kind.context);
+    return kind.namespaced() ? all.inNamespace(ns) : all;
+  }
+
   void createNamespace(String ns) {
     k.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
   }
 
   /** Creates the Widget CRD and waits until its objects are served. */
   void createWidgetDefinition() {
-    k.apiextensions().v1().customResourceDefinitions().resource(new CustomResourceDefinitionBuilder()
-        .withNewMetadata().withName("widgets.example.com").endMetadata()
-        .withNewSpec().withGroup("example.com").withScope("Namespaced")
-        .withNewNames().withPlural("widgets").withSingular("widget").withKind("Widget").endNames()
-        .addNewVersion().withName("v1").withServed(true).withStorage(true)
-        .withNewSchema().withNewOpenAPIV3Schema().withType("object").withXKubernetesPreserveUnknownFields(true)
-        .endOpenAPIV3Schema().endSchema().endVersion()
-        .endSpec().build()).create();
-    k.apiextensions().v1().customResourceDefinitions().withName("widgets.example.com").waitUntilCondition(
-        c -> c != null && c.getStatus() != null && c.getStatus().getConditions().stream()
-            .anyMatch(cond -> "Established".equals(cond.getType()) && "True".equals(cond.getStatus())),
-        60, TimeUnit.SECONDS);
-    // Serving a new CRD's objects takes a moment after Established (discovery, handlers).
+    k.genericKubernetesResources(Kind.CRD.context).resource(widgetDefinition()).create();
+    k.genericKubernetesResources(Kind.CRD.context).withName("widgets.example.com").waitUntilCondition(
+        KubeObjects::established, 60, TimeUnit.SECONDS);
     awaitWidgetsServed();
+  }
+
+  private static GenericKubernetesResource widgetDefinition() {
+    return new GenericKubernetesResourceBuilder().withApiVersion("apiextensions.k8s.io/v1")
+        .withKind("CustomResourceDefinition").withNewMetadata().withName("widgets.example.com").endMetadata()
+        .addToAdditionalProperties("spec", crdSpec("example.com", "widgets", "Widget")).build();
+  }
+
+  /** The spec of a namespaced CRD with one version, v1, that keeps any field. */
+  private static Map<String, Object> crdSpec(String group, String plural, String kind) {
+    return Map.of("group", group, "scope", "Namespaced",
+        "names", Map.of("plural", plural, "kind", kind),
+        "versions", List.of(Map.of("name", "v1", "served", true, "storage", true, "schema",
+            Map.of("openAPIV3Schema", Map.of("type", "object", "x-kubernetes-preserve-unknown-fields", true)))));
+  }
+
+  @SuppressWarnings("unchecked")
+  static boolean established(GenericKubernetesResource crd) {
+    if (crd == null || !(crd.getAdditionalProperties().get("status") instanceof Map<?, ?> status)) {
+      return false;
+    }
+    Object conditions = status.get("conditions");
+    return conditions instanceof List<?> list && list.stream().map(c -> (Map<String, Object>) c)
+        .anyMatch(c -> "Established".equals(c.get("type")) && "True".equals(c.get("status")));
   }
 
   /** Waits until this API server serves Widgets (after a restart it loads the CRD first). */
   void awaitWidgetsServed() {
     Await.until("widgets served", Duration.ofSeconds(60), () -> {
       try {
-        k.genericKubernetesResources(WIDGETS).inNamespace("default").list();
+        k.genericKubernetesResources(Kind.WIDGET.context).inNamespace("default").list();
         return true;
       } catch (RuntimeException notYet) {
         return false;
@@ -95,45 +156,17 @@ final class KubeObjects {
 
   /** Creates an object of {@code kind} named {@code name} holding {@code value}. */
   void create(Kind kind, String ns, String name, String value) {
-    switch (kind) {
-      case SECRET -> k.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName(name)
-          .endMetadata().addToStringData("value", value).build()).create();
-      case CONFIGMAP -> k.configMaps().inNamespace(ns).resource(new ConfigMapBuilder().withNewMetadata()
-          .withName(name).endMetadata().addToData("value", value).build()).create();
-      case PODTEMPLATE -> k.resources(PodTemplate.class).inNamespace(ns).resource(new PodTemplateBuilder()
-          .withNewMetadata().withName(name).addToAnnotations("value", value).endMetadata()
-          .withNewTemplate().withNewSpec().addNewContainer().withName("c").withImage("registry.example/app:1")
-          .endContainer().endSpec().endTemplate().build()).create();
-      case WIDGET -> k.genericKubernetesResources(WIDGETS).inNamespace(ns).resource(
-          new GenericKubernetesResourceBuilder().withApiVersion("example.com/v1").withKind("Widget")
-              .withNewMetadata().withName(name).endMetadata()
-              .addToAdditionalProperties("spec", Map.of("value", value)).build()).create();
-      default -> throw new IllegalArgumentException(kind.toString());
-    }
+    in(kind, ns).resource(kind.object(name, value)).create();
   }
 
   /** The value the object holds, read through the API; null when the object does not exist. */
   String read(Kind kind, String ns, String name) {
-    switch (kind) {
-      case SECRET:
-        return secretValue(k.secrets().inNamespace(ns).withName(name).get(), "value");
-      case CONFIGMAP:
-        var cm = k.configMaps().inNamespace(ns).withName(name).get();
-        return cm == null ? null : cm.getData().get("value");
-      case PODTEMPLATE:
-        var pt = k.resources(PodTemplate.class).inNamespace(ns).withName(name).get();
-        return pt == null ? null : pt.getMetadata().getAnnotations().get("value");
-      case WIDGET:
-        GenericKubernetesResource w = k.genericKubernetesResources(WIDGETS).inNamespace(ns).withName(name).get();
-        if (w == null) {
-          return null;
-        }
-        @SuppressWarnings("unchecked")
-        Map<String, Object> spec = (Map<String, Object>) w.getAdditionalProperties().get("spec");
-        return (String) spec.get("value");
-      default:
-        throw new IllegalArgumentException(kind.toString());
-    }
+    return value(in(kind, ns).withName(name).get());
+  }
+
+  static String value(GenericKubernetesResource r) {
+    return r == null || r.getMetadata().getAnnotations() == null ? null
+        : r.getMetadata().getAnnotations().get("value");
   }
 
   static String secretValue(Secret s, String key) {

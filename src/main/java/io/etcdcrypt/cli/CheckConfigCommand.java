@@ -1,5 +1,6 @@
 package io.etcdcrypt.cli;
 
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ConfigError;
 import io.etcdcrypt.config.ConfigException;
 import io.etcdcrypt.config.EncryptionConfigLoader;
@@ -100,7 +101,7 @@ public final class CheckConfigCommand implements Callable<Integer> {
     }
     if (provider instanceof ProviderConfig.Kms k) {
       return "kms(apiVersion: " + k.apiVersion() + ", name: " + k.name() + ", endpoint: " + k.endpoint()
-          + (k.apiVersion().equals("v1") ? ", cachesize: " + k.cacheSize() : "")
+          + (k.apiVersion() == KmsApiVersion.V1 ? ", cachesize: " + k.cacheSize() : "")
           + ", timeout: " + goDuration(k.timeout()) + ")";
     }
     throw new IllegalArgumentException("unknown provider " + provider.describe());

@@ -88,13 +88,9 @@ public final class ServeCommand implements Callable<Integer> {
           + " cores of its own. Default: ${DEFAULT-VALUE}")
   int eventLoopThreads;
 
-  @Option(
-      names = "--kms-wait-threads",
-      defaultValue = "" + Threading.DEFAULT_WAITING_THREADS,
-      description = "Threads for the requests that must wait on a KMS plugin (a KMS v1 write, a read whose DEK is"
-          + " not cached); they never wait on the event loop. At most this many such plugin calls are outstanding;"
-          + " more queue. Default: ${DEFAULT-VALUE}")
-  int kmsWaitThreads;
+  /** Accepted so that old manifests keep working; nothing waits on threads for a KMS plugin any more. */
+  @Option(names = "--kms-wait-threads", hidden = true)
+  Integer kmsWaitThreads;
 
   @Option(
       names = "--shutdown-grace",
@@ -168,7 +164,10 @@ public final class ServeCommand implements Callable<Integer> {
       closeAfterServer.add(rewriter);
       closeAfterServer.add(rewriteUpstream);
     }
-    Threading threading = new Threading(eventLoopThreads, kmsWaitThreads);
+    if (kmsWaitThreads != null) {
+      log.warn("--kms-wait-threads is ignored: requests that wait on a KMS plugin no longer hold a thread");
+    }
+    Threading threading = new Threading(eventLoopThreads);
     ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy(), stale, threading);
 
     Supplier<KmsTransformers> currentKms = () -> kms;

@@ -53,7 +53,7 @@ public sealed interface ProviderConfig {
    * A KMS plugin. {@code apiVersion} is {@code v1} or {@code v2}; {@code cacheSize} is only meaningful for v1
    * (negative disables the cache); {@code endpoint} is the {@code unix://} URL of the plugin's socket.
    */
-  record Kms(String apiVersion, String name, String endpoint, int cacheSize, Duration timeout)
+  record Kms(KmsApiVersion apiVersion, String name, String endpoint, int cacheSize, Duration timeout)
       implements ProviderConfig {
     @Override
     public String describe() {

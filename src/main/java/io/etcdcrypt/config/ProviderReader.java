@@ -28,8 +28,8 @@ final class ProviderReader {
   private static final List<Integer> AES_KEY_SIZES = List.of(16, 24, 32);
   private static final List<Integer> SECRETBOX_KEY_SIZES = List.of(32);
 
-  static final String KMS_V1 = "v1";
-  static final String KMS_V2 = "v2";
+  static final String KMS_V1 = KmsApiVersion.V1.text();
+  static final String KMS_V2 = KmsApiVersion.V2.text();
   static final int DEFAULT_KMS_V1_CACHE_SIZE = 1000;
   static final Duration DEFAULT_KMS_TIMEOUT = Duration.ofSeconds(3);
 
@@ -264,7 +264,8 @@ final class ProviderReader {
     if (!valid) {
       return null;
     }
-    return new ProviderConfig.Kms(apiVersion, name, endpoint, v1 ? cacheSize : 0, timeout);
+    return new ProviderConfig.Kms(v1 ? KmsApiVersion.V1 : KmsApiVersion.V2, name, endpoint, v1 ? cacheSize : 0,
+        timeout);
   }
 
   /**

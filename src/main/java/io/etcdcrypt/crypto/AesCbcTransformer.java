@@ -19,7 +19,7 @@ import javax.crypto.spec.IvParameterSpec;
  * <p>Reads apply upstream's checks in upstream's order, with its messages: length at least 16; ciphertext a whole
  * number of blocks; last byte p with 1 ≤ p ≤ length; the last p bytes all equal p.
  */
-public final class AesCbcTransformer implements Transformer {
+public final class AesCbcTransformer extends LocalTransformer {
 
   private static final int BLOCK = 16;
 
@@ -43,7 +43,7 @@ public final class AesCbcTransformer implements Transformer {
   }
 
   @Override
-  public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws TransformException {
+  public byte[] seal(byte[] plaintext, byte[] associatedData) throws TransformException {
     byte[] iv = new byte[BLOCK];
     ivs.fill(iv);
     int padding = BLOCK - plaintext.length % BLOCK;
@@ -60,7 +60,7 @@ public final class AesCbcTransformer implements Transformer {
   }
 
   @Override
-  public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
+  public Decrypted open(byte[] stored, byte[] associatedData) throws TransformException {
     if (stored.length < BLOCK) {
       throw new TransformException("the stored data was shorter than the required size");
     }

@@ -11,7 +11,7 @@ package io.etcdcrypt.crypto;
  * <p>Random nonces mean the key must be rotated long before nonces could collide; kube-apiserver's documentation
  * asks for a rotation every 200,000 writes. Values moved to another etcd key fail to open (AAD binding).
  */
-public final class AesGcmTransformer implements Transformer {
+public final class AesGcmTransformer extends LocalTransformer {
 
   private final AesGcm gcm;
 
@@ -26,12 +26,12 @@ public final class AesGcmTransformer implements Transformer {
   }
 
   @Override
-  public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws TransformException {
+  public byte[] seal(byte[] plaintext, byte[] associatedData) throws TransformException {
     return gcm.seal(plaintext, associatedData);
   }
 
   @Override
-  public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
+  public Decrypted open(byte[] stored, byte[] associatedData) throws TransformException {
     return Decrypted.fresh(gcm.open(stored, associatedData));
   }
 

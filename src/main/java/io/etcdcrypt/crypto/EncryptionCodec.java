@@ -13,6 +13,9 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -117,38 +120,35 @@ public final class EncryptionCodec implements ValueCodec {
   }
 
   @Override
-  public ByteString toStorage(ByteString key, ByteString value) throws TransformException {
+  public CompletionStage<ByteString> toStorage(ByteString key, ByteString value) {
     byte[] keyBytes = key.toByteArray(); // resolved, then the associated data
     Optional<ResourceChain> resource = resourceOf(keyBytes);
     if (resource.isEmpty() || resource.get().chain() == null) {
-      return value;
+      return UNCHANGED;
     }
     ResourceChain r = resource.get();
-    long start = System.nanoTime();
-    byte[] sealed;
-    try {
-      sealed = r.chain().encrypt(value.toByteArray(), keyBytes);
-    } catch (TransformException e) {
-      recordWrite(r, System.nanoTime() - start, e);
-      logFailure(TransformObserver.Direction.TO_STORAGE, key, r, r.providerWritePrefix(), e);
-      throw e;
+    if (r.providerWritePrefix().isEmpty()) {
+      recordWrite(r, 0, null); // identity writes: the value is stored as it is, without a copy
+      return UNCHANGED;
     }
-    recordWrite(r, System.nanoTime() - start, null);
-    return UnsafeByteOperations.unsafeWrap(sealed);
+    long start = System.nanoTime();
+    return done(r.chain().encrypt(value.toByteArray(), keyBytes), (sealed, error) -> {
+      recordWrite(r, System.nanoTime() - start, error);
+      if (error != null) {
+        logFailure(TransformObserver.Direction.TO_STORAGE, key, r, r.providerWritePrefix(), error);
+        throw error;
+      }
+      return UnsafeByteOperations.unsafeWrap(sealed);
+    });
   }
 
   @Override
-  public ByteString fromStorage(ByteString key, ByteString value) throws TransformException {
-    return fromStorage(key, value, 0, StaleListener.NONE);
-  }
-
-  @Override
-  public ByteString fromStorage(ByteString key, ByteString value, long modRevision, StaleListener listener)
-      throws TransformException {
+  public CompletionStage<ByteString> fromStorage(
+      ByteString key, ByteString value, long modRevision, StaleListener listener) {
     byte[] keyBytes = key.toByteArray(); // resolved, then the associated data
     Optional<ResourceChain> resource = resourceOf(keyBytes);
     if (resource.isEmpty()) {
-      return value;
+      return UNCHANGED;
     }
     ResourceChain r = resource.get();
     if (r.chain() == null) {
@@ -157,29 +157,63 @@ public final class EncryptionCodec implements ValueCodec {
             "the value is encrypted but resource \"" + r.resource() + "\" has no rule in the encryption "
                 + "configuration; add its providers to read it");
         logFailure(TransformObserver.Direction.FROM_STORAGE, key, r, "", e);
-        throw e;
+        return CompletableFuture.failedFuture(e);
       }
-      return value;
+      return UNCHANGED;
     }
     long start = System.nanoTime();
-    DecryptedDetail d;
-    try {
-      d = r.chain().decryptDetailed(value.toByteArray(), keyBytes);
-    } catch (TransformException e) {
-      List<String> prefixes = recordReadFailure(r, System.nanoTime() - start, e);
-      logFailure(TransformObserver.Direction.FROM_STORAGE, key, r, String.join(",", prefixes), e);
-      throw new TransformException(
-          "resource \"" + r.resource() + "\": " + e.getMessage()
-              + " (check that the encryption configuration still lists the provider and key that wrote it)",
-          e);
+    return done(r.chain().decryptDetailed(value.toByteArray(), keyBytes), (d, error) -> {
+      if (error != null) {
+        List<String> prefixes = recordReadFailure(r, System.nanoTime() - start, error);
+        logFailure(TransformObserver.Direction.FROM_STORAGE, key, r, String.join(",", prefixes), error);
+        throw new TransformException(
+            "resource \"" + r.resource() + "\": " + error.getMessage()
+                + " (check that the encryption configuration still lists the provider and key that wrote it)",
+            error);
+      }
+      recordRead(r, System.nanoTime() - start, d);
+      if (d.stale()) {
+        listener.stale(key, modRevision);
+      }
+      // Read by identity, the stored bytes are the plaintext: "unchanged" tells callers nothing changed, so a
+      // Range page or Watch event of such values is forwarded without a rebuild.
+      return DecryptedDetail.IDENTITY.equals(d.providerPrefix()) ? null : UnsafeByteOperations.unsafeWrap(d.plaintext());
+    });
+  }
+
+  /** What to make of a transform's outcome: the value, or a failure to pass on. */
+  @FunctionalInterface
+  private interface Outcome<T, R> {
+    R apply(T result, TransformException error) throws TransformException;
+  }
+
+  /**
+   * Applies {@code outcome} to {@code stage}'s result: right away when the stage is complete (every transform but a
+   * KMS plugin call), so the common path allocates one completed stage; else when it completes.
+   */
+  private static <T, R> CompletionStage<R> done(CompletionStage<T> stage, Outcome<T, R> outcome) {
+    CompletableFuture<T> f = stage.toCompletableFuture();
+    if (f.isDone()) {
+      T result = null;
+      TransformException error = null;
+      try {
+        result = Stages.now(f);
+      } catch (TransformException e) {
+        error = e;
+      }
+      try {
+        return CompletableFuture.completedFuture(outcome.apply(result, error));
+      } catch (TransformException e) {
+        return CompletableFuture.failedFuture(e);
+      }
     }
-    recordRead(r, System.nanoTime() - start, d);
-    if (d.stale()) {
-      listener.stale(key, modRevision);
-    }
-    // Read by identity, the stored bytes are the plaintext: the same instance tells callers nothing changed, so
-    // a Range page or Watch event of such values is forwarded without a rebuild.
-    return DecryptedDetail.IDENTITY.equals(d.providerPrefix()) ? value : UnsafeByteOperations.unsafeWrap(d.plaintext());
+    return f.handle((result, error) -> {
+      try {
+        return outcome.apply(result, error == null ? null : Stages.asTransformException(error));
+      } catch (TransformException e) {
+        throw new CompletionException(e);
+      }
+    });
   }
 
   // kube-apiserver records one sample per prefix-chain level: the key list's (inner) first, then the provider's.
@@ -243,23 +277,19 @@ public final class EncryptionCodec implements ValueCodec {
    * What a stored value is, for census and rewrap: the resource its key belongs to and which provider and key
    * open it, or why none can. Empty for keys that are not Kubernetes objects.
    */
-  public Optional<Inspection> inspect(ByteString key, ByteString value) {
+  public CompletionStage<Optional<Inspection>> inspect(ByteString key, ByteString value) {
     Optional<ResourceChain> resource = resourceOf(key);
     if (resource.isEmpty()) {
-      return Optional.empty();
+      return CompletableFuture.completedFuture(Optional.empty());
     }
     ResourceChain r = resource.get();
     if (r.chain() == null) {
       boolean encrypted = value.startsWith(UnsafeByteOperations.unsafeWrap(ENCRYPTED_MARKER));
-      return Optional.of(new Inspection(r.resource(), false, null,
-          encrypted ? "encrypted, but the resource has no rule in the encryption configuration" : null));
+      return CompletableFuture.completedFuture(Optional.of(new Inspection(r.resource(), false, null,
+          encrypted ? "encrypted, but the resource has no rule in the encryption configuration" : null)));
     }
-    try {
-      return Optional.of(new Inspection(
-          r.resource(), true, r.chain().decryptDetailed(value.toByteArray(), key.toByteArray()), null));
-    } catch (TransformException e) {
-      return Optional.of(new Inspection(r.resource(), true, null, e.getMessage()));
-    }
+    return done(r.chain().decryptDetailed(value.toByteArray(), key.toByteArray()), (detail, error) ->
+        Optional.of(new Inspection(r.resource(), true, detail, error == null ? null : error.getMessage())));
   }
 
   /**

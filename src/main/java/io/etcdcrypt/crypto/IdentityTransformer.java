@@ -11,7 +11,7 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>Size overhead: none (no prefix, no nonce, no tag).
  */
-public final class IdentityTransformer implements Transformer {
+public final class IdentityTransformer extends LocalTransformer {
 
   /** The marker every encrypted value starts with; plaintext objects start with {@code k8s\0} or a JSON brace. */
   public static final byte[] ENCRYPTED_MARKER = "k8s:enc:".getBytes(StandardCharsets.US_ASCII);
@@ -20,13 +20,13 @@ public final class IdentityTransformer implements Transformer {
   public static final IdentityTransformer INSTANCE = new IdentityTransformer();
 
   @Override
-  public byte[] encrypt(byte[] plaintext, byte[] associatedData) {
+  public byte[] seal(byte[] plaintext, byte[] associatedData) {
     return plaintext;
   }
 
   /** Returns {@code stored} itself (not a copy) unless it is encrypted data. */
   @Override
-  public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
+  public Decrypted open(byte[] stored, byte[] associatedData) throws TransformException {
     if (isEncrypted(stored)) {
       throw new TransformException("identity transformer tried to read encrypted data");
     }

@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /**
  * kube-apiserver's prefix list: an ordered list of (prefix, transformer) entries that is itself a transformer.
@@ -24,7 +26,9 @@ import java.util.Objects;
  * </ul>
  *
  * <p>{@link #decryptDetailed} is the one walk; {@link #decrypt} is a view of it that drops the detail. Nested
- * chains are walked in place (by offset) so a value is copied once, at the innermost transformer.
+ * chains are walked in place (by offset) so a value is copied once, at the innermost transformer. A chain of
+ * {@link LocalTransformer}s (no KMS provider) walks synchronously and returns complete stages; an entry that waits
+ * (a KMS provider asking its plugin) continues the walk when its stage completes.
  */
 public final class PrefixTransformers implements Transformer {
 
@@ -76,6 +80,8 @@ public final class PrefixTransformers implements Transformer {
   private final byte[][] prefixes;
   private final String[] prefixTexts;
   private final Transformer[] transformers;
+  /** Whether every entry, nested chains included, is a {@link LocalTransformer}: then nothing here waits. */
+  private final boolean local;
 
   /**
    * A chain over {@code entries} (at least one; the first encrypts). {@code noMatchMessage} is reported when no
@@ -91,20 +97,32 @@ public final class PrefixTransformers implements Transformer {
     this.prefixes = new byte[n][];
     this.prefixTexts = new String[n];
     this.transformers = new Transformer[n];
+    boolean allLocal = true;
     for (int i = 0; i < n; i++) {
       Entry e = this.entries.get(i);
       prefixes[i] = e.prefix();
       prefixTexts[i] = e.prefixText();
       transformers[i] = e.transformer();
+      allLocal &= isLocal(transformers[i]);
     }
+    this.local = allLocal;
   }
 
   public static PrefixTransformers of(String noMatchMessage, Entry... entries) {
     return new PrefixTransformers(List.of(entries), noMatchMessage);
   }
 
+  private static boolean isLocal(Transformer t) {
+    return t instanceof LocalTransformer || t instanceof PrefixTransformers chain && chain.local;
+  }
+
   public List<Entry> entries() {
     return entries;
+  }
+
+  /** Whether no entry ever waits (no KMS provider), so every stage this chain returns is already complete. */
+  public boolean isLocal() {
+    return local;
   }
 
   /**
@@ -118,24 +136,53 @@ public final class PrefixTransformers implements Transformer {
   }
 
   @Override
-  public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws TransformException {
-    return Bytes.concat(prefixes[0], transformers[0].encrypt(plaintext, associatedData));
+  public CompletionStage<byte[]> encrypt(byte[] plaintext, byte[] associatedData) {
+    Transformer first = transformers[0];
+    if (isLocal(first)) {
+      try {
+        return CompletableFuture.completedFuture(sealLocally(plaintext, associatedData));
+      } catch (TransformException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+    return first.encrypt(plaintext, associatedData).thenApply(body -> Bytes.concat(prefixes[0], body));
+  }
+
+  /** Seals with the first entry, which must be local. */
+  private byte[] sealLocally(byte[] plaintext, byte[] associatedData) throws TransformException {
+    Transformer first = transformers[0];
+    byte[] body = first instanceof PrefixTransformers chain
+        ? chain.sealLocally(plaintext, associatedData)
+        : ((LocalTransformer) first).seal(plaintext, associatedData);
+    return Bytes.concat(prefixes[0], body);
   }
 
   @Override
-  public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
-    return decryptDetailed(stored, associatedData).toDecrypted();
+  public CompletionStage<Decrypted> decrypt(byte[] stored, byte[] associatedData) {
+    return decryptDetailed(stored, associatedData).thenApply(DecryptedDetail::toDecrypted);
   }
 
   /** Opens {@code stored} like {@link #decrypt} and also reports which entry opened it. */
-  public DecryptedDetail decryptDetailed(byte[] stored, byte[] associatedData) throws TransformException {
-    DecryptedDetail d = walk(stored, 0, associatedData);
+  public CompletionStage<DecryptedDetail> decryptDetailed(byte[] stored, byte[] associatedData) {
+    if (local) {
+      try {
+        return CompletableFuture.completedFuture(labelled(walkLocally(stored, 0, associatedData)));
+      } catch (TransformException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+    return walk(stored, 0, associatedData, 0, null).thenApply(PrefixTransformers::labelled);
+  }
+
+  /** An empty matched prefix is the identity provider's: the walk's raw concatenation becomes its label. */
+  private static DecryptedDetail labelled(DecryptedDetail d) {
     return d.matchedPrefix().isEmpty()
         ? new DecryptedDetail(d.plaintext(), d.stale(), DecryptedDetail.IDENTITY, d.providerPrefix())
         : d;
   }
 
-  private DecryptedDetail walk(byte[] stored, int offset, byte[] associatedData) throws TransformException {
+  /** The walk of a local chain: every entry answers at once. */
+  private DecryptedDetail walkLocally(byte[] stored, int offset, byte[] associatedData) throws TransformException {
     Failures failures = null; // allocated only when an entry fails: the common path allocates nothing
     for (int i = 0; i < transformers.length; i++) {
       byte[] prefix = prefixes[i];
@@ -145,26 +192,85 @@ public final class PrefixTransformers implements Transformer {
       int rest = offset + prefix.length;
       DecryptedDetail inner;
       try {
-        inner = transformers[i] instanceof PrefixTransformers chain
-            ? chain.walk(stored, rest, associatedData)
-            : leaf(transformers[i].decrypt(copyFrom(stored, rest), associatedData));
+        inner = openLocal(transformers[i], stored, rest, associatedData);
       } catch (TransformException e) {
-        if (prefix.length == 0) {
-          // Identity refusing k8s:enc: data: not an error, the encrypting providers after it get their turn.
-          continue;
-        }
-        if (failures == null) {
-          failures = new Failures();
-        }
-        failures.add(e, prefixTexts[i]);
+        failures = failed(failures, e, i);
         continue;
       }
       return matched(inner, i);
     }
-    if (failures != null) {
-      throw failures.toException();
+    throw noneOpened(failures);
+  }
+
+  /**
+   * The walk of a chain with an entry that may wait (a KMS provider), from entry {@code from} on: local entries
+   * answer at once; a waiting entry's failure resumes the walk at the next entry when it arrives.
+   */
+  private CompletionStage<DecryptedDetail> walk(
+      byte[] stored, int offset, byte[] associatedData, int from, Failures failures) {
+    for (int i = from; i < transformers.length; i++) {
+      byte[] prefix = prefixes[i];
+      if (!startsWith(stored, offset, prefix)) {
+        continue;
+      }
+      int rest = offset + prefix.length;
+      Transformer t = transformers[i];
+      if (isLocal(t)) {
+        try {
+          return CompletableFuture.completedFuture(matched(openLocal(t, stored, rest, associatedData), i));
+        } catch (TransformException e) {
+          failures = failed(failures, e, i);
+          continue;
+        }
+      }
+      CompletableFuture<DecryptedDetail> inner = t instanceof PrefixTransformers chain
+          ? chain.walk(stored, rest, associatedData, 0, null).toCompletableFuture()
+          : t.decrypt(copyFrom(stored, rest), associatedData).thenApply(PrefixTransformers::leaf)
+              .toCompletableFuture();
+      int index = i;
+      Failures soFar = failures;
+      if (inner.isDone()) {
+        try {
+          return CompletableFuture.completedFuture(matched(Stages.now(inner), index));
+        } catch (TransformException e) {
+          failures = failed(failures, e, i);
+          continue;
+        }
+      }
+      return inner.handle((d, error) -> error == null
+              ? CompletableFuture.completedFuture(matched(d, index))
+              : walk(stored, offset, associatedData, index + 1,
+                  failed(soFar, Stages.asTransformException(error), index)))
+          .thenCompose(next -> next);
     }
-    throw UnreadableValueException.noMatch(noMatchMessage);
+    return CompletableFuture.failedFuture(noneOpened(failures));
+  }
+
+  /** Opens the part of {@code stored} from {@code offset} on with local entry {@code t}. */
+  private static DecryptedDetail openLocal(Transformer t, byte[] stored, int offset, byte[] associatedData)
+      throws TransformException {
+    return t instanceof PrefixTransformers chain
+        ? chain.walkLocally(stored, offset, associatedData)
+        : leaf(((LocalTransformer) t).open(copyFrom(stored, offset), associatedData));
+  }
+
+  /**
+   * Records entry {@code index}'s failure, unless the entry has the empty prefix: identity refusing {@code k8s:enc:}
+   * data is not an error, the encrypting providers after it get their turn.
+   */
+  private Failures failed(Failures failures, TransformException e, int index) {
+    if (prefixes[index].length == 0) {
+      return failures;
+    }
+    // One walk appends in entry order, each step after the previous one ended, so one instance serves it.
+    Failures f = failures == null ? new Failures() : failures;
+    f.add(e, prefixTexts[index]);
+    return f;
+  }
+
+  /** Why no entry opened the value: the matching entries' failures, or the chain's no-match message. */
+  private TransformException noneOpened(Failures failures) {
+    return failures != null ? failures.toException() : UnreadableValueException.noMatch(noMatchMessage);
   }
 
   /**

@@ -57,17 +57,11 @@ public final class ProviderTransformers {
   }
 
   /** The prefix of a kms provider: {@code k8s:enc:kms:<apiVersion>:<name>:}. */
-  public static String kmsPrefix(ProviderConfig.Kms kms) throws TransformException {
-    switch (kms.apiVersion()) {
-      case "v1":
-        return KMS_V1_PREFIX + kms.name() + ":";
-      case "v2":
-        return KMS_V2_PREFIX + kms.name() + ":";
-      default:
-        throw new TransformException(
-            "could not configure KMS plugin \"" + kms.name() + "\", unsupported KMS API version \""
-                + kms.apiVersion() + "\": use v2 (or the deprecated v1)");
-    }
+  public static String kmsPrefix(ProviderConfig.Kms kms) {
+    return switch (kms.apiVersion()) {
+      case V1 -> KMS_V1_PREFIX + kms.name() + ":";
+      case V2 -> KMS_V2_PREFIX + kms.name() + ":";
+    };
   }
 
   static PrefixTransformers forProviders(

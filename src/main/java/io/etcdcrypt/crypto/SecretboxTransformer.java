@@ -20,7 +20,7 @@ import org.bouncycastle.crypto.params.ParametersWithIV;
  * (added by the provider's {@link PrefixTransformers}) plus 40 bytes (24 nonce + 16 tag), i.e. 62 + len(keyName)
  * bytes more than the plaintext.
  */
-public final class SecretboxTransformer implements Transformer {
+public final class SecretboxTransformer extends LocalTransformer {
 
   public static final int KEY_SIZE = 32;
   public static final int NONCE_SIZE = 24;
@@ -47,7 +47,7 @@ public final class SecretboxTransformer implements Transformer {
   }
 
   @Override
-  public byte[] encrypt(byte[] plaintext, byte[] associatedData) {
+  public byte[] seal(byte[] plaintext, byte[] associatedData) {
     byte[] out = new byte[NONCE_SIZE + TAG_SIZE + plaintext.length];
     byte[] nonce = new byte[NONCE_SIZE];
     nonces.fill(nonce);
@@ -62,7 +62,7 @@ public final class SecretboxTransformer implements Transformer {
   }
 
   @Override
-  public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
+  public Decrypted open(byte[] stored, byte[] associatedData) throws TransformException {
     if (stored.length < NONCE_SIZE + TAG_SIZE) {
       throw new TransformException("the stored data was shorter than the required size");
     }

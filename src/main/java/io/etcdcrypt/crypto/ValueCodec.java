@@ -1,14 +1,28 @@
 package io.etcdcrypt.crypto;
 
 import com.google.protobuf.ByteString;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /**
  * The single value hook of the proxy. Every value that crosses the proxy, in either direction and in every
  * message that carries one, is passed here together with the etcd key it is stored under.
  *
- * <p>The proxy knows nothing about ciphers; implementations know nothing about gRPC.
+ * <p>The proxy knows nothing about ciphers; implementations know nothing about gRPC or threads. Results are stages:
+ * complete when returned unless a KMS plugin has to be asked. A stage that completes with {@code null} means "the
+ * value stays as it is" (the key is not governed by the configuration, or the identity provider read it), so
+ * callers keep the instance they have and rebuild nothing; {@link #UNCHANGED} is that stage. A failure completes
+ * the stage with a {@link TransformException}.
  */
 public interface ValueCodec {
+
+  /** The complete stage of a value that stays as it is. */
+  CompletionStage<ByteString> UNCHANGED = CompletableFuture.completedFuture(null);
+
+  /** The bytes to use after a transform of {@code value} that completed with {@code result}. */
+  static ByteString valueOf(ByteString result, ByteString value) {
+    return result == null ? value : result;
+  }
 
   /**
    * Whether any key of the etcd interval {@code [key, rangeEnd)} may be protected. An empty {@code rangeEnd}
@@ -16,26 +30,19 @@ public interface ValueCodec {
    */
   boolean mayProtectRange(ByteString key, ByteString rangeEnd);
 
-  /**
-   * Returns the bytes to store for {@code value} at {@code key}: the very same instance when the key is not
-   * governed by the configuration, so callers can skip rebuilding messages without a second lookup.
-   */
-  ByteString toStorage(ByteString key, ByteString value) throws TransformException;
+  /** The bytes to store for {@code value} at {@code key}, or null: store it as it is. */
+  CompletionStage<ByteString> toStorage(ByteString key, ByteString value);
 
   /**
-   * Returns the plaintext of the stored {@code value} at {@code key}, never ciphertext; the very same instance
-   * when the key is not governed by the configuration.
+   * The plaintext of the stored {@code value} at {@code key} (never ciphertext), or null: it is its own plaintext.
+   * {@code modRevision} is the revision etcd returned it at; {@code listener} hears of it when it is stale (written
+   * by a provider or key that is no longer the first), so it can be rewritten under the current key.
    */
-  ByteString fromStorage(ByteString key, ByteString value) throws TransformException;
+  CompletionStage<ByteString> fromStorage(ByteString key, ByteString value, long modRevision, StaleListener listener);
 
-  /**
-   * {@link #fromStorage(ByteString, ByteString)} for a value etcd returned at {@code modRevision}, telling
-   * {@code listener} when the value is stale (written by a provider or key that is no longer the first), so it
-   * can be rewritten under the current key.
-   */
-  default ByteString fromStorage(ByteString key, ByteString value, long modRevision, StaleListener listener)
-      throws TransformException {
-    return fromStorage(key, value);
+  /** {@link #fromStorage(ByteString, ByteString, long, StaleListener)} where staleness does not matter. */
+  default CompletionStage<ByteString> fromStorage(ByteString key, ByteString value) {
+    return fromStorage(key, value, 0, StaleListener.NONE);
   }
 
   /** Hears of stored values that were stale when read. Called on the request path: must not block. */
@@ -55,13 +62,14 @@ public interface ValueCodec {
         }
 
         @Override
-        public ByteString toStorage(ByteString key, ByteString value) {
-          return value;
+        public CompletionStage<ByteString> toStorage(ByteString key, ByteString value) {
+          return UNCHANGED;
         }
 
         @Override
-        public ByteString fromStorage(ByteString key, ByteString value) {
-          return value;
+        public CompletionStage<ByteString> fromStorage(
+            ByteString key, ByteString value, long modRevision, StaleListener listener) {
+          return UNCHANGED;
         }
       };
 }

@@ -3,9 +3,9 @@ package io.etcdcrypt.kms;
 import io.etcdcrypt.crypto.AesGcm;
 import io.etcdcrypt.crypto.Decrypted;
 import io.etcdcrypt.crypto.Hkdf;
+import io.etcdcrypt.crypto.SecureRandoms;
 import io.etcdcrypt.crypto.TransformException;
-import io.etcdcrypt.crypto.Transformer;
-import java.security.SecureRandom;
+import io.etcdcrypt.crypto.LocalTransformer;
 import java.util.Arrays;
 import java.util.function.Consumer;
 import javax.crypto.spec.SecretKeySpec;
@@ -16,17 +16,16 @@ import javax.crypto.spec.SecretKeySpec;
  * {@code info(32) || nonce(12) || AES-256-GCM_k(plaintext, AAD = etcd key)}. A fresh key per write removes any
  * practical limit on writes per seed, so one seed serves a process for as long as the KMS key id is unchanged.
  */
-final class HkdfSeedTransformer implements Transformer {
+final class HkdfSeedTransformer extends LocalTransformer {
 
   static final int INFO_SIZE = 32;
   static final int MIN_SEED_SIZE = 32;
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   private final Hkdf.Sha256Expander hkdf;
   private final Consumer<byte[]> random;
 
   HkdfSeedTransformer(byte[] seed) throws TransformException {
-    this(seed, RANDOM::nextBytes);
+    this(seed, SecureRandoms.SHARED::nextBytes);
   }
 
   /** {@code random} fills the info and the nonce; tests pin it to reproduce recorded values. */
@@ -40,7 +39,7 @@ final class HkdfSeedTransformer implements Transformer {
   }
 
   @Override
-  public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws TransformException {
+  public byte[] seal(byte[] plaintext, byte[] associatedData) throws TransformException {
     byte[] info = new byte[INFO_SIZE];
     random.accept(info);
     byte[] nonce = new byte[AesGcm.NONCE_SIZE];
@@ -53,7 +52,7 @@ final class HkdfSeedTransformer implements Transformer {
   }
 
   @Override
-  public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
+  public Decrypted open(byte[] stored, byte[] associatedData) throws TransformException {
     if (stored.length < INFO_SIZE) {
       throw new TransformException("the stored data was shorter than the required size");
     }

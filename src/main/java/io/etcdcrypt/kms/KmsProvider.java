@@ -1,5 +1,6 @@
 package io.etcdcrypt.kms;
 
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.Transformer;
 
@@ -13,8 +14,7 @@ public interface KmsProvider extends Transformer, AutoCloseable {
   /** The provider's {@code name} from the configuration. */
   String name();
 
-  /** {@code v1} or {@code v2}. */
-  String apiVersion();
+  KmsApiVersion apiVersion();
 
   /**
    * Whether the plugin works, as kube-apiserver's {@code kms-provider} health checks decide it; cached (20 s when

@@ -48,10 +48,8 @@ public final class KmsTransformers implements KmsTransformerFactory, AutoCloseab
     KmsProvider created;
     try {
       created = switch (kms.apiVersion()) {
-        case "v2" -> KmsV2Transformer.start(kms, options);
-        case "v1" -> KmsV1Transformer.create(kms, options);
-        default -> throw new TransformException("could not configure KMS plugin \"" + kms.name()
-            + "\", unsupported KMS API version \"" + kms.apiVersion() + "\": use v2 (or the deprecated v1)");
+        case V2 -> KmsV2Transformer.start(kms, options);
+        case V1 -> KmsV1Transformer.create(kms, options);
       };
     } catch (IllegalArgumentException | IllegalStateException e) {
       throw new TransformException("could not configure KMS plugin \"" + kms.name() + "\": " + e.getMessage(), e);

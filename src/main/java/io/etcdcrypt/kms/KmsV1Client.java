@@ -7,11 +7,14 @@ import io.etcdcrypt.kms.proto.v1beta1.KeyManagementServiceGrpc;
 import io.etcdcrypt.kms.proto.v1beta1.VersionRequest;
 import io.grpc.Status;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
- * The KMS v1 plugin API ({@code /v1beta1.KeyManagementService/*}) as a blocking client. Before the first
- * Encrypt/Decrypt it checks that the plugin speaks {@code v1beta1}; a success is remembered, a failure is retried
- * on the next call (as kube-apiserver does). Thread-safe.
+ * The KMS v1 plugin API ({@code /v1beta1.KeyManagementService/*}): each call returns a stage that completes with
+ * the plugin's answer or a {@link KmsPluginException}. Before the first Encrypt/Decrypt it checks that the plugin
+ * speaks {@code v1beta1}; a success is remembered, a failure is retried on the next call (as kube-apiserver does).
+ * Thread-safe.
  */
 public final class KmsV1Client implements AutoCloseable {
 
@@ -28,41 +31,47 @@ public final class KmsV1Client implements AutoCloseable {
     return connection.endpoint();
   }
 
-  public byte[] encrypt(byte[] plain) throws KmsPluginException {
-    checkVersion();
+  public CompletableFuture<byte[]> encrypt(byte[] plain) {
     EncryptRequest request =
         EncryptRequest.newBuilder().setVersion(API_VERSION).setPlain(ByteString.copyFrom(plain)).build();
-    byte[] cipher =
-        connection.call(KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt").getCipher().toByteArray();
-    if (cipher.length == 0 || cipher.length > 0xFFFF) {
-      throw new KmsPluginException(
-          "the KMS plugin at " + endpoint() + " answered Encrypt with a ciphertext of " + cipher.length
-              + " bytes; it must be 1 to 65535 bytes",
-          Status.Code.OK);
-    }
-    return cipher;
+    return checkVersion()
+        .thenCompose(ok -> connection.call(KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt"))
+        .thenApply(response -> {
+          byte[] cipher = response.getCipher().toByteArray();
+          if (cipher.length == 0 || cipher.length > 0xFFFF) {
+            throw new CompletionException(new KmsPluginException(
+                "the KMS plugin at " + endpoint() + " answered Encrypt with a ciphertext of " + cipher.length
+                    + " bytes; it must be 1 to 65535 bytes",
+                Status.Code.OK));
+          }
+          return cipher;
+        });
   }
 
-  public byte[] decrypt(byte[] cipher) throws KmsPluginException {
-    checkVersion();
+  public CompletableFuture<byte[]> decrypt(byte[] cipher) {
     DecryptRequest request =
         DecryptRequest.newBuilder().setVersion(API_VERSION).setCipher(ByteString.copyFrom(cipher)).build();
-    return connection.call(KeyManagementServiceGrpc.getDecryptMethod(), request, "Decrypt").getPlain().toByteArray();
+    return checkVersion()
+        .thenCompose(ok -> connection.call(KeyManagementServiceGrpc.getDecryptMethod(), request, "Decrypt"))
+        .thenApply(response -> response.getPlain().toByteArray());
   }
 
-  private void checkVersion() throws KmsPluginException {
+  private CompletableFuture<Void> checkVersion() {
     if (versionChecked) {
-      return;
+      return CompletableFuture.completedFuture(null);
     }
     VersionRequest request = VersionRequest.newBuilder().setVersion(API_VERSION).build();
-    String version = connection.call(KeyManagementServiceGrpc.getVersionMethod(), request, "Version").getVersion();
-    if (!API_VERSION.equals(version)) {
-      throw new KmsPluginException(
-          "KMS provider api version " + version + " is not supported, only " + API_VERSION
-              + " is supported now (plugin at " + endpoint() + ")",
-          Status.Code.OK);
-    }
-    versionChecked = true;
+    return connection.call(KeyManagementServiceGrpc.getVersionMethod(), request, "Version").thenApply(response -> {
+      String version = response.getVersion();
+      if (!API_VERSION.equals(version)) {
+        throw new CompletionException(new KmsPluginException(
+            "KMS provider api version " + version + " is not supported, only " + API_VERSION
+                + " is supported now (plugin at " + endpoint() + ")",
+            Status.Code.OK));
+      }
+      versionChecked = true;
+      return null;
+    });
   }
 
   @Override

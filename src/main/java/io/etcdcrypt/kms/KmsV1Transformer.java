@@ -1,32 +1,37 @@
 package io.etcdcrypt.kms;
 
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import com.google.protobuf.ByteString;
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.AesCbcTransformer;
 import io.etcdcrypt.crypto.AesGcmTransformer;
 import io.etcdcrypt.crypto.Decrypted;
-import io.etcdcrypt.crypto.NonBlockingThreads;
+import io.etcdcrypt.crypto.SecureRandoms;
+import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.TransformException;
+import io.grpc.Status;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 
 /**
  * A KMS v1 provider (deprecated upstream since 1.28, off by default since 1.29), byte-compatible with
  * kube-apiserver: after {@code k8s:enc:kms:v1:<name>:} comes {@code u16BE(len encDEK) || encDEK || body}.
  *
  * <p>Every write draws a fresh 32-byte DEK and costs one plugin Encrypt; the body is AES-256-GCM with the etcd key
- * as associated data. Reads look the encrypted DEK up in an LRU cache of {@code cachesize} entries (negative:
- * no cache, every read calls Decrypt) and try AES-GCM first, then the AES-CBC that Kubernetes ≤ 1.24 wrote; a
- * CBC value is stale.
+ * as associated data. Reads look the encrypted DEK up in a cache of {@code cachesize} entries (negative: no cache,
+ * every read calls Decrypt; concurrent misses for one DEK share one call) and try AES-GCM first, then the AES-CBC
+ * that Kubernetes ≤ 1.24 wrote; a CBC value is stale. Only what needs the plugin waits for it.
  */
 public final class KmsV1Transformer implements KmsProvider {
 
   private static final int DEK_SIZE = 32;
-  private static final SecureRandom RANDOM = new SecureRandom();
   private static final byte[] PING = "ping".getBytes(StandardCharsets.US_ASCII);
 
   private final String name;
@@ -34,7 +39,8 @@ public final class KmsV1Transformer implements KmsProvider {
   private final KmsProviderOptions options;
   private volatile boolean closed;
   private final int cacheSize;
-  private final Map<ByteString, DekReader> cache;
+  /** Decrypted DEKs by encrypted DEK; null when {@code cachesize} is negative (every read asks the plugin). */
+  private final AsyncCache<ByteString, DekReader> cache;
   private final CachedHealth health;
 
   /** Opens v1 bodies with one DEK: GCM as written since 1.25, then CBC as written before. */
@@ -45,18 +51,20 @@ public final class KmsV1Transformer implements KmsProvider {
       } catch (IllegalArgumentException e) {
         throw new TransformException("the KMS plugin decrypted a DEK of " + dek.length
             + " bytes, which is not an AES key size (16, 24 or 32)");
+      } finally {
+        Arrays.fill(dek, (byte) 0);
       }
     }
 
     Decrypted open(byte[] body, byte[] associatedData) throws TransformException {
       TransformException gcmFailure;
       try {
-        return gcm.decrypt(body, associatedData);
+        return gcm.open(body, associatedData);
       } catch (TransformException e) {
         gcmFailure = e;
       }
       try {
-        return cbc.decrypt(body, associatedData).markStale(true);
+        return cbc.open(body, associatedData).markStale(true);
       } catch (TransformException cbcFailure) {
         throw new TransformException("[" + gcmFailure.getMessage() + ", " + cbcFailure.getMessage() + "]");
       }
@@ -65,6 +73,33 @@ public final class KmsV1Transformer implements KmsProvider {
     @Override
     public String toString() {
       return "DekReader[key redacted]";
+    }
+  }
+
+  /** A stored value's parts: {@code u16BE(len encDEK) || encDEK || body}. */
+  private record Envelope(ByteString encryptedDek, byte[] body) {
+
+    static Envelope parse(byte[] stored) throws TransformException {
+      ByteBuffer in = ByteBuffer.wrap(stored);
+      if (in.remaining() < Short.BYTES) {
+        throw lengthPrefixError();
+      }
+      int length = Short.toUnsignedInt(in.getShort());
+      if (in.remaining() < length) {
+        throw lengthPrefixError();
+      }
+      ByteString encryptedDek = ByteString.copyFrom(stored, in.position(), length);
+      return new Envelope(encryptedDek, Arrays.copyOfRange(stored, in.position() + length, stored.length));
+    }
+
+    static byte[] write(byte[] encryptedDek, byte[] body) {
+      return ByteBuffer.allocate(Short.BYTES + encryptedDek.length + body.length)
+          .putShort((short) encryptedDek.length).put(encryptedDek).put(body).array();
+    }
+
+    private static TransformException lengthPrefixError() {
+      return new TransformException(
+          "invalid data encountered by envelope transformer: failed to read uint16 length prefixed data");
     }
   }
 
@@ -79,12 +114,8 @@ public final class KmsV1Transformer implements KmsProvider {
     this.cacheSize = cacheSize;
     this.client = new KmsV1Client(name, endpoint, timeout, options.observer());
     this.health = new CachedHealth(options.clock(), options.healthyResultTtl(), options.failedResultTtl());
-    this.cache = cacheSize < 0 ? null : new LinkedHashMap<>(16, 0.75f, true) {
-      @Override
-      protected boolean removeEldestEntry(Map.Entry<ByteString, DekReader> eldest) {
-        return size() > KmsV1Transformer.this.cacheSize;
-      }
-    };
+    this.cache = cacheSize < 0 ? null
+        : Caffeine.newBuilder().maximumSize(cacheSize).executor(Runnable::run).buildAsync();
   }
 
   /** Creates the provider; the plugin is contacted on first use (Version handshake, then Encrypt/Decrypt). */
@@ -95,7 +126,7 @@ public final class KmsV1Transformer implements KmsProvider {
 
   /** {@link #create} for a configured {@code kms} provider with {@code apiVersion: v1}. */
   public static KmsV1Transformer create(ProviderConfig.Kms config, KmsProviderOptions options) {
-    if (!"v1".equals(config.apiVersion())) {
+    if (config.apiVersion() != KmsApiVersion.V1) {
       throw new IllegalArgumentException("KMS provider " + config.name() + " has apiVersion " + config.apiVersion()
           + ", not v1");
     }
@@ -108,98 +139,117 @@ public final class KmsV1Transformer implements KmsProvider {
   }
 
   @Override
-  public String apiVersion() {
-    return "v1";
+  public KmsApiVersion apiVersion() {
+    return KmsApiVersion.V1;
   }
 
+  /** Draws a fresh DEK, has the plugin encrypt it, and seals the value with it: one plugin call per write. */
   @Override
-  public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws TransformException {
-    checkOpen();
-    NonBlockingThreads.checkMayWait("the KMS v1 plugin to encrypt a new DEK");
+  public CompletionStage<byte[]> encrypt(byte[] plaintext, byte[] associatedData) {
+    if (closed) {
+      return CompletableFuture.failedFuture(KmsProvider.closedError(name));
+    }
     long start = System.nanoTime();
     byte[] dek = new byte[DEK_SIZE];
-    RANDOM.nextBytes(dek);
+    SecureRandoms.SHARED.nextBytes(dek);
     options.observer().dataKeyGenerated(System.nanoTime() - start, true);
-    byte[] encryptedDek = client.encrypt(dek);
-    DekReader reader = DekReader.of(dek);
-    Arrays.fill(dek, (byte) 0);
-    byte[] body = reader.gcm().encrypt(plaintext, associatedData);
-    remember(ByteString.copyFrom(encryptedDek), reader);
-    byte[] out = new byte[2 + encryptedDek.length + body.length];
-    out[0] = (byte) (encryptedDek.length >>> 8);
-    out[1] = (byte) encryptedDek.length;
-    System.arraycopy(encryptedDek, 0, out, 2, encryptedDek.length);
-    System.arraycopy(body, 0, out, 2 + encryptedDek.length, body.length);
-    return out;
+    DekReader reader;
+    try {
+      reader = DekReader.of(dek.clone());
+    } catch (TransformException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return client.encrypt(dek).whenComplete((encryptedDek, error) -> Arrays.fill(dek, (byte) 0))
+        .thenApply(encryptedDek -> {
+          try {
+            byte[] body = reader.gcm().seal(plaintext, associatedData);
+            remember(ByteString.copyFrom(encryptedDek), reader);
+            return Envelope.write(encryptedDek, body);
+          } catch (TransformException e) {
+            throw new CompletionException(e);
+          }
+        });
   }
 
+  /** Opens a value with its DEK: at once when cached, else when the plugin's Decrypt answers. */
   @Override
-  public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
-    checkOpen();
-    if (stored.length < 2) {
-      throw lengthPrefixError();
-    }
-    int length = ((stored[0] & 0xff) << 8) | (stored[1] & 0xff);
-    if (stored.length < 2 + length) {
-      throw lengthPrefixError();
-    }
-    ByteString encryptedDek = ByteString.copyFrom(stored, 2, length);
-    byte[] body = Arrays.copyOfRange(stored, 2 + length, stored.length);
-    DekReader reader = cached(encryptedDek);
-    if (reader == null) {
-      NonBlockingThreads.checkMayWait("the KMS v1 plugin to decrypt a DEK that is not cached");
-      if (cache != null) {
-        options.observer().dekCacheMiss(name);
+  public CompletionStage<Decrypted> decrypt(byte[] stored, byte[] associatedData) {
+    Envelope envelope;
+    try {
+      if (closed) {
+        throw KmsProvider.closedError(name);
       }
-      byte[] dek;
-      try {
-        dek = client.decrypt(encryptedDek.toByteArray());
-      } catch (KmsPluginException e) {
-        throw new KmsPluginException("failed to decrypt DEK: " + e.getMessage(), e.code(), e);
-      }
-      reader = DekReader.of(dek);
-      Arrays.fill(dek, (byte) 0);
-      remember(encryptedDek, reader);
+      envelope = Envelope.parse(stored);
+    } catch (TransformException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    CompletableFuture<DekReader> reader;
+    if (cache == null) {
+      reader = readerFor(envelope.encryptedDek());
     } else {
-      options.observer().dekCacheHit(name);
+      boolean[] loaded = {false};
+      reader = cache.get(envelope.encryptedDek(), (key, executor) -> {
+        loaded[0] = true;
+        return readerFor(key);
+      });
+      if (loaded[0]) {
+        options.observer().dekCacheMiss(name);
+        reader.thenRun(this::reportCacheSize);
+      } else {
+        options.observer().dekCacheHit(name);
+      }
     }
-    return reader.open(body, associatedData);
+    if (reader.isDone() && !reader.isCompletedExceptionally()) {
+      try {
+        return CompletableFuture.completedFuture(reader.join().open(envelope.body(), associatedData));
+      } catch (TransformException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+    return reader.thenApply(r -> {
+      try {
+        return r.open(envelope.body(), associatedData);
+      } catch (TransformException e) {
+        throw new CompletionException(e);
+      }
+    });
   }
 
-  private static TransformException lengthPrefixError() {
-    return new TransformException(
-        "invalid data encountered by envelope transformer: failed to read uint16 length prefixed data");
+  /** Asks the plugin for the DEK behind {@code encryptedDek}. */
+  private CompletableFuture<DekReader> readerFor(ByteString encryptedDek) {
+    return client.decrypt(encryptedDek.toByteArray()).handle((dek, error) -> {
+      try {
+        if (error != null) {
+          TransformException e = Stages.asTransformException(error);
+          throw new KmsPluginException("failed to decrypt DEK: " + e.getMessage(),
+              e instanceof KmsPluginException k ? k.code() : Status.Code.UNKNOWN, e);
+        }
+        return DekReader.of(dek);
+      } catch (TransformException e) {
+        throw new CompletionException(e);
+      }
+    });
   }
 
-  private DekReader cached(ByteString encryptedDek) {
-    if (cache == null) {
-      return null;
-    }
-    synchronized (cache) {
-      return cache.get(encryptedDek);
-    }
-  }
-
+  /** Caches the DEK a write just used, so reading the value back costs no Decrypt. */
   private void remember(ByteString encryptedDek, DekReader reader) {
-    if (cache == null) {
-      return;
+    if (cache != null) {
+      cache.put(encryptedDek, CompletableFuture.completedFuture(reader));
+      reportCacheSize();
     }
-    int size;
-    synchronized (cache) {
-      cache.put(encryptedDek, reader);
-      size = cache.size();
-    }
-    options.observer().dekCacheSize(name, size, cacheSize);
   }
 
-  /** Entries in the DEK cache (0 when it is disabled). */
+  private void reportCacheSize() {
+    options.observer().dekCacheSize(name, dekCacheSize(), cacheSize);
+  }
+
+  /** Entries in the DEK cache (0 when it is disabled), after any eviction that is due. */
   public int dekCacheSize() {
     if (cache == null) {
       return 0;
     }
-    synchronized (cache) {
-      return cache.size();
-    }
+    cache.synchronous().cleanUp();
+    return (int) cache.synchronous().estimatedSize();
   }
 
   /** Encrypt("ping") then Decrypt of the answer, as kube-apiserver's KMS v1 health check; cached 20 s / 3 s. */
@@ -211,28 +261,22 @@ public final class KmsV1Transformer implements KmsProvider {
   private KmsHealth ping() {
     byte[] cipher;
     try {
-      cipher = client.encrypt(PING);
-    } catch (KmsPluginException e) {
+      cipher = Stages.join(client.encrypt(PING));
+    } catch (TransformException e) {
       return KmsHealth.failed("failed to perform encrypt section of the healthz check for KMS Provider " + name
           + ", error: " + e.getMessage());
     }
     try {
-      byte[] plain = client.decrypt(cipher);
+      byte[] plain = Stages.join(client.decrypt(cipher));
       if (!Arrays.equals(plain, PING)) {
         return KmsHealth.failed("failed to perform decrypt section of the healthz check for KMS Provider " + name
             + ", error: the plugin's Decrypt did not return what its Encrypt was given");
       }
-    } catch (KmsPluginException e) {
+    } catch (TransformException e) {
       return KmsHealth.failed("failed to perform decrypt section of the healthz check for KMS Provider " + name
           + ", error: " + e.getMessage());
     }
     return KmsHealth.healthy();
-  }
-
-  private void checkOpen() throws TransformException {
-    if (closed) {
-      throw KmsProvider.closedError(name);
-    }
   }
 
   @Override

@@ -11,8 +11,13 @@ import io.grpc.Status;
 import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
-/** The KMS v2 plugin API ({@code /v2.KeyManagementService/*}) as a blocking client. Thread-safe. */
+/**
+ * The KMS v2 plugin API ({@code /v2.KeyManagementService/*}): each call returns a stage that completes with the
+ * plugin's answer or a {@link KmsPluginException}. Thread-safe.
+ */
 public final class KmsV2Client implements AutoCloseable {
 
   private final PluginConnection connection;
@@ -25,12 +30,12 @@ public final class KmsV2Client implements AutoCloseable {
     return connection.endpoint();
   }
 
-  public StatusResponse status() throws KmsPluginException {
+  public CompletableFuture<StatusResponse> status() {
     return connection.call(KeyManagementServiceGrpc.getStatusMethod(), StatusRequest.getDefaultInstance(), "Status");
   }
 
   /** Asks the plugin to encrypt a DEK or seed; a fresh uid correlates the request in the plugin's logs. */
-  public EncryptResponse encrypt(byte[] plaintext) throws KmsPluginException {
+  public CompletableFuture<EncryptResponse> encrypt(byte[] plaintext) {
     String uid = UUID.randomUUID().toString();
     EncryptRequest request = EncryptRequest.newBuilder()
         .setPlaintext(ByteString.copyFrom(plaintext))
@@ -40,8 +45,7 @@ public final class KmsV2Client implements AutoCloseable {
   }
 
   /** Asks the plugin to decrypt a stored DEK/seed. */
-  public byte[] decrypt(ByteString ciphertext, String keyId, Map<String, ByteString> annotations)
-      throws KmsPluginException {
+  public CompletableFuture<byte[]> decrypt(ByteString ciphertext, String keyId, Map<String, ByteString> annotations) {
     String uid = UUID.randomUUID().toString();
     DecryptRequest request = DecryptRequest.newBuilder()
         .setCiphertext(ciphertext)
@@ -49,14 +53,15 @@ public final class KmsV2Client implements AutoCloseable {
         .setKeyId(keyId)
         .putAllAnnotations(annotations)
         .build();
-    byte[] plaintext =
-        connection.call(KeyManagementServiceGrpc.getDecryptMethod(), request, "Decrypt", uid)
-            .getPlaintext().toByteArray();
-    if (plaintext.length == 0) {
-      throw new KmsPluginException(
-          "the KMS plugin at " + endpoint() + " answered Decrypt with an empty plaintext", Status.Code.OK);
-    }
-    return plaintext;
+    return connection.call(KeyManagementServiceGrpc.getDecryptMethod(), request, "Decrypt", uid)
+        .thenApply(response -> {
+          byte[] plaintext = response.getPlaintext().toByteArray();
+          if (plaintext.length == 0) {
+            throw new CompletionException(new KmsPluginException(
+                "the KMS plugin at " + endpoint() + " answered Decrypt with an empty plaintext", Status.Code.OK));
+          }
+          return plaintext;
+        });
   }
 
   @Override

@@ -1,12 +1,13 @@
 package io.etcdcrypt.kms;
 
 import com.google.protobuf.ByteString;
+import io.etcdcrypt.crypto.SecureRandoms;
+import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.kms.proto.v2.EncryptResponse;
 import io.etcdcrypt.kms.proto.v2.EncryptedDEKSourceType;
 import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import io.etcdcrypt.kms.proto.v2.StatusResponse;
-import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +38,6 @@ final class KmsV2StatusProbe implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(KmsV2StatusProbe.class);
   private static final Set<String> SUPPORTED_VERSIONS = Set.of("v2", "v2beta1");
   private static final int SEED_SIZE = 32;
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   private final String name;
   private final KmsV2Client client;
@@ -96,8 +96,8 @@ final class KmsV2StatusProbe implements AutoCloseable {
   synchronized KmsHealth check() {
     StatusResponse status;
     try {
-      status = client.status();
-    } catch (KmsPluginException e) {
+      status = Stages.join(client.status());
+    } catch (TransformException e) {
       return unhealthy(List.of(e.getMessage()));
     }
     List<String> errors = new ArrayList<>();
@@ -144,9 +144,9 @@ final class KmsV2StatusProbe implements AutoCloseable {
   private KmsV2WriteState newSeed(String statusKeyId, Instant expiry) throws TransformException {
     long start = System.nanoTime();
     byte[] seed = new byte[SEED_SIZE];
-    RANDOM.nextBytes(seed);
+    SecureRandoms.SHARED.nextBytes(seed);
     options.observer().dataKeyGenerated(System.nanoTime() - start, true);
-    EncryptResponse response = client.encrypt(seed);
+    EncryptResponse response = Stages.join(client.encrypt(seed));
     if (!response.getKeyId().equals(statusKeyId)) {
       throw new TransformException("the plugin's Encrypt answered with key id hash " + KeyIds.hash(response.getKeyId())
           + " but its Status reported key id hash " + KeyIds.hash(statusKeyId)
@@ -163,9 +163,8 @@ final class KmsV2StatusProbe implements AutoCloseable {
     if (!problems.isEmpty()) {
       throw new TransformException("the plugin's Encrypt answer cannot be stored: " + String.join("; ", problems));
     }
-    DekSourceCacheKey cacheKey = DekSourceCacheKey.of(template.getEncryptedDEKSourceType(),
-        template.getEncryptedDEKSource(), template.getKeyID(), template.getAnnotationsMap());
-    return new KmsV2WriteState(new HkdfSeedTransformer(seed), template, cacheKey, expiry);
+    DekSourceCacheKey cacheKey = DekSourceCacheKey.of(template);
+    return KmsV2WriteState.of(new HkdfSeedTransformer(seed), template, cacheKey, expiry);
   }
 
   private void scheduleNext(boolean healthy) {

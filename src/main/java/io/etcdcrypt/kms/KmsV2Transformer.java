@@ -1,26 +1,31 @@
 package io.etcdcrypt.kms;
 
 import com.google.protobuf.ByteString;
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.AesGcmTransformer;
 import io.etcdcrypt.crypto.Decrypted;
+import io.etcdcrypt.crypto.LocalTransformer;
+import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.TransformException;
-import io.etcdcrypt.crypto.Transformer;
 import io.etcdcrypt.kms.KmsObserver.Direction;
 import io.etcdcrypt.kms.proto.v2.EncryptedDEKSourceType;
 import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 
 /**
  * A KMS v2 provider, byte-compatible with kube-apiserver: the bytes after {@code k8s:enc:kms:v2:<name>:} are a
  * protobuf {@link EncryptedObject}.
  *
  * <p>Writes use the seed kept by the {@link KmsV2StatusProbe} ({@code HKDF_SHA256_XNONCE_AES_GCM_SEED}; no plugin
- * call per write) and are refused once the seed's write window has passed, i.e. 3 minutes after the plugin last
- * answered Status well. Reads accept both source types; the decrypted DEK/seed is cached, so the plugin's Decrypt
- * is called once per distinct DEK/seed (concurrent misses share that call). A value is stale when it was written
+ * call per write, so a write's stage is complete when returned) and are refused once the seed's write window has
+ * passed, i.e. 3 minutes after the plugin last answered Status well. Reads accept both source types; the decrypted
+ * DEK/seed is cached ({@link DekSourceCache}), so the plugin's Decrypt is called once per distinct DEK/seed
+ * (concurrent misses share that call) and only a read that needs it waits. A value is stale when it was written
  * under another key id, or with another source type, than the current seed.
  *
  * <p>Like kube-apiserver, nothing (not even a read) works before the first successful Status + Encrypt exchange;
@@ -34,7 +39,6 @@ public final class KmsV2Transformer implements KmsProvider {
   private volatile boolean closed;
   private final KmsV2StatusProbe probe;
   private final DekSourceCache cache;
-  private final ThreadLocal<LastCacheKey> lastCacheKey = new ThreadLocal<>();
 
   private KmsV2Transformer(String name, KmsEndpoint endpoint, Duration timeout, KmsProviderOptions options) {
     this.name = name;
@@ -56,7 +60,7 @@ public final class KmsV2Transformer implements KmsProvider {
 
   /** {@link #start} for a configured {@code kms} provider with {@code apiVersion: v2}. */
   public static KmsV2Transformer start(ProviderConfig.Kms config, KmsProviderOptions options) {
-    if (!"v2".equals(config.apiVersion())) {
+    if (config.apiVersion() != KmsApiVersion.V2) {
       throw new IllegalArgumentException("KMS provider " + config.name() + " has apiVersion " + config.apiVersion()
           + ", not v2");
     }
@@ -69,85 +73,96 @@ public final class KmsV2Transformer implements KmsProvider {
   }
 
   @Override
-  public String apiVersion() {
-    return "v2";
+  public KmsApiVersion apiVersion() {
+    return KmsApiVersion.V2;
   }
 
   @Override
-  public byte[] encrypt(byte[] plaintext, byte[] associatedData) throws TransformException {
-    checkOpen();
-    KmsV2WriteState state = requireState("write");
-    Instant now = options.clock().instant();
-    if (now.isAfter(state.expiresAt())) {
-      throw new TransformException("KMS v2 provider " + name + " refuses to write: encryptedDEKSource with keyID hash \""
-          + KeyIds.hash(state.keyId()) + "\" expired at " + state.expiresAt() + " (current time is " + now
-          + ") because the plugin at " + client.endpoint() + " has not answered Status successfully for "
-          + options.writeWindow().toSeconds() + " s. Writes resume once the plugin is healthy again; last check: "
-          + probe.lastHealth().text());
+  public CompletionStage<byte[]> encrypt(byte[] plaintext, byte[] associatedData) {
+    try {
+      checkOpen();
+      KmsV2WriteState state = requireState("write");
+      Instant now = options.clock().instant();
+      if (now.isAfter(state.expiresAt())) {
+        throw new TransformException("KMS v2 provider " + name + " refuses to write: encryptedDEKSource with keyID"
+            + " hash \"" + KeyIds.hash(state.keyId()) + "\" expired at " + state.expiresAt() + " (current time is "
+            + now + ") because the plugin at " + client.endpoint() + " has not answered Status successfully for "
+            + options.writeWindow().toSeconds() + " s. Writes resume once the plugin is healthy again; last check: "
+            + probe.lastHealth().text());
+      }
+      // Our own writes must never cost a Decrypt when read back.
+      cache.put(state.cacheKey(), state.cacheEntry());
+      byte[] data = state.writer().seal(plaintext, associatedData);
+      options.observer().keyIdUsed(name, Direction.TO_STORAGE, state.keyId());
+      return CompletableFuture.completedFuture(
+          EncryptedObjects.encode(state.template().toBuilder().setEncryptedData(ByteString.copyFrom(data)).build()));
+    } catch (TransformException e) {
+      return CompletableFuture.failedFuture(e);
     }
-    // Our own writes must never cost a Decrypt when read back.
-    cache.putOrRefresh(state.cacheKey(), state.writer());
-    byte[] data = state.writer().encrypt(plaintext, associatedData);
-    options.observer().keyIdUsed(name, Direction.TO_STORAGE, state.keyId());
-    return EncryptedObjects.encode(state.template().toBuilder().setEncryptedData(ByteString.copyFrom(data)).build());
-  }
-
-  @Override
-  public Decrypted decrypt(byte[] stored, byte[] associatedData) throws TransformException {
-    checkOpen();
-    EncryptedObject o = EncryptedObjects.decode(stored);
-    KmsV2WriteState state = requireState("read");
-    EncryptedDEKSourceType type = o.getEncryptedDEKSourceType();
-    DekSourceCacheKey key = cacheKeyOf(o);
-    Transformer reader = cache.getOrLoad(key, () -> readerFor(o));
-    options.observer().keyIdUsed(name, Direction.FROM_STORAGE, o.getKeyID());
-    Decrypted d = reader.decrypt(o.getEncryptedData().toByteArray(), associatedData);
-    boolean stale = !o.getKeyID().equals(state.keyId()) || type != state.template().getEncryptedDEKSourceType();
-    return d.markStale(stale);
   }
 
   /**
-   * The cache key of {@code o}'s DEK source. Values written under one seed all carry the same source, so the key
-   * computed last on this thread (a SHA-256 over the source) is reused when the source is byte-for-byte the same.
+   * Opens a value with the DEK or seed it names: at once when that is cached (always for this provider's own
+   * seed), else when the plugin's Decrypt answers.
    */
-  private DekSourceCacheKey cacheKeyOf(EncryptedObject o) {
-    LastCacheKey last = lastCacheKey.get();
-    if (last != null && last.matches(o)) {
-      return last.key();
+  @Override
+  public CompletionStage<Decrypted> decrypt(byte[] stored, byte[] associatedData) {
+    EncryptedObject o;
+    KmsV2WriteState state;
+    try {
+      checkOpen();
+      o = EncryptedObjects.decode(stored);
+      state = requireState("read");
+    } catch (TransformException e) {
+      return CompletableFuture.failedFuture(e);
     }
-    DekSourceCacheKey key =
-        DekSourceCacheKey.of(o.getEncryptedDEKSourceType(), o.getEncryptedDEKSource(), o.getKeyID(),
-            o.getAnnotationsMap());
-    lastCacheKey.set(new LastCacheKey(o.getEncryptedDEKSourceType(), o.getEncryptedDEKSource(), o.getKeyID(),
-        o.getAnnotationsMap(), key));
-    return key;
+    CompletableFuture<LocalTransformer> reader = cache.get(DekSourceCacheKey.of(o), () -> readerFor(o));
+    options.observer().keyIdUsed(name, Direction.FROM_STORAGE, o.getKeyID());
+    boolean stale = !o.getKeyID().equals(state.keyId())
+        || o.getEncryptedDEKSourceType() != state.template().getEncryptedDEKSourceType();
+    if (reader.isDone() && !reader.isCompletedExceptionally()) {
+      try {
+        return CompletableFuture.completedFuture(open(reader.join(), o, associatedData, stale));
+      } catch (TransformException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+    return reader.thenApply(r -> {
+      try {
+        return open(r, o, associatedData, stale);
+      } catch (TransformException e) {
+        throw new CompletionException(e);
+      }
+    });
   }
 
-  private record LastCacheKey(EncryptedDEKSourceType type, ByteString source, String keyId,
-      Map<String, ByteString> annotations, DekSourceCacheKey key) {
-    boolean matches(EncryptedObject o) {
-      return type == o.getEncryptedDEKSourceType() && source.equals(o.getEncryptedDEKSource())
-          && keyId.equals(o.getKeyID()) && annotations.equals(o.getAnnotationsMap());
-    }
+  private static Decrypted open(LocalTransformer reader, EncryptedObject o, byte[] associatedData, boolean stale)
+      throws TransformException {
+    return reader.open(o.getEncryptedData().toByteArray(), associatedData).markStale(stale);
   }
 
-  private Transformer readerFor(EncryptedObject o) throws TransformException {
-    byte[] key;
-    try {
-      key = client.decrypt(o.getEncryptedDEKSource(), o.getKeyID(), o.getAnnotationsMap());
-    } catch (KmsPluginException e) {
-      throw new KmsPluginException("failed to decrypt DEK (key id hash " + KeyIds.hash(o.getKeyID()) + "): "
-          + e.getMessage(), e.code(), e);
-    }
-    if (o.getEncryptedDEKSourceType() == EncryptedDEKSourceType.HKDF_SHA256_XNONCE_AES_GCM_SEED) {
-      return new HkdfSeedTransformer(key);
-    }
-    try {
-      return new AesGcmTransformer(key);
-    } catch (IllegalArgumentException e) {
-      throw new TransformException("the KMS plugin decrypted a DEK of " + key.length
-          + " bytes, which is not an AES key size (16, 24 or 32)");
-    }
+  /** Asks the plugin for {@code o}'s DEK or seed and makes the transformer that opens its values. */
+  private CompletableFuture<LocalTransformer> readerFor(EncryptedObject o) {
+    return client.decrypt(o.getEncryptedDEKSource(), o.getKeyID(), o.getAnnotationsMap()).handle((key, error) -> {
+      try {
+        if (error != null) {
+          TransformException e = Stages.asTransformException(error);
+          throw new KmsPluginException("failed to decrypt DEK (key id hash " + KeyIds.hash(o.getKeyID()) + "): "
+              + e.getMessage(), e instanceof KmsPluginException k ? k.code() : io.grpc.Status.Code.UNKNOWN, e);
+        }
+        if (o.getEncryptedDEKSourceType() == EncryptedDEKSourceType.HKDF_SHA256_XNONCE_AES_GCM_SEED) {
+          return new HkdfSeedTransformer(key);
+        }
+        try {
+          return new AesGcmTransformer(key);
+        } catch (IllegalArgumentException e) {
+          throw new TransformException("the KMS plugin decrypted a DEK of " + key.length
+              + " bytes, which is not an AES key size (16, 24 or 32)");
+        }
+      } catch (TransformException e) {
+        throw new CompletionException(e);
+      }
+    });
   }
 
   private KmsV2WriteState requireState(String what) throws TransformException {

@@ -5,18 +5,20 @@ import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
+import io.grpc.ClientCall;
 import io.grpc.stub.ClientCalls;
+import io.grpc.stub.StreamObserver;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.spi.LoggingEventBuilder;
 
 /**
- * One channel to a KMS plugin and the way every call on it is made: wait-for-ready (a call made while the plugin
- * is down waits for it, as kube-apiserver's client does) bounded by the provider's {@code timeout}, and reported
- * to the observer.
+ * One channel to a KMS plugin and the way every call on it is made: asynchronously, wait-for-ready (a call made
+ * while the plugin is down waits for it, as kube-apiserver's client does) bounded by the provider's
+ * {@code timeout}, and reported to the observer.
  *
  * <p>Calls are logged with the provider, method and, for KMS v2 Encrypt/Decrypt, the request's {@code uid} (which
  * the plugin sees too, for correlating both sides' logs): failed Encrypt/Decrypt calls at WARN, everything else
@@ -51,13 +53,16 @@ final class PluginConnection implements AutoCloseable {
     return timeout;
   }
 
-  /** Makes one unary call; {@code what} names it in errors (e.g. "Encrypt"). */
-  <Q, R> R call(MethodDescriptor<Q, R> method, Q request, String what) throws KmsPluginException {
+  /**
+   * Makes one unary call; {@code what} names it in errors (e.g. "Encrypt"). The stage completes with the answer, or
+   * with a {@link KmsPluginException} that says what failed and what to check.
+   */
+  <Q, R> CompletableFuture<R> call(MethodDescriptor<Q, R> method, Q request, String what) {
     return call(method, request, what, null);
   }
 
   /** {@link #call(MethodDescriptor, Object, String)} for a request carrying {@code uid} (KMS v2). */
-  <Q, R> R call(MethodDescriptor<Q, R> method, Q request, String what, String uid) throws KmsPluginException {
+  <Q, R> CompletableFuture<R> call(MethodDescriptor<Q, R> method, Q request, String what, String uid) {
     // After the plugin was down, gRPC's reconnect back-off can grow to minutes; a caller that is about to wait
     // for the plugin anyway wants the next attempt now, not at the end of the back-off.
     if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
@@ -65,27 +70,39 @@ final class PluginConnection implements AutoCloseable {
     }
     String fullMethod = "/" + method.getFullMethodName();
     long start = System.nanoTime();
-    try {
-      R response = ClientCalls.blockingUnaryCall(
-          channel,
-          method,
-          CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS),
-          request);
-      long nanos = System.nanoTime() - start;
-      observer.pluginCall(provider, fullMethod, Status.Code.OK, nanos);
-      if (log.isDebugEnabled()) {
-        logCall(log.atDebug(), fullMethod, uid, Status.Code.OK, nanos).log("KMS plugin call succeeded");
+    CompletableFuture<R> result = new CompletableFuture<>();
+    ClientCall<Q, R> call = channel.newCall(method,
+        CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS));
+    ClientCalls.asyncUnaryCall(call, request, new StreamObserver<R>() {
+      private R response;
+
+      @Override
+      public void onNext(R value) {
+        response = value;
       }
-      return response;
-    } catch (StatusRuntimeException e) {
-      Status status = e.getStatus();
-      long nanos = System.nanoTime() - start;
-      observer.pluginCall(provider, fullMethod, status.getCode(), nanos);
-      String message = describeFailure(what, status);
-      boolean dataPath = uid != null;
-      logCall(dataPath ? log.atWarn() : log.atDebug(), fullMethod, uid, status.getCode(), nanos).log(message);
-      throw new KmsPluginException(message, status.getCode(), e);
-    }
+
+      @Override
+      public void onError(Throwable t) {
+        Status status = Status.fromThrowable(t);
+        long nanos = System.nanoTime() - start;
+        observer.pluginCall(provider, fullMethod, status.getCode(), nanos);
+        String message = describeFailure(what, status);
+        boolean dataPath = uid != null;
+        logCall(dataPath ? log.atWarn() : log.atDebug(), fullMethod, uid, status.getCode(), nanos).log(message);
+        result.completeExceptionally(new KmsPluginException(message, status.getCode(), t));
+      }
+
+      @Override
+      public void onCompleted() {
+        long nanos = System.nanoTime() - start;
+        observer.pluginCall(provider, fullMethod, Status.Code.OK, nanos);
+        if (log.isDebugEnabled()) {
+          logCall(log.atDebug(), fullMethod, uid, Status.Code.OK, nanos).log("KMS plugin call succeeded");
+        }
+        result.complete(response);
+      }
+    });
+    return result;
   }
 
   private LoggingEventBuilder logCall(

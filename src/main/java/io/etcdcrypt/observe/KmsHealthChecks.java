@@ -1,5 +1,6 @@
 package io.etcdcrypt.observe;
 
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceRule;
@@ -53,7 +54,7 @@ public final class KmsHealthChecks {
       for (ProviderConfig p : rule.providers()) {
         if (p instanceof ProviderConfig.Kms k) {
           members.add(new Member(MetricNames.kmsProviderCheck(members.size()), providerOf(kms, k)));
-          anyV1 |= "v1".equals(k.apiVersion());
+          anyV1 |= k.apiVersion() == KmsApiVersion.V1;
         }
       }
     }

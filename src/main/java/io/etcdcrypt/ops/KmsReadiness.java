@@ -1,5 +1,6 @@
 package io.etcdcrypt.ops;
 
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceRule;
@@ -53,7 +54,7 @@ public final class KmsReadiness {
     for (ResourceRule rule : config.rules()) {
       for (ProviderConfig p : rule.providers()) {
         if (p instanceof ProviderConfig.Kms kms) {
-          sum = sum.plus("v1".equals(kms.apiVersion()) ? kms.timeout().multipliedBy(2) : kms.timeout());
+          sum = sum.plus(kms.apiVersion() == KmsApiVersion.V1 ? kms.timeout().multipliedBy(2) : kms.timeout());
         }
       }
     }

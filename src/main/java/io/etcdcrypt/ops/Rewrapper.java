@@ -5,6 +5,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
+import io.etcdcrypt.values.GuardedPut;
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
 import io.etcdcrypt.etcd.etcdserverpb.TxnResponse;
@@ -238,7 +239,7 @@ public final class Rewrapper {
 
   /** Takes up one scanned value; false when it was left alone because the run stops here. */
   private boolean handle(KeyValue kv, Scope scope, Batch batch) {
-    Optional<EncryptionCodec.Inspection> found = codec.inspect(kv.getKey(), kv.getValue());
+    Optional<EncryptionCodec.Inspection> found = Waits.inspect(codec, kv.getKey(), kv.getValue());
     if (found.isEmpty() || !scope.selection().includes(found.get().resource())) {
       stats.passedOver.incrementAndGet();
       return resolved();
@@ -285,7 +286,7 @@ public final class Rewrapper {
   private void rewrite(ByteString key, long modRevision, byte[] plaintext, Batch batch, int attempt) {
     ByteString sealed;
     try {
-      sealed = codec.toStorage(key, UnsafeByteOperations.unsafeWrap(plaintext));
+      sealed = Waits.seal(codec, key, UnsafeByteOperations.unsafeWrap(plaintext));
     } catch (TransformException | RuntimeException e) {
       fail(key, "cannot encrypt it: " + e.getMessage(), batch);
       return;
@@ -349,7 +350,7 @@ public final class Rewrapper {
     }
     stats.conflicts.incrementAndGet();
     KeyValue kv = now.get();
-    Optional<EncryptionCodec.Inspection> again = codec.inspect(kv.getKey(), kv.getValue());
+    Optional<EncryptionCodec.Inspection> again = Waits.inspect(codec, kv.getKey(), kv.getValue());
     if (again.isEmpty() || again.get().error() != null) {
       undecryptable(key, again.map(EncryptionCodec.Inspection::error).orElse("no longer an object key"));
       finish(batch);

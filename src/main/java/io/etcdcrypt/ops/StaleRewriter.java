@@ -3,6 +3,7 @@ package io.etcdcrypt.ops;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.etcdcrypt.crypto.EncryptionCodec;
+import io.etcdcrypt.values.GuardedPut;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
@@ -180,7 +181,7 @@ public final class StaleRewriter implements AutoCloseable {
       return;
     }
     KeyValue stored = read.getKvs(0);
-    Optional<EncryptionCodec.Inspection> found = c.inspect(key, stored.getValue());
+    Optional<EncryptionCodec.Inspection> found = Waits.inspect(c, key, stored.getValue());
     if (found.isEmpty() || found.get().error() != null) {
       failures.incrementAndGet();
       log.warn("could not rewrite the stale value of {}: {}", StoredAs.printable(key),
@@ -193,7 +194,7 @@ public final class StaleRewriter implements AutoCloseable {
     }
     ByteString sealed;
     try {
-      sealed = c.toStorage(key, UnsafeByteOperations.unsafeWrap(found.get().detail().plaintext()));
+      sealed = Waits.seal(c, key, UnsafeByteOperations.unsafeWrap(found.get().detail().plaintext()));
     } catch (TransformException e) {
       failures.incrementAndGet();
       log.warn("could not re-encrypt the stale value of {}: {}", StoredAs.printable(key), e.getMessage());

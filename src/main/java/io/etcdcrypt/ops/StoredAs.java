@@ -40,7 +40,7 @@ public record StoredAs(String resource, String label, State state, String error)
    * Null for keys that are not Kubernetes objects.
    */
   public static StoredAs classify(EncryptionCodec codec, ByteString key, ByteString value) {
-    return codec.inspect(key, value).map(i -> of(i, value)).orElse(null);
+    return Waits.inspect(codec, key, value).map(i -> of(i, value)).orElse(null);
   }
 
   static StoredAs of(EncryptionCodec.Inspection i, ByteString value) {

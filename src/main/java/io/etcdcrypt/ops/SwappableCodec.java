@@ -2,9 +2,9 @@ package io.etcdcrypt.ops;
 
 import com.google.protobuf.ByteString;
 import io.etcdcrypt.crypto.EncryptionCodec;
-import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.ValueCodec;
 import java.util.Objects;
+import java.util.concurrent.CompletionStage;
 
 /**
  * The proxy's codec when the configuration may be reloaded: every call goes to the codec current when the call
@@ -43,18 +43,13 @@ public final class SwappableCodec implements ValueCodec {
   }
 
   @Override
-  public ByteString toStorage(ByteString key, ByteString value) throws TransformException {
+  public CompletionStage<ByteString> toStorage(ByteString key, ByteString value) {
     return current.toStorage(key, value);
   }
 
   @Override
-  public ByteString fromStorage(ByteString key, ByteString value) throws TransformException {
-    return current.fromStorage(key, value);
-  }
-
-  @Override
-  public ByteString fromStorage(ByteString key, ByteString value, long modRevision, StaleListener listener)
-      throws TransformException {
+  public CompletionStage<ByteString> fromStorage(
+      ByteString key, ByteString value, long modRevision, StaleListener listener) {
     return current.fromStorage(key, value, modRevision, listener);
   }
 

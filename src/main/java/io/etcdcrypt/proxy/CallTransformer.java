@@ -1,26 +1,28 @@
 package io.etcdcrypt.proxy;
 
 import io.grpc.StatusException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
 /**
  * Rewrites the messages of one proxied call. A transformer instance serves exactly one call, so it may keep
  * per-call state (the Watch transformer remembers which watches it cancelled).
  *
- * <p>Throwing a {@link StatusException} ends the call with that status toward the client and cancels the
- * upstream call, so a request that cannot be transformed is never sent and a response that cannot be
- * transformed is never delivered.
+ * <p>Each rewrite is a stage, complete when returned unless a value had to wait on a KMS plugin. A stage that fails
+ * with a {@link StatusException} ends the call with that status toward the client and cancels the upstream call, so
+ * a request that cannot be transformed is never sent and a response that cannot be transformed is never delivered.
  */
 public interface CallTransformer<ReqT, RespT> {
 
   /** The message to send to etcd for {@code request}. */
-  ReqT toUpstream(ReqT request) throws StatusException;
+  CompletionStage<ReqT> toUpstream(ReqT request);
 
   /**
    * The message to deliver to the client for {@code response}, or null to deliver nothing. {@code upstream}
    * sends an extra request to etcd on the same call (used to cancel one watch of a stream).
    */
-  RespT toDownstream(RespT response, Consumer<ReqT> upstream) throws StatusException;
+  CompletionStage<RespT> toDownstream(RespT response, Consumer<ReqT> upstream);
 
   /** Creates one transformer per call. */
   interface Factory<ReqT, RespT> {
@@ -39,13 +41,13 @@ public interface CallTransformer<ReqT, RespT> {
     private static final Factory<Object, Object> FACTORY = () -> INSTANCE;
 
     @Override
-    public Object toUpstream(Object request) {
-      return request;
+    public CompletionStage<Object> toUpstream(Object request) {
+      return CompletableFuture.completedFuture(request);
     }
 
     @Override
-    public Object toDownstream(Object response, Consumer<Object> upstream) {
-      return response;
+    public CompletionStage<Object> toDownstream(Object response, Consumer<Object> upstream) {
+      return CompletableFuture.completedFuture(response);
     }
   }
 }

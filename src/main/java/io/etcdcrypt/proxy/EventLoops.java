@@ -1,6 +1,5 @@
 package io.etcdcrypt.proxy;
 
-import io.etcdcrypt.crypto.NonBlockingThreads;
 import io.grpc.netty.shaded.io.netty.channel.Channel;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.ServerChannel;
@@ -12,15 +11,20 @@ import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
+import io.grpc.netty.shaded.io.netty.util.concurrent.EventExecutor;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The one event-loop group the listener and the upstream channel share (epoll where the shaded natives load, NIO
  * elsewhere). Sharing it means a request and its upstream call are often served by the same thread, so relaying a
  * call hands nothing over between threads; separate groups (grpc-java's default) cost a wake-up per hop. Its
- * threads are marked as {@link NonBlockingThreads}.
+ * threads never wait: a transform that needs a KMS plugin continues here when the plugin answers.
  */
 final class EventLoops implements AutoCloseable {
+
+  /** The name of its threads, {@code proxy-event-loop-<n>-<m>}. */
+  static final String THREAD_NAME = "proxy-event-loop";
 
   final EventLoopGroup group;
   final Class<? extends ServerChannel> serverChannelType;
@@ -33,21 +37,26 @@ final class EventLoops implements AutoCloseable {
   }
 
   static EventLoops create(int threads) {
-    DefaultThreadFactory threadFactory = new DefaultThreadFactory("proxy-event-loop", true) {
-      @Override
-      protected Thread newThread(Runnable r, String name) {
-        return super.newThread(() -> {
-          NonBlockingThreads.markCurrent(); // transforms that would wait move off this thread
-          r.run();
-        }, name);
-      }
-    };
+    DefaultThreadFactory threadFactory = new DefaultThreadFactory(THREAD_NAME, true);
     if (Epoll.isAvailable()) {
       return new EventLoops(new EpollEventLoopGroup(threads, threadFactory), EpollServerSocketChannel.class,
           EpollSocketChannel.class);
     }
     return new EventLoops(new NioEventLoopGroup(threads, threadFactory), NioServerSocketChannel.class,
         NioSocketChannel.class);
+  }
+
+  /**
+   * The event loop the calling thread runs, where a call started on it continues after a transform that waited;
+   * a caller that is not on one of these loops gets the loop the group picks next.
+   */
+  Executor current() {
+    for (EventExecutor loop : group) {
+      if (loop.inEventLoop()) {
+        return loop;
+      }
+    }
+    return group.next();
   }
 
   @Override

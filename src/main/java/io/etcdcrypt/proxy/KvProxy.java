@@ -4,8 +4,12 @@ import static io.etcdcrypt.proxy.ProxiedMethod.rewriting;
 
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
+import io.etcdcrypt.values.RangeResponseBytes;
+import io.etcdcrypt.values.ValueWalker;
 import io.grpc.MethodDescriptor;
+import io.grpc.StatusException;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /** {@code etcdserverpb.KV}: values are sealed in Put and Txn requests and opened in every response. */
 final class KvProxy {
@@ -25,8 +29,12 @@ final class KvProxy {
   static List<ProxiedMethod<?, ?>> methods(ValueWalker walker) {
     return List.of(
         rewriting(RANGE, (RangeRequest r) -> {
-          walker.check(r);
-          return r;
+          try {
+            walker.check(r);
+            return CompletableFuture.completedFuture(r);
+          } catch (StatusException e) {
+            return CompletableFuture.failedFuture(e);
+          }
         }, walker::open),
         rewriting(KVGrpc.getPutMethod(), walker::seal, walker::open),
         rewriting(KVGrpc.getDeleteRangeMethod(), ProxiedMethod.Rewrite.none(), walker::open),

@@ -15,10 +15,12 @@ import io.grpc.Status;
 import io.grpc.health.v1.HealthGrpc;
 import java.io.InputStream;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executor;
+import java.util.function.Supplier;
 
 /**
  * Decides, for every gRPC method a client calls, how the proxy treats it:
@@ -56,19 +58,20 @@ final class MethodTable extends HandlerRegistry {
   }
 
   private final Channel upstream;
-  private final Executor waiting;
+  private final Supplier<Executor> loop;
   private final EndlessCalls endless;
   private final Map<String, ServerMethodDefinition<?, ?>> known = new HashMap<>();
   private final Map<String, Treatment> treatments = new HashMap<>();
-  private final Set<String> rawServiceNames = new java.util.HashSet<>();
+  private final Set<String> rawServiceNames = new HashSet<>();
 
   /**
-   * {@code waiting} runs the transforms that would wait on a KMS plugin (see {@link Threading}); {@code endless}
-   * learns of every call that shutdown must end.
+   * {@code loop} names the event loop a call starts on, where it continues after a transform that waited on a KMS
+   * plugin; {@code endless} learns of every call that shutdown must end.
    */
-  MethodTable(Channel upstream, Executor waiting, EndlessCalls endless, List<ProxiedMethod<?, ?>> transformed) {
+  MethodTable(Channel upstream, Supplier<Executor> loop, EndlessCalls endless,
+      List<ProxiedMethod<?, ?>> transformed) {
     this.upstream = upstream;
-    this.waiting = waiting;
+    this.loop = loop;
     this.endless = endless;
     for (ProxiedMethod<?, ?> m : transformed) {
       add(m, Treatment.TRANSFORM);
@@ -86,7 +89,7 @@ final class MethodTable extends HandlerRegistry {
     if (known.containsKey(name)) {
       return; // a transformed or explicitly raw entry for a value service wins over the generic raw one
     }
-    ServerCallHandler<ReqT, RespT> handler = Relay.handler(upstream, waiting, endless, m.method(), m.transformers());
+    ServerCallHandler<ReqT, RespT> handler = Relay.handler(upstream, loop, endless, m.method(), m.transformers());
     known.put(name, ServerMethodDefinition.create(m.method(), handler));
     treatments.put(name, treatment);
   }
@@ -111,7 +114,7 @@ final class MethodTable extends HandlerRegistry {
     if (treatmentOf(methodName) == Treatment.RAW) {
       // A method added to a value-free service after this proxy was built: pass it through.
       ProxiedMethod<InputStream, InputStream> m = ProxiedMethod.raw(methodName, MethodDescriptor.MethodType.UNKNOWN);
-      return ServerMethodDefinition.create(m.method(), Relay.handler(upstream, waiting, endless, m.method(), m.transformers()));
+      return ServerMethodDefinition.create(m.method(), Relay.handler(upstream, loop, endless, m.method(), m.transformers()));
     }
     return denied(methodName);
   }

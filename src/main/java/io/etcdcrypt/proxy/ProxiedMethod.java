@@ -1,21 +1,22 @@
 package io.etcdcrypt.proxy;
 
 import io.grpc.MethodDescriptor;
-import io.grpc.StatusException;
 import java.io.InputStream;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
 /** A method the proxy serves, and how each of its calls transforms messages on the way through. */
 record ProxiedMethod<ReqT, RespT>(
     MethodDescriptor<ReqT, RespT> method, CallTransformer.Factory<ReqT, RespT> transformers) {
 
-  /** A message rewrite that may refuse the message. */
+  /** A message rewrite; its stage fails with a {@link io.grpc.StatusException} to refuse the message. */
   @FunctionalInterface
   interface Rewrite<T> {
-    T apply(T message) throws StatusException;
+    CompletionStage<T> apply(T message);
 
     static <T> Rewrite<T> none() {
-      return m -> m;
+      return CompletableFuture::completedFuture;
     }
   }
 
@@ -30,12 +31,12 @@ record ProxiedMethod<ReqT, RespT>(
     CallTransformer<ReqT, RespT> transformer =
         new CallTransformer<>() {
           @Override
-          public ReqT toUpstream(ReqT message) throws StatusException {
+          public CompletionStage<ReqT> toUpstream(ReqT message) {
             return request.apply(message);
           }
 
           @Override
-          public RespT toDownstream(RespT message, Consumer<ReqT> upstream) throws StatusException {
+          public CompletionStage<RespT> toDownstream(RespT message, Consumer<ReqT> upstream) {
             return response.apply(message);
           }
         };

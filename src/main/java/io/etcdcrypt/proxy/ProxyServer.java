@@ -1,18 +1,15 @@
 package io.etcdcrypt.proxy;
 
 import io.etcdcrypt.crypto.ValueCodec;
+import io.etcdcrypt.values.ValueWalker;
 import io.grpc.Server;
 import io.grpc.ServerInterceptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,15 +30,12 @@ public final class ProxyServer implements AutoCloseable {
   private final Upstream upstream;
   private final Server server;
   private final EventLoops loops;
-  private final ExecutorService waiting;
   private final EndlessCalls endless;
 
-  private ProxyServer(Upstream upstream, Server server, EventLoops loops, ExecutorService waiting,
-      EndlessCalls endless) {
+  private ProxyServer(Upstream upstream, Server server, EventLoops loops, EndlessCalls endless) {
     this.upstream = upstream;
     this.server = server;
     this.loops = loops;
-    this.waiting = waiting;
     this.endless = endless;
   }
 
@@ -58,13 +52,11 @@ public final class ProxyServer implements AutoCloseable {
   public static ProxyServer start(ProxyOptions options, ValueCodec codec, ProxyObserver observer,
       ValueCodec.StaleListener stale, Threading threading) throws IOException {
     EventLoops loops = EventLoops.create(threading.eventLoopThreads());
-    ExecutorService waiting = newWaitingPool(threading.waitingThreads());
     Upstream upstream;
     try {
       upstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes(),
           observer.upstreamCallInterceptors(), loops);
     } catch (RuntimeException e) {
-      waiting.shutdownNow();
       loops.close();
       throw e;
     }
@@ -75,7 +67,7 @@ public final class ProxyServer implements AutoCloseable {
       transformed.addAll(WatchProxy.methods(walker));
       transformed.addAll(ElectionProxy.methods(walker));
       EndlessCalls endless = new EndlessCalls();
-      MethodTable table = new MethodTable(upstream.channel(), waiting, endless, transformed);
+      MethodTable table = new MethodTable(upstream.channel(), loops::current, endless, transformed);
 
       InetSocketAddress address = new InetSocketAddress(options.listen().host(), options.listen().port());
       NettyServerBuilder builder =
@@ -105,24 +97,12 @@ public final class ProxyServer implements AutoCloseable {
           options.listenerTls().enabled(),
           options.listenerTls().trustedCaFile() != null ? "required" : "not required",
           options.endpoints());
-      return new ProxyServer(upstream, server, loops, waiting, endless);
+      return new ProxyServer(upstream, server, loops, endless);
     } catch (IOException | RuntimeException e) {
       upstream.close();
-      waiting.shutdownNow();
       loops.close();
       throw e;
     }
-  }
-
-  /**
-   * The threads on which transforms that wait on a KMS plugin run (see {@link Threading}): a fixed number, started
-   * when first needed and stopped after a minute idle, so a configuration without KMS never starts one.
-   */
-  private static ExecutorService newWaitingPool(int threads) {
-    ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), new DefaultThreadFactory("proxy-kms-wait", true));
-    pool.allowCoreThreadTimeOut(true);
-    return pool;
   }
 
   /** The port actually bound (useful when listening on port 0). */
@@ -155,7 +135,6 @@ public final class ProxyServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     upstream.close();
-    waiting.shutdownNow();
     loops.close();
   }
 

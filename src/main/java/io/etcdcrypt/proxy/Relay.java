@@ -1,6 +1,6 @@
 package io.etcdcrypt.proxy;
 
-import io.etcdcrypt.crypto.WouldBlockException;
+import io.etcdcrypt.crypto.Stages;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -10,29 +10,35 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.Status;
 import io.grpc.StatusException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * Relays one client call to one upstream etcd call, message by message, in both directions.
+ * Relays one client call to one etcd call, as two halves that mirror each other (the shape of grpc-java's
+ * {@code GrpcProxy} example): {@link #requests} carries what the client sends to etcd, {@link #responses} what etcd
+ * sends back. Each half takes one message from its source, transforms it, hands it to its sink, and asks the source
+ * for the next one only once the sink is ready ({@code isReady}, else on its {@code onReady}). So flow control is end
+ * to end (a slow client slows its etcd stream through HTTP/2 windows instead of making the proxy buffer) and every
+ * stream keeps its order.
  *
- * <p>Flow control is end to end: the relay asks a side for its next message only once the other side can take
- * one ({@code isReady}), so a slow client slows the etcd stream down through HTTP/2 windows instead of making
- * the proxy buffer. Headers, trailers, status code and description, deadline and cancellation pass through
- * unchanged; the request headers (etcd's {@code token}, {@code hasleader}, ...) are forwarded as received.
+ * <p>A transform is complete at once unless a value waits on a KMS plugin. Then only its half waits: it resumes on
+ * the call's event loop when the transform completes, and the end of its source (the client's half-close, etcd's
+ * close) that arrives meanwhile is passed on after it. No thread ever waits for a plugin.
  *
- * <p>Messages are transformed on the event loop that delivered them. The rare transform that would wait on a KMS
- * plugin is handed, with its message, to the waiting pool and relayed from there; that side's half-close or close
- * waits for it, so nothing overtakes the message (see {@link Threading}).
+ * <p>Headers, trailers, status code and description, deadline and cancellation pass through unchanged; the request
+ * headers (etcd's {@code token}, {@code hasleader}, ...) are forwarded as received. A message dropped because the
+ * call ended meanwhile is released (a raw message holds a buffer detached from the transport).
  *
- * <p>The server and client halves may call back on different threads; every operation on either call takes the
- * relay's lock, because neither {@code ServerCall} nor {@code ClientCall} may be used concurrently.
- *
- * <p>While a message is transformed, the MDC key {@value #MDC_METHOD} holds the call's full method name, so that
- * what the value codec logs names the request it belongs to.
+ * <p>Both halves share one lock: neither {@code ServerCall} nor {@code ClientCall} may be used concurrently, and the
+ * transport, the event loop and a completing plugin call may each call in. While a message is transformed, the MDC
+ * key {@value #MDC_METHOD} holds the call's full method name, so that what the value codec logs names the request.
  */
 final class Relay<ReqT, RespT> {
 
@@ -44,40 +50,70 @@ final class Relay<ReqT, RespT> {
   private final ServerCall<ReqT, RespT> serverCall;
   private final ClientCall<ReqT, RespT> clientCall;
   private final CallTransformer<ReqT, RespT> transformer;
-  private final Executor waiting;
+  private final Executor loop;
   private final Object lock = new Object();
+  private boolean closed; // guarded by lock
 
-  // Guarded by lock.
-  private boolean downstreamWantsMore; // the client sent a message we did not yet ask the next one for
-  private boolean upstreamWantsMore; // etcd sent a message we did not yet ask the next one for
-  private boolean closed;
-  private boolean requestOffLoop; // a request is being handled on the waiting pool
-  private boolean halfCloseDeferred; // the client half-closed meanwhile: pass it on after that request
-  private boolean responseOffLoop; // a response is being handled on the waiting pool
-  private End closeDeferred; // etcd ended the call meanwhile: pass it on after that response
+  private final Half<ReqT> requests = new Half<>("request") {
+    @Override
+    CompletionStage<ReqT> transform(ReqT message) {
+      return transformer.toUpstream(message);
+    }
 
-  /** How etcd ended the call. */
-  private record End(Status status, Metadata trailers) {}
+    @Override
+    void deliver(ReqT message) {
+      clientCall.sendMessage(message);
+    }
 
-  private Relay(
-      ServerCall<ReqT, RespT> serverCall,
-      ClientCall<ReqT, RespT> clientCall,
-      CallTransformer<ReqT, RespT> transformer,
-      Executor waiting) {
+    @Override
+    boolean sinkReady() {
+      return clientCall.isReady();
+    }
+
+    @Override
+    void requestNext() {
+      serverCall.request(1);
+    }
+  };
+
+  private final Half<RespT> responses = new Half<>("response") {
+    @Override
+    CompletionStage<RespT> transform(RespT message) {
+      return transformer.toDownstream(message, Relay.this::sendUpstream);
+    }
+
+    @Override
+    void deliver(RespT message) {
+      serverCall.sendMessage(message);
+    }
+
+    @Override
+    boolean sinkReady() {
+      return serverCall.isReady();
+    }
+
+    @Override
+    void requestNext() {
+      clientCall.request(1);
+    }
+  };
+
+  private Relay(ServerCall<ReqT, RespT> serverCall, ClientCall<ReqT, RespT> clientCall,
+      CallTransformer<ReqT, RespT> transformer, Executor loop) {
     this.serverCall = serverCall;
     this.clientCall = clientCall;
     this.transformer = transformer;
-    this.waiting = waiting;
+    this.loop = loop;
   }
 
   /**
-   * A server handler that relays every call of {@code method} to {@code upstream}; a message whose transform would
-   * wait on an event loop is transformed and relayed on {@code waiting} instead. A call that never ends by itself
-   * is registered with {@code endless}, so that shutdown can end it.
+   * A server handler that relays every call of {@code method} to {@code upstream}. {@code loop} names the event
+   * loop a call starts on, where it continues after a transform that waited. A call that never ends by itself is
+   * registered with {@code endless}, so that shutdown can end it.
    */
   static <ReqT, RespT> ServerCallHandler<ReqT, RespT> handler(
       Channel upstream,
-      Executor waiting,
+      Supplier<Executor> loop,
       EndlessCalls endless,
       MethodDescriptor<ReqT, RespT> method,
       CallTransformer.Factory<ReqT, RespT> transformers) {
@@ -85,7 +121,7 @@ final class Relay<ReqT, RespT> {
     return (serverCall, headers) -> {
       // Created inside the server call's Context, so the client's deadline and cancellation carry over.
       ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, callOptions(method));
-      Relay<ReqT, RespT> relay = new Relay<>(serverCall, clientCall, transformers.newCall(), waiting);
+      Relay<ReqT, RespT> relay = new Relay<>(serverCall, clientCall, transformers.newCall(), loop.get());
       ServerCall.Listener<ReqT> listener = relay.start(headers);
       if (isEndless) {
         endless.register(() -> relay.fail(
@@ -116,6 +152,15 @@ final class Relay<ReqT, RespT> {
     return serverCall.getMethodDescriptor().getFullMethodName();
   }
 
+  /** Sends an extra request to etcd on this call (a transform cancelling one watch of a stream). */
+  private void sendUpstream(ReqT message) {
+    synchronized (lock) {
+      if (!closed) {
+        clientCall.sendMessage(message);
+      }
+    }
+  }
+
   /** Ends the call toward the client with {@code status} and abandons the upstream call. */
   private void fail(Status status) {
     // The codec already logged transform failures with their key; this line ties them to the call's outcome.
@@ -129,132 +174,158 @@ final class Relay<ReqT, RespT> {
       }
       closed = true;
       clientCall.cancel("etcd-crypt-proxy ended the call: " + status.getDescription(), null);
-      serverCall.close(status, new Metadata());
-    }
-  }
-
-  private void sendUpstream(ReqT message) {
-    synchronized (lock) {
-      if (!closed) {
-        clientCall.sendMessage(message);
+      try {
+        serverCall.close(status, new Metadata());
+      } catch (IllegalStateException alreadyClosed) {
+        // grpc closed it when a send failed
       }
     }
   }
 
-  /** A message transform that may refuse the message. */
-  @FunctionalInterface
-  private interface Step {
-    Object apply() throws StatusException;
-  }
-
-  /** Marks a transform that ended the call; distinct from null, which means "deliver nothing". */
-  private static final Object ENDED = new Object();
-
-  /** Marks a transform that would have waited on this event loop (a KMS plugin call); nothing was relayed. */
-  private static final Object WOULD_WAIT = new Object();
-
-  /**
-   * Runs one transform with the method in the log context. A failure ends the call and returns ENDED; a transform
-   * that would wait on a KMS plugin on this event loop returns WOULD_WAIT before anything has waited.
-   */
-  private Object transform(String what, Step step) {
-    MDC.put(MDC_METHOD, method());
-    try {
-      return step.apply();
-    } catch (WouldBlockException e) {
-      return WOULD_WAIT;
-    } catch (StatusException e) {
-      fail(e.getStatus());
-      return ENDED;
-    } catch (RuntimeException e) {
-      log.error("{} transform failed on {}", what, method(), e);
-      fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: " + what + " transform failed: " + e));
-      return ENDED;
-    } finally {
-      MDC.remove(MDC_METHOD);
+  /** Releases a message nobody will send: a raw message's buffer, detached from the transport. */
+  private static void release(Object message) {
+    if (message instanceof InputStream in) {
+      try {
+        in.close();
+      } catch (IOException ignored) {
+        // a released buffer cannot fail to close in a way anyone could act on
+      }
     }
   }
 
   /**
-   * Handles a message again on the waiting pool, where its transform may wait. Order holds: the relay asks a side
-   * for its next message only once this one is sent, and the side's end (half-close, close) that arrives meanwhile
-   * is deferred until then (see {@code requestOffLoop}, {@code responseOffLoop}). Values transformed before the one
-   * that would wait are transformed again there (and counted again in the transformation metrics): once per
-   * DEK-cache miss, or per KMS v1 write, which waits before anything else.
+   * One direction of the call: a source that delivers messages when asked, a transform, and a sink. At most one
+   * message is in the half at a time, which is what keeps order and flow control.
    */
-  private void moveOffLoop(Runnable again) {
-    try {
-      waiting.execute(() -> {
-        try {
-          again.run();
-        } catch (Throwable t) {
-          // Off the event loop nobody else would end the call (grpc does on its own threads): an Error such as
-          // OutOfMemoryError in a transform must fail the call, not leave the client waiting for ever.
-          log.error("relaying a message of {} on the waiting pool failed", method(), t);
-          fail(Status.INTERNAL.withDescription("etcd-crypt-proxy: the transform failed: " + t));
+  private abstract class Half<T> {
+    private final String direction;
+    // Guarded by lock.
+    private boolean transforming; // a message's transform has not completed yet
+    private boolean sinkWasBusy; // the last message went out while the sink was not ready: ask on its onReady
+    private Runnable endAfterMessage; // the source ended while a message was being transformed
+
+    Half(String direction) {
+      this.direction = direction;
+    }
+
+    /** The message's transform; a refusal is a failed stage. */
+    abstract CompletionStage<T> transform(T message);
+
+    /** Hands a transformed message to the sink. Lock held. */
+    abstract void deliver(T message);
+
+    /** Whether the sink takes another message without buffering. Lock held. */
+    abstract boolean sinkReady();
+
+    /** Asks the source for its next message. Lock held. */
+    abstract void requestNext();
+
+    final void onMessage(T message) {
+      CompletableFuture<T> out = transformed(message);
+      if (out.isDone()) {
+        relay(message, out);
+        return;
+      }
+      synchronized (lock) {
+        transforming = true;
+      }
+      out.whenCompleteAsync((result, error) -> relay(message, out), loop);
+    }
+
+    private CompletableFuture<T> transformed(T message) {
+      MDC.put(MDC_METHOD, method());
+      try {
+        return transform(message).toCompletableFuture();
+      } catch (RuntimeException e) {
+        return CompletableFuture.failedFuture(e); // a bug in a transform fails the call, not the transport
+      } finally {
+        MDC.remove(MDC_METHOD);
+      }
+    }
+
+    /** Passes on a message whose transform completed, then the source's end or the request for the next one. */
+    private void relay(T original, CompletableFuture<T> out) {
+      if (out.isCompletedExceptionally()) {
+        release(original);
+        fail(refusal(out));
+        return;
+      }
+      T message = out.join();
+      synchronized (lock) {
+        transforming = false;
+        if (closed) {
+          release(message);
+          return;
         }
-      });
-    } catch (RejectedExecutionException shuttingDown) {
-      fail(Status.UNAVAILABLE.withDescription("etcd-crypt-proxy is shutting down; retry the request"));
+        if (message != null) {
+          try {
+            deliver(message);
+          } catch (RuntimeException e) {
+            // The transport could not take the message (e.g. out of direct memory); grpc may already have
+            // closed the call. End both sides once.
+            log.warn("could not relay a {} on {}: {}", direction, method(), e.toString());
+            release(message);
+            fail(Status.RESOURCE_EXHAUSTED.withDescription(
+                "etcd-crypt-proxy: could not relay the " + direction + ": " + e.getMessage()));
+            return;
+          }
+        }
+        if (endAfterMessage != null) {
+          Runnable end = endAfterMessage;
+          endAfterMessage = null;
+          end.run();
+        } else if (message == null || sinkReady()) {
+          requestNext();
+        } else {
+          sinkWasBusy = true;
+        }
+      }
     }
-  }
 
-  /** Closes the client's call unless grpc already did. Caller holds the lock. */
-  private void closeQuietly(Status status) {
-    try {
-      serverCall.close(status, new Metadata());
-    } catch (IllegalStateException alreadyClosed) {
-      // grpc closed it when the send failed
+    /** The status a failed transform ends the call with: its refusal's, or INTERNAL naming what went wrong. */
+    private Status refusal(CompletableFuture<T> failed) {
+      Throwable error = Stages.cause(failed.handle((result, e) -> e).join());
+      if (error instanceof StatusException e) {
+        return e.getStatus();
+      }
+      log.error("{} transform failed on {}", direction, method(), error);
+      return Status.INTERNAL.withDescription("etcd-crypt-proxy: " + direction + " transform failed: " + error);
+    }
+
+    /** The source ended: passed on now, or after the message whose transform is still running. */
+    final void onEnd(Runnable end) {
+      synchronized (lock) {
+        if (closed) {
+          return;
+        }
+        if (transforming) {
+          endAfterMessage = end;
+        } else {
+          end.run();
+        }
+      }
+    }
+
+    /** The sink can take more: ask the source for the message held back. */
+    final void onSinkReady() {
+      synchronized (lock) {
+        if (sinkWasBusy && !closed) {
+          sinkWasBusy = false;
+          requestNext();
+        }
+      }
     }
   }
 
   private final class DownstreamListener extends ServerCall.Listener<ReqT> {
     @Override
     public void onMessage(ReqT message) {
-      relay(message, false);
-    }
-
-    private void relay(ReqT message, boolean offLoop) {
-      Object transformed = transform("request", () -> transformer.toUpstream(message));
-      if (transformed == WOULD_WAIT) {
-        synchronized (lock) {
-          requestOffLoop = true;
-        }
-        moveOffLoop(() -> relay(message, true));
-        return;
-      }
-      synchronized (lock) {
-        if (offLoop) {
-          requestOffLoop = false;
-        }
-        if (transformed == ENDED || closed) {
-          return;
-        }
-        @SuppressWarnings("unchecked")
-        ReqT out = (ReqT) transformed;
-        clientCall.sendMessage(out);
-        if (halfCloseDeferred) {
-          clientCall.halfClose(); // the client sends nothing more
-        } else if (clientCall.isReady()) {
-          serverCall.request(1);
-        } else {
-          downstreamWantsMore = true;
-        }
-      }
+      requests.onMessage(message);
     }
 
     @Override
     public void onHalfClose() {
-      synchronized (lock) {
-        if (closed) {
-          return;
-        }
-        if (requestOffLoop) {
-          halfCloseDeferred = true;
-        } else {
-          clientCall.halfClose();
-        }
-      }
+      requests.onEnd(clientCall::halfClose); // the client sends nothing more
     }
 
     @Override
@@ -267,12 +338,7 @@ final class Relay<ReqT, RespT> {
 
     @Override
     public void onReady() {
-      synchronized (lock) {
-        if (upstreamWantsMore && !closed) {
-          upstreamWantsMore = false;
-          clientCall.request(1);
-        }
-      }
+      responses.onSinkReady();
     }
   }
 
@@ -288,76 +354,20 @@ final class Relay<ReqT, RespT> {
 
     @Override
     public void onMessage(RespT message) {
-      relay(message, false);
-    }
-
-    private void relay(RespT message, boolean offLoop) {
-      Object transformed = transform(
-          "response", () -> transformer.toDownstream(message, Relay.this::sendUpstream));
-      if (transformed == WOULD_WAIT) {
-        synchronized (lock) {
-          responseOffLoop = true;
-        }
-        moveOffLoop(() -> relay(message, true));
-        return;
-      }
-      synchronized (lock) {
-        if (offLoop) {
-          responseOffLoop = false;
-        }
-        if (transformed == ENDED || closed) {
-          return;
-        }
-        @SuppressWarnings("unchecked")
-        RespT out = (RespT) transformed;
-        if (out != null) {
-          try {
-            serverCall.sendMessage(out);
-          } catch (RuntimeException e) {
-            // The transport could not take the message (e.g. out of direct memory); grpc may already have
-            // closed the call. End both sides once, without a second close.
-            closed = true;
-            log.warn("could not relay a response on {}: {}", method(), e.toString());
-            clientCall.cancel("etcd-crypt-proxy could not relay a response", e);
-            closeQuietly(Status.RESOURCE_EXHAUSTED.withDescription(
-                "etcd-crypt-proxy: could not relay the response: " + e.getMessage()));
-            return;
-          }
-        }
-        if (closeDeferred != null) {
-          closed = true;
-          serverCall.close(closeDeferred.status(), closeDeferred.trailers());
-        } else if (out == null || serverCall.isReady()) {
-          clientCall.request(1);
-        } else {
-          upstreamWantsMore = true;
-        }
-      }
+      responses.onMessage(message);
     }
 
     @Override
     public void onClose(Status status, Metadata trailers) {
-      synchronized (lock) {
-        if (closed) {
-          return;
-        }
-        if (responseOffLoop) {
-          closeDeferred = new End(status, trailers);
-          return;
-        }
+      responses.onEnd(() -> {
         closed = true;
         serverCall.close(status, trailers);
-      }
+      });
     }
 
     @Override
     public void onReady() {
-      synchronized (lock) {
-        if (downstreamWantsMore && !closed) {
-          downstreamWantsMore = false;
-          serverCall.request(1);
-        }
-      }
+      requests.onSinkReady();
     }
   }
 }

@@ -4,21 +4,24 @@ import io.etcdcrypt.etcd.etcdserverpb.WatchCancelRequest;
 import io.etcdcrypt.etcd.etcdserverpb.WatchGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.WatchRequest;
 import io.etcdcrypt.etcd.etcdserverpb.WatchResponse;
-import io.etcdcrypt.etcd.mvccpb.Event;
-import io.grpc.StatusException;
+import io.etcdcrypt.crypto.Stages;
+import io.etcdcrypt.values.ValueWalker;
+import io.grpc.Status;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
 /**
  * {@code etcdserverpb.Watch}: every client stream maps to exactly one etcd stream, so watch IDs, progress
  * requests and the {@code watch_id = -1} progress reply, fragments and prev_kv behave exactly as etcd's.
- * Requests carry no values and pass unchanged; event values are opened.
+ * Requests carry no values and pass unchanged; responses are opened by the {@link ValueWalker}.
  *
- * <p>An event that cannot be decrypted ends only its own watch: the client receives a cancel for that watch
- * with the reason, and etcd a cancel request, while the other watches multiplexed on the stream (kube-apiserver
- * puts many on one) keep running.
+ * <p>A response that cannot be opened ends only its own watch: the client receives a cancel for that watch with
+ * the reason, and etcd a cancel request, while the other watches multiplexed on the stream (kube-apiserver puts
+ * many on one) keep running.
  */
 final class WatchProxy {
 
@@ -28,7 +31,17 @@ final class WatchProxy {
     return List.of(new ProxiedMethod<>(WatchGrpc.getWatchMethod(), () -> new StreamTransformer(walker)));
   }
 
-  /** One per client stream. Called back on the upstream listener's thread only. */
+  /** Why a watch was cancelled: the refusal's own words, which start with "etcd-crypt-proxy: ". */
+  static String reason(Throwable error) {
+    String description = Status.fromThrowable(error).getDescription();
+    return description != null ? description
+        : "etcd-crypt-proxy: a watch response could not be opened: " + Stages.cause(error);
+  }
+
+  /**
+   * One per client stream. The relay hands it one response at a time, the next only once the previous one was
+   * relayed, so its state needs no lock.
+   */
   static final class StreamTransformer implements CallTransformer<WatchRequest, WatchResponse> {
     private final ValueWalker walker;
     private final Set<Long> cancelledHere = new HashSet<>();
@@ -38,23 +51,21 @@ final class WatchProxy {
     }
 
     @Override
-    public WatchRequest toUpstream(WatchRequest request) {
-      return request;
+    public CompletionStage<WatchRequest> toUpstream(WatchRequest request) {
+      return CompletableFuture.completedFuture(request);
     }
 
     @Override
-    public WatchResponse toDownstream(WatchResponse response, Consumer<WatchRequest> upstream) {
+    public CompletionStage<WatchResponse> toDownstream(WatchResponse response, Consumer<WatchRequest> upstream) {
       long id = response.getWatchId();
       if (!cancelledHere.isEmpty() && cancelledHere.contains(id)) {
         // The client was already told this watch ended; drop what etcd sends until it confirms the cancel.
         if (response.getCanceled()) {
           cancelledHere.remove(id);
         }
-        return null;
+        return CompletableFuture.completedFuture(null);
       }
-      try {
-        return open(response);
-      } catch (StatusException e) {
+      return walker.open(response).exceptionally(error -> {
         cancelledHere.add(id);
         upstream.accept(
             WatchRequest.newBuilder()
@@ -64,24 +75,9 @@ final class WatchProxy {
             .setHeader(response.getHeader())
             .setWatchId(id)
             .setCanceled(true)
-            .setCancelReason(e.getStatus().getDescription())
+            .setCancelReason(reason(error))
             .build();
-      }
-    }
-
-    private WatchResponse open(WatchResponse response) throws StatusException {
-      WatchResponse.Builder b = null;
-      for (int i = 0; i < response.getEventsCount(); i++) {
-        Event e = response.getEvents(i);
-        Event opened = walker.open(e);
-        if (opened != e) {
-          if (b == null) {
-            b = response.toBuilder();
-          }
-          b.setEvents(i, opened);
-        }
-      }
-      return b == null ? response : b.build();
+      });
     }
   }
 }

@@ -53,7 +53,7 @@ class EncryptionConfigLoaderTest {
     AesGcm gcm = assertInstanceOf(AesGcm.class, p.get(1));
     assertEquals(List.of("key1", "key2"), gcm.keys().stream().map(KeyConfig::name).toList());
     assertArrayEquals(Base64.getDecoder().decode(KEY16), gcm.keys().get(0).secret());
-    assertEquals(new Kms("v1", "testprovider", "unix:///tmp/testprovider.sock", 10, Duration.ofSeconds(3)), p.get(2));
+    assertEquals(new Kms(KmsApiVersion.V1, "testprovider", "unix:///tmp/testprovider.sock", 10, Duration.ofSeconds(3)), p.get(2));
     AesCbc cbc = assertInstanceOf(AesCbc.class, p.get(3));
     assertEquals(24, cbc.keys().get(1).secret().length);
     Secretbox box = assertInstanceOf(Secretbox.class, p.get(4));
@@ -82,7 +82,7 @@ class EncryptionConfigLoaderTest {
   @Test
   void kmsV2FirstKeepsItsTimeoutAndHasNoCacheSize() throws Exception {
     Kms v2 = assertInstanceOf(Kms.class, loadResource("valid/kmsv2-first.yaml").rules().get(0).providers().get(0));
-    assertEquals(new Kms("v2", "testproviderv2", "unix:///tmp/testprovider-v2.sock", 0, Duration.ofSeconds(15)), v2);
+    assertEquals(new Kms(KmsApiVersion.V2, "testproviderv2", "unix:///tmp/testprovider-v2.sock", 0, Duration.ofSeconds(15)), v2);
   }
 
   @Test
@@ -93,10 +93,10 @@ class EncryptionConfigLoaderTest {
         "{kms: {apiVersion: v2, name: c, endpoint: 'unix:///c.sock', timeout: 1m30s}}",
         "{kms: {apiVersion: v2, name: d, endpoint: 'unix:///d.sock', timeout: 500ms}}"));
     List<ProviderConfig> p = config.rules().get(0).providers();
-    assertEquals(new Kms("v1", "a", "unix:///a.sock", 1000, Duration.ofSeconds(3)), p.get(0));
-    assertEquals(new Kms("v1", "b", "unix:///b.sock", -1, Duration.ofSeconds(3)), p.get(1));
-    assertEquals(new Kms("v2", "c", "unix:///c.sock", 0, Duration.ofSeconds(90)), p.get(2));
-    assertEquals(new Kms("v2", "d", "unix:///d.sock", 0, Duration.ofMillis(500)), p.get(3));
+    assertEquals(new Kms(KmsApiVersion.V1, "a", "unix:///a.sock", 1000, Duration.ofSeconds(3)), p.get(0));
+    assertEquals(new Kms(KmsApiVersion.V1, "b", "unix:///b.sock", -1, Duration.ofSeconds(3)), p.get(1));
+    assertEquals(new Kms(KmsApiVersion.V2, "c", "unix:///c.sock", 0, Duration.ofSeconds(90)), p.get(2));
+    assertEquals(new Kms(KmsApiVersion.V2, "d", "unix:///d.sock", 0, Duration.ofMillis(500)), p.get(3));
   }
 
   @Test

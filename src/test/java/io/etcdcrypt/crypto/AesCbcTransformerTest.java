@@ -31,10 +31,10 @@ class AesCbcTransformerTest {
     AesCbcTransformer cbc = new AesCbcTransformer(counting(keySize, 7));
     for (int size : PLAINTEXT_SIZES) {
       byte[] plaintext = pseudoRandom(size, size);
-      byte[] stored = cbc.encrypt(plaintext, ETCD_KEY);
+      byte[] stored = cbc.seal(plaintext, ETCD_KEY);
       // IV + plaintext + 1..16 bytes of padding (a whole block when the length is a multiple of 16).
       assertEquals(16 + size + (16 - size % 16), stored.length, "stored size for plaintext of " + size);
-      Decrypted d = cbc.decrypt(stored, ETCD_KEY);
+      Decrypted d = cbc.open(stored, ETCD_KEY);
       assertArrayEquals(plaintext, d.plaintext(), "plaintext of " + size);
       assertFalse(d.stale());
     }
@@ -43,16 +43,16 @@ class AesCbcTransformerTest {
   @Test
   void drawsAFreshIvForEveryWrite() throws Exception {
     AesCbcTransformer cbc = new AesCbcTransformer(KEY);
-    byte[] first = cbc.encrypt(new byte[10], ETCD_KEY);
-    byte[] second = cbc.encrypt(new byte[10], ETCD_KEY);
+    byte[] first = cbc.seal(new byte[10], ETCD_KEY);
+    byte[] second = cbc.seal(new byte[10], ETCD_KEY);
     assertFalse(Arrays.equals(Arrays.copyOf(first, 16), Arrays.copyOf(second, 16)));
   }
 
   @Test
   void ignoresTheEtcdKeyBecauseCbcHasNoAssociatedData() throws Exception {
     AesCbcTransformer cbc = new AesCbcTransformer(KEY);
-    byte[] stored = cbc.encrypt(TestBytes.utf8("moved"), ETCD_KEY);
-    assertArrayEquals(TestBytes.utf8("moved"), cbc.decrypt(stored, OTHER_ETCD_KEY).plaintext());
+    byte[] stored = cbc.seal(TestBytes.utf8("moved"), ETCD_KEY);
+    assertArrayEquals(TestBytes.utf8("moved"), cbc.open(stored, OTHER_ETCD_KEY).plaintext());
   }
 
   @Test
@@ -93,14 +93,14 @@ class AesCbcTransformerTest {
     // Upstream checks 1 <= p <= len(data), not p <= 16: two blocks of 0x20 bytes decrypt to an empty plaintext.
     byte[] twoBlocksOfPadding = new byte[32];
     Arrays.fill(twoBlocksOfPadding, (byte) 32);
-    Decrypted d = new AesCbcTransformer(KEY).decrypt(rawCbc(twoBlocksOfPadding), ETCD_KEY);
+    Decrypted d = new AesCbcTransformer(KEY).open(rawCbc(twoBlocksOfPadding), ETCD_KEY);
     assertEquals(0, d.plaintext().length);
   }
 
   @Test
   void detectsTamperingOnlyWhenItBreaksThePadding() throws Exception {
     byte[] plaintext = pseudoRandom(55, 1); // 7 bytes in the last block, then 9 bytes of padding 0x09
-    byte[] stored = new AesCbcTransformer(KEY, pinnedTo(IV)).encrypt(plaintext, ETCD_KEY);
+    byte[] stored = new AesCbcTransformer(KEY, pinnedTo(IV)).seal(plaintext, ETCD_KEY);
 
     // Flipping the low bit of the second-to-last block's last byte turns the final padding byte 9 into 8.
     byte[] paddingBroken = stored.clone();
@@ -110,7 +110,7 @@ class AesCbcTransformerTest {
     // Without a MAC, a flipped IV bit silently flips the same plaintext bit: the weakness upstream documents.
     byte[] ivFlipped = stored.clone();
     ivFlipped[0] ^= 1;
-    byte[] opened = new AesCbcTransformer(KEY).decrypt(ivFlipped, ETCD_KEY).plaintext();
+    byte[] opened = new AesCbcTransformer(KEY).open(ivFlipped, ETCD_KEY).plaintext();
     assertEquals(plaintext[0] ^ 1, opened[0]);
     assertArrayEquals(Arrays.copyOfRange(plaintext, 1, 55), Arrays.copyOfRange(opened, 1, 55));
   }
@@ -138,8 +138,8 @@ class AesCbcTransformerTest {
     return out;
   }
 
-  private static void assertFails(Transformer t, byte[] stored, String message) {
-    TransformException e = assertThrows(TransformException.class, () -> t.decrypt(stored, ETCD_KEY));
+  private static void assertFails(LocalTransformer t, byte[] stored, String message) {
+    TransformException e = assertThrows(TransformException.class, () -> t.open(stored, ETCD_KEY));
     assertEquals(message, e.getMessage());
   }
 }

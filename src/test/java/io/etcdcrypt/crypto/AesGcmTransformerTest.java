@@ -32,9 +32,9 @@ class AesGcmTransformerTest {
     AesGcmTransformer gcm = new AesGcmTransformer(counting(keySize, 3));
     for (int size : PLAINTEXT_SIZES) {
       byte[] plaintext = pseudoRandom(size, size);
-      byte[] stored = gcm.encrypt(plaintext, ETCD_KEY);
+      byte[] stored = gcm.seal(plaintext, ETCD_KEY);
       assertEquals(size + 28, stored.length, "nonce 12 + tag 16 for plaintext of " + size);
-      Decrypted d = gcm.decrypt(stored, ETCD_KEY);
+      Decrypted d = gcm.open(stored, ETCD_KEY);
       assertArrayEquals(plaintext, d.plaintext(), "plaintext of " + size);
       assertFalse(d.stale());
     }
@@ -43,14 +43,14 @@ class AesGcmTransformerTest {
   @Test
   void bindsTheValueToItsEtcdKey() throws Exception {
     AesGcmTransformer gcm = new AesGcmTransformer(KEY);
-    byte[] stored = gcm.encrypt(TestBytes.utf8("secret"), ETCD_KEY);
+    byte[] stored = gcm.seal(TestBytes.utf8("secret"), ETCD_KEY);
     assertFails(gcm, stored, OTHER_ETCD_KEY, AUTH_FAILED);
   }
 
   @Test
   void detectsAFlipInEveryByteOfNonceCiphertextAndTag() throws Exception {
     AesGcmTransformer gcm = new AesGcmTransformer(KEY);
-    byte[] stored = gcm.encrypt(pseudoRandom(20, 9), ETCD_KEY);
+    byte[] stored = gcm.seal(pseudoRandom(20, 9), ETCD_KEY);
     for (int i = 0; i < stored.length; i++) {
       byte[] tampered = stored.clone();
       tampered[i] ^= (byte) 0x80;
@@ -60,7 +60,7 @@ class AesGcmTransformerTest {
 
   @Test
   void doesNotOpenWithAnotherKey() throws Exception {
-    byte[] stored = new AesGcmTransformer(KEY).encrypt(new byte[5], ETCD_KEY);
+    byte[] stored = new AesGcmTransformer(KEY).seal(new byte[5], ETCD_KEY);
     assertFails(new AesGcmTransformer(counting(32, 1)), stored, ETCD_KEY, AUTH_FAILED);
   }
 
@@ -80,7 +80,7 @@ class AesGcmTransformerTest {
     AesGcmTransformer gcm = new AesGcmTransformer(KEY);
     Set<ByteBuffer> nonces = new HashSet<>();
     for (int i = 0; i < 200; i++) {
-      nonces.add(ByteBuffer.wrap(Arrays.copyOf(gcm.encrypt(new byte[1], ETCD_KEY), 12)));
+      nonces.add(ByteBuffer.wrap(Arrays.copyOf(gcm.seal(new byte[1], ETCD_KEY), 12)));
     }
     assertEquals(200, nonces.size());
   }
@@ -88,8 +88,8 @@ class AesGcmTransformerTest {
   @Test
   void sameKeyAndNonceGiveTheSameBytes() throws Exception {
     byte[] plaintext = pseudoRandom(100, 4);
-    byte[] a = new AesGcmTransformer(KEY, pinnedTo(NONCE)).encrypt(plaintext, ETCD_KEY);
-    byte[] b = new AesGcmTransformer(KEY, pinnedTo(NONCE)).encrypt(plaintext, ETCD_KEY);
+    byte[] a = new AesGcmTransformer(KEY, pinnedTo(NONCE)).seal(plaintext, ETCD_KEY);
+    byte[] b = new AesGcmTransformer(KEY, pinnedTo(NONCE)).seal(plaintext, ETCD_KEY);
     assertArrayEquals(a, b);
     assertArrayEquals(NONCE, Arrays.copyOf(a, 12));
   }
@@ -97,8 +97,8 @@ class AesGcmTransformerTest {
   @Test
   void refusesToSealTwiceInARowWithTheSameNonce() throws Exception {
     AesGcmTransformer gcm = new AesGcmTransformer(KEY, pinnedTo(NONCE));
-    gcm.encrypt(new byte[3], ETCD_KEY);
-    TransformException e = assertThrows(TransformException.class, () -> gcm.encrypt(new byte[3], ETCD_KEY));
+    gcm.seal(new byte[3], ETCD_KEY);
+    TransformException e = assertThrows(TransformException.class, () -> gcm.seal(new byte[3], ETCD_KEY));
     assertTrue(e.getMessage().contains("reuse"), e.getMessage());
   }
 
@@ -113,7 +113,7 @@ class AesGcmTransformerTest {
         try {
           for (int i = 0; i < 500; i++) {
             byte[] plaintext = pseudoRandom(64 + i, seed * 1000L + i);
-            assertArrayEquals(plaintext, gcm.decrypt(gcm.encrypt(plaintext, ETCD_KEY), ETCD_KEY).plaintext());
+            assertArrayEquals(plaintext, gcm.open(gcm.seal(plaintext, ETCD_KEY), ETCD_KEY).plaintext());
           }
         } catch (Throwable e) {
           synchronized (failure) {
@@ -145,8 +145,8 @@ class AesGcmTransformerTest {
         "AesGcmTransformer[AesGcm[AES-128-GCM, key redacted]]", new AesGcmTransformer(new byte[16]).toString());
   }
 
-  private static void assertFails(Transformer t, byte[] stored, byte[] aad, String message) {
-    TransformException e = assertThrows(TransformException.class, () -> t.decrypt(stored, aad));
+  private static void assertFails(LocalTransformer t, byte[] stored, byte[] aad, String message) {
+    TransformException e = assertThrows(TransformException.class, () -> t.open(stored, aad));
     assertEquals(message, e.getMessage());
   }
 }

@@ -18,8 +18,8 @@ class IdentityTransformerTest {
   @ValueSource(strings = {"", "{\"kind\":\"Secret\"}", "k8s\u0000\n\u000fv1", "k8s:enc", "k8s:encx", "K8S:ENC:aesgcm"})
   void storesAndReadsPlaintextUnchanged(String value) throws Exception {
     byte[] bytes = utf8(value);
-    assertArrayEquals(bytes, identity.encrypt(bytes, ETCD_KEY));
-    Decrypted d = identity.decrypt(bytes, ETCD_KEY);
+    assertArrayEquals(bytes, identity.seal(bytes, ETCD_KEY));
+    Decrypted d = identity.open(bytes, ETCD_KEY);
     assertArrayEquals(bytes, d.plaintext());
     assertFalse(d.stale());
   }
@@ -27,7 +27,7 @@ class IdentityTransformerTest {
   @ParameterizedTest
   @ValueSource(strings = {"k8s:enc:", "k8s:enc:aesgcm:v1:key1:xyz", "k8s:enc:kms:v2:p:", "k8s:enc:unknown"})
   void refusesEncryptedData(String value) {
-    TransformException e = assertThrows(TransformException.class, () -> identity.decrypt(utf8(value), ETCD_KEY));
+    TransformException e = assertThrows(TransformException.class, () -> identity.open(utf8(value), ETCD_KEY));
     assertEquals("identity transformer tried to read encrypted data", e.getMessage());
   }
 }

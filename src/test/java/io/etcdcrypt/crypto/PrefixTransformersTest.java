@@ -1,5 +1,6 @@
 package io.etcdcrypt.crypto;
 
+import io.etcdcrypt.testing.Sync;
 import static io.etcdcrypt.crypto.Providers.aescbc;
 import static io.etcdcrypt.crypto.Providers.aesgcm;
 import static io.etcdcrypt.crypto.Providers.chain;
@@ -28,11 +29,11 @@ class PrefixTransformersTest {
   @Test
   void firstProviderAndItsFirstKeyEncrypt() throws Exception {
     PrefixTransformers chain = chain(aesgcm(key("key2", 2), key("key1", 1)), aescbc(key("old", 3)));
-    byte[] stored = chain.encrypt(OBJECT, ETCD_KEY);
+    byte[] stored = Sync.encrypt(chain, OBJECT, ETCD_KEY);
     assertTrue(startsWith(stored, "k8s:enc:aesgcm:v1:key2:"));
     assertEquals("k8s:enc:aesgcm:v1:key2:", chain.writePrefix());
 
-    DecryptedDetail d = chain.decryptDetailed(stored, ETCD_KEY);
+    DecryptedDetail d = Sync.decryptDetailed(chain, stored, ETCD_KEY);
     assertArrayEquals(OBJECT, d.plaintext());
     assertFalse(d.stale());
     assertEquals("k8s:enc:aesgcm:v1:key2:", d.matchedPrefix());
@@ -41,22 +42,22 @@ class PrefixTransformersTest {
 
   @Test
   void keyRotationMakesDataOfTheOldKeyStale() throws Exception {
-    byte[] old = chain(aesgcm(key("key1", 1))).encrypt(OBJECT, ETCD_KEY);
+    byte[] old = Sync.encrypt(chain(aesgcm(key("key1", 1))), OBJECT, ETCD_KEY);
     PrefixTransformers rotated = chain(aesgcm(key("key2", 2), key("key1", 1)));
 
-    DecryptedDetail d = rotated.decryptDetailed(old, ETCD_KEY);
+    DecryptedDetail d = Sync.decryptDetailed(rotated, old, ETCD_KEY);
     assertArrayEquals(OBJECT, d.plaintext());
     assertTrue(d.stale());
     assertEquals("k8s:enc:aesgcm:v1:key1:", d.matchedPrefix());
 
-    byte[] rewritten = rotated.encrypt(d.plaintext(), ETCD_KEY);
-    assertFalse(rotated.decrypt(rewritten, ETCD_KEY).stale());
+    byte[] rewritten = Sync.encrypt(rotated, d.plaintext(), ETCD_KEY);
+    assertFalse(Sync.decrypt(rotated, rewritten, ETCD_KEY).stale());
   }
 
   @Test
   void providerRotationMakesDataOfLaterProvidersStale() throws Exception {
-    byte[] cbcData = chain(aescbc(key("a", 5))).encrypt(OBJECT, ETCD_KEY);
-    DecryptedDetail d = chain(secretbox(key("s", 6)), aescbc(key("a", 5))).decryptDetailed(cbcData, ETCD_KEY);
+    byte[] cbcData = Sync.encrypt(chain(aescbc(key("a", 5))), OBJECT, ETCD_KEY);
+    DecryptedDetail d = Sync.decryptDetailed(chain(secretbox(key("s", 6)), aescbc(key("a", 5))), cbcData, ETCD_KEY);
     assertArrayEquals(OBJECT, d.plaintext());
     assertTrue(d.stale());
     assertEquals("k8s:enc:aescbc:v1:", d.providerPrefix());
@@ -66,7 +67,7 @@ class PrefixTransformersTest {
   @Test
   void identityInTheListReadsPlaintextAsStale() throws Exception {
     PrefixTransformers chain = chain(aesgcm(key("key1", 1)), identity());
-    DecryptedDetail d = chain.decryptDetailed(OBJECT, ETCD_KEY);
+    DecryptedDetail d = Sync.decryptDetailed(chain, OBJECT, ETCD_KEY);
     assertArrayEquals(OBJECT, d.plaintext());
     assertTrue(d.stale());
     assertEquals("identity", d.matchedPrefix());
@@ -77,7 +78,7 @@ class PrefixTransformersTest {
   @Test
   void plaintextIsUnreadableWhenIdentityIsNotInTheList() throws Exception {
     PrefixTransformers chain = chain(aesgcm(key("key1", 1)));
-    UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> chain.decrypt(OBJECT, ETCD_KEY));
+    UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, OBJECT, ETCD_KEY));
     assertEquals("no matching prefix found", e.getMessage());
     assertTrue(e.noPrefixMatched());
     assertEquals(List.of(), e.attemptedPrefixes());
@@ -85,36 +86,36 @@ class PrefixTransformersTest {
 
   @Test
   void identityFirstWritesPlaintextAndStillReadsEncryptedDataAsStale() throws Exception {
-    byte[] encrypted = chain(aesgcm(key("key1", 1))).encrypt(OBJECT, ETCD_KEY);
+    byte[] encrypted = Sync.encrypt(chain(aesgcm(key("key1", 1))), OBJECT, ETCD_KEY);
     PrefixTransformers decrypting = chain(identity(), aesgcm(key("key1", 1)));
 
-    assertArrayEquals(OBJECT, decrypting.encrypt(OBJECT, ETCD_KEY));
+    assertArrayEquals(OBJECT, Sync.encrypt(decrypting, OBJECT, ETCD_KEY));
     assertEquals("", decrypting.writePrefix());
 
-    DecryptedDetail d = decrypting.decryptDetailed(encrypted, ETCD_KEY);
+    DecryptedDetail d = Sync.decryptDetailed(decrypting, encrypted, ETCD_KEY);
     assertArrayEquals(OBJECT, d.plaintext());
     assertTrue(d.stale());
     assertEquals("k8s:enc:aesgcm:v1:key1:", d.matchedPrefix());
 
-    DecryptedDetail plain = decrypting.decryptDetailed(OBJECT, ETCD_KEY);
+    DecryptedDetail plain = Sync.decryptDetailed(decrypting, OBJECT, ETCD_KEY);
     assertFalse(plain.stale());
     assertEquals("identity", plain.matchedPrefix());
   }
 
   @Test
   void identityAloneSkipsItsRefusalAndReportsNoMatch() throws Exception {
-    byte[] encrypted = chain(aesgcm(key("key1", 1))).encrypt(OBJECT, ETCD_KEY);
+    byte[] encrypted = Sync.encrypt(chain(aesgcm(key("key1", 1))), OBJECT, ETCD_KEY);
     UnreadableValueException e =
-        assertThrows(UnreadableValueException.class, () -> chain(identity()).decrypt(encrypted, ETCD_KEY));
+        assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain(identity()), encrypted, ETCD_KEY));
     assertEquals("no matching prefix found", e.getMessage());
   }
 
   @Test
   void twoAescbcProvidersSharingAPrefixAreBothTried() throws Exception {
     // Upstream's own example: rotating from aescbc key "1" to a second aescbc provider with key "2".
-    byte[] old = chain(aescbc(key("1", 1))).encrypt(OBJECT, ETCD_KEY);
+    byte[] old = Sync.encrypt(chain(aescbc(key("1", 1))), OBJECT, ETCD_KEY);
     PrefixTransformers chain = chain(aescbc(key("2", 2)), aescbc(key("1", 1)));
-    DecryptedDetail d = chain.decryptDetailed(old, ETCD_KEY);
+    DecryptedDetail d = Sync.decryptDetailed(chain, old, ETCD_KEY);
     assertArrayEquals(OBJECT, d.plaintext());
     assertTrue(d.stale());
     assertEquals("k8s:enc:aescbc:v1:1:", d.matchedPrefix());
@@ -122,9 +123,9 @@ class PrefixTransformersTest {
 
   @Test
   void sameKeyNameWithAnotherSecretFallsThroughToTheNextProvider() throws Exception {
-    byte[] old = chain(aesgcm(key("key1", 1))).encrypt(OBJECT, ETCD_KEY);
+    byte[] old = Sync.encrypt(chain(aesgcm(key("key1", 1))), OBJECT, ETCD_KEY);
     DecryptedDetail d =
-        chain(aesgcm(key("key1", 99)), aesgcm(key("key1", 1))).decryptDetailed(old, ETCD_KEY);
+        Sync.decryptDetailed(chain(aesgcm(key("key1", 99)), aesgcm(key("key1", 1))), old, ETCD_KEY);
     assertArrayEquals(OBJECT, d.plaintext());
     assertTrue(d.stale());
   }
@@ -133,7 +134,7 @@ class PrefixTransformersTest {
   void distinctFailuresAreAggregatedInWalkOrder() throws Exception {
     PrefixTransformers chain = chain(aescbc(key("key1", 1)), aescbc(key("key2", 2)));
     byte[] truncated = utf8("k8s:enc:aescbc:v1:key1:12345");
-    UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> chain.decrypt(truncated, ETCD_KEY));
+    UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, truncated, ETCD_KEY));
     assertEquals(
         "[the stored data was shorter than the required size,"
             + " no matching key was found for the provided AES transformer]",
@@ -146,16 +147,16 @@ class PrefixTransformersTest {
 
   @Test
   void repeatedFailureMessagesAreReportedOnce() throws Exception {
-    byte[] stored = chain(aesgcm(key("key1", 1))).encrypt(OBJECT, ETCD_KEY);
+    byte[] stored = Sync.encrypt(chain(aesgcm(key("key1", 1))), OBJECT, ETCD_KEY);
     PrefixTransformers chain = chain(aesgcm(key("key1", 7)), aesgcm(key("key1", 8)));
-    UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> chain.decrypt(stored, ETCD_KEY));
+    UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, stored, ETCD_KEY));
     assertEquals("cipher: message authentication failed", e.getMessage());
     assertEquals(2, e.attemptedPrefixes().size());
   }
 
   @Test
   void aSingleFailureIsReportedAsItself() throws Exception {
-    byte[] stored = chain(aesgcm(key("key1", 1))).encrypt(OBJECT, ETCD_KEY);
+    byte[] stored = Sync.encrypt(chain(aesgcm(key("key1", 1))), OBJECT, ETCD_KEY);
     stored[stored.length - 1] ^= 1;
     assertMessage(chain(aesgcm(key("key1", 1))), stored, "cipher: message authentication failed");
     assertMessage(
@@ -169,21 +170,21 @@ class PrefixTransformersTest {
   @Test
   void keepsTheStaleVerdictOfTheTransformerThatOpened() throws Exception {
     Transformer staleBody =
-        new Transformer() {
+        new LocalTransformer() {
           @Override
-          public byte[] encrypt(byte[] plaintext, byte[] associatedData) {
+          public byte[] seal(byte[] plaintext, byte[] associatedData) {
             return plaintext;
           }
 
           @Override
-          public Decrypted decrypt(byte[] stored, byte[] associatedData) {
+          public Decrypted open(byte[] stored, byte[] associatedData) {
             return new Decrypted(stored, true); // e.g. KMS v2 data under an older key id
           }
         };
     PrefixTransformers chain =
         PrefixTransformers.of(
             PrefixTransformers.NO_MATCHING_PREFIX, PrefixTransformers.Entry.of("k8s:enc:kms:v2:p:", staleBody));
-    DecryptedDetail d = chain.decryptDetailed(utf8("k8s:enc:kms:v2:p:body"), ETCD_KEY);
+    DecryptedDetail d = Sync.decryptDetailed(chain, utf8("k8s:enc:kms:v2:p:body"), ETCD_KEY);
     assertTrue(d.stale());
     assertArrayEquals(utf8("body"), d.plaintext());
     assertEquals("k8s:enc:kms:v2:p:", d.matchedPrefix());
@@ -192,9 +193,9 @@ class PrefixTransformersTest {
   @Test
   void decryptIsDecryptDetailedWithoutTheDetail() throws Exception {
     PrefixTransformers chain = chain(aescbc(key("k", 1)), identity());
-    byte[] stored = chain.encrypt(OBJECT, ETCD_KEY);
+    byte[] stored = Sync.encrypt(chain, OBJECT, ETCD_KEY);
     byte[] copy = stored.clone();
-    Decrypted d = chain.decrypt(stored, ETCD_KEY);
+    Decrypted d = Sync.decrypt(chain, stored, ETCD_KEY);
     assertArrayEquals(OBJECT, d.plaintext());
     assertFalse(d.stale());
     assertArrayEquals(copy, stored, "the walk must not modify the stored value");
@@ -217,7 +218,7 @@ class PrefixTransformersTest {
   }
 
   private static void assertMessage(Transformer chain, byte[] stored, String message) {
-    TransformException e = assertThrows(TransformException.class, () -> chain.decrypt(stored, ETCD_KEY));
+    TransformException e = assertThrows(TransformException.class, () -> Sync.decrypt(chain, stored, ETCD_KEY));
     assertEquals(message, e.getMessage());
   }
 

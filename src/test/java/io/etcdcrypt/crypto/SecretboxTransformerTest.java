@@ -27,9 +27,9 @@ class SecretboxTransformerTest {
     SecretboxTransformer box = new SecretboxTransformer(KEY);
     for (int size : PLAINTEXT_SIZES) {
       byte[] plaintext = pseudoRandom(size, size);
-      byte[] stored = box.encrypt(plaintext, ETCD_KEY);
+      byte[] stored = box.seal(plaintext, ETCD_KEY);
       assertEquals(size + 40, stored.length, "nonce 24 + tag 16 for plaintext of " + size);
-      Decrypted d = box.decrypt(stored, ETCD_KEY);
+      Decrypted d = box.open(stored, ETCD_KEY);
       assertArrayEquals(plaintext, d.plaintext(), "plaintext of " + size);
       assertFalse(d.stale());
     }
@@ -38,7 +38,7 @@ class SecretboxTransformerTest {
   @Test
   void detectsAFlipInEveryByteOfNonceTagAndCiphertext() throws Exception {
     SecretboxTransformer box = new SecretboxTransformer(KEY);
-    byte[] stored = box.encrypt(pseudoRandom(30, 5), ETCD_KEY);
+    byte[] stored = box.seal(pseudoRandom(30, 5), ETCD_KEY);
     for (int i = 0; i < stored.length; i++) {
       byte[] tampered = stored.clone();
       tampered[i] ^= 1;
@@ -48,7 +48,7 @@ class SecretboxTransformerTest {
 
   @Test
   void doesNotOpenWithAnotherKey() throws Exception {
-    byte[] stored = new SecretboxTransformer(KEY).encrypt(new byte[8], ETCD_KEY);
+    byte[] stored = new SecretboxTransformer(KEY).seal(new byte[8], ETCD_KEY);
     assertFails(new SecretboxTransformer(counting(32, 1)), stored, OPEN_FAILED);
   }
 
@@ -63,21 +63,21 @@ class SecretboxTransformerTest {
   @Test
   void ignoresTheEtcdKeyBecauseSecretboxHasNoAssociatedData() throws Exception {
     SecretboxTransformer box = new SecretboxTransformer(KEY);
-    byte[] stored = box.encrypt(TestBytes.utf8("moved"), ETCD_KEY);
-    assertArrayEquals(TestBytes.utf8("moved"), box.decrypt(stored, OTHER_ETCD_KEY).plaintext());
+    byte[] stored = box.seal(TestBytes.utf8("moved"), ETCD_KEY);
+    assertArrayEquals(TestBytes.utf8("moved"), box.open(stored, OTHER_ETCD_KEY).plaintext());
   }
 
   @Test
   void sameKeyAndNonceGiveTheSameBytesAndFreshNoncesDiffer() throws Exception {
     byte[] nonce = counting(24, 0x80);
     byte[] plaintext = pseudoRandom(70, 6);
-    byte[] a = new SecretboxTransformer(KEY, pinnedTo(nonce)).encrypt(plaintext, ETCD_KEY);
-    assertArrayEquals(a, new SecretboxTransformer(KEY, pinnedTo(nonce)).encrypt(plaintext, ETCD_KEY));
+    byte[] a = new SecretboxTransformer(KEY, pinnedTo(nonce)).seal(plaintext, ETCD_KEY);
+    assertArrayEquals(a, new SecretboxTransformer(KEY, pinnedTo(nonce)).seal(plaintext, ETCD_KEY));
     assertArrayEquals(nonce, Arrays.copyOf(a, 24));
 
     SecretboxTransformer random = new SecretboxTransformer(KEY);
-    byte[] b = random.encrypt(plaintext, ETCD_KEY);
-    byte[] c = random.encrypt(plaintext, ETCD_KEY);
+    byte[] b = random.seal(plaintext, ETCD_KEY);
+    byte[] c = random.seal(plaintext, ETCD_KEY);
     assertFalse(Arrays.equals(Arrays.copyOf(b, 24), Arrays.copyOf(c, 24)));
   }
 
@@ -93,13 +93,13 @@ class SecretboxTransformerTest {
   void keepsItsOwnCopyOfTheKey() throws Exception {
     byte[] key = KEY.clone();
     SecretboxTransformer box = new SecretboxTransformer(key);
-    byte[] stored = box.encrypt(new byte[4], ETCD_KEY);
+    byte[] stored = box.seal(new byte[4], ETCD_KEY);
     Arrays.fill(key, (byte) 0);
-    assertArrayEquals(new byte[4], box.decrypt(stored, ETCD_KEY).plaintext());
+    assertArrayEquals(new byte[4], box.open(stored, ETCD_KEY).plaintext());
   }
 
-  private static void assertFails(Transformer t, byte[] stored, String message) {
-    TransformException e = assertThrows(TransformException.class, () -> t.decrypt(stored, ETCD_KEY));
+  private static void assertFails(LocalTransformer t, byte[] stored, String message) {
+    TransformException e = assertThrows(TransformException.class, () -> t.open(stored, ETCD_KEY));
     assertEquals(message, e.getMessage());
   }
 }

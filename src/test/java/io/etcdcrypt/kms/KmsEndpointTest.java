@@ -41,7 +41,7 @@ class KmsEndpointTest {
     KmsEndpoint endpoint = KmsEndpoint.parse("unix:///@etcd-crypt-test-" + UUID.randomUUID());
     try (MockKmsPlugin plugin = MockKmsPlugin.startAt(endpoint);
         KmsV2Client client = new KmsV2Client("abstract", endpoint, Duration.ofSeconds(3), KmsObserver.NONE)) {
-      assertEquals("1", client.status().getKeyId());
+      assertEquals("1", client.status().join().getKeyId());
       assertEquals(1, plugin.statusCalls.get());
     }
   }

@@ -1,5 +1,6 @@
 package io.etcdcrypt.kms;
 
+import io.etcdcrypt.testing.Sync;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.PrefixTransformers;
 import io.etcdcrypt.crypto.ProviderTransformers;
@@ -43,24 +45,25 @@ class KmsTransformersTest {
     plugin.close();
   }
 
-  private ProviderConfig.Kms config(String version, String name) {
-    return new ProviderConfig.Kms(version, name, plugin.endpoint().url(), version.equals("v1") ? 1000 : 0, TIMEOUT);
+  private ProviderConfig.Kms config(KmsApiVersion version, String name) {
+    return new ProviderConfig.Kms(version, name, plugin.endpoint().url(), version == KmsApiVersion.V1 ? 1000 : 0,
+        TIMEOUT);
   }
 
   @Test
   void picksTheProviderByApiVersionAndClosesThemAll() throws Exception {
     KmsTransformers kms = new KmsTransformers();
-    KmsProvider v2 = kms.create(config("v2", "a"));
-    KmsProvider v1 = kms.create(config("v1", "b"));
+    KmsProvider v2 = kms.create(config(KmsApiVersion.V2, "a"));
+    KmsProvider v1 = kms.create(config(KmsApiVersion.V1, "b"));
     assertInstanceOf(KmsV2Transformer.class, v2);
     assertInstanceOf(KmsV1Transformer.class, v1);
-    assertSame(v2, kms.create(config("v2", "a")), "the same entry shares one provider");
+    assertSame(v2, kms.create(config(KmsApiVersion.V2, "a")), "the same entry shares one provider");
     assertEquals(List.of(v2, v1), kms.providers());
 
     kms.close();
     int polls = plugin.statusCalls.get();
-    assertThrows(TransformException.class, () -> kms.create(config("v2", "c")));
-    assertThrows(TransformException.class, () -> v2.encrypt(new byte[1], AAD),
+    assertThrows(TransformException.class, () -> kms.create(config(KmsApiVersion.V2, "c")));
+    assertThrows(TransformException.class, () -> Sync.encrypt(v2, new byte[1], AAD),
         "a closed provider's channel is shut down");
     assertEquals(polls, plugin.statusCalls.get());
   }
@@ -69,11 +72,9 @@ class KmsTransformersTest {
   void configurationErrorsAreTransformExceptions() {
     try (KmsTransformers kms = new KmsTransformers()) {
       TransformException badEndpoint = assertThrows(TransformException.class,
-          () -> kms.create(new ProviderConfig.Kms("v2", "x", "unix://relative.sock", 0, TIMEOUT)));
+          () -> kms.create(new ProviderConfig.Kms(KmsApiVersion.V2, "x", "unix://relative.sock", 0, TIMEOUT)));
       assertTrue(badEndpoint.getMessage().contains("three slashes"), badEndpoint.getMessage());
-      assertThrows(TransformException.class, () -> kms.create(new ProviderConfig.Kms("v3", "x",
-          plugin.endpoint().url(), 0, TIMEOUT)));
-      assertThrows(TransformException.class, () -> kms.create(new ProviderConfig.Kms("v1", "x",
+      assertThrows(TransformException.class, () -> kms.create(new ProviderConfig.Kms(KmsApiVersion.V1, "x",
           plugin.endpoint().url(), 0, TIMEOUT)));
     }
   }
@@ -81,10 +82,10 @@ class KmsTransformersTest {
   @Test
   void theCryptoChainAddsTheKmsPrefix() throws Exception {
     try (KmsTransformers kms = new KmsTransformers()) {
-      PrefixTransformers chain = ProviderTransformers.forProviders(List.of(config("v2", "my-kms")), kms);
-      byte[] stored = chain.encrypt("x".getBytes(StandardCharsets.UTF_8), AAD);
+      PrefixTransformers chain = ProviderTransformers.forProviders(List.of(config(KmsApiVersion.V2, "my-kms")), kms);
+      byte[] stored = Sync.encrypt(chain, "x".getBytes(StandardCharsets.UTF_8), AAD);
       assertTrue(new String(stored, StandardCharsets.ISO_8859_1).startsWith("k8s:enc:kms:v2:my-kms:\n"));
-      assertArrayEquals("x".getBytes(StandardCharsets.UTF_8), chain.decrypt(stored, AAD).plaintext());
+      assertArrayEquals("x".getBytes(StandardCharsets.UTF_8), Sync.decrypt(chain, stored, AAD).plaintext());
     }
   }
 
@@ -92,7 +93,7 @@ class KmsTransformersTest {
   void healthIsCachedTwentySecondsWhenOkAndThreeWhenFailing() throws Exception {
     MutableClock clock = MutableClock.startingNow();
     try (KmsTransformers kms = new KmsTransformers(KmsProviderOptions.defaults().withClock(clock))) {
-      KmsProvider p = kms.create(config("v2", "a"));
+      KmsProvider p = kms.create(config(KmsApiVersion.V2, "a"));
       int calls = plugin.statusCalls.get();
       assertTrue(p.health().ok());
       assertEquals(calls, plugin.statusCalls.get(), "the start-up check is reused");
@@ -132,8 +133,8 @@ class KmsTransformersTest {
       }
     };
     try (KmsTransformers kms = new KmsTransformers(KmsProviderOptions.defaults().withObserver(observer))) {
-      KmsProvider p = kms.create(config("v2", "a"));
-      p.decrypt(p.encrypt(new byte[] {1}, AAD), AAD);
+      KmsProvider p = kms.create(config(KmsApiVersion.V2, "a"));
+      Sync.decrypt(p, Sync.encrypt(p, new byte[] {1}, AAD), AAD);
     }
     assertEquals(List.of(
         "a /v2.KeyManagementService/Status OK",

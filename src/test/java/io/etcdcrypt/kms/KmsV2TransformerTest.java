@@ -1,5 +1,6 @@
 package io.etcdcrypt.kms;
 
+import io.etcdcrypt.testing.Sync;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -78,7 +79,7 @@ class KmsV2TransformerTest {
   @Test
   void writesTheKubernetesEnvelopeThatAnIndependentReaderOpens() throws Exception {
     KmsV2Transformer kms = provider();
-    byte[] stored = kms.encrypt(PLAINTEXT, AAD);
+    byte[] stored = Sync.encrypt(kms, PLAINTEXT, AAD);
 
     EncryptedObject o = EncryptedObject.parseFrom(stored);
     assertEquals("1", o.getKeyID());
@@ -95,9 +96,9 @@ class KmsV2TransformerTest {
     // ...and with another etcd key as AAD it does not open: the value is bound to its key.
     assertThrows(TransformException.class, () -> AesGcm.open(k, Arrays.copyOfRange(data, 32, data.length),
         bytes("/registry/secrets/default/other")));
-    assertThrows(TransformException.class, () -> kms.decrypt(stored, bytes("/registry/secrets/default/other")));
+    assertThrows(TransformException.class, () -> Sync.decrypt(kms, stored, bytes("/registry/secrets/default/other")));
 
-    Decrypted d = kms.decrypt(stored, AAD);
+    Decrypted d = Sync.decrypt(kms, stored, AAD);
     assertArrayEquals(PLAINTEXT, d.plaintext());
     assertFalse(d.stale());
     assertTrue(plugin.authorities.contains("localhost"), "authority seen by the plugin: " + plugin.authorities);
@@ -115,7 +116,7 @@ class KmsV2TransformerTest {
         .setEncryptedDEKSource(ByteString.copyFromUtf8(Base64.getEncoder().encodeToString(dek)))
         .setEncryptedData(ByteString.copyFrom(AesGcm.forKey(dek).seal(nonce, PLAINTEXT, AAD)))
         .build(); // type 0 (AES_GCM_KEY) is the proto3 default: the field is absent, as in 1.27 data
-    Decrypted d = kms.decrypt(o.toByteArray(), AAD);
+    Decrypted d = Sync.decrypt(kms, o.toByteArray(), AAD);
     assertArrayEquals(PLAINTEXT, d.plaintext());
     assertTrue(d.stale(), "same key id but another source type than the current writer: stale");
   }
@@ -126,11 +127,11 @@ class KmsV2TransformerTest {
     assertEquals(1, plugin.encryptCalls.get(), "the seed is encrypted once, at start-up");
     List<byte[]> stored = new ArrayList<>();
     for (int i = 0; i < 1000; i++) {
-      stored.add(writer.encrypt(bytes("value-" + i), bytes("/registry/secrets/ns/s" + i)));
+      stored.add(Sync.encrypt(writer, bytes("value-" + i), bytes("/registry/secrets/ns/s" + i)));
     }
     assertEquals(1, plugin.encryptCalls.get(), "writes must not call the plugin");
     for (int i = 0; i < 1000; i++) {
-      assertArrayEquals(bytes("value-" + i), writer.decrypt(stored.get(i), bytes("/registry/secrets/ns/s" + i))
+      assertArrayEquals(bytes("value-" + i), Sync.decrypt(writer, stored.get(i), bytes("/registry/secrets/ns/s" + i))
           .plaintext());
     }
     assertEquals(0, plugin.decryptCalls.get(), "reading our own writes must not call Decrypt");
@@ -138,7 +139,7 @@ class KmsV2TransformerTest {
     CountingObserver counts = new CountingObserver();
     KmsV2Transformer reader = provider(KmsProviderOptions.defaults().withObserver(counts));
     for (int i = 0; i < 1000; i++) {
-      assertArrayEquals(bytes("value-" + i), reader.decrypt(stored.get(i), bytes("/registry/secrets/ns/s" + i))
+      assertArrayEquals(bytes("value-" + i), Sync.decrypt(reader, stored.get(i), bytes("/registry/secrets/ns/s" + i))
           .plaintext());
     }
     assertEquals(1, plugin.decryptCalls.get(), "a second server decrypts the writer's seed once");
@@ -152,7 +153,7 @@ class KmsV2TransformerTest {
     int threads = 8;
     List<byte[]> stored = new ArrayList<>();
     for (int i = 0; i < threads; i++) {
-      stored.add(writer.encrypt(bytes("v" + i), AAD));
+      stored.add(Sync.encrypt(writer, bytes("v" + i), AAD));
     }
     KmsV2Transformer reader = provider();
     CountDownLatch gate = new CountDownLatch(1);
@@ -165,7 +166,7 @@ class KmsV2TransformerTest {
         byte[] value = stored.get(i);
         results.add(pool.submit(() -> {
           start.await();
-          return reader.decrypt(value, AAD).plaintext();
+          return Sync.decrypt(reader, value, AAD).plaintext();
         }));
       }
       Await.until("the first Decrypt to reach the plugin", Duration.ofSeconds(10),
@@ -185,19 +186,19 @@ class KmsV2TransformerTest {
   @Test
   void aNewKeyIdRotatesTheSeedAndMarksOldDataStale() throws Exception {
     KmsV2Transformer kms = provider();
-    byte[] old = kms.encrypt(PLAINTEXT, AAD);
+    byte[] old = Sync.encrypt(kms, PLAINTEXT, AAD);
 
     plugin.keyId = "2";
     assertTrue(kms.checkNow().ok());
     assertEquals("2", kms.currentKeyId());
     assertEquals(2, plugin.encryptCalls.get(), "one Encrypt for the new key id's seed");
-    byte[] fresh = kms.encrypt(PLAINTEXT, AAD);
+    byte[] fresh = Sync.encrypt(kms, PLAINTEXT, AAD);
     assertEquals("2", EncryptedObject.parseFrom(fresh).getKeyID());
 
-    Decrypted oldRead = kms.decrypt(old, AAD);
+    Decrypted oldRead = Sync.decrypt(kms, old, AAD);
     assertArrayEquals(PLAINTEXT, oldRead.plaintext());
     assertTrue(oldRead.stale(), "written under key id 1, current is 2");
-    assertFalse(kms.decrypt(fresh, AAD).stale());
+    assertFalse(Sync.decrypt(kms, fresh, AAD).stale());
 
     assertTrue(kms.checkNow().ok());
     assertEquals(2, plugin.encryptCalls.get(), "an unchanged key id never makes a new seed");
@@ -213,7 +214,7 @@ class KmsV2TransformerTest {
     assertTrue(h.error().contains("kmsv2 Provider kms-a is not healthy"), h.error());
     assertTrue(h.error().contains("must encrypt with the key its Status reports"), h.error());
     assertEquals("1", kms.currentKeyId());
-    assertEquals("1", EncryptedObject.parseFrom(kms.encrypt(PLAINTEXT, AAD)).getKeyID());
+    assertEquals("1", EncryptedObject.parseFrom(Sync.encrypt(kms, PLAINTEXT, AAD)).getKeyID());
   }
 
   @Test
@@ -242,10 +243,10 @@ class KmsV2TransformerTest {
   @Test
   void aSlowPluginHitsTheTimeout() throws Exception {
     KmsV2Transformer writer = provider();
-    byte[] stored = writer.encrypt(PLAINTEXT, AAD);
+    byte[] stored = Sync.encrypt(writer, PLAINTEXT, AAD);
     KmsV2Transformer reader = provider(KmsProviderOptions.defaults(), Duration.ofMillis(300));
     plugin.delay = Duration.ofSeconds(2);
-    KmsPluginException e = assertThrows(KmsPluginException.class, () -> reader.decrypt(stored, AAD));
+    KmsPluginException e = assertThrows(KmsPluginException.class, () -> Sync.decrypt(reader, stored, AAD));
     assertEquals(Status.Code.DEADLINE_EXCEEDED, e.code());
     assertTrue(e.getMessage().contains("failed to decrypt DEK"), e.getMessage());
     assertTrue(e.getMessage().contains("timeout of 300 ms"), e.getMessage());
@@ -256,31 +257,31 @@ class KmsV2TransformerTest {
   void whileThePluginIsDownCachedSeedsStillReadAndWritesLastThreeMinutes() throws Exception {
     MutableClock clock = MutableClock.startingNow();
     KmsV2Transformer kms = provider(KmsProviderOptions.defaults().withClock(clock), Duration.ofMillis(500));
-    byte[] own = kms.encrypt(PLAINTEXT, AAD);
+    byte[] own = Sync.encrypt(kms, PLAINTEXT, AAD);
     KmsV2Transformer other = provider();
-    byte[] foreign = other.encrypt(PLAINTEXT, AAD);
+    byte[] foreign = Sync.encrypt(other, PLAINTEXT, AAD);
 
     plugin.stop();
     assertFalse(kms.checkNow().ok());
-    assertArrayEquals(PLAINTEXT, kms.decrypt(own, AAD).plaintext(), "the write seed is cached");
-    TransformException miss = assertThrows(TransformException.class, () -> kms.decrypt(foreign, AAD));
+    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, own, AAD).plaintext(), "the write seed is cached");
+    TransformException miss = assertThrows(TransformException.class, () -> Sync.decrypt(kms, foreign, AAD));
     assertTrue(miss.getMessage().contains("failed to decrypt DEK"), miss.getMessage());
 
     clock.advance(Duration.ofMinutes(2));
-    assertArrayEquals(PLAINTEXT, kms.decrypt(kms.encrypt(PLAINTEXT, AAD), AAD).plaintext(),
+    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext(),
         "writes go on within 3 minutes of the last good Status");
 
     clock.advance(Duration.ofMinutes(1).plusSeconds(1));
-    TransformException refused = assertThrows(TransformException.class, () -> kms.encrypt(PLAINTEXT, AAD));
+    TransformException refused = assertThrows(TransformException.class, () -> Sync.encrypt(kms, PLAINTEXT, AAD));
     assertTrue(refused.getMessage().contains("refuses to write"), refused.getMessage());
     assertTrue(refused.getMessage().contains("expired at"), refused.getMessage());
     assertTrue(refused.getMessage().contains(plugin.endpoint().url()), refused.getMessage());
-    assertArrayEquals(PLAINTEXT, kms.decrypt(own, AAD).plaintext(), "reads of cached seeds never expire");
+    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, own, AAD).plaintext(), "reads of cached seeds never expire");
 
     plugin.restart();
     assertTrue(kms.checkNow().ok());
-    assertArrayEquals(PLAINTEXT, kms.decrypt(kms.encrypt(PLAINTEXT, AAD), AAD).plaintext());
-    assertArrayEquals(PLAINTEXT, kms.decrypt(foreign, AAD).plaintext());
+    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext());
+    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, foreign, AAD).plaintext());
   }
 
   @Test
@@ -289,21 +290,21 @@ class KmsV2TransformerTest {
     KmsV2Transformer kms = provider(KmsProviderOptions.defaults()
         .withStatusPollIntervals(Duration.ofSeconds(60), Duration.ofMillis(100)), Duration.ofMillis(300));
     assertFalse(kms.health().ok());
-    TransformException notYet = assertThrows(TransformException.class, () -> kms.encrypt(PLAINTEXT, AAD));
+    TransformException notYet = assertThrows(TransformException.class, () -> Sync.encrypt(kms, PLAINTEXT, AAD));
     assertTrue(notYet.getMessage().contains("cannot write yet"), notYet.getMessage());
 
     plugin.restart();
     Await.until("the provider to pick up the plugin", Duration.ofSeconds(20), () -> kms.currentKeyId() != null);
-    assertArrayEquals(PLAINTEXT, kms.decrypt(kms.encrypt(PLAINTEXT, AAD), AAD).plaintext());
+    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext());
   }
 
   @Test
   void aRestartedPluginServesDecryptsAgain() throws Exception {
     KmsV2Transformer writer = provider();
-    byte[] stored = writer.encrypt(PLAINTEXT, AAD);
+    byte[] stored = Sync.encrypt(writer, PLAINTEXT, AAD);
     plugin.restart();
     KmsV2Transformer reader = provider();
-    assertArrayEquals(PLAINTEXT, reader.decrypt(stored, AAD).plaintext());
+    assertArrayEquals(PLAINTEXT, Sync.decrypt(reader, stored, AAD).plaintext());
     plugin.restart();
     assertTrue(writer.checkNow().ok(), writer.health().text());
   }
@@ -318,7 +319,7 @@ class KmsV2TransformerTest {
       byte[] prefix = bytes("k8s:enc:kms:v2:" + v.keyName() + ":");
       assertArrayEquals(prefix, Arrays.copyOf(v.stored(), prefix.length), v.id());
       byte[] afterPrefix = Arrays.copyOfRange(v.stored(), prefix.length, v.stored().length);
-      Decrypted d = kms.decrypt(afterPrefix, v.associatedData());
+      Decrypted d = Sync.decrypt(kms, afterPrefix, v.associatedData());
       assertArrayEquals(v.plaintext(), d.plaintext(), v.id());
       assertTrue(d.stale(), v.id() + " was written under key id key-1, the mock's is 1");
     }

@@ -1,10 +1,12 @@
 package io.etcdcrypt.kms;
 
+import io.etcdcrypt.testing.Sync;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.AesGcm;
 import io.etcdcrypt.crypto.DecryptedDetail;
@@ -34,36 +36,36 @@ public final class KmsVectorChecks {
 
   public static void check(Vector v) throws Exception {
     switch (v.provider()) {
-      case "kms-v1" -> checkFullValue(v, "v1");
-      case "kms-v2" -> checkFullValue(v, "v2");
+      case "kms-v1" -> checkFullValue(v, KmsApiVersion.V1);
+      case "kms-v2" -> checkFullValue(v, KmsApiVersion.V2);
       case "kms-v2-hkdf-body" -> checkHkdfBody(v);
       default -> throw new IllegalArgumentException("not a KMS vector: " + v.provider());
     }
   }
 
-  private static void checkFullValue(Vector v, String apiVersion) throws Exception {
+  private static void checkFullValue(Vector v, KmsApiVersion apiVersion) throws Exception {
     Path dir = Files.createTempDirectory("kms-vector");
     try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"));
         KmsTransformers kms = new KmsTransformers()) {
       ProviderConfig.Kms config = new ProviderConfig.Kms(apiVersion, v.keyName(), plugin.endpoint().url(),
-          apiVersion.equals("v1") ? 1000 : 0, Duration.ofSeconds(3));
+          apiVersion == KmsApiVersion.V1 ? 1000 : 0, Duration.ofSeconds(3));
       PrefixTransformers chain = ProviderTransformers.forProviders(List.of(config), kms);
       String prefix = ProviderTransformers.kmsPrefix(config);
 
-      DecryptedDetail opened = chain.decryptDetailed(v.stored(), v.associatedData());
+      DecryptedDetail opened = Sync.decryptDetailed(chain, v.stored(), v.associatedData());
       assertArrayEquals(v.plaintext(), opened.plaintext(), v.id());
       assertEquals(prefix, opened.matchedPrefix());
       // A KMS v2 vector was written under key id "key-1", the mock's is "1": stale. KMS v1 has no key ids.
-      assertEquals(apiVersion.equals("v2"), opened.stale(), v.id());
+      assertEquals(apiVersion == KmsApiVersion.V2, opened.stale(), v.id());
 
       byte[] afterPrefix = Arrays.copyOfRange(v.stored(), prefix.length(), v.stored().length);
-      byte[] rebuilt = apiVersion.equals("v1") ? rebuildV1(afterPrefix, v) : rebuildV2(afterPrefix, v);
+      byte[] rebuilt = apiVersion == KmsApiVersion.V1 ? rebuildV1(afterPrefix, v) : rebuildV2(afterPrefix, v);
       assertArrayEquals(v.stored(), concat(prefix.getBytes(StandardCharsets.UTF_8), rebuilt), v.id());
 
       // And a fresh write through the chain reads back.
-      byte[] written = chain.encrypt(v.plaintext(), v.associatedData());
+      byte[] written = Sync.encrypt(chain, v.plaintext(), v.associatedData());
       assertTrue(new String(written, StandardCharsets.UTF_8).startsWith(prefix));
-      assertArrayEquals(v.plaintext(), chain.decrypt(written, v.associatedData()).plaintext());
+      assertArrayEquals(v.plaintext(), Sync.decrypt(chain, written, v.associatedData()).plaintext());
     } finally {
       Files.deleteIfExists(dir.resolve("kms.sock"));
       Files.deleteIfExists(dir);
@@ -88,7 +90,7 @@ public final class KmsVectorChecks {
     byte[] recomputed;
     if (o.getEncryptedDEKSourceType() == EncryptedDEKSourceType.HKDF_SHA256_XNONCE_AES_GCM_SEED) {
       recomputed = new HkdfSeedTransformer(source, replaying(Arrays.copyOf(data, 32 + AesGcm.NONCE_SIZE)))
-          .encrypt(v.plaintext(), v.associatedData());
+          .seal(v.plaintext(), v.associatedData());
     } else {
       recomputed = AesGcm.forKey(source).seal(Arrays.copyOf(data, AesGcm.NONCE_SIZE), v.plaintext(),
           v.associatedData());
@@ -100,10 +102,10 @@ public final class KmsVectorChecks {
   /** A raw HKDF body {@code info || nonce || ct || tag}; the vector's key is the seed. */
   private static void checkHkdfBody(Vector v) throws Exception {
     HkdfSeedTransformer t = new HkdfSeedTransformer(v.key());
-    assertArrayEquals(v.plaintext(), t.decrypt(v.stored(), v.associatedData()).plaintext());
+    assertArrayEquals(v.plaintext(), Sync.decrypt(t, v.stored(), v.associatedData()).plaintext());
     byte[] infoAndNonce = Arrays.copyOf(v.stored(), 32 + AesGcm.NONCE_SIZE);
     assertArrayEquals(v.stored(),
-        new HkdfSeedTransformer(v.key(), replaying(infoAndNonce)).encrypt(v.plaintext(), v.associatedData()));
+        new HkdfSeedTransformer(v.key(), replaying(infoAndNonce)).seal(v.plaintext(), v.associatedData()));
   }
 
   /** A "random" source that hands out {@code bytes} in order: the recorded info, then the recorded nonce. */

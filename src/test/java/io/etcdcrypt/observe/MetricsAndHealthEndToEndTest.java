@@ -1,5 +1,6 @@
 package io.etcdcrypt.observe;
 
+import io.etcdcrypt.testing.Sync;
 import static io.etcdcrypt.testing.Clients.bs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -179,7 +180,7 @@ class MetricsAndHealthEndToEndTest {
     try {
       EncryptionCodec other = TestCodecs.fromYaml(config, otherKms);
       ByteString key = ByteString.copyFromUtf8("/registry/configmaps/default/foreign");
-      ByteString stored = other.toStorage(key, ByteString.copyFromUtf8(MARK + " foreign"));
+      ByteString stored = Sync.toStorage(other, key, ByteString.copyFromUtf8(MARK + " foreign"));
       direct.getKVClient().put(bs("/registry/configmaps/default/foreign"), bs(stored.toByteArray())).get();
     } finally {
       otherKms.close();

@@ -1,5 +1,6 @@
 package io.etcdcrypt.ops;
 
+import io.etcdcrypt.testing.Sync;
 import static io.etcdcrypt.ops.OpsFixtures.AESGCM_KEY1;
 import static io.etcdcrypt.ops.OpsFixtures.AESGCM_KEY2_KEY1;
 import static io.etcdcrypt.ops.OpsFixtures.KEY1;
@@ -232,7 +233,7 @@ class ConfigReloaderTest {
 
   private static boolean isClosed(KmsProvider p) {
     try {
-      p.encrypt("x".getBytes(StandardCharsets.UTF_8), "/registry/secrets/a/b".getBytes(StandardCharsets.UTF_8));
+      Sync.encrypt(p, "x".getBytes(StandardCharsets.UTF_8), "/registry/secrets/a/b".getBytes(StandardCharsets.UTF_8));
       return false;
     } catch (TransformException e) {
       return e.getMessage().contains("closed");
@@ -247,6 +248,6 @@ class ConfigReloaderTest {
     ConfigReloader reloader = ConfigReloader.start(file, ResourceResolver.withDefaultPrefix(), codec, kms, FAST);
     reloader.close();
     assertThrows(TransformException.class, () -> kms.create(new io.etcdcrypt.config.ProviderConfig.Kms(
-        "v2", "late", "unix:///tmp/none.sock", 0, Duration.ofSeconds(1))), "the initial KMS factory is closed");
+        io.etcdcrypt.config.KmsApiVersion.V2, "late", "unix:///tmp/none.sock", 0, Duration.ofSeconds(1))), "the initial KMS factory is closed");
   }
 }

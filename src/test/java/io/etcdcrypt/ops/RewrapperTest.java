@@ -1,5 +1,6 @@
 package io.etcdcrypt.ops;
 
+import io.etcdcrypt.testing.Sync;
 import static io.etcdcrypt.ops.OpsFixtures.AESGCM_KEY1;
 import static io.etcdcrypt.ops.OpsFixtures.AESGCM_KEY2_KEY1;
 import static io.etcdcrypt.ops.OpsFixtures.PREFIX_KEY1;
@@ -140,7 +141,7 @@ class RewrapperTest {
         .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(600).build()).getID();
     EncryptionCodec old = codec(OLD);
     ByteString k = key("/registry/secrets/ns/leased");
-    raw.put("/registry/secrets/ns/leased", old.toStorage(k, ByteString.copyFromUtf8("with lease")), lease);
+    raw.put("/registry/secrets/ns/leased", Sync.toStorage(old, k, ByteString.copyFromUtf8("with lease")), lease);
     KeyValue before = raw.kv("/registry/secrets/ns/leased");
 
     new Rewrapper(proxies.newCodec(), raw.channel(), small()).run(SECRETS, null);

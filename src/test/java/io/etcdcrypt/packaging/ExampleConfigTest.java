@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcdcrypt.cli.Main;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.KeyConfig;
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceRule;
 import java.io.PrintWriter;
@@ -48,7 +49,7 @@ class ExampleConfigTest {
 
     ResourceRule secrets = rules.stream().filter(r -> r.resources().contains("secrets")).findFirst().orElseThrow();
     ProviderConfig.Kms kms = assertInstanceOf(ProviderConfig.Kms.class, secrets.providers().get(0));
-    assertEquals("v2", kms.apiVersion());
+    assertEquals(KmsApiVersion.V2, kms.apiVersion());
     assertTrue(rules.stream().anyMatch(r -> r.providers().get(0) instanceof ProviderConfig.Secretbox
         || r.providers().get(0) instanceof ProviderConfig.AesGcm), "a local provider encrypts some resource");
     for (ResourceRule rule : rules) {

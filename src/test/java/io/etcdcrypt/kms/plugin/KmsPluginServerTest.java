@@ -1,5 +1,7 @@
 package io.etcdcrypt.kms.plugin;
 
+import io.etcdcrypt.testing.Sync;
+import io.etcdcrypt.crypto.Stages;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.Decrypted;
 import io.etcdcrypt.crypto.TransformException;
@@ -63,7 +66,7 @@ class KmsPluginServerTest {
 
   @Test
   void statusReportsTheCurrentKekAfterARealRoundTrip() throws Exception {
-    StatusResponse s = v2.status();
+    StatusResponse s = Stages.join(v2.status());
     assertEquals("v2", s.getVersion());
     assertEquals("ok", s.getHealthz());
     assertEquals("kek-1", s.getKeyId());
@@ -71,53 +74,53 @@ class KmsPluginServerTest {
 
   @Test
   void v2EncryptAndDecryptRoundTrip() throws Exception {
-    EncryptResponse r = v2.encrypt(SEED);
+    EncryptResponse r = Stages.join(v2.encrypt(SEED));
     assertEquals("kek-1", r.getKeyId());
     assertTrue(r.getCiphertext().size() <= 1024);
     assertEquals(WrappedKey.VERSION, r.getCiphertext().byteAt(0));
-    assertArrayEquals(SEED, v2.decrypt(r.getCiphertext(), r.getKeyId(), Map.of()));
+    assertArrayEquals(SEED, Stages.join(v2.decrypt(r.getCiphertext(), r.getKeyId(), Map.of())));
 
     KmsPluginException wrongId =
-        assertThrows(KmsPluginException.class, () -> v2.decrypt(r.getCiphertext(), "kek-9", Map.of()));
+        assertThrows(KmsPluginException.class, () -> Stages.join(v2.decrypt(r.getCiphertext(), "kek-9", Map.of())));
     assertEquals(Status.Code.INVALID_ARGUMENT, wrongId.code());
 
     byte[] tampered = r.getCiphertext().toByteArray();
     tampered[tampered.length - 1] ^= 1;
     KmsPluginException e =
-        assertThrows(KmsPluginException.class, () -> v2.decrypt(ByteString.copyFrom(tampered), "kek-1", Map.of()));
+        assertThrows(KmsPluginException.class, () -> Stages.join(v2.decrypt(ByteString.copyFrom(tampered), "kek-1", Map.of())));
     assertEquals(Status.Code.INVALID_ARGUMENT, e.code());
     assertTrue(e.getMessage().contains("message authentication failed"), e.getMessage());
   }
 
   @Test
   void v1IsServedOnTheSameSocket() throws Exception {
-    byte[] cipher = v1.encrypt(SEED);
-    assertArrayEquals(SEED, v1.decrypt(cipher));
-    assertArrayEquals(SEED, v2.decrypt(ByteString.copyFrom(cipher), "kek-1", Map.of()),
+    byte[] cipher = Stages.join(v1.encrypt(SEED));
+    assertArrayEquals(SEED, Stages.join(v1.decrypt(cipher)));
+    assertArrayEquals(SEED, Stages.join(v2.decrypt(ByteString.copyFrom(cipher), "kek-1", Map.of())),
         "both APIs share the wrap format and KEKs");
   }
 
   @Test
   void addingAKekToTheFileRotatesWithoutARestart() throws Exception {
-    EncryptResponse old = v2.encrypt(SEED);
-    byte[] oldV1 = v1.encrypt(SEED);
+    EncryptResponse old = Stages.join(v2.encrypt(SEED));
+    byte[] oldV1 = Stages.join(v1.encrypt(SEED));
     plugin.addKek("kek-2");
     Await.until("the plugin to reload its key file", Duration.ofSeconds(10), () -> {
       try {
-        return v2.status().getKeyId().equals("kek-2");
-      } catch (KmsPluginException e) {
+        return Stages.join(v2.status()).getKeyId().equals("kek-2");
+      } catch (TransformException e) {
         return false;
       }
     });
-    EncryptResponse fresh = v2.encrypt(SEED);
+    EncryptResponse fresh = Stages.join(v2.encrypt(SEED));
     assertEquals("kek-2", fresh.getKeyId());
-    assertArrayEquals(SEED, v2.decrypt(old.getCiphertext(), "kek-1", Map.of()), "old KEKs still unwrap");
-    assertArrayEquals(SEED, v1.decrypt(oldV1));
+    assertArrayEquals(SEED, Stages.join(v2.decrypt(old.getCiphertext(), "kek-1", Map.of())), "old KEKs still unwrap");
+    assertArrayEquals(SEED, Stages.join(v1.decrypt(oldV1)));
   }
 
   @Test
   void aRemovedKekIsReportedAsSuch() throws Exception {
-    EncryptResponse old = v2.encrypt(SEED);
+    EncryptResponse old = Stages.join(v2.encrypt(SEED));
     plugin.addKek("kek-2");
     String content = Files.readString(plugin.keyFile());
     Files.writeString(plugin.keyFile(), content.lines().filter(l -> !l.startsWith("kek-1:"))
@@ -125,10 +128,11 @@ class KmsPluginServerTest {
     Await.until("the plugin to drop kek-1", Duration.ofSeconds(10), () -> plugin.currentKekId().equals("kek-2"));
     Await.until("the ring to lose kek-1", Duration.ofSeconds(10), () -> {
       try {
-        v2.decrypt(old.getCiphertext(), "kek-1", Map.of());
+        Stages.join(v2.decrypt(old.getCiphertext(), "kek-1", Map.of()));
         return false;
-      } catch (KmsPluginException e) {
-        return e.code() == Status.Code.FAILED_PRECONDITION && e.getMessage().contains("KEK kek-1 is not in");
+      } catch (TransformException e) {
+        return e instanceof KmsPluginException k && k.code() == Status.Code.FAILED_PRECONDITION
+            && e.getMessage().contains("KEK kek-1 is not in");
       }
     });
   }
@@ -137,7 +141,7 @@ class KmsPluginServerTest {
   void aBrokenKeyFileKeepsThePreviousKeks() throws Exception {
     Files.writeString(plugin.keyFile(), "kek-2: not-base64!\n", java.nio.file.StandardOpenOption.APPEND);
     Thread.sleep(KmsPluginFixture.RELOAD_INTERVAL.toMillis() * 3);
-    StatusResponse s = v2.status();
+    StatusResponse s = Stages.join(v2.status());
     assertEquals("kek-1", s.getKeyId());
     assertEquals("ok", s.getHealthz());
   }
@@ -145,24 +149,24 @@ class KmsPluginServerTest {
   @Test
   void kmsV2AndV1ProvidersWorkAgainstTheBundledPlugin() throws Exception {
     try (KmsTransformers kms = new KmsTransformers()) {
-      KmsProvider p2 = kms.create(new ProviderConfig.Kms("v2", "bundled", plugin.endpoint().url(), 0, TIMEOUT));
-      KmsProvider p1 = kms.create(new ProviderConfig.Kms("v1", "bundled-v1", plugin.endpoint().url(), 1000, TIMEOUT));
+      KmsProvider p2 = kms.create(new ProviderConfig.Kms(KmsApiVersion.V2, "bundled", plugin.endpoint().url(), 0, TIMEOUT));
+      KmsProvider p1 = kms.create(new ProviderConfig.Kms(KmsApiVersion.V1, "bundled-v1", plugin.endpoint().url(), 1000, TIMEOUT));
       assertTrue(p2.health().ok(), p2.health().text());
       assertTrue(p1.health().ok(), p1.health().text());
       byte[] plaintext = "secret".getBytes(StandardCharsets.UTF_8);
-      byte[] s2 = p2.encrypt(plaintext, AAD);
+      byte[] s2 = Sync.encrypt(p2, plaintext, AAD);
       assertEquals("kek-1", EncryptedObject.parseFrom(s2).getKeyID());
-      assertArrayEquals(plaintext, p2.decrypt(s2, AAD).plaintext());
-      assertArrayEquals(plaintext, p1.decrypt(p1.encrypt(plaintext, AAD), AAD).plaintext());
+      assertArrayEquals(plaintext, Sync.decrypt(p2, s2, AAD).plaintext());
+      assertArrayEquals(plaintext, Sync.decrypt(p1, Sync.encrypt(p1, plaintext, AAD), AAD).plaintext());
 
       plugin.addKek("kek-2");
       Await.until("the plugin to reload", Duration.ofSeconds(10), () -> plugin.currentKekId().equals("kek-2"));
       assertTrue(((KmsV2Transformer) p2).checkNow().ok());
-      byte[] s2b = p2.encrypt(plaintext, AAD);
+      byte[] s2b = Sync.encrypt(p2, plaintext, AAD);
       assertEquals("kek-2", EncryptedObject.parseFrom(s2b).getKeyID());
-      Decrypted old = p2.decrypt(s2, AAD);
+      Decrypted old = Sync.decrypt(p2, s2, AAD);
       assertTrue(old.stale());
-      assertFalse(p2.decrypt(s2b, AAD).stale());
+      assertFalse(Sync.decrypt(p2, s2b, AAD).stale());
     }
   }
 
@@ -172,14 +176,14 @@ class KmsPluginServerTest {
     KmsEndpoint endpoint = KmsEndpoint.parse("unix:///@etcd-crypt-plugin-" + UUID.randomUUID());
     try (KmsPluginFixture p = KmsPluginFixture.start(other, endpoint);
         KmsV2Client client = new KmsV2Client("abstract", endpoint, TIMEOUT, KmsObserver.NONE)) {
-      assertEquals("ok", client.status().getHealthz());
+      assertEquals("ok", Stages.join(client.status()).getHealthz());
     }
   }
 
   @Test
   void aProviderNeverSeesKeyMaterialInErrors() {
     TransformException e = assertThrows(TransformException.class,
-        () -> v2.decrypt(ByteString.copyFrom(new byte[] {1, 5, 'k', 'e', 'k', '-', '1'}), "kek-1", Map.of()));
+        () -> Stages.join(v2.decrypt(ByteString.copyFrom(new byte[] {1, 5, 'k', 'e', 'k', '-', '1'}), "kek-1", Map.of())));
     assertTrue(e.getMessage().contains("truncated"), e.getMessage());
     String keyFile = assertDoesNotThrowRead(plugin.keyFile());
     String base64Key = keyFile.lines().filter(l -> l.startsWith("kek-1:")).findFirst().orElseThrow()

@@ -1,5 +1,8 @@
 package io.etcdcrypt.kms.plugin;
 
+import io.etcdcrypt.testing.Sync;
+import io.etcdcrypt.crypto.Stages;
+import io.etcdcrypt.crypto.TransformException;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -65,40 +68,40 @@ class Pkcs11KmsPluginTest {
           () -> Files.exists(socket) || !plugin.isAlive());
       assertTrue(plugin.isAlive(), plugin.output());
 
-      StatusResponse status = v2.status();
+      StatusResponse status = Stages.join(v2.status());
       assertEquals("ok", status.getHealthz(), "a real wrap/unwrap on the token must succeed");
       assertEquals("v2", status.getVersion());
       assertEquals("kek-1", status.getKeyId());
 
       byte[] seed = new byte[32];
       java.util.Arrays.fill(seed, (byte) 9);
-      EncryptResponse wrapped = v2.encrypt(seed);
+      EncryptResponse wrapped = Stages.join(v2.encrypt(seed));
       assertEquals("kek-1", wrapped.getKeyId());
-      assertArrayEquals(seed, v2.decrypt(wrapped.getCiphertext(), "kek-1", Map.of()));
-      byte[] v1Cipher = v1.encrypt(seed);
-      assertArrayEquals(seed, v1.decrypt(v1Cipher));
+      assertArrayEquals(seed, Stages.join(v2.decrypt(wrapped.getCiphertext(), "kek-1", Map.of())));
+      byte[] v1Cipher = Stages.join(v1.encrypt(seed));
+      assertArrayEquals(seed, Stages.join(v1.decrypt(v1Cipher)));
 
       KmsV2Transformer provider = KmsV2Transformer.start("hsm", endpoint, TIMEOUT, KmsProviderOptions.defaults());
       try {
-        byte[] stored = provider.encrypt("secret".getBytes(StandardCharsets.UTF_8), AAD);
+        byte[] stored = Sync.encrypt(provider, "secret".getBytes(StandardCharsets.UTF_8), AAD);
         assertEquals("kek-1", EncryptedObject.parseFrom(stored).getKeyID());
 
         // Rotation: a second key on the token becomes current at the plugin's next reload.
         generateKey(hsm, "kek-2");
         Await.until("the plugin to see kek-2", Duration.ofSeconds(30), () -> {
           try {
-            return v2.status().getKeyId().equals("kek-2");
-          } catch (KmsPluginException e) {
+            return Stages.join(v2.status()).getKeyId().equals("kek-2");
+          } catch (TransformException e) {
             return false;
           }
         });
         assertTrue(provider.checkNow().ok(), provider.health().text());
-        byte[] fresh = provider.encrypt("secret".getBytes(StandardCharsets.UTF_8), AAD);
+        byte[] fresh = Sync.encrypt(provider, "secret".getBytes(StandardCharsets.UTF_8), AAD);
         assertEquals("kek-2", EncryptedObject.parseFrom(fresh).getKeyID());
-        assertTrue(provider.decrypt(stored, AAD).stale());
-        assertArrayEquals(seed, v2.decrypt(wrapped.getCiphertext(), "kek-1", Map.of()), "kek-1 still unwraps");
-        assertArrayEquals(seed, v1.decrypt(v1Cipher));
-        assertNotEquals(wrapped.getCiphertext(), v2.encrypt(seed).getCiphertext());
+        assertTrue(Sync.decrypt(provider, stored, AAD).stale());
+        assertArrayEquals(seed, Stages.join(v2.decrypt(wrapped.getCiphertext(), "kek-1", Map.of())), "kek-1 still unwraps");
+        assertArrayEquals(seed, Stages.join(v1.decrypt(v1Cipher)));
+        assertNotEquals(wrapped.getCiphertext(), Stages.join(v2.encrypt(seed)).getCiphertext());
       } finally {
         provider.close();
       }

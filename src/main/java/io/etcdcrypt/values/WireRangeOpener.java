@@ -1,4 +1,4 @@
-package io.etcdcrypt.proxy;
+package io.etcdcrypt.values;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedInputStream;
@@ -12,10 +12,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Opens the values of a {@code KV/Range} response in its wire bytes: {@link ValueWalker#open(
- * io.etcdcrypt.etcd.etcdserverpb.RangeResponse) ValueWalker.open(RangeResponse)} without the parse and rebuild.
- * The rules are ValueWalker's (it delegates here and owns the error texts); this class only knows the byte
- * layout of {@code RangeResponse} (rpc.proto) and {@code KeyValue} (kv.proto).
+ * Opens the values of a {@code KV/Range} response in its wire bytes: what {@link ValueWalker} does to a parsed
+ * {@code RangeResponse}, without the parse and rebuild. The rules are {@link Refusals}' and the values come from the
+ * walker's {@link ValueSource}; this class only knows the byte layout of {@code RangeResponse} (rpc.proto) and
+ * {@code KeyValue} (kv.proto).
  *
  * <p>Only the value field of a KeyValue whose value the codec changes is replaced, together with that KeyValue's
  * length prefix; every other byte (the header, unchanged KeyValues, the fields around the value, in their order)
@@ -24,12 +24,6 @@ import java.util.List;
  * copied without looking inside (it carries no value).
  */
 final class WireRangeOpener {
-
-  /** Opens one non-empty stored value: the same instance when the key is not governed. */
-  @FunctionalInterface
-  interface ValueOpener {
-    ByteString open(ByteString key, ByteString value, long modRevision) throws StatusException;
-  }
 
   private static final int LEN = WireFormat.WIRETYPE_LENGTH_DELIMITED;
   private static final int VARINT = WireFormat.WIRETYPE_VARINT;
@@ -51,7 +45,7 @@ final class WireRangeOpener {
   private WireRangeOpener() {}
 
   /** {@code response} with every value passed through {@code opener}; the same instance if none changed. */
-  static RangeResponseBytes open(RangeResponseBytes response, ValueOpener opener) throws StatusException {
+  static RangeResponseBytes open(RangeResponseBytes response, ValueSource values) throws StatusException {
     byte[] in = response.bytes();
     List<OpenedValue> opened = null;
     try {
@@ -60,7 +54,7 @@ final class WireRangeOpener {
         switch (tag) {
           case RANGE_HEADER, RANGE_MORE, RANGE_COUNT -> s.skipField(tag);
           case RANGE_KVS -> {
-            OpenedValue v = openKeyValue(s, in, opener);
+            OpenedValue v = openKeyValue(s, in, values);
             if (v != null) {
               if (opened == null) {
                 opened = new ArrayList<>();
@@ -68,11 +62,11 @@ final class WireRangeOpener {
               opened.add(v);
             }
           }
-          default -> throw ValueWalker.unknownResponseFields("RangeResponse");
+          default -> throw Refusals.unknownResponseFields("RangeResponse");
         }
       }
     } catch (IOException e) {
-      throw ValueWalker.unreadableResponse("RangeResponse", e.getMessage());
+      throw Refusals.unreadableResponse("RangeResponse", e.getMessage());
     }
     return opened == null ? response : new RangeResponseBytes(rewrite(in, opened));
   }
@@ -92,7 +86,7 @@ final class WireRangeOpener {
   }
 
   /** Reads the KeyValue at {@code s} (after its tag); null when its value stays as stored. */
-  private static OpenedValue openKeyValue(CodedInputStream s, byte[] in, ValueOpener opener)
+  private static OpenedValue openKeyValue(CodedInputStream s, byte[] in, ValueSource values)
       throws IOException, StatusException {
     int lengthAt = s.getTotalBytesRead();
     int length = s.readRawVarint32();
@@ -121,7 +115,7 @@ final class WireRangeOpener {
         }
         case KV_MOD_REVISION -> modRevision = s.readInt64();
         case KV_CREATE_REVISION, KV_VERSION, KV_LEASE -> s.readInt64();
-        default -> throw ValueWalker.unknownResponseFields("KeyValue");
+        default -> throw Refusals.unknownResponseFields("KeyValue");
       }
     }
     s.popLimit(outer);
@@ -131,7 +125,7 @@ final class WireRangeOpener {
     }
     ByteString key = keyAt < 0 ? ByteString.EMPTY : UnsafeByteOperations.unsafeWrap(in, keyAt, keyLength);
     ByteString value = UnsafeByteOperations.unsafeWrap(in, valueAt, valueLength);
-    ByteString plaintext = opener.open(key, value, modRevision);
+    ByteString plaintext = values.open(key, value, modRevision, true);
     if (plaintext == value || sameBytes(plaintext, value)) {
       return null;
     }
@@ -165,7 +159,7 @@ final class WireRangeOpener {
       size += CodedOutputStream.computeUInt32SizeNoTag(bodyLength) + bodyLength - (v.bodyEnd - v.lengthAt);
     }
     if (size > Integer.MAX_VALUE - 8) {
-      throw ValueWalker.refuse(Status.RESOURCE_EXHAUSTED, "the decrypted Range response exceeds 2 GiB");
+      throw Refusals.refuse(Status.RESOURCE_EXHAUSTED, "the decrypted Range response exceeds 2 GiB");
     }
     byte[] out = new byte[(int) size];
     CodedOutputStream w = CodedOutputStream.newInstance(out);

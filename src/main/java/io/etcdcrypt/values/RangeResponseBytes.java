@@ -1,4 +1,4 @@
-package io.etcdcrypt.proxy;
+package io.etcdcrypt.values;
 
 import io.grpc.Drainable;
 import io.grpc.KnownLength;
@@ -14,23 +14,23 @@ import java.io.OutputStream;
  * proxy can open its values in place ({@link WireRangeOpener}) instead of parsing and rebuilding 500 KeyValues
  * per list page. The bytes are never modified once wrapped: a rewrite makes a new instance.
  *
- * <p>Nothing checks the bytes on arrival: they reach a client only through {@link ValueWalker#open
- * ValueWalker.open(RangeResponseBytes)}, which refuses what it cannot read.
+ * <p>Nothing checks the bytes on arrival: they reach a client only through {@link
+ * ValueWalker#open(RangeResponseBytes)}, which refuses what it cannot read.
  */
-final class RangeResponseBytes {
+public final class RangeResponseBytes {
 
   /** Reads a message's bytes once; writes them to the transport in one call, framed without a copy. */
-  static final MethodDescriptor.Marshaller<RangeResponseBytes> MARSHALLER = new Marshaller();
+  public static final MethodDescriptor.Marshaller<RangeResponseBytes> MARSHALLER = new Marshaller();
 
   private final byte[] bytes;
 
   /** Wraps {@code bytes} without copying; the caller must not modify them afterwards. */
-  RangeResponseBytes(byte[] bytes) {
+  public RangeResponseBytes(byte[] bytes) {
     this.bytes = bytes;
   }
 
   /** The wire bytes; not a copy, so callers must not modify them. */
-  byte[] bytes() {
+  public byte[] bytes() {
     return bytes;
   }
 

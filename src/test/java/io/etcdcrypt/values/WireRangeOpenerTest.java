@@ -1,4 +1,4 @@
-package io.etcdcrypt.proxy;
+package io.etcdcrypt.values;
 
 import static io.etcdcrypt.testing.Clients.pb;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -15,9 +15,13 @@ import com.google.protobuf.WireFormat;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.KmsTransformerFactory;
 import io.etcdcrypt.crypto.TransformException;
+import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
+import io.etcdcrypt.etcd.etcdserverpb.ResponseOp;
+import io.etcdcrypt.etcd.etcdserverpb.TxnResponse;
 import io.etcdcrypt.etcd.etcdserverpb.ResponseHeader;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
+import io.etcdcrypt.testing.Sync;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.Drainable;
 import io.grpc.KnownLength;
@@ -30,12 +34,14 @@ import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import org.junit.jupiter.api.Test;
 
 /**
  * {@link WireRangeOpener} (through {@link ValueWalker#open(RangeResponseBytes)}) on RangeResponse bytes, with the
  * production codec: secrets under AES-GCM, configmaps under identity, everything else ungoverned. Every outcome is
- * also checked against the parsed path, {@link ValueWalker#open(RangeResponse)}.
+ * also checked against the parsed path (a Range result inside a Txn response).
  */
 class WireRangeOpenerTest {
 
@@ -73,18 +79,37 @@ class WireRangeOpenerTest {
   }
 
   private static ByteString sealed(String key, String plaintext) throws TransformException {
-    return CODEC.toStorage(pb(key), pb(plaintext));
+    return Sync.toStorage(CODEC, pb(key), pb(plaintext));
   }
 
   private RangeResponseBytes open(byte[] bytes) throws StatusException {
-    return walker.open(new RangeResponseBytes(bytes));
+    return open(new RangeResponseBytes(bytes));
+  }
+
+  private RangeResponseBytes open(RangeResponseBytes r) throws StatusException {
+    return await(walker.open(r));
+  }
+
+  /** The parsed path: a Range result inside a Txn response, which the walker opens parsed. */
+  private RangeResponse openParsed(RangeResponse r) throws StatusException {
+    TxnResponse txn = TxnResponse.newBuilder().addResponses(ResponseOp.newBuilder().setResponseRange(r)).build();
+    return await(walker.open(txn)).getResponses(0).getResponseRange();
+  }
+
+  /** The walker's stage, complete here (no KMS), or the refusal it failed with. */
+  private static <T> T await(CompletionStage<T> stage) throws StatusException {
+    try {
+      return stage.toCompletableFuture().join();
+    } catch (CompletionException e) {
+      throw (StatusException) Stages.cause(e);
+    }
   }
 
   /** The wire result, which must also be what the parsed path makes of the same bytes. */
   private RangeResponse openBoth(RangeResponse stored) throws Exception {
     RangeResponseBytes out = open(stored.toByteArray());
     RangeResponse viaWire = RangeResponse.parseFrom(out.bytes());
-    assertEquals(walker.open(stored), viaWire);
+    assertEquals(openParsed(stored), viaWire);
     return viaWire;
   }
 
@@ -129,12 +154,12 @@ class WireRangeOpenerTest {
         .setCount(4)
         .build();
     RangeResponseBytes in = new RangeResponseBytes(stored.toByteArray());
-    assertSame(in, walker.open(in));
+    assertSame(in, open(in));
     RangeResponseBytes empty = new RangeResponseBytes(new byte[0]);
-    assertSame(empty, walker.open(empty));
+    assertSame(empty, open(empty));
     RangeResponseBytes headerOnly = new RangeResponseBytes(RangeResponse.newBuilder().setHeader(HEADER).build()
         .toByteArray());
-    assertSame(headerOnly, walker.open(headerOnly));
+    assertSame(headerOnly, open(headerOnly));
     assertEquals(stored, openBoth(stored));
   }
 
@@ -204,7 +229,7 @@ class WireRangeOpenerTest {
 
   private String parsedPathFailure(RangeResponse stored) throws InvalidProtocolBufferException {
     RangeResponse reparsed = RangeResponse.parseFrom(stored.toByteArray());
-    return assertThrows(StatusException.class, () -> walker.open(reparsed)).getStatus().getDescription();
+    return assertThrows(StatusException.class, () -> openParsed(reparsed)).getStatus().getDescription();
   }
 
   private void assertUnknownFields(String what, byte[] bytes) {
@@ -256,7 +281,7 @@ class WireRangeOpenerTest {
         continue;
       }
       // Cut between two fields: valid protobuf, opened exactly as the parsed path opens it.
-      assertEquals(walker.open(parsed), RangeResponse.parseFrom(open(cut).bytes()), "cut at " + n);
+      assertEquals(openParsed(parsed), RangeResponse.parseFrom(open(cut).bytes()), "cut at " + n);
     }
   }
 
@@ -279,7 +304,7 @@ class WireRangeOpenerTest {
     assertEquals(Status.Code.INTERNAL, e.getStatus().getCode());
     String d = e.getStatus().getDescription();
     assertTrue(d.startsWith("etcd-crypt-proxy: cannot decrypt the value of key \"/registry/secrets/ns/bad\": "), d);
-    assertEquals(d, assertThrows(StatusException.class, () -> walker.open(stored)).getStatus().getDescription());
+    assertEquals(d, assertThrows(StatusException.class, () -> openParsed(stored)).getStatus().getDescription());
 
     // Ciphertext moved to another key does not open: the key is the associated data.
     RangeResponse moved = RangeResponse.newBuilder()
@@ -299,7 +324,7 @@ class WireRangeOpenerTest {
     RangeResponse stored = RangeResponse.newBuilder().setHeader(HEADER)
         .addKvs(kv("/registry/pods/ns/p", pb("pod"), 11))
         .addKvs(kv(key, sealed(key, "old"), 21)).build();
-    RangeResponseBytes out = rotatedWalker.open(new RangeResponseBytes(stored.toByteArray()));
+    RangeResponseBytes out = await(rotatedWalker.open(new RangeResponseBytes(stored.toByteArray())));
     assertEquals(pb("old"), RangeResponse.parseFrom(out.bytes()).getKvs(1).getValue());
     assertEquals(List.of(key + "@21"), stale);
   }

@@ -1,4 +1,4 @@
-package io.etcdcrypt.ops;
+package io.etcdcrypt.values;
 
 import com.google.protobuf.ByteString;
 import io.etcdcrypt.etcd.etcdserverpb.Compare;
@@ -16,11 +16,11 @@ import java.util.Optional;
  * the value that won, so the caller can decide again without another round trip. The Put keeps the key's lease
  * ({@code ignore_lease}), as a rewrite must not change anything but the bytes at rest.
  */
-final class GuardedPut {
+public final class GuardedPut {
 
   private GuardedPut() {}
 
-  static TxnRequest txn(ByteString key, long modRevision, ByteString value) {
+  public static TxnRequest txn(ByteString key, long modRevision, ByteString value) {
     return TxnRequest.newBuilder()
         .addCompare(Compare.newBuilder()
             .setKey(key)
@@ -34,7 +34,7 @@ final class GuardedPut {
   }
 
   /** After a failed compare: the key's current key-value, or empty if it was deleted meanwhile. */
-  static Optional<KeyValue> current(TxnResponse failed) {
+  public static Optional<KeyValue> current(TxnResponse failed) {
     if (failed.getResponsesCount() == 0) {
       return Optional.empty();
     }

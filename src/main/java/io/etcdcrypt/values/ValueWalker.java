@@ -1,0 +1,348 @@
+package io.etcdcrypt.values;
+
+import static io.etcdcrypt.values.Refusals.printable;
+import static io.etcdcrypt.values.Refusals.refuse;
+import static io.etcdcrypt.values.Refusals.requireKnownFields;
+import static io.etcdcrypt.values.Refusals.requireKnownResponseFields;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import io.etcdcrypt.crypto.ValueCodec;
+import io.etcdcrypt.etcd.etcdserverpb.Compare;
+import io.etcdcrypt.etcd.etcdserverpb.DeleteRangeResponse;
+import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
+import io.etcdcrypt.etcd.etcdserverpb.PutResponse;
+import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
+import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
+import io.etcdcrypt.etcd.etcdserverpb.RequestOp;
+import io.etcdcrypt.etcd.etcdserverpb.ResponseOp;
+import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
+import io.etcdcrypt.etcd.etcdserverpb.TxnResponse;
+import io.etcdcrypt.etcd.etcdserverpb.WatchResponse;
+import io.etcdcrypt.etcd.mvccpb.Event;
+import io.etcdcrypt.etcd.mvccpb.KeyValue;
+import io.etcdcrypt.etcd.v3electionpb.CampaignRequest;
+import io.etcdcrypt.etcd.v3electionpb.LeaderResponse;
+import io.etcdcrypt.etcd.v3electionpb.ProclaimRequest;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * The one place that knows where values live in etcd's messages, in both directions, and passes each of them
+ * through the {@link ValueCodec} with the etcd key it is stored under: Put and Txn requests (at any depth),
+ * Election Campaign and Proclaim; Range, Put, DeleteRange and Txn responses, Watch events ({@code kv} and
+ * {@code prev_kv}) and Election Leader/Observe key-values. {@code KV/Range} responses, the bulk of the traffic
+ * (kube-apiserver's get and list), are opened in their wire bytes ({@link WireRangeOpener}); every other shape is
+ * walked parsed. A new RPC or field that carries values is one change here.
+ *
+ * <p>One rule set ({@link Refusals}): a value that cannot be opened fails the whole message (never ciphertext, never
+ * a partial list); a request whose value cannot be sealed is not sent; value-bearing messages with fields or
+ * operations this proxy does not know are refused, since they could carry a value past the codec. Messages without
+ * a governed value are answered with the same instance, so unprotected traffic costs no rebuild.
+ *
+ * <p>Every result is a stage: complete when returned, unless a value's transform waits on a KMS plugin, and failed
+ * with a {@link StatusException} (the status to answer the client with) when the message is refused.
+ */
+public final class ValueWalker {
+
+  private final ValueCodec codec;
+  private final ValueCodec.StaleListener staleListener;
+  private final ValueCodec.StaleListener copyingKeys;
+
+  public ValueWalker(ValueCodec codec, ValueCodec.StaleListener staleListener) {
+    this.codec = codec;
+    this.staleListener = staleListener;
+    // A wire key is a view of a whole response page; a listener may queue it, so it gets a copy of its own.
+    this.copyingKeys =
+        (key, modRevision) -> staleListener.stale(UnsafeByteOperations.unsafeWrap(key.toByteArray()), modRevision);
+  }
+
+  private <M> CompletionStage<M> run(ValueTransforms.Walk<M> walk) {
+    return ValueTransforms.run(codec, staleListener, walk);
+  }
+
+  // ---- values into etcd ----
+
+  public CompletionStage<PutRequest> seal(PutRequest put) {
+    return run(values -> seal(values, put));
+  }
+
+  public CompletionStage<TxnRequest> seal(TxnRequest txn) {
+    return run(values -> seal(values, txn));
+  }
+
+  /** A candidate's value, sealed for the key etcd stores it under ({@link #campaignKey}). */
+  public CompletionStage<CampaignRequest> seal(CampaignRequest r) {
+    return run(values -> {
+      requireKnownFields(r, "CampaignRequest");
+      ByteString sealed = values.seal(campaignKey(r), r.getValue());
+      return sealed == r.getValue() ? r : r.toBuilder().setValue(sealed).build();
+    });
+  }
+
+  /** A leader's new value, sealed for the leader's key. */
+  public CompletionStage<ProclaimRequest> seal(ProclaimRequest r) {
+    return run(values -> {
+      requireKnownFields(r, "ProclaimRequest");
+      ByteString sealed = values.seal(r.getLeader().getKey(), r.getValue());
+      return sealed == r.getValue() ? r : r.toBuilder().setValue(sealed).build();
+    });
+  }
+
+  /**
+   * etcd stores a candidate's value at {@code <name>/<lease ID in lower-case hex>} (clientv3's concurrency
+   * package), so that is the key the value is sealed for.
+   */
+  static ByteString campaignKey(CampaignRequest r) {
+    long lease = r.getLease();
+    String hex = lease < 0 ? "-" + Long.toHexString(-lease) : Long.toHexString(lease);
+    return r.getName().concat(ByteString.copyFromUtf8("/" + hex));
+  }
+
+  private PutRequest seal(ValueSource values, PutRequest put) throws StatusException {
+    requireKnownFields(put, "PutRequest");
+    if (put.getIgnoreValue()) {
+      // ignore_value keeps the stored bytes; etcd rejects a non-empty value with it, so leave it untouched.
+      return put;
+    }
+    ByteString sealed = values.seal(put.getKey(), put.getValue());
+    return sealed == put.getValue() ? put : put.toBuilder().setValue(sealed).build();
+  }
+
+  private TxnRequest seal(ValueSource values, TxnRequest txn) throws StatusException {
+    requireKnownFields(txn, "TxnRequest");
+    for (Compare c : txn.getCompareList()) {
+      check(c);
+    }
+    TxnRequest.Builder b = null;
+    for (int i = 0; i < txn.getSuccessCount(); i++) {
+      RequestOp op = txn.getSuccess(i);
+      RequestOp sealed = seal(values, op);
+      if (sealed != op) {
+        (b = builder(b, txn)).setSuccess(i, sealed);
+      }
+    }
+    for (int i = 0; i < txn.getFailureCount(); i++) {
+      RequestOp op = txn.getFailure(i);
+      RequestOp sealed = seal(values, op);
+      if (sealed != op) {
+        (b = builder(b, txn)).setFailure(i, sealed);
+      }
+    }
+    return b == null ? txn : b.build();
+  }
+
+  private static TxnRequest.Builder builder(TxnRequest.Builder b, TxnRequest txn) {
+    return b != null ? b : txn.toBuilder();
+  }
+
+  private RequestOp seal(ValueSource values, RequestOp op) throws StatusException {
+    requireKnownFields(op, "RequestOp");
+    switch (op.getRequestCase()) {
+      case REQUEST_PUT:
+        PutRequest put = seal(values, op.getRequestPut());
+        return put == op.getRequestPut() ? op : RequestOp.newBuilder().setRequestPut(put).build();
+      case REQUEST_TXN:
+        TxnRequest txn = seal(values, op.getRequestTxn());
+        return txn == op.getRequestTxn() ? op : RequestOp.newBuilder().setRequestTxn(txn).build();
+      case REQUEST_RANGE:
+        check(op.getRequestRange());
+        return op;
+      case REQUEST_DELETE_RANGE:
+        return op;
+      default:
+        throw refuse(Status.INVALID_ARGUMENT, "a Txn operation of a kind this proxy does not know was refused");
+    }
+  }
+
+  /** Refuses a Range whose result would be ordered by stored ciphertext. */
+  public void check(RangeRequest range) throws StatusException {
+    if (range.getSortTarget() == RangeRequest.SortTarget.VALUE
+        && range.getSortOrder() != RangeRequest.SortOrder.NONE
+        && codec.mayProtectRange(range.getKey(), range.getRangeEnd())) {
+      throw refuse(
+          Status.FAILED_PRECONDITION,
+          "sorting by VALUE is not supported on encrypted keys (range starting at " + printable(range.getKey())
+              + "): etcd would order the ciphertexts, not the values; sort by KEY, VERSION, CREATE or MOD instead");
+    }
+  }
+
+  private void check(Compare c) throws StatusException {
+    requireKnownFields(c, "Compare");
+    if (c.getTarget() == Compare.CompareTarget.VALUE && codec.mayProtectRange(c.getKey(), c.getRangeEnd())) {
+      throw refuse(
+          Status.FAILED_PRECONDITION,
+          "a Txn compare on VALUE is not supported for encrypted key " + printable(c.getKey())
+              + ": etcd would compare ciphertexts, which differ for equal values; compare MOD or VERSION instead");
+    }
+  }
+
+  // ---- values out of etcd ----
+
+  /** A {@code KV/Range} response with its values opened in its wire bytes; the same instance when none changed. */
+  public CompletionStage<RangeResponseBytes> open(RangeResponseBytes r) {
+    return ValueTransforms.run(codec, copyingKeys, values -> WireRangeOpener.open(r, values));
+  }
+
+  public CompletionStage<PutResponse> open(PutResponse r) {
+    return run(values -> open(values, r));
+  }
+
+  public CompletionStage<DeleteRangeResponse> open(DeleteRangeResponse r) {
+    return run(values -> open(values, r));
+  }
+
+  public CompletionStage<TxnResponse> open(TxnResponse r) {
+    return run(values -> open(values, r));
+  }
+
+  /**
+   * A Watch response with its events' values opened: {@code kv} and {@code prev_kv}, the latter with the event's
+   * key (it is the previous value of that same key).
+   */
+  public CompletionStage<WatchResponse> open(WatchResponse r) {
+    return run(values -> {
+      requireKnownResponseFields(r, "WatchResponse");
+      WatchResponse.Builder b = null;
+      for (int i = 0; i < r.getEventsCount(); i++) {
+        Event e = r.getEvents(i);
+        Event opened = open(values, e);
+        if (opened != e) {
+          if (b == null) {
+            b = r.toBuilder();
+          }
+          b.setEvents(i, opened);
+        }
+      }
+      return b == null ? r : b.build();
+    });
+  }
+
+  /** An Election Leader or Observe answer with the leader's key-value opened. */
+  public CompletionStage<LeaderResponse> open(LeaderResponse r) {
+    return run(values -> {
+      requireKnownResponseFields(r, "LeaderResponse");
+      if (!r.hasKv()) {
+        return r;
+      }
+      KeyValue kv = open(values, r.getKv());
+      return kv == r.getKv() ? r : r.toBuilder().setKv(kv).build();
+    });
+  }
+
+  private RangeResponse open(ValueSource values, RangeResponse r) throws StatusException {
+    requireKnownResponseFields(r, "RangeResponse");
+    List<KeyValue> kvs = r.getKvsList();
+    RangeResponse.Builder b = null;
+    for (int i = 0; i < kvs.size(); i++) {
+      KeyValue kv = kvs.get(i);
+      KeyValue opened = open(values, kv);
+      if (opened != kv) {
+        if (b == null) {
+          b = r.toBuilder();
+        }
+        b.setKvs(i, opened);
+      }
+    }
+    return b == null ? r : b.build();
+  }
+
+  private PutResponse open(ValueSource values, PutResponse r) throws StatusException {
+    requireKnownResponseFields(r, "PutResponse");
+    if (!r.hasPrevKv()) {
+      return r;
+    }
+    KeyValue prev = open(values, r.getPrevKv());
+    return prev == r.getPrevKv() ? r : r.toBuilder().setPrevKv(prev).build();
+  }
+
+  private DeleteRangeResponse open(ValueSource values, DeleteRangeResponse r) throws StatusException {
+    requireKnownResponseFields(r, "DeleteRangeResponse");
+    DeleteRangeResponse.Builder b = null;
+    for (int i = 0; i < r.getPrevKvsCount(); i++) {
+      KeyValue kv = r.getPrevKvs(i);
+      KeyValue opened = open(values, kv);
+      if (opened != kv) {
+        if (b == null) {
+          b = r.toBuilder();
+        }
+        b.setPrevKvs(i, opened);
+      }
+    }
+    return b == null ? r : b.build();
+  }
+
+  private TxnResponse open(ValueSource values, TxnResponse r) throws StatusException {
+    requireKnownResponseFields(r, "TxnResponse");
+    TxnResponse.Builder b = null;
+    for (int i = 0; i < r.getResponsesCount(); i++) {
+      ResponseOp op = r.getResponses(i);
+      ResponseOp opened = open(values, op);
+      if (opened != op) {
+        if (b == null) {
+          b = r.toBuilder();
+        }
+        b.setResponses(i, opened);
+      }
+    }
+    return b == null ? r : b.build();
+  }
+
+  private ResponseOp open(ValueSource values, ResponseOp op) throws StatusException {
+    requireKnownResponseFields(op, "ResponseOp");
+    switch (op.getResponseCase()) {
+      case RESPONSE_RANGE:
+        RangeResponse range = open(values, op.getResponseRange());
+        return range == op.getResponseRange() ? op : ResponseOp.newBuilder().setResponseRange(range).build();
+      case RESPONSE_PUT:
+        PutResponse put = open(values, op.getResponsePut());
+        return put == op.getResponsePut() ? op : ResponseOp.newBuilder().setResponsePut(put).build();
+      case RESPONSE_DELETE_RANGE:
+        DeleteRangeResponse del = open(values, op.getResponseDeleteRange());
+        return del == op.getResponseDeleteRange()
+            ? op
+            : ResponseOp.newBuilder().setResponseDeleteRange(del).build();
+      case RESPONSE_TXN:
+        TxnResponse txn = open(values, op.getResponseTxn());
+        return txn == op.getResponseTxn() ? op : ResponseOp.newBuilder().setResponseTxn(txn).build();
+      default:
+        throw refuse(Status.INTERNAL, "etcd returned a Txn result of a kind this proxy does not know");
+    }
+  }
+
+  private Event open(ValueSource values, Event e) throws StatusException {
+    requireKnownResponseFields(e, "Event");
+    KeyValue kv = e.hasKv() ? open(values, e.getKv()) : e.getKv();
+    // prev_kv is opened with the event's key: it is the previous value of that same key. It is history, so it is
+    // never offered for rewriting.
+    KeyValue prev = e.hasPrevKv() ? open(values, e.getPrevKv(), e.getKv().getKey(), false) : e.getPrevKv();
+    if (kv == e.getKv() && prev == e.getPrevKv()) {
+      return e;
+    }
+    Event.Builder b = e.toBuilder();
+    if (e.hasKv()) {
+      b.setKv(kv);
+    }
+    if (e.hasPrevKv()) {
+      b.setPrevKv(prev);
+    }
+    return b.build();
+  }
+
+  /** Opens a key's current value (Range, Watch, Election), reporting it if stale. */
+  private KeyValue open(ValueSource values, KeyValue kv) throws StatusException {
+    return open(values, kv, kv.getKey(), true);
+  }
+
+  private KeyValue open(ValueSource values, KeyValue kv, ByteString key, boolean current) throws StatusException {
+    requireKnownResponseFields(kv, "KeyValue");
+    // Empty values (keys_only ranges, delete events, lock keys) carry nothing to open.
+    if (kv.getValue().isEmpty()) {
+      return kv;
+    }
+    ByteString opened = values.open(key, kv.getValue(), kv.getModRevision(), current);
+    return opened == kv.getValue() ? kv : kv.toBuilder().setValue(opened).build();
+  }
+}

@@ -1,12 +1,39 @@
 package io.etcdcrypt.crypto;
 
+import java.nio.ByteBuffer;
+import java.security.DrbgParameters;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.util.UUID;
 
-/** The proxy's one {@link SecureRandom}, for every nonce, IV, DEK and seed it draws. */
+/**
+ * The proxy's one {@link SecureRandom}, for every nonce, IV, DEK, seed and request id it draws: a NIST DRBG
+ * (Hash_DRBG, SHA-256, 256-bit strength) seeded once from the operating system. After that it draws without I/O,
+ * so a write on an event loop never reads {@code /dev/urandom} (the JDK's default generator does, under a lock).
+ */
 public final class SecureRandoms {
 
   /** Thread-safe; seeding one generator per transformer or per provider buys nothing. */
-  public static final SecureRandom SHARED = new SecureRandom();
+  public static final SecureRandom SHARED = newDrbg();
 
   private SecureRandoms() {}
+
+  private static SecureRandom newDrbg() {
+    try {
+      return SecureRandom.getInstance(
+          "DRBG", DrbgParameters.instantiation(256, DrbgParameters.Capability.RESEED_ONLY, null));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("this JVM lacks the DRBG SecureRandom, which every Java 17 JDK provides", e);
+    }
+  }
+
+  /** A random (version 4) UUID drawn from {@link #SHARED}, as {@link UUID#randomUUID()} draws from its own. */
+  public static UUID uuid() {
+    byte[] b = new byte[16];
+    SHARED.nextBytes(b);
+    b[6] = (byte) ((b[6] & 0x0f) | 0x40); // version 4
+    b[8] = (byte) ((b[8] & 0x3f) | 0x80); // IETF variant
+    ByteBuffer buf = ByteBuffer.wrap(b);
+    return new UUID(buf.getLong(), buf.getLong());
+  }
 }

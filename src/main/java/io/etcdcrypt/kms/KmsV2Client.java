@@ -10,7 +10,7 @@ import io.etcdcrypt.kms.proto.v2.StatusResponse;
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.Map;
-import java.util.UUID;
+import io.etcdcrypt.crypto.SecureRandoms;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -36,7 +36,7 @@ public final class KmsV2Client implements AutoCloseable {
 
   /** Asks the plugin to encrypt a DEK or seed; a fresh uid correlates the request in the plugin's logs. */
   public CompletableFuture<EncryptResponse> encrypt(byte[] plaintext) {
-    String uid = UUID.randomUUID().toString();
+    String uid = SecureRandoms.uuid().toString();
     EncryptRequest request = EncryptRequest.newBuilder()
         .setPlaintext(ByteString.copyFrom(plaintext))
         .setUid(uid)
@@ -46,7 +46,7 @@ public final class KmsV2Client implements AutoCloseable {
 
   /** Asks the plugin to decrypt a stored DEK/seed. */
   public CompletableFuture<byte[]> decrypt(ByteString ciphertext, String keyId, Map<String, ByteString> annotations) {
-    String uid = UUID.randomUUID().toString();
+    String uid = SecureRandoms.uuid().toString();
     DecryptRequest request = DecryptRequest.newBuilder()
         .setCiphertext(ciphertext)
         .setUid(uid)

@@ -20,11 +20,18 @@ public final class SecureRandoms {
 
   private static SecureRandom newDrbg() {
     try {
-      return SecureRandom.getInstance(
+      SecureRandom drbg = SecureRandom.getInstance(
           "DRBG", DrbgParameters.instantiation(256, DrbgParameters.Capability.RESEED_ONLY, null));
+      drbg.nextBytes(new byte[1]); // the DRBG reads its seed from the OS on first use: here, not on a request
+      return drbg;
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("this JVM lacks the DRBG SecureRandom, which every Java 17 JDK provides", e);
     }
+  }
+
+  /** Seeds the generator now (it reads the OS's entropy once), so that no request pays for it. */
+  public static void seedNow() {
+    SHARED.getAlgorithm(); // loading this class seeded it
   }
 
   /** A random (version 4) UUID drawn from {@link #SHARED}, as {@link UUID#randomUUID()} draws from its own. */

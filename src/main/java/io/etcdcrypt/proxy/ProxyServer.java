@@ -1,5 +1,6 @@
 package io.etcdcrypt.proxy;
 
+import io.etcdcrypt.crypto.SecureRandoms;
 import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.values.ValueWalker;
 import io.grpc.Server;
@@ -51,6 +52,7 @@ public final class ProxyServer implements AutoCloseable {
    */
   public static ProxyServer start(ProxyOptions options, ValueCodec codec, ProxyObserver observer,
       ValueCodec.StaleListener stale, Threading threading) throws IOException {
+    SecureRandoms.seedNow(); // on this thread, not on an event loop's first write
     EventLoops loops = EventLoops.create(threading.eventLoopThreads());
     Upstream upstream;
     try {

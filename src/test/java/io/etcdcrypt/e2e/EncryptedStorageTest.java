@@ -22,6 +22,7 @@ import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.testing.CreatedWatch;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.FormatVectors;
@@ -186,13 +187,12 @@ class EncryptedStorageTest {
     KV kv = client.getKVClient();
     String k = "/registry/secrets/matrix/one";
     LinkedBlockingQueue<String> events = new LinkedBlockingQueue<>();
-    try (var w = client.getWatchClient().watch(bs("/registry/secrets/matrix/"),
-        WatchOption.builder().isPrefix(true).withPrevKV(true).build(), r -> {
+    try (var w = CreatedWatch.start(client, bs("/registry/secrets/matrix/"),
+        WatchOption.builder().isPrefix(true).withPrevKV(true), r -> {
           for (WatchEvent e : r.getEvents()) {
             events.add(e.getEventType() + " " + e.getKeyValue().getValue() + " prev=" + e.getPrevKV().getValue());
           }
         })) {
-      Thread.sleep(200); // let the watch be created before the first write
       // create-if-absent, as kube-apiserver creates objects
       var created = kv.txn().If(new Cmp(bs(k), Cmp.Op.EQUAL, CmpTarget.modRevision(0)))
           .Then(Op.put(bs(k), bs("v1"), PutOption.DEFAULT)).commit().get(10, TimeUnit.SECONDS);

@@ -19,6 +19,8 @@ import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RequestOp;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
 import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.testing.Await;
+import io.etcdcrypt.testing.CreatedWatch;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.ProxyFixture;
@@ -28,6 +30,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -192,13 +195,10 @@ class FailClosedTest {
     LinkedBlockingQueue<String> otherWatch = new LinkedBlockingQueue<>();
     List<Throwable> errors = new CopyOnWriteArrayList<>();
     try (Client c = proxy.client();
-        var w1 = c.getWatchClient().watch(bs("/registry/secrets/watched/"),
-            WatchOption.builder().isPrefix(true).build(),
+        var w1 = CreatedWatch.start(c, bs("/registry/secrets/watched/"), WatchOption.builder().isPrefix(true),
             r -> r.getEvents().forEach(e -> secretsWatch.add(value(e))), errors::add);
-        var w2 = c.getWatchClient().watch(bs("/registry/secrets/other/"),
-            WatchOption.builder().isPrefix(true).build(),
+        var w2 = CreatedWatch.start(c, bs("/registry/secrets/other/"), WatchOption.builder().isPrefix(true),
             r -> r.getEvents().forEach(e -> otherWatch.add(value(e))))) {
-      Thread.sleep(300); // both watches created on the client's one stream
       put(toProxy, "/registry/secrets/watched/1", "good".getBytes(StandardCharsets.UTF_8));
       put(toEtcd, "/registry/secrets/watched/2", "k8s:enc:aesgcm:v1:key1:garbage-garbage-garbage".getBytes());
       put(toProxy, "/registry/secrets/watched/3", "after".getBytes(StandardCharsets.UTF_8));
@@ -206,9 +206,7 @@ class FailClosedTest {
 
       assertEquals("good", secretsWatch.poll(10, TimeUnit.SECONDS));
       assertEquals("still-flowing", otherWatch.poll(10, TimeUnit.SECONDS));
-      for (int i = 0; i < 50 && errors.isEmpty(); i++) {
-        Thread.sleep(100);
-      }
+      Await.within(Duration.ofSeconds(5), () -> !errors.isEmpty());
       assertEquals(1, errors.size(), "the failing watch must end with an error");
       assertTrue(errors.get(0).getMessage().contains("/registry/secrets/watched/2"), errors.get(0).getMessage());
       // No ciphertext and nothing after the failure reached the failed watch.

@@ -21,6 +21,7 @@ import io.etcdcrypt.kms.plugin.KeyFileKekStore;
 import io.etcdcrypt.kms.plugin.KmsPluginServer;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.Clients;
+import io.etcdcrypt.testing.CreatedWatch;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.FreePorts;
 import io.etcdcrypt.testing.JavaProcess;
@@ -197,8 +198,8 @@ class MetricsAndHealthEndToEndTest {
 
     // One Watch stream: counted while open, its event decrypted, gone once closed.
     List<String> seen = new CopyOnWriteArrayList<>();
-    Watch.Watcher watcher = client.getWatchClient().watch(bs("/registry/configmaps/"),
-        WatchOption.builder().isPrefix(true).build(),
+    Watch.Watcher watcher = CreatedWatch.start(client, bs("/registry/configmaps/"),
+        WatchOption.builder().isPrefix(true),
         r -> r.getEvents().forEach(e -> seen.add(e.getKeyValue().getValue().toString(StandardCharsets.UTF_8))));
     Await.until("one active watch stream", Duration.ofSeconds(20),
         () -> scrape().value(MetricNames.ACTIVE_WATCH_STREAMS) == 1);

@@ -75,9 +75,10 @@ class BackpressureTest {
           KVGrpc.newBlockingStub(toEtcd).put(PutRequest.newBuilder().setKey(pb("/slow/" + i))
               .setValue(ByteString.copyFrom(value)).build());
         }
-        Thread.sleep(1000); // let everything that could flow, flow
-
-        double relayed = watchMessagesSent(metrics);
+        // Let everything that could flow, flow: the first events reach the client, then the relay stops.
+        Await.until("the first events to be relayed", Duration.ofSeconds(10), () -> watchMessagesSent(metrics) > 1);
+        double relayed = Await.steady("the count of relayed watch responses", Duration.ofMillis(500),
+            Duration.ofSeconds(20), () -> watchMessagesSent(metrics));
         // ~1 MiB of client window and transport buffer hold about a dozen 100 kB events; 10 MB were written.
         assertTrue(relayed < 30, "the proxy relayed " + relayed + " watch responses to a client that reads none");
 

@@ -17,6 +17,7 @@ import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.v3electionpb.CampaignRequest;
 import io.etcdcrypt.etcd.v3electionpb.ElectionGrpc;
+import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.ProxyFixture;
@@ -31,6 +32,7 @@ import io.grpc.stub.ClientCalls;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -156,11 +158,8 @@ class ProxySemanticsTest {
         || String.valueOf(e.getStatus().getDescription()).contains("context deadline exceeded"), e.getStatus().toString());
     RangeRequest candidates =
         RangeRequest.newBuilder().setKey(pb("/semantics/elect/")).setRangeEnd(pb("/semantics/elect0")).build();
-    long count = -1;
-    for (int i = 0; i < 50 && count != 1; i++) {
-      count = KVGrpc.newBlockingStub(toEtcd).range(candidates).getCount();
-      Thread.sleep(100);
-    }
+    Await.within(Duration.ofSeconds(5), () -> KVGrpc.newBlockingStub(toEtcd).range(candidates).getCount() == 1);
+    long count = KVGrpc.newBlockingStub(toEtcd).range(candidates).getCount();
     assertEquals(1, count, "etcd kept the cancelled candidate: cancellation did not reach it");
   }
 

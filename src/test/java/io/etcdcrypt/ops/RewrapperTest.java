@@ -31,7 +31,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -60,7 +61,7 @@ class RewrapperTest {
     putAll(proxies.oldClient(), n, OpsFixtures::secretKey, i -> "value-" + i);
   }
 
-  private static Channel interceptFirstTxn(String key, Consumer<String> beforeFirstTxn) {
+  private static Channel interceptFirstTxn(String key, Function<String, CompletableFuture<?>> beforeFirstTxn) {
     return OpsFixtures.interceptFirstTxn(raw.channel(), key, beforeFirstTxn);
   }
 
@@ -91,7 +92,7 @@ class RewrapperTest {
     writeOld(10);
     String contested = secretKey(4);
     Channel channel =
-        interceptFirstTxn(contested, k -> proxies.newClient().getKVClient().put(bs(k), bs("client")).join());
+        interceptFirstTxn(contested, k -> proxies.newClient().getKVClient().put(bs(k), bs("client")));
 
     Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
@@ -109,7 +110,7 @@ class RewrapperTest {
     String contested = secretKey(7);
     // A writer still on the old configuration (another kube-apiserver behind an old proxy) updates the value.
     Channel channel =
-        interceptFirstTxn(contested, k -> proxies.oldClient().getKVClient().put(bs(k), bs("old writer")).join());
+        interceptFirstTxn(contested, k -> proxies.oldClient().getKVClient().put(bs(k), bs("old writer")));
 
     Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
@@ -124,7 +125,7 @@ class RewrapperTest {
   void aValueDeletedBeforeTheWriteStaysDeleted() throws Exception {
     writeOld(6);
     String deleted = secretKey(2);
-    Channel channel = interceptFirstTxn(deleted, k -> proxies.newClient().getKVClient().delete(bs(k)).join());
+    Channel channel = interceptFirstTxn(deleted, k -> proxies.newClient().getKVClient().delete(bs(k)));
 
     Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);

@@ -2,6 +2,11 @@ package io.etcdcrypt.testing;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
@@ -52,6 +57,23 @@ public final class Await {
       }
     }
     return last;
+  }
+
+  /**
+   * The result of {@code future}, as {@code join()} returns it (a failed future throws
+   * {@link java.util.concurrent.CompletionException}), but failing naming {@code what} once {@code limit} has passed.
+   */
+  public static <T> T join(String what, Duration limit, CompletableFuture<T> future) {
+    try {
+      return future.get(limit.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      throw new AssertionError("timed out after " + limit.toSeconds() + " s waiting for: " + what);
+    } catch (ExecutionException e) {
+      throw new CompletionException(e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted waiting for: " + what);
+    }
   }
 
   private static boolean within(Duration limit, BooleanSupplier condition, String what) {

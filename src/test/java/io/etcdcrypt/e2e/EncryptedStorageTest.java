@@ -22,6 +22,7 @@ import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.CreatedWatch;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.Etcdctl;
@@ -32,7 +33,6 @@ import io.etcdcrypt.testing.Python;
 import io.etcdcrypt.testing.SpecDecoder;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,7 +93,7 @@ class EncryptedStorageTest {
         "");
     proxy = ProxyFixture.start(TestCodecs.fromYaml(config, kms), etcd.endpoint());
     client = proxy.client();
-    raw = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
+    raw = Channels.plaintext(etcd.endpoint());
   }
 
   @AfterAll

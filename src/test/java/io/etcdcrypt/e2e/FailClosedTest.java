@@ -20,6 +20,7 @@ import io.etcdcrypt.etcd.etcdserverpb.RequestOp;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
 import io.etcdcrypt.kms.KmsTransformers;
 import io.etcdcrypt.testing.Await;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.CreatedWatch;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.EtcdProcess;
@@ -28,7 +29,6 @@ import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -67,8 +67,8 @@ class FailClosedTest {
   @BeforeAll
   static void start() {
     proxy = ProxyFixture.start(TestCodecs.fromYaml(CONFIG, KmsTransformerFactory.UNAVAILABLE), etcd.endpoint());
-    toProxy = NettyChannelBuilder.forTarget(proxy.endpoint()).usePlaintext().build();
-    toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
+    toProxy = Channels.plaintext(proxy.endpoint());
+    toEtcd = Channels.plaintext(etcd.endpoint());
   }
 
   @AfterAll
@@ -175,7 +175,7 @@ class FailClosedTest {
         "");
     try (KmsTransformers kms = new KmsTransformers();
         ProxyFixture p = ProxyFixture.start(TestCodecs.fromYaml(kmsConfig, kms), etcd.endpoint())) {
-      ManagedChannel ch = NettyChannelBuilder.forTarget(p.endpoint()).usePlaintext().build();
+      ManagedChannel ch = Channels.plaintext(p.endpoint());
       try {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
             () -> put(ch, "/registry/secrets/kmsdown/x", "secret".getBytes(StandardCharsets.UTF_8)));
@@ -220,8 +220,8 @@ class FailClosedTest {
     try (EtcdProcess small = EtcdProcess.startSingle("--max-request-bytes=4096");
         ProxyFixture p = ProxyFixture.start(TestCodecs.fromYaml(CONFIG, KmsTransformerFactory.UNAVAILABLE), small.endpoint())) {
       byte[] value = new byte[4000];
-      ManagedChannel direct = NettyChannelBuilder.forTarget(small.endpoint()).usePlaintext().build();
-      ManagedChannel via = NettyChannelBuilder.forTarget(p.endpoint()).usePlaintext().build();
+      ManagedChannel direct = Channels.plaintext(small.endpoint());
+      ManagedChannel via = Channels.plaintext(p.endpoint());
       try {
         put(direct, "/registry/secrets/size/plain", value); // fits as plaintext
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,

@@ -21,6 +21,7 @@ import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
 import io.etcdcrypt.testing.Await;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.TestCodecs;
@@ -285,7 +286,7 @@ public final class OpsFixtures {
       if (channel == null) {
         channel = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext()
             .maxInboundMessageSize(Integer.MAX_VALUE).build();
-        kv = KVGrpc.newBlockingStub(channel);
+        kv = KVGrpc.newBlockingStub(channel).withInterceptors(Channels.DEFAULT_DEADLINE);
       }
       clear();
     }

@@ -24,6 +24,7 @@ import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.LeaseGrantRequest;
 import io.etcdcrypt.etcd.etcdserverpb.LeaseGrpc;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.grpc.Channel;
 import java.nio.file.Path;
@@ -137,7 +138,7 @@ class RewrapperTest {
 
   @Test
   void onlyTheStoredBytesChange() throws Exception {
-    long lease = LeaseGrpc.newBlockingStub(raw.channel())
+    long lease = LeaseGrpc.newBlockingStub(raw.channel()).withInterceptors(Channels.DEFAULT_DEADLINE)
         .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(600).build()).getID();
     EncryptionCodec old = codec(OLD);
     ByteString k = key("/registry/secrets/ns/leased");

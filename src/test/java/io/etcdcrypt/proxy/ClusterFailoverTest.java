@@ -10,10 +10,10 @@ import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.etcd.etcdserverpb.MaintenanceGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.StatusRequest;
 import io.etcdcrypt.testing.Await;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -98,7 +98,7 @@ class ClusterFailoverTest {
   }
 
   private static io.etcdcrypt.etcd.etcdserverpb.StatusResponse status(EtcdProcess p) {
-    ManagedChannel ch = NettyChannelBuilder.forTarget(p.endpoint()).usePlaintext().build();
+    ManagedChannel ch = Channels.plaintext(p.endpoint());
     try {
       return MaintenanceGrpc.newBlockingStub(ch).withDeadlineAfter(2, TimeUnit.SECONDS)
           .status(StatusRequest.getDefaultInstance());

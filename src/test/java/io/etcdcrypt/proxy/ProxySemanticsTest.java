@@ -18,6 +18,7 @@ import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.v3electionpb.CampaignRequest;
 import io.etcdcrypt.etcd.v3electionpb.ElectionGrpc;
 import io.etcdcrypt.testing.Await;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.ProxyFixture;
@@ -27,7 +28,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
@@ -52,8 +52,8 @@ class ProxySemanticsTest {
   @BeforeAll
   static void start() {
     proxy = ProxyFixture.start(ValueCodec.IDENTITY, etcd.endpoint());
-    toProxy = NettyChannelBuilder.forTarget(proxy.endpoint()).usePlaintext().maxInboundMessageSize(Integer.MAX_VALUE).build();
-    toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
+    toProxy = Channels.plaintext(proxy.endpoint(), Integer.MAX_VALUE);
+    toEtcd = Channels.plaintext(etcd.endpoint());
   }
 
   @AfterAll

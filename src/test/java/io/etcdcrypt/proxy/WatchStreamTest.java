@@ -14,10 +14,10 @@ import io.etcdcrypt.etcd.etcdserverpb.WatchGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.WatchProgressRequest;
 import io.etcdcrypt.etcd.etcdserverpb.WatchRequest;
 import io.etcdcrypt.etcd.etcdserverpb.WatchResponse;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,8 +45,8 @@ class WatchStreamTest {
   @BeforeAll
   static void start() {
     proxy = ProxyFixture.start(ValueCodec.IDENTITY, etcd.endpoint());
-    toProxy = NettyChannelBuilder.forTarget(proxy.endpoint()).usePlaintext().maxInboundMessageSize(64 << 20).build();
-    toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().maxInboundMessageSize(64 << 20).build();
+    toProxy = Channels.plaintext(proxy.endpoint(), 64 << 20);
+    toEtcd = Channels.plaintext(etcd.endpoint(), 64 << 20);
   }
 
   @AfterAll

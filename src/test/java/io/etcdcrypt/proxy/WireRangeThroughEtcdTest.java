@@ -12,12 +12,12 @@ import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -47,8 +47,8 @@ class WireRangeThroughEtcdTest {
   @BeforeAll
   static void start() {
     proxy = ProxyFixture.start(TestCodecs.fromYaml(CONFIG, KmsTransformerFactory.UNAVAILABLE), etcd.endpoint());
-    toProxy = NettyChannelBuilder.forTarget(proxy.endpoint()).usePlaintext().build();
-    toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
+    toProxy = Channels.plaintext(proxy.endpoint());
+    toEtcd = Channels.plaintext(etcd.endpoint());
     for (int i = 0; i < 20; i++) {
       put("/registry/secrets/wire/s" + i, "secret " + i + " " + "x".repeat(i * 20));
       put("/registry/pods/wire/p" + i, "pod " + i);

@@ -8,13 +8,12 @@ import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.OutputLines;
-import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.Python;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -25,20 +24,15 @@ class RealClientsTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
-  private static ProxyFixture proxy;
+  @RegisterExtension static final ProxyExtension proxy = new ProxyExtension(etcd, ValueCodec.IDENTITY);
+
   private static Etcdctl viaProxy;
   private static Etcdctl direct;
 
   @BeforeAll
-  static void startProxy() {
-    proxy = ProxyFixture.start(ValueCodec.IDENTITY, etcd.endpoint());
+  static void etcdctl() {
     viaProxy = new Etcdctl(proxy.endpoint());
     direct = new Etcdctl(etcd.endpoint());
-  }
-
-  @AfterAll
-  static void stopProxy() {
-    proxy.close();
   }
 
   @Test

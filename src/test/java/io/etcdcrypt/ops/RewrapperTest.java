@@ -234,7 +234,7 @@ class RewrapperTest {
       if (seen.isEmpty()) {
         pinned[0] = scanner.revision();
         raw.put("/registry/configmaps/ns/bump", "x"); // outside the range
-        KVGrpc.newBlockingStub(raw.channel()).compact(
+        KVGrpc.newBlockingStub(raw.channel()).withInterceptors(Channels.DEFAULT_DEADLINE).compact(
             CompactionRequest.newBuilder().setRevision(raw.revision()).setPhysical(true).build());
       }
       page.forEach(kv -> seen.add(kv.getKey().toStringUtf8()));

@@ -74,11 +74,25 @@ public final class EtcdProcess implements AutoCloseable {
         new TlsFiles(probe.cert(), probe.key(), pki.caCert()));
   }
 
+  /**
+   * Starts a one-member cluster on two free ports; again on two others, up to three times, when another process
+   * took one of them between {@link FreePorts#next()} and etcd's bind (other builds run on the same machine).
+   */
   private static EtcdProcess startSingle(EtcdRelease release, List<String> extraArgs, TlsFiles clientTls) {
-    EtcdProcess p = create(release, "etcd0", FreePorts.next(), FreePorts.next(), extraArgs, clientTls);
-    p.launch(p.name + "=" + p.peerUrl(), "etcd-test-" + p.clientPort);
-    p.awaitReady(Duration.ofSeconds(30));
-    return p;
+    for (int attempt = 1; ; attempt++) {
+      EtcdProcess p = create(release, "etcd0", FreePorts.next(), FreePorts.next(), extraArgs, clientTls);
+      p.launch(p.name + "=" + p.peerUrl(), "etcd-test-" + p.clientPort);
+      try {
+        p.awaitReady(Duration.ofSeconds(30));
+        return p;
+      } catch (IllegalStateException e) {
+        boolean portTaken = p.log().contains("address already in use");
+        p.close();
+        if (!portTaken || attempt == 3) {
+          throw e;
+        }
+      }
+    }
   }
 
   /** Starts an n-member cluster on loopback and waits until every member serves requests. */

@@ -201,8 +201,14 @@ final class KmsV2StatusProbe implements AutoCloseable {
   }
 
   @Override
+  /** Stops polling; returns once a check that was running has ended (at most its call timeout). */
   public void close() {
     closed = true;
     poller.shutdownNow();
+    try {
+      poller.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

@@ -37,6 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntFunction;
@@ -98,7 +99,7 @@ class RewrapCommandTest {
             String key = secretKey(i);
             String value = "writer" + id + "-" + n;
             try {
-              client.getKVClient().put(bs(key), bs(value)).get();
+              client.getKVClient().put(bs(key), bs(value)).get(10, TimeUnit.SECONDS);
               last.put(key, value);
               writes.incrementAndGet();
             } catch (Exception e) {
@@ -118,7 +119,8 @@ class RewrapCommandTest {
     public void close() throws InterruptedException {
       running.set(false);
       for (Thread t : threads) {
-        t.join();
+        t.join(30_000);
+        assertFalse(t.isAlive(), t.getName() + " still ran 30 s after it was told to stop");
       }
       assertEquals(List.of(), errors, "writers failed");
     }

@@ -3,13 +3,16 @@ package io.etcdcrypt.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.etcdcrypt.observe.MetricNames;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.FreePorts;
 import io.etcdcrypt.testing.JavaProcess;
+import io.etcdcrypt.testing.PrometheusText;
 import io.etcdcrypt.testing.TestCodecs;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -68,6 +71,20 @@ class ServeCommandTest {
     }
   }
 
+  /** The {@code serve} process's count of configuration files it read and rejected, from its /metrics. */
+  private static double rejectedReloads(String metricsUrl) {
+    try {
+      String text = http.send(HttpRequest.newBuilder(URI.create(metricsUrl)).timeout(Duration.ofSeconds(5)).build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+      return PrometheusText.parse(text).sum(MetricNames.CONFIG_RELOADS, "status", MetricNames.RELOAD_FAILURE);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted reading " + metricsUrl, e);
+    }
+  }
+
   @Test
   void servesReloadsAKeyRotationAndRewritesStaleValuesOnRead(@TempDir Path dir) throws Exception {
     String key1 = "{name: key1, secret: " + TestCodecs.randomKey(32) + "}";
@@ -105,8 +122,11 @@ class ServeCommandTest {
       assertEquals("written-under-key1", proxy.run("get", old, "--print-value-only").assertOk().stdout().trim());
 
       // A broken file keeps the running configuration.
+      String metrics = "http://127.0.0.1:" + admin + "/metrics";
+      double rejectedBefore = rejectedReloads(metrics);
       Files.writeString(file, "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources: [");
-      Thread.sleep(1000);
+      Await.until("serve to read and reject the broken file", Duration.ofSeconds(30),
+          () -> rejectedReloads(metrics) > rejectedBefore);
       proxy.run("put", fresh, "still-key2").assertOk();
       assertTrue(raw.run("get", fresh, "--print-value-only").stdout().startsWith("k8s:enc:aesgcm:v1:key2:"));
       assertEquals(200, status(readyz));

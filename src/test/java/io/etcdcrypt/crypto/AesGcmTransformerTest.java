@@ -124,7 +124,10 @@ class AesGcmTransformerTest {
       threads[t].start();
     }
     for (Thread t : threads) {
-      t.join();
+      t.join(30_000);
+      if (t.isAlive()) {
+        throw new AssertionError(t.getName() + " did not finish within 30 s");
+      }
     }
     synchronized (failure) {
       if (failure[0] != null) {

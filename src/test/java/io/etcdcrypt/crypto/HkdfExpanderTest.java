@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The per-PRK expander KMS v2 derives its per-value keys with: the same bytes as the one-shot HKDF-Expand. */
@@ -55,7 +56,7 @@ class HkdfExpanderTest {
         }));
       }
       for (Future<Boolean> r : results) {
-        assertTrue(r.get());
+        assertTrue(r.get(30, TimeUnit.SECONDS));
       }
     } finally {
       pool.shutdownNow();

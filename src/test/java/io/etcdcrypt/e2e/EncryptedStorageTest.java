@@ -18,23 +18,22 @@ import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.PutOption;
 import io.etcd.jetcd.options.WatchOption;
 import io.etcd.jetcd.watch.WatchEvent;
+import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.testing.CreatedWatch;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.FormatVectors;
-import io.etcdcrypt.testing.KmsPluginFixture;
+import io.etcdcrypt.testing.KmsPluginExtension;
+import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.Python;
 import io.etcdcrypt.testing.SpecDecoder;
 import io.etcdcrypt.testing.TestCodecs;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -60,18 +59,22 @@ class EncryptedStorageTest {
   private static final String CBC_KEY = TestCodecs.randomKey(32);
   private static final String BOX_KEY = TestCodecs.randomKey(32);
 
-  private static Path dir;
-  private static KmsPluginFixture plugin;
+  @RegisterExtension static final KmsPluginExtension plugin = new KmsPluginExtension();
+  @RegisterExtension static final ProxyExtension proxy = new ProxyExtension(etcd, EncryptedStorageTest::codec);
+
   private static KmsTransformers kms;
-  private static ProxyFixture proxy;
-  private static Client client;
-  private static ManagedChannel raw;
 
   @BeforeAll
-  static void start() throws Exception {
-    dir = Files.createTempDirectory("encrypted-storage");
-    plugin = KmsPluginFixture.start(dir);
+  static void start() {
     kms = new KmsTransformers();
+  }
+
+  @AfterAll
+  static void stop() {
+    kms.close();
+  }
+
+  private static EncryptionCodec codec() {
     String config = String.join("\n",
         "apiVersion: apiserver.config.k8s.io/v1",
         "kind: EncryptionConfiguration",
@@ -90,32 +93,22 @@ class EncryptedStorageTest {
         "    providers: [{kms: {apiVersion: v1, name: kms1, endpoint: '" + plugin.endpoint().url() + "',"
             + " cachesize: 100}}]",
         "");
-    proxy = ProxyFixture.start(TestCodecs.fromYaml(config, kms), etcd.endpoint());
-    client = proxy.client();
-    raw = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
-  }
-
-  @AfterAll
-  static void stop() {
-    client.close();
-    proxy.close();
-    kms.close();
-    plugin.close();
-    raw.shutdownNow();
+    return TestCodecs.fromYaml(config, kms);
   }
 
   private static byte[] rawGet(String key) {
-    var r = KVGrpc.newBlockingStub(raw).range(RangeRequest.newBuilder().setKey(pb(key)).build());
+    var r = KVGrpc.newBlockingStub(proxy.toEtcd()).range(RangeRequest.newBuilder().setKey(pb(key)).build());
     assertEquals(1, r.getCount(), "no value stored at " + key);
     return r.getKvs(0).getValue().toByteArray();
   }
 
   private static void rawPut(String key, byte[] value) {
-    KVGrpc.newBlockingStub(raw).put(PutRequest.newBuilder().setKey(pb(key)).setValue(ByteString.copyFrom(value)).build());
+    KVGrpc.newBlockingStub(proxy.toEtcd())
+        .put(PutRequest.newBuilder().setKey(pb(key)).setValue(ByteString.copyFrom(value)).build());
   }
 
   private static String getViaProxy(String key) throws Exception {
-    var kvs = client.getKVClient().get(bs(key)).get(10, TimeUnit.SECONDS).getKvs();
+    var kvs = proxy.client().getKVClient().get(bs(key)).get(10, TimeUnit.SECONDS).getKvs();
     assertEquals(1, kvs.size(), key);
     return kvs.get(0).getValue().toString(StandardCharsets.UTF_8);
   }
@@ -130,7 +123,7 @@ class EncryptedStorageTest {
       "/registry/example.com/widgets/default/w1"})
   void eachProviderStoresKubernetesFormat(String key) throws Exception {
     String plaintext = "{\"kind\":\"Thing\",\"key\":\"" + key + "\"}";
-    client.getKVClient().put(bs(key), bs(plaintext)).get(10, TimeUnit.SECONDS);
+    proxy.client().getKVClient().put(bs(key), bs(plaintext)).get(10, TimeUnit.SECONDS);
     byte[] stored = rawGet(key);
     byte[] aad = key.getBytes(StandardCharsets.UTF_8);
     byte[] opened;
@@ -142,7 +135,7 @@ class EncryptedStorageTest {
       opened = SpecDecoder.secretbox(b64(BOX_KEY), SpecDecoder.body(stored, "k8s:enc:secretbox:v1:key1:"));
     } else if (key.contains("/events/")) {
       var v2 = SpecDecoder.kmsV2(plugin.endpoint(), SpecDecoder.body(stored, "k8s:enc:kms:v2:kms2:"), aad);
-      assertEquals(plugin.currentKekId(), v2.keyId());
+      assertEquals(plugin.fixture().currentKekId(), v2.keyId());
       assertEquals(1, v2.sourceType(), "KMS v2 writes use HKDF_SHA256_XNONCE_AES_GCM_SEED");
       opened = v2.plaintext();
     } else {
@@ -183,16 +176,15 @@ class EncryptedStorageTest {
 
   @Test
   void watchTxnAndDeleteCarryPlaintext() throws Exception {
-    KV kv = client.getKVClient();
+    KV kv = proxy.client().getKVClient();
     String k = "/registry/secrets/matrix/one";
     LinkedBlockingQueue<String> events = new LinkedBlockingQueue<>();
-    try (var w = client.getWatchClient().watch(bs("/registry/secrets/matrix/"),
-        WatchOption.builder().isPrefix(true).withPrevKV(true).build(), r -> {
+    try (var w = CreatedWatch.start(proxy.client(), bs("/registry/secrets/matrix/"),
+        WatchOption.builder().isPrefix(true).withPrevKV(true), r -> {
           for (WatchEvent e : r.getEvents()) {
             events.add(e.getEventType() + " " + e.getKeyValue().getValue() + " prev=" + e.getPrevKV().getValue());
           }
         })) {
-      Thread.sleep(200); // let the watch be created before the first write
       // create-if-absent, as kube-apiserver creates objects
       var created = kv.txn().If(new Cmp(bs(k), Cmp.Op.EQUAL, CmpTarget.modRevision(0)))
           .Then(Op.put(bs(k), bs("v1"), PutOption.DEFAULT)).commit().get(10, TimeUnit.SECONDS);
@@ -227,16 +219,16 @@ class EncryptedStorageTest {
 
   @Test
   void electionValuesUnderAProtectedPrefixAreEncrypted() throws Exception {
-    long lease = client.getLeaseClient().grant(60).get(10, TimeUnit.SECONDS).getID();
-    var leader = client.getElectionClient()
+    long lease = proxy.client().getLeaseClient().grant(60).get(10, TimeUnit.SECONDS).getID();
+    var leader = proxy.client().getElectionClient()
         .campaign(bs("/registry/secrets/election"), lease, bs("candidate-a")).get(10, TimeUnit.SECONDS).getLeader();
     String key = leader.getKey().toString(StandardCharsets.UTF_8);
     assertTrue(new String(rawGet(key), StandardCharsets.ISO_8859_1).startsWith("k8s:enc:aesgcm:v1:key1:"));
-    assertEquals("candidate-a", client.getElectionClient().leader(bs("/registry/secrets/election"))
+    assertEquals("candidate-a", proxy.client().getElectionClient().leader(bs("/registry/secrets/election"))
         .get(10, TimeUnit.SECONDS).getKv().getValue().toString());
-    client.getElectionClient().proclaim(leader, bs("proclaimed")).get(10, TimeUnit.SECONDS);
+    proxy.client().getElectionClient().proclaim(leader, bs("proclaimed")).get(10, TimeUnit.SECONDS);
     assertEquals("proclaimed", getViaProxy(key));
-    client.getLeaseClient().revoke(lease).get(10, TimeUnit.SECONDS);
+    proxy.client().getLeaseClient().revoke(lease).get(10, TimeUnit.SECONDS);
   }
 
   @Test
@@ -257,11 +249,11 @@ class EncryptedStorageTest {
   @Test
   void keysThatAreNotObjectsPassUntouched() throws Exception {
     for (String key : List.of("compact_rev_key", "/registry/health", "/registry/ranges/serviceips", "/other/app")) {
-      client.getKVClient().put(bs(key), bs("plain-" + key)).get(10, TimeUnit.SECONDS);
+      proxy.client().getKVClient().put(bs(key), bs("plain-" + key)).get(10, TimeUnit.SECONDS);
       assertEquals("plain-" + key, new String(rawGet(key), StandardCharsets.UTF_8));
     }
     // namespaces have no rule: stored as plaintext
-    client.getKVClient().put(bs("/registry/namespaces/ns1"), bs("ns")).get(10, TimeUnit.SECONDS);
+    proxy.client().getKVClient().put(bs("/registry/namespaces/ns1"), bs("ns")).get(10, TimeUnit.SECONDS);
     assertEquals("ns", new String(rawGet("/registry/namespaces/ns1"), StandardCharsets.UTF_8));
   }
 

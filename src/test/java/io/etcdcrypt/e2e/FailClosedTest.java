@@ -19,21 +19,23 @@ import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RequestOp;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
 import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.testing.Await;
+import io.etcdcrypt.testing.Channels;
+import io.etcdcrypt.testing.CreatedWatch;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.EtcdProcess;
+import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -57,23 +59,8 @@ class FailClosedTest {
       "    providers: [{aescbc: {keys: [{name: key1, secret: " + TestCodecs.randomKey(32) + "}]}}]",
       "");
 
-  private static ProxyFixture proxy;
-  private static ManagedChannel toProxy;
-  private static ManagedChannel toEtcd;
-
-  @BeforeAll
-  static void start() {
-    proxy = ProxyFixture.start(TestCodecs.fromYaml(CONFIG, KmsTransformerFactory.UNAVAILABLE), etcd.endpoint());
-    toProxy = NettyChannelBuilder.forTarget(proxy.endpoint()).usePlaintext().build();
-    toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
-  }
-
-  @AfterAll
-  static void stop() {
-    toProxy.shutdownNow();
-    toEtcd.shutdownNow();
-    proxy.close();
-  }
+  @RegisterExtension static final ProxyExtension proxy =
+      new ProxyExtension(etcd, TestCodecs.fromYaml(CONFIG, KmsTransformerFactory.UNAVAILABLE));
 
   private static void put(ManagedChannel ch, String key, byte[] value) {
     KVGrpc.newBlockingStub(ch).put(PutRequest.newBuilder().setKey(pb(key)).setValue(ByteString.copyFrom(value)).build());
@@ -84,14 +71,15 @@ class FailClosedTest {
   }
 
   private static StatusRuntimeException rangeFails(RangeRequest r) {
-    return assertThrows(StatusRuntimeException.class, () -> KVGrpc.newBlockingStub(toProxy).range(r));
+    return assertThrows(StatusRuntimeException.class, () -> KVGrpc.newBlockingStub(proxy.toProxy()).range(r));
   }
 
   @Test
   void undecryptableValueFailsTheReadAndTheWholeList() {
-    put(toProxy, "/registry/secrets/bad/a-good", "fine".getBytes(StandardCharsets.UTF_8));
-    put(toEtcd, "/registry/secrets/bad/b-bad", "k8s:enc:aesgcm:v1:key1:0123456789abcdef0123456789abcdef".getBytes());
-    put(toProxy, "/registry/secrets/bad/c-good", "fine".getBytes(StandardCharsets.UTF_8));
+    put(proxy.toProxy(), "/registry/secrets/bad/a-good", "fine".getBytes(StandardCharsets.UTF_8));
+    put(proxy.toEtcd(), "/registry/secrets/bad/b-bad",
+        "k8s:enc:aesgcm:v1:key1:0123456789abcdef0123456789abcdef".getBytes());
+    put(proxy.toProxy(), "/registry/secrets/bad/c-good", "fine".getBytes(StandardCharsets.UTF_8));
 
     StatusRuntimeException single = rangeFails(RangeRequest.newBuilder().setKey(pb("/registry/secrets/bad/b-bad")).build());
     assertEquals(Status.Code.INTERNAL, single.getStatus().getCode());
@@ -103,29 +91,29 @@ class FailClosedTest {
     assertEquals(Status.Code.INTERNAL, list.getStatus().getCode());
     assertTrue(list.getStatus().getDescription().contains("b-bad"));
     // keys_only needs no value and still works
-    assertEquals(3, KVGrpc.newBlockingStub(toProxy).range(prefix("/registry/secrets/bad/").toBuilder()
+    assertEquals(3, KVGrpc.newBlockingStub(proxy.toProxy()).range(prefix("/registry/secrets/bad/").toBuilder()
         .setKeysOnly(true).build()).getKvsCount());
   }
 
   @Test
   void ciphertextMovedToAnotherKeyDoesNotOpen() {
-    put(toProxy, "/registry/secrets/moved/original", "payload".getBytes(StandardCharsets.UTF_8));
-    ByteString sealed = KVGrpc.newBlockingStub(toEtcd)
+    put(proxy.toProxy(), "/registry/secrets/moved/original", "payload".getBytes(StandardCharsets.UTF_8));
+    ByteString sealed = KVGrpc.newBlockingStub(proxy.toEtcd())
         .range(RangeRequest.newBuilder().setKey(pb("/registry/secrets/moved/original")).build()).getKvs(0).getValue();
-    put(toEtcd, "/registry/secrets/moved/copy", sealed.toByteArray());
+    put(proxy.toEtcd(), "/registry/secrets/moved/copy", sealed.toByteArray());
     StatusRuntimeException e = rangeFails(RangeRequest.newBuilder().setKey(pb("/registry/secrets/moved/copy")).build());
     assertEquals(Status.Code.INTERNAL, e.getStatus().getCode());
   }
 
   @Test
   void plaintextIsRefusedWhereIdentityIsNotListedAndCiphertextWhereNoRuleIs() {
-    put(toEtcd, "/registry/configmaps/default/legacy", "plain".getBytes(StandardCharsets.UTF_8));
+    put(proxy.toEtcd(), "/registry/configmaps/default/legacy", "plain".getBytes(StandardCharsets.UTF_8));
     StatusRuntimeException noIdentity =
         rangeFails(RangeRequest.newBuilder().setKey(pb("/registry/configmaps/default/legacy")).build());
     assertTrue(noIdentity.getStatus().getDescription().contains("no matching prefix found"),
         noIdentity.getStatus().getDescription());
 
-    put(toEtcd, "/registry/namespaces/odd", "k8s:enc:aesgcm:v1:key1:whatever".getBytes(StandardCharsets.UTF_8));
+    put(proxy.toEtcd(), "/registry/namespaces/odd", "k8s:enc:aesgcm:v1:key1:whatever".getBytes(StandardCharsets.UTF_8));
     StatusRuntimeException unconfigured =
         rangeFails(RangeRequest.newBuilder().setKey(pb("/registry/namespaces/odd")).build());
     assertEquals(Status.Code.INTERNAL, unconfigured.getStatus().getCode());
@@ -134,7 +122,7 @@ class FailClosedTest {
 
   @Test
   void valueComparesAndValueSortsOnProtectedKeysAreRefused() {
-    put(toProxy, "/registry/secrets/cmp/k", "v".getBytes(StandardCharsets.UTF_8));
+    put(proxy.toProxy(), "/registry/secrets/cmp/k", "v".getBytes(StandardCharsets.UTF_8));
     TxnRequest valueCompare = TxnRequest.newBuilder()
         .addCompare(Compare.newBuilder().setKey(pb("/registry/secrets/cmp/k")).setTarget(Compare.CompareTarget.VALUE)
             .setResult(Compare.CompareResult.EQUAL).setValue(pb("v")))
@@ -142,17 +130,17 @@ class FailClosedTest {
             .setKey(pb("/registry/secrets/cmp/k")).setValue(pb("w"))))
         .build();
     StatusRuntimeException e =
-        assertThrows(StatusRuntimeException.class, () -> KVGrpc.newBlockingStub(toProxy).txn(valueCompare));
+        assertThrows(StatusRuntimeException.class, () -> KVGrpc.newBlockingStub(proxy.toProxy()).txn(valueCompare));
     assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
     assertTrue(e.getStatus().getDescription().contains("VALUE"), e.getStatus().getDescription());
 
     // The same compare on a key outside the protected prefix works as etcd's.
-    put(toProxy, "/app/cmp", "v".getBytes(StandardCharsets.UTF_8));
+    put(proxy.toProxy(), "/app/cmp", "v".getBytes(StandardCharsets.UTF_8));
     TxnRequest plain = valueCompare.toBuilder()
         .setCompare(0, valueCompare.getCompare(0).toBuilder().setKey(pb("/app/cmp")))
         .setSuccess(0, RequestOp.newBuilder().setRequestPut(PutRequest.newBuilder().setKey(pb("/app/cmp")).setValue(pb("w"))))
         .build();
-    assertTrue(KVGrpc.newBlockingStub(toProxy).txn(plain).getSucceeded());
+    assertTrue(KVGrpc.newBlockingStub(proxy.toProxy()).txn(plain).getSucceeded());
 
     StatusRuntimeException sort = rangeFails(prefix("/registry/secrets/").toBuilder()
         .setSortTarget(RangeRequest.SortTarget.VALUE).setSortOrder(RangeRequest.SortOrder.ASCEND).build());
@@ -172,7 +160,7 @@ class FailClosedTest {
         "");
     try (KmsTransformers kms = new KmsTransformers();
         ProxyFixture p = ProxyFixture.start(TestCodecs.fromYaml(kmsConfig, kms), etcd.endpoint())) {
-      ManagedChannel ch = NettyChannelBuilder.forTarget(p.endpoint()).usePlaintext().build();
+      ManagedChannel ch = Channels.plaintext(p.endpoint());
       try {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
             () -> put(ch, "/registry/secrets/kmsdown/x", "secret".getBytes(StandardCharsets.UTF_8)));
@@ -182,7 +170,7 @@ class FailClosedTest {
         ch.shutdownNow();
       }
     }
-    assertEquals(0, KVGrpc.newBlockingStub(toEtcd)
+    assertEquals(0, KVGrpc.newBlockingStub(proxy.toEtcd())
         .range(RangeRequest.newBuilder().setKey(pb("/registry/secrets/kmsdown/x")).build()).getCount());
   }
 
@@ -191,24 +179,19 @@ class FailClosedTest {
     LinkedBlockingQueue<String> secretsWatch = new LinkedBlockingQueue<>();
     LinkedBlockingQueue<String> otherWatch = new LinkedBlockingQueue<>();
     List<Throwable> errors = new CopyOnWriteArrayList<>();
-    try (Client c = proxy.client();
-        var w1 = c.getWatchClient().watch(bs("/registry/secrets/watched/"),
-            WatchOption.builder().isPrefix(true).build(),
+    try (Client c = proxy.newClient();
+        var w1 = CreatedWatch.start(c, bs("/registry/secrets/watched/"), WatchOption.builder().isPrefix(true),
             r -> r.getEvents().forEach(e -> secretsWatch.add(value(e))), errors::add);
-        var w2 = c.getWatchClient().watch(bs("/registry/secrets/other/"),
-            WatchOption.builder().isPrefix(true).build(),
+        var w2 = CreatedWatch.start(c, bs("/registry/secrets/other/"), WatchOption.builder().isPrefix(true),
             r -> r.getEvents().forEach(e -> otherWatch.add(value(e))))) {
-      Thread.sleep(300); // both watches created on the client's one stream
-      put(toProxy, "/registry/secrets/watched/1", "good".getBytes(StandardCharsets.UTF_8));
-      put(toEtcd, "/registry/secrets/watched/2", "k8s:enc:aesgcm:v1:key1:garbage-garbage-garbage".getBytes());
-      put(toProxy, "/registry/secrets/watched/3", "after".getBytes(StandardCharsets.UTF_8));
-      put(toProxy, "/registry/secrets/other/1", "still-flowing".getBytes(StandardCharsets.UTF_8));
+      put(proxy.toProxy(), "/registry/secrets/watched/1", "good".getBytes(StandardCharsets.UTF_8));
+      put(proxy.toEtcd(), "/registry/secrets/watched/2", "k8s:enc:aesgcm:v1:key1:garbage-garbage-garbage".getBytes());
+      put(proxy.toProxy(), "/registry/secrets/watched/3", "after".getBytes(StandardCharsets.UTF_8));
+      put(proxy.toProxy(), "/registry/secrets/other/1", "still-flowing".getBytes(StandardCharsets.UTF_8));
 
       assertEquals("good", secretsWatch.poll(10, TimeUnit.SECONDS));
       assertEquals("still-flowing", otherWatch.poll(10, TimeUnit.SECONDS));
-      for (int i = 0; i < 50 && errors.isEmpty(); i++) {
-        Thread.sleep(100);
-      }
+      Await.within(Duration.ofSeconds(5), () -> !errors.isEmpty());
       assertEquals(1, errors.size(), "the failing watch must end with an error");
       assertTrue(errors.get(0).getMessage().contains("/registry/secrets/watched/2"), errors.get(0).getMessage());
       // No ciphertext and nothing after the failure reached the failed watch.
@@ -222,8 +205,8 @@ class FailClosedTest {
     try (EtcdProcess small = EtcdProcess.startSingle("--max-request-bytes=4096");
         ProxyFixture p = ProxyFixture.start(TestCodecs.fromYaml(CONFIG, KmsTransformerFactory.UNAVAILABLE), small.endpoint())) {
       byte[] value = new byte[4000];
-      ManagedChannel direct = NettyChannelBuilder.forTarget(small.endpoint()).usePlaintext().build();
-      ManagedChannel via = NettyChannelBuilder.forTarget(p.endpoint()).usePlaintext().build();
+      ManagedChannel direct = Channels.plaintext(small.endpoint());
+      ManagedChannel via = Channels.plaintext(p.endpoint());
       try {
         put(direct, "/registry/secrets/size/plain", value); // fits as plaintext
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,

@@ -29,6 +29,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -266,19 +267,24 @@ class KmsThroughProxyTest {
     }
   }
 
-  private static void awaitWritable(Client c, String key) throws Exception {
-    Exception last = null;
-    for (int i = 0; i < 100; i++) {
+  /** Retries a write until the proxy takes it again; a refused write fails its future with ExecutionException. */
+  private static void awaitWritable(Client c, String key) {
+    AtomicReference<Exception> last = new AtomicReference<>();
+    boolean resumed = Await.within(Duration.ofSeconds(20), () -> {
       try {
         c.getKVClient().put(bs(key), bs("back")).get(10, TimeUnit.SECONDS);
         assertEquals("back", read(c, key));
-        return;
+        return true;
       } catch (ExecutionException e) {
-        last = e;
-        Thread.sleep(100);
+        last.set(e);
+        return false;
+      } catch (Exception e) {
+        throw new AssertionError("writing " + key + " once the plugin was back", e);
       }
+    });
+    if (!resumed) {
+      throw new AssertionError("writes did not resume once the plugin was back", last.get());
     }
-    throw new AssertionError("writes did not resume once the plugin was back", last);
   }
 
   private static String read(Client c, String key) throws Exception {

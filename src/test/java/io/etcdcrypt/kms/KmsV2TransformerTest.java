@@ -28,11 +28,8 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.crypto.spec.SecretKeySpec;
 import org.junit.jupiter.api.AfterEach;
@@ -150,35 +147,29 @@ class KmsV2TransformerTest {
   @Test
   void concurrentMissesForOneSeedShareOneDecrypt() throws Exception {
     KmsV2Transformer writer = provider();
-    int threads = 8;
+    int reads = 8;
     List<byte[]> stored = new ArrayList<>();
-    for (int i = 0; i < threads; i++) {
+    for (int i = 0; i < reads; i++) {
       stored.add(Sync.encrypt(writer, bytes("v" + i), AAD));
     }
     KmsV2Transformer reader = provider();
     CountDownLatch gate = new CountDownLatch(1);
     plugin.decryptGate = gate;
-    ExecutorService pool = Executors.newFixedThreadPool(threads);
     try {
-      CyclicBarrier start = new CyclicBarrier(threads);
-      List<Future<byte[]>> results = new ArrayList<>();
-      for (int i = 0; i < threads; i++) {
-        byte[] value = stored.get(i);
-        results.add(pool.submit(() -> {
-          start.await();
-          return Sync.decrypt(reader, value, AAD).plaintext();
-        }));
+      // Every read asks while the plugin holds the first Decrypt: none waits, each gets a stage of its own.
+      List<CompletableFuture<Decrypted>> results = new ArrayList<>();
+      for (byte[] value : stored) {
+        results.add(reader.decrypt(value, AAD).toCompletableFuture());
       }
       Await.until("the first Decrypt to reach the plugin", Duration.ofSeconds(10),
           () -> plugin.decryptCalls.get() >= 1);
-      Thread.sleep(300); // let the other readers pile up behind the held call
+      assertTrue(results.stream().noneMatch(CompletableFuture::isDone), "no read can complete before the plugin");
       gate.countDown();
-      for (int i = 0; i < threads; i++) {
-        assertArrayEquals(bytes("v" + i), results.get(i).get());
+      for (int i = 0; i < reads; i++) {
+        assertArrayEquals(bytes("v" + i), Sync.await(results.get(i)).plaintext());
       }
     } finally {
       gate.countDown();
-      pool.shutdownNow();
     }
     assertEquals(1, plugin.decryptCalls.get(), "concurrent misses for the same seed must share one Decrypt");
   }
@@ -330,11 +321,11 @@ class KmsV2TransformerTest {
     KmsV2Transformer kms = provider(KmsProviderOptions.defaults()
         .withStatusPollIntervals(Duration.ofMillis(50), Duration.ofMillis(50)));
     Await.until("a few polls", Duration.ofSeconds(10), () -> plugin.statusCalls.get() >= 3);
-    kms.close();
-    Thread.sleep(100);
+    kms.close(); // returns once a poll that was running has ended
     int after = plugin.statusCalls.get();
-    Thread.sleep(300);
-    assertEquals(after, plugin.statusCalls.get(), "no Status call after close");
+    // Six poll intervals without a call: the poller is gone, not merely between polls.
+    assertEquals(after, Await.steady("Status calls after close", Duration.ofMillis(300), Duration.ofSeconds(10),
+        plugin.statusCalls::get), "no Status call after close");
   }
 
   static byte[] bytes(String s) {

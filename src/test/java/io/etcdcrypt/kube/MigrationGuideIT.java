@@ -125,8 +125,10 @@ class MigrationGuideIT {
   private static String run(Path dir, Block tested) throws Exception {
     String block = tested.text();
     List<String> tls = bed.etcdToolArgs().subList(2, 8); // --cacert, --cert and --key with their files
+    // Output to a file: a pipe could fill and stall the block, or be held open by a process the block started.
+    Path output = Files.createTempFile("guide-block", ".out");
     ProcessBuilder pb = new ProcessBuilder("bash", "-euo", "pipefail", "-c", block).directory(dir.toFile())
-        .redirectErrorStream(true);
+        .redirectErrorStream(true).redirectOutput(output.toFile());
     pb.environment().put("ETCD", bed.etcd().clientUrl());
     pb.environment().put("TLS", String.join(" ", tls));
     pb.environment().put("KUBECONFIG", bed.apiserver().kubeconfig().toString());
@@ -134,9 +136,11 @@ class MigrationGuideIT {
     Process p = pb.start();
     if (!p.waitFor(3, TimeUnit.MINUTES)) {
       p.destroyForcibly();
-      throw new AssertionError("the block did not finish within 3 minutes:\n" + block);
+      throw new AssertionError("the block did not finish within 3 minutes:\n" + block + "\n--- output:\n"
+          + new String(Files.readAllBytes(output), StandardCharsets.UTF_8));
     }
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    String out = new String(Files.readAllBytes(output), StandardCharsets.UTF_8);
+    Files.delete(output);
     assertEquals(tested.exit(), p.exitValue(), "the block's exit code:\n" + block + "\n--- output:\n" + out);
     List<String> expected = block.lines().filter(l -> l.startsWith("# ")).map(l -> l.substring(2))
         .collect(Collectors.toList());

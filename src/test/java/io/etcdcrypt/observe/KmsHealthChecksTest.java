@@ -6,35 +6,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.kms.KmsTransformers;
-import io.etcdcrypt.testing.KmsPluginFixture;
+import io.etcdcrypt.testing.KmsPluginExtension;
 import io.etcdcrypt.testing.TestCodecs;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Check names and messages as kube-apiserver registers them (§4.3), over real providers and a real plugin. */
 class KmsHealthChecksTest {
 
-  private static Path dir;
-  private static KmsPluginFixture plugin;
+  @RegisterExtension static final KmsPluginExtension plugin = new KmsPluginExtension();
+
   private static String live;
   private static String dead;
 
   @BeforeAll
-  static void start() throws Exception {
-    dir = Files.createTempDirectory("kms-health");
-    plugin = KmsPluginFixture.start(dir);
+  static void endpoints() {
     live = plugin.endpoint().url();
-    dead = "unix://" + dir.resolve("nobody-listens.sock");
-  }
-
-  @AfterAll
-  static void stop() {
-    plugin.close();
+    dead = "unix://" + plugin.dir().resolve("nobody-listens.sock");
   }
 
   private static String config(String... rules) {

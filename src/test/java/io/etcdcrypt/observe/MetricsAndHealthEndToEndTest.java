@@ -22,6 +22,7 @@ import io.etcdcrypt.kms.plugin.KeyFileKekStore;
 import io.etcdcrypt.kms.plugin.KmsPluginServer;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.Clients;
+import io.etcdcrypt.testing.CreatedWatch;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.FreePorts;
 import io.etcdcrypt.testing.JavaProcess;
@@ -159,21 +160,22 @@ class MetricsAndHealthEndToEndTest {
   void aScriptedWorkloadShowsUpUnderTheNamesOperatorsAlertOn() throws Exception {
     KV kv = client.getKVClient();
     for (int i = 0; i < SECRETS; i++) {
-      kv.put(bs("/registry/secrets/default/s" + i), bs(MARK + " secret " + i)).get();
+      kv.put(bs("/registry/secrets/default/s" + i), bs(MARK + " secret " + i)).get(10, TimeUnit.SECONDS);
     }
     for (int i = 0; i < CONFIGMAPS; i++) {
-      kv.put(bs("/registry/configmaps/default/c" + i), bs(MARK + " configmap " + i)).get();
+      kv.put(bs("/registry/configmaps/default/c" + i), bs(MARK + " configmap " + i)).get(10, TimeUnit.SECONDS);
     }
     for (int i = 0; i < SERVICE_ACCOUNTS; i++) {
-      kv.put(bs("/registry/serviceaccounts/default/a" + i), bs(MARK + " sa " + i)).get();
+      kv.put(bs("/registry/serviceaccounts/default/a" + i), bs(MARK + " sa " + i)).get(10, TimeUnit.SECONDS);
     }
     // Written around the proxy: plaintext where encryption is configured (the leak detector's case).
-    direct.getKVClient().put(bs("/registry/secrets/default/leaked"), bs(MARK + " leaked")).get();
+    direct.getKVClient().put(bs("/registry/secrets/default/leaked"), bs(MARK + " leaked")).get(10, TimeUnit.SECONDS);
 
     GetOption prefix = GetOption.builder().isPrefix(true).build();
-    assertEquals(SECRETS + 1, kv.get(bs("/registry/secrets/"), prefix).get().getKvs().size());
-    assertEquals(CONFIGMAPS, kv.get(bs("/registry/configmaps/"), prefix).get().getKvs().size());
-    assertEquals(SERVICE_ACCOUNTS, kv.get(bs("/registry/serviceaccounts/"), prefix).get().getKvs().size());
+    assertEquals(SECRETS + 1, kv.get(bs("/registry/secrets/"), prefix).get(10, TimeUnit.SECONDS).getKvs().size());
+    assertEquals(CONFIGMAPS, kv.get(bs("/registry/configmaps/"), prefix).get(10, TimeUnit.SECONDS).getKvs().size());
+    assertEquals(SERVICE_ACCOUNTS,
+        kv.get(bs("/registry/serviceaccounts/"), prefix).get(10, TimeUnit.SECONDS).getKvs().size());
 
     // A KMS v2 value another server wrote (its own seed): the proxy's DEK cache misses it once.
     KmsTransformers otherKms = new KmsTransformers();
@@ -181,7 +183,8 @@ class MetricsAndHealthEndToEndTest {
       EncryptionCodec other = TestCodecs.fromYaml(config, otherKms);
       ByteString key = ByteString.copyFromUtf8("/registry/configmaps/default/foreign");
       ByteString stored = Sync.toStorage(other, key, ByteString.copyFromUtf8(MARK + " foreign"));
-      direct.getKVClient().put(bs("/registry/configmaps/default/foreign"), bs(stored.toByteArray())).get();
+      direct.getKVClient().put(bs("/registry/configmaps/default/foreign"), bs(stored.toByteArray()))
+          .get(10, TimeUnit.SECONDS);
     } finally {
       otherKms.close();
     }
@@ -191,19 +194,22 @@ class MetricsAndHealthEndToEndTest {
     byte[] tampered = new byte[40];
     Arrays.fill(tampered, (byte) 7);
     direct.getKVClient().put(bs("/registry/secrets/default/tampered"),
-        bs(concat("k8s:enc:aesgcm:v1:key1:".getBytes(StandardCharsets.UTF_8), tampered))).get();
-    direct.getKVClient().put(bs("/registry/secrets/default/alien"), bs("k8s:enc:other:v1:whatever")).get();
-    assertThrows(ExecutionException.class, () -> kv.get(bs("/registry/secrets/default/tampered")).get());
-    assertThrows(ExecutionException.class, () -> kv.get(bs("/registry/secrets/default/alien")).get());
+        bs(concat("k8s:enc:aesgcm:v1:key1:".getBytes(StandardCharsets.UTF_8), tampered))).get(10, TimeUnit.SECONDS);
+    direct.getKVClient().put(bs("/registry/secrets/default/alien"), bs("k8s:enc:other:v1:whatever"))
+        .get(10, TimeUnit.SECONDS);
+    assertThrows(ExecutionException.class,
+        () -> kv.get(bs("/registry/secrets/default/tampered")).get(10, TimeUnit.SECONDS));
+    assertThrows(ExecutionException.class,
+        () -> kv.get(bs("/registry/secrets/default/alien")).get(10, TimeUnit.SECONDS));
 
     // One Watch stream: counted while open, its event decrypted, gone once closed.
     List<String> seen = new CopyOnWriteArrayList<>();
-    Watch.Watcher watcher = client.getWatchClient().watch(bs("/registry/configmaps/"),
-        WatchOption.builder().isPrefix(true).build(),
+    Watch.Watcher watcher = CreatedWatch.start(client, bs("/registry/configmaps/"),
+        WatchOption.builder().isPrefix(true),
         r -> r.getEvents().forEach(e -> seen.add(e.getKeyValue().getValue().toString(StandardCharsets.UTF_8))));
     Await.until("one active watch stream", Duration.ofSeconds(20),
         () -> scrape().value(MetricNames.ACTIVE_WATCH_STREAMS) == 1);
-    kv.put(bs("/registry/configmaps/default/watched"), bs(MARK + " watched")).get();
+    kv.put(bs("/registry/configmaps/default/watched"), bs(MARK + " watched")).get(10, TimeUnit.SECONDS);
     Await.until("the watch event", Duration.ofSeconds(20), () -> seen.contains(MARK + " watched"));
     watcher.close();
     Await.until("no active watch stream", Duration.ofSeconds(20),

@@ -27,6 +27,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,7 +46,7 @@ class CensusTest {
   private static void writeThrough(EncryptionCodec codec, String... keyValues) throws Exception {
     try (ProxyFixture proxy = ProxyFixture.start(codec, etcd.endpoint()); Client client = proxy.client()) {
       for (int i = 0; i < keyValues.length; i += 2) {
-        client.getKVClient().put(bs(keyValues[i]), bs(keyValues[i + 1])).get();
+        client.getKVClient().put(bs(keyValues[i]), bs(keyValues[i + 1])).get(10, TimeUnit.SECONDS);
       }
     }
   }

@@ -38,6 +38,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -90,7 +91,7 @@ class ConfigReloaderTest {
             String k = "/registry/secrets/t" + thread + "/k" + (n % keysPerThread);
             String v = "t" + thread + "-" + n;
             try {
-              client.getKVClient().put(bs(k), bs(v)).get();
+              client.getKVClient().put(bs(k), bs(v)).get(10, TimeUnit.SECONDS);
               String read = get(client, k);
               if (!v.equals(read)) {
                 failures.add(k + " read back as " + read + " instead of " + v);
@@ -111,7 +112,8 @@ class ConfigReloaderTest {
       Await.until("load under the second configuration", WAIT, () -> requests.get() > atSwap + 400);
       running.set(false);
       for (Thread th : load) {
-        th.join();
+        th.join(30_000);
+        assertFalse(th.isAlive(), "a load thread still ran 30 s after it was told to stop");
       }
 
       assertEquals(List.of(), List.copyOf(failures), "requests failed across the swap");
@@ -120,7 +122,7 @@ class ConfigReloaderTest {
       assertEquals(0, reloader.reloadFailures());
       assertEquals(EncryptionConfigLoader.parse(V2, "x").sha256(), reloader.currentConfigHash());
       // Values written before the swap (key1) and after it (key2) all read back through the proxy.
-      client.getKVClient().put(bs("/registry/secrets/after/swap"), bs("new")).get();
+      client.getKVClient().put(bs("/registry/secrets/after/swap"), bs("new")).get(10, TimeUnit.SECONDS);
       assertTrue(raw.stored("/registry/secrets/after/swap").startsWith(PREFIX_KEY2));
       assertEquals("new", get(client, "/registry/secrets/after/swap"));
     }
@@ -185,7 +187,7 @@ class ConfigReloaderTest {
       assertFalse(reloader.reloadIfChanged());
       assertEquals(1, reloader.reloadFailures(), "the same bad file is not tried again until it changes");
 
-      client.getKVClient().put(bs("/registry/secrets/ns/still"), bs("works")).get();
+      client.getKVClient().put(bs("/registry/secrets/ns/still"), bs("works")).get(10, TimeUnit.SECONDS);
       assertTrue(raw.stored("/registry/secrets/ns/still").startsWith(PREFIX_KEY1), "the old configuration serves");
       assertEquals("works", get(client, "/registry/secrets/ns/still"));
 
@@ -217,7 +219,7 @@ class ConfigReloaderTest {
 
       try (KmsPluginFixture plugin = KmsPluginFixture.start(dir.resolve("kms"), socket)) {
         Await.until("the retried reload", WAIT, () -> reloader.reloadSuccesses() == 1);
-        client.getKVClient().put(bs("/registry/secrets/ns/kms"), bs("sealed")).get();
+        client.getKVClient().put(bs("/registry/secrets/ns/kms"), bs("sealed")).get(10, TimeUnit.SECONDS);
         assertTrue(raw.stored("/registry/secrets/ns/kms").startsWith("k8s:enc:kms:v2:kms1:"));
         assertEquals("sealed", get(client, "/registry/secrets/ns/kms"));
         List<KmsProvider> kmsProviders = reloader.currentKms().providers();

@@ -20,6 +20,8 @@ import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
+import io.etcdcrypt.testing.Await;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.TestCodecs;
@@ -35,6 +37,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -46,7 +49,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.IntFunction;
 
 /** Configurations, codecs and raw etcd access shared by the census, rewrap, reload and stale-rewrite tests. */
@@ -66,6 +69,9 @@ public final class OpsFixtures {
 
   public static final String PREFIX_KEY1 = "k8s:enc:aesgcm:v1:key1:";
   public static final String PREFIX_KEY2 = "k8s:enc:aesgcm:v1:key2:";
+
+  /** How long a test waits for a write (or a window of pipelined writes) to be acknowledged. */
+  private static final Duration WRITE_LIMIT = Duration.ofSeconds(60);
 
   private static final String HEADER = "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n";
 
@@ -134,11 +140,16 @@ public final class OpsFixtures {
     for (int i = 0; i < n; i++) {
       window.add(kv.put(bs(keys.apply(i)), bs(values.apply(i))));
       if (window.size() == 256) {
-        CompletableFuture.allOf(window.toArray(CompletableFuture[]::new)).join();
+        awaitWrites(window);
         window.clear();
       }
     }
-    CompletableFuture.allOf(window.toArray(CompletableFuture[]::new)).join();
+    awaitWrites(window);
+  }
+
+  private static void awaitWrites(List<CompletableFuture<?>> window) {
+    Await.join(window.size() + " pipelined writes", WRITE_LIMIT,
+        CompletableFuture.allOf(window.toArray(CompletableFuture[]::new)));
   }
 
   /** The plaintext at {@code key} as read through {@code client} (a proxy), or null. */
@@ -171,10 +182,11 @@ public final class OpsFixtures {
   }
 
   /**
-   * {@code channel}, with {@code beforeFirstTxn} run once, just before the first Txn whose compare is on
-   * {@code key} is sent: a client's write landing between a rewrite's read and its write, on cue.
+   * {@code channel}, with the write {@code beforeFirstTxn} makes run once, and waited for, just before the first Txn
+   * whose compare is on {@code key} is sent: a client's write landing between a rewrite's read and its write, on cue.
    */
-  public static Channel interceptFirstTxn(Channel channel, String key, Consumer<String> beforeFirstTxn) {
+  public static Channel interceptFirstTxn(Channel channel, String key,
+      Function<String, CompletableFuture<?>> beforeFirstTxn) {
     AtomicBoolean done = new AtomicBoolean();
     ClientInterceptor interceptor = new ClientInterceptor() {
       @Override
@@ -184,7 +196,7 @@ public final class OpsFixtures {
           public void sendMessage(Q message) {
             if (message instanceof TxnRequest txn && txn.getCompareCount() > 0
                 && txn.getCompare(0).getKey().toStringUtf8().equals(key) && done.compareAndSet(false, true)) {
-              beforeFirstTxn.accept(key);
+              Await.join("the write cued before the first Txn on " + key, WRITE_LIMIT, beforeFirstTxn.apply(key));
             }
             super.sendMessage(message);
           }
@@ -274,7 +286,7 @@ public final class OpsFixtures {
       if (channel == null) {
         channel = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext()
             .maxInboundMessageSize(Integer.MAX_VALUE).build();
-        kv = KVGrpc.newBlockingStub(channel);
+        kv = KVGrpc.newBlockingStub(channel).withInterceptors(Channels.DEFAULT_DEADLINE);
       }
       clear();
     }

@@ -25,6 +25,7 @@ import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.LeaseGrantRequest;
 import io.etcdcrypt.etcd.etcdserverpb.LeaseGrpc;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.grpc.Channel;
 import java.nio.file.Path;
@@ -32,7 +33,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -61,7 +63,7 @@ class RewrapperTest {
     putAll(proxies.oldClient(), n, OpsFixtures::secretKey, i -> "value-" + i);
   }
 
-  private static Channel interceptFirstTxn(String key, Consumer<String> beforeFirstTxn) {
+  private static Channel interceptFirstTxn(String key, Function<String, CompletableFuture<?>> beforeFirstTxn) {
     return OpsFixtures.interceptFirstTxn(raw.channel(), key, beforeFirstTxn);
   }
 
@@ -92,7 +94,7 @@ class RewrapperTest {
     writeOld(10);
     String contested = secretKey(4);
     Channel channel =
-        interceptFirstTxn(contested, k -> proxies.newClient().getKVClient().put(bs(k), bs("client")).join());
+        interceptFirstTxn(contested, k -> proxies.newClient().getKVClient().put(bs(k), bs("client")));
 
     Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
@@ -110,7 +112,7 @@ class RewrapperTest {
     String contested = secretKey(7);
     // A writer still on the old configuration (another kube-apiserver behind an old proxy) updates the value.
     Channel channel =
-        interceptFirstTxn(contested, k -> proxies.oldClient().getKVClient().put(bs(k), bs("old writer")).join());
+        interceptFirstTxn(contested, k -> proxies.oldClient().getKVClient().put(bs(k), bs("old writer")));
 
     Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
@@ -125,7 +127,7 @@ class RewrapperTest {
   void aValueDeletedBeforeTheWriteStaysDeleted() throws Exception {
     writeOld(6);
     String deleted = secretKey(2);
-    Channel channel = interceptFirstTxn(deleted, k -> proxies.newClient().getKVClient().delete(bs(k)).join());
+    Channel channel = interceptFirstTxn(deleted, k -> proxies.newClient().getKVClient().delete(bs(k)));
 
     Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
@@ -137,7 +139,7 @@ class RewrapperTest {
 
   @Test
   void onlyTheStoredBytesChange() throws Exception {
-    long lease = LeaseGrpc.newBlockingStub(raw.channel())
+    long lease = LeaseGrpc.newBlockingStub(raw.channel()).withInterceptors(Channels.DEFAULT_DEADLINE)
         .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(600).build()).getID();
     EncryptionCodec old = codec(OLD);
     ByteString k = key("/registry/secrets/ns/leased");
@@ -233,7 +235,7 @@ class RewrapperTest {
       if (seen.isEmpty()) {
         pinned[0] = scanner.revision();
         raw.put("/registry/configmaps/ns/bump", "x"); // outside the range
-        KVGrpc.newBlockingStub(raw.channel()).compact(
+        KVGrpc.newBlockingStub(raw.channel()).withInterceptors(Channels.DEFAULT_DEADLINE).compact(
             CompactionRequest.newBuilder().setRevision(raw.revision()).setPhysical(true).build());
       }
       page.forEach(kv -> seen.add(kv.getKey().toStringUtf8()));

@@ -19,6 +19,7 @@ import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.grpc.Channel;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -83,7 +84,7 @@ class StaleRewriterTest {
     String k = secretKey(0);
     try (StaleRewriter r = rewriter(raw.channel(), 10)) {
       offer(r, k);
-      proxies.newClient().getKVClient().put(bs(k), bs("new")).get();
+      proxies.newClient().getKVClient().put(bs(k), bs("new")).get(10, TimeUnit.SECONDS);
       KeyValue updated = raw.kv(k);
       r.start();
       Await.until("the key is handled", WAIT, () -> r.alreadyCurrent() == 1);
@@ -98,7 +99,7 @@ class StaleRewriterTest {
     putAll(proxies.oldClient(), 1, OpsFixtures::secretKey, i -> "old");
     String k = secretKey(0);
     Channel channel = OpsFixtures.interceptFirstTxn(raw.channel(), k,
-        key -> proxies.oldClient().getKVClient().put(bs(key), bs("client")).join());
+        key -> proxies.oldClient().getKVClient().put(bs(key), bs("client")));
     try (StaleRewriter r = rewriter(channel, 10).start()) {
       offer(r, k);
       Await.until("the conflict", WAIT, () -> r.conflicts() == 1);

@@ -14,6 +14,7 @@ import io.etcdcrypt.etcd.etcdserverpb.WatchRequest;
 import io.etcdcrypt.etcd.etcdserverpb.WatchResponse;
 import io.etcdcrypt.observe.Metrics;
 import io.etcdcrypt.testing.Await;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.PrometheusText;
 import io.grpc.CallOptions;
@@ -21,7 +22,6 @@ import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -45,11 +45,11 @@ class BackpressureTest {
   @Test
   void aSlowWatcherSlowsTheStreamInsteadOfGrowingTheProxy() throws Exception {
     Metrics metrics = Metrics.forThisHost();
-    ManagedChannel toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
+    ManagedChannel toEtcd = Channels.plaintext(etcd.endpoint());
     try (ProxyServer proxy = ProxyServer.start(
         ProxyOptions.plaintext(new Endpoint("127.0.0.1", 0), List.of(Endpoint.parse(etcd.endpoint()))),
         ValueCodec.IDENTITY, metrics.proxy(), ValueCodec.StaleListener.NONE, Threading.defaults())) {
-      ManagedChannel toProxy = NettyChannelBuilder.forAddress("127.0.0.1", proxy.port()).usePlaintext().build();
+      ManagedChannel toProxy = Channels.plaintext("127.0.0.1:" + proxy.port());
       try {
         AtomicInteger events = new AtomicInteger();
         AtomicInteger responses = new AtomicInteger();
@@ -75,9 +75,10 @@ class BackpressureTest {
           KVGrpc.newBlockingStub(toEtcd).put(PutRequest.newBuilder().setKey(pb("/slow/" + i))
               .setValue(ByteString.copyFrom(value)).build());
         }
-        Thread.sleep(1000); // let everything that could flow, flow
-
-        double relayed = watchMessagesSent(metrics);
+        // Let everything that could flow, flow: the first events reach the client, then the relay stops.
+        Await.until("the first events to be relayed", Duration.ofSeconds(10), () -> watchMessagesSent(metrics) > 1);
+        double relayed = Await.steady("the count of relayed watch responses", Duration.ofMillis(500),
+            Duration.ofSeconds(20), () -> watchMessagesSent(metrics));
         // ~1 MiB of client window and transport buffer hold about a dozen 100 kB events; 10 MB were written.
         assertTrue(relayed < 30, "the proxy relayed " + relayed + " watch responses to a client that reads none");
 

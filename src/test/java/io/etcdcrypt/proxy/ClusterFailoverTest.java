@@ -9,10 +9,12 @@ import io.etcd.jetcd.KV;
 import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.etcd.etcdserverpb.MaintenanceGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.StatusRequest;
+import io.etcdcrypt.testing.Await;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -83,23 +85,20 @@ class ClusterFailoverTest {
     return status(p).getLeader();
   }
 
-  private static void awaitNewLeader(EtcdProcess survivor, long oldLeader) throws InterruptedException {
-    for (int i = 0; i < 100; i++) {
+  private static void awaitNewLeader(EtcdProcess survivor, long oldLeader) {
+    boolean elected = Await.within(Duration.ofSeconds(10), () -> {
       try {
         long l = memberIdOfLeader(survivor);
-        if (l != 0 && l != oldLeader) {
-          return;
-        }
+        return l != 0 && l != oldLeader;
       } catch (RuntimeException notYet) {
-        // election in progress
+        return false; // election in progress
       }
-      Thread.sleep(100);
-    }
-    assertTrue(false, "no new leader elected within 10 s");
+    });
+    assertTrue(elected, "no new leader elected within 10 s");
   }
 
   private static io.etcdcrypt.etcd.etcdserverpb.StatusResponse status(EtcdProcess p) {
-    ManagedChannel ch = NettyChannelBuilder.forTarget(p.endpoint()).usePlaintext().build();
+    ManagedChannel ch = Channels.plaintext(p.endpoint());
     try {
       return MaintenanceGrpc.newBlockingStub(ch).withDeadlineAfter(2, TimeUnit.SECONDS)
           .status(StatusRequest.getDefaultInstance());

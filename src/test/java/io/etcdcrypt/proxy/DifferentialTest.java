@@ -114,14 +114,14 @@ class DifferentialTest {
         assertSameOutcome(
             (c, out) -> {
               KV kv = c.getKVClient();
-              kv.put(bs("/diff/txn/k"), bs("v0")).get();
+              kv.put(bs("/diff/txn/k"), bs("v0")).get(10, TimeUnit.SECONDS);
               // create-if-absent, as kube-apiserver does it: fails because the key exists
               out.add(txn(kv.txn()
                   .If(new Cmp(bs("/diff/txn/k"), Cmp.Op.EQUAL, CmpTarget.modRevision(0)))
                   .Then(Op.put(bs("/diff/txn/k"), bs("created"), PutOption.DEFAULT))
                   .Else(Op.get(bs("/diff/txn/k"), GetOption.DEFAULT))
                   .commit()));
-              long rev = kv.get(bs("/diff/txn/k")).get().getKvs().get(0).getModRevision();
+              long rev = kv.get(bs("/diff/txn/k")).get(10, TimeUnit.SECONDS).getKvs().get(0).getModRevision();
               // guarded update with a nested txn in the success branch
               out.add(txn(kv.txn()
                   .If(new Cmp(bs("/diff/txn/k"), Cmp.Op.EQUAL, CmpTarget.modRevision(rev)))
@@ -157,7 +157,7 @@ class DifferentialTest {
             (c, out) -> {
               KV kv = c.getKVClient();
               for (int i = 0; i < 7; i++) {
-                kv.put(bs("/diff/range/" + i), bs("value-" + (7 - i))).get();
+                kv.put(bs("/diff/range/" + i), bs("value-" + (7 - i))).get(10, TimeUnit.SECONDS);
               }
               ByteSequence p = bs("/diff/range/");
               out.add(get(kv.get(p, GetOption.builder().isPrefix(true).withLimit(3).build())));
@@ -170,7 +170,7 @@ class DifferentialTest {
               out.add(get(kv.get(p, GetOption.builder().isPrefix(true).withCountOnly(true).build())));
               out.add(get(kv.get(bs("/diff/range/2"),
                   GetOption.builder().withRange(bs("/diff/range/5")).build())));
-              long rev = kv.get(p).get().getHeader().getRevision();
+              long rev = kv.get(p).get(10, TimeUnit.SECONDS).getHeader().getRevision();
               out.add(get(kv.get(p, GetOption.builder().isPrefix(true).withRevision(rev - 3).build())));
               out.add(get(kv.get(p, GetOption.builder().isPrefix(true).withRevision(rev + 100).build())));
             });
@@ -184,10 +184,10 @@ class DifferentialTest {
         assertSameOutcome(
             (c, out) -> {
               KV kv = c.getKVClient();
-              long start = kv.put(bs("/diff/watch/a"), bs("1")).get().getHeader().getRevision();
-              kv.put(bs("/diff/watch/a"), bs("2")).get();
-              kv.put(bs("/diff/watch/b"), bs("3")).get();
-              kv.delete(bs("/diff/watch/a")).get();
+              long start = kv.put(bs("/diff/watch/a"), bs("1")).get(10, TimeUnit.SECONDS).getHeader().getRevision();
+              kv.put(bs("/diff/watch/a"), bs("2")).get(10, TimeUnit.SECONDS);
+              kv.put(bs("/diff/watch/b"), bs("3")).get(10, TimeUnit.SECONDS);
+              kv.delete(bs("/diff/watch/a")).get(10, TimeUnit.SECONDS);
               LinkedBlockingQueue<String> events = new LinkedBlockingQueue<>();
               WatchOption opt =
                   WatchOption.builder().isPrefix(true).withPrevKV(true).withRevision(start).build();
@@ -199,7 +199,7 @@ class DifferentialTest {
                 for (int i = 0; i < 4; i++) {
                   out.add(events.poll(10, TimeUnit.SECONDS));
                 }
-                kv.put(bs("/diff/watch/c"), bs("live")).get();
+                kv.put(bs("/diff/watch/c"), bs("live")).get(10, TimeUnit.SECONDS);
                 out.add(events.poll(10, TimeUnit.SECONDS));
               }
             });
@@ -214,9 +214,9 @@ class DifferentialTest {
         assertSameOutcome(
             (c, out) -> {
               KV kv = c.getKVClient();
-              long old = kv.put(bs("/diff/compact/k"), bs("1")).get().getHeader().getRevision();
-              long now = kv.put(bs("/diff/compact/k"), bs("2")).get().getHeader().getRevision();
-              c.getKVClient().compact(now).get();
+              long old = kv.put(bs("/diff/compact/k"), bs("1")).get(10, TimeUnit.SECONDS).getHeader().getRevision();
+              long now = kv.put(bs("/diff/compact/k"), bs("2")).get(10, TimeUnit.SECONDS).getHeader().getRevision();
+              c.getKVClient().compact(now).get(10, TimeUnit.SECONDS);
               out.add(get(kv.get(bs("/diff/compact/k"), GetOption.builder().withRevision(old).build())));
               CompletableFuture<String> watchError = new CompletableFuture<>();
               try (var w = c.getWatchClient().watch(
@@ -238,17 +238,20 @@ class DifferentialTest {
     List<String> t =
         assertSameOutcome(
             (c, out) -> {
-              long id = c.getLeaseClient().grant(120).get().getID();
-              out.add("granted ttl=" + c.getLeaseClient().grant(120).get().getTTL());
-              c.getKVClient().put(bs("/diff/lease/k"), bs("v"), PutOption.builder().withLeaseId(id).build()).get();
-              out.add("keepalive ttl=" + c.getLeaseClient().keepAliveOnce(id).get().getTTL());
+              long id = c.getLeaseClient().grant(120).get(10, TimeUnit.SECONDS).getID();
+              out.add("granted ttl=" + c.getLeaseClient().grant(120).get(10, TimeUnit.SECONDS).getTTL());
+              c.getKVClient().put(bs("/diff/lease/k"), bs("v"), PutOption.builder().withLeaseId(id).build())
+                  .get(10, TimeUnit.SECONDS);
+              out.add("keepalive ttl=" + c.getLeaseClient().keepAliveOnce(id).get(10, TimeUnit.SECONDS).getTTL());
               LeaseTimeToLiveResponse ttl =
-                  c.getLeaseClient().timeToLive(id, LeaseOption.builder().withAttachedKeys().build()).get();
+                  c.getLeaseClient().timeToLive(id, LeaseOption.builder().withAttachedKeys().build())
+                      .get(10, TimeUnit.SECONDS);
               out.add("granted=" + ttl.getGrantedTTL() + " keys=" + ttl.getKeys());
               out.add(get(c.getKVClient().get(bs("/diff/lease/k"))));
-              c.getLeaseClient().revoke(id).get();
+              c.getLeaseClient().revoke(id).get(10, TimeUnit.SECONDS);
               out.add(get(c.getKVClient().get(bs("/diff/lease/k"))));
-              out.add("after revoke ttl=" + c.getLeaseClient().timeToLive(id, LeaseOption.DEFAULT).get().getTTL());
+              out.add("after revoke ttl="
+                  + c.getLeaseClient().timeToLive(id, LeaseOption.DEFAULT).get(10, TimeUnit.SECONDS).getTTL());
             });
     assertEquals("keepalive ttl=120", t.get(1));
     assertTrue(t.get(3).contains("leased"), t.get(3));
@@ -260,11 +263,11 @@ class DifferentialTest {
     List<String> t =
         assertSameOutcome(
             (c, out) -> {
-              var members = c.getClusterClient().listMember().get().getMembers();
+              var members = c.getClusterClient().listMember().get(10, TimeUnit.SECONDS).getMembers();
               out.add("members " + members.stream().map(m -> m.getName() + " learner=" + m.isLearner())
                   .collect(Collectors.toList()));
               String endpoint = c == direct ? directEtcd.clientUrl() : proxy.url();
-              var status = c.getMaintenanceClient().statusMember(endpoint).get();
+              var status = c.getMaintenanceClient().statusMember(endpoint).get(10, TimeUnit.SECONDS);
               out.add("version " + status.getVersion() + " dbSize>0 " + (status.getDbSize() > 0));
             });
     assertTrue(t.get(1).startsWith("version 3."), t.get(1));

@@ -17,8 +17,10 @@ import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.v3electionpb.CampaignRequest;
 import io.etcdcrypt.etcd.v3electionpb.ElectionGrpc;
+import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.EtcdProcess;
+import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
@@ -26,15 +28,13 @@ import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -43,23 +43,8 @@ class ProxySemanticsTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
-  private static ProxyFixture proxy;
-  private static ManagedChannel toProxy;
-  private static ManagedChannel toEtcd;
-
-  @BeforeAll
-  static void start() {
-    proxy = ProxyFixture.start(ValueCodec.IDENTITY, etcd.endpoint());
-    toProxy = NettyChannelBuilder.forTarget(proxy.endpoint()).usePlaintext().maxInboundMessageSize(Integer.MAX_VALUE).build();
-    toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
-  }
-
-  @AfterAll
-  static void stop() {
-    toProxy.shutdownNow();
-    toEtcd.shutdownNow();
-    proxy.close();
-  }
+  @RegisterExtension static final ProxyExtension proxy =
+      new ProxyExtension(etcd, ValueCodec.IDENTITY).withMaxInboundMessageSize(Integer.MAX_VALUE);
 
   private static StatusRuntimeException callRaw(ManagedChannel ch, String method, MethodDescriptor.MethodType type) {
     MethodDescriptor<InputStream, InputStream> md = ProxiedMethod.rawDescriptor(method, type);
@@ -76,15 +61,15 @@ class ProxySemanticsTest {
   @Test
   void unknownValueMethodsAreDeniedSoClientsFallBack() {
     StatusRuntimeException e =
-        callRaw(toProxy, "etcdserverpb.KV/RangeStream", MethodDescriptor.MethodType.SERVER_STREAMING);
+        callRaw(proxy.toProxy(), "etcdserverpb.KV/RangeStream", MethodDescriptor.MethodType.SERVER_STREAMING);
     assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode());
     assertTrue(e.getStatus().getDescription().contains("etcdserverpb.KV/RangeStream"), e.getMessage());
 
     StatusRuntimeException election =
-        callRaw(toProxy, "v3electionpb.Election/Future", MethodDescriptor.MethodType.UNARY);
+        callRaw(proxy.toProxy(), "v3electionpb.Election/Future", MethodDescriptor.MethodType.UNARY);
     assertEquals(Status.Code.UNIMPLEMENTED, election.getStatus().getCode());
 
-    StatusRuntimeException service = callRaw(toProxy, "some.Unknown/Method", MethodDescriptor.MethodType.UNARY);
+    StatusRuntimeException service = callRaw(proxy.toProxy(), "some.Unknown/Method", MethodDescriptor.MethodType.UNARY);
     assertEquals(Status.Code.UNIMPLEMENTED, service.getStatus().getCode());
   }
 
@@ -92,9 +77,9 @@ class ProxySemanticsTest {
   void unknownMethodsOfValueFreeServicesReachEtcd() {
     // etcd itself answers, so code and message are etcd's own.
     StatusRuntimeException viaProxy =
-        callRaw(toProxy, "etcdserverpb.Maintenance/NotYetInvented", MethodDescriptor.MethodType.UNARY);
+        callRaw(proxy.toProxy(), "etcdserverpb.Maintenance/NotYetInvented", MethodDescriptor.MethodType.UNARY);
     StatusRuntimeException direct =
-        callRaw(toEtcd, "etcdserverpb.Maintenance/NotYetInvented", MethodDescriptor.MethodType.UNARY);
+        callRaw(proxy.toEtcd(), "etcdserverpb.Maintenance/NotYetInvented", MethodDescriptor.MethodType.UNARY);
     assertEquals(direct.getStatus().getCode(), viaProxy.getStatus().getCode());
     assertEquals(direct.getStatus().getDescription(), viaProxy.getStatus().getDescription());
   }
@@ -111,9 +96,9 @@ class ProxySemanticsTest {
                     .build())
             .build();
     StatusRuntimeException e =
-        assertThrows(StatusRuntimeException.class, () -> KVGrpc.newBlockingStub(toProxy).put(put));
+        assertThrows(StatusRuntimeException.class, () -> KVGrpc.newBlockingStub(proxy.toProxy()).put(put));
     assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
-    assertEquals(0, KVGrpc.newBlockingStub(toEtcd)
+    assertEquals(0, KVGrpc.newBlockingStub(proxy.toEtcd())
         .range(RangeRequest.newBuilder().setKey(pb("/semantics/unknown")).build()).getCount());
   }
 
@@ -121,12 +106,12 @@ class ProxySemanticsTest {
   void responsesLargerThanFourMebibytesPassThrough() throws Exception {
     byte[] big = new byte[1_000_000];
     java.util.Arrays.fill(big, (byte) 'x');
-    try (Client c = proxy.client()) {
+    try (Client c = proxy.newClient()) {
       for (int i = 0; i < 6; i++) {
         c.getKVClient().put(bs("/semantics/big/" + i), bs(big)).get(10, TimeUnit.SECONDS);
       }
       long total =
-          KVGrpc.newBlockingStub(toProxy)
+          KVGrpc.newBlockingStub(proxy.toProxy())
               .range(RangeRequest.newBuilder().setKey(pb("/semantics/big/")).setRangeEnd(pb("/semantics/big0")).build())
               .getKvsList().stream().mapToLong(kv -> kv.getValue().size()).sum();
       assertEquals(6_000_000, total);
@@ -139,9 +124,11 @@ class ProxySemanticsTest {
   void deadlineAndCancellationReachEtcd() throws Exception {
     // A second candidate blocks in Campaign while the first leads. When its deadline expires at the proxy,
     // etcd must see the cancellation too: etcd then withdraws the waiting candidate's key.
-    var election = ElectionGrpc.newBlockingStub(toProxy);
-    long lease1 = LeaseGrpc.newBlockingStub(toProxy).leaseGrant(LeaseGrantRequest.newBuilder().setTTL(60).build()).getID();
-    long lease2 = LeaseGrpc.newBlockingStub(toProxy).leaseGrant(LeaseGrantRequest.newBuilder().setTTL(60).build()).getID();
+    var election = ElectionGrpc.newBlockingStub(proxy.toProxy());
+    long lease1 = LeaseGrpc.newBlockingStub(proxy.toProxy())
+        .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(60).build()).getID();
+    long lease2 = LeaseGrpc.newBlockingStub(proxy.toProxy())
+        .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(60).build()).getID();
     election.campaign(CampaignRequest.newBuilder().setName(pb("/semantics/elect")).setLease(lease1).setValue(pb("one")).build());
     StatusRuntimeException e =
         assertThrows(
@@ -156,11 +143,8 @@ class ProxySemanticsTest {
         || String.valueOf(e.getStatus().getDescription()).contains("context deadline exceeded"), e.getStatus().toString());
     RangeRequest candidates =
         RangeRequest.newBuilder().setKey(pb("/semantics/elect/")).setRangeEnd(pb("/semantics/elect0")).build();
-    long count = -1;
-    for (int i = 0; i < 50 && count != 1; i++) {
-      count = KVGrpc.newBlockingStub(toEtcd).range(candidates).getCount();
-      Thread.sleep(100);
-    }
+    Await.within(Duration.ofSeconds(5), () -> KVGrpc.newBlockingStub(proxy.toEtcd()).range(candidates).getCount() == 1);
+    long count = KVGrpc.newBlockingStub(proxy.toEtcd()).range(candidates).getCount();
     assertEquals(1, count, "etcd kept the cancelled candidate: cancellation did not reach it");
   }
 

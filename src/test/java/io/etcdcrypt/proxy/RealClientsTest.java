@@ -4,17 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.crypto.ValueCodec;
+import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.Etcdctl;
-import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.OutputLines;
+import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.Python;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -25,20 +24,15 @@ class RealClientsTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
-  private static ProxyFixture proxy;
+  @RegisterExtension static final ProxyExtension proxy = new ProxyExtension(etcd, ValueCodec.IDENTITY);
+
   private static Etcdctl viaProxy;
   private static Etcdctl direct;
 
   @BeforeAll
-  static void startProxy() {
-    proxy = ProxyFixture.start(ValueCodec.IDENTITY, etcd.endpoint());
+  static void etcdctl() {
     viaProxy = new Etcdctl(proxy.endpoint());
     direct = new Etcdctl(etcd.endpoint());
-  }
-
-  @AfterAll
-  static void stopProxy() {
-    proxy.close();
   }
 
   @Test
@@ -59,19 +53,21 @@ class RealClientsTest {
 
   @Test
   void etcdctlWatchSeesEventsWithPrevKv() throws Exception {
+    long watchersBefore = etcd.process().watchers();
     Process watch =
         new ProcessBuilder(Etcdctl.binary(), "--endpoints=" + proxy.endpoint(), "watch", "--prev-kv", "/ctlw/k")
             .redirectErrorStream(true)
             .start();
-    try (BufferedReader r =
-        new BufferedReader(new InputStreamReader(watch.getInputStream(), StandardCharsets.UTF_8))) {
-      // etcdctl prints nothing when the watch is created, so write until the first event arrives.
-      Thread.sleep(500);
+    try {
+      OutputLines r = OutputLines.of(watch);
+      // etcdctl prints nothing when the watch is created: etcd counting one more watcher shows it exists.
+      Await.until("etcdctl's watch to be created in etcd", Duration.ofSeconds(10),
+          () -> etcd.process().watchers() > watchersBefore);
       viaProxy.run("put", "/ctlw/k", "first").assertOk();
       viaProxy.run("put", "/ctlw/k", "second").assertOk();
       List<String> expected = List.of("PUT", "/ctlw/k", "first", "PUT", "/ctlw/k", "first", "/ctlw/k", "second");
       for (String line : expected) {
-        assertEquals(line, r.readLine());
+        assertEquals(line, r.next(Duration.ofSeconds(10)));
       }
     } finally {
       watch.destroy();

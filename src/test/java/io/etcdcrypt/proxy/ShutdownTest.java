@@ -17,6 +17,7 @@ import io.etcdcrypt.etcd.etcdserverpb.WatchResponse;
 import io.etcdcrypt.etcd.v3lockpb.LockGrpc;
 import io.etcdcrypt.etcd.v3lockpb.LockRequest;
 import io.etcdcrypt.etcd.v3lockpb.LockResponse;
+import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.grpc.ManagedChannel;
@@ -44,7 +45,7 @@ class ShutdownTest {
   void watchesEndAtOnceWhileFiniteCallsGetTheGrace() throws Exception {
     ProxyFixture proxy = ProxyFixture.start(ValueCodec.IDENTITY, etcd.endpoint());
     ManagedChannel toProxy = NettyChannelBuilder.forTarget(proxy.endpoint()).usePlaintext().build();
-    ManagedChannel toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
+    ManagedChannel toEtcd = Channels.plaintext(etcd.endpoint());
     try {
       // A lock held straight on etcd, and a Lock call through the proxy that waits for it.
       long lease = LeaseGrpc.newBlockingStub(toEtcd)

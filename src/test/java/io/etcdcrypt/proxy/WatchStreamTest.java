@@ -15,16 +15,13 @@ import io.etcdcrypt.etcd.etcdserverpb.WatchProgressRequest;
 import io.etcdcrypt.etcd.etcdserverpb.WatchRequest;
 import io.etcdcrypt.etcd.etcdserverpb.WatchResponse;
 import io.etcdcrypt.testing.EtcdExtension;
-import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.ProxyExtension;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -38,23 +35,8 @@ class WatchStreamTest {
   // A small request limit makes etcd fragment a catching-up watcher's batch of history.
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension("--max-request-bytes=65536");
 
-  private static ProxyFixture proxy;
-  private static ManagedChannel toProxy;
-  private static ManagedChannel toEtcd;
-
-  @BeforeAll
-  static void start() {
-    proxy = ProxyFixture.start(ValueCodec.IDENTITY, etcd.endpoint());
-    toProxy = NettyChannelBuilder.forTarget(proxy.endpoint()).usePlaintext().maxInboundMessageSize(64 << 20).build();
-    toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().maxInboundMessageSize(64 << 20).build();
-  }
-
-  @AfterAll
-  static void stop() {
-    toProxy.shutdownNow();
-    toEtcd.shutdownNow();
-    proxy.close();
-  }
+  @RegisterExtension static final ProxyExtension proxy =
+      new ProxyExtension(etcd, ValueCodec.IDENTITY).withMaxInboundMessageSize(64 << 20);
 
   /** One open Watch stream with its responses queued. */
   private static final class Stream implements AutoCloseable {
@@ -135,8 +117,8 @@ class WatchStreamTest {
 
   @Test
   void watchIdsProgressFragmentsAndCancelAreEtcds() throws Exception {
-    List<String> direct = scenario(toEtcd, "/watchstream/direct/");
-    List<String> proxied = scenario(toProxy, "/watchstream/proxied/");
+    List<String> direct = scenario(proxy.toEtcd(), "/watchstream/direct/");
+    List<String> proxied = scenario(proxy.toProxy(), "/watchstream/proxied/");
     assertEquals(direct, proxied);
     assertEquals("id=7 created=true canceled=false fragment=false events=0 progress=false", direct.get(0));
     String progress = direct.get(direct.size() - 2);

@@ -13,13 +13,11 @@ import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.testing.EtcdExtension;
-import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -40,30 +38,19 @@ class WireRangeThroughEtcdTest {
       "    providers: [{aesgcm: {keys: [{name: key1, secret: " + TestCodecs.randomKey(32) + "}]}}]",
       "");
 
-  private static ProxyFixture proxy;
-  private static ManagedChannel toProxy;
-  private static ManagedChannel toEtcd;
+  @RegisterExtension static final ProxyExtension proxy =
+      new ProxyExtension(etcd, TestCodecs.fromYaml(CONFIG, KmsTransformerFactory.UNAVAILABLE));
 
   @BeforeAll
   static void start() {
-    proxy = ProxyFixture.start(TestCodecs.fromYaml(CONFIG, KmsTransformerFactory.UNAVAILABLE), etcd.endpoint());
-    toProxy = NettyChannelBuilder.forTarget(proxy.endpoint()).usePlaintext().build();
-    toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
     for (int i = 0; i < 20; i++) {
       put("/registry/secrets/wire/s" + i, "secret " + i + " " + "x".repeat(i * 20));
       put("/registry/pods/wire/p" + i, "pod " + i);
     }
   }
 
-  @AfterAll
-  static void stop() {
-    toProxy.shutdownNow();
-    toEtcd.shutdownNow();
-    proxy.close();
-  }
-
   private static void put(String key, String value) {
-    KVGrpc.newBlockingStub(toProxy).put(PutRequest.newBuilder().setKey(pb(key)).setValue(pb(value)).build());
+    KVGrpc.newBlockingStub(proxy.toProxy()).put(PutRequest.newBuilder().setKey(pb(key)).setValue(pb(value)).build());
   }
 
   private static RangeRequest prefix(String p, long limit) {
@@ -79,17 +66,17 @@ class WireRangeThroughEtcdTest {
   @Test
   void aPageWithoutGovernedValuesArrivesAsTheBytesEtcdSent() {
     RangeRequest pods = prefix("/registry/pods/wire/", 15);
-    byte[] direct = rangeBytes(toEtcd, pods);
-    assertArrayEquals(direct, rangeBytes(toProxy, pods));
+    byte[] direct = rangeBytes(proxy.toEtcd(), pods);
+    assertArrayEquals(direct, rangeBytes(proxy.toProxy(), pods));
     RangeRequest keysOnly = prefix("/registry/secrets/wire/", 0).toBuilder().setKeysOnly(true).build();
-    assertArrayEquals(rangeBytes(toEtcd, keysOnly), rangeBytes(toProxy, keysOnly));
+    assertArrayEquals(rangeBytes(proxy.toEtcd(), keysOnly), rangeBytes(proxy.toProxy(), keysOnly));
   }
 
   @Test
   void aPageOfSecretsDiffersFromEtcdsOnlyInTheValues() throws Exception {
     RangeRequest secrets = prefix("/registry/secrets/wire/", 15);
-    RangeResponse stored = RangeResponse.parseFrom(rangeBytes(toEtcd, secrets));
-    byte[] proxied = rangeBytes(toProxy, secrets);
+    RangeResponse stored = RangeResponse.parseFrom(rangeBytes(proxy.toEtcd(), secrets));
+    byte[] proxied = rangeBytes(proxy.toProxy(), secrets);
 
     RangeResponse.Builder expected = stored.toBuilder();
     for (int i = 0; i < stored.getKvsCount(); i++) {

@@ -8,6 +8,10 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -22,6 +26,8 @@ import java.util.concurrent.TimeUnit;
  * has one), of the release {@link EtcdRelease#current()} names unless one is given.
  */
 public final class EtcdProcess implements AutoCloseable {
+
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   private final EtcdRelease release;
   private final String name;
@@ -68,11 +74,25 @@ public final class EtcdProcess implements AutoCloseable {
         new TlsFiles(probe.cert(), probe.key(), pki.caCert()));
   }
 
+  /**
+   * Starts a one-member cluster on two free ports; again on two others, up to three times, when another process
+   * took one of them between {@link FreePorts#next()} and etcd's bind (other builds run on the same machine).
+   */
   private static EtcdProcess startSingle(EtcdRelease release, List<String> extraArgs, TlsFiles clientTls) {
-    EtcdProcess p = create(release, "etcd0", FreePorts.next(), FreePorts.next(), extraArgs, clientTls);
-    p.launch(p.name + "=" + p.peerUrl(), "etcd-test-" + p.clientPort);
-    p.awaitReady(Duration.ofSeconds(30));
-    return p;
+    for (int attempt = 1; ; attempt++) {
+      EtcdProcess p = create(release, "etcd0", FreePorts.next(), FreePorts.next(), extraArgs, clientTls);
+      p.launch(p.name + "=" + p.peerUrl(), "etcd-test-" + p.clientPort);
+      try {
+        p.awaitReady(Duration.ofSeconds(30));
+        return p;
+      } catch (IllegalStateException e) {
+        boolean portTaken = p.log().contains("address already in use");
+        p.close();
+        if (!portTaken || attempt == 3) {
+          throw e;
+        }
+      }
+    }
   }
 
   /** Starts an n-member cluster on loopback and waits until every member serves requests. */
@@ -147,7 +167,7 @@ public final class EtcdProcess implements AutoCloseable {
         if (Instant.now().isAfter(deadline)) {
           throw new IllegalStateException("etcd " + name + " not ready after " + timeout + ":\n" + log());
         }
-        Thread.sleep(100);
+        Thread.sleep(100); // the interval of this bounded readiness poll
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -172,6 +192,25 @@ public final class EtcdProcess implements AutoCloseable {
           .status(StatusRequest.getDefaultInstance());
     } catch (RuntimeException notYet) {
       return null; // still starting
+    }
+  }
+
+  /**
+   * How many watchers this member has now, from its own {@code /metrics} (the gauge
+   * {@code etcd_debugging_mvcc_watcher_total}): the evidence that a watch a client asked for exists, for a client
+   * that prints nothing when it does (etcdctl). A plaintext member only.
+   */
+  public long watchers() {
+    HttpRequest request = HttpRequest.newBuilder(URI.create(clientUrl() + "/metrics"))
+        .timeout(Duration.ofSeconds(5)).build();
+    try {
+      String text = HTTP.send(request, HttpResponse.BodyHandlers.ofString()).body();
+      return (long) PrometheusText.parse(text).value("etcd_debugging_mvcc_watcher_total");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read etcd " + name + "'s /metrics", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
     }
   }
 

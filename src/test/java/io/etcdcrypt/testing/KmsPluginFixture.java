@@ -1,12 +1,15 @@
 package io.etcdcrypt.testing;
 
 import io.etcdcrypt.kms.KmsEndpoint;
+import io.etcdcrypt.kms.plugin.KekRing;
+import io.etcdcrypt.kms.plugin.KekStore;
 import io.etcdcrypt.kms.plugin.KeyFileKekStore;
 import io.etcdcrypt.kms.plugin.KmsPluginServer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The bundled KMS plugin started in-process on a socket in a temp dir, with a fresh key file holding one KEK
@@ -18,6 +21,7 @@ public final class KmsPluginFixture implements AutoCloseable {
 
   private final Path keyFile;
   private final KmsEndpoint endpoint;
+  private final AtomicInteger failedReloads = new AtomicInteger();
   private KmsPluginServer server;
 
   private KmsPluginFixture(Path keyFile, KmsEndpoint endpoint) {
@@ -34,8 +38,38 @@ public final class KmsPluginFixture implements AutoCloseable {
     Path keyFile = dir.resolve("keks");
     KeyFileKekStore.generateKey(keyFile, "kek-1", Clock.systemUTC());
     KmsPluginFixture f = new KmsPluginFixture(keyFile, endpoint);
-    f.server = KmsPluginServer.start(endpoint, KeyFileKekStore.open(keyFile), RELOAD_INTERVAL, "test");
+    f.server = KmsPluginServer.start(endpoint, f.counted(KeyFileKekStore.open(keyFile)), RELOAD_INTERVAL, "test");
     return f;
+  }
+
+  /** {@code store}, counting the reloads that fail (the plugin then keeps its previous KEKs). */
+  private KekStore counted(KekStore store) {
+    return new KekStore() {
+      @Override
+      public KekRing ring() {
+        return store.ring();
+      }
+
+      @Override
+      public boolean reload() throws Exception {
+        try {
+          return store.reload();
+        } catch (Exception e) {
+          failedReloads.incrementAndGet();
+          throw e;
+        }
+      }
+
+      @Override
+      public String describe() {
+        return store.describe();
+      }
+
+      @Override
+      public void close() {
+        store.close();
+      }
+    };
   }
 
   public KmsEndpoint endpoint() {
@@ -62,7 +96,12 @@ public final class KmsPluginFixture implements AutoCloseable {
   /** Starts the plugin again on the same socket with the same key file. */
   public void restart() throws IOException {
     stop();
-    server = KmsPluginServer.start(endpoint, KeyFileKekStore.open(keyFile), RELOAD_INTERVAL, "test");
+    server = KmsPluginServer.start(endpoint, counted(KeyFileKekStore.open(keyFile)), RELOAD_INTERVAL, "test");
+  }
+
+  /** How many times the plugin re-read its key file and rejected it, since this fixture started. */
+  public int failedReloads() {
+    return failedReloads.get();
   }
 
   /** The KEK id the plugin uses now. */

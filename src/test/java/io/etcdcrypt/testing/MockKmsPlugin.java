@@ -144,7 +144,7 @@ public final class MockKmsPlugin implements AutoCloseable {
     Duration d = delay;
     if (!d.isZero()) {
       try {
-        Thread.sleep(d.toMillis());
+        Thread.sleep(d.toMillis()); // a slow plugin on purpose: the delay is the behaviour tests set
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }

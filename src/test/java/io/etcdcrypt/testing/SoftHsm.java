@@ -87,12 +87,19 @@ public final class SoftHsm {
     return dir;
   }
 
+  /** Runs {@code command} with this token's environment; its output goes to a file, read once it has exited. */
   private String run(String... command) throws IOException, InterruptedException {
-    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+    Path log = Files.createTempFile(dir, "command", ".out");
+    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().putAll(environment());
     Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IOException(String.join(" ", command) + " did not finish within 60 s: "
+          + new String(Files.readAllBytes(log), StandardCharsets.UTF_8));
+    }
+    String out = new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
+    if (p.exitValue() != 0) {
       throw new IOException(String.join(" ", command) + " failed: " + out);
     }
     return out;

@@ -140,7 +140,8 @@ class KmsPluginServerTest {
   @Test
   void aBrokenKeyFileKeepsThePreviousKeks() throws Exception {
     Files.writeString(plugin.keyFile(), "kek-2: not-base64!\n", java.nio.file.StandardOpenOption.APPEND);
-    Thread.sleep(KmsPluginFixture.RELOAD_INTERVAL.toMillis() * 3);
+    Await.until("the plugin to re-read the broken key file and reject it", Duration.ofSeconds(10),
+        () -> plugin.failedReloads() > 0);
     StatusResponse s = Stages.join(v2.status());
     assertEquals("kek-1", s.getKeyId());
     assertEquals("ok", s.getHealthz());

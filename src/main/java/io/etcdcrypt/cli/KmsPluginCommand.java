@@ -1,10 +1,10 @@
 package io.etcdcrypt.cli;
 
-import io.etcdcrypt.kms.KmsEndpoint;
-import io.etcdcrypt.kms.plugin.KekStore;
-import io.etcdcrypt.kms.plugin.KeyFileKekStore;
-import io.etcdcrypt.kms.plugin.KmsPluginServer;
-import io.etcdcrypt.kms.plugin.Pkcs11KekStore;
+import io.etcdcrypt.config.KmsEndpoint;
+import io.etcdcrypt.kmsplugin.KekStore;
+import io.etcdcrypt.kmsplugin.KeyFileKekStore;
+import io.etcdcrypt.kmsplugin.KmsPluginServer;
+import io.etcdcrypt.kmsplugin.Pkcs11KekStore;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -53,7 +53,7 @@ public final class KmsPluginCommand implements Callable<Integer> {
       if (listen == null) {
         throw new IllegalArgumentException("Missing required option: '--listen=<listen>'");
       }
-      endpoint = KmsEndpoint.parse(listen);
+      endpoint = KmsEndpoint.of(listen);
       reload = parseDuration(reloadInterval);
       source.check();
     } catch (IllegalArgumentException e) {

@@ -9,7 +9,7 @@ import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.kms.KmsProviderOptions;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.observe.AdminServer;
 import io.etcdcrypt.ops.ConfigReloader;
 import io.etcdcrypt.ops.StaleRewriter;
@@ -139,11 +139,11 @@ public final class ServeCommand implements Callable<Integer> {
     // KMS providers start even when their plugin is down; they become usable (and /readyz passes) once it
     // answers, like kube-apiserver's.
     Metrics metrics = Metrics.forThisHost();
-    Supplier<KmsTransformers> newKms = () -> new KmsTransformers(KmsProviderOptions.defaults()
+    Supplier<KmsProviders> newKms = () -> new KmsProviders(KmsProviderOptions.defaults()
         .withObserver(metrics.kms())
         .withHealthyResultTtl(KmsHealthChecks.PASSING_RESULT_TTL));
     ResourceResolver resolver = new ResourceResolver(encryption.etcdPrefix);
-    KmsTransformers kms = newKms.get();
+    KmsProviders kms = newKms.get();
     SwappableCodec codec;
     try {
       codec = new SwappableCodec(EncryptionCodec.create(config, resolver, kms, metrics.transforms()));
@@ -170,7 +170,7 @@ public final class ServeCommand implements Callable<Integer> {
     Threading threading = new Threading(eventLoopThreads);
     ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy(), stale, threading);
 
-    Supplier<KmsTransformers> currentKms = () -> kms;
+    Supplier<KmsProviders> currentKms = () -> kms;
     if (automaticReload) {
       ConfigReloader reloader = ConfigReloader.start(encryption.file, resolver, codec, kms,
           ConfigReloader.Options.defaults().withKmsFactory(newKms)
@@ -201,7 +201,7 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   private AdminServer startAdmin(
-      ProxyServer proxy, Metrics metrics, EncryptionConfiguration config, Supplier<KmsTransformers> kms)
+      ProxyServer proxy, Metrics metrics, EncryptionConfiguration config, Supplier<KmsProviders> kms)
       throws IOException {
     Endpoint a = Endpoint.parseListen(metricsAddr);
     AdminServer admin = new AdminServer(new InetSocketAddress(a.host(), a.port()));

@@ -12,11 +12,14 @@ import java.util.Locale;
  * <p>Like kube-apiserver, a host part is ignored: {@code unix://var/run/kms.sock} connects to {@code /run/kms.sock}.
  * The loader reports that as a warning rather than an error, because kube-apiserver accepts it.
  *
- * @param socketPath the filesystem path, or {@code @name} for an abstract socket (the form Netty's
- *     {@code DomainSocketAddress} and Go's dialer both understand)
+ * <p>This is the one endpoint type: the loader validates with {@link #parse}, the KMS clients, the bundled plugin and
+ * the tests connect or bind with what it says ({@code kms.UnixSocketTransport} makes the socket address).
+ *
+ * @param url the endpoint as written in the configuration
+ * @param socketPath the filesystem path, or {@code @name} for an abstract socket (the form Go's dialer understands)
  * @param host the ignored host part, empty if none
  */
-public record KmsEndpoint(String socketPath, String host) {
+public record KmsEndpoint(String url, String socketPath, String host) {
 
   /** Thrown with a message that may quote the (non-secret) endpoint. */
   public static final class InvalidEndpointException extends Exception {
@@ -28,6 +31,28 @@ public record KmsEndpoint(String socketPath, String host) {
   /** True if this is a Linux abstract-namespace socket ({@code unix:///@name}). */
   public boolean isAbstract() {
     return socketPath.startsWith("@");
+  }
+
+  /**
+   * Parses an endpoint that was validated already (a loaded configuration, a test's own socket); an invalid one is
+   * an IllegalArgumentException that says what is wrong and how a valid one looks.
+   */
+  public static KmsEndpoint of(String url) {
+    try {
+      return parse(url == null ? "" : url);
+    } catch (InvalidEndpointException e) {
+      throw new IllegalArgumentException("KMS " + e.getMessage(), e);
+    }
+  }
+
+  /** The endpoint of a socket file at {@code path}. */
+  public static KmsEndpoint ofFile(java.nio.file.Path path) {
+    return of("unix://" + path.toAbsolutePath());
+  }
+
+  @Override
+  public String toString() {
+    return url;
   }
 
   public static KmsEndpoint parse(String endpoint) throws InvalidEndpointException {
@@ -75,7 +100,7 @@ public record KmsEndpoint(String socketPath, String host) {
           + " unix:///absolute/path/to/kms.sock or unix:///@abstract-name");
     }
     String socket = path.startsWith("/@") ? path.substring(1) : path;
-    return new KmsEndpoint(socket, host);
+    return new KmsEndpoint(endpoint, socket, host);
   }
 
   /** Go's getScheme: a letter, then letters, digits, '+', '-', '.', up to ':'. Null if there is none. */

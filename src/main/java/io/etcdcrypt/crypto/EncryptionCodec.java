@@ -95,7 +95,7 @@ public final class EncryptionCodec implements ValueCodec {
       for (String resource : rule.resources()) {
         Optional<ResolvedRule> resolved = config.providersFor(GroupResource.parse(resource));
         if (resolved.isPresent() && !chains.containsKey(resolved.get())) {
-          chains.put(resolved.get(), ProviderTransformers.forProviders(resolved.get().providers(), kms));
+          chains.put(resolved.get(), ProviderChains.forProviders(resolved.get().providers(), kms));
         }
       }
     }

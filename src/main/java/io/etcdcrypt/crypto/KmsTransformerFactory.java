@@ -4,7 +4,7 @@ import io.etcdcrypt.config.ProviderConfig;
 
 /**
  * Builds the body transformer of a {@code kms} provider: everything after {@code k8s:enc:kms:v1:<name>:} or
- * {@code k8s:enc:kms:v2:<name>:}. {@link ProviderTransformers} adds that prefix; the factory owns the plugin
+ * {@code k8s:enc:kms:v2:<name>:}. {@link ProviderChains} adds that prefix; the factory owns the plugin
  * connection, DEK/seed handling and the envelope format.
  */
 @FunctionalInterface

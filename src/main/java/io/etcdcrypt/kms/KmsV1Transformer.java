@@ -1,5 +1,6 @@
 package io.etcdcrypt.kms;
 
+import io.etcdcrypt.config.KmsEndpoint;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.google.protobuf.ByteString;
@@ -130,7 +131,7 @@ public final class KmsV1Transformer implements KmsProvider {
       throw new IllegalArgumentException("KMS provider " + config.name() + " has apiVersion " + config.apiVersion()
           + ", not v1");
     }
-    return create(config.name(), KmsEndpoint.parse(config.endpoint()), config.timeout(), config.cacheSize(), options);
+    return create(config.name(), KmsEndpoint.of(config.endpoint()), config.timeout(), config.cacheSize(), options);
   }
 
   @Override

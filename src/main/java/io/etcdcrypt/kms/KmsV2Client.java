@@ -1,5 +1,6 @@
 package io.etcdcrypt.kms;
 
+import io.etcdcrypt.config.KmsEndpoint;
 import com.google.protobuf.ByteString;
 import io.etcdcrypt.kms.proto.v2.DecryptRequest;
 import io.etcdcrypt.kms.proto.v2.EncryptRequest;

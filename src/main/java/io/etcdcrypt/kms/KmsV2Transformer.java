@@ -1,5 +1,6 @@
 package io.etcdcrypt.kms;
 
+import io.etcdcrypt.config.KmsEndpoint;
 import com.google.protobuf.ByteString;
 import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
@@ -64,7 +65,7 @@ public final class KmsV2Transformer implements KmsProvider {
       throw new IllegalArgumentException("KMS provider " + config.name() + " has apiVersion " + config.apiVersion()
           + ", not v2");
     }
-    return start(config.name(), KmsEndpoint.parse(config.endpoint()), config.timeout(), options);
+    return start(config.name(), KmsEndpoint.of(config.endpoint()), config.timeout(), options);
   }
 
   @Override

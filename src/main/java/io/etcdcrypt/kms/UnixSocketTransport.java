@@ -1,10 +1,12 @@
 package io.etcdcrypt.kms;
 
+import io.etcdcrypt.config.KmsEndpoint;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
@@ -26,13 +28,19 @@ public final class UnixSocketTransport {
 
   private UnixSocketTransport() {}
 
+  /** The netty address to connect or bind to; an abstract name is passed with a leading NUL byte. */
+  public static DomainSocketAddress address(KmsEndpoint endpoint) {
+    return new DomainSocketAddress(
+        endpoint.isAbstract() ? "\0" + endpoint.socketPath().substring(1) : endpoint.socketPath());
+  }
+
   /**
    * A plaintext channel to the plugin at {@code endpoint}. {@code :authority} is {@code localhost}, as
    * kube-apiserver's KMS v2 client sends (plugins may check it). The channel connects lazily, so it can be
    * created while the plugin is down.
    */
   public static ManagedChannel channel(KmsEndpoint endpoint) {
-    return NettyChannelBuilder.forAddress(endpoint.socketAddress())
+    return NettyChannelBuilder.forAddress(address(endpoint))
         .eventLoopGroup(group())
         .channelType(EpollDomainSocketChannel.class)
         .usePlaintext()
@@ -47,11 +55,11 @@ public final class UnixSocketTransport {
    * any other kind of file at that path is left alone and the bind fails.
    */
   public static NettyServerBuilder serverBuilder(KmsEndpoint endpoint) throws IOException {
-    if (!endpoint.abstractNamespace()) {
-      removeStaleSocket(Path.of(endpoint.path()));
+    if (!endpoint.isAbstract()) {
+      removeStaleSocket(Path.of(endpoint.socketPath()));
     }
     EventLoopGroup group = group();
-    return NettyServerBuilder.forAddress(endpoint.socketAddress())
+    return NettyServerBuilder.forAddress(address(endpoint))
         .bossEventLoopGroup(group)
         .workerEventLoopGroup(group)
         .channelType(EpollServerDomainSocketChannel.class);

@@ -7,7 +7,7 @@ import io.etcdcrypt.config.ResourceRule;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.kms.KmsHealth;
 import io.etcdcrypt.kms.KmsProvider;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,7 +47,7 @@ public final class KmsHealthChecks {
    * The checks for {@code config} loaded once (no automatic reload): none without KMS providers. Providers come
    * from {@code kms}, which must have built them already (the codec has).
    */
-  public static List<HealthCheck> forConfig(EncryptionConfiguration config, KmsTransformers kms) {
+  public static List<HealthCheck> forConfig(EncryptionConfiguration config, KmsProviders kms) {
     List<Member> members = new ArrayList<>();
     boolean anyV1 = false;
     for (ResourceRule rule : config.rules()) {
@@ -118,7 +118,7 @@ public final class KmsHealthChecks {
     return health.ok() ? Optional.empty() : Optional.of(health.text());
   }
 
-  private static KmsProvider providerOf(KmsTransformers kms, ProviderConfig.Kms config) {
+  private static KmsProvider providerOf(KmsProviders kms, ProviderConfig.Kms config) {
     try {
       return kms.create(config); // returns the provider the codec already created for this entry
     } catch (TransformException e) {

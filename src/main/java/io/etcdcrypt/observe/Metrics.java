@@ -30,7 +30,7 @@ import java.util.List;
  *
  * <pre>{@code
  * Metrics metrics = Metrics.forThisHost();
- * KmsTransformers kms = new KmsTransformers(KmsProviderOptions.defaults().withObserver(metrics.kms()));
+ * KmsProviders kms = new KmsProviders(KmsProviderOptions.defaults().withObserver(metrics.kms()));
  * EncryptionCodec codec = EncryptionCodec.create(config, resolver, kms, metrics.transforms());
  * ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy());
  * admin.route(MetricNames.METRICS_PATH, metrics::serve);

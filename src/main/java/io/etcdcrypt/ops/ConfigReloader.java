@@ -8,7 +8,7 @@ import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformObserver;
 import io.etcdcrypt.crypto.TransformException;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * <p>The file is watched (its directories, see {@link DirectoryWatcher}) and also polled, since watches miss
  * changes behind symlinks into other directories and on some file systems. A change is what kube-apiserver calls
  * one: a different SHA-256 of the file's bytes. A changed file is loaded and validated with reload semantics,
- * every provider is built (KMS providers with a new {@link KmsTransformers}), and the new KMS providers get up to
+ * every provider is built (KMS providers with a new {@link KmsProviders}), and the new KMS providers get up to
  * max(grace period, 10 s) to become healthy, checked every 100 ms. Only then is the new codec swapped into the
  * {@link SwappableCodec}: calls already running finish on the old one, whose KMS providers are closed after the
  * old configuration's grace period (twice the sum of its KMS timeouts). If anything fails the old configuration
@@ -63,11 +63,11 @@ public final class ConfigReloader implements AutoCloseable {
    * @param onReload hears the outcome of every attempt to apply a changed file (metrics)
    */
   public record Options(Duration pollInterval, boolean watchFiles, Duration minHealthWait, Duration closeGrace,
-      Supplier<KmsTransformers> kmsFactory, Duration debounce, TransformObserver transforms,
+      Supplier<KmsProviders> kmsFactory, Duration debounce, TransformObserver transforms,
       Consumer<Boolean> onReload) {
 
     public static Options defaults() {
-      return new Options(Duration.ofMinutes(1), true, KmsReadiness.MIN_WAIT, null, KmsTransformers::new,
+      return new Options(Duration.ofMinutes(1), true, KmsReadiness.MIN_WAIT, null, KmsProviders::new,
           Duration.ofMillis(200), TransformObserver.NONE, applied -> {});
     }
 
@@ -92,14 +92,14 @@ public final class ConfigReloader implements AutoCloseable {
       return new Options(pollInterval, watchFiles, minHealthWait, d, kmsFactory, debounce, transforms, onReload);
     }
 
-    public Options withKmsFactory(Supplier<KmsTransformers> factory) {
+    public Options withKmsFactory(Supplier<KmsProviders> factory) {
       return new Options(pollInterval, watchFiles, minHealthWait, closeGrace, factory, debounce, transforms,
           onReload);
     }
   }
 
   /** A configuration in effect and the KMS providers built for it. */
-  private record Generation(EncryptionConfiguration config, KmsTransformers kms) {}
+  private record Generation(EncryptionConfiguration config, KmsProviders kms) {}
 
   private final Path file;
   private final ResourceResolver resolver;
@@ -110,14 +110,14 @@ public final class ConfigReloader implements AutoCloseable {
   private final AtomicBoolean checkScheduled = new AtomicBoolean();
   private final AtomicLong successes = new AtomicLong();
   private final AtomicLong failures = new AtomicLong();
-  private final List<KmsTransformers> closing = new ArrayList<>();
+  private final List<KmsProviders> closing = new ArrayList<>();
   private volatile Generation current;
   private volatile String lastError;
   private String rejectedHash;
   private DirectoryWatcher watcher;
   private volatile boolean closed;
 
-  private ConfigReloader(Path file, ResourceResolver resolver, SwappableCodec codec, KmsTransformers initialKms,
+  private ConfigReloader(Path file, ResourceResolver resolver, SwappableCodec codec, KmsProviders initialKms,
       Options options) {
     this.file = file;
     this.resolver = resolver;
@@ -141,7 +141,7 @@ public final class ConfigReloader implements AutoCloseable {
    * @param initialKms the KMS providers of the current codec; the reloader closes them when they are replaced
    */
   public static ConfigReloader start(Path file, ResourceResolver resolver, SwappableCodec codec,
-      KmsTransformers initialKms, Options options) throws IOException {
+      KmsProviders initialKms, Options options) throws IOException {
     ConfigReloader r = new ConfigReloader(file, resolver, codec, initialKms, options);
     if (options.watchFiles()) {
       r.watcher = DirectoryWatcher.start(file, r::scheduleCheck);
@@ -192,7 +192,7 @@ public final class ConfigReloader implements AutoCloseable {
   }
 
   /** The KMS providers of the configuration in effect, for the readiness check. */
-  public KmsTransformers currentKms() {
+  public KmsProviders currentKms() {
     return current.kms();
   }
 
@@ -234,7 +234,7 @@ public final class ConfigReloader implements AutoCloseable {
       return fail("it is not valid: " + e.errors().stream().map(Object::toString).collect(Collectors.joining("; ")));
     }
     rejectedHash = null;
-    KmsTransformers kms = options.kmsFactory().get();
+    KmsProviders kms = options.kmsFactory().get();
     EncryptionCodec next;
     try {
       next = EncryptionCodec.create(config, resolver, kms, options.transforms());
@@ -276,7 +276,7 @@ public final class ConfigReloader implements AutoCloseable {
   }
 
   /** Closes {@code kms} after {@code grace}, so that calls which started with it can finish. */
-  private void retire(KmsTransformers kms, Duration grace) {
+  private void retire(KmsProviders kms, Duration grace) {
     synchronized (closing) {
       closing.add(kms);
     }
@@ -298,12 +298,12 @@ public final class ConfigReloader implements AutoCloseable {
     timer.shutdownNow();
     reloading.lock(); // a running check finishes (or fails) before its providers are closed
     try {
-      List<KmsTransformers> pending;
+      List<KmsProviders> pending;
       synchronized (closing) {
         pending = new ArrayList<>(closing);
         closing.clear();
       }
-      pending.forEach(KmsTransformers::close);
+      pending.forEach(KmsProviders::close);
       current.kms().close();
     } finally {
       reloading.unlock();

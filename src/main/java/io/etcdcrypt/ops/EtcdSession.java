@@ -6,7 +6,7 @@ import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.TlsFiles;
 import io.etcdcrypt.proxy.Upstream;
@@ -27,11 +27,11 @@ public final class EtcdSession implements AutoCloseable {
 
   private final EncryptionConfiguration config;
   private final ResourceResolver resolver;
-  private final KmsTransformers kms;
+  private final KmsProviders kms;
   private final EncryptionCodec codec;
   private final Upstream upstream;
 
-  private EtcdSession(EncryptionConfiguration config, ResourceResolver resolver, KmsTransformers kms,
+  private EtcdSession(EncryptionConfiguration config, ResourceResolver resolver, KmsProviders kms,
       EncryptionCodec codec, Upstream upstream) {
     this.config = config;
     this.resolver = resolver;
@@ -57,7 +57,7 @@ public final class EtcdSession implements AutoCloseable {
     }
     config.warnings().forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
     ResourceResolver resolver = new ResourceResolver(etcdPrefix);
-    KmsTransformers kms = new KmsTransformers();
+    KmsProviders kms = new KmsProviders();
     try {
       EncryptionCodec codec = EncryptionCodec.create(config, resolver, kms);
       List<String> unhealthy = KmsReadiness.await(kms, kmsWait);

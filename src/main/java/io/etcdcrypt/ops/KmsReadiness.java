@@ -5,7 +5,7 @@ import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceRule;
 import io.etcdcrypt.kms.KmsProvider;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import java.time.Duration;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -26,7 +26,7 @@ public final class KmsReadiness {
    * Returns the failures, one per unhealthy provider ({@code kms-provider <name>: <error>}), or nothing when all
    * are healthy; a configuration without KMS providers is healthy at once.
    */
-  public static List<String> await(KmsTransformers kms, Duration limit) throws InterruptedException {
+  public static List<String> await(KmsProviders kms, Duration limit) throws InterruptedException {
     long deadline = System.nanoTime() + limit.toNanos();
     while (true) {
       List<String> failures = failures(kms.providers());

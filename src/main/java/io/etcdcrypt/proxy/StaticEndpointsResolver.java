@@ -8,25 +8,28 @@ import io.grpc.StatusOr;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.URI;
+import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 
 /**
  * Resolves a fixed list of etcd members into one address group per member, so that the channel's
  * {@code round_robin} policy spreads calls over the healthy ones and skips a member that went away, like
  * clientv3 does. Each group carries its own authority so TLS verifies every member against its own host name.
+ *
+ * <p>The members travel in the channel target itself ({@code etcd-crypt-proxy-endpoints:///h1%3A2379,h2%3A2379},
+ * as jetcd's {@code etcd://} targets carry theirs), so the provider holds no state and any number of channels can
+ * use it.
  */
 final class StaticEndpointsResolver extends NameResolver {
 
   static final String SCHEME = "etcd-crypt-proxy-endpoints";
 
   private static final Provider PROVIDER = new Provider();
-  private static final Map<String, List<Endpoint>> TARGETS = new ConcurrentHashMap<>();
-  private static final AtomicLong IDS = new AtomicLong();
 
   private final List<Endpoint> endpoints;
   private final String authority;
@@ -36,15 +39,23 @@ final class StaticEndpointsResolver extends NameResolver {
     this.authority = endpoints.get(0).toString();
   }
 
-  /** Registers {@code endpoints} and returns the channel target that resolves to them. */
+  /** The channel target that resolves to {@code endpoints}. */
   static String target(List<Endpoint> endpoints) {
-    String id = Long.toString(IDS.incrementAndGet());
-    TARGETS.put(id, List.copyOf(endpoints));
-    return SCHEME + ":///" + id;
+    if (endpoints.isEmpty()) {
+      throw new IllegalArgumentException("at least one etcd endpoint is needed");
+    }
+    return SCHEME + ":///" + endpoints.stream()
+        .map(e -> URLEncoder.encode(e.toString(), StandardCharsets.UTF_8))
+        .collect(Collectors.joining(","));
   }
 
-  static void forget(String target) {
-    TARGETS.remove(URI.create(target).getPath().substring(1));
+  /** The members a target of {@link #target} names. */
+  static List<Endpoint> endpoints(URI target) {
+    List<Endpoint> endpoints = new ArrayList<>();
+    for (String member : target.getRawPath().substring(1).split(",")) {
+      endpoints.add(Endpoint.parse(URLDecoder.decode(member, StandardCharsets.UTF_8)));
+    }
+    return List.copyOf(endpoints);
   }
 
   static NameResolverProvider provider() {
@@ -75,11 +86,7 @@ final class StaticEndpointsResolver extends NameResolver {
   private static final class Provider extends NameResolverProvider {
     @Override
     public NameResolver newNameResolver(URI targetUri, Args args) {
-      if (!SCHEME.equals(targetUri.getScheme())) {
-        return null;
-      }
-      List<Endpoint> endpoints = TARGETS.get(targetUri.getPath().substring(1));
-      return endpoints == null ? null : new StaticEndpointsResolver(endpoints);
+      return SCHEME.equals(targetUri.getScheme()) ? new StaticEndpointsResolver(endpoints(targetUri)) : null;
     }
 
     @Override

@@ -22,7 +22,6 @@ public final class Upstream implements AutoCloseable {
   }
 
   private final ManagedChannel channel;
-  private final String target;
   private final List<Endpoint> endpoints;
 
   public Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes) {
@@ -42,8 +41,8 @@ public final class Upstream implements AutoCloseable {
   Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes, List<ClientInterceptor> interceptors,
       EventLoops loops) {
     this.endpoints = List.copyOf(endpoints);
-    this.target = StaticEndpointsResolver.target(endpoints);
-    NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target, tls.channelCredentials());
+    NettyChannelBuilder builder =
+        NettyChannelBuilder.forTarget(StaticEndpointsResolver.target(endpoints), tls.channelCredentials());
     if (loops != null) {
       builder.eventLoopGroup(loops.group).channelType(loops.channelType).directExecutor();
     }
@@ -87,6 +86,5 @@ public final class Upstream implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    StaticEndpointsResolver.forget(target);
   }
 }

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcd.jetcd.Client;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.ops.OpsFixtures;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
@@ -182,7 +182,7 @@ class RewrapCommandTest {
       assertEquals(0, run.exitCode(), run::toString);
       assertEquals(counts("secrets", "k8s:enc:kms:v2:kms1: key_id=kek-2", n), census(newConfig));
 
-      try (KmsTransformers factory = new KmsTransformers();
+      try (KmsProviders factory = new KmsProviders();
           ProxyFixture proxy = ProxyFixture.start(codec(config("secrets", kms), factory), etcd.endpoint());
           Client client = proxy.client()) {
         for (int i = 0; i < n; i += 17) {

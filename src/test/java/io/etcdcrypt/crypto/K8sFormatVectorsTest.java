@@ -62,7 +62,7 @@ class K8sFormatVectorsTest {
   private static void checkLocalProvider(Vector v) throws Exception {
     ProviderConfig config = providerWithOneKey(v);
     byte[] aad = v.associatedData();
-    PrefixTransformers chain = ProviderTransformers.forProviders(List.of(config), KmsTransformerFactory.UNAVAILABLE);
+    PrefixTransformers chain = ProviderChains.forProviders(List.of(config), KmsTransformerFactory.UNAVAILABLE);
 
     if (v.mustFail()) {
       UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, v.stored(), aad));
@@ -82,7 +82,7 @@ class K8sFormatVectorsTest {
     int start = prefix.getBytes(StandardCharsets.UTF_8).length;
     byte[] nonce = Arrays.copyOfRange(v.stored(), start, start + nonceSize(v.provider()));
     PrefixTransformers pinned =
-        ProviderTransformers.forProviders(List.of(config), KmsTransformerFactory.UNAVAILABLE, pinnedTo(nonce));
+        ProviderChains.forProviders(List.of(config), KmsTransformerFactory.UNAVAILABLE, pinnedTo(nonce));
     assertArrayEquals(v.stored(), Sync.encrypt(pinned, v.plaintext(), aad));
   }
 
@@ -109,9 +109,9 @@ class K8sFormatVectorsTest {
 
   private static String providerPrefix(String provider) {
     return switch (provider) {
-      case "aescbc" -> ProviderTransformers.AESCBC_PREFIX;
-      case "aesgcm" -> ProviderTransformers.AESGCM_PREFIX;
-      case "secretbox" -> ProviderTransformers.SECRETBOX_PREFIX;
+      case "aescbc" -> ProviderChains.AESCBC_PREFIX;
+      case "aesgcm" -> ProviderChains.AESGCM_PREFIX;
+      case "secretbox" -> ProviderChains.SECRETBOX_PREFIX;
       default -> throw new IllegalArgumentException(provider);
     };
   }

@@ -31,6 +31,6 @@ final class Providers {
 
   /** The chain kube-apiserver would build for this {@code providers:} list (no KMS). */
   static PrefixTransformers chain(ProviderConfig... providers) throws TransformException {
-    return ProviderTransformers.forProviders(List.of(providers), KmsTransformerFactory.UNAVAILABLE);
+    return ProviderChains.forProviders(List.of(providers), KmsTransformerFactory.UNAVAILABLE);
   }
 }

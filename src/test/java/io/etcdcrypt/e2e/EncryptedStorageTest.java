@@ -22,7 +22,7 @@ import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.testing.CreatedWatch;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.Etcdctl;
@@ -62,11 +62,11 @@ class EncryptedStorageTest {
   @RegisterExtension static final KmsPluginExtension plugin = new KmsPluginExtension();
   @RegisterExtension static final ProxyExtension proxy = new ProxyExtension(etcd, EncryptedStorageTest::codec);
 
-  private static KmsTransformers kms;
+  private static KmsProviders kms;
 
   @BeforeAll
   static void start() {
-    kms = new KmsTransformers();
+    kms = new KmsProviders();
   }
 
   @AfterAll

@@ -18,7 +18,7 @@ import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RequestOp;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.CreatedWatch;
@@ -158,7 +158,7 @@ class FailClosedTest {
         "    providers: [{kms: {apiVersion: v2, name: absent, endpoint: 'unix:///tmp/no-such-plugin-"
             + System.nanoTime() + ".sock', timeout: 1s}}]",
         "");
-    try (KmsTransformers kms = new KmsTransformers();
+    try (KmsProviders kms = new KmsProviders();
         ProxyFixture p = ProxyFixture.start(TestCodecs.fromYaml(kmsConfig, kms), etcd.endpoint())) {
       ManagedChannel ch = Channels.plaintext(p.endpoint());
       try {

@@ -12,7 +12,7 @@ import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.WatchOption;
 import io.etcdcrypt.kms.KmsProviderOptions;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.EventLoopBlockingDetector;
@@ -85,7 +85,7 @@ class KmsThroughProxyTest {
   void kmsV2ThousandWritesOneEncryptAndOneDecryptPerDekAcrossARestart(@TempDir Path dir) throws Exception {
     try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"))) {
       String yaml = config(plugin, "v2");
-      try (KmsTransformers kms = new KmsTransformers();
+      try (KmsProviders kms = new KmsProviders();
           ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
           Client c = proxy.client()) {
         putAll(c, "/registry/secrets/v2/", 1000);
@@ -95,7 +95,7 @@ class KmsThroughProxyTest {
       assertEquals(0, plugin.decryptCalls.get(), "the writer's own seed is cached");
 
       // A new proxy process (cold caches) reads everything back with one Decrypt for the one seed.
-      try (KmsTransformers kms = new KmsTransformers();
+      try (KmsProviders kms = new KmsProviders();
           ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
           Client c = proxy.client()) {
         assertAllReadBack(c, "/registry/secrets/v2/", 1000);
@@ -118,14 +118,14 @@ class KmsThroughProxyTest {
           "    providers: [{kms: {apiVersion: v1, name: mock-v1, endpoint: '" + plugin.endpoint().url()
               + "', timeout: 10s}}]",
           "");
-      try (KmsTransformers kms = new KmsTransformers();
+      try (KmsProviders kms = new KmsProviders();
           ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
           Client c = proxy.client()) {
         putAll(c, "/registry/secrets/slow/", 20);
       }
       // A fresh proxy (one event-loop thread, the default) has not seen that seed: listing the secrets needs the
       // plugin's Decrypt, which now takes 2 s, as does every KMS v1 write's Encrypt.
-      try (KmsTransformers kms = new KmsTransformers();
+      try (KmsProviders kms = new KmsProviders();
           ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
           Client c = proxy.client()) {
         plugin.delay = Duration.ofSeconds(2);
@@ -162,7 +162,7 @@ class KmsThroughProxyTest {
     try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"))) {
       String yaml = config(plugin, "v2");
       long firstRevision = 0;
-      try (KmsTransformers kms = new KmsTransformers();
+      try (KmsProviders kms = new KmsProviders();
           ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
           Client c = proxy.client()) {
         for (int i = 0; i < 5; i++) {
@@ -174,7 +174,7 @@ class KmsThroughProxyTest {
       // The history's first event needs the plugin's Decrypt of the seed: that response is opened on the waiting
       // pool, and everything after it must still arrive, in order, on the same stream.
       LinkedBlockingQueue<String> values = new LinkedBlockingQueue<>();
-      try (KmsTransformers kms = new KmsTransformers();
+      try (KmsProviders kms = new KmsProviders();
           ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
           Client c = proxy.client();
           Watch.Watcher w = c.getWatchClient().watch(bs("/registry/secrets/history/"),
@@ -195,13 +195,13 @@ class KmsThroughProxyTest {
   void kmsV1EncryptsEveryWriteAndReadsBackAfterARestart(@TempDir Path dir) throws Exception {
     try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"))) {
       String yaml = config(plugin, "v1");
-      try (KmsTransformers kms = new KmsTransformers();
+      try (KmsProviders kms = new KmsProviders();
           ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
           Client c = proxy.client()) {
         putAll(c, "/registry/secrets/v1/", 100);
       }
       assertEquals(100, plugin.v1EncryptCalls.get(), "KMS v1 makes a fresh DEK for every write");
-      try (KmsTransformers kms = new KmsTransformers();
+      try (KmsProviders kms = new KmsProviders();
           ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());
           Client c = proxy.client()) {
         int before = plugin.v1DecryptCalls.get();
@@ -219,7 +219,7 @@ class KmsThroughProxyTest {
     KmsProviderOptions options = KmsProviderOptions.defaults().withClock(clock)
         .withStatusPollIntervals(Duration.ofMillis(200), Duration.ofMillis(200));
     try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"));
-        KmsTransformers kms = new KmsTransformers(options);
+        KmsProviders kms = new KmsProviders(options);
         ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(config(plugin, "v2"), kms), etcd.endpoint());
         Client c = proxy.client()) {
       c.getKVClient().put(bs("/registry/secrets/down/before"), bs("written")).get(10, TimeUnit.SECONDS);
@@ -252,7 +252,7 @@ class KmsThroughProxyTest {
     KmsProviderOptions options =
         KmsProviderOptions.defaults().withStatusPollIntervals(Duration.ofMillis(200), Duration.ofMillis(200));
     MockKmsPlugin plugin = MockKmsPlugin.notStarted(dir.resolve("kms.sock"));
-    try (KmsTransformers kms = new KmsTransformers(options);
+    try (KmsProviders kms = new KmsProviders(options);
         ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(config(plugin, "v2"), kms), etcd.endpoint());
         Client c = proxy.client()) {
       ExecutionException e = assertThrows(ExecutionException.class,

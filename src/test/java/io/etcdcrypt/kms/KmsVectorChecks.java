@@ -11,7 +11,7 @@ import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.AesGcm;
 import io.etcdcrypt.crypto.DecryptedDetail;
 import io.etcdcrypt.crypto.PrefixTransformers;
-import io.etcdcrypt.crypto.ProviderTransformers;
+import io.etcdcrypt.crypto.ProviderChains;
 import io.etcdcrypt.kms.proto.v2.EncryptedDEKSourceType;
 import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import io.etcdcrypt.testing.FormatVectors.Vector;
@@ -46,11 +46,11 @@ public final class KmsVectorChecks {
   private static void checkFullValue(Vector v, KmsApiVersion apiVersion) throws Exception {
     Path dir = Files.createTempDirectory("kms-vector");
     try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"));
-        KmsTransformers kms = new KmsTransformers()) {
+        KmsProviders kms = new KmsProviders()) {
       ProviderConfig.Kms config = new ProviderConfig.Kms(apiVersion, v.keyName(), plugin.endpoint().url(),
           apiVersion == KmsApiVersion.V1 ? 1000 : 0, Duration.ofSeconds(3));
-      PrefixTransformers chain = ProviderTransformers.forProviders(List.of(config), kms);
-      String prefix = ProviderTransformers.kmsPrefix(config);
+      PrefixTransformers chain = ProviderChains.forProviders(List.of(config), kms);
+      String prefix = ProviderChains.kmsPrefix(config);
 
       DecryptedDetail opened = Sync.decryptDetailed(chain, v.stored(), v.associatedData());
       assertArrayEquals(v.plaintext(), opened.plaintext(), v.id());

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.testing.KmsPluginExtension;
 import io.etcdcrypt.testing.TestCodecs;
 import java.util.List;
@@ -41,7 +41,7 @@ class KmsHealthChecksTest {
     return b.toString().stripTrailing();
   }
 
-  private static List<HealthCheck> checksFor(String yaml, KmsTransformers kms) throws Exception {
+  private static List<HealthCheck> checksFor(String yaml, KmsProviders kms) throws Exception {
     TestCodecs.fromYaml(yaml, kms); // builds the providers, as serve does before registering the checks
     EncryptionConfiguration config = EncryptionConfigLoader.parse(yaml, "test");
     return KmsHealthChecks.forConfig(config, kms);
@@ -53,7 +53,7 @@ class KmsHealthChecksTest {
         rule("secrets", "apiVersion: v2, name: a, endpoint: '" + live + "'"),
         rule("configmaps", "apiVersion: v2, name: b, endpoint: '" + dead + "', timeout: 1s",
             "apiVersion: v2, name: c, endpoint: '" + live + "'"));
-    try (KmsTransformers kms = new KmsTransformers()) {
+    try (KmsProviders kms = new KmsProviders()) {
       List<HealthCheck> checks = checksFor(yaml, kms);
       assertEquals(List.of("kms-providers"), checks.stream().map(HealthCheck::name).toList());
       Optional<String> failure = checks.get(0).check();
@@ -70,7 +70,7 @@ class KmsHealthChecksTest {
         rule("secrets", "apiVersion: v2, name: a, endpoint: '" + live + "'"),
         rule("configmaps", "apiVersion: v1, name: b, endpoint: '" + live + "', cachesize: 10"),
         rule("pods", "apiVersion: v1, name: b2, endpoint: '" + dead + "', timeout: 1s"));
-    try (KmsTransformers kms = new KmsTransformers()) {
+    try (KmsProviders kms = new KmsProviders()) {
       List<HealthCheck> checks = checksFor(yaml, kms);
       assertEquals(List.of("kms-provider-0", "kms-provider-1", "kms-provider-2"),
           checks.stream().map(HealthCheck::name).toList());
@@ -85,7 +85,7 @@ class KmsHealthChecksTest {
   @Test
   void noKmsProviderNoCheck() throws Exception {
     String yaml = config("  - resources: [secrets]\n    providers: [{identity: {}}]");
-    try (KmsTransformers kms = new KmsTransformers()) {
+    try (KmsProviders kms = new KmsProviders()) {
       assertEquals(List.of(), checksFor(yaml, kms));
     }
   }
@@ -97,7 +97,7 @@ class KmsHealthChecksTest {
     assertEquals(Optional.empty(), none.check());
     String yaml = config(rule("secrets", "apiVersion: v2, name: a, endpoint: '" + dead + "', timeout: 1s"),
         rule("configmaps", "apiVersion: v1, name: b, endpoint: '" + dead + "', timeout: 1s"));
-    try (KmsTransformers kms = new KmsTransformers()) {
+    try (KmsProviders kms = new KmsProviders()) {
       TestCodecs.fromYaml(yaml, kms);
       Optional<String> failure = KmsHealthChecks.forReloadedConfig(kms::providers).check();
       assertTrue(failure.orElse("").startsWith("[kms-provider-0: kmsv2 Provider a is not healthy"),

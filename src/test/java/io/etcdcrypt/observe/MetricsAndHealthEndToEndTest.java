@@ -17,9 +17,9 @@ import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.WatchOption;
 import io.etcdcrypt.crypto.EncryptionCodec;
-import io.etcdcrypt.kms.KmsTransformers;
-import io.etcdcrypt.kms.plugin.KeyFileKekStore;
-import io.etcdcrypt.kms.plugin.KmsPluginServer;
+import io.etcdcrypt.kms.KmsProviders;
+import io.etcdcrypt.kmsplugin.KeyFileKekStore;
+import io.etcdcrypt.kmsplugin.KmsPluginServer;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.Clients;
 import io.etcdcrypt.testing.CreatedWatch;
@@ -178,7 +178,7 @@ class MetricsAndHealthEndToEndTest {
         kv.get(bs("/registry/serviceaccounts/"), prefix).get(10, TimeUnit.SECONDS).getKvs().size());
 
     // A KMS v2 value another server wrote (its own seed): the proxy's DEK cache misses it once.
-    KmsTransformers otherKms = new KmsTransformers();
+    KmsProviders otherKms = new KmsProviders();
     try {
       EncryptionCodec other = TestCodecs.fromYaml(config, otherKms);
       ByteString key = ByteString.copyFromUtf8("/registry/configmaps/default/foreign");

@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcd.jetcd.Client;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.kms.KmsV2Transformer;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
@@ -134,7 +134,7 @@ class CensusTest {
 
   @Test
   void kmsV2ValuesAreCountedPerKeyId() throws Exception {
-    try (KmsPluginFixture plugin = KmsPluginFixture.start(dir); KmsTransformers kms = new KmsTransformers()) {
+    try (KmsPluginFixture plugin = KmsPluginFixture.start(dir); KmsProviders kms = new KmsProviders()) {
       String yaml = config("secrets", OpsFixtures.kmsV2("kms1", plugin.endpoint().url()));
       EncryptionCodec codec = codec(yaml, kms);
       writeThrough(codec, "/registry/secrets/a/one", "1", "/registry/secrets/a/two", "2");

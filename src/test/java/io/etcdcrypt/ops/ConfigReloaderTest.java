@@ -23,9 +23,9 @@ import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
-import io.etcdcrypt.kms.KmsEndpoint;
+import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.kms.KmsProvider;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.KmsPluginFixture;
@@ -59,7 +59,7 @@ class ConfigReloaderTest {
   @TempDir Path dir;
 
   /** The proxy's start-up: load the file, build the codec, wrap it for swapping. */
-  private static SwappableCodec load(Path file, KmsTransformers kms) throws Exception {
+  private static SwappableCodec load(Path file, KmsProviders kms) throws Exception {
     return new SwappableCodec(EncryptionCodec.create(EncryptionConfigLoader.load(file),
         ResourceResolver.withDefaultPrefix(), kms));
   }
@@ -71,7 +71,7 @@ class ConfigReloaderTest {
   @Test
   void aChangedFileIsSwappedInUnderLoadWithoutAFailedRequest() throws Exception {
     Path file = write(dir.resolve("enc.yaml"), V1);
-    KmsTransformers kms = new KmsTransformers();
+    KmsProviders kms = new KmsProviders();
     SwappableCodec codec = load(file, kms);
     EncryptionCodec initial = codec.current();
     AtomicBoolean running = new AtomicBoolean(true);
@@ -136,7 +136,7 @@ class ConfigReloaderTest {
     write(v1.resolve("enc.yaml"), V1);
     Files.createSymbolicLink(dir.resolve("..data"), v1.getFileName());
     Path file = Files.createSymbolicLink(dir.resolve("enc.yaml"), Path.of("..data/enc.yaml"));
-    KmsTransformers kms = new KmsTransformers();
+    KmsProviders kms = new KmsProviders();
     SwappableCodec codec = load(file, kms);
     ConfigReloader.Options watchOnly = FAST.withPollInterval(Duration.ofHours(1));
 
@@ -155,7 +155,7 @@ class ConfigReloaderTest {
   @Test
   void pollingNoticesAChangeTheWatchDoesNotSee() throws Exception {
     Path file = write(dir.resolve("enc.yaml"), V1);
-    KmsTransformers kms = new KmsTransformers();
+    KmsProviders kms = new KmsProviders();
     SwappableCodec codec = load(file, kms);
     try (ConfigReloader reloader = ConfigReloader.start(file, ResourceResolver.withDefaultPrefix(), codec, kms,
         FAST.withWatchFiles(false))) {
@@ -170,7 +170,7 @@ class ConfigReloaderTest {
   @Test
   void aBadFileKeepsTheOldConfigurationAndSaysWhyWithoutKeyMaterial() throws Exception {
     Path file = write(dir.resolve("enc.yaml"), V1);
-    KmsTransformers kms = new KmsTransformers();
+    KmsProviders kms = new KmsProviders();
     SwappableCodec codec = load(file, kms);
     EncryptionCodec initial = codec.current();
     String bad = config("secrets", "aesgcm: {keys: [{name: key1, secret: '" + KEY1.substring(0, 20) + "'}]}");
@@ -199,12 +199,12 @@ class ConfigReloaderTest {
 
   @Test
   void newKmsProvidersMustBeHealthyBeforeTheSwapAndOldOnesCloseAfterTheGracePeriod() throws Exception {
-    KmsEndpoint socket = KmsEndpoint.parse("unix://" + dir.toAbsolutePath().resolve("kms/plugin.sock"));
+    KmsEndpoint socket = KmsEndpoint.of("unix://" + dir.toAbsolutePath().resolve("kms/plugin.sock"));
     Files.createDirectories(dir.resolve("kms"));
     String kmsConfig = config("secrets",
         "kms: {apiVersion: v2, name: kms1, endpoint: '" + socket.url() + "', timeout: 200ms}", AESGCM_KEY1);
     Path file = write(dir.resolve("enc.yaml"), V1);
-    KmsTransformers kms = new KmsTransformers();
+    KmsProviders kms = new KmsProviders();
     SwappableCodec codec = load(file, kms);
     EncryptionCodec initial = codec.current();
 
@@ -245,7 +245,7 @@ class ConfigReloaderTest {
   @Test
   void closingTheReloaderClosesTheProvidersInEffect() throws Exception {
     Path file = write(dir.resolve("enc.yaml"), V1);
-    KmsTransformers kms = new KmsTransformers();
+    KmsProviders kms = new KmsProviders();
     SwappableCodec codec = load(file, kms);
     ConfigReloader reloader = ConfigReloader.start(file, ResourceResolver.withDefaultPrefix(), codec, kms, FAST);
     reloader.close();

@@ -8,7 +8,7 @@ import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.KmsPluginFixture;
@@ -40,7 +40,7 @@ class DemoClientScriptTest {
   @Test
   void demoClientShowsCiphertextInEtcdAndPlaintextThroughTheProxy() throws Exception {
     try (KmsPluginFixture plugin = KmsPluginFixture.start(dir);
-        KmsTransformers kms = new KmsTransformers()) {
+        KmsProviders kms = new KmsProviders()) {
       String yaml = Files.readString(EXAMPLE_CONFIG);
       assertTrue(yaml.contains(COMPOSE_SOCKET));
       EncryptionConfiguration config = EncryptionConfigLoader.parse(

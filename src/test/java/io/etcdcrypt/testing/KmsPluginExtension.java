@@ -1,6 +1,6 @@
 package io.etcdcrypt.testing;
 
-import io.etcdcrypt.kms.KmsEndpoint;
+import io.etcdcrypt.config.KmsEndpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.extension.AfterAllCallback;

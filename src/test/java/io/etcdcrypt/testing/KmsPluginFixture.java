@@ -1,10 +1,10 @@
 package io.etcdcrypt.testing;
 
-import io.etcdcrypt.kms.KmsEndpoint;
-import io.etcdcrypt.kms.plugin.KekRing;
-import io.etcdcrypt.kms.plugin.KekStore;
-import io.etcdcrypt.kms.plugin.KeyFileKekStore;
-import io.etcdcrypt.kms.plugin.KmsPluginServer;
+import io.etcdcrypt.config.KmsEndpoint;
+import io.etcdcrypt.kmsplugin.KekRing;
+import io.etcdcrypt.kmsplugin.KekStore;
+import io.etcdcrypt.kmsplugin.KeyFileKekStore;
+import io.etcdcrypt.kmsplugin.KmsPluginServer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -31,7 +31,7 @@ public final class KmsPluginFixture implements AutoCloseable {
 
   /** Starts the plugin in {@code dir} (the socket is {@code dir/plugin.sock}, the key file {@code dir/keks}). */
   public static KmsPluginFixture start(Path dir) throws IOException {
-    return start(dir, KmsEndpoint.parse("unix://" + dir.toAbsolutePath().resolve("plugin.sock")));
+    return start(dir, KmsEndpoint.of("unix://" + dir.toAbsolutePath().resolve("plugin.sock")));
   }
 
   public static KmsPluginFixture start(Path dir, KmsEndpoint endpoint) throws IOException {

@@ -1,7 +1,7 @@
 package io.etcdcrypt.testing;
 
 import com.google.protobuf.ByteString;
-import io.etcdcrypt.kms.KmsEndpoint;
+import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.kms.UnixSocketTransport;
 import io.etcdcrypt.kms.proto.v1beta1.VersionRequest;
 import io.etcdcrypt.kms.proto.v1beta1.VersionResponse;
@@ -76,7 +76,7 @@ public final class MockKmsPlugin implements AutoCloseable {
 
   /** Starts the mock on {@code socket} (a file path). */
   public static MockKmsPlugin start(Path socket) throws IOException {
-    return startAt(KmsEndpoint.parse("unix://" + socket.toAbsolutePath()));
+    return startAt(KmsEndpoint.of("unix://" + socket.toAbsolutePath()));
   }
 
   public static MockKmsPlugin startAt(KmsEndpoint endpoint) throws IOException {
@@ -87,7 +87,7 @@ public final class MockKmsPlugin implements AutoCloseable {
 
   /** Creates a mock for {@code socket} without binding it: {@link #restart()} brings it up. */
   public static MockKmsPlugin notStarted(Path socket) {
-    return new MockKmsPlugin(KmsEndpoint.parse("unix://" + socket.toAbsolutePath()));
+    return new MockKmsPlugin(KmsEndpoint.of("unix://" + socket.toAbsolutePath()));
   }
 
   public KmsEndpoint endpoint() {
@@ -106,8 +106,8 @@ public final class MockKmsPlugin implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
-    if (!endpoint.abstractNamespace()) {
-      Path.of(endpoint.path()).toFile().delete();
+    if (!endpoint.isAbstract()) {
+      Path.of(endpoint.socketPath()).toFile().delete();
     }
   }
 

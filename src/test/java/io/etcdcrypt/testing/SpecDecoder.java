@@ -1,7 +1,7 @@
 package io.etcdcrypt.testing;
 
 import com.google.protobuf.ByteString;
-import io.etcdcrypt.kms.KmsEndpoint;
+import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.kms.UnixSocketTransport;
 import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import io.etcdcrypt.kms.proto.v2.KeyManagementServiceGrpc;

@@ -4,10 +4,10 @@ import com.google.protobuf.ByteString;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
-import io.etcdcrypt.kms.KmsEndpoint;
-import io.etcdcrypt.kms.KmsTransformers;
-import io.etcdcrypt.kms.plugin.KeyFileKekStore;
-import io.etcdcrypt.kms.plugin.KmsPluginServer;
+import io.etcdcrypt.config.KmsEndpoint;
+import io.etcdcrypt.kms.KmsProviders;
+import io.etcdcrypt.kmsplugin.KeyFileKekStore;
+import io.etcdcrypt.kmsplugin.KmsPluginServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -49,7 +49,7 @@ public class ProviderBench {
 
   private Path dir;
   private KmsPluginServer plugin;
-  private KmsTransformers kms;
+  private KmsProviders kms;
   private EncryptionCodec codec;
   private final ByteString key = ByteString.copyFromUtf8("/registry/secrets/default/bench");
   private ByteString plaintext;
@@ -62,12 +62,12 @@ public class ProviderBench {
     if (provider.startsWith("kms")) {
       Path keks = dir.resolve("keks");
       KeyFileKekStore.generateKey(keks, "bench-kek", Clock.systemUTC());
-      plugin = KmsPluginServer.start(KmsEndpoint.parse("unix://" + sock), KeyFileKekStore.open(keks),
+      plugin = KmsPluginServer.start(KmsEndpoint.of("unix://" + sock), KeyFileKekStore.open(keks),
           Duration.ofMinutes(10), "bench");
     }
     Path config = dir.resolve("config.yaml");
     Files.writeString(config, io.etcdcrypt.bench.BenchConfigs.encryptionConfig(provider, sock));
-    kms = new KmsTransformers();
+    kms = new KmsProviders();
     codec = EncryptionCodec.create(EncryptionConfigLoader.load(config), new ResourceResolver("/registry"), kms);
     byte[] v = new byte[size];
     new SecureRandom().nextBytes(v);

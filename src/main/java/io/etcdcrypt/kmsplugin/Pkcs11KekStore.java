@@ -1,4 +1,4 @@
-package io.etcdcrypt.kms.plugin;
+package io.etcdcrypt.kmsplugin;
 
 import io.etcdcrypt.crypto.TransformException;
 import java.io.IOException;

@@ -17,18 +17,18 @@ import java.util.Map;
  * <p>The same {@code kms} entry listed again (equal name, endpoint, version, cache size and timeout) gets the same
  * provider, so it shares one plugin connection and one DEK cache.
  */
-public final class KmsTransformers implements KmsTransformerFactory, AutoCloseable {
+public final class KmsProviders implements KmsTransformerFactory, AutoCloseable {
 
   private final KmsProviderOptions options;
   private final Map<ProviderConfig.Kms, KmsProvider> providers = new LinkedHashMap<>();
   private boolean closed;
 
-  public KmsTransformers(KmsProviderOptions options) {
+  public KmsProviders(KmsProviderOptions options) {
     this.options = options;
   }
 
   /** Providers with kube-apiserver's timings, the system clock and no observer. */
-  public KmsTransformers() {
+  public KmsProviders() {
     this(KmsProviderOptions.defaults());
   }
 

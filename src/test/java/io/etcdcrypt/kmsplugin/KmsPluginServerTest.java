@@ -1,4 +1,4 @@
-package io.etcdcrypt.kms.plugin;
+package io.etcdcrypt.kmsplugin;
 
 import io.etcdcrypt.testing.Sync;
 import io.etcdcrypt.crypto.Stages;
@@ -13,11 +13,11 @@ import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.Decrypted;
 import io.etcdcrypt.crypto.TransformException;
-import io.etcdcrypt.kms.KmsEndpoint;
+import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.kms.KmsObserver;
 import io.etcdcrypt.kms.KmsPluginException;
 import io.etcdcrypt.kms.KmsProvider;
-import io.etcdcrypt.kms.KmsTransformers;
+import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.kms.KmsV1Client;
 import io.etcdcrypt.kms.KmsV2Client;
 import io.etcdcrypt.kms.KmsV2Transformer;
@@ -149,7 +149,7 @@ class KmsPluginServerTest {
 
   @Test
   void kmsV2AndV1ProvidersWorkAgainstTheBundledPlugin() throws Exception {
-    try (KmsTransformers kms = new KmsTransformers()) {
+    try (KmsProviders kms = new KmsProviders()) {
       KmsProvider p2 = kms.create(new ProviderConfig.Kms(KmsApiVersion.V2, "bundled", plugin.endpoint().url(), 0, TIMEOUT));
       KmsProvider p1 = kms.create(new ProviderConfig.Kms(KmsApiVersion.V1, "bundled-v1", plugin.endpoint().url(), 1000, TIMEOUT));
       assertTrue(p2.health().ok(), p2.health().text());
@@ -174,7 +174,7 @@ class KmsPluginServerTest {
   @Test
   void theBundledPluginServesAbstractSockets() throws Exception {
     Path other = Files.createDirectory(dir.resolve("abstract"));
-    KmsEndpoint endpoint = KmsEndpoint.parse("unix:///@etcd-crypt-plugin-" + UUID.randomUUID());
+    KmsEndpoint endpoint = KmsEndpoint.of("unix:///@etcd-crypt-plugin-" + UUID.randomUUID());
     try (KmsPluginFixture p = KmsPluginFixture.start(other, endpoint);
         KmsV2Client client = new KmsV2Client("abstract", endpoint, TIMEOUT, KmsObserver.NONE)) {
       assertEquals("ok", Stages.join(client.status()).getHealthz());

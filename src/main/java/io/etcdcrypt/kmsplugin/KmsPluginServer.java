@@ -1,6 +1,6 @@
-package io.etcdcrypt.kms.plugin;
+package io.etcdcrypt.kmsplugin;
 
-import io.etcdcrypt.kms.KmsEndpoint;
+import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.kms.UnixSocketTransport;
 import io.grpc.Server;
 import java.io.IOException;
@@ -89,11 +89,11 @@ public final class KmsPluginServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    if (!endpoint.abstractNamespace()) {
+    if (!endpoint.isAbstract()) {
       try {
-        Files.deleteIfExists(Path.of(endpoint.path()));
+        Files.deleteIfExists(Path.of(endpoint.socketPath()));
       } catch (IOException e) {
-        log.warn("could not remove socket {}: {}", endpoint.path(), e.getMessage());
+        log.warn("could not remove socket {}: {}", endpoint.socketPath(), e.getMessage());
       }
     }
     store.close();

@@ -28,7 +28,7 @@ import java.util.Base64;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class ProviderTransformersTest {
+class ProviderChainsTest {
 
   @Test
   void buildsOneEntryPerProviderWithUpstreamsPrefixes() throws Exception {
@@ -88,7 +88,7 @@ class ProviderTransformersTest {
     ProviderConfig.Kms v2 = new ProviderConfig.Kms(KmsApiVersion.V2, "my-kms", "unix:///tmp/kms.sock", 0, Duration.ofSeconds(3));
     ProviderConfig.Kms v1 = new ProviderConfig.Kms(KmsApiVersion.V1, "legacy", "unix:///tmp/v1.sock", 1000, Duration.ofSeconds(3));
 
-    PrefixTransformers chain = ProviderTransformers.forProviders(List.of(v2, v1), factory);
+    PrefixTransformers chain = ProviderChains.forProviders(List.of(v2, v1), factory);
     assertEquals(List.of(v2, v1), asked);
     assertEquals("k8s:enc:kms:v2:my-kms:", chain.writePrefix());
 
@@ -96,7 +96,7 @@ class ProviderTransformersTest {
     int prefixLength = "k8s:enc:kms:v2:my-kms:".length();
     assertArrayEquals(utf8("object"), AesGcm.forKey(counting(32, 0x42)).open(stored, prefixLength, ETCD_KEY));
 
-    byte[] v1Stored = Sync.encrypt(ProviderTransformers.forProviders(List.of(v1), factory), utf8("old"), ETCD_KEY);
+    byte[] v1Stored = Sync.encrypt(ProviderChains.forProviders(List.of(v1), factory), utf8("old"), ETCD_KEY);
     DecryptedDetail d = Sync.decryptDetailed(chain, v1Stored, ETCD_KEY);
     assertArrayEquals(utf8("old"), d.plaintext());
     assertTrue(d.stale());
@@ -109,7 +109,7 @@ class ProviderTransformersTest {
     TransformException e =
         assertThrows(
             TransformException.class,
-            () -> ProviderTransformers.forProviders(List.of(v2), KmsTransformerFactory.UNAVAILABLE));
+            () -> ProviderChains.forProviders(List.of(v2), KmsTransformerFactory.UNAVAILABLE));
     assertTrue(e.getMessage().contains("kms:v2:p"), e.getMessage());
   }
 
@@ -136,11 +136,11 @@ class ProviderTransformersTest {
     assertMessage("key nokey has no provided secret", () -> chain(aesgcm(new KeyConfig("nokey", new byte[0]))));
     assertMessage(
         "a resource rule needs at least one provider",
-        () -> ProviderTransformers.forProviders(List.of(), KmsTransformerFactory.UNAVAILABLE));
+        () -> ProviderChains.forProviders(List.of(), KmsTransformerFactory.UNAVAILABLE));
   }
 
   private static PrefixTransformers.Entry entry(ProviderConfig p) throws TransformException {
-    return ProviderTransformers.forProvider(p, KmsTransformerFactory.UNAVAILABLE);
+    return ProviderChains.forProvider(p, KmsTransformerFactory.UNAVAILABLE);
   }
 
   private interface Build {

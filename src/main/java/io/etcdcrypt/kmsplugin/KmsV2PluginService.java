@@ -1,4 +1,4 @@
-package io.etcdcrypt.kms.plugin;
+package io.etcdcrypt.kmsplugin;
 
 import com.google.protobuf.ByteString;
 import io.etcdcrypt.crypto.TransformException;

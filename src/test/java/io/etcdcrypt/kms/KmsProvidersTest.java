@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.PrefixTransformers;
-import io.etcdcrypt.crypto.ProviderTransformers;
+import io.etcdcrypt.crypto.ProviderChains;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.testing.MockKmsPlugin;
 import io.etcdcrypt.testing.MutableClock;
@@ -27,7 +27,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class KmsTransformersTest {
+class KmsProvidersTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(3);
   private static final byte[] AAD = "/registry/secrets/ns/a".getBytes(StandardCharsets.UTF_8);
@@ -52,7 +52,7 @@ class KmsTransformersTest {
 
   @Test
   void picksTheProviderByApiVersionAndClosesThemAll() throws Exception {
-    KmsTransformers kms = new KmsTransformers();
+    KmsProviders kms = new KmsProviders();
     KmsProvider v2 = kms.create(config(KmsApiVersion.V2, "a"));
     KmsProvider v1 = kms.create(config(KmsApiVersion.V1, "b"));
     assertInstanceOf(KmsV2Transformer.class, v2);
@@ -70,7 +70,7 @@ class KmsTransformersTest {
 
   @Test
   void configurationErrorsAreTransformExceptions() {
-    try (KmsTransformers kms = new KmsTransformers()) {
+    try (KmsProviders kms = new KmsProviders()) {
       TransformException badEndpoint = assertThrows(TransformException.class,
           () -> kms.create(new ProviderConfig.Kms(KmsApiVersion.V2, "x", "unix://relative.sock", 0, TIMEOUT)));
       assertTrue(badEndpoint.getMessage().contains("three slashes"), badEndpoint.getMessage());
@@ -81,8 +81,8 @@ class KmsTransformersTest {
 
   @Test
   void theCryptoChainAddsTheKmsPrefix() throws Exception {
-    try (KmsTransformers kms = new KmsTransformers()) {
-      PrefixTransformers chain = ProviderTransformers.forProviders(List.of(config(KmsApiVersion.V2, "my-kms")), kms);
+    try (KmsProviders kms = new KmsProviders()) {
+      PrefixTransformers chain = ProviderChains.forProviders(List.of(config(KmsApiVersion.V2, "my-kms")), kms);
       byte[] stored = Sync.encrypt(chain, "x".getBytes(StandardCharsets.UTF_8), AAD);
       assertTrue(new String(stored, StandardCharsets.ISO_8859_1).startsWith("k8s:enc:kms:v2:my-kms:\n"));
       assertArrayEquals("x".getBytes(StandardCharsets.UTF_8), Sync.decrypt(chain, stored, AAD).plaintext());
@@ -92,7 +92,7 @@ class KmsTransformersTest {
   @Test
   void healthIsCachedTwentySecondsWhenOkAndThreeWhenFailing() throws Exception {
     MutableClock clock = MutableClock.startingNow();
-    try (KmsTransformers kms = new KmsTransformers(KmsProviderOptions.defaults().withClock(clock))) {
+    try (KmsProviders kms = new KmsProviders(KmsProviderOptions.defaults().withClock(clock))) {
       KmsProvider p = kms.create(config(KmsApiVersion.V2, "a"));
       int calls = plugin.statusCalls.get();
       assertTrue(p.health().ok());
@@ -132,7 +132,7 @@ class KmsTransformersTest {
         events.add(provider + " status " + keyId);
       }
     };
-    try (KmsTransformers kms = new KmsTransformers(KmsProviderOptions.defaults().withObserver(observer))) {
+    try (KmsProviders kms = new KmsProviders(KmsProviderOptions.defaults().withObserver(observer))) {
       KmsProvider p = kms.create(config(KmsApiVersion.V2, "a"));
       Sync.decrypt(p, Sync.encrypt(p, new byte[] {1}, AAD), AAD);
     }

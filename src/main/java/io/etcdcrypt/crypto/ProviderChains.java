@@ -31,7 +31,7 @@ import java.util.function.Function;
  * key encrypting; it reports {@code no matching key was found for the provided AES transformer} (or {@code
  * Secretbox}) when no key name matches.
  */
-public final class ProviderTransformers {
+public final class ProviderChains {
 
   public static final String AESCBC_PREFIX = "k8s:enc:aescbc:v1:";
   public static final String AESGCM_PREFIX = "k8s:enc:aesgcm:v1:";
@@ -42,7 +42,7 @@ public final class ProviderTransformers {
   static final String NO_AES_KEY = "no matching key was found for the provided AES transformer";
   static final String NO_SECRETBOX_KEY = "no matching key was found for the provided Secretbox transformer";
 
-  private ProviderTransformers() {}
+  private ProviderChains() {}
 
   /** The chain for one resource's {@code providers:} list, in order: the first provider encrypts. */
   public static PrefixTransformers forProviders(List<ProviderConfig> providers, KmsTransformerFactory kms)

@@ -1,4 +1,4 @@
-package io.etcdcrypt.kms.plugin;
+package io.etcdcrypt.kmsplugin;
 
 /**
  * Where the bundled plugin's KEKs come from. {@link #ring()} is cheap and returns the latest snapshot;

@@ -1,4 +1,4 @@
-package io.etcdcrypt.kms.plugin;
+package io.etcdcrypt.kmsplugin;
 
 import io.etcdcrypt.testing.Sync;
 import io.etcdcrypt.crypto.Stages;
@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.etcdcrypt.kms.KmsEndpoint;
+import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.kms.KmsObserver;
 import io.etcdcrypt.kms.KmsPluginException;
 import io.etcdcrypt.kms.KmsProviderOptions;
@@ -57,7 +57,7 @@ class Pkcs11KmsPluginTest {
     generateKey(hsm, "kek-1");
 
     Path socket = dir.resolve("plugin.sock");
-    KmsEndpoint endpoint = KmsEndpoint.parse("unix://" + socket);
+    KmsEndpoint endpoint = KmsEndpoint.of("unix://" + socket);
     try (JavaProcess plugin = JavaProcess.start(dir.resolve("plugin.log"), hsm.environment(), "kms-plugin",
             "--listen", endpoint.url(), "--pkcs11-config", hsm.pkcs11Config().toString(),
             "--pkcs11-pin-file", hsm.pinFile().toString(), "--pkcs11-key-label-prefix", "kek-",

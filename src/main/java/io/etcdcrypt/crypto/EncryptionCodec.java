@@ -128,12 +128,12 @@ public final class EncryptionCodec implements ValueCodec {
     }
     ResourceChain r = resource.get();
     if (r.providerWritePrefix().isEmpty()) {
-      recordWrite(r, 0, null); // identity writes: the value is stored as it is, without a copy
+      // identity writes: the value is stored as it is, without a copy (the sample kube-apiserver records for it)
+      observer.transformed(r.resource(), TransformObserver.Direction.TO_STORAGE, "", 0, null);
       return UNCHANGED;
     }
-    long start = System.nanoTime();
-    return done(r.chain().encrypt(value.toByteArray(), keyBytes), (sealed, error) -> {
-      recordWrite(r, System.nanoTime() - start, error);
+    return done(r.chain().encrypt(value.toByteArray(), keyBytes, samples(r, TransformObserver.Direction.TO_STORAGE)),
+        (sealed, error) -> {
       if (error != null) {
         logFailure(TransformObserver.Direction.TO_STORAGE, key, r, r.providerWritePrefix(), error);
         throw error;
@@ -161,18 +161,20 @@ public final class EncryptionCodec implements ValueCodec {
       }
       return UNCHANGED;
     }
-    long start = System.nanoTime();
-    return done(r.chain().decryptDetailed(value.toByteArray(), keyBytes), (d, error) -> {
+    return done(r.chain().decryptDetailed(value.toByteArray(), keyBytes,
+        samples(r, TransformObserver.Direction.FROM_STORAGE)), (d, error) -> {
       if (error != null) {
-        List<String> prefixes = recordReadFailure(r, System.nanoTime() - start, error);
-        logFailure(TransformObserver.Direction.FROM_STORAGE, key, r, String.join(",", prefixes), error);
+        logFailure(TransformObserver.Direction.FROM_STORAGE, key, r, attemptedPrefixes(error), error);
         throw new TransformException(
             "resource \"" + r.resource() + "\": " + error.getMessage()
                 + " (check that the encryption configuration still lists the provider and key that wrote it)",
             error);
       }
-      recordRead(r, System.nanoTime() - start, d);
+      if (d.readAsPlaintext() && !r.providerWritePrefix().isEmpty()) {
+        observer.plaintextRead(r.resource());
+      }
       if (d.stale()) {
+        observer.staleRead(r.resource());
         listener.stale(key, modRevision);
       }
       // Read by identity, the stored bytes are the plaintext: "unchanged" tells callers nothing changed, so a
@@ -216,48 +218,16 @@ public final class EncryptionCodec implements ValueCodec {
     });
   }
 
-  // kube-apiserver records one sample per prefix-chain level: the key list's (inner) first, then the provider's.
-
-  private void recordWrite(ResourceChain r, long nanos, TransformException error) {
-    if (!r.keyWritePrefix().isEmpty()) {
-      observer.transformed(r.resource(), TransformObserver.Direction.TO_STORAGE, r.keyWritePrefix(), nanos, error);
-    }
-    observer.transformed(r.resource(), TransformObserver.Direction.TO_STORAGE, r.providerWritePrefix(), nanos, error);
+  /** Where a walk's samples go: the observer, with the resource and direction. */
+  private PrefixTransformers.Samples samples(ResourceChain r, TransformObserver.Direction direction) {
+    return (prefix, nanos, error) -> observer.transformed(r.resource(), direction, prefix, nanos, error);
   }
 
-  private void recordRead(ResourceChain r, long nanos, DecryptedDetail d) {
-    String provider = d.providerPrefix();
-    if (!DecryptedDetail.IDENTITY.equals(provider) && d.matchedPrefix().length() > provider.length()) {
-      String keyPrefix = d.matchedPrefix().substring(provider.length());
-      observer.transformed(r.resource(), TransformObserver.Direction.FROM_STORAGE, keyPrefix, nanos, null);
-    }
-    observer.transformed(r.resource(), TransformObserver.Direction.FROM_STORAGE, provider, nanos, null);
-    if (d.readAsPlaintext() && !r.providerWritePrefix().isEmpty()) {
-      observer.plaintextRead(r.resource());
-    }
-    if (d.stale()) {
-      observer.staleRead(r.resource());
-    }
-  }
-
-  /**
-   * One failure sample per provider whose prefix matched and that could not open the value, each with its own
-   * error, or {@value TransformObserver#UNKNOWN_PREFIX} when no prefix matched. Returns the prefixes recorded.
-   */
-  private List<String> recordReadFailure(ResourceChain r, long nanos, TransformException e) {
-    if (e instanceof UnreadableValueException u && !u.noPrefixMatched()) {
-      List<String> prefixes = u.attemptedProviderPrefixes();
-      Throwable[] others = u.getSuppressed();
-      for (int i = 0; i < prefixes.size(); i++) {
-        Throwable cause = i == 0 ? u.getCause() : (i - 1 < others.length ? others[i - 1] : null);
-        TransformException error = cause instanceof TransformException te ? te : u;
-        observer.transformed(r.resource(), TransformObserver.Direction.FROM_STORAGE, prefixes.get(i), nanos, error);
-      }
-      return prefixes;
-    }
-    observer.transformed(
-        r.resource(), TransformObserver.Direction.FROM_STORAGE, TransformObserver.UNKNOWN_PREFIX, nanos, e);
-    return List.of(TransformObserver.UNKNOWN_PREFIX);
+  /** The provider prefixes that tried to open a value and failed, or {@code unknown} when none matched. */
+  private static String attemptedPrefixes(TransformException e) {
+    return e instanceof UnreadableValueException u && !u.noPrefixMatched()
+        ? String.join(",", u.attemptedProviderPrefixes())
+        : TransformObserver.UNKNOWN_PREFIX;
   }
 
   /** Keys are object names, never secrets; the value is never logged. The gRPC method comes from the MDC. */

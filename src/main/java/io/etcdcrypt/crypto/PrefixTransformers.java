@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -34,6 +35,20 @@ public final class PrefixTransformers implements Transformer {
 
   /** The error kube-apiserver reports when no provider's prefix matches a stored value. */
   public static final String NO_MATCHING_PREFIX = "no matching prefix found";
+
+  /**
+   * Hears what each level of a walk did, as kube-apiserver's prefix chains record it: the prefix of the entry
+   * that sealed or tried to open the value ({@value DecryptedDetail#IDENTITY} for a read by identity, the empty
+   * string for a write by it, {@value TransformObserver#UNKNOWN_PREFIX} for a stored value no entry's prefix
+   * matched), the time since the level started, and the entry's error or null. A key list is a level of its own,
+   * so a value under aesgcm yields a sample for its key and one for the provider.
+   */
+  @FunctionalInterface
+  public interface Samples {
+    void record(String prefix, long nanos, TransformException error);
+
+    Samples NONE = (prefix, nanos, error) -> {};
+  }
 
   /** One (prefix, transformer) pair. The prefix is copied in and out; it is never key material. */
   public record Entry(byte[] prefix, Transformer transformer) {
@@ -137,23 +152,44 @@ public final class PrefixTransformers implements Transformer {
 
   @Override
   public CompletionStage<byte[]> encrypt(byte[] plaintext, byte[] associatedData) {
+    return encrypt(plaintext, associatedData, Samples.NONE);
+  }
+
+  /** {@link #encrypt(byte[], byte[])}, reporting each level's sample to {@code samples}. */
+  public CompletionStage<byte[]> encrypt(byte[] plaintext, byte[] associatedData, Samples samples) {
     Transformer first = transformers[0];
     if (isLocal(first)) {
       try {
-        return CompletableFuture.completedFuture(sealLocally(plaintext, associatedData));
+        return CompletableFuture.completedFuture(sealLocally(plaintext, associatedData, samples));
       } catch (TransformException e) {
         return CompletableFuture.failedFuture(e);
       }
     }
-    return first.encrypt(plaintext, associatedData).thenApply(body -> Bytes.concat(prefixes[0], body));
+    long start = System.nanoTime();
+    return first.encrypt(plaintext, associatedData).handle((body, error) -> {
+      TransformException e = error == null ? null : Stages.asTransformException(error);
+      samples.record(prefixTexts[0], System.nanoTime() - start, e);
+      if (e != null) {
+        throw new CompletionException(e);
+      }
+      return Bytes.concat(prefixes[0], body);
+    });
   }
 
   /** Seals with the first entry, which must be local. */
-  private byte[] sealLocally(byte[] plaintext, byte[] associatedData) throws TransformException {
+  private byte[] sealLocally(byte[] plaintext, byte[] associatedData, Samples samples) throws TransformException {
+    long start = System.nanoTime();
     Transformer first = transformers[0];
-    byte[] body = first instanceof PrefixTransformers chain
-        ? chain.sealLocally(plaintext, associatedData)
-        : ((LocalTransformer) first).seal(plaintext, associatedData);
+    byte[] body;
+    try {
+      body = first instanceof PrefixTransformers chain
+          ? chain.sealLocally(plaintext, associatedData, samples)
+          : ((LocalTransformer) first).seal(plaintext, associatedData);
+    } catch (TransformException e) {
+      samples.record(prefixTexts[0], System.nanoTime() - start, e);
+      throw e;
+    }
+    samples.record(prefixTexts[0], System.nanoTime() - start, null);
     return Bytes.concat(prefixes[0], body);
   }
 
@@ -164,15 +200,24 @@ public final class PrefixTransformers implements Transformer {
 
   /** Opens {@code stored} like {@link #decrypt} and also reports which entry opened it. */
   public CompletionStage<DecryptedDetail> decryptDetailed(byte[] stored, byte[] associatedData) {
+    return decryptDetailed(stored, associatedData, Samples.NONE);
+  }
+
+  /** {@link #decryptDetailed(byte[], byte[])}, reporting each level's samples to {@code samples}. */
+  public CompletionStage<DecryptedDetail> decryptDetailed(byte[] stored, byte[] associatedData, Samples samples) {
+    Walk walk = new Walk(stored, associatedData, samples);
     if (local) {
       try {
-        return CompletableFuture.completedFuture(labelled(walkLocally(stored, 0, associatedData)));
+        return CompletableFuture.completedFuture(labelled(walkLocally(walk, 0)));
       } catch (TransformException e) {
         return CompletableFuture.failedFuture(e);
       }
     }
-    return walk(stored, 0, associatedData, 0, null).thenApply(PrefixTransformers::labelled);
+    return walk(walk, 0, 0, null, System.nanoTime()).thenApply(PrefixTransformers::labelled);
   }
+
+  /** What one read walks over: the stored value, its associated data, and where samples go. */
+  private record Walk(byte[] stored, byte[] associatedData, Samples samples) {}
 
   /** An empty matched prefix is the identity provider's: the walk's raw concatenation becomes its label. */
   private static DecryptedDetail labelled(DecryptedDetail d) {
@@ -181,105 +226,112 @@ public final class PrefixTransformers implements Transformer {
         : d;
   }
 
-  /** The walk of a local chain: every entry answers at once. */
-  private DecryptedDetail walkLocally(byte[] stored, int offset, byte[] associatedData) throws TransformException {
+  /** The walk of a local chain at {@code offset}: every entry answers at once. */
+  private DecryptedDetail walkLocally(Walk w, int offset) throws TransformException {
+    long start = System.nanoTime();
     Failures failures = null; // allocated only when an entry fails: the common path allocates nothing
     for (int i = 0; i < transformers.length; i++) {
-      byte[] prefix = prefixes[i];
-      if (!startsWith(stored, offset, prefix)) {
+      if (!startsWith(w.stored(), offset, prefixes[i])) {
         continue;
       }
-      int rest = offset + prefix.length;
       DecryptedDetail inner;
       try {
-        inner = openLocal(transformers[i], stored, rest, associatedData);
+        inner = openLocal(transformers[i], w, offset + prefixes[i].length);
       } catch (TransformException e) {
-        failures = failed(failures, e, i);
+        failures = failed(failures, e, i, w, start);
         continue;
       }
-      return matched(inner, i);
+      return matched(inner, i, w, start);
     }
-    throw noneOpened(failures);
+    throw noneOpened(failures, w, start);
   }
 
   /**
    * The walk of a chain with an entry that may wait (a KMS provider), from entry {@code from} on: local entries
    * answer at once; a waiting entry's failure resumes the walk at the next entry when it arrives.
    */
-  private CompletionStage<DecryptedDetail> walk(
-      byte[] stored, int offset, byte[] associatedData, int from, Failures failures) {
+  private CompletionStage<DecryptedDetail> walk(Walk w, int offset, int from, Failures failures, long start) {
     for (int i = from; i < transformers.length; i++) {
-      byte[] prefix = prefixes[i];
-      if (!startsWith(stored, offset, prefix)) {
+      if (!startsWith(w.stored(), offset, prefixes[i])) {
         continue;
       }
-      int rest = offset + prefix.length;
+      int rest = offset + prefixes[i].length;
       Transformer t = transformers[i];
       if (isLocal(t)) {
         try {
-          return CompletableFuture.completedFuture(matched(openLocal(t, stored, rest, associatedData), i));
+          return CompletableFuture.completedFuture(matched(openLocal(t, w, rest), i, w, start));
         } catch (TransformException e) {
-          failures = failed(failures, e, i);
+          failures = failed(failures, e, i, w, start);
           continue;
         }
       }
       CompletableFuture<DecryptedDetail> inner = t instanceof PrefixTransformers chain
-          ? chain.walk(stored, rest, associatedData, 0, null).toCompletableFuture()
-          : t.decrypt(copyFrom(stored, rest), associatedData).thenApply(PrefixTransformers::leaf)
+          ? chain.walk(w, rest, 0, null, System.nanoTime()).toCompletableFuture()
+          : t.decrypt(copyFrom(w.stored(), rest), w.associatedData()).thenApply(PrefixTransformers::leaf)
               .toCompletableFuture();
       int index = i;
       Failures soFar = failures;
       if (inner.isDone()) {
         try {
-          return CompletableFuture.completedFuture(matched(Stages.now(inner), index));
+          return CompletableFuture.completedFuture(matched(Stages.now(inner), index, w, start));
         } catch (TransformException e) {
-          failures = failed(failures, e, i);
+          failures = failed(failures, e, i, w, start);
           continue;
         }
       }
       return inner.handle((d, error) -> error == null
-              ? CompletableFuture.completedFuture(matched(d, index))
-              : walk(stored, offset, associatedData, index + 1,
-                  failed(soFar, Stages.asTransformException(error), index)))
+              ? CompletableFuture.completedFuture(matched(d, index, w, start))
+              : walk(w, offset, index + 1, failed(soFar, Stages.asTransformException(error), index, w, start),
+                  start))
           .thenCompose(next -> next);
     }
-    return CompletableFuture.failedFuture(noneOpened(failures));
+    return CompletableFuture.failedFuture(noneOpened(failures, w, start));
   }
 
-  /** Opens the part of {@code stored} from {@code offset} on with local entry {@code t}. */
-  private static DecryptedDetail openLocal(Transformer t, byte[] stored, int offset, byte[] associatedData)
-      throws TransformException {
+  /** Opens the part of the stored value from {@code offset} on with local entry {@code t}. */
+  private static DecryptedDetail openLocal(Transformer t, Walk w, int offset) throws TransformException {
     return t instanceof PrefixTransformers chain
-        ? chain.walkLocally(stored, offset, associatedData)
-        : leaf(((LocalTransformer) t).open(copyFrom(stored, offset), associatedData));
+        ? chain.walkLocally(w, offset)
+        : leaf(((LocalTransformer) t).open(copyFrom(w.stored(), offset), w.associatedData()));
   }
 
   /**
    * Records entry {@code index}'s failure, unless the entry has the empty prefix: identity refusing {@code k8s:enc:}
    * data is not an error, the encrypting providers after it get their turn.
    */
-  private Failures failed(Failures failures, TransformException e, int index) {
+  private Failures failed(Failures failures, TransformException e, int index, Walk w, long start) {
     if (prefixes[index].length == 0) {
       return failures;
     }
+    w.samples().record(prefixTexts[index], System.nanoTime() - start, e);
     // One walk appends in entry order, each step after the previous one ended, so one instance serves it.
     Failures f = failures == null ? new Failures() : failures;
     f.add(e, prefixTexts[index]);
     return f;
   }
 
-  /** Why no entry opened the value: the matching entries' failures, or the chain's no-match message. */
-  private TransformException noneOpened(Failures failures) {
-    return failures != null ? failures.toException() : UnreadableValueException.noMatch(noMatchMessage);
+  /**
+   * Why no entry opened the value: the matching entries' failures, or the chain's no-match message (the one case
+   * recorded as {@value TransformObserver#UNKNOWN_PREFIX}).
+   */
+  private TransformException noneOpened(Failures failures, Walk w, long start) {
+    if (failures != null) {
+      return failures.toException();
+    }
+    UnreadableValueException e = UnreadableValueException.noMatch(noMatchMessage);
+    w.samples().record(TransformObserver.UNKNOWN_PREFIX, System.nanoTime() - start, e);
+    return e;
   }
 
   /**
-   * Inside the walk, {@code matchedPrefix} is the raw concatenation of the matched prefixes (empty for identity);
-   * {@link #decryptDetailed} turns an empty one into the {@code identity} label.
+   * The detail of a value entry {@code index} opened, recorded. Inside the walk, {@code matchedPrefix} is the raw
+   * concatenation of the matched prefixes (empty for identity); {@link #decryptDetailed} turns an empty one into the
+   * {@code identity} label.
    */
-  private DecryptedDetail matched(DecryptedDetail inner, int index) {
+  private DecryptedDetail matched(DecryptedDetail inner, int index, Walk w, long start) {
     String prefix = prefixTexts[index];
     String label = prefix.isEmpty() ? DecryptedDetail.IDENTITY : prefix;
+    w.samples().record(label, System.nanoTime() - start, null);
     return new DecryptedDetail(inner.plaintext(), inner.stale() || index != 0, prefix + inner.matchedPrefix(), label);
   }
 

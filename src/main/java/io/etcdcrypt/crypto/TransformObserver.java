@@ -5,7 +5,8 @@ package io.etcdcrypt.crypto;
  * no-op default, so an observer implements only what it records. Implementations must be thread-safe, fast (they
  * run on the data path) and must never throw.
  *
- * <p>The codec reports the samples kube-apiserver's prefix chains record, so that an observer can export them
+ * <p>The codec passes on the samples its prefix chains record while they walk (see {@link
+ * PrefixTransformers.Samples}), the ones kube-apiserver's chains record, so that an observer can export them
  * under kube-apiserver's names: one per chain level a value passes through (the provider, e.g.
  * {@code k8s:enc:aesgcm:v1:}, and for aescbc/aesgcm/secretbox also its key, e.g. {@code key1:}), with
  * {@value DecryptedDetail#IDENTITY} for values the identity provider read, the empty string for values it wrote,
@@ -31,7 +32,7 @@ public interface TransformObserver {
    *
    * @param resource the resource as the configuration names it ({@code secrets}, {@code deployments.apps})
    * @param transformerPrefix the prefix of the chain entry, as described in the class comment
-   * @param nanos how long the whole transformation took
+   * @param nanos how long that level of the chain took
    * @param error why it failed, or {@code null} when it succeeded
    */
   default void transformed(

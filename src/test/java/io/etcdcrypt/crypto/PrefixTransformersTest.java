@@ -19,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.ArrayList;
 import org.junit.jupiter.api.Test;
 
 /** kube-apiserver's prefix-list semantics, at the provider level and the key level, on real providers. */
@@ -225,5 +226,42 @@ class PrefixTransformersTest {
   private static boolean startsWith(byte[] value, String prefix) {
     byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
     return value.length >= p.length && Arrays.equals(value, 0, p.length, p, 0, p.length);
+  }
+
+  /** The samples a walk reports, one per chain level, in the order kube-apiserver's nested chains record them. */
+  @Test
+  void everyLevelOfTheWalkReportsItsSample() throws Exception {
+    PrefixTransformers chain = chain(aesgcm(key("key2", 2), key("key1", 1)), identity());
+    List<String> samples = new ArrayList<>();
+    PrefixTransformers.Samples recorder =
+        (prefix, nanos, error) -> samples.add(prefix + (error == null ? " ok" : " failed"));
+
+    byte[] stored = Stages.join(chain.encrypt(OBJECT, ETCD_KEY, recorder));
+    assertEquals(List.of("key2: ok", "k8s:enc:aesgcm:v1: ok"), samples);
+
+    samples.clear();
+    Stages.join(chain.decryptDetailed(stored, ETCD_KEY, recorder));
+    assertEquals(List.of("key2: ok", "k8s:enc:aesgcm:v1: ok"), samples);
+
+    samples.clear();
+    Stages.join(chain.decryptDetailed(OBJECT, ETCD_KEY, recorder));
+    assertEquals(List.of("identity ok"), samples, "plaintext read by identity");
+
+    samples.clear();
+    byte[] tampered = stored.clone();
+    tampered[tampered.length - 1] ^= 1;
+    assertThrows(UnreadableValueException.class, () -> Stages.join(chain.decryptDetailed(tampered, ETCD_KEY,
+        recorder)));
+    assertEquals(List.of("key2: failed", "k8s:enc:aesgcm:v1: failed"), samples, "the key fails, then its provider");
+
+    samples.clear();
+    PrefixTransformers noIdentity = chain(aesgcm(key("key1", 1)));
+    assertThrows(UnreadableValueException.class, () -> Stages.join(noIdentity.decryptDetailed(
+        utf8("k8s:enc:aesgcm:v1:gone:xyz"), ETCD_KEY, recorder)));
+    assertEquals(List.of("unknown failed", "k8s:enc:aesgcm:v1: failed"), samples, "no key of that name");
+    samples.clear();
+    assertThrows(UnreadableValueException.class, () -> Stages.join(noIdentity.decryptDetailed(OBJECT, ETCD_KEY,
+        recorder)));
+    assertEquals(List.of("unknown failed"), samples, "no provider's prefix");
   }
 }

@@ -244,6 +244,10 @@ class MetricsAndHealthEndToEndTest {
         "transformer_prefix", "key1:", "status", "OK"));
     assertEquals(1, m.value(ops, "resource", "secrets", "transformation_type", "from_storage",
         "transformer_prefix", "identity", "status", "OK"));
+    // The tampered value fails at its key (key1:) and so at its provider, each level recording its sample as
+    // kube-apiserver's nested chains do; the value with a prefix nobody has is "unknown".
+    assertEquals(1, m.value(ops, "resource", "secrets", "transformation_type", "from_storage",
+        "transformer_prefix", "key1:", "status", "unknown-non-grpc"));
     assertEquals(1, m.value(ops, "resource", "secrets", "transformation_type", "from_storage",
         "transformer_prefix", gcm, "status", "unknown-non-grpc"));
     assertEquals(1, m.value(ops, "resource", "secrets", "transformation_type", "from_storage",
@@ -253,7 +257,7 @@ class MetricsAndHealthEndToEndTest {
         "transformer_prefix", kms2, "status", "OK"));
     assertEquals(SERVICE_ACCOUNTS, m.value(ops, "resource", "serviceaccounts", "transformation_type",
         "from_storage", "transformer_prefix", kms1, "status", "OK"));
-    assertEquals(11, m.samples(ops).size(), "no other transformation series: " + m.samples(ops));
+    assertEquals(12, m.samples(ops).size(), "no other transformation series: " + m.samples(ops));
     assertEquals(Set.of("resource", "transformation_type", "transformer_prefix", "status"),
         m.samples(ops).get(0).labels().keySet());
 

@@ -157,7 +157,7 @@ class KmsThroughProxyTest {
   }
 
   @Test
-  void aColdProxyReplaysWatchHistoryInOrderWhileTheSeedIsFetchedOffTheEventLoop(@TempDir Path dir)
+  void aColdProxyReplaysWatchHistoryInOrderWhileItAsksThePluginForTheSeed(@TempDir Path dir)
       throws Exception {
     try (MockKmsPlugin plugin = MockKmsPlugin.start(dir.resolve("kms.sock"))) {
       String yaml = config(plugin, "v2");
@@ -171,8 +171,8 @@ class KmsThroughProxyTest {
           firstRevision = i == 0 ? rev : firstRevision;
         }
       }
-      // The history's first event needs the plugin's Decrypt of the seed: that response is opened on the waiting
-      // pool, and everything after it must still arrive, in order, on the same stream.
+      // The history's first event needs the plugin's Decrypt of the seed: that response waits for the plugin, and
+      // everything after it must still arrive, in order, on the same stream.
       LinkedBlockingQueue<String> values = new LinkedBlockingQueue<>();
       try (KmsProviders kms = new KmsProviders();
           ProxyFixture proxy = ProxyFixture.start(TestCodecs.fromYaml(yaml, kms), etcd.endpoint());

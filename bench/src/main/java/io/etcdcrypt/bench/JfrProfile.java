@@ -52,8 +52,8 @@ final class JfrProfile {
     STEPS.put("io.etcdcrypt.crypto.PrefixTransformers.encrypt", "  of which the provider's encrypt");
     STEPS.put("io.etcdcrypt.config.ResourceResolver.resolve", "  of which key -> resource resolution");
     STEPS.put("io.etcdcrypt.observe.TransformMetrics.transformed", "  of which transformation metrics");
-    STEPS.put("io.etcdcrypt.proxy.WireRangeOpener.open", "Range response scan and rewrite (wire level)");
-    STEPS.put("io.etcdcrypt.proxy.RangeResponseBytes$Marshaller.parse", "Range response read from the transport");
+    STEPS.put("io.etcdcrypt.values.WireRangeOpener.open", "Range response scan and rewrite (wire level)");
+    STEPS.put("io.etcdcrypt.values.RangeResponseBytes$Marshaller.parse", "Range response read from the transport");
     STEPS.put("io.etcdcrypt.proxy.Relay", "the relay (transform + send, both directions)");
     STEPS.put("io.grpc.protobuf.lite.ProtoLiteUtils$MessageMarshaller.parse", "protobuf parse of parsed messages");
     STEPS.put("io.grpc.internal.MessageFramer.writePayload", "gRPC framing of outgoing messages");

@@ -26,14 +26,14 @@ import java.util.function.Supplier;
  * Decides, for every gRPC method a client calls, how the proxy treats it:
  *
  * <ul>
- *   <li><b>transform</b>: the methods that carry values (KV Range/Put/DeleteRange/Txn, Watch, Election
- *       Campaign/Proclaim/Leader/Observe) are parsed and their values passed through the value codec;
+ *   <li><b>transform</b>: the methods that carry values (KV Range/RangeStream/Put/DeleteRange/Txn, Watch, Election
+ *       Campaign/Proclaim/Leader/Observe) have their values passed through the value codec;
  *   <li><b>raw</b>: every method of the value-free services (Lease, Cluster, Maintenance, Auth, Lock, gRPC
  *       health), known or not, and the value-free methods of value services (KV/Compact, Election/Resign), are
  *       forwarded as bytes without parsing;
- *   <li><b>deny</b>: any other method of KV, Watch or Election (e.g. etcd 3.7's {@code KV/RangeStream}) answers
- *       UNIMPLEMENTED, so clients fall back to a method the proxy understands instead of receiving ciphertext.
- *       Methods of services the proxy does not know are denied the same way.
+ *   <li><b>deny</b>: any other method of KV, Watch or Election (one a future etcd adds) answers UNIMPLEMENTED, so
+ *       clients fall back to a method the proxy understands instead of receiving ciphertext. Methods of services the
+ *       proxy does not know are denied the same way.
  * </ul>
  */
 final class MethodTable extends HandlerRegistry {

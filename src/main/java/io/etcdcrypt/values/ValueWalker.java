@@ -14,6 +14,7 @@ import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.PutResponse;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
+import io.etcdcrypt.etcd.etcdserverpb.RangeStreamResponse;
 import io.etcdcrypt.etcd.etcdserverpb.RequestOp;
 import io.etcdcrypt.etcd.etcdserverpb.ResponseOp;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
@@ -33,9 +34,9 @@ import java.util.concurrent.CompletionStage;
  * The one place that knows where values live in etcd's messages, in both directions, and passes each of them
  * through the {@link ValueCodec} with the etcd key it is stored under: Put and Txn requests (at any depth),
  * Election Campaign and Proclaim; Range, Put, DeleteRange and Txn responses, Watch events ({@code kv} and
- * {@code prev_kv}) and Election Leader/Observe key-values. {@code KV/Range} responses, the bulk of the traffic
- * (kube-apiserver's get and list), are opened in their wire bytes ({@link WireRangeOpener}); every other shape is
- * walked parsed. A new RPC or field that carries values is one change here.
+ * {@code prev_kv}) and Election Leader/Observe key-values. {@code KV/Range} responses and {@code KV/RangeStream}
+ * chunks, the bulk of the traffic (kube-apiserver's get and list), are opened in their wire bytes
+ * ({@link WireRangeOpener}); every other shape is walked parsed. A new RPC or field that carries values is one change here.
  *
  * <p>One rule set ({@link Refusals}): a value that cannot be opened fails the whole message (never ciphertext, never
  * a partial list); a request whose value cannot be sealed is not sent; value-bearing messages with fields or
@@ -182,8 +183,16 @@ public final class ValueWalker {
   // ---- values out of etcd ----
 
   /** A {@code KV/Range} response with its values opened in its wire bytes; the same instance when none changed. */
-  public CompletionStage<RangeResponseBytes> open(RangeResponseBytes r) {
+  public CompletionStage<WireMessage<RangeResponse>> openRange(WireMessage<RangeResponse> r) {
     return ValueTransforms.run(codec, copyingKeys, values -> WireRangeOpener.open(r, values));
+  }
+
+  /**
+   * A {@code KV/RangeStream} chunk with its values opened in its wire bytes; the same instance when none changed. A
+   * chunk that cannot be opened fails the stream: a client never takes the chunks before it for the whole list.
+   */
+  public CompletionStage<WireMessage<RangeStreamResponse>> openRangeChunk(WireMessage<RangeStreamResponse> chunk) {
+    return ValueTransforms.run(codec, copyingKeys, values -> WireRangeOpener.openChunk(chunk, values));
   }
 
   public CompletionStage<PutResponse> open(PutResponse r) {

@@ -5,6 +5,8 @@ import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.UnsafeByteOperations;
 import com.google.protobuf.WireFormat;
+import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
+import io.etcdcrypt.etcd.etcdserverpb.RangeStreamResponse;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.io.IOException;
@@ -12,10 +14,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Opens the values of a {@code KV/Range} response in its wire bytes: what {@link ValueWalker} does to a parsed
- * {@code RangeResponse}, without the parse and rebuild. The rules are {@link Refusals}' and the values come from the
- * walker's {@link ValueSource}; this class only knows the byte layout of {@code RangeResponse} (rpc.proto) and
- * {@code KeyValue} (kv.proto).
+ * Opens the values of a {@code KV/Range} response, or of a {@code KV/RangeStream} chunk, in its wire bytes: what
+ * {@link ValueWalker} does to a parsed {@code RangeResponse}, without the parse and rebuild. The rules are
+ * {@link Refusals}' and the values come from the walker's {@link ValueSource}; this class only knows the byte layout
+ * of {@code RangeStreamResponse}, {@code RangeResponse} (rpc.proto) and {@code KeyValue} (kv.proto).
  *
  * <p>Only the value field of a KeyValue whose value the codec changes is replaced, together with that KeyValue's
  * length prefix; every other byte (the header, unchanged KeyValues, the fields around the value, in their order)
@@ -42,19 +44,71 @@ final class WireRangeOpener {
   private static final int KV_VALUE = 5 << 3 | LEN;
   private static final int KV_LEASE = 6 << 3 | VARINT;
 
+  // RangeStreamResponse: range_response = 1.
+  private static final int CHUNK_RANGE_RESPONSE = 1 << 3 | LEN;
+
   private WireRangeOpener() {}
 
-  /** {@code response} with every value passed through {@code opener}; the same instance if none changed. */
-  static RangeResponseBytes open(RangeResponseBytes response, ValueSource values) throws StatusException {
+  /** {@code response} with every value opened; the same instance if none changed. */
+  static WireMessage<RangeResponse> open(WireMessage<RangeResponse> response, ValueSource values)
+      throws StatusException {
     byte[] in = response.bytes();
-    List<OpenedValue> opened = null;
+    byte[] out = openRange(in, 0, in.length, values);
+    return out == null ? response : new WireMessage<>(out);
+  }
+
+  /**
+   * A {@code KV/RangeStream} chunk with every value of its {@code range_response} opened; the same instance if none
+   * changed. Only that one field may be there, as etcd sends it.
+   */
+  static WireMessage<RangeStreamResponse> openChunk(WireMessage<RangeStreamResponse> chunk, ValueSource values)
+      throws StatusException {
+    byte[] in = chunk.bytes();
+    int rangeAt = -1;
+    int rangeLength = 0;
     try {
       CodedInputStream s = CodedInputStream.newInstance(in);
+      for (int tag = s.readTag(); tag != 0; tag = s.readTag()) {
+        if (tag != CHUNK_RANGE_RESPONSE) {
+          throw Refusals.unknownResponseFields("RangeStreamResponse");
+        }
+        requireOnce(rangeAt, "RangeStreamResponse", "range_response");
+        rangeLength = s.readRawVarint32();
+        rangeAt = s.getTotalBytesRead();
+        s.skipRawBytes(rangeLength);
+      }
+    } catch (IOException e) {
+      throw Refusals.unreadableResponse("RangeStreamResponse", e.getMessage());
+    }
+    byte[] opened = rangeAt < 0 ? null : openRange(in, rangeAt, rangeLength, values);
+    if (opened == null) {
+      return chunk;
+    }
+    byte[] out = new byte[1 + CodedOutputStream.computeUInt32SizeNoTag(opened.length) + opened.length];
+    CodedOutputStream w = CodedOutputStream.newInstance(out);
+    try {
+      w.writeUInt32NoTag(CHUNK_RANGE_RESPONSE);
+      w.writeUInt32NoTag(opened.length);
+      w.writeRawBytes(opened);
+      w.checkNoSpaceLeft();
+    } catch (IOException e) {
+      throw new IllegalStateException("the rewritten RangeStream chunk did not fill its computed size", e);
+    }
+    return new WireMessage<>(out);
+  }
+
+  /**
+   * The RangeResponse encoded in {@code in[from, from + length)} with every value opened, or null when none changed.
+   */
+  private static byte[] openRange(byte[] in, int from, int length, ValueSource values) throws StatusException {
+    List<OpenedValue> opened = null;
+    try {
+      CodedInputStream s = CodedInputStream.newInstance(in, from, length);
       for (int tag = s.readTag(); tag != 0; tag = s.readTag()) {
         switch (tag) {
           case RANGE_HEADER, RANGE_MORE, RANGE_COUNT -> s.skipField(tag);
           case RANGE_KVS -> {
-            OpenedValue v = openKeyValue(s, in, values);
+            OpenedValue v = openKeyValue(s, in, from, values);
             if (v != null) {
               if (opened == null) {
                 opened = new ArrayList<>();
@@ -68,7 +122,7 @@ final class WireRangeOpener {
     } catch (IOException e) {
       throw Refusals.unreadableResponse("RangeResponse", e.getMessage());
     }
-    return opened == null ? response : new RangeResponseBytes(rewrite(in, opened));
+    return opened == null ? null : rewrite(in, from, length, opened);
   }
 
   /**
@@ -85,12 +139,15 @@ final class WireRangeOpener {
     }
   }
 
-  /** Reads the KeyValue at {@code s} (after its tag); null when its value stays as stored. */
-  private static OpenedValue openKeyValue(CodedInputStream s, byte[] in, ValueSource values)
+  /**
+   * Reads the KeyValue at {@code s} (after its tag); null when its value stays as stored. {@code base} is where
+   * {@code s} starts in {@code in}: the offsets recorded are positions in {@code in}.
+   */
+  private static OpenedValue openKeyValue(CodedInputStream s, byte[] in, int base, ValueSource values)
       throws IOException, StatusException {
-    int lengthAt = s.getTotalBytesRead();
+    int lengthAt = base + s.getTotalBytesRead();
     int length = s.readRawVarint32();
-    int bodyAt = s.getTotalBytesRead();
+    int bodyAt = base + s.getTotalBytesRead();
     int outer = s.pushLimit(length);
     int keyAt = -1;
     int keyLength = 0;
@@ -101,16 +158,16 @@ final class WireRangeOpener {
     for (int tag = s.readTag(); tag != 0; tag = s.readTag()) {
       switch (tag) {
         case KV_KEY -> {
-          requireOnce(keyAt, "key");
+          requireOnce(keyAt, "KeyValue", "key");
           keyLength = s.readRawVarint32();
-          keyAt = s.getTotalBytesRead();
+          keyAt = base + s.getTotalBytesRead();
           s.skipRawBytes(keyLength);
         }
         case KV_VALUE -> {
-          requireOnce(valueAt, "value");
-          valueLengthAt = s.getTotalBytesRead();
+          requireOnce(valueAt, "KeyValue", "value");
+          valueLengthAt = base + s.getTotalBytesRead();
           valueLength = s.readRawVarint32();
-          valueAt = s.getTotalBytesRead();
+          valueAt = base + s.getTotalBytesRead();
           s.skipRawBytes(valueLength);
         }
         case KV_MOD_REVISION -> modRevision = s.readInt64();
@@ -142,18 +199,20 @@ final class WireRangeOpener {
   }
 
   /**
-   * A repeated key or value field is valid protobuf (the last one wins) but etcd never sends one; refused, so
-   * that no stored value can ride along next to the one that was opened.
+   * A repeated message field is valid protobuf (the last one wins, or both merge) but etcd never sends one;
+   * refused, so that no stored value can ride along next to the one that was opened.
    */
-  private static void requireOnce(int seenAt, String field) throws IOException {
+  private static void requireOnce(int seenAt, String message, String field) throws IOException {
     if (seenAt >= 0) {
-      throw new IOException("a KeyValue carries its " + field + " field twice");
+      throw new IOException("a " + message + " carries its " + field + " field twice");
     }
   }
 
-  /** The input with the opened values in place: sized first, then written once into one array. */
-  private static byte[] rewrite(byte[] in, List<OpenedValue> opened) throws StatusException {
-    long size = in.length;
+  /**
+   * {@code in[from, from + length)} with the opened values in place: sized first, then written once into one array.
+   */
+  private static byte[] rewrite(byte[] in, int from, int length, List<OpenedValue> opened) throws StatusException {
+    long size = length;
     for (OpenedValue v : opened) {
       int bodyLength = v.newBodyLength();
       size += CodedOutputStream.computeUInt32SizeNoTag(bodyLength) + bodyLength - (v.bodyEnd - v.lengthAt);
@@ -164,7 +223,7 @@ final class WireRangeOpener {
     byte[] out = new byte[(int) size];
     CodedOutputStream w = CodedOutputStream.newInstance(out);
     try {
-      int copied = 0;
+      int copied = from;
       for (OpenedValue v : opened) {
         w.writeRawBytes(in, copied, v.lengthAt - copied); // up to this KeyValue, its tag included
         w.writeUInt32NoTag(v.newBodyLength());
@@ -174,7 +233,7 @@ final class WireRangeOpener {
         w.writeRawBytes(in, v.valueEnd, v.bodyEnd - v.valueEnd); // fields after the value
         copied = v.bodyEnd;
       }
-      w.writeRawBytes(in, copied, in.length - copied);
+      w.writeRawBytes(in, copied, from + length - copied);
       w.checkNoSpaceLeft();
     } catch (IOException e) {
       throw new IllegalStateException("the rewritten Range response did not fill its computed size", e);

@@ -61,9 +61,9 @@ class ProxySemanticsTest {
   @Test
   void unknownValueMethodsAreDeniedSoClientsFallBack() {
     StatusRuntimeException e =
-        callRaw(proxy.toProxy(), "etcdserverpb.KV/RangeStream", MethodDescriptor.MethodType.SERVER_STREAMING);
+        callRaw(proxy.toProxy(), "etcdserverpb.KV/RangeAll", MethodDescriptor.MethodType.SERVER_STREAMING);
     assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode());
-    assertTrue(e.getStatus().getDescription().contains("etcdserverpb.KV/RangeStream"), e.getMessage());
+    assertTrue(e.getStatus().getDescription().contains("etcdserverpb.KV/RangeAll"), e.getMessage());
 
     StatusRuntimeException election =
         callRaw(proxy.toProxy(), "v3electionpb.Election/Future", MethodDescriptor.MethodType.UNARY);

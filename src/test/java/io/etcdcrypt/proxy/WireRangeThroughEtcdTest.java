@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import com.google.protobuf.ByteString;
-import io.etcdcrypt.crypto.KmsTransformerFactory;
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
@@ -30,16 +29,8 @@ class WireRangeThroughEtcdTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
-  private static final String CONFIG = String.join("\n",
-      "apiVersion: apiserver.config.k8s.io/v1",
-      "kind: EncryptionConfiguration",
-      "resources:",
-      "  - resources: [secrets]",
-      "    providers: [{aesgcm: {keys: [{name: key1, secret: " + TestCodecs.randomKey(32) + "}]}}]",
-      "");
-
   @RegisterExtension static final ProxyExtension proxy =
-      new ProxyExtension(etcd, TestCodecs.fromYaml(CONFIG, KmsTransformerFactory.UNAVAILABLE));
+      new ProxyExtension(etcd, TestCodecs.secretsUnderAesGcm());
 
   @BeforeAll
   static void start() {

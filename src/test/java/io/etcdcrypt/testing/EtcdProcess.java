@@ -56,6 +56,11 @@ public final class EtcdProcess implements AutoCloseable {
     return startSingle(EtcdRelease.current(), List.of(extraArgs), TlsFiles.NONE);
   }
 
+  /** {@link #startSingle(String...)} of the given release, whatever {@code etcd.release} says. */
+  public static EtcdProcess startSingle(EtcdRelease release) {
+    return startSingle(release, List.of(), TlsFiles.NONE);
+  }
+
   /**
    * Starts a one-member cluster that serves clients over TLS and requires client certificates signed by
    * {@code pki}'s CA, like a kubeadm etcd.

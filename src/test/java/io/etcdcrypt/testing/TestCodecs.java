@@ -22,6 +22,17 @@ public final class TestCodecs {
     }
   }
 
+  /** Secrets under AES-GCM with one fresh key named {@code key1}; nothing else governed. */
+  public static EncryptionCodec secretsUnderAesGcm() {
+    return fromYaml(String.join("\n",
+        "apiVersion: apiserver.config.k8s.io/v1",
+        "kind: EncryptionConfiguration",
+        "resources:",
+        "  - resources: [secrets]",
+        "    providers: [{aesgcm: {keys: [{name: key1, secret: " + randomKey(32) + "}]}}]",
+        ""), KmsTransformerFactory.UNAVAILABLE);
+  }
+
   /** Base64 of {@code n} fresh random bytes: a key for the configuration. */
   public static String randomKey(int n) {
     byte[] b = new byte[n];

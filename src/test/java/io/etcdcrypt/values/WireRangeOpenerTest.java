@@ -17,6 +17,7 @@ import io.etcdcrypt.crypto.KmsTransformerFactory;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
+import io.etcdcrypt.etcd.etcdserverpb.RangeStreamResponse;
 import io.etcdcrypt.etcd.etcdserverpb.ResponseOp;
 import io.etcdcrypt.etcd.etcdserverpb.TxnResponse;
 import io.etcdcrypt.etcd.etcdserverpb.ResponseHeader;
@@ -25,6 +26,7 @@ import io.etcdcrypt.testing.Sync;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.Drainable;
 import io.grpc.KnownLength;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.io.ByteArrayInputStream;
@@ -39,7 +41,7 @@ import java.util.concurrent.CompletionStage;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link WireRangeOpener} (through {@link ValueWalker#open(RangeResponseBytes)}) on RangeResponse bytes, with the
+ * {@link WireRangeOpener} (through {@link ValueWalker#openRange}) on RangeResponse bytes, with the
  * production codec: secrets under AES-GCM, configmaps under identity, everything else ungoverned. Every outcome is
  * also checked against the parsed path (a Range result inside a Txn response).
  */
@@ -82,12 +84,12 @@ class WireRangeOpenerTest {
     return Sync.toStorage(CODEC, pb(key), pb(plaintext));
   }
 
-  private RangeResponseBytes open(byte[] bytes) throws StatusException {
-    return open(new RangeResponseBytes(bytes));
+  private WireMessage<RangeResponse> open(byte[] bytes) throws StatusException {
+    return open(new WireMessage<>(bytes));
   }
 
-  private RangeResponseBytes open(RangeResponseBytes r) throws StatusException {
-    return await(walker.open(r));
+  private WireMessage<RangeResponse> open(WireMessage<RangeResponse> r) throws StatusException {
+    return await(walker.openRange(r));
   }
 
   /** The parsed path: a Range result inside a Txn response, which the walker opens parsed. */
@@ -107,7 +109,7 @@ class WireRangeOpenerTest {
 
   /** The wire result, which must also be what the parsed path makes of the same bytes. */
   private RangeResponse openBoth(RangeResponse stored) throws Exception {
-    RangeResponseBytes out = open(stored.toByteArray());
+    WireMessage<RangeResponse> out = open(stored.toByteArray());
     RangeResponse viaWire = RangeResponse.parseFrom(out.bytes());
     assertEquals(openParsed(stored), viaWire);
     return viaWire;
@@ -134,7 +136,7 @@ class WireRangeOpenerTest {
         .build();
     assertTrue(stored.getKvs(0).getValue().startsWith(pb("k8s:enc:aesgcm:v1:key1:")));
 
-    RangeResponseBytes out = open(stored.toByteArray());
+    WireMessage<RangeResponse> out = open(stored.toByteArray());
 
     // Byte for byte what protobuf writes for the expected message: same fields, same order, exact lengths
     // (the 300-byte value changes the width of its KeyValue's length prefix).
@@ -153,11 +155,11 @@ class WireRangeOpenerTest {
         .addKvs(kv("/registry/secrets/ns/empty", ByteString.EMPTY, 14))
         .setCount(4)
         .build();
-    RangeResponseBytes in = new RangeResponseBytes(stored.toByteArray());
+    WireMessage<RangeResponse> in = new WireMessage<>(stored.toByteArray());
     assertSame(in, open(in));
-    RangeResponseBytes empty = new RangeResponseBytes(new byte[0]);
+    WireMessage<RangeResponse> empty = new WireMessage<>(new byte[0]);
     assertSame(empty, open(empty));
-    RangeResponseBytes headerOnly = new RangeResponseBytes(RangeResponse.newBuilder().setHeader(HEADER).build()
+    WireMessage<RangeResponse> headerOnly = new WireMessage<>(RangeResponse.newBuilder().setHeader(HEADER).build()
         .toByteArray());
     assertSame(headerOnly, open(headerOnly));
     assertEquals(stored, openBoth(stored));
@@ -324,26 +326,107 @@ class WireRangeOpenerTest {
     RangeResponse stored = RangeResponse.newBuilder().setHeader(HEADER)
         .addKvs(kv("/registry/pods/ns/p", pb("pod"), 11))
         .addKvs(kv(key, sealed(key, "old"), 21)).build();
-    RangeResponseBytes out = await(rotatedWalker.open(new RangeResponseBytes(stored.toByteArray())));
+    WireMessage<RangeResponse> out = await(rotatedWalker.openRange(new WireMessage<>(stored.toByteArray())));
     assertEquals(pb("old"), RangeResponse.parseFrom(out.bytes()).getKvs(1).getValue());
     assertEquals(List.of(key + "@21"), stale);
+  }
+
+  // ---- KV/RangeStream chunks (etcd 3.7): a RangeResponse inside field 1 ----
+
+  private WireMessage<RangeStreamResponse> openChunk(byte[] bytes) throws StatusException {
+    return await(walker.openRangeChunk(new WireMessage<>(bytes)));
+  }
+
+  private static RangeStreamResponse chunk(RangeResponse range) {
+    return RangeStreamResponse.newBuilder().setRangeResponse(range).build();
+  }
+
+  @Test
+  void aRangeStreamChunkIsOpenedAsARangeResponseIs() throws Exception {
+    // A middle chunk: kvs only. The last chunk: header, more and count, here with kvs as well.
+    RangeResponse middle = RangeResponse.newBuilder()
+        .addKvs(kv("/registry/secrets/ns/a", sealed("/registry/secrets/ns/a", "secret a"), 10))
+        .addKvs(kv("/registry/pods/ns/p", pb("pod, not governed"), 11))
+        .addKvs(kv("/registry/secrets/ns/z", sealed("/registry/secrets/ns/z", "z".repeat(200)), 12))
+        .build();
+    RangeResponse last = RangeResponse.newBuilder().setHeader(HEADER)
+        .addKvs(kv("/registry/secrets/ns/zz", sealed("/registry/secrets/ns/zz", "last"), 13))
+        .setMore(false).setCount(4).build();
+    for (RangeResponse stored : List.of(middle, last)) {
+      // Byte for byte a chunk of the opened page, as the unary path opens it.
+      byte[] expected = chunk(RangeResponse.parseFrom(open(stored.toByteArray()).bytes())).toByteArray();
+      assertArrayEquals(expected, openChunk(chunk(stored).toByteArray()).bytes());
+    }
+    assertEquals(pb("z".repeat(200)),
+        RangeStreamResponse.parseFrom(openChunk(chunk(middle).toByteArray()).bytes()).getRangeResponse().getKvs(2)
+            .getValue());
+  }
+
+  @Test
+  void aRangeStreamChunkWithNothingToOpenIsTheSameInstance() throws Exception {
+    List<RangeStreamResponse> chunks = List.of(
+        RangeStreamResponse.getDefaultInstance(),
+        chunk(RangeResponse.getDefaultInstance()),
+        chunk(RangeResponse.newBuilder().setHeader(HEADER).setCount(0).build()),
+        chunk(RangeResponse.newBuilder().addKvs(kv("/registry/pods/ns/p", pb("pod"), 3))
+            .addKvs(kv("/registry/configmaps/ns/c", pb("identity"), 4)).build()));
+    for (RangeStreamResponse c : chunks) {
+      WireMessage<RangeStreamResponse> in = new WireMessage<>(c.toByteArray());
+      assertSame(in, await(walker.openRangeChunk(in)), c.toString());
+    }
+  }
+
+  @Test
+  void aRangeStreamChunkFailsClosedLikeARangeResponse() throws Exception {
+    // A field next to range_response: a newer etcd's, possibly with values in it.
+    byte[] extraField = concat(chunk(RangeResponse.getDefaultInstance()).toByteArray(), bytesField(2, pb("x")));
+    StatusException extra = assertThrows(StatusException.class, () -> openChunk(extraField));
+    assertEquals(Status.Code.INTERNAL, extra.getStatus().getCode());
+    assertUnknownFields("RangeStreamResponse", extra.getStatus().getDescription());
+
+    // Inside the range_response, the same rules as Range.
+    RangeResponse withExtra = RangeResponse.newBuilder().setUnknownFields(UnknownFieldSet.newBuilder()
+        .addField(7, UnknownFieldSet.Field.newBuilder().addVarint(1).build()).build()).build();
+    StatusException inner = assertThrows(StatusException.class, () -> openChunk(chunk(withExtra).toByteArray()));
+    assertUnknownFields("RangeResponse", inner.getStatus().getDescription());
+
+    // Two range_response fields would merge; etcd sends one, and the second could carry a value past the opener.
+    byte[] twice = concat(chunk(RangeResponse.getDefaultInstance()).toByteArray(),
+        chunk(RangeResponse.newBuilder().addKvs(kv("/registry/pods/ns/p", pb("pod"), 3)).build()).toByteArray());
+    StatusException repeated = assertThrows(StatusException.class, () -> openChunk(twice));
+    assertEquals(Status.Code.INTERNAL, repeated.getStatus().getCode());
+    assertTrue(repeated.getStatus().getDescription().contains("RangeStreamResponse this proxy cannot read"),
+        repeated.getStatus().getDescription());
+
+    byte[] good = chunk(RangeResponse.newBuilder()
+        .addKvs(kv("/registry/secrets/ns/a", sealed("/registry/secrets/ns/a", "s"), 10)).build()).toByteArray();
+    StatusException cut = assertThrows(StatusException.class, () -> openChunk(Arrays.copyOf(good, good.length - 2)));
+    assertEquals(Status.Code.INTERNAL, cut.getStatus().getCode());
+
+    RangeResponse undecryptable = RangeResponse.newBuilder()
+        .addKvs(kv("/registry/secrets/ns/bad", pb("k8s:enc:aesgcm:v1:key1:0123456789abcdef0123456789"), 11)).build();
+    StatusException bad = assertThrows(StatusException.class, () -> openChunk(chunk(undecryptable).toByteArray()));
+    assertTrue(bad.getStatus().getDescription()
+        .startsWith("etcd-crypt-proxy: cannot decrypt the value of key \"/registry/secrets/ns/bad\": "),
+        bad.getStatus().getDescription());
   }
 
   @Test
   void theMarshallerReadsAndWritesTheBytesAsTheyAre() throws Exception {
     byte[] bytes = RangeResponse.newBuilder().setHeader(HEADER).addKvs(kv("/k", pb("v"), 3)).build().toByteArray();
-    RangeResponseBytes parsed = RangeResponseBytes.MARSHALLER.parse(new KnownLengthStream(bytes));
+    MethodDescriptor.Marshaller<WireMessage<RangeResponse>> marshaller = WireMessage.marshaller();
+    WireMessage<RangeResponse> parsed = marshaller.parse(new KnownLengthStream(bytes));
     assertArrayEquals(bytes, parsed.bytes());
-    assertArrayEquals(bytes, RangeResponseBytes.MARSHALLER.parse(new ByteArrayInputStream(bytes)).bytes());
+    assertArrayEquals(bytes, marshaller.parse(new ByteArrayInputStream(bytes)).bytes());
 
-    InputStream out = RangeResponseBytes.MARSHALLER.stream(parsed);
+    InputStream out = marshaller.stream(parsed);
     assertTrue(out instanceof KnownLength && out instanceof Drainable);
     assertEquals(bytes.length, out.available());
     ByteArrayOutputStream drained = new ByteArrayOutputStream();
     assertEquals(bytes.length, ((Drainable) out).drainTo(drained));
     assertArrayEquals(bytes, drained.toByteArray());
     assertEquals(0, out.available());
-    assertEquals("RangeResponseBytes[" + bytes.length + " bytes]", parsed.toString());
+    assertEquals("WireMessage[" + bytes.length + " bytes]", parsed.toString());
   }
 
   /** Stands in for grpc-java's inbound message stream, which knows its length. */

@@ -10,23 +10,30 @@ import java.io.InputStream;
 import java.io.OutputStream;
 
 /**
- * A {@code KV/Range} response as the bytes of its wire encoding (a serialized {@code RangeResponse}), so the
- * proxy can open its values in place ({@link WireRangeOpener}) instead of parsing and rebuilding 500 KeyValues
- * per list page. The bytes are never modified once wrapped: a rewrite makes a new instance.
+ * A message as the bytes of its wire encoding, for the responses the proxy opens in place ({@link WireRangeOpener})
+ * instead of parsing and rebuilding 500 KeyValues per list page: {@code KV/Range} responses and {@code
+ * KV/RangeStream} chunks. {@code M} is the message the bytes encode ({@code RangeResponse}, {@code
+ * RangeStreamResponse}); it is never parsed into one. The bytes are never modified once wrapped: a rewrite makes a
+ * new instance.
  *
- * <p>Nothing checks the bytes on arrival: they reach a client only through {@link
- * ValueWalker#open(RangeResponseBytes)}, which refuses what it cannot read.
+ * <p>Nothing checks the bytes on arrival: they reach a client only through {@link ValueWalker}, which refuses what
+ * it cannot read.
  */
-public final class RangeResponseBytes {
+public final class WireMessage<M> {
 
-  /** Reads a message's bytes once; writes them to the transport in one call, framed without a copy. */
-  public static final MethodDescriptor.Marshaller<RangeResponseBytes> MARSHALLER = new Marshaller();
+  private static final MethodDescriptor.Marshaller<WireMessage<?>> MARSHALLER = new Marshaller();
 
   private final byte[] bytes;
 
   /** Wraps {@code bytes} without copying; the caller must not modify them afterwards. */
-  public RangeResponseBytes(byte[] bytes) {
+  public WireMessage(byte[] bytes) {
     this.bytes = bytes;
+  }
+
+  /** Reads a message's bytes once; writes them to the transport in one call, framed without a copy. */
+  @SuppressWarnings("unchecked")
+  public static <M> MethodDescriptor.Marshaller<WireMessage<M>> marshaller() {
+    return (MethodDescriptor.Marshaller<WireMessage<M>>) (MethodDescriptor.Marshaller<?>) MARSHALLER;
   }
 
   /** The wire bytes; not a copy, so callers must not modify them. */
@@ -37,22 +44,22 @@ public final class RangeResponseBytes {
   /** The size only: the bytes hold values. */
   @Override
   public String toString() {
-    return "RangeResponseBytes[" + bytes.length + " bytes]";
+    return "WireMessage[" + bytes.length + " bytes]";
   }
 
-  private static final class Marshaller implements MethodDescriptor.Marshaller<RangeResponseBytes> {
+  private static final class Marshaller implements MethodDescriptor.Marshaller<WireMessage<?>> {
 
     @Override
-    public InputStream stream(RangeResponseBytes value) {
+    public InputStream stream(WireMessage<?> value) {
       return new BytesStream(value.bytes);
     }
 
     @Override
-    public RangeResponseBytes parse(InputStream stream) {
+    public WireMessage<?> parse(InputStream stream) {
       try {
-        return new RangeResponseBytes(readAll(stream));
+        return new WireMessage<>(readAll(stream));
       } catch (IOException e) {
-        throw Status.INTERNAL.withDescription("etcd-crypt-proxy: could not read a Range response from etcd")
+        throw Status.INTERNAL.withDescription("etcd-crypt-proxy: could not read a response from etcd")
             .withCause(e).asRuntimeException();
       }
     }

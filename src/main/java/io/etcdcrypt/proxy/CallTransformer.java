@@ -26,7 +26,8 @@ public interface CallTransformer<ReqT, RespT> {
 
   /** Creates one transformer per call. */
   interface Factory<ReqT, RespT> {
-    CallTransformer<ReqT, RespT> newCall();
+    /** {@code side} makes further calls to etcd on behalf of the same client call. */
+    CallTransformer<ReqT, RespT> newCall(SideCalls side);
   }
 
   /** Forwards every message unchanged: the raw pass-through. */
@@ -38,7 +39,7 @@ public interface CallTransformer<ReqT, RespT> {
   /** The stateless identity transformer behind {@link #identity()}. */
   final class Identity implements CallTransformer<Object, Object> {
     private static final Identity INSTANCE = new Identity();
-    private static final Factory<Object, Object> FACTORY = () -> INSTANCE;
+    private static final Factory<Object, Object> FACTORY = side -> INSTANCE;
 
     @Override
     public CompletionStage<Object> toUpstream(Object request) {

@@ -4,6 +4,7 @@ import io.etcdcrypt.crypto.Stages;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
+import io.grpc.Context;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
@@ -121,7 +122,8 @@ final class Relay<ReqT, RespT> {
     return (serverCall, headers) -> {
       // Created inside the server call's Context, so the client's deadline and cancellation carry over.
       ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, callOptions(method));
-      Relay<ReqT, RespT> relay = new Relay<>(serverCall, clientCall, transformers.newCall(), loop.get());
+      SideCalls side = new SideCalls(upstream, headers, Context.current());
+      Relay<ReqT, RespT> relay = new Relay<>(serverCall, clientCall, transformers.newCall(side), loop.get());
       ServerCall.Listener<ReqT> listener = relay.start(headers);
       if (isEndless) {
         endless.register(() -> relay.fail(
@@ -131,7 +133,7 @@ final class Relay<ReqT, RespT> {
     };
   }
 
-  private static CallOptions callOptions(MethodDescriptor<?, ?> method) {
+  static CallOptions callOptions(MethodDescriptor<?, ?> method) {
     // Unary calls wait for a ready member (bounded by the client's deadline), as clientv3 does; a stream never
     // waits unbounded for a cluster that is down: it fails and the client re-creates it.
     return method.getType() == MethodDescriptor.MethodType.UNARY

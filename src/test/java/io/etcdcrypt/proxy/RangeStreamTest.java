@@ -210,6 +210,28 @@ class RangeStreamTest {
   }
 
   @Test
+  void aSortByValueOrdersEachChunkByThePlaintexts() throws Exception {
+    // etcd sorts each chunk of a VALUE-ordered stream by itself; over secrets it would order ciphertexts.
+    RangeRequest byValue = prefix("/registry/secrets/stream/").toBuilder().setSortTarget(RangeRequest.SortTarget.VALUE)
+        .build();
+    List<byte[]> chunks = chunks(toProxy, byValue);
+    assertTrue(chunks.size() >= 3, chunks.size() + " chunks");
+    List<String> keys = new ArrayList<>();
+    for (byte[] c : chunks) {
+      List<KeyValue> kvs = range(c).getKvsList();
+      for (int i = 1; i < kvs.size(); i++) {
+        assertTrue(ByteString.unsignedLexicographicalComparator()
+            .compare(kvs.get(i - 1).getValue(), kvs.get(i).getValue()) <= 0, "chunk not in value order");
+      }
+      kvs.forEach(kv -> keys.add(kv.getKey().toStringUtf8()));
+    }
+    // Every key once: the chunks follow key order underneath.
+    assertEquals(KEYS, keys.size());
+    assertEquals(KEYS, keys.stream().distinct().count());
+    assertEquals(merged(chunks(toProxy, prefix("/registry/secrets/stream/"))).getCount(), merged(chunks).getCount());
+  }
+
+  @Test
   void customSortsAndRevisionFiltersGetEtcdsOwnAnswer() {
     RangeRequest pods = prefix("/registry/pods/stream/");
     for (RangeRequest r : List.of(

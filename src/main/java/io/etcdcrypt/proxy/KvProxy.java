@@ -67,7 +67,8 @@ final class KvProxy {
   private static final class RangeCall<RespT> implements CallTransformer<RangeRequest, RespT> {
     private final UnaryOperator<RangeRequest> toUpstream;
     private final RangeOpener<RespT> opener;
-    private RangeRequest request;
+    // Written by the request's transform, read by the responses' (other threads, after etcd answered).
+    private volatile RangeRequest request;
 
     RangeCall(UnaryOperator<RangeRequest> toUpstream, RangeOpener<RespT> opener) {
       this.toUpstream = toUpstream;
@@ -94,8 +95,9 @@ final class KvProxy {
   private static final class TxnCall implements CallTransformer<TxnRequest, TxnResponse> {
     private final ValueWalker walker;
     private final SideCalls side;
-    private TxnRequest request;
-    private ValueCompareTxn decided;
+    // Written by the request's transform, read by the response's (another thread, after etcd answered).
+    private volatile TxnRequest request;
+    private volatile ValueCompareTxn decided;
 
     TxnCall(ValueWalker walker, SideCalls side) {
       this.walker = walker;

@@ -26,6 +26,7 @@ import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -43,6 +44,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * What must never happen does not: no ciphertext reaches a client as data, no partial list, no plaintext
  * written where the configuration says encrypt, and semantics the proxy cannot keep are refused, not faked.
  */
+@RealComponents
 class FailClosedTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

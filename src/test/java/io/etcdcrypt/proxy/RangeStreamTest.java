@@ -18,6 +18,7 @@ import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.EtcdRelease;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import io.etcdcrypt.values.WireMessage;
 import io.grpc.CallOptions;
@@ -41,6 +42,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * value that cannot be opened ends the stream with the error. Against older etcd releases the client gets the answer
  * that etcd gives. Runs etcd 3.7 whatever {@code etcd.release} says.
  */
+@RealComponents
 class RangeStreamTest {
 
   /** etcd 3.7 starts a stream with 10 keys per chunk and doubles while chunks stay small: 10, 20, 15. */

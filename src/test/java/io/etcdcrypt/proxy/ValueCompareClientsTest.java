@@ -20,6 +20,7 @@ import io.etcdcrypt.etcd.etcdserverpb.RequestOp;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyExtension;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.Python;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.Status;
@@ -39,6 +40,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * {@code Cmp} on a value, and concurrent writers racing on one key, where a Txn the proxy commits must be one that
  * etcd would have committed on the plaintexts at that moment.
  */
+@RealComponents
 class ValueCompareClientsTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

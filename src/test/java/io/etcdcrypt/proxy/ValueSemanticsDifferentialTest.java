@@ -22,6 +22,7 @@ import io.etcdcrypt.etcd.etcdserverpb.TxnResponse;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyExtension;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -39,6 +40,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * AES-GCM, compared and sorted by the proxy), and every answer must be the same: succeeded flags, results, values,
  * revisions, errors. Both see the same writes, so revisions match too.
  */
+@RealComponents
 class ValueSemanticsDifferentialTest {
 
   @RegisterExtension static final EtcdExtension direct = new EtcdExtension();

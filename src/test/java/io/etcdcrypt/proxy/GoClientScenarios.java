@@ -1,7 +1,6 @@
 package io.etcdcrypt.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.testing.EtcdProcess;
@@ -83,11 +82,7 @@ abstract class GoClientScenarios {
   }
 
   private static void assertStored(List<StoredWrites.Put> direct, List<StoredWrites.Put> proxied) {
-    List<StoredWrites.Put> governed = proxied.stream().filter(p -> p.key().startsWith(GOVERNED)).toList();
-    assertFalse(governed.isEmpty(), "the scenario stored nothing under " + GOVERNED);
-    for (StoredWrites.Put p : governed) {
-      assertTrue(p.valueText().startsWith(ENCRYPTED), p.key() + " is stored as \"" + preview(p) + "\"");
-    }
+    StoredWrites.assertAllStoredAs(proxied, GOVERNED, ENCRYPTED);
     assertEquals(ungoverned(direct), ungoverned(proxied), "values outside " + GOVERNED + " as stored");
   }
 
@@ -95,11 +90,6 @@ abstract class GoClientScenarios {
   private static List<String> ungoverned(List<StoredWrites.Put> puts) {
     return puts.stream().filter(p -> !p.key().startsWith(GOVERNED)).map(p -> p.key() + "=" + p.valueText()).sorted()
         .collect(Collectors.toList());
-  }
-
-  private static String preview(StoredWrites.Put p) {
-    String v = p.valueText();
-    return v.length() > 40 ? v.substring(0, 40) + "..." : v;
   }
 
   static void assertContains(String transcript, String expected) {

@@ -49,6 +49,24 @@ public final class StoredWrites implements AutoCloseable {
     });
   }
 
+  /**
+   * Fails unless {@code puts} stored something under {@code keyPrefix} and every value stored there starts with
+   * {@code valuePrefix} (a provider's prefix: encrypted).
+   */
+  public static void assertAllStoredAs(List<Put> puts, String keyPrefix, String valuePrefix) {
+    List<Put> under = puts.stream().filter(p -> p.key().startsWith(keyPrefix)).toList();
+    if (under.isEmpty()) {
+      throw new AssertionError("nothing was stored under " + keyPrefix);
+    }
+    for (Put p : under) {
+      if (!p.valueText().startsWith(valuePrefix)) {
+        String v = p.valueText();
+        throw new AssertionError(p.key() + " is stored as \"" + (v.length() > 40 ? v.substring(0, 40) + "..." : v)
+            + "\", not under " + valuePrefix);
+      }
+    }
+  }
+
   /** Starts watching everything {@code etcd} stores from now on. */
   public static StoredWrites of(EtcdProcess etcd) {
     Client client = Client.builder().endpoints(etcd.clientUrl()).maxInboundMessageSize(64 << 20).build();

@@ -27,7 +27,7 @@ const (
 
 func (e *env) newSession() *concurrency.Session {
 	s := must(concurrency.NewSession(e.newClient(), concurrency.WithTTL(30)))
-	e.t.cleanups = append(e.t.cleanups, func() { s.Close() })
+	e.atEnd(func() { s.Close() })
 	return s
 }
 

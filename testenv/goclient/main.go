@@ -16,6 +16,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -35,14 +36,30 @@ type env struct {
 	endpoint string
 	client   *clientv3.Client
 	t        *transcript
+
+	mu     sync.Mutex
+	closes []func() // run when the scenario ends, last first
 }
 
 // newClient connects another client to the endpoint (its own connection, as separate processes would have);
 // it is closed when the scenario ends.
 func (e *env) newClient() *clientv3.Client {
 	c := must(clientv3.New(clientv3.Config{Endpoints: []string{e.endpoint}, DialTimeout: 10 * time.Second}))
-	e.t.cleanups = append(e.t.cleanups, func() { c.Close() })
+	e.atEnd(func() { c.Close() })
 	return c
+}
+
+// atEnd has release run when the scenario ends; safe from the goroutines of concurrent scenarios.
+func (e *env) atEnd(release func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closes = append(e.closes, release)
+}
+
+func (e *env) end() {
+	for i := len(e.closes) - 1; i >= 0; i-- {
+		e.closes[i]()
+	}
 }
 
 func main() {
@@ -75,7 +92,7 @@ func run(endpoint, name string) (ok bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioLimit)
 	defer cancel()
 	e := &env{endpoint: endpoint, t: &transcript{w: os.Stdout}}
-	defer e.t.cleanup()
+	defer e.end()
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Printf("FATAL %s: %v\n", name, r)

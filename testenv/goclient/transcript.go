@@ -17,22 +17,15 @@ import (
 // transcript prints what a scenario observed, one line per step, in a form that two runs against equal clusters
 // print identically.
 type transcript struct {
-	w        io.Writer
-	base     int64 // the store revision before the scenario's first write
-	cleanups []func()
+	w    io.Writer
+	base int64 // the store revision before the scenario's first write
 }
 
 func (t *transcript) printf(format string, args ...any) {
 	fmt.Fprintf(t.w, format+"\n", args...)
 }
 
-func (t *transcript) cleanup() {
-	for i := len(t.cleanups) - 1; i >= 0; i-- {
-		t.cleanups[i]()
-	}
-}
-
-// rev shows a revision relative to the scenario's start: "r+3" (0 stays 0: "none").
+// rev shows a revision relative to the scenario's start, "r+3"; 0 (none) stays "0".
 func (t *transcript) rev(r int64) string {
 	if r == 0 {
 		return "0"

@@ -3,7 +3,8 @@
 #
 # The tests use real components, so this installs what they need when it is missing: etcd and etcdctl
 # (Debian's etcd-server and etcd-client), python3-etcd3 (a second real client) and SoftHSM2 (a PKCS#11 token
-# for the bundled KMS plugin) and docker-compose (only to validate docker-compose.yml with `docker-compose config`,
+# for the bundled KMS plugin), golang-etcd-server-dev (etcd 3.4's Go sources, to build the 3.4 Go client and
+# etcd-runner fixtures) and docker-compose (only to validate docker-compose.yml with `docker-compose config`,
 # which needs no Docker engine). It needs root or sudo only for that installation. Then it builds the Go test
 # fixtures (testenv/build.sh) and runs `mvn verify`: unit and real-component tests, the differential suite on
 # every etcd release, and the kube-apiserver end-to-end tests (*IT) against the built jar; then it compiles the
@@ -16,6 +17,7 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 /usr/bin/python3 -c 'import etcd3' >/dev/null 2>&1 || missing+=(python3-etcd3)
 command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
+[ -d /usr/share/gocode/src/go.etcd.io/etcd/clientv3 ] || missing+=(golang-etcd-server-dev)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if ((${#missing[@]})); then
   echo "test.sh: installing ${missing[*]}"
@@ -25,8 +27,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# kube-apiserver, kubectl and etcd 3.5/3.6/3.7 from their published Go modules, cached by version: minutes on a
-# fresh machine, seconds afterwards (testenv/build.sh says where the cache is).
+# kube-apiserver, kubectl, etcd 3.5/3.6/3.7, the Go client scenarios and etcd-runner from their published Go modules
+# (and from Debian's etcd 3.4 sources), cached by version: minutes on a fresh machine, seconds afterwards
+# (testenv/build.sh says where the cache is).
 testenv/build.sh
 
 # Debian's etcd-server may start a system etcd on 2379; the tests never use it (they start their own etcd

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the Go test fixtures (kube-apiserver, kubectl, etcd 3.5/3.6/3.7 servers) from the published Go modules
-# pinned in testenv/*/go.mod, into a cache keyed by version and by the module's files, and links them into
-# testenv/bin/ where the tests look for them. A second run with the same files builds nothing.
+# Builds the Go test fixtures (kube-apiserver, kubectl, etcd 3.5/3.6/3.7 servers, Go etcd clients, etcd-runner) from
+# the published Go modules pinned in testenv/*/go.mod, and the etcd 3.4 ones from Debian's etcd sources
+# (golang-etcd-server-dev), into a cache keyed by version and by the sources, and links them into testenv/bin/ where
+# the tests look for them. A second run with the same files builds nothing.
 #
 #   testenv/build.sh            build what is missing, link testenv/bin/*
 #   FIXTURE_CACHE=/dir ...      cache somewhere else (default: ${XDG_CACHE_HOME:-$HOME/.cache}/etcd-crypt-proxy/fixtures)
@@ -26,7 +27,21 @@ fixtures=(
   "etcd-3.5       etcd-3.5   .                                       go.etcd.io/etcd/server/v3"
   "etcd-3.6       etcd-3.6   .                                       go.etcd.io/etcd/server/v3"
   "etcd-3.7       etcd-3.7   .                                       go.etcd.io/etcd/server/v3"
+  "goclient-3.7   goclient   .                                       go.etcd.io/etcd/client/v3"
+  "etcd-runner-3.5 etcd-runner-3.5 .                                 go.etcd.io/etcd/tests/v3"
 )
+
+# Built in GOPATH mode against Debian's etcd 3.4 sources, which are not a module: the 3.4 client as Debian ships it.
+# name           package: a folder of testenv/ (built with the tag etcd34), or a package of Debian's sources
+debian_fixtures=(
+  "goclient-3.4    goclient"
+  "etcd-runner-3.4 go.etcd.io/etcd/functional/cmd/etcd-runner"
+)
+debian_package=golang-etcd-server-dev
+debian_gopath=/usr/share/gocode
+# etcd 3.4 has client/v3's API under the import paths of its single module; our sources use 3.7's.
+debian_imports=(-e 's#"go.etcd.io/etcd/client/v3#"go.etcd.io/etcd/clientv3#'
+  -e 's#"go.etcd.io/etcd/api/v3/mvccpb"#"go.etcd.io/etcd/mvcc/mvccpb"#')
 
 # kube's own build stamps the version into the binary (hack/lib/version.sh); kube-apiserver reports it on
 # /version and clients read it, so do the same.
@@ -56,6 +71,32 @@ for line in "${fixtures[@]}"; do
     echo "testenv/build.sh: building $name $version (first time only; kube-apiserver takes minutes)" >&2
     start=$(date +%s)
     (cd "$src" && go build -trimpath -ldflags="$ldflags" -o "$out.tmp/$name" "$pkg")
+    mv "$out.tmp" "$out"
+    echo "testenv/build.sh: built $name in $(( $(date +%s) - start )) s" >&2
+  fi
+  ln -sfn "$out/$name" "$here/bin/$name"
+done
+
+[ -d "$debian_gopath/src/go.etcd.io/etcd/clientv3" ] \
+  || { echo "testenv/build.sh: install Debian's $debian_package (scripts/test.sh does)" >&2; exit 1; }
+debian_version=$(dpkg-query -W -f='${Version}' "$debian_package")
+for line in "${debian_fixtures[@]}"; do
+  read -r name pkg <<<"$line"
+  src="$here/$pkg"
+  key=$( ([ -d "$src" ] && cd "$src" && cat $(ls *.go); echo "$pkg"; go env GOVERSION) | sha256sum | cut -c1-12)
+  out="$cache/$name-deb$debian_version-$key"
+  if [ ! -x "$out/$name" ]; then
+    echo "testenv/build.sh: building $name from Debian's $debian_package $debian_version" >&2
+    start=$(date +%s)
+    dir=$(mktemp -d)
+    if [ -d "$src" ]; then
+      cp "$src"/*.go "$dir/"
+      sed -i "${debian_imports[@]}" "$dir"/*.go
+      pkg=.
+    fi
+    (cd "$dir" && GO111MODULE=off GOPATH="$debian_gopath" GOFLAGS= \
+      go build -trimpath -tags etcd34 -ldflags="-s -w" -o "$out.tmp/$name" "$pkg")
+    rm -rf "$dir"
     mv "$out.tmp" "$out"
     echo "testenv/build.sh: built $name in $(( $(date +%s) - start )) s" >&2
   fi

@@ -240,12 +240,12 @@ class EncryptedStorageTest {
     assertTrue(new String(rawGet(key), StandardCharsets.ISO_8859_1).startsWith("k8s:enc:aesgcm:v1:key1:"));
     assertEquals("s3cr3t", new Etcdctl(proxy.endpoint()).run("get", key, "--print-value-only").assertOk().stdout().trim());
     assertEquals("s3cr3t", getViaProxy(key));
-    Python.Result py = Python.run(String.join("\n",
+    String py = Python.run(String.join("\n",
         "import sys, etcd3",
         "host, port = sys.argv[1].split(':')",
-        "print(etcd3.client(host=host, port=int(port)).get(sys.argv[2])[0].decode())"), proxy.endpoint(), key);
-    assertEquals(0, py.exitCode(), py.output());
-    assertTrue(py.output().trim().endsWith("s3cr3t"), py.output());
+        "print(etcd3.client(host=host, port=int(port)).get(sys.argv[2])[0].decode())"), proxy.endpoint(), key)
+        .assertOk().stdout();
+    assertEquals("s3cr3t", py.trim());
   }
 
   @Test

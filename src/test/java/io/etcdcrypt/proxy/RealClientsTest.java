@@ -128,9 +128,7 @@ class RealClientsTest {
             "print(seen)",
             "print(c.delete('/py/a'), c.get('/py/a')[0])",
             "print(c.status().version)");
-    Python.Result r = Python.run(script, proxy.endpoint());
-    assertEquals(0, r.exitCode(), r.output());
-    String[] lines = r.output().trim().split("\n");
+    String[] lines = Python.run(script, proxy.endpoint()).assertOk().stdout().trim().split("\n");
     String tail = String.join("\n", List.of(lines).subList(lines.length - 6, lines.length));
     assertEquals(
         String.join("\n",

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.testing.EtcdProcess;
+import io.etcdcrypt.testing.Command;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.RealComponents;
@@ -47,7 +48,7 @@ class TlsTest {
       assertEquals("v", ctl.run(concat(tls, "get", "/tls/k", "--print-value-only")).assertOk().stdout().trim());
 
       // Without a client certificate the proxy refuses the connection, as etcd with --client-cert-auth does.
-      Etcdctl.Result anonymous =
+      Command.Result anonymous =
           new Etcdctl(url).run("--cacert=" + pki.caCert(), "--dial-timeout=2s", "--command-timeout=3s", "get", "/tls/k");
       assertNotEquals(0, anonymous.exitCode(), anonymous.stdout());
       assertTrue(!anonymous.stdout().contains("/tls/k"), anonymous.stdout());

@@ -57,9 +57,8 @@ class ValueCompareClientsTest {
         "print(c.replace(k, 'one', 'two'))",
         "print(c.replace(k, 'one', 'three'))",
         "print(c.get(k)[0].decode())");
-    Python.Result r = Python.run(script, proxy.endpoint());
-    assertEquals(0, r.exitCode(), r.output());
-    assertTrue(r.output().trim().endsWith("True\nFalse\ntwo"), r.output());
+    String out = Python.run(script, proxy.endpoint()).assertOk().stdout();
+    assertTrue(out.trim().endsWith("True\nFalse\ntwo"), out);
     assertStoredEncrypted("/registry/secrets/py/cas");
   }
 

@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
@@ -168,7 +167,6 @@ abstract class GoClientScenarios {
   }
 
   @Test
-  @Disabled("needs VALUE compares, issue 13 item 2")
   void valueComparesAndSortsOnGovernedKeys() {
     String t = assertSameTranscript("value-compare");
     assertContains(t, "txn succeeded=true rev=r+5 {put prev=/registry/secrets/go-value-compare/a=\"pear\"");

@@ -32,6 +32,8 @@ import org.slf4j.MDC;
  * the call's event loop when the transform completes, and the end of its source (the client's half-close, etcd's
  * close) that arrives meanwhile is passed on after it. No thread ever waits for a plugin.
  *
+ * <p>Calls never wait for a member: when none is reachable they fail at once with UNAVAILABLE (see {@link Members}).
+ *
  * <p>Headers, trailers, status code and description, deadline and cancellation pass through unchanged; the request
  * headers (etcd's {@code token}, {@code hasleader}, ...) are forwarded as received. A message dropped because the
  * call ended meanwhile is released (a raw message holds a buffer detached from the transport).
@@ -119,8 +121,9 @@ final class Relay<ReqT, RespT> {
       CallTransformer.Factory<ReqT, RespT> transformers) {
     boolean isEndless = EndlessCalls.isEndless(method.getFullMethodName());
     return (serverCall, headers) -> {
-      // Created inside the server call's Context, so the client's deadline and cancellation carry over.
-      ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, callOptions(method));
+      // Created inside the server call's Context, so the client's deadline and cancellation carry over. No
+      // waitForReady: when no member is reachable the call fails at once, as a client's call to etcd would.
+      ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, CallOptions.DEFAULT);
       Relay<ReqT, RespT> relay = new Relay<>(serverCall, clientCall, transformers.newCall(), loop.get());
       ServerCall.Listener<ReqT> listener = relay.start(headers);
       if (isEndless) {
@@ -129,14 +132,6 @@ final class Relay<ReqT, RespT> {
       }
       return listener;
     };
-  }
-
-  private static CallOptions callOptions(MethodDescriptor<?, ?> method) {
-    // Unary calls wait for a ready member (bounded by the client's deadline), as clientv3 does; a stream never
-    // waits unbounded for a cluster that is down: it fails and the client re-creates it.
-    return method.getType() == MethodDescriptor.MethodType.UNARY
-        ? CallOptions.DEFAULT.withWaitForReady()
-        : CallOptions.DEFAULT;
   }
 
   private ServerCall.Listener<ReqT> start(Metadata headers) {

@@ -60,19 +60,22 @@ final class MethodTable extends HandlerRegistry {
   private final Channel upstream;
   private final Supplier<Executor> loop;
   private final EndlessCalls endless;
+  private final RequestLimit limit;
   private final Map<String, ServerMethodDefinition<?, ?>> known = new HashMap<>();
   private final Map<String, Treatment> treatments = new HashMap<>();
   private final Set<String> rawServiceNames = new HashSet<>();
 
   /**
    * {@code loop} names the event loop a call starts on, where it continues after a transform that waited on a KMS
-   * plugin; {@code endless} learns of every call that shutdown must end.
+   * plugin; {@code endless} learns of every call that shutdown must end; client messages larger than {@code limit}
+   * are refused.
    */
-  MethodTable(Channel upstream, Supplier<Executor> loop, EndlessCalls endless,
+  MethodTable(Channel upstream, Supplier<Executor> loop, EndlessCalls endless, RequestLimit limit,
       List<ProxiedMethod<?, ?>> transformed) {
     this.upstream = upstream;
     this.loop = loop;
     this.endless = endless;
+    this.limit = limit;
     for (ProxiedMethod<?, ?> m : transformed) {
       add(m, Treatment.TRANSFORM);
     }
@@ -89,7 +92,8 @@ final class MethodTable extends HandlerRegistry {
     if (known.containsKey(name)) {
       return; // a transformed or explicitly raw entry for a value service wins over the generic raw one
     }
-    ServerCallHandler<ReqT, RespT> handler = Relay.handler(upstream, loop, endless, m.method(), m.transformers());
+    ServerCallHandler<ReqT, RespT> handler =
+        Relay.handler(upstream, loop, endless, limit, m.method(), m.transformers());
     known.put(name, ServerMethodDefinition.create(m.method(), handler));
     treatments.put(name, treatment);
   }
@@ -114,7 +118,8 @@ final class MethodTable extends HandlerRegistry {
     if (treatmentOf(methodName) == Treatment.RAW) {
       // A method added to a value-free service after this proxy was built: pass it through.
       ProxiedMethod<InputStream, InputStream> m = ProxiedMethod.raw(methodName, MethodDescriptor.MethodType.UNKNOWN);
-      return ServerMethodDefinition.create(m.method(), Relay.handler(upstream, loop, endless, m.method(), m.transformers()));
+      return ServerMethodDefinition.create(m.method(),
+          Relay.handler(upstream, loop, endless, limit, m.method(), m.transformers()));
     }
     return denied(methodName);
   }

@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Transport settings follow etcd's own server where clients depend on them: pings are accepted every 5 s
  * (kube-apiserver pings every 30 s and grpc-java's 5 min default would answer it with GOAWAY), there is no idle
- * or age limit on connections (they carry long watches), and messages are not capped at 4 MiB.
+ * or age limit on connections (they carry long watches), and client messages are limited as etcd limits them
+ * ({@link RequestLimit}), responses from etcd not at all by default.
  */
 public final class ProxyServer implements AutoCloseable {
 
@@ -69,7 +70,8 @@ public final class ProxyServer implements AutoCloseable {
       transformed.addAll(WatchProxy.methods(walker));
       transformed.addAll(ElectionProxy.methods(walker));
       EndlessCalls endless = new EndlessCalls();
-      MethodTable table = new MethodTable(upstream.channel(), loops::current, endless, transformed);
+      RequestLimit limit = RequestLimit.ofEtcd(options.maxRequestBytes());
+      MethodTable table = new MethodTable(upstream.channel(), loops::current, endless, limit, transformed);
 
       InetSocketAddress address = new InetSocketAddress(options.listen().host(), options.listen().port());
       NettyServerBuilder builder =
@@ -85,7 +87,7 @@ public final class ProxyServer implements AutoCloseable {
       Server server =
           builder
               .fallbackHandlerRegistry(table)
-              .maxInboundMessageSize(options.maxRecvBytes())
+              .maxInboundMessageSize(transportLimit(limit))
               .maxInboundMetadataSize(1 << 20)
               .permitKeepAliveTime(5, TimeUnit.SECONDS)
               .permitKeepAliveWithoutCalls(true)
@@ -105,6 +107,15 @@ public final class ProxyServer implements AutoCloseable {
       loops.close();
       throw e;
     }
+  }
+
+  /**
+   * The largest message the transport reads: messages above {@code limit} are read and refused by the relay with
+   * etcd's (grpc-go's) words; up to 16 MiB more, so that a client cannot make the proxy hold much more than etcd
+   * would before it refuses (past that grpc-java refuses them with its own words, and the same code).
+   */
+  static int transportLimit(RequestLimit limit) {
+    return (int) Math.min(Integer.MAX_VALUE, (long) limit.maxMessageBytes() + (16 << 20));
   }
 
   /** The port actually bound (useful when listening on port 0). */

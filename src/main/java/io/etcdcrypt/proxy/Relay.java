@@ -32,7 +32,9 @@ import org.slf4j.MDC;
  * the call's event loop when the transform completes, and the end of its source (the client's half-close, etcd's
  * close) that arrives meanwhile is passed on after it. No thread ever waits for a plugin.
  *
- * <p>Calls never wait for a member: when none is reachable they fail at once with UNAVAILABLE (see {@link Members}).
+ * <p>A client message larger than the {@link RequestLimit} is refused as etcd refuses it, and so is a request that
+ * outgrows the limit once its values are encrypted; nothing is sent to etcd then. Calls never wait for a member:
+ * when none is reachable they fail at once with UNAVAILABLE (see {@link Members}).
  *
  * <p>Headers, trailers, status code and description, deadline and cancellation pass through unchanged; the request
  * headers (etcd's {@code token}, {@code hasleader}, ...) are forwarded as received. A message dropped because the
@@ -53,6 +55,7 @@ final class Relay<ReqT, RespT> {
   private final ClientCall<ReqT, RespT> clientCall;
   private final CallTransformer<ReqT, RespT> transformer;
   private final Executor loop;
+  private final RequestLimit limit;
   private final Object lock = new Object();
   private boolean closed; // guarded by lock
 
@@ -60,6 +63,11 @@ final class Relay<ReqT, RespT> {
     @Override
     CompletionStage<ReqT> transform(ReqT message) {
       return transformer.toUpstream(message);
+    }
+
+    @Override
+    Status refuse(ReqT received, ReqT transformed) {
+      return limit.refuseSealed(received, transformed);
     }
 
     @Override
@@ -101,22 +109,25 @@ final class Relay<ReqT, RespT> {
   };
 
   private Relay(ServerCall<ReqT, RespT> serverCall, ClientCall<ReqT, RespT> clientCall,
-      CallTransformer<ReqT, RespT> transformer, Executor loop) {
+      CallTransformer<ReqT, RespT> transformer, Executor loop, RequestLimit limit) {
     this.serverCall = serverCall;
     this.clientCall = clientCall;
     this.transformer = transformer;
     this.loop = loop;
+    this.limit = limit;
   }
 
   /**
    * A server handler that relays every call of {@code method} to {@code upstream}. {@code loop} names the event
    * loop a call starts on, where it continues after a transform that waited. A call that never ends by itself is
-   * registered with {@code endless}, so that shutdown can end it.
+   * registered with {@code endless}, so that shutdown can end it. Client messages larger than {@code limit} are
+   * refused.
    */
   static <ReqT, RespT> ServerCallHandler<ReqT, RespT> handler(
       Channel upstream,
       Supplier<Executor> loop,
       EndlessCalls endless,
+      RequestLimit limit,
       MethodDescriptor<ReqT, RespT> method,
       CallTransformer.Factory<ReqT, RespT> transformers) {
     boolean isEndless = EndlessCalls.isEndless(method.getFullMethodName());
@@ -124,7 +135,8 @@ final class Relay<ReqT, RespT> {
       // Created inside the server call's Context, so the client's deadline and cancellation carry over. No
       // waitForReady: when no member is reachable the call fails at once, as a client's call to etcd would.
       ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, CallOptions.DEFAULT);
-      Relay<ReqT, RespT> relay = new Relay<>(serverCall, clientCall, transformers.newCall(), loop.get());
+      Relay<ReqT, RespT> relay =
+          new Relay<>(serverCall, clientCall, transformers.newCall(), loop.get(), limit);
       ServerCall.Listener<ReqT> listener = relay.start(headers);
       if (isEndless) {
         endless.register(() -> relay.fail(
@@ -206,6 +218,11 @@ final class Relay<ReqT, RespT> {
     /** The message's transform; a refusal is a failed stage. */
     abstract CompletionStage<T> transform(T message);
 
+    /** Null when the transformed message may go on, else the status that ends the call instead. */
+    Status refuse(T original, T transformed) {
+      return null;
+    }
+
     /** Hands a transformed message to the sink. Lock held. */
     abstract void deliver(T message);
 
@@ -246,6 +263,12 @@ final class Relay<ReqT, RespT> {
         return;
       }
       T message = out.join();
+      Status refused = refuse(original, message);
+      if (refused != null) {
+        release(message);
+        fail(refused);
+        return;
+      }
       synchronized (lock) {
         transforming = false;
         if (closed) {
@@ -315,6 +338,12 @@ final class Relay<ReqT, RespT> {
   private final class DownstreamListener extends ServerCall.Listener<ReqT> {
     @Override
     public void onMessage(ReqT message) {
+      Status refused = limit.refuseReceived(message);
+      if (refused != null) {
+        release(message);
+        fail(refused);
+        return;
+      }
       requests.onMessage(message);
     }
 

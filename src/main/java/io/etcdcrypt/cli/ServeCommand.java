@@ -65,6 +65,18 @@ public final class ServeCommand implements Callable<Integer> {
   String listenAddr;
 
   @Option(
+      names = {"--advertise-client-urls", "--advertise-client-url"},
+      split = ",",
+      paramLabel = "URL",
+      description = "Client URLs of this proxy, comma-separated (http(s)://host:port, or host:port with the"
+          + " listener's scheme), handed out as every member's client URLs in MemberList and the other Cluster"
+          + " responses, so that clients that sync their endpoints from the member list (clientv3 Sync and"
+          + " AutoSyncInterval, etcdctl --cluster) keep using a proxy. Default: this listener's URL,"
+          + " http(s)://<--listen-addr>; with a wildcard --listen-addr, the address each client reached the proxy"
+          + " on. --advertise-client-url (etcd grpc-proxy's name) is the same flag.")
+  List<String> advertiseClientUrls = new ArrayList<>();
+
+  @Option(
       names = "--max-request-bytes",
       defaultValue = "" + ProxyOptions.DEFAULT_MAX_REQUEST_BYTES,
       description = "etcd's --max-request-bytes: set it to the value etcd runs with. Like etcd, the proxy accepts"
@@ -148,7 +160,8 @@ public final class ServeCommand implements Callable<Integer> {
           new TlsFiles(listenerCert, listenerKey, listenerCa),
           etcd.tls(),
           etcd.maxRecvBytes,
-          maxRequestBytes);
+          maxRequestBytes,
+          advertiseClientUrls);
     } catch (IllegalArgumentException e) {
       log.error("{}", e.getMessage());
       return 2;

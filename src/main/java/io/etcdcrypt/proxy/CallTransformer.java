@@ -1,5 +1,6 @@
 package io.etcdcrypt.proxy;
 
+import io.grpc.ServerCall;
 import io.grpc.StatusException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -27,6 +28,11 @@ public interface CallTransformer<ReqT, RespT> {
   /** Creates one transformer per call. */
   interface Factory<ReqT, RespT> {
     CallTransformer<ReqT, RespT> newCall();
+
+    /** The transformer of {@code call}; for transforms that depend on the client's connection (its address). */
+    default CallTransformer<ReqT, RespT> newCall(ServerCall<?, ?> call) {
+      return newCall();
+    }
   }
 
   /** Forwards every message unchanged: the raw pass-through. */

@@ -27,8 +27,9 @@ import java.util.function.Supplier;
  *
  * <ul>
  *   <li><b>transform</b>: the methods that carry values (KV Range/RangeStream/Put/DeleteRange/Txn, Watch, Election
- *       Campaign/Proclaim/Leader/Observe) have their values passed through the value codec;
- *   <li><b>raw</b>: every method of the value-free services (Lease, Cluster, Maintenance, Auth, Lock, gRPC
+ *       Campaign/Proclaim/Leader/Observe) have their values passed through the value codec; the Cluster methods
+ *       whose responses list members hand out the proxy's client URLs instead of etcd's ({@link ClusterProxy});
+ *   <li><b>raw</b>: every other method of the value-free services (Lease, Cluster, Maintenance, Auth, Lock, gRPC
  *       health), known or not, and the value-free methods of value services (KV/Compact, Election/Resign), are
  *       forwarded as bytes without parsing;
  *   <li><b>deny</b>: any other method of KV, Watch or Election (one a future etcd adds) answers UNIMPLEMENTED, so

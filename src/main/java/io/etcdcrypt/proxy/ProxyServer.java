@@ -69,6 +69,8 @@ public final class ProxyServer implements AutoCloseable {
       transformed.addAll(KvProxy.methods(walker));
       transformed.addAll(WatchProxy.methods(walker));
       transformed.addAll(ElectionProxy.methods(walker));
+      ClientUrls clientUrls = options.clientUrls();
+      transformed.addAll(ClusterProxy.methods(clientUrls));
       EndlessCalls endless = new EndlessCalls();
       RequestLimit limit = RequestLimit.ofEtcd(options.maxRequestBytes());
       MethodTable table = new MethodTable(upstream.channel(), loops::current, endless, limit, transformed);
@@ -101,6 +103,14 @@ public final class ProxyServer implements AutoCloseable {
           options.listenerTls().enabled(),
           options.listenerTls().trustedCaFile() != null ? "required" : "not required",
           options.endpoints());
+      if (clientUrls.fromEachConnection()) {
+        log.warn("--listen-addr {} is a wildcard address: member lists hand out, as every member's client URL, the"
+            + " address each client reached the proxy on ({}); set --advertise-client-urls to the URLs clients"
+            + " should use (with TLS, names on --cert-file)", options.listen(), clientUrls.describe());
+      } else {
+        log.info("member lists hand out {} as every member's client URL, so clients that sync their endpoints"
+            + " from them keep using the proxy", clientUrls.describe());
+      }
       return new ProxyServer(upstream, server, loops, endless);
     } catch (IOException | RuntimeException e) {
       upstream.close();

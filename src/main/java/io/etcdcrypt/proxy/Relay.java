@@ -136,7 +136,7 @@ final class Relay<ReqT, RespT> {
       // waitForReady: when no member is reachable the call fails at once, as a client's call to etcd would.
       ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, CallOptions.DEFAULT);
       Relay<ReqT, RespT> relay =
-          new Relay<>(serverCall, clientCall, transformers.newCall(), loop.get(), limit);
+          new Relay<>(serverCall, clientCall, transformers.newCall(serverCall), loop.get(), limit);
       ServerCall.Listener<ReqT> listener = relay.start(headers);
       if (isEndless) {
         endless.register(() -> relay.fail(

@@ -5,10 +5,11 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
@@ -91,7 +92,8 @@ public final class UnixSocketTransport {
                 "KMS plugins are reached over unix sockets, which need Netty's native epoll transport (Linux x86_64"
                     + " or aarch64); it is unavailable here: " + Epoll.unavailabilityCause());
           }
-          g = new EpollEventLoopGroup(2, new DefaultThreadFactory("kms-unix-socket", true));
+          g = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("kms-unix-socket", true),
+              EpollIoHandler.newFactory());
           sharedGroup = g;
         }
       }

@@ -5,10 +5,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Bucket bounds spelled as the Go Prometheus client spells them. The Java client writes {@code le="1.0"} and
- * {@code le="5.0E-6"} where etcd and kube-apiserver write {@code le="1"} and {@code le="5e-06"}; Prometheus 2 keeps
- * label values as scraped, so a query or alert naming a bucket ({@code le="1"}) would miss the proxy's series.
- * (Prometheus 3 normalizes {@code le} on ingestion, which makes both spellings equal.)
+ * Bucket bounds spelled as the Go Prometheus client spells them. The Java client's text writer, which Micrometer's
+ * Prometheus registry uses, writes {@code le="1.0"} and {@code le="5.0E-6"} where etcd and kube-apiserver write
+ * {@code le="1"} and {@code le="5e-06"}; Prometheus 2 keeps label values as scraped, so a query or alert naming a
+ * bucket ({@code le="1"}) would miss the proxy's series. (Prometheus 3 normalizes {@code le} on ingestion, which
+ * makes both spellings equal.)
  */
 final class GoFloats {
 

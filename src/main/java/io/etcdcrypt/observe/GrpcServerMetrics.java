@@ -1,9 +1,7 @@
 package io.etcdcrypt.observe;
 
-import static io.etcdcrypt.observe.Instruments.counter;
-import static io.etcdcrypt.observe.Instruments.gauge;
-import static io.etcdcrypt.observe.Instruments.histogram;
-
+import io.etcdcrypt.observe.Instruments.Family;
+import io.etcdcrypt.observe.Instruments.SettableGauge;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -12,13 +10,10 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
-import io.prometheus.metrics.core.datapoints.CounterDataPoint;
-import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
-import io.prometheus.metrics.core.metrics.Counter;
-import io.prometheus.metrics.core.metrics.Gauge;
-import io.prometheus.metrics.core.metrics.Histogram;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -38,38 +33,38 @@ final class GrpcServerMetrics implements ServerInterceptor {
 
   private static final String WATCH_METHOD = "etcdserverpb.Watch/Watch";
 
-  private final Counter started;
-  private final Counter handled;
-  private final Histogram handling;
-  private final Counter received;
-  private final Counter sent;
-  private final Gauge activeWatchStreams;
+  private final Family<Counter> started;
+  private final Family<Counter> handled;
+  private final Family<Timer> handling;
+  private final Family<Counter> received;
+  private final Family<Counter> sent;
+  private final SettableGauge activeWatchStreams;
   private final ConcurrentHashMap<String, MethodSeries> methods = new ConcurrentHashMap<>();
 
-  GrpcServerMetrics(PrometheusRegistry registry) {
+  GrpcServerMetrics(Instruments instruments) {
     String[] labels = {MetricNames.GRPC_TYPE, MetricNames.GRPC_SERVICE, MetricNames.GRPC_METHOD};
-    started = counter(registry, MetricNames.GRPC_SERVER_STARTED, "RPCs started on the server.", labels);
-    handled = counter(registry, MetricNames.GRPC_SERVER_HANDLED,
+    started = instruments.counter(MetricNames.GRPC_SERVER_STARTED, "RPCs started on the server.", labels);
+    handled = instruments.counter(MetricNames.GRPC_SERVER_HANDLED,
         "RPCs completed on the server, whatever their outcome.",
         MetricNames.GRPC_TYPE, MetricNames.GRPC_SERVICE, MetricNames.GRPC_METHOD, MetricNames.GRPC_CODE);
-    handling = histogram(registry, MetricNames.GRPC_SERVER_HANDLING,
+    handling = instruments.histogram(MetricNames.GRPC_SERVER_HANDLING,
         "Seconds from the arrival of an RPC to its completion on the server.",
         MetricNames.grpcHandlingBuckets(), labels);
-    received = counter(registry, MetricNames.GRPC_SERVER_MSG_RECEIVED,
+    received = instruments.counter(MetricNames.GRPC_SERVER_MSG_RECEIVED,
         "Messages received from clients, per RPC method.", labels);
-    sent = counter(registry, MetricNames.GRPC_SERVER_MSG_SENT, "Messages sent to clients, per RPC method.", labels);
-    activeWatchStreams = gauge(registry, MetricNames.ACTIVE_WATCH_STREAMS,
-        "Watch streams clients hold open through the proxy (each may carry many watches).");
+    sent = instruments.counter(MetricNames.GRPC_SERVER_MSG_SENT, "Messages sent to clients, per RPC method.", labels);
+    activeWatchStreams = instruments.gauge(MetricNames.ACTIVE_WATCH_STREAMS,
+        "Watch streams clients hold open through the proxy (each may carry many watches).").labelValues();
   }
 
   /** The series of one method, looked up once per call. */
   private final class MethodSeries {
     final String[] labels;
     final boolean watch;
-    final CounterDataPoint started;
-    final CounterDataPoint received;
-    final CounterDataPoint sent;
-    final DistributionDataPoint handling;
+    final Counter started;
+    final Counter received;
+    final Counter sent;
+    final Timer handling;
 
     MethodSeries(String type, String service, String method, boolean watch) {
       this.labels = new String[] {type, service, method};
@@ -81,8 +76,8 @@ final class GrpcServerMetrics implements ServerInterceptor {
     }
 
     void handled(Status.Code code, long startNanos) {
-      handled.labelValues(labels[0], labels[1], labels[2], MetricNames.grpcCodeName(code)).inc();
-      handling.observe((System.nanoTime() - startNanos) / 1e9);
+      handled.labelValues(labels[0], labels[1], labels[2], MetricNames.grpcCodeName(code)).increment();
+      handling.record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
       if (watch) {
         activeWatchStreams.dec();
       }
@@ -94,7 +89,7 @@ final class GrpcServerMetrics implements ServerInterceptor {
       ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
     MethodSeries m = seriesOf(call.getMethodDescriptor());
     long start = System.nanoTime();
-    m.started.inc();
+    m.started.increment();
     if (m.watch) {
       activeWatchStreams.inc();
     }
@@ -102,7 +97,7 @@ final class GrpcServerMetrics implements ServerInterceptor {
     ServerCall<ReqT, RespT> observed = new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
       @Override
       public void sendMessage(RespT message) {
-        m.sent.inc();
+        m.sent.increment();
         super.sendMessage(message);
       }
 
@@ -119,7 +114,7 @@ final class GrpcServerMetrics implements ServerInterceptor {
     return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
       @Override
       public void onMessage(ReqT message) {
-        m.received.inc();
+        m.received.increment();
         super.onMessage(message);
       }
 

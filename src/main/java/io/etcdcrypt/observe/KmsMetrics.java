@@ -1,22 +1,20 @@
 package io.etcdcrypt.observe;
 
-import static io.etcdcrypt.observe.Instruments.counter;
-import static io.etcdcrypt.observe.Instruments.gauge;
-import static io.etcdcrypt.observe.Instruments.histogram;
 import static io.etcdcrypt.observe.MetricNames.FROM_STORAGE;
 import static io.etcdcrypt.observe.MetricNames.TO_STORAGE;
 
 import io.etcdcrypt.kms.KmsObserver;
+import io.etcdcrypt.observe.Instruments.Family;
+import io.etcdcrypt.observe.Instruments.SettableGauge;
 import io.grpc.Status;
-import io.prometheus.metrics.core.metrics.Counter;
-import io.prometheus.metrics.core.metrics.Gauge;
-import io.prometheus.metrics.core.metrics.Histogram;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -31,56 +29,57 @@ final class KmsMetrics implements KmsObserver {
 
   private final Clock clock;
   private final String apiServerIdHash;
-  private final Histogram operationsLatency;
+  private final Family<Timer> operationsLatency;
   private final Counter cacheMisses;
-  private final Counter providerCacheHits;
-  private final Counter providerCacheMisses;
-  private final Gauge cacheFill;
-  private final Gauge sourceCacheSize;
-  private final Histogram keyGeneration;
+  private final Family<Counter> providerCacheHits;
+  private final Family<Counter> providerCacheMisses;
+  private final SettableGauge cacheFill;
+  private final Family<SettableGauge> sourceCacheSize;
+  private final Timer keyGeneration;
   private final Counter keyGenerationFailures;
-  private final Counter keyIdHashTotal;
-  private final Gauge keyIdHashLast;
-  private final Gauge keyIdHashStatusLast;
-  private final Counter invalidStatusKeyIds;
+  private final Family<Counter> keyIdHashTotal;
+  private final Family<SettableGauge> keyIdHashLast;
+  private final Family<SettableGauge> keyIdHashStatusLast;
+  private final Family<Counter> invalidStatusKeyIds;
   private final LabelSets keyIdUses;
   private final LabelSets statusKeyIds;
   private final Map<String, String> keyIdHashes = new ConcurrentHashMap<>();
 
-  KmsMetrics(PrometheusRegistry registry, String apiServerIdHash, Clock clock) {
+  KmsMetrics(Instruments instruments, String apiServerIdHash, Clock clock) {
     this.clock = clock;
     this.apiServerIdHash = apiServerIdHash;
-    operationsLatency = histogram(registry, MetricNames.KMS_OPERATIONS_LATENCY,
+    operationsLatency = instruments.histogram(MetricNames.KMS_OPERATIONS_LATENCY,
         "Seconds taken by calls to KMS plugins, by provider, full gRPC method and gRPC status code.",
         MetricNames.kmsOperationBuckets(),
         MetricNames.PROVIDER_NAME, MetricNames.METHOD_NAME, MetricNames.GRPC_STATUS_CODE);
-    cacheMisses = counter(registry, MetricNames.ENVELOPE_CACHE_MISSES,
-        "DEK/seed reads that a KMS provider's cache could not serve, so the plugin was asked to decrypt.");
-    providerCacheHits = counter(registry, MetricNames.DEK_CACHE_HITS,
+    cacheMisses = instruments.counter(MetricNames.ENVELOPE_CACHE_MISSES,
+        "DEK/seed reads that a KMS provider's cache could not serve, so the plugin was asked to decrypt.")
+        .labelValues();
+    providerCacheHits = instruments.counter(MetricNames.DEK_CACHE_HITS,
         "DEK/seed reads served from a KMS provider's cache, by provider.", MetricNames.PROVIDER);
-    providerCacheMisses = counter(registry, MetricNames.DEK_CACHE_MISSES,
+    providerCacheMisses = instruments.counter(MetricNames.DEK_CACHE_MISSES,
         "DEK/seed reads that asked the KMS plugin, by provider.", MetricNames.PROVIDER);
-    cacheFill = gauge(registry, MetricNames.DEK_CACHE_FILL_PERCENT,
-        "Share (0 to 1) of the KMS v1 DEK cache slots in use, for the provider that last changed it.");
-    sourceCacheSize = gauge(registry, MetricNames.DEK_SOURCE_CACHE_SIZE,
+    cacheFill = instruments.gauge(MetricNames.DEK_CACHE_FILL_PERCENT,
+        "Share (0 to 1) of the KMS v1 DEK cache slots in use, for the provider that last changed it.").labelValues();
+    sourceCacheSize = instruments.gauge(MetricNames.DEK_SOURCE_CACHE_SIZE,
         "Entries in a KMS v2 provider's DEK/seed cache: after a restart, about the number of Decrypt calls the"
             + " provider will make.", MetricNames.PROVIDER_NAME);
-    keyGeneration = histogram(registry, MetricNames.DATA_KEY_GENERATION_DURATION,
-        "Seconds taken to draw a fresh DEK or seed.", MetricNames.dataKeyGenerationBuckets());
-    keyGenerationFailures = counter(registry, MetricNames.DATA_KEY_GENERATION_FAILURES,
-        "Failures to draw a fresh DEK or seed.");
-    keyIdHashTotal = counter(registry, MetricNames.KEY_ID_HASH_TOTAL,
+    keyGeneration = instruments.histogram(MetricNames.DATA_KEY_GENERATION_DURATION,
+        "Seconds taken to draw a fresh DEK or seed.", MetricNames.dataKeyGenerationBuckets()).labelValues();
+    keyGenerationFailures = instruments.counter(MetricNames.DATA_KEY_GENERATION_FAILURES,
+        "Failures to draw a fresh DEK or seed.").labelValues();
+    keyIdHashTotal = instruments.counter(MetricNames.KEY_ID_HASH_TOTAL,
         "KMS v2 values written or read under a key id (hashed), by provider and server identity.",
         MetricNames.TRANSFORMATION_TYPE, MetricNames.PROVIDER_NAME, MetricNames.KEY_ID_HASH,
         MetricNames.APISERVER_ID_HASH);
-    keyIdHashLast = gauge(registry, MetricNames.KEY_ID_HASH_LAST_TIMESTAMP,
+    keyIdHashLast = instruments.gauge(MetricNames.KEY_ID_HASH_LAST_TIMESTAMP,
         "Unix time a key id (hashed) was last used to write or read a KMS v2 value.",
         MetricNames.TRANSFORMATION_TYPE, MetricNames.PROVIDER_NAME, MetricNames.KEY_ID_HASH,
         MetricNames.APISERVER_ID_HASH);
-    keyIdHashStatusLast = gauge(registry, MetricNames.KEY_ID_HASH_STATUS_LAST_TIMESTAMP,
+    keyIdHashStatusLast = instruments.gauge(MetricNames.KEY_ID_HASH_STATUS_LAST_TIMESTAMP,
         "Unix time a KMS v2 plugin's Status last reported a key id (hashed).",
         MetricNames.PROVIDER_NAME, MetricNames.KEY_ID_HASH, MetricNames.APISERVER_ID_HASH);
-    invalidStatusKeyIds = counter(registry, MetricNames.INVALID_KEY_ID_FROM_STATUS,
+    invalidStatusKeyIds = instruments.counter(MetricNames.INVALID_KEY_ID_FROM_STATUS,
         "KMS v2 Status answers with an unusable key id, by provider and error (empty, too_long).",
         MetricNames.PROVIDER_NAME, MetricNames.ERROR);
     keyIdUses = new LabelSets(MetricNames.KEY_ID_LABEL_SETS_KEPT, evicted -> {
@@ -94,18 +93,19 @@ final class KmsMetrics implements KmsObserver {
 
   @Override
   public void pluginCall(String provider, String fullMethod, Status.Code code, long nanos) {
-    operationsLatency.labelValues(provider, fullMethod, MetricNames.grpcCodeName(code)).observe(nanos / 1e9);
+    operationsLatency.labelValues(provider, fullMethod, MetricNames.grpcCodeName(code))
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   @Override
   public void dekCacheHit(String provider) {
-    providerCacheHits.labelValues(provider).inc();
+    providerCacheHits.labelValues(provider).increment();
   }
 
   @Override
   public void dekCacheMiss(String provider) {
-    cacheMisses.inc();
-    providerCacheMisses.labelValues(provider).inc();
+    cacheMisses.increment();
+    providerCacheMisses.labelValues(provider).increment();
   }
 
   @Override
@@ -120,9 +120,9 @@ final class KmsMetrics implements KmsObserver {
   @Override
   public void dataKeyGenerated(long nanos, boolean ok) {
     if (ok) {
-      keyGeneration.observe(nanos / 1e9);
+      keyGeneration.record(nanos, TimeUnit.NANOSECONDS);
     } else {
-      keyGenerationFailures.inc();
+      keyGenerationFailures.increment();
     }
   }
 
@@ -132,7 +132,7 @@ final class KmsMetrics implements KmsObserver {
     String[] labels = {type, provider, keyIdHash(keyId), apiServerIdHash};
     double now = nowSeconds();
     keyIdUses.touch(List.of(labels), () -> {
-      keyIdHashTotal.labelValues(labels).inc();
+      keyIdHashTotal.labelValues(labels).increment();
       keyIdHashLast.labelValues(labels).set(now);
     });
   }
@@ -146,7 +146,7 @@ final class KmsMetrics implements KmsObserver {
 
   @Override
   public void invalidStatusKeyId(String provider, String reason) {
-    invalidStatusKeyIds.labelValues(provider, reason).inc();
+    invalidStatusKeyIds.labelValues(provider, reason).increment();
   }
 
   private double nowSeconds() {

@@ -1,7 +1,5 @@
 package io.etcdcrypt.observe;
 
-import static io.etcdcrypt.observe.Instruments.counter;
-import static io.etcdcrypt.observe.Instruments.histogram;
 import static io.etcdcrypt.observe.MetricNames.FROM_STORAGE;
 import static io.etcdcrypt.observe.MetricNames.TO_STORAGE;
 
@@ -11,47 +9,45 @@ import io.etcdcrypt.kms.KmsPluginException;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
-import io.prometheus.metrics.core.datapoints.CounterDataPoint;
-import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
-import io.prometheus.metrics.core.metrics.Counter;
-import io.prometheus.metrics.core.metrics.Histogram;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * kube-apiserver's transformation metrics, fed by the value codec, plus the proxy's leak and staleness counters.
  */
 final class TransformMetrics implements TransformObserver {
 
-  private final Counter operations;
-  private final Histogram duration;
-  private final Counter plaintext;
-  private final Counter stale;
+  private final Instruments.Family<Counter> operations;
+  private final Instruments.Family<Timer> duration;
+  private final Instruments.Family<Counter> plaintext;
+  private final Instruments.Family<Counter> stale;
   /**
-   * The data points of successful transformations by label set. A list page records two samples per value; looking
-   * the points up with {@code labelValues} each time (a varargs array, a list, a hash over every label) showed in
-   * the proxy's profile, while the label sets are few (resources x prefixes) and their Strings come from the
+   * The meters of successful transformations by label set. A list page records two samples per value; looking the
+   * meters up with {@code labelValues} each time (a varargs array, a list, a hash over every label) showed in the
+   * proxy's profile, while the label sets are few (resources x prefixes) and their Strings come from the
    * configuration, so equality is mostly identity.
    */
   private final ConcurrentHashMap<Labels, Succeeded> succeeded = new ConcurrentHashMap<>();
 
   private record Labels(String resource, String type, String transformerPrefix) {}
 
-  private record Succeeded(CounterDataPoint operations, DistributionDataPoint duration) {}
+  private record Succeeded(Counter operations, Timer duration) {}
 
-  TransformMetrics(PrometheusRegistry registry) {
-    operations = counter(registry, MetricNames.TRANSFORMATION_OPERATIONS,
+  TransformMetrics(Instruments instruments) {
+    operations = instruments.counter(MetricNames.TRANSFORMATION_OPERATIONS,
         "Values transformed on the way into (to_storage) or out of (from_storage) etcd, by resource, transformer"
             + " prefix and status (a gRPC code name, or unknown-non-grpc).",
         MetricNames.RESOURCE, MetricNames.TRANSFORMATION_TYPE, MetricNames.TRANSFORMER_PREFIX, MetricNames.STATUS);
-    duration = histogram(registry, MetricNames.TRANSFORMATION_DURATION,
+    duration = instruments.histogram(MetricNames.TRANSFORMATION_DURATION,
         "Seconds taken by successful value transformations, by transformer prefix.",
         MetricNames.transformationBuckets(), MetricNames.TRANSFORMATION_TYPE, MetricNames.TRANSFORMER_PREFIX);
-    plaintext = counter(registry, MetricNames.PLAINTEXT_VALUES,
+    plaintext = instruments.counter(MetricNames.PLAINTEXT_VALUES,
         "Values read as plaintext under a resource whose first provider encrypts: stored before encryption was"
             + " configured, or written around the proxy. Rewrite them to encrypt them.",
         MetricNames.RESOURCE);
-    stale = counter(registry, MetricNames.STALE_VALUES,
+    stale = instruments.counter(MetricNames.STALE_VALUES,
         "Values read that were written by a provider or key that no longer writes; a rewrite renews them.",
         MetricNames.RESOURCE);
   }
@@ -61,7 +57,7 @@ final class TransformMetrics implements TransformObserver {
       String resource, Direction direction, String transformerPrefix, long nanos, TransformException error) {
     String type = direction == Direction.TO_STORAGE ? TO_STORAGE : FROM_STORAGE;
     if (error != null) {
-      operations.labelValues(resource, type, transformerPrefix, status(error)).inc();
+      operations.labelValues(resource, type, transformerPrefix, status(error)).increment();
       return;
     }
     Labels labels = new Labels(resource, type, transformerPrefix);
@@ -71,18 +67,18 @@ final class TransformMetrics implements TransformObserver {
           operations.labelValues(l.resource(), l.type(), l.transformerPrefix(), status(null)),
           duration.labelValues(l.type(), l.transformerPrefix())));
     }
-    points.operations().inc();
-    points.duration().observe(nanos / 1e9);
+    points.operations().increment();
+    points.duration().record(nanos, TimeUnit.NANOSECONDS);
   }
 
   @Override
   public void plaintextRead(String resource) {
-    plaintext.labelValues(resource).inc();
+    plaintext.labelValues(resource).increment();
   }
 
   @Override
   public void staleRead(String resource) {
-    stale.labelValues(resource).inc();
+    stale.labelValues(resource).increment();
   }
 
   /**

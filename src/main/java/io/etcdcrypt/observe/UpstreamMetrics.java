@@ -1,7 +1,5 @@
 package io.etcdcrypt.observe;
 
-import static io.etcdcrypt.observe.Instruments.histogram;
-
 import io.grpc.Attributes;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -13,10 +11,10 @@ import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.prometheus.metrics.core.metrics.Histogram;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.micrometer.core.instrument.Timer;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The latency of the proxy's unary calls to etcd, per member: the member is the remote address of the connection
@@ -25,10 +23,10 @@ import java.net.SocketAddress;
  */
 final class UpstreamMetrics implements ClientInterceptor {
 
-  private final Histogram duration;
+  private final Instruments.Family<Timer> duration;
 
-  UpstreamMetrics(PrometheusRegistry registry) {
-    duration = histogram(registry, MetricNames.UPSTREAM_REQUEST_DURATION,
+  UpstreamMetrics(Instruments instruments) {
+    duration = instruments.histogram(MetricNames.UPSTREAM_REQUEST_DURATION,
         "Seconds taken by unary calls from the proxy to etcd, by member, method and gRPC status code ('none' as"
             + " member when the call never reached one).",
         MetricNames.upstreamBuckets(), MetricNames.MEMBER, MetricNames.GRPC_METHOD, MetricNames.GRPC_CODE);
@@ -51,7 +49,7 @@ final class UpstreamMetrics implements ClientInterceptor {
           public void onClose(Status status, Metadata trailers) {
             duration
                 .labelValues(member(call.getAttributes()), methodName, MetricNames.grpcCodeName(status.getCode()))
-                .observe((System.nanoTime() - start) / 1e9);
+                .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
             super.onClose(status, trailers);
           }
         }, headers);

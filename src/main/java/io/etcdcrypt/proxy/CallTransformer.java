@@ -27,11 +27,15 @@ public interface CallTransformer<ReqT, RespT> {
 
   /** Creates one transformer per call. */
   interface Factory<ReqT, RespT> {
-    CallTransformer<ReqT, RespT> newCall();
+    /** {@code side} makes further calls to etcd on behalf of the same client call. */
+    CallTransformer<ReqT, RespT> newCall(SideCalls side);
 
-    /** The transformer of {@code call}; for transforms that depend on the client's connection (its address). */
-    default CallTransformer<ReqT, RespT> newCall(ServerCall<?, ?> call) {
-      return newCall();
+    /**
+     * The transformer of {@code call}, whose side calls {@code side} makes; for transforms that depend on the
+     * client's connection (its address).
+     */
+    default CallTransformer<ReqT, RespT> newCall(SideCalls side, ServerCall<?, ?> call) {
+      return newCall(side);
     }
   }
 
@@ -44,7 +48,7 @@ public interface CallTransformer<ReqT, RespT> {
   /** The stateless identity transformer behind {@link #identity()}. */
   final class Identity implements CallTransformer<Object, Object> {
     private static final Identity INSTANCE = new Identity();
-    private static final Factory<Object, Object> FACTORY = () -> INSTANCE;
+    private static final Factory<Object, Object> FACTORY = side -> INSTANCE;
 
     @Override
     public CompletionStage<Object> toUpstream(Object request) {

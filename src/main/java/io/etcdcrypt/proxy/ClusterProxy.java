@@ -75,12 +75,12 @@ final class ClusterProxy {
       MethodDescriptor<ReqT, RespT> method, ClientUrls urls) {
     CallTransformer.Factory<ReqT, RespT> factory = new CallTransformer.Factory<>() {
       @Override
-      public CallTransformer<ReqT, RespT> newCall() {
-        return newCall(null);
+      public CallTransformer<ReqT, RespT> newCall(SideCalls side) {
+        return newCall(side, null);
       }
 
       @Override
-      public CallTransformer<ReqT, RespT> newCall(ServerCall<?, ?> call) {
+      public CallTransformer<ReqT, RespT> newCall(SideCalls side, ServerCall<?, ?> call) {
         List<String> forThisClient = urls.forCall(call);
         return new CallTransformer<>() {
           @Override

@@ -2,12 +2,13 @@ package io.etcdcrypt.proxy;
 
 import io.grpc.netty.shaded.io.netty.channel.Channel;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.ServerChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioIoHandler;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
@@ -39,11 +40,11 @@ final class EventLoops implements AutoCloseable {
   static EventLoops create(int threads) {
     DefaultThreadFactory threadFactory = new DefaultThreadFactory(THREAD_NAME, true);
     if (Epoll.isAvailable()) {
-      return new EventLoops(new EpollEventLoopGroup(threads, threadFactory), EpollServerSocketChannel.class,
-          EpollSocketChannel.class);
+      return new EventLoops(new MultiThreadIoEventLoopGroup(threads, threadFactory, EpollIoHandler.newFactory()),
+          EpollServerSocketChannel.class, EpollSocketChannel.class);
     }
-    return new EventLoops(new NioEventLoopGroup(threads, threadFactory), NioServerSocketChannel.class,
-        NioSocketChannel.class);
+    return new EventLoops(new MultiThreadIoEventLoopGroup(threads, threadFactory, NioIoHandler.newFactory()),
+        NioServerSocketChannel.class, NioSocketChannel.class);
   }
 
   /**

@@ -6,20 +6,25 @@ import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.etcdserverpb.RangeStreamResponse;
-import io.etcdcrypt.values.WireMessage;
+import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
+import io.etcdcrypt.etcd.etcdserverpb.TxnResponse;
+import io.etcdcrypt.values.ValueCompareTxn;
 import io.etcdcrypt.values.ValueWalker;
+import io.etcdcrypt.values.WireMessage;
 import io.grpc.MethodDescriptor;
-import io.grpc.StatusException;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 
 /** {@code etcdserverpb.KV}: values are sealed in Put and Txn requests and opened in every response. */
 final class KvProxy {
 
   /**
    * {@code KV/Range} with the response kept as its wire bytes, on both sides of the relay: etcd's reply arrives as a
-   * {@link WireMessage}, its values are opened in place, and it leaves as bytes. The request is parsed (the
-   * VALUE-sort check reads it).
+   * {@link WireMessage}, its values are opened in place, and it leaves as bytes. The request is parsed (a sort by
+   * VALUE over encrypted keys is the proxy's to do).
    */
   static final MethodDescriptor<RangeRequest, WireMessage<RangeResponse>> RANGE =
       KVGrpc.getRangeMethod()
@@ -39,21 +44,82 @@ final class KvProxy {
   private KvProxy() {}
 
   static List<ProxiedMethod<?, ?>> methods(ValueWalker walker) {
-    ProxiedMethod.Rewrite<RangeRequest> checkSort = r -> {
-      try {
-        walker.check(r);
-        return CompletableFuture.completedFuture(r);
-      } catch (StatusException e) {
-        return CompletableFuture.failedFuture(e);
-      }
-    };
     return List.of(
-        rewriting(RANGE, checkSort, walker::openRange),
-        rewriting(RANGE_STREAM, checkSort, walker::openRangeChunk),
+        new ProxiedMethod<>(RANGE, side -> new RangeCall<>(walker::toUpstream, walker::openRange)),
+        new ProxiedMethod<>(RANGE_STREAM, side -> new RangeCall<>(walker::toUpstreamStream, walker::openRangeChunk)),
         rewriting(KVGrpc.getPutMethod(), walker::seal, walker::open),
         rewriting(KVGrpc.getDeleteRangeMethod(), ProxiedMethod.Rewrite.none(), walker::open),
-        rewriting(KVGrpc.getTxnMethod(), walker::seal, walker::open),
+        new ProxiedMethod<>(KVGrpc.getTxnMethod(), side -> new TxnCall(walker, side)),
         // Compact carries no value.
         ProxiedMethod.raw(KVGrpc.getCompactMethod().getFullMethodName(), MethodDescriptor.MethodType.UNARY));
+  }
+
+  /** How a Range or RangeStream answer is opened: it needs the request the client sent. */
+  @FunctionalInterface
+  interface RangeOpener<RespT> {
+    CompletionStage<RespT> open(RangeRequest request, RespT response);
+  }
+
+  /**
+   * One Range or RangeStream call: the client's request, as it sent it, decides how etcd's answers are opened
+   * (a sort by VALUE over encrypted keys goes to etcd in key order and is sorted here).
+   */
+  private static final class RangeCall<RespT> implements CallTransformer<RangeRequest, RespT> {
+    private final UnaryOperator<RangeRequest> toUpstream;
+    private final RangeOpener<RespT> opener;
+    // Written by the request's transform, read by the responses' (other threads, after etcd answered).
+    private volatile RangeRequest request;
+
+    RangeCall(UnaryOperator<RangeRequest> toUpstream, RangeOpener<RespT> opener) {
+      this.toUpstream = toUpstream;
+      this.opener = opener;
+    }
+
+    @Override
+    public CompletionStage<RangeRequest> toUpstream(RangeRequest request) {
+      this.request = request;
+      return CompletableFuture.completedFuture(toUpstream.apply(request));
+    }
+
+    @Override
+    public CompletionStage<RespT> toDownstream(RespT response, Consumer<RangeRequest> upstream) {
+      return opener.open(request, response);
+    }
+  }
+
+  /**
+   * One Txn call. Values are sealed; a Txn whose compares on VALUE cover encrypted keys is decided by the proxy: the
+   * relayed call carries the read of the compared keys, and the commit (and any retry after a lost race) goes to
+   * etcd as side calls ({@link ValueCompareTxn}).
+   */
+  private static final class TxnCall implements CallTransformer<TxnRequest, TxnResponse> {
+    private final ValueWalker walker;
+    private final SideCalls side;
+    // Written by the request's transform, read by the response's (another thread, after etcd answered).
+    private volatile TxnRequest request;
+    private volatile ValueCompareTxn decided;
+
+    TxnCall(ValueWalker walker, SideCalls side) {
+      this.walker = walker;
+      this.side = side;
+    }
+
+    @Override
+    public CompletionStage<TxnRequest> toUpstream(TxnRequest request) {
+      this.request = request;
+      return walker.seal(request).thenApply(sealed -> {
+        decided = walker.valueCompares(sealed);
+        return decided == null ? sealed : decided.readRequest();
+      });
+    }
+
+    @Override
+    public CompletionStage<TxnResponse> toDownstream(TxnResponse response, Consumer<TxnRequest> upstream) {
+      if (decided == null) {
+        return walker.open(request, response);
+      }
+      return decided.commit(response, txn -> side.unary(KVGrpc.getTxnMethod(), txn))
+          .thenCompose(txn -> walker.open(request, txn));
+    }
   }
 }

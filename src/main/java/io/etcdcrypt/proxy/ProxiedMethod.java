@@ -40,7 +40,7 @@ record ProxiedMethod<ReqT, RespT>(
             return response.apply(message);
           }
         };
-    return new ProxiedMethod<>(method, () -> transformer);
+    return new ProxiedMethod<>(method, side -> transformer);
   }
 
   static MethodDescriptor<InputStream, InputStream> rawDescriptor(

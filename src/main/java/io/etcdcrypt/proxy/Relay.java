@@ -4,6 +4,7 @@ import io.etcdcrypt.crypto.Stages;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
+import io.grpc.Context;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
@@ -135,8 +136,9 @@ final class Relay<ReqT, RespT> {
       // Created inside the server call's Context, so the client's deadline and cancellation carry over. No
       // waitForReady: when no member is reachable the call fails at once, as a client's call to etcd would.
       ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, CallOptions.DEFAULT);
+      SideCalls side = new SideCalls(upstream, headers, Context.current());
       Relay<ReqT, RespT> relay =
-          new Relay<>(serverCall, clientCall, transformers.newCall(serverCall), loop.get(), limit);
+          new Relay<>(serverCall, clientCall, transformers.newCall(side, serverCall), loop.get(), limit);
       ServerCall.Listener<ReqT> listener = relay.start(headers);
       if (isEndless) {
         endless.register(() -> relay.fail(

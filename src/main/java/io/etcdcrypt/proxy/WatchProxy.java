@@ -28,7 +28,7 @@ final class WatchProxy {
   private WatchProxy() {}
 
   static List<ProxiedMethod<?, ?>> methods(ValueWalker walker) {
-    return List.of(new ProxiedMethod<>(WatchGrpc.getWatchMethod(), () -> new StreamTransformer(walker)));
+    return List.of(new ProxiedMethod<>(WatchGrpc.getWatchMethod(), side -> new StreamTransformer(walker)));
   }
 
   /** Why a watch was cancelled: the refusal's own words, which start with "etcd-crypt-proxy: ". */

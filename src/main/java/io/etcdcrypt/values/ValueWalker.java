@@ -1,11 +1,12 @@
 package io.etcdcrypt.values;
 
-import static io.etcdcrypt.values.Refusals.printable;
 import static io.etcdcrypt.values.Refusals.refuse;
 import static io.etcdcrypt.values.Refusals.requireKnownFields;
 import static io.etcdcrypt.values.Refusals.requireKnownResponseFields;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Parser;
 import com.google.protobuf.UnsafeByteOperations;
 import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.etcd.etcdserverpb.Compare;
@@ -36,7 +37,11 @@ import java.util.concurrent.CompletionStage;
  * Election Campaign and Proclaim; Range, Put, DeleteRange and Txn responses, Watch events ({@code kv} and
  * {@code prev_kv}) and Election Leader/Observe key-values. {@code KV/Range} responses and {@code KV/RangeStream}
  * chunks, the bulk of the traffic (kube-apiserver's get and list), are opened in their wire bytes
- * ({@link WireRangeOpener}); every other shape is walked parsed. A new RPC or field that carries values is one change here.
+ * ({@link WireRangeOpener}); every other shape is walked parsed. A new RPC or field that carries values is one
+ * change here.
+ *
+ * <p>What etcd would decide on stored bytes, the proxy decides on plaintexts: sorts by VALUE ({@link PlaintextOrder})
+ * and Txn compares on VALUE ({@link ValueCompareTxn}) over keys the codec may have encrypted.
  *
  * <p>One rule set ({@link Refusals}): a value that cannot be opened fails the whole message (never ciphertext, never
  * a partial list); a request whose value cannot be sealed is not sent; value-bearing messages with fields or
@@ -115,7 +120,7 @@ public final class ValueWalker {
   private TxnRequest seal(ValueSource values, TxnRequest txn) throws StatusException {
     requireKnownFields(txn, "TxnRequest");
     for (Compare c : txn.getCompareList()) {
-      check(c);
+      requireKnownFields(c, "Compare");
     }
     TxnRequest.Builder b = null;
     for (int i = 0; i < txn.getSuccessCount(); i++) {
@@ -149,8 +154,8 @@ public final class ValueWalker {
         TxnRequest txn = seal(values, op.getRequestTxn());
         return txn == op.getRequestTxn() ? op : RequestOp.newBuilder().setRequestTxn(txn).build();
       case REQUEST_RANGE:
-        check(op.getRequestRange());
-        return op;
+        RangeRequest range = toUpstream(op.getRequestRange());
+        return range == op.getRequestRange() ? op : RequestOp.newBuilder().setRequestRange(range).build();
       case REQUEST_DELETE_RANGE:
         return op;
       default:
@@ -158,41 +163,68 @@ public final class ValueWalker {
     }
   }
 
-  /** Refuses a Range whose result would be ordered by stored ciphertext. */
-  public void check(RangeRequest range) throws StatusException {
-    if (range.getSortTarget() == RangeRequest.SortTarget.VALUE
-        && range.getSortOrder() != RangeRequest.SortOrder.NONE
-        && codec.mayProtectRange(range.getKey(), range.getRangeEnd())) {
-      throw refuse(
-          Status.FAILED_PRECONDITION,
-          "sorting by VALUE is not supported on encrypted keys (range starting at " + printable(range.getKey())
-              + "): etcd would order the ciphertexts, not the values; sort by KEY, VERSION, CREATE or MOD instead");
-    }
+  /**
+   * The Range to send to etcd for a client's {@code range}: itself, unless it sorts by VALUE over keys the codec may
+   * have encrypted, which the proxy sorts itself ({@link PlaintextOrder}).
+   */
+  public RangeRequest toUpstream(RangeRequest range) {
+    return PlaintextOrder.applies(range, codec) ? PlaintextOrder.upstream(range) : range;
   }
 
-  private void check(Compare c) throws StatusException {
-    requireKnownFields(c, "Compare");
-    if (c.getTarget() == Compare.CompareTarget.VALUE && codec.mayProtectRange(c.getKey(), c.getRangeEnd())) {
-      throw refuse(
-          Status.FAILED_PRECONDITION,
-          "a Txn compare on VALUE is not supported for encrypted key " + printable(c.getKey())
-              + ": etcd would compare ciphertexts, which differ for equal values; compare MOD or VERSION instead");
-    }
+  /** {@link #toUpstream(RangeRequest)} for {@code KV/RangeStream}. */
+  public RangeRequest toUpstreamStream(RangeRequest range) {
+    return PlaintextOrder.applies(range, codec) ? PlaintextOrder.upstreamStream(range) : range;
+  }
+
+  /**
+   * What etcd's compares on VALUE over encrypted keys need: a decision on the plaintexts, made before the Txn is
+   * committed ({@link ValueCompareTxn}); null when etcd can decide {@code sealed} as it is.
+   */
+  public ValueCompareTxn valueCompares(TxnRequest sealed) {
+    return ValueCompareTxn.of(codec, staleListener, sealed);
   }
 
   // ---- values out of etcd ----
 
-  /** A {@code KV/Range} response with its values opened in its wire bytes; the same instance when none changed. */
-  public CompletionStage<WireMessage<RangeResponse>> openRange(WireMessage<RangeResponse> r) {
+  /**
+   * The answer to a client's {@code KV/Range} {@code request}: etcd's response with its values opened in its wire
+   * bytes (the same instance when none changed), or, for a sort by VALUE the proxy does itself, parsed and sorted.
+   */
+  public CompletionStage<WireMessage<RangeResponse>> openRange(
+      RangeRequest request, WireMessage<RangeResponse> r) {
+    if (PlaintextOrder.applies(request, codec)) {
+      return run(values -> {
+        RangeResponse opened = open(values, parse(r, RangeResponse.parser(), "RangeResponse"));
+        return new WireMessage<>(PlaintextOrder.order(request, opened).toByteArray());
+      });
+    }
     return ValueTransforms.run(codec, copyingKeys, values -> WireRangeOpener.open(r, values));
   }
 
   /**
-   * A {@code KV/RangeStream} chunk with its values opened in its wire bytes; the same instance when none changed. A
-   * chunk that cannot be opened fails the stream: a client never takes the chunks before it for the whole list.
+   * One chunk of the answer to a client's {@code KV/RangeStream} {@code request}, as {@link #openRange}. A chunk
+   * that cannot be opened fails the stream: a client never takes the chunks before it for the whole list.
    */
-  public CompletionStage<WireMessage<RangeStreamResponse>> openRangeChunk(WireMessage<RangeStreamResponse> chunk) {
+  public CompletionStage<WireMessage<RangeStreamResponse>> openRangeChunk(
+      RangeRequest request, WireMessage<RangeStreamResponse> chunk) {
+    if (PlaintextOrder.applies(request, codec)) {
+      return run(values -> {
+        RangeStreamResponse parsed = parse(chunk, RangeStreamResponse.parser(), "RangeStreamResponse");
+        requireKnownResponseFields(parsed, "RangeStreamResponse");
+        RangeResponse opened = open(values, parsed.getRangeResponse());
+        return new WireMessage<>(RangeStreamResponse.newBuilder()
+            .setRangeResponse(PlaintextOrder.orderChunk(request, opened)).build().toByteArray());
+      });
+    }
     return ValueTransforms.run(codec, copyingKeys, values -> WireRangeOpener.openChunk(chunk, values));
+  }
+
+  private static <M> M parse(WireMessage<?> m, Parser<M> parser, String what) throws StatusException {
+    try {
+      return parser.parseFrom(m.bytes());
+    } catch (InvalidProtocolBufferException e) {
+      throw Refusals.unreadableResponse(what, e.getMessage());
+    }
   }
 
   public CompletionStage<PutResponse> open(PutResponse r) {
@@ -203,8 +235,25 @@ public final class ValueWalker {
     return run(values -> open(values, r));
   }
 
-  public CompletionStage<TxnResponse> open(TxnResponse r) {
-    return run(values -> open(values, r));
+  /**
+   * The answer to a client's Txn {@code request} from etcd's {@code response}: values opened, and the results of
+   * Range operations sorted by VALUE over encrypted keys sorted by the plaintexts.
+   */
+  public CompletionStage<TxnResponse> open(TxnRequest request, TxnResponse response) {
+    TxnRequest sorts = hasPlaintextOrders(request) ? request : null;
+    return run(values -> open(values, response, sorts));
+  }
+
+  private boolean hasPlaintextOrders(TxnRequest t) {
+    for (List<RequestOp> ops : List.of(t.getSuccessList(), t.getFailureList())) {
+      for (RequestOp op : ops) {
+        if (op.hasRequestRange() && PlaintextOrder.applies(op.getRequestRange(), codec)
+            || op.hasRequestTxn() && hasPlaintextOrders(op.getRequestTxn())) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   /**
@@ -283,12 +332,20 @@ public final class ValueWalker {
     return b == null ? r : b.build();
   }
 
-  private TxnResponse open(ValueSource values, TxnResponse r) throws StatusException {
+  /**
+   * {@code r} opened; {@code request}, when not null, is the client's Txn, whose Range operations sorted by VALUE
+   * over encrypted keys get their results sorted (etcd answers the operations of the branch it took, in order).
+   */
+  private TxnResponse open(ValueSource values, TxnResponse r, TxnRequest request) throws StatusException {
     requireKnownResponseFields(r, "TxnResponse");
+    List<RequestOp> ops = request == null ? null : r.getSucceeded() ? request.getSuccessList() : request.getFailureList();
+    if (ops != null && ops.size() != r.getResponsesCount()) {
+      throw refuse(Status.INTERNAL, "etcd answered a Txn with a result per operation that does not match it");
+    }
     TxnResponse.Builder b = null;
     for (int i = 0; i < r.getResponsesCount(); i++) {
       ResponseOp op = r.getResponses(i);
-      ResponseOp opened = open(values, op);
+      ResponseOp opened = open(values, op, ops == null ? null : ops.get(i));
       if (opened != op) {
         if (b == null) {
           b = r.toBuilder();
@@ -299,11 +356,14 @@ public final class ValueWalker {
     return b == null ? r : b.build();
   }
 
-  private ResponseOp open(ValueSource values, ResponseOp op) throws StatusException {
+  private ResponseOp open(ValueSource values, ResponseOp op, RequestOp request) throws StatusException {
     requireKnownResponseFields(op, "ResponseOp");
     switch (op.getResponseCase()) {
       case RESPONSE_RANGE:
         RangeResponse range = open(values, op.getResponseRange());
+        if (request != null && request.hasRequestRange() && PlaintextOrder.applies(request.getRequestRange(), codec)) {
+          range = PlaintextOrder.order(request.getRequestRange(), range);
+        }
         return range == op.getResponseRange() ? op : ResponseOp.newBuilder().setResponseRange(range).build();
       case RESPONSE_PUT:
         PutResponse put = open(values, op.getResponsePut());
@@ -314,7 +374,8 @@ public final class ValueWalker {
             ? op
             : ResponseOp.newBuilder().setResponseDeleteRange(del).build();
       case RESPONSE_TXN:
-        TxnResponse txn = open(values, op.getResponseTxn());
+        TxnRequest nested = request != null && request.hasRequestTxn() ? request.getRequestTxn() : null;
+        TxnResponse txn = open(values, op.getResponseTxn(), nested);
         return txn == op.getResponseTxn() ? op : ResponseOp.newBuilder().setResponseTxn(txn).build();
       default:
         throw refuse(Status.INTERNAL, "etcd returned a Txn result of a kind this proxy does not know");

@@ -29,6 +29,7 @@ import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.JavaProcess;
 import io.etcdcrypt.testing.KmsPluginFixture;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,6 +47,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code rewrap} end to end: data written through a proxy with the old configuration, rewrapped with the new. */
+@RealComponents
 class RewrapCommandTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

@@ -10,6 +10,7 @@ import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.FreePorts;
 import io.etcdcrypt.testing.JavaProcess;
 import io.etcdcrypt.testing.PrometheusText;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * rotated key from a changed configuration file without a restart, keeps the running configuration when the
  * file is broken, and re-encrypts stale values that clients read.
  */
+@RealComponents
 class ServeCommandTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

@@ -14,6 +14,7 @@ import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.kms.KmsVectorChecks;
 import io.etcdcrypt.testing.FormatVectors;
 import io.etcdcrypt.testing.FormatVectors.Vector;
+import io.etcdcrypt.testing.RealComponents;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -32,6 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <p>One case per vector; {@link #check} dispatches on the provider family. KMS families are checked by the KMS
  * package ({@link io.etcdcrypt.kms.KmsVectorChecks}) through the base64 mock plugin.
  */
+@RealComponents
 class K8sFormatVectorsTest {
 
   static List<Vector> vectors() throws IOException {

@@ -31,6 +31,7 @@ import io.etcdcrypt.testing.KmsPluginExtension;
 import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.Python;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.SpecDecoder;
 import io.etcdcrypt.testing.TestCodecs;
 import java.nio.charset.StandardCharsets;
@@ -51,6 +52,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * from the format notes, sharing no code with the providers), and values kube-apiserver stored read back
  * through the proxy as plaintext, in every message that carries a value.
  */
+@RealComponents
 class EncryptedStorageTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

@@ -26,6 +26,7 @@ import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -43,6 +44,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * What must never happen does not: no ciphertext reaches a client as data, no partial list, no plaintext
  * written where the configuration says encrypt, and semantics the proxy cannot keep are refused, not faked.
  */
+@RealComponents
 class FailClosedTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
@@ -121,30 +123,30 @@ class FailClosedTest {
   }
 
   @Test
-  void valueComparesAndValueSortsOnProtectedKeysAreRefused() {
-    put(proxy.toProxy(), "/registry/secrets/cmp/k", "v".getBytes(StandardCharsets.UTF_8));
+  void aValueCompareOrSortOverAValueThatCannotBeDecryptedWritesNothing() {
+    // Ciphertext that no configured key opens, stored past the proxy.
+    put(proxy.toEtcd(), "/registry/secrets/cmp/broken",
+        "k8s:enc:aesgcm:v1:key1:0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.UTF_8));
     TxnRequest valueCompare = TxnRequest.newBuilder()
-        .addCompare(Compare.newBuilder().setKey(pb("/registry/secrets/cmp/k")).setTarget(Compare.CompareTarget.VALUE)
-            .setResult(Compare.CompareResult.EQUAL).setValue(pb("v")))
+        .addCompare(Compare.newBuilder().setKey(pb("/registry/secrets/cmp/")).setRangeEnd(pb("/registry/secrets/cmp0"))
+            .setTarget(Compare.CompareTarget.VALUE).setResult(Compare.CompareResult.NOT_EQUAL).setValue(pb("v")))
         .addSuccess(RequestOp.newBuilder().setRequestPut(PutRequest.newBuilder()
-            .setKey(pb("/registry/secrets/cmp/k")).setValue(pb("w"))))
+            .setKey(pb("/registry/secrets/cmp/written")).setValue(pb("w"))))
+        .addFailure(RequestOp.newBuilder().setRequestPut(PutRequest.newBuilder()
+            .setKey(pb("/registry/secrets/cmp/written")).setValue(pb("w"))))
         .build();
     StatusRuntimeException e =
         assertThrows(StatusRuntimeException.class, () -> KVGrpc.newBlockingStub(proxy.toProxy()).txn(valueCompare));
-    assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
-    assertTrue(e.getStatus().getDescription().contains("VALUE"), e.getStatus().getDescription());
+    assertEquals(Status.Code.INTERNAL, e.getStatus().getCode());
+    assertTrue(e.getStatus().getDescription().startsWith(
+        "etcd-crypt-proxy: cannot decrypt the value of key \"/registry/secrets/cmp/broken\""),
+        e.getStatus().getDescription());
+    assertEquals(0, KVGrpc.newBlockingStub(proxy.toEtcd())
+        .range(RangeRequest.newBuilder().setKey(pb("/registry/secrets/cmp/written")).build()).getCount());
 
-    // The same compare on a key outside the protected prefix works as etcd's.
-    put(proxy.toProxy(), "/app/cmp", "v".getBytes(StandardCharsets.UTF_8));
-    TxnRequest plain = valueCompare.toBuilder()
-        .setCompare(0, valueCompare.getCompare(0).toBuilder().setKey(pb("/app/cmp")))
-        .setSuccess(0, RequestOp.newBuilder().setRequestPut(PutRequest.newBuilder().setKey(pb("/app/cmp")).setValue(pb("w"))))
-        .build();
-    assertTrue(KVGrpc.newBlockingStub(proxy.toProxy()).txn(plain).getSucceeded());
-
-    StatusRuntimeException sort = rangeFails(prefix("/registry/secrets/").toBuilder()
+    StatusRuntimeException sort = rangeFails(prefix("/registry/secrets/cmp/").toBuilder()
         .setSortTarget(RangeRequest.SortTarget.VALUE).setSortOrder(RangeRequest.SortOrder.ASCEND).build());
-    assertEquals(Status.Code.FAILED_PRECONDITION, sort.getStatus().getCode());
+    assertEquals(Status.Code.INTERNAL, sort.getStatus().getCode());
   }
 
   @Test

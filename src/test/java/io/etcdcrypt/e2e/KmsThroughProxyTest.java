@@ -19,6 +19,7 @@ import io.etcdcrypt.testing.EventLoopBlockingDetector;
 import io.etcdcrypt.testing.MockKmsPlugin;
 import io.etcdcrypt.testing.MutableClock;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -38,6 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * KMS envelope encryption through a running proxy, against a plugin shaped like Kubernetes' own mock (base64
  * "encryption", key id "1"), counting the calls the plugin receives.
  */
+@RealComponents
 class KmsThroughProxyTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

@@ -7,12 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.testing.MockKmsPlugin;
+import io.etcdcrypt.testing.RealComponents;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RealComponents
 class KmsEndpointTest {
 
   @TempDir Path dir;

@@ -16,6 +16,7 @@ import io.etcdcrypt.crypto.ProviderChains;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.testing.MockKmsPlugin;
 import io.etcdcrypt.testing.MutableClock;
+import io.etcdcrypt.testing.RealComponents;
 import io.grpc.Status;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RealComponents
 class KmsProvidersTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(3);

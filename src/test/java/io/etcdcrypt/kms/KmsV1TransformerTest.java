@@ -13,6 +13,7 @@ import io.etcdcrypt.crypto.Decrypted;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.testing.FormatVectors;
 import io.etcdcrypt.testing.MockKmsPlugin;
+import io.etcdcrypt.testing.RealComponents;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The KMS v1 provider against the base64 mock plugin on a real unix socket. */
+@RealComponents
 class KmsV1TransformerTest {
 
   private static final byte[] AAD = bytes("/registry/secrets/default/db");

@@ -19,6 +19,7 @@ import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.FormatVectors;
 import io.etcdcrypt.testing.MockKmsPlugin;
 import io.etcdcrypt.testing.MutableClock;
+import io.etcdcrypt.testing.RealComponents;
 import io.grpc.Status;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -38,6 +39,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The KMS v2 provider against Kubernetes' base64 mock plugin on a real unix socket. */
+@RealComponents
 class KmsV2TransformerTest {
 
   private static final byte[] AAD = bytes("/registry/secrets/default/db");

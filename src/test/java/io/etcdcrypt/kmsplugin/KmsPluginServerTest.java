@@ -1,5 +1,6 @@
 package io.etcdcrypt.kmsplugin;
 
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.Sync;
 import io.etcdcrypt.crypto.Stages;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -39,6 +40,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The bundled plugin, in-process on a real unix socket, driven by the project's own KMS clients and providers. */
+@RealComponents
 class KmsPluginServerTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(3);

@@ -1,5 +1,6 @@
 package io.etcdcrypt.kmsplugin;
 
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.Sync;
 import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.TransformException;
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The bundled plugin with its KEKs on a SoftHSM2 token, run as {@code kms-plugin} in a child JVM (SoftHSM takes its
  * configuration from the environment). Skipped, loudly, only when SoftHSM2 is not installed.
  */
+@RealComponents
 class Pkcs11KmsPluginTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(5);

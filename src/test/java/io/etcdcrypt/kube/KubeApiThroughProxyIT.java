@@ -14,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcdcrypt.kube.KubeObjects.Kind;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.KubeTestBed;
+import io.etcdcrypt.testing.RealComponents;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceList;
 import io.fabric8.kubernetes.api.model.ListOptions;
@@ -53,6 +54,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * decoder to kube-apiserver's serialization, the others exactly as kube-apiserver writes them.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@RealComponents
 class KubeApiThroughProxyIT {
 
   @RegisterExtension static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);

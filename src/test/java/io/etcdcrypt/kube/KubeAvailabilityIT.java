@@ -9,6 +9,7 @@ import io.etcdcrypt.ops.OpsFixtures;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.JavaProcess;
 import io.etcdcrypt.testing.KubeTestBed;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
@@ -50,6 +51,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@RealComponents
 class KubeAvailabilityIT {
 
   @RegisterExtension static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);

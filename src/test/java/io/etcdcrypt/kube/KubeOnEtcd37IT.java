@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcdcrypt.testing.EtcdRelease;
 import io.etcdcrypt.testing.KubeTestBed;
 import io.etcdcrypt.testing.PrometheusText;
+import io.etcdcrypt.testing.RealComponents;
 import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * proxy's metrics show that it read through RangeStream with every call ending OK (no fallback to Range).
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@RealComponents
 class KubeOnEtcd37IT {
 
   @RegisterExtension

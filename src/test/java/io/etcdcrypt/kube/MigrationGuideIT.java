@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.testing.KubeTestBed;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.Testenv;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * ends with every one under KMS v2, kube-apiserver serving them throughout.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@RealComponents
 class MigrationGuideIT {
 
   @RegisterExtension static final KubeTestBed bed = KubeTestBed.withoutProxy();

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.kube.KubeObjects.Kind;
 import io.etcdcrypt.testing.KubeTestBed;
+import io.etcdcrypt.testing.RealComponents;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * wrote natively, the proxy reads.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@RealComponents
 class NativeSwitchIT {
 
   @RegisterExtension static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);

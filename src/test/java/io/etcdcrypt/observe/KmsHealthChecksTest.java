@@ -7,6 +7,7 @@ import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.testing.KmsPluginExtension;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import java.util.List;
 import java.util.Optional;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Check names and messages as kube-apiserver registers them (§4.3), over real providers and a real plugin. */
+@RealComponents
 class KmsHealthChecksTest {
 
   @RegisterExtension static final KmsPluginExtension plugin = new KmsPluginExtension();

@@ -28,6 +28,7 @@ import io.etcdcrypt.testing.FreePorts;
 import io.etcdcrypt.testing.JavaProcess;
 import io.etcdcrypt.testing.KmsPluginFixture;
 import io.etcdcrypt.testing.PrometheusText;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -67,6 +68,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * started again: {@code /readyz} follows it, naming the provider, and {@code /livez} does not.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@RealComponents
 class MetricsAndHealthEndToEndTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

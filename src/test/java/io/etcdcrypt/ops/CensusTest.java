@@ -23,6 +23,7 @@ import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.KmsPluginFixture;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
+@RealComponents
 class CensusTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

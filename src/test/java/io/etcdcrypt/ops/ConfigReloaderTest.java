@@ -30,6 +30,7 @@ import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.KmsPluginFixture;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,6 +46,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
+@RealComponents
 class ConfigReloaderTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

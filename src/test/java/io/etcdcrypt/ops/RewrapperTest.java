@@ -27,6 +27,7 @@ import io.etcdcrypt.etcd.etcdserverpb.LeaseGrpc;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
+import io.etcdcrypt.testing.RealComponents;
 import io.grpc.Channel;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,6 +42,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The rewrap engine against a real etcd: conflicts, deletions, leases, unreadable values, stopping and resuming. */
+@RealComponents
 class RewrapperTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

@@ -17,12 +17,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.EtcdExtension;
+import io.etcdcrypt.testing.RealComponents;
 import io.grpc.Channel;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+@RealComponents
 class StaleRewriterTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

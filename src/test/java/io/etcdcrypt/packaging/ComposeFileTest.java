@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcdcrypt.cli.Main;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.ProviderConfig;
+import io.etcdcrypt.testing.RealComponents;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -31,6 +32,7 @@ import picocli.CommandLine;
  * to each other: the proxy's flags, the KMS socket both containers share, Prometheus scraping the proxy's
  * --metrics-addr, Grafana provisioned with the chart's dashboard.
  */
+@RealComponents
 class ComposeFileTest {
 
   private static final Path COMPOSE = Path.of("docker-compose.yml").toAbsolutePath();

@@ -13,6 +13,7 @@ import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.KmsPluginFixture;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * configuration (only its socket path moved into a temp dir), and the demo client script itself, run with sh and
  * etcdctl. What the script prints is what a new user sees in {@code docker compose logs client}.
  */
+@RealComponents
 class DemoClientScriptTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

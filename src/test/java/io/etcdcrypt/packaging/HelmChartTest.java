@@ -20,6 +20,7 @@ import com.marcnuri.helm.LintResult;
 import io.etcdcrypt.cli.Main;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.ProviderConfig;
+import io.etcdcrypt.testing.RealComponents;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
@@ -62,6 +63,7 @@ import picocli.CommandLine;
  * The Helm chart: {@code helm lint --strict} and {@code helm template} run in-process; the rendered manifests are
  * checked for every point of the chart's contract, with the default values and with each option turned on.
  */
+@RealComponents
 class HelmChartTest {
 
   private static final String FULLNAME = RenderedChart.RELEASE + "-etcd-crypt-proxy";

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.TemplateCommand;
+import io.etcdcrypt.testing.RealComponentsGuard;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.KubernetesResource;
@@ -47,6 +48,7 @@ final class RenderedChart {
 
   /** A template command for the chart, with the test's release name and namespace. */
   static TemplateCommand template() {
+    RealComponentsGuard.starting("helm (helm-java's native library)");
     return new Helm(CHART).template().withName(RELEASE).withNamespace(NAMESPACE).withKubeVersion(KUBE_VERSION);
   }
 

@@ -17,6 +17,7 @@ import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.PrometheusText;
+import io.etcdcrypt.testing.RealComponents;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * the client's flow-control window takes, instead of buffering the whole stream, and delivers the rest, in
  * order, once the client reads again.
  */
+@RealComponents
 class BackpressureTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

@@ -13,6 +13,7 @@ import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
 import java.util.List;
@@ -21,6 +22,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /** With a 3-member cluster behind the proxy, losing a member does not fail the requests that follow. */
+@RealComponents
 class ClusterFailoverTest {
 
   @Test

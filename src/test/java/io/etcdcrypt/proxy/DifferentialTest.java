@@ -29,6 +29,7 @@ import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import java.io.FileOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,6 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (identity codec), and requires the same observable results: values, revisions, counts, flags, events and
  * error codes and messages. Both clusters see the same sequence of writes, so even revisions must match.
  */
+@RealComponents
 class DifferentialTest {
 
   private static EtcdProcess directEtcd;

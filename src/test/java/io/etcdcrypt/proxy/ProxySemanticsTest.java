@@ -22,6 +22,7 @@ import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
@@ -39,6 +40,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** What a drop-in proxy must preserve or refuse beyond plain request/response equality. */
+@RealComponents
 class ProxySemanticsTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

@@ -18,6 +18,7 @@ import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.EtcdRelease;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import io.etcdcrypt.values.WireMessage;
 import io.grpc.CallOptions;
@@ -41,6 +42,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * value that cannot be opened ends the stream with the error. Against older etcd releases the client gets the answer
  * that etcd gives. Runs etcd 3.7 whatever {@code etcd.release} says.
  */
+@RealComponents
 class RangeStreamTest {
 
   /** etcd 3.7 starts a stream with 10 keys per chunk and doubles while chunks stay small: 10, 20, 15. */
@@ -207,6 +209,28 @@ class RangeStreamTest {
     }
     // Chunks of 10 and 20 keys came before the one with s30.
     assertEquals(2, received.size());
+  }
+
+  @Test
+  void aSortByValueOrdersEachChunkByThePlaintexts() throws Exception {
+    // etcd sorts each chunk of a VALUE-ordered stream by itself; over secrets it would order ciphertexts.
+    RangeRequest byValue = prefix("/registry/secrets/stream/").toBuilder().setSortTarget(RangeRequest.SortTarget.VALUE)
+        .build();
+    List<byte[]> chunks = chunks(toProxy, byValue);
+    assertTrue(chunks.size() >= 3, chunks.size() + " chunks");
+    List<String> keys = new ArrayList<>();
+    for (byte[] c : chunks) {
+      List<KeyValue> kvs = range(c).getKvsList();
+      for (int i = 1; i < kvs.size(); i++) {
+        assertTrue(ByteString.unsignedLexicographicalComparator()
+            .compare(kvs.get(i - 1).getValue(), kvs.get(i).getValue()) <= 0, "chunk not in value order");
+      }
+      kvs.forEach(kv -> keys.add(kv.getKey().toStringUtf8()));
+    }
+    // Every key once: the chunks follow key order underneath.
+    assertEquals(KEYS, keys.size());
+    assertEquals(KEYS, keys.stream().distinct().count());
+    assertEquals(merged(chunks(toProxy, prefix("/registry/secrets/stream/"))).getCount(), merged(chunks).getCount());
   }
 
   @Test

@@ -10,6 +10,7 @@ import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.OutputLines;
 import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.Python;
+import io.etcdcrypt.testing.RealComponents;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The Go client (etcdctl) and python-etcd3 work through the proxy exactly as against etcd. */
+@RealComponents
 class RealClientsTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

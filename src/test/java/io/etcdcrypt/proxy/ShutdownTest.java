@@ -20,6 +20,7 @@ import io.etcdcrypt.etcd.v3lockpb.LockResponse;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -37,6 +38,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * answer by reconnecting, while a call that will finish (a Lock waiting for its holder) keeps the grace.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
+@RealComponents
 class ShutdownTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

@@ -8,6 +8,7 @@ import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestPki;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The deployment kube-apiserver has: mutual TLS from the client to the proxy (client certificates required)
  * and from the proxy to etcd, with the same CA files a kubeadm cluster uses.
  */
+@RealComponents
 class TlsTest {
 
   @Test

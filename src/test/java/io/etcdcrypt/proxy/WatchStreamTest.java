@@ -16,6 +16,7 @@ import io.etcdcrypt.etcd.etcdserverpb.WatchRequest;
 import io.etcdcrypt.etcd.etcdserverpb.WatchResponse;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyExtension;
+import io.etcdcrypt.testing.RealComponents;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * the raw protocol: client-chosen watch IDs, progress requests answered with {@code watch_id = -1}, fragments,
  * and cancellation.
  */
+@RealComponents
 class WatchStreamTest {
 
   // A small request limit makes etcd fragment a catching-up watcher's batch of history.

@@ -13,6 +13,7 @@ import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyExtension;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Range through the proxy, compared as bytes with the same Range sent to etcd directly: a page without governed
  * values arrives as the very bytes etcd sent, and a page with them differs only in their values.
  */
+@RealComponents
 class WireRangeThroughEtcdTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();

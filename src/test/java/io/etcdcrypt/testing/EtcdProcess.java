@@ -153,6 +153,7 @@ public final class EtcdProcess implements AutoCloseable {
   }
 
   private void launch(String initialCluster, String token, String state) {
+    RealComponentsGuard.starting("etcd");
     List<String> cmd = new ArrayList<>(List.of(
         release.binary().toString(),
         "--name", name,

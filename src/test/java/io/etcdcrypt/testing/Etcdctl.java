@@ -48,6 +48,7 @@ public final class Etcdctl {
 
   /** Runs etcdctl with {@code stdin} fed to it (for {@code txn -i}). */
   public Result runWithInput(String stdin, String... args) {
+    RealComponentsGuard.starting("etcdctl");
     List<String> cmd = new ArrayList<>(List.of(binary(), "--endpoints=" + endpoint, "--command-timeout=10s"));
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd);

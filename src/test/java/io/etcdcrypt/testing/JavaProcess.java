@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs the command line in a child JVM, for what needs its own process (a PKCS#11 library configured through
  * environment variables, a proxy to restart, a tool run as operators run it). Output goes to a log file. The child
- * runs the built jar ({@code java -jar}) when {@code -Dproxy.jar} names one (the end-to-end tests, after
- * {@code package}), else {@code io.etcdcrypt.cli.Main} with this test's class path.
+ * runs the built jar ({@code java -jar}) when {@code -Dproxy.jar} names one (failsafe's tests, after {@code package}),
+ * else {@code io.etcdcrypt.cli.Main} with this test's class path.
  */
 public final class JavaProcess implements AutoCloseable {
 
@@ -28,6 +28,7 @@ public final class JavaProcess implements AutoCloseable {
 
   /** Starts {@code Main args...} with {@code env} added to this process's environment. */
   public static JavaProcess start(Path log, Map<String, String> env, String... args) throws IOException {
+    RealComponentsGuard.starting("a child JVM");
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     String jar = System.getProperty("proxy.jar");

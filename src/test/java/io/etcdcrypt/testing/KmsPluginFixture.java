@@ -35,6 +35,7 @@ public final class KmsPluginFixture implements AutoCloseable {
   }
 
   public static KmsPluginFixture start(Path dir, KmsEndpoint endpoint) throws IOException {
+    RealComponentsGuard.starting("the bundled KMS plugin on a unix socket");
     Path keyFile = dir.resolve("keks");
     KeyFileKekStore.generateKey(keyFile, "kek-1", Clock.systemUTC());
     KmsPluginFixture f = new KmsPluginFixture(keyFile, endpoint);

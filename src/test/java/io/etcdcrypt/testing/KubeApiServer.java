@@ -85,6 +85,7 @@ public final class KubeApiServer implements AutoCloseable {
 
   /** Starts kube-apiserver in {@code dir} (certificates and log) and waits until {@code /readyz} passes. */
   public static KubeApiServer start(Path dir, TestPki pki, Storage storage) {
+    RealComponentsGuard.starting("kube-apiserver");
     KubeApiServer k = new KubeApiServer(dir, pki);
     k.launch(storage);
     return k;

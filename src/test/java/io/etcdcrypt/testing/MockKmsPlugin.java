@@ -123,6 +123,7 @@ public final class MockKmsPlugin implements AutoCloseable {
   }
 
   private void bind() throws IOException {
+    RealComponentsGuard.starting("a KMS plugin on a unix socket");
     ServerInterceptor recordAuthority = new ServerInterceptor() {
       @Override
       public <Q, R> ServerCall.Listener<Q> interceptCall(

@@ -12,10 +12,11 @@ import org.junit.platform.launcher.LauncherSessionListener;
 
 /**
  * Fails the test class during which Netty found a leaked buffer. The suite runs with Netty's leak detection at
- * {@code paranoid} (every buffer tracked; see the surefire {@code argLine}). When the launcher session opens, before
- * any buffer exists, this installs Netty's leak detectors with a recording of their own, so a report is caught
- * whatever the logging configuration (the CLI tests reconfigure logback). As an auto-detected JUnit extension it
- * then collects garbage after each class, lets Netty report what it finds, and fails the class if anything was.
+ * {@code paranoid} (every buffer tracked; see {@code test.jvm.args}, the {@code argLine} of surefire and failsafe).
+ * When the launcher session opens, before any buffer exists, this installs Netty's leak detectors with a recording of
+ * their own, so a report is caught whatever the logging configuration (the CLI tests reconfigure logback). As an
+ * auto-detected JUnit extension it then collects garbage after each class, lets Netty report what it finds, and
+ * fails the class if anything was.
  */
 public final class NettyLeakDetector implements LauncherSessionListener, AfterAllCallback {
 

@@ -30,6 +30,7 @@ public final class ProxyFixture implements AutoCloseable {
 
   /** Starts a proxy with explicit options (TLS, limits); listen on port 0 to get a free port. */
   public static ProxyFixture start(ValueCodec codec, ProxyOptions options) {
+    RealComponentsGuard.starting("a proxy on a loopback port");
     try {
       return new ProxyFixture(ProxyServer.start(options, codec));
     } catch (IOException e) {

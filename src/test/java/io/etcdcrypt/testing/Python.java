@@ -23,6 +23,7 @@ public final class Python {
   }
 
   public static Result run(String script, String... args) {
+    RealComponentsGuard.starting("python3");
     try {
       Path file = Files.createTempFile("etcd3-client", ".py");
       File out = File.createTempFile("python", ".out");

@@ -43,6 +43,7 @@ public final class SoftHsm {
 
   /** Creates the token; fails when SoftHSM2 is not installed (scripts/test.sh installs it). */
   public static SoftHsm create(Path dir) throws IOException, InterruptedException {
+    RealComponentsGuard.starting("SoftHSM2");
     String util = findOnPath("softhsm2-util");
     String library = null;
     for (String l : LIBRARIES) {

@@ -16,9 +16,12 @@ import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.KmsTransformerFactory;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.Stages;
+import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.etcdserverpb.RangeStreamResponse;
+import io.etcdcrypt.etcd.etcdserverpb.RequestOp;
 import io.etcdcrypt.etcd.etcdserverpb.ResponseOp;
+import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
 import io.etcdcrypt.etcd.etcdserverpb.TxnResponse;
 import io.etcdcrypt.etcd.etcdserverpb.ResponseHeader;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
@@ -71,6 +74,12 @@ class WireRangeOpenerTest {
   private final ValueWalker walker =
       new ValueWalker(CODEC, (key, rev) -> stale.add(key.toStringUtf8() + "@" + rev));
 
+  /** A Range in key order, as the responses under test answer. */
+  private static final RangeRequest PLAIN_RANGE = RangeRequest.newBuilder().setKey(pb("/registry/")).build();
+
+  private static final TxnRequest TXN_OF_ONE_RANGE = TxnRequest.newBuilder()
+      .addSuccess(RequestOp.newBuilder().setRequestRange(PLAIN_RANGE)).build();
+
   private static final ResponseHeader HEADER =
       ResponseHeader.newBuilder().setClusterId(0xcdf8_1819_4e3a_8c32L).setMemberId(0x8e9e_05c5_2164_694dL)
           .setRevision(4242).setRaftTerm(7).build();
@@ -89,13 +98,14 @@ class WireRangeOpenerTest {
   }
 
   private WireMessage<RangeResponse> open(WireMessage<RangeResponse> r) throws StatusException {
-    return await(walker.openRange(r));
+    return await(walker.openRange(PLAIN_RANGE, r));
   }
 
   /** The parsed path: a Range result inside a Txn response, which the walker opens parsed. */
   private RangeResponse openParsed(RangeResponse r) throws StatusException {
-    TxnResponse txn = TxnResponse.newBuilder().addResponses(ResponseOp.newBuilder().setResponseRange(r)).build();
-    return await(walker.open(txn)).getResponses(0).getResponseRange();
+    TxnResponse txn = TxnResponse.newBuilder().setSucceeded(true)
+        .addResponses(ResponseOp.newBuilder().setResponseRange(r)).build();
+    return await(walker.open(TXN_OF_ONE_RANGE, txn)).getResponses(0).getResponseRange();
   }
 
   /** The walker's stage, complete here (no KMS), or the refusal it failed with. */
@@ -326,7 +336,7 @@ class WireRangeOpenerTest {
     RangeResponse stored = RangeResponse.newBuilder().setHeader(HEADER)
         .addKvs(kv("/registry/pods/ns/p", pb("pod"), 11))
         .addKvs(kv(key, sealed(key, "old"), 21)).build();
-    WireMessage<RangeResponse> out = await(rotatedWalker.openRange(new WireMessage<>(stored.toByteArray())));
+    WireMessage<RangeResponse> out = await(rotatedWalker.openRange(PLAIN_RANGE, new WireMessage<>(stored.toByteArray())));
     assertEquals(pb("old"), RangeResponse.parseFrom(out.bytes()).getKvs(1).getValue());
     assertEquals(List.of(key + "@21"), stale);
   }
@@ -334,7 +344,7 @@ class WireRangeOpenerTest {
   // ---- KV/RangeStream chunks (etcd 3.7): a RangeResponse inside field 1 ----
 
   private WireMessage<RangeStreamResponse> openChunk(byte[] bytes) throws StatusException {
-    return await(walker.openRangeChunk(new WireMessage<>(bytes)));
+    return await(walker.openRangeChunk(PLAIN_RANGE, new WireMessage<>(bytes)));
   }
 
   private static RangeStreamResponse chunk(RangeResponse range) {
@@ -372,7 +382,7 @@ class WireRangeOpenerTest {
             .addKvs(kv("/registry/configmaps/ns/c", pb("identity"), 4)).build()));
     for (RangeStreamResponse c : chunks) {
       WireMessage<RangeStreamResponse> in = new WireMessage<>(c.toByteArray());
-      assertSame(in, await(walker.openRangeChunk(in)), c.toString());
+      assertSame(in, await(walker.openRangeChunk(PLAIN_RANGE, in)), c.toString());
     }
   }
 

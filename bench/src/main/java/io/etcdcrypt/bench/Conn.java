@@ -5,7 +5,8 @@ import io.etcdcrypt.etcd.etcdserverpb.WatchGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -19,7 +20,7 @@ final class Conn implements AutoCloseable {
 
   static final int CHANNELS = 2;
   private static final EventLoopGroup LOOP =
-      new EpollEventLoopGroup(2, new DefaultThreadFactory("loadgen", true));
+      new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("loadgen", true), EpollIoHandler.newFactory());
 
   private final ManagedChannel[] channels = new ManagedChannel[CHANNELS];
   private final KVGrpc.KVStub[] kv = new KVGrpc.KVStub[CHANNELS];

@@ -34,7 +34,8 @@ final class JfrProfile {
     COMPONENTS.put("org.bouncycastle.", "BouncyCastle (XSalsa20-Poly1305)");
     COMPONENTS.put("com.google.protobuf.", "protobuf");
     COMPONENTS.put("io.etcdcrypt.", "etcd-crypt-proxy's own code");
-    COMPONENTS.put("io.prometheus.", "metrics (Prometheus client)");
+    COMPONENTS.put("io.micrometer.", "metrics (Micrometer, Prometheus client)");
+    COMPONENTS.put("io.prometheus.", "metrics (Micrometer, Prometheus client)");
     COMPONENTS.put("io.grpc.netty.shaded.io.netty.", "Netty (HTTP/2, buffers, epoll)");
     COMPONENTS.put("io.grpc.", "grpc-java");
     COMPONENTS.put("java.", "JDK (collections, copies, strings)");

@@ -18,6 +18,7 @@ import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.FreePorts;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.WatchEnd;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -44,6 +45,7 @@ import org.junit.jupiter.api.Test;
  * once with UNAVAILABLE, as a client's calls to etcd would, and flow again when a member is back; a member without
  * a leader, or one that reports NOT_SERVING, gets no calls while another member serves.
  */
+@RealComponents
 class MemberAvailabilityTest {
 
   private static final long DEADLINE_SECONDS = 30;

@@ -23,6 +23,7 @@ import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.Python;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -42,6 +43,7 @@ import org.junit.jupiter.api.Test;
  * a proxy's, for the Go client (etcdctl, whose {@code --cluster} takes its endpoints from MemberList as clientv3's
  * Sync does), jetcd and python-etcd3, while everything else in the responses is etcd's.
  */
+@RealComponents
 class MemberDiscoveryTest {
 
   private static List<EtcdProcess> cluster;

@@ -16,6 +16,7 @@ import io.etcdcrypt.etcd.v3lockpb.LockRequest;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.ProxyFixture;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestCodecs;
 import io.etcdcrypt.testing.WatchEnd;
 import io.grpc.ManagedChannel;
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.Test;
  * (RESOURCE_EXHAUSTED, grpc-go's words), too large for its raft log (INVALID_ARGUMENT {@code etcdserver: request is
  * too large}), or only too large once the proxy encrypted their value.
  */
+@RealComponents
 class RequestSizeTest {
 
   private static final int MAX_REQUEST_BYTES = 8192;

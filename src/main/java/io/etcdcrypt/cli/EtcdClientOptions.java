@@ -29,8 +29,8 @@ final class EtcdClientOptions {
   @Option(
       names = "--max-recv-bytes",
       defaultValue = "" + ProxyOptions.DEFAULT_MAX_RECV_BYTES,
-      description = "Largest message accepted, in bytes (large Range responses need more than gRPC's 4 MiB"
-          + " default). Default: ${DEFAULT-VALUE}")
+      description = "Largest message accepted from etcd, in bytes (large Range responses need more than gRPC's 4 MiB"
+          + " default), as etcd's grpc-proxy's flag of that name. Default: ${DEFAULT-VALUE}")
   int maxRecvBytes;
 
   List<Endpoint> members() {

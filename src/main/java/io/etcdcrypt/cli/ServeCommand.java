@@ -37,7 +37,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code serve}: run the proxy. Flag names follow etcd's grpc-proxy and kube-apiserver. */
 @Command(
@@ -54,12 +56,34 @@ public final class ServeCommand implements Callable<Integer> {
   @Mixin EtcdClientOptions etcd;
   @Mixin EncryptionConfigOptions encryption;
   @Mixin LogOptions logging;
+  @Spec CommandSpec spec;
 
   @Option(
       names = "--listen-addr",
       defaultValue = "127.0.0.1:23790",
       description = "host:port clients connect to (kube-apiserver's --etcd-servers). Default: ${DEFAULT-VALUE}")
   String listenAddr;
+
+  @Option(
+      names = {"--advertise-client-urls", "--advertise-client-url"},
+      split = ",",
+      paramLabel = "URL",
+      description = "Client URLs of this proxy, comma-separated (http(s)://host:port, or host:port with the"
+          + " listener's scheme), handed out as every member's client URLs in MemberList and the other Cluster"
+          + " responses, so that clients that sync their endpoints from the member list (clientv3 Sync and"
+          + " AutoSyncInterval, etcdctl --cluster) keep using a proxy. Default: this listener's URL,"
+          + " http(s)://<--listen-addr>; with a wildcard --listen-addr, the address each client reached the proxy"
+          + " on. --advertise-client-url (etcd grpc-proxy's name) is the same flag.")
+  List<String> advertiseClientUrls = new ArrayList<>();
+
+  @Option(
+      names = "--max-request-bytes",
+      defaultValue = "" + ProxyOptions.DEFAULT_MAX_REQUEST_BYTES,
+      description = "etcd's --max-request-bytes: set it to the value etcd runs with. Like etcd, the proxy accepts"
+          + " client messages of up to this plus 512 KiB of gRPC overhead and refuses larger ones with etcd's"
+          + " RESOURCE_EXHAUSTED; a request that fits but outgrows this limit once encrypted gets etcd's"
+          + " 'etcdserver: request is too large'. Default: ${DEFAULT-VALUE} (etcd's 1.5 MiB)")
+  int maxRequestBytes;
 
   @Option(
       names = "--metrics-addr",
@@ -128,13 +152,25 @@ public final class ServeCommand implements Callable<Integer> {
     }
     config.warnings().forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
 
-    ProxyOptions options =
-        new ProxyOptions(
-            Endpoint.parseListen(listenAddr),
-            etcd.members(),
-            new TlsFiles(listenerCert, listenerKey, listenerCa),
-            etcd.tls(),
-            etcd.maxRecvBytes);
+    ProxyOptions options;
+    try {
+      options = new ProxyOptions(
+          Endpoint.parseListen(listenAddr),
+          etcd.members(),
+          new TlsFiles(listenerCert, listenerKey, listenerCa),
+          etcd.tls(),
+          etcd.maxRecvBytes,
+          maxRequestBytes,
+          advertiseClientUrls);
+    } catch (IllegalArgumentException e) {
+      log.error("{}", e.getMessage());
+      return 2;
+    }
+    if (spec.commandLine().getParseResult().hasMatchedOption("--max-recv-bytes")
+        && !spec.commandLine().getParseResult().hasMatchedOption("--max-request-bytes")) {
+      log.warn("--max-recv-bytes limits only what etcd sends; client requests are limited by --max-request-bytes"
+          + " ({} bytes plus 512 KiB, as etcd's default): set it to etcd's --max-request-bytes", maxRequestBytes);
+    }
 
     // KMS providers start even when their plugin is down; they become usable (and /readyz passes) once it
     // answers, like kube-apiserver's.

@@ -1,5 +1,6 @@
 package io.etcdcrypt.proxy;
 
+import io.grpc.ServerCall;
 import io.grpc.StatusException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -28,6 +29,14 @@ public interface CallTransformer<ReqT, RespT> {
   interface Factory<ReqT, RespT> {
     /** {@code side} makes further calls to etcd on behalf of the same client call. */
     CallTransformer<ReqT, RespT> newCall(SideCalls side);
+
+    /**
+     * The transformer of {@code call}, whose side calls {@code side} makes; for transforms that depend on the
+     * client's connection (its address).
+     */
+    default CallTransformer<ReqT, RespT> newCall(SideCalls side, ServerCall<?, ?> call) {
+      return newCall(side);
+    }
   }
 
   /** Forwards every message unchanged: the raw pass-through. */

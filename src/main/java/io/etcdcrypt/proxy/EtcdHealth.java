@@ -1,15 +1,10 @@
 package io.etcdcrypt.proxy;
 
-import io.grpc.StatusRuntimeException;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse;
-import io.grpc.health.v1.HealthGrpc;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 /**
- * Whether etcd answers: the gRPC health service every etcd member serves (it needs no etcd credentials),
- * asked through the proxy's own upstream channel so it sees what client requests would see.
+ * Whether etcd serves: some member is connected and answered its last probe (etcd's gRPC health check with
+ * {@code hasleader}, every second, see {@link Members}) as serving with a leader.
  */
 public final class EtcdHealth {
 
@@ -19,18 +14,8 @@ public final class EtcdHealth {
     this.upstream = upstream;
   }
 
-  /** Empty when etcd serves, else why not. */
+  /** Empty when etcd serves, else why not, member by member. */
   public Optional<String> check() {
-    try {
-      HealthCheckResponse r =
-          HealthGrpc.newBlockingStub(upstream.channel())
-              .withDeadlineAfter(2, TimeUnit.SECONDS)
-              .check(HealthCheckRequest.getDefaultInstance());
-      return r.getStatus() == HealthCheckResponse.ServingStatus.SERVING
-          ? Optional.empty()
-          : Optional.of("etcd reports " + r.getStatus());
-    } catch (StatusRuntimeException e) {
-      return Optional.of("etcd at " + upstream.endpoints() + " unreachable: " + e.getStatus());
-    }
+    return upstream.whyNoMemberServes().map(why -> "no etcd member serves with a leader: " + why);
   }
 }

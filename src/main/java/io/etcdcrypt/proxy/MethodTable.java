@@ -27,8 +27,9 @@ import java.util.function.Supplier;
  *
  * <ul>
  *   <li><b>transform</b>: the methods that carry values (KV Range/RangeStream/Put/DeleteRange/Txn, Watch, Election
- *       Campaign/Proclaim/Leader/Observe) have their values passed through the value codec;
- *   <li><b>raw</b>: every method of the value-free services (Lease, Cluster, Maintenance, Auth, Lock, gRPC
+ *       Campaign/Proclaim/Leader/Observe) have their values passed through the value codec; the Cluster methods
+ *       whose responses list members hand out the proxy's client URLs instead of etcd's ({@link ClusterProxy});
+ *   <li><b>raw</b>: every other method of the value-free services (Lease, Cluster, Maintenance, Auth, Lock, gRPC
  *       health), known or not, and the value-free methods of value services (KV/Compact, Election/Resign), are
  *       forwarded as bytes without parsing;
  *   <li><b>deny</b>: any other method of KV, Watch or Election (one a future etcd adds) answers UNIMPLEMENTED, so
@@ -60,19 +61,22 @@ final class MethodTable extends HandlerRegistry {
   private final Channel upstream;
   private final Supplier<Executor> loop;
   private final EndlessCalls endless;
+  private final RequestLimit limit;
   private final Map<String, ServerMethodDefinition<?, ?>> known = new HashMap<>();
   private final Map<String, Treatment> treatments = new HashMap<>();
   private final Set<String> rawServiceNames = new HashSet<>();
 
   /**
    * {@code loop} names the event loop a call starts on, where it continues after a transform that waited on a KMS
-   * plugin; {@code endless} learns of every call that shutdown must end.
+   * plugin; {@code endless} learns of every call that shutdown must end; client messages larger than {@code limit}
+   * are refused.
    */
-  MethodTable(Channel upstream, Supplier<Executor> loop, EndlessCalls endless,
+  MethodTable(Channel upstream, Supplier<Executor> loop, EndlessCalls endless, RequestLimit limit,
       List<ProxiedMethod<?, ?>> transformed) {
     this.upstream = upstream;
     this.loop = loop;
     this.endless = endless;
+    this.limit = limit;
     for (ProxiedMethod<?, ?> m : transformed) {
       add(m, Treatment.TRANSFORM);
     }
@@ -89,7 +93,8 @@ final class MethodTable extends HandlerRegistry {
     if (known.containsKey(name)) {
       return; // a transformed or explicitly raw entry for a value service wins over the generic raw one
     }
-    ServerCallHandler<ReqT, RespT> handler = Relay.handler(upstream, loop, endless, m.method(), m.transformers());
+    ServerCallHandler<ReqT, RespT> handler =
+        Relay.handler(upstream, loop, endless, limit, m.method(), m.transformers());
     known.put(name, ServerMethodDefinition.create(m.method(), handler));
     treatments.put(name, treatment);
   }
@@ -114,7 +119,8 @@ final class MethodTable extends HandlerRegistry {
     if (treatmentOf(methodName) == Treatment.RAW) {
       // A method added to a value-free service after this proxy was built: pass it through.
       ProxiedMethod<InputStream, InputStream> m = ProxiedMethod.raw(methodName, MethodDescriptor.MethodType.UNKNOWN);
-      return ServerMethodDefinition.create(m.method(), Relay.handler(upstream, loop, endless, m.method(), m.transformers()));
+      return ServerMethodDefinition.create(m.method(),
+          Relay.handler(upstream, loop, endless, limit, m.method(), m.transformers()));
     }
     return denied(methodName);
   }

@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Transport settings follow etcd's own server where clients depend on them: pings are accepted every 5 s
  * (kube-apiserver pings every 30 s and grpc-java's 5 min default would answer it with GOAWAY), there is no idle
- * or age limit on connections (they carry long watches), and messages are not capped at 4 MiB.
+ * or age limit on connections (they carry long watches), and client messages are limited as etcd limits them
+ * ({@link RequestLimit}), responses from etcd not at all by default.
  */
 public final class ProxyServer implements AutoCloseable {
 
@@ -68,8 +69,11 @@ public final class ProxyServer implements AutoCloseable {
       transformed.addAll(KvProxy.methods(walker));
       transformed.addAll(WatchProxy.methods(walker));
       transformed.addAll(ElectionProxy.methods(walker));
+      ClientUrls clientUrls = options.clientUrls();
+      transformed.addAll(ClusterProxy.methods(clientUrls));
       EndlessCalls endless = new EndlessCalls();
-      MethodTable table = new MethodTable(upstream.channel(), loops::current, endless, transformed);
+      RequestLimit limit = RequestLimit.ofEtcd(options.maxRequestBytes());
+      MethodTable table = new MethodTable(upstream.channel(), loops::current, endless, limit, transformed);
 
       InetSocketAddress address = new InetSocketAddress(options.listen().host(), options.listen().port());
       NettyServerBuilder builder =
@@ -85,7 +89,7 @@ public final class ProxyServer implements AutoCloseable {
       Server server =
           builder
               .fallbackHandlerRegistry(table)
-              .maxInboundMessageSize(options.maxRecvBytes())
+              .maxInboundMessageSize(transportLimit(limit))
               .maxInboundMetadataSize(1 << 20)
               .permitKeepAliveTime(5, TimeUnit.SECONDS)
               .permitKeepAliveWithoutCalls(true)
@@ -99,12 +103,29 @@ public final class ProxyServer implements AutoCloseable {
           options.listenerTls().enabled(),
           options.listenerTls().trustedCaFile() != null ? "required" : "not required",
           options.endpoints());
+      if (clientUrls.fromEachConnection()) {
+        log.warn("--listen-addr {} is a wildcard address: member lists hand out, as every member's client URL, the"
+            + " address each client reached the proxy on ({}); set --advertise-client-urls to the URLs clients"
+            + " should use (with TLS, names on --cert-file)", options.listen(), clientUrls.describe());
+      } else {
+        log.info("member lists hand out {} as every member's client URL, so clients that sync their endpoints"
+            + " from them keep using the proxy", clientUrls.describe());
+      }
       return new ProxyServer(upstream, server, loops, endless);
     } catch (IOException | RuntimeException e) {
       upstream.close();
       loops.close();
       throw e;
     }
+  }
+
+  /**
+   * The largest message the transport reads: messages above {@code limit} are read and refused by the relay with
+   * etcd's (grpc-go's) words; up to 16 MiB more, so that a client cannot make the proxy hold much more than etcd
+   * would before it refuses (past that grpc-java refuses them with its own words, and the same code).
+   */
+  static int transportLimit(RequestLimit limit) {
+    return (int) Math.min(Integer.MAX_VALUE, (long) limit.maxMessageBytes() + (16 << 20));
   }
 
   /** The port actually bound (useful when listening on port 0). */

@@ -33,6 +33,10 @@ import org.slf4j.MDC;
  * the call's event loop when the transform completes, and the end of its source (the client's half-close, etcd's
  * close) that arrives meanwhile is passed on after it. No thread ever waits for a plugin.
  *
+ * <p>A client message larger than the {@link RequestLimit} is refused as etcd refuses it, and so is a request that
+ * outgrows the limit once its values are encrypted; nothing is sent to etcd then. Calls never wait for a member:
+ * when none is reachable they fail at once with UNAVAILABLE (see {@link Members}).
+ *
  * <p>Headers, trailers, status code and description, deadline and cancellation pass through unchanged; the request
  * headers (etcd's {@code token}, {@code hasleader}, ...) are forwarded as received. A message dropped because the
  * call ended meanwhile is released (a raw message holds a buffer detached from the transport).
@@ -52,6 +56,7 @@ final class Relay<ReqT, RespT> {
   private final ClientCall<ReqT, RespT> clientCall;
   private final CallTransformer<ReqT, RespT> transformer;
   private final Executor loop;
+  private final RequestLimit limit;
   private final Object lock = new Object();
   private boolean closed; // guarded by lock
 
@@ -59,6 +64,11 @@ final class Relay<ReqT, RespT> {
     @Override
     CompletionStage<ReqT> transform(ReqT message) {
       return transformer.toUpstream(message);
+    }
+
+    @Override
+    Status refuse(ReqT received, ReqT transformed) {
+      return limit.refuseSealed(received, transformed);
     }
 
     @Override
@@ -100,30 +110,35 @@ final class Relay<ReqT, RespT> {
   };
 
   private Relay(ServerCall<ReqT, RespT> serverCall, ClientCall<ReqT, RespT> clientCall,
-      CallTransformer<ReqT, RespT> transformer, Executor loop) {
+      CallTransformer<ReqT, RespT> transformer, Executor loop, RequestLimit limit) {
     this.serverCall = serverCall;
     this.clientCall = clientCall;
     this.transformer = transformer;
     this.loop = loop;
+    this.limit = limit;
   }
 
   /**
    * A server handler that relays every call of {@code method} to {@code upstream}. {@code loop} names the event
    * loop a call starts on, where it continues after a transform that waited. A call that never ends by itself is
-   * registered with {@code endless}, so that shutdown can end it.
+   * registered with {@code endless}, so that shutdown can end it. Client messages larger than {@code limit} are
+   * refused.
    */
   static <ReqT, RespT> ServerCallHandler<ReqT, RespT> handler(
       Channel upstream,
       Supplier<Executor> loop,
       EndlessCalls endless,
+      RequestLimit limit,
       MethodDescriptor<ReqT, RespT> method,
       CallTransformer.Factory<ReqT, RespT> transformers) {
     boolean isEndless = EndlessCalls.isEndless(method.getFullMethodName());
     return (serverCall, headers) -> {
-      // Created inside the server call's Context, so the client's deadline and cancellation carry over.
-      ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, callOptions(method));
+      // Created inside the server call's Context, so the client's deadline and cancellation carry over. No
+      // waitForReady: when no member is reachable the call fails at once, as a client's call to etcd would.
+      ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, CallOptions.DEFAULT);
       SideCalls side = new SideCalls(upstream, headers, Context.current());
-      Relay<ReqT, RespT> relay = new Relay<>(serverCall, clientCall, transformers.newCall(side), loop.get());
+      Relay<ReqT, RespT> relay =
+          new Relay<>(serverCall, clientCall, transformers.newCall(side, serverCall), loop.get(), limit);
       ServerCall.Listener<ReqT> listener = relay.start(headers);
       if (isEndless) {
         endless.register(() -> relay.fail(
@@ -131,14 +146,6 @@ final class Relay<ReqT, RespT> {
       }
       return listener;
     };
-  }
-
-  static CallOptions callOptions(MethodDescriptor<?, ?> method) {
-    // Unary calls wait for a ready member (bounded by the client's deadline), as clientv3 does; a stream never
-    // waits unbounded for a cluster that is down: it fails and the client re-creates it.
-    return method.getType() == MethodDescriptor.MethodType.UNARY
-        ? CallOptions.DEFAULT.withWaitForReady()
-        : CallOptions.DEFAULT;
   }
 
   private ServerCall.Listener<ReqT> start(Metadata headers) {
@@ -213,6 +220,11 @@ final class Relay<ReqT, RespT> {
     /** The message's transform; a refusal is a failed stage. */
     abstract CompletionStage<T> transform(T message);
 
+    /** Null when the transformed message may go on, else the status that ends the call instead. */
+    Status refuse(T original, T transformed) {
+      return null;
+    }
+
     /** Hands a transformed message to the sink. Lock held. */
     abstract void deliver(T message);
 
@@ -253,6 +265,12 @@ final class Relay<ReqT, RespT> {
         return;
       }
       T message = out.join();
+      Status refused = refuse(original, message);
+      if (refused != null) {
+        release(message);
+        fail(refused);
+        return;
+      }
       synchronized (lock) {
         transforming = false;
         if (closed) {
@@ -322,6 +340,12 @@ final class Relay<ReqT, RespT> {
   private final class DownstreamListener extends ServerCall.Listener<ReqT> {
     @Override
     public void onMessage(ReqT message) {
+      Status refused = limit.refuseReceived(message);
+      if (refused != null) {
+        release(message);
+        fail(refused);
+        return;
+      }
       requests.onMessage(message);
     }
 

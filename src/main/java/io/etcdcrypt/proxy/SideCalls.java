@@ -1,5 +1,6 @@
 package io.etcdcrypt.proxy;
 
+import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
 import io.grpc.Context;
@@ -35,7 +36,8 @@ final class SideCalls {
     // Created in the client call's context: its deadline and cancellation apply to the side call.
     Context previous = context.attach();
     try {
-      ClientCall<ReqT, RespT> call = upstream.newCall(method, Relay.callOptions(method));
+      // No waitForReady, as for the relayed call: with no member reachable it fails at once.
+      ClientCall<ReqT, RespT> call = upstream.newCall(method, CallOptions.DEFAULT);
       call.start(new ClientCall.Listener<>() {
         private RespT response;
 

@@ -1,27 +1,26 @@
 package io.etcdcrypt.proxy;
 
+import io.grpc.Channel;
 import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
-import io.grpc.NameResolverRegistry;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The channel to the etcd cluster. Its settings are those of kube-apiserver's etcd client (keepalive 30 s with
- * a 10 s timeout, no pings without calls, round-robin over members), with what a proxy needs on top: no
- * retries (clients retry themselves, and a retried write must stay the client's decision), no idle mode, and
- * no 4 MiB response cap.
+ * The connections to the etcd cluster: one per member ({@link Members} chooses the member of each call). Their
+ * settings are those of kube-apiserver's etcd client (keepalive 30 s with a 10 s timeout, no pings without calls),
+ * with what a proxy needs on top: no retries (clients retry themselves, and a retried write must stay the client's
+ * decision), no idle mode, and no 4 MiB response cap.
  */
 public final class Upstream implements AutoCloseable {
 
-  static {
-    NameResolverRegistry.getDefaultRegistry().register(StaticEndpointsResolver.provider());
-  }
-
-  private final ManagedChannel channel;
+  private final Members members;
+  private final Channel channel;
   private final List<Endpoint> endpoints;
 
   public Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes) {
@@ -35,42 +34,43 @@ public final class Upstream implements AutoCloseable {
   }
 
   /**
-   * A channel on the proxy's {@code loops}, whose calls run their callbacks on the event loop (the relay never
+   * Connections on the proxy's {@code loops}, whose calls run their callbacks on the event loop (the relay never
    * waits there); with null, on grpc-java's own event loops and default pool (the ops tools, which block).
    */
   Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes, List<ClientInterceptor> interceptors,
       EventLoops loops) {
     this.endpoints = List.copyOf(endpoints);
-    NettyChannelBuilder builder =
-        NettyChannelBuilder.forTarget(StaticEndpointsResolver.target(endpoints), tls.channelCredentials());
+    this.members = new Members(this.endpoints, e -> connect(e, tls, maxInboundMessageBytes, loops),
+        loops == null ? null : command -> loops.current().execute(command));
+    List<ClientInterceptor> outermostLast = new ArrayList<>(interceptors);
+    Collections.reverse(outermostLast); // intercept() runs the last one first; callers list the outermost first
+    this.channel = ClientInterceptors.intercept(members, outermostLast);
+  }
+
+  private static ManagedChannel connect(Endpoint member, TlsFiles tls, int maxInboundMessageBytes,
+      EventLoops loops) {
+    // dns:/// resolves a host name again when its connection fails; the authority is the member's own host name,
+    // so TLS verifies each member's certificate against it.
+    NettyChannelBuilder builder = NettyChannelBuilder.forTarget("dns:///" + member, tls.channelCredentials());
     if (loops != null) {
       builder.eventLoopGroup(loops.group).channelType(loops.channelType).directExecutor();
     }
-    this.channel =
-        builder
-            .defaultLoadBalancingPolicy("round_robin")
-            .disableRetry()
-            .disableServiceConfigLookUp()
-            .maxInboundMessageSize(maxInboundMessageBytes)
-            .maxInboundMetadataSize(1 << 20)
-            .keepAliveTime(30, TimeUnit.SECONDS)
-            .keepAliveTimeout(10, TimeUnit.SECONDS)
-            .keepAliveWithoutCalls(false)
-            // 30 days is grpc-java's way of saying "never go idle".
-            .idleTimeout(30, TimeUnit.DAYS)
-            .userAgent("etcd-crypt-proxy")
-            .intercept(outermostLast(interceptors))
-            .build();
+    return builder
+        .disableRetry()
+        .disableServiceConfigLookUp()
+        .maxInboundMessageSize(maxInboundMessageBytes)
+        .maxInboundMetadataSize(1 << 20)
+        .keepAliveTime(30, TimeUnit.SECONDS)
+        .keepAliveTimeout(10, TimeUnit.SECONDS)
+        .keepAliveWithoutCalls(false)
+        // 30 days is grpc-java's way of saying "never go idle".
+        .idleTimeout(30, TimeUnit.DAYS)
+        .userAgent("etcd-crypt-proxy")
+        .build();
   }
 
-  /** The builder runs the last added interceptor first; callers list the outermost first. */
-  private static List<ClientInterceptor> outermostLast(List<ClientInterceptor> interceptors) {
-    List<ClientInterceptor> reversed = new ArrayList<>(interceptors);
-    Collections.reverse(reversed);
-    return reversed;
-  }
-
-  public ManagedChannel channel() {
+  /** Every call made on it goes to one etcd member, chosen as {@link Members} says. */
+  public Channel channel() {
     return channel;
   }
 
@@ -78,13 +78,18 @@ public final class Upstream implements AutoCloseable {
     return endpoints;
   }
 
+  /** Empty when some etcd member serves with a leader; else what is wrong with each. */
+  public Optional<String> whyNoMemberServes() {
+    return members.whyNoneServes();
+  }
+
+  /** Each member's connection state and what its last probe said, for diagnostics and tests. */
+  public String memberStates() {
+    return members.states();
+  }
+
   @Override
   public void close() {
-    channel.shutdownNow();
-    try {
-      channel.awaitTermination(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    members.close();
   }
 }

@@ -49,6 +49,7 @@ import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -369,6 +370,8 @@ class HelmChartTest {
         .orElseThrow();
     assertEquals(23790, etcdPort.getContainerPort());
     assertEquals(23790, etcdPort.getHostPort(), "kube-apiserver reaches a pod-network proxy on the node's IP");
+    // ... so member lists name the node's IP, not the pod's, which clients would not reach or verify.
+    assertEquals("https://$(HOST_IP):23790", requiredFlag(podNetProxy, "--advertise-client-urls"));
 
     PodSpec hostNet = withHostNetwork.pod();
     Container hostNetProxy = withHostNetwork.container("proxy");
@@ -376,6 +379,8 @@ class HelmChartTest {
     assertEquals("ClusterFirstWithHostNet", hostNet.getDnsPolicy());
     assertEquals("127.0.0.1:23790", requiredFlag(hostNetProxy, "--listen-addr"));
     assertTrue(hostNetProxy.getPorts().stream().allMatch(p -> p.getHostPort() == null));
+    assertEquals(Optional.empty(), RenderedChart.flag(hostNetProxy, "--advertise-client-urls"),
+        "with hostNetwork the listener's own URL is the one to hand out");
   }
 
   @Test

@@ -38,6 +38,7 @@ public final class EtcdProcess implements AutoCloseable {
   private final List<String> extraArgs;
   private final TlsFiles clientTls;
   private Process process;
+  private List<String> launchArgs; // what the last launch passed to etcd, for a relaunch
 
   private EtcdProcess(EtcdRelease release, String name, int clientPort, int peerPort, Path dataDir,
       List<String> extraArgs, TlsFiles clientTls) {
@@ -120,6 +121,22 @@ public final class EtcdProcess implements AutoCloseable {
     return ps;
   }
 
+  /**
+   * A member that will join a running cluster once a MemberAdd (of a learner or a voter) names its
+   * {@link #peerUrl()}: not started; {@link #join} starts it.
+   */
+  public static EtcdProcess toJoin(String name) {
+    return create(EtcdRelease.current(), name, FreePorts.next(), FreePorts.next(), List.of(), TlsFiles.NONE);
+  }
+
+  /**
+   * Starts this member, made by {@link #toJoin}, into the cluster whose members (this one included, as MemberAdd
+   * answered) {@code initialCluster} lists as {@code name=peerURL,...}; does not wait for it to catch up.
+   */
+  public void join(String initialCluster) {
+    launch(initialCluster, "unused-when-joining", "existing");
+  }
+
   private static EtcdProcess create(EtcdRelease release, String name, int clientPort, int peerPort,
       List<String> extraArgs, TlsFiles clientTls) {
     try {
@@ -132,6 +149,10 @@ public final class EtcdProcess implements AutoCloseable {
   }
 
   private void launch(String initialCluster, String token) {
+    launch(initialCluster, token, "new");
+  }
+
+  private void launch(String initialCluster, String token, String state) {
     RealComponentsGuard.starting("etcd");
     List<String> cmd = new ArrayList<>(List.of(
         release.binary().toString(),
@@ -143,18 +164,36 @@ public final class EtcdProcess implements AutoCloseable {
         "--initial-advertise-peer-urls", peerUrl(),
         "--initial-cluster", initialCluster,
         "--initial-cluster-token", token,
-        "--initial-cluster-state", "new",
+        "--initial-cluster-state", state,
         "--logger", "zap",
         "--log-level", "warn"));
     cmd.addAll(extraArgs);
+    launchArgs = cmd;
+    start(cmd);
+  }
+
+  private void start(List<String> cmd) {
     try {
-      process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
+      process = new ProcessBuilder(cmd).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile())).start();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start " + cmd.get(0), e);
     }
   }
 
-  private void awaitReady(Duration timeout) {
+  /**
+   * Starts this member again after {@link #kill()}, on the same ports and data, as an operator restarting a crashed
+   * member does; does not wait (a member of a cluster serves once a quorum runs): {@link #awaitReady} does.
+   */
+  public void relaunch() {
+    if (isAlive()) {
+      throw new IllegalStateException("etcd " + name + " is still running");
+    }
+    start(launchArgs);
+  }
+
+  /** Waits until this member serves requests with a leader; fails with its log after {@code timeout}. */
+  public void awaitReady(Duration timeout) {
     Instant deadline = Instant.now().plus(timeout);
     ManagedChannel ch = channel();
     try {
@@ -241,7 +280,7 @@ public final class EtcdProcess implements AutoCloseable {
     return clientPort;
   }
 
-  private String peerUrl() {
+  public String peerUrl() {
     return "http://127.0.0.1:" + peerPort;
   }
 

@@ -9,8 +9,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The package structure the README describes, as rules the build checks: one concern per package, and the
- * dependencies point one way (cli → proxy/ops/observe → values → crypto/kms → config).
+ * The package structure the README describes, as rules the build checks: one concern per package,
+ * and the dependencies point one way (cli → proxy/ops/observe → values → crypto/kms → config).
  */
 class ArchitectureTest {
 
@@ -18,49 +18,81 @@ class ArchitectureTest {
 
   @BeforeAll
   static void importMainClasses() {
-    main = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-        .importPackages("io.etcdcrypt");
+    main =
+        new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages("io.etcdcrypt");
   }
 
   @Test
   void onlyTheCommandLineReachesTheBundledKmsPlugin() {
-    noClasses().that().resideOutsideOfPackages("io.etcdcrypt.kmsplugin..", "io.etcdcrypt.cli..")
-        .should().dependOnClassesThat().resideInAPackage("io.etcdcrypt.kmsplugin..")
-        .because("the bundled plugin is a separate program that shares the jar; the proxy talks to any plugin, "
-            + "this one included, only through the KMS gRPC API")
+    noClasses()
+        .that()
+        .resideOutsideOfPackages("io.etcdcrypt.kmsplugin..", "io.etcdcrypt.cli..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("io.etcdcrypt.kmsplugin..")
+        .because(
+            "the bundled plugin is a separate program that shares the jar; the proxy talks to any plugin, "
+                + "this one included, only through the KMS gRPC API")
         .check(main);
   }
 
   @Test
   void configurationDependsOnNothingElseOfOurs() {
-    noClasses().that().resideInAPackage("io.etcdcrypt.config..")
-        .should().dependOnClassesThat().resideInAnyPackage("io.etcdcrypt.crypto..", "io.etcdcrypt.kms..",
-            "io.etcdcrypt.values..", "io.etcdcrypt.proxy..", "io.etcdcrypt.ops..", "io.etcdcrypt.observe..",
-            "io.etcdcrypt.cli..", "io.etcdcrypt.kmsplugin..")
+    noClasses()
+        .that()
+        .resideInAPackage("io.etcdcrypt.config..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            "io.etcdcrypt.crypto..",
+            "io.etcdcrypt.kms..",
+            "io.etcdcrypt.values..",
+            "io.etcdcrypt.proxy..",
+            "io.etcdcrypt.ops..",
+            "io.etcdcrypt.observe..",
+            "io.etcdcrypt.cli..",
+            "io.etcdcrypt.kmsplugin..")
         .check(main);
   }
 
   @Test
   void cryptoAndKmsKnowNothingOfTheProxy() {
-    noClasses().that().resideInAnyPackage("io.etcdcrypt.crypto..", "io.etcdcrypt.kms")
-        .should().dependOnClassesThat().resideInAnyPackage("io.etcdcrypt.values..", "io.etcdcrypt.proxy..",
-            "io.etcdcrypt.ops..", "io.etcdcrypt.observe..", "io.etcdcrypt.cli..")
+    noClasses()
+        .that()
+        .resideInAnyPackage("io.etcdcrypt.crypto..", "io.etcdcrypt.kms")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            "io.etcdcrypt.values..",
+            "io.etcdcrypt.proxy..",
+            "io.etcdcrypt.ops..",
+            "io.etcdcrypt.observe..",
+            "io.etcdcrypt.cli..")
         .because("providers are byte transformations, whoever calls them")
         .check(main);
   }
 
   @Test
   void cryptoKnowsNothingOfKmsOrGrpc() {
-    noClasses().that().resideInAPackage("io.etcdcrypt.crypto..")
-        .should().dependOnClassesThat().resideInAnyPackage("io.etcdcrypt.kms..", "io.grpc..")
+    noClasses()
+        .that()
+        .resideInAPackage("io.etcdcrypt.crypto..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("io.etcdcrypt.kms..", "io.grpc..")
         .check(main);
   }
 
   @Test
   void theMessageWalkKnowsNothingOfTheServer() {
-    noClasses().that().resideInAPackage("io.etcdcrypt.values..")
-        .should().dependOnClassesThat().resideInAnyPackage("io.etcdcrypt.proxy..", "io.etcdcrypt.ops..",
-            "io.etcdcrypt.cli..")
+    noClasses()
+        .that()
+        .resideInAPackage("io.etcdcrypt.values..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("io.etcdcrypt.proxy..", "io.etcdcrypt.ops..", "io.etcdcrypt.cli..")
         .check(main);
   }
 }

@@ -60,8 +60,10 @@ public final class CensusCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     CensusResult result;
     try (EtcdSession session = etcd.open()) {
-      result = new Census(session.codec(), session.channel(), etcd.pageSize, EtcdToolOptions.CALL_TIMEOUT)
-          .run(Scopes.select(session.resolver(), etcd.resources));
+      result =
+          new Census(
+                  session.codec(), session.channel(), etcd.pageSize, EtcdToolOptions.CALL_TIMEOUT)
+              .run(Scopes.select(session.resolver(), etcd.resources));
     } catch (OpsException | EtcdAccessException | IllegalArgumentException e) {
       err.println("census: " + e.getMessage());
       err.flush();
@@ -79,7 +81,8 @@ public final class CensusCommand implements Callable<Integer> {
       err.println("undecryptable: " + p);
     }
     if (result.undecryptableCount() > result.undecryptable().size()) {
-      err.println("... and " + (result.undecryptableCount() - result.undecryptable().size()) + " more");
+      err.println(
+          "... and " + (result.undecryptableCount() - result.undecryptable().size()) + " more");
     }
     err.flush();
     return result.undecryptableCount() > 0 ? 1 : 0;

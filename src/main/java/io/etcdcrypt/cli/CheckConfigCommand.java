@@ -1,11 +1,11 @@
 package io.etcdcrypt.cli;
 
-import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ConfigError;
 import io.etcdcrypt.config.ConfigException;
 import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.KeyConfig;
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.LoadOptions;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceRule;
@@ -46,15 +46,17 @@ public final class CheckConfigCommand implements Callable<Integer> {
   @Parameters(
       index = "0",
       paramLabel = "FILE",
-      description = "The EncryptionConfiguration file (YAML or JSON), i.e. what kube-apiserver's"
-          + " --encryption-provider-config points to.")
+      description =
+          "The EncryptionConfiguration file (YAML or JSON), i.e. what kube-apiserver's"
+              + " --encryption-provider-config points to.")
   Path file;
 
   @Option(
       names = "--automatic-reload",
-      description = "Validate with the rules kube-apiserver applies when"
-          + " --encryption-provider-config-automatic-reload is set: KMS v1 provider names must then be unique too."
-          + " Default: ${DEFAULT-VALUE}.")
+      description =
+          "Validate with the rules kube-apiserver applies when"
+              + " --encryption-provider-config-automatic-reload is set: KMS v1 provider names must then be unique too."
+              + " Default: ${DEFAULT-VALUE}.")
   boolean automaticReload;
 
   @Override
@@ -80,10 +82,16 @@ public final class CheckConfigCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** {@code secrets,configmaps: aesgcm(keys: key1,key2) -> identity}. Names only, never key material. */
+  /**
+   * {@code secrets,configmaps: aesgcm(keys: key1,key2) -> identity}. Names only, never key
+   * material.
+   */
   static String summary(ResourceRule rule) {
-    return String.join(",", rule.resources()) + ": "
-        + rule.providers().stream().map(CheckConfigCommand::summary).collect(Collectors.joining(" -> "));
+    return String.join(",", rule.resources())
+        + ": "
+        + rule.providers().stream()
+            .map(CheckConfigCommand::summary)
+            .collect(Collectors.joining(" -> "));
   }
 
   static String summary(ProviderConfig provider) {
@@ -100,9 +108,16 @@ public final class CheckConfigCommand implements Callable<Integer> {
       return "secretbox(keys: " + names(p.keys()) + ")";
     }
     if (provider instanceof ProviderConfig.Kms k) {
-      return "kms(apiVersion: " + k.apiVersion() + ", name: " + k.name() + ", endpoint: " + k.endpoint()
+      return "kms(apiVersion: "
+          + k.apiVersion()
+          + ", name: "
+          + k.name()
+          + ", endpoint: "
+          + k.endpoint()
           + (k.apiVersion() == KmsApiVersion.V1 ? ", cachesize: " + k.cacheSize() : "")
-          + ", timeout: " + goDuration(k.timeout()) + ")";
+          + ", timeout: "
+          + goDuration(k.timeout())
+          + ")";
     }
     throw new IllegalArgumentException("unknown provider " + provider.describe());
   }
@@ -111,7 +126,10 @@ public final class CheckConfigCommand implements Callable<Integer> {
     return keys.stream().map(KeyConfig::name).collect(Collectors.joining(","));
   }
 
-  /** Go's {@code Duration.String()} spelling (3s, 500ms, 1m30s, 1.5s, 1h0m0s), as it would appear in the file. */
+  /**
+   * Go's {@code Duration.String()} spelling (3s, 500ms, 1m30s, 1.5s, 1h0m0s), as it would appear in
+   * the file.
+   */
   static String goDuration(Duration d) {
     if (d.isZero()) {
       return "0s";

@@ -11,8 +11,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * The flags census and rewrap share with {@code serve}: where etcd is, how to reach it, which configuration to
- * apply, plus which resources to cover.
+ * The flags census and rewrap share with {@code serve}: where etcd is, how to reach it, which
+ * configuration to apply, plus which resources to cover.
  */
 final class EtcdToolOptions {
 
@@ -24,8 +24,9 @@ final class EtcdToolOptions {
       names = "--resources",
       split = ",",
       paramLabel = "RESOURCE",
-      description = "Only these resources, named as in the configuration: secrets, deployments.apps, *.apps, ..."
-          + " Default: every resource under --etcd-prefix.")
+      description =
+          "Only these resources, named as in the configuration: secrets, deployments.apps, *.apps, ..."
+              + " Default: every resource under --etcd-prefix.")
   List<String> resources = new ArrayList<>();
 
   @Option(
@@ -38,7 +39,8 @@ final class EtcdToolOptions {
       names = "--kms-wait",
       defaultValue = "30",
       paramLabel = "SECONDS",
-      description = "How long KMS providers get to become healthy before giving up. Default: ${DEFAULT-VALUE}")
+      description =
+          "How long KMS providers get to become healthy before giving up. Default: ${DEFAULT-VALUE}")
   int kmsWaitSeconds;
 
   static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
@@ -56,7 +58,12 @@ final class EtcdToolOptions {
     } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
       throw new OpsException(e.getMessage(), e);
     }
-    return EtcdSession.open(config.file, config.etcdPrefix, members, tls, etcd.maxRecvBytes,
+    return EtcdSession.open(
+        config.file,
+        config.etcdPrefix,
+        members,
+        tls,
+        etcd.maxRecvBytes,
         Duration.ofSeconds(Math.max(0, kmsWaitSeconds)));
   }
 }

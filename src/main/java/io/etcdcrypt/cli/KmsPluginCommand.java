@@ -13,8 +13,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code kms-plugin}: the bundled KMS plugin, serving KMS v2 and v1beta1 on one unix socket so that both
- * etcd-crypt-proxy and kube-apiserver can use it.
+ * {@code kms-plugin}: the bundled KMS plugin, serving KMS v2 and v1beta1 on one unix socket so that
+ * both etcd-crypt-proxy and kube-apiserver can use it.
  */
 @Command(
     name = "kms-plugin",
@@ -31,19 +31,20 @@ import picocli.CommandLine.Option;
     subcommands = {KmsPluginCommand.GenerateKey.class})
 public final class KmsPluginCommand implements Callable<Integer> {
 
-  @Option(names = "--listen",
+  @Option(
+      names = "--listen",
       description = "Socket to serve on: unix:///path/to/plugin.sock or unix:///@abstract-name.")
   String listen;
 
-  @picocli.CommandLine.Mixin
-  SourceMixin source = new SourceMixin();
+  @picocli.CommandLine.Mixin SourceMixin source = new SourceMixin();
 
-  @Option(names = "--reload-interval", defaultValue = "10s",
+  @Option(
+      names = "--reload-interval",
+      defaultValue = "10s",
       description = "How often the KEKs are re-read, e.g. 10s or 1m (default: ${DEFAULT-VALUE}).")
   String reloadInterval;
 
-  @picocli.CommandLine.Spec
-  picocli.CommandLine.Model.CommandSpec spec;
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
@@ -67,8 +68,8 @@ public final class KmsPluginCommand implements Callable<Integer> {
       return 1;
     }
     String version = Main.class.getPackage().getImplementationVersion();
-    KmsPluginServer server = KmsPluginServer.start(endpoint, store, reload,
-        version == null ? "development" : version);
+    KmsPluginServer server =
+        KmsPluginServer.start(endpoint, store, reload, version == null ? "development" : version);
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "kms-plugin-shutdown"));
     server.awaitTermination();
     return 0;
@@ -79,15 +80,19 @@ public final class KmsPluginCommand implements Callable<Integer> {
     @Option(names = "--key-file", description = "Local key file holding the KEKs.")
     Path keyFile;
 
-    @Option(names = "--pkcs11-config", description = "SunPKCS11 configuration file (name, library, slot or"
-        + " slotListIndex).")
+    @Option(
+        names = "--pkcs11-config",
+        description = "SunPKCS11 configuration file (name, library, slot or" + " slotListIndex).")
     Path pkcs11Config;
 
     @Option(names = "--pkcs11-pin-file", description = "File holding the PKCS#11 token's user PIN.")
     Path pkcs11PinFile;
 
-    @Option(names = "--pkcs11-key-label-prefix", defaultValue = "etcd-crypt-kek-",
-        description = "Only AES keys whose label starts with this are KEKs (default: ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--pkcs11-key-label-prefix",
+        defaultValue = "etcd-crypt-kek-",
+        description =
+            "Only AES keys whose label starts with this are KEKs (default: ${DEFAULT-VALUE}).")
     String pkcs11LabelPrefix;
 
     void check() {
@@ -98,7 +103,8 @@ public final class KmsPluginCommand implements Callable<Integer> {
             "give exactly one KEK source: --key-file FILE, or --pkcs11-config FILE with --pkcs11-pin-file FILE");
       }
       if (token && (pkcs11Config == null || pkcs11PinFile == null)) {
-        throw new IllegalArgumentException("PKCS#11 needs both --pkcs11-config and --pkcs11-pin-file");
+        throw new IllegalArgumentException(
+            "PKCS#11 needs both --pkcs11-config and --pkcs11-pin-file");
       }
     }
 
@@ -125,7 +131,8 @@ public final class KmsPluginCommand implements Callable<Integer> {
     } catch (NumberFormatException e) {
       // fall through
     }
-    throw new IllegalArgumentException("invalid duration '" + text + "'; use e.g. 500ms, 10s or 1m");
+    throw new IllegalArgumentException(
+        "invalid duration '" + text + "'; use e.g. 500ms, 10s or 1m");
   }
 
   private static Duration positive(Duration d, String text) {
@@ -146,15 +153,16 @@ public final class KmsPluginCommand implements Callable<Integer> {
       })
   static final class GenerateKey implements Callable<Integer> {
 
-    @picocli.CommandLine.Mixin
-    SourceMixin source = new SourceMixin();
+    @picocli.CommandLine.Mixin SourceMixin source = new SourceMixin();
 
-    @Option(names = "--id", description = "Id (file) or label (PKCS#11) of the new KEK; default: a UTC timestamp"
-        + " (kek-<time> in a file, <label prefix><time> on a token).")
+    @Option(
+        names = "--id",
+        description =
+            "Id (file) or label (PKCS#11) of the new KEK; default: a UTC timestamp"
+                + " (kek-<time> in a file, <label prefix><time> on a token).")
     String id;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
@@ -165,10 +173,15 @@ public final class KmsPluginCommand implements Callable<Integer> {
       }
       String newId;
       try {
-        newId = source.keyFile != null
-            ? KeyFileKekStore.generateKey(source.keyFile, id, Clock.systemUTC())
-            : Pkcs11KekStore.generateKey(source.pkcs11Config, source.pkcs11PinFile, source.pkcs11LabelPrefix, id,
-                Clock.systemUTC());
+        newId =
+            source.keyFile != null
+                ? KeyFileKekStore.generateKey(source.keyFile, id, Clock.systemUTC())
+                : Pkcs11KekStore.generateKey(
+                    source.pkcs11Config,
+                    source.pkcs11PinFile,
+                    source.pkcs11LabelPrefix,
+                    id,
+                    Clock.systemUTC());
       } catch (Exception e) {
         spec.commandLine().getErr().println("kms-plugin generate-key: " + e.getMessage());
         return 1;

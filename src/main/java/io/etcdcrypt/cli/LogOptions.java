@@ -9,7 +9,8 @@ final class LogOptions {
   @Option(
       names = "--log-format",
       defaultValue = "text",
-      description = "Log line format on standard error: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}")
+      description =
+          "Log line format on standard error: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}")
   Logging.Format format;
 
   @Option(

@@ -3,13 +3,16 @@ package io.etcdcrypt.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** {@code java -jar etcd-crypt-proxy.jar <command>}: the entry point that lists every subcommand. */
+/**
+ * {@code java -jar etcd-crypt-proxy.jar <command>}: the entry point that lists every subcommand.
+ */
 @Command(
     name = "etcd-crypt-proxy",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
-    description = "Transparent etcd v3 proxy that encrypts Kubernetes objects at rest with kube-apiserver's"
-        + " EncryptionConfiguration.",
+    description =
+        "Transparent etcd v3 proxy that encrypts Kubernetes objects at rest with kube-apiserver's"
+            + " EncryptionConfiguration.",
     subcommands = {
       CommandLine.HelpCommand.class,
       ServeCommand.class,

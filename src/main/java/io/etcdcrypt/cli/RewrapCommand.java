@@ -67,7 +67,8 @@ public final class RewrapCommand implements Callable<Integer> {
       names = "--rate",
       defaultValue = "0",
       paramLabel = "N",
-      description = "Rewrite at most N values per second (0: as fast as etcd takes them). Default: ${DEFAULT-VALUE}")
+      description =
+          "Rewrite at most N values per second (0: as fast as etcd takes them). Default: ${DEFAULT-VALUE}")
   double rate;
 
   @Option(names = "--dry-run", description = "Only count what would be rewritten; write nothing.")
@@ -76,8 +77,9 @@ public final class RewrapCommand implements Callable<Integer> {
   @Option(
       names = "--state-file",
       paramLabel = "FILE",
-      description = "Where progress is saved. Default: $XDG_STATE_HOME/etcd-crypt-proxy/rewrap-state.json, or"
-          + " etcd-crypt-proxy-rewrap-state.json in the working directory when XDG_STATE_HOME is not set.")
+      description =
+          "Where progress is saved. Default: $XDG_STATE_HOME/etcd-crypt-proxy/rewrap-state.json, or"
+              + " etcd-crypt-proxy-rewrap-state.json in the working directory when XDG_STATE_HOME is not set.")
   Path stateFile;
 
   @Option(names = "--restart", description = "Ignore saved progress and scan everything again.")
@@ -87,8 +89,9 @@ public final class RewrapCommand implements Callable<Integer> {
       names = "--limit",
       defaultValue = "0",
       paramLabel = "N",
-      description = "Stop after rewriting N values (0: no limit), e.g. to spread the work over maintenance"
-          + " windows; a rerun continues. Default: ${DEFAULT-VALUE}")
+      description =
+          "Stop after rewriting N values (0: no limit), e.g. to spread the work over maintenance"
+              + " windows; a rerun continues. Default: ${DEFAULT-VALUE}")
   long limit;
 
   @Option(
@@ -102,7 +105,8 @@ public final class RewrapCommand implements Callable<Integer> {
       names = "--progress-interval",
       defaultValue = "10",
       paramLabel = "SECONDS",
-      description = "When standard output is not a terminal, log progress this often. Default: ${DEFAULT-VALUE}")
+      description =
+          "When standard output is not a terminal, log progress this often. Default: ${DEFAULT-VALUE}")
   int progressIntervalSeconds;
 
   @Override
@@ -113,9 +117,13 @@ public final class RewrapCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     Rewrapper.Options options;
     try {
-      options = Rewrapper.Options.defaults()
-          .withRate(rate).withDryRun(dryRun).withLimit(limit).withPageSize(etcd.pageSize)
-          .withMaxInFlight(maxInFlight);
+      options =
+          Rewrapper.Options.defaults()
+              .withRate(rate)
+              .withDryRun(dryRun)
+              .withLimit(limit)
+              .withPageSize(etcd.pageSize)
+              .withMaxInFlight(maxInFlight);
     } catch (IllegalArgumentException e) {
       err.println("rewrap: " + e.getMessage());
       err.flush();
@@ -126,16 +134,20 @@ public final class RewrapCommand implements Callable<Integer> {
       for (String name : etcd.resources) {
         GroupResource gr = GroupResource.parse(name.trim());
         if (!gr.isWildcard() && session.config().providersFor(gr).isEmpty()) {
-          log.warn("--resources {}: the configuration has no rule for it, so its values stay plaintext and there"
-              + " is nothing to rewrap", name);
+          log.warn(
+              "--resources {}: the configuration has no rule for it, so its values stay plaintext and there"
+                  + " is nothing to rewrap",
+              name);
         }
       }
       RewrapState state = null;
       if (!dryRun) {
         Path file = stateFile != null ? stateFile : RewrapState.defaultFile(System.getenv());
         List<String> targets = RewrapTargets.of(session.config());
-        state = restart ? RewrapState.fresh(file, session.resolver().prefix(), targets)
-            : RewrapState.load(file, session.resolver().prefix(), targets);
+        state =
+            restart
+                ? RewrapState.fresh(file, session.resolver().prefix(), targets)
+                : RewrapState.load(file, session.resolver().prefix(), targets);
       }
       return rewrap(session, scopes, options, state, out, err, log);
     } catch (OpsException | EtcdAccessException | IllegalArgumentException | IOException e) {
@@ -145,36 +157,53 @@ public final class RewrapCommand implements Callable<Integer> {
     }
   }
 
-  private int rewrap(EtcdSession session, List<Scope> scopes, Rewrapper.Options options, RewrapState state,
-      PrintWriter out, PrintWriter err, Logger log) throws InterruptedException, IOException {
+  private int rewrap(
+      EtcdSession session,
+      List<Scope> scopes,
+      Rewrapper.Options options,
+      RewrapState state,
+      PrintWriter out,
+      PrintWriter err,
+      Logger log)
+      throws InterruptedException, IOException {
     Rewrapper rewrapper = new Rewrapper(session.codec(), session.channel(), options);
     RewrapStats stats = rewrapper.stats();
     CountDownLatch ended = new CountDownLatch(1);
-    // On SIGINT/SIGTERM: take up no new value, let sent writes complete, save progress, then let the JVM exit.
-    Thread onSignal = new Thread(() -> {
-      rewrapper.stop();
-      try {
-        ended.await(30, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "rewrap-stop");
+    // On SIGINT/SIGTERM: take up no new value, let sent writes complete, save progress, then let
+    // the JVM exit.
+    Thread onSignal =
+        new Thread(
+            () -> {
+              rewrapper.stop();
+              try {
+                ended.await(30, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "rewrap-stop");
     Runtime.getRuntime().addShutdownHook(onSignal);
     ScheduledExecutorService saver = Executors.newSingleThreadScheduledExecutor();
     if (state != null) {
       RewrapState s = state;
-      saver.scheduleWithFixedDelay(() -> {
-        try {
-          s.save();
-        } catch (IOException e) {
-          log.warn("cannot save rewrap progress to {}: {}", s.file(), e.getMessage());
-        }
-      }, 1, 1, TimeUnit.SECONDS);
+      saver.scheduleWithFixedDelay(
+          () -> {
+            try {
+              s.save();
+            } catch (IOException e) {
+              log.warn("cannot save rewrap progress to {}: {}", s.file(), e.getMessage());
+            }
+          },
+          1,
+          1,
+          TimeUnit.SECONDS);
     }
     Rewrapper.Outcome outcome;
-    ProgressReporter progress = System.console() != null
-        ? ProgressReporter.bar(stats, System.out)
-        : ProgressReporter.logLines(stats, Duration.ofSeconds(Math.max(1, progressIntervalSeconds)));
+    ProgressReporter progress =
+        System.console() != null
+            ? ProgressReporter.bar(stats, System.out)
+            : ProgressReporter.logLines(
+                stats, Duration.ofSeconds(Math.max(1, progressIntervalSeconds)));
     try {
       outcome = rewrapper.run(scopes, state);
     } finally {
@@ -194,41 +223,52 @@ public final class RewrapCommand implements Callable<Integer> {
 
     out.println(summary(stats, options.dryRun()));
     if (outcome == Rewrapper.Outcome.STOPPED) {
-      out.println("stopped before the end; progress is saved in " + state.file()
-          + ": run rewrap again to continue");
+      out.println(
+          "stopped before the end; progress is saved in "
+              + state.file()
+              + ": run rewrap again to continue");
       out.flush();
       return 3;
     }
     if (options.dryRun()) {
       listProblems(stats.problems(), stats.undecryptable() + stats.failed(), err);
-      out.println(stats.stale() == 0 && stats.undecryptable() == 0
-          ? "dry run: nothing to rewrite"
-          : "dry run: " + stats.stale() + " values would be rewritten, nothing was written");
+      out.println(
+          stats.stale() == 0 && stats.undecryptable() == 0
+              ? "dry run: nothing to rewrite"
+              : "dry run: " + stats.stale() + " values would be rewritten, nothing was written");
       out.flush();
       return stats.stale() == 0 && stats.undecryptable() == 0 ? 0 : 1;
     }
     state.delete(); // the pass went over everything: a rerun must check everything again
-    CensusResult check = new Census(session.codec(), session.channel(), options.pageSize(), options.callTimeout())
-        .run(scopes);
+    CensusResult check =
+        new Census(session.codec(), session.channel(), options.pageSize(), options.callTimeout())
+            .run(scopes);
     if (check.staleCount() == 0 && check.undecryptableCount() == 0) {
-      out.println("verified by a census at revision " + check.revision() + ": nothing stale remains");
+      out.println(
+          "verified by a census at revision " + check.revision() + ": nothing stale remains");
       out.flush();
       return 0;
     }
     listProblems(check.undecryptable(), check.undecryptableCount(), err);
     if (check.staleCount() > 0) {
       List<String> keys = check.staleKeys();
-      keys.subList(0, Math.min(LISTED_PROBLEMS, keys.size())).forEach(k -> err.println("still stale: " + k));
+      keys.subList(0, Math.min(LISTED_PROBLEMS, keys.size()))
+          .forEach(k -> err.println("still stale: " + k));
       if (check.staleCount() > Math.min(LISTED_PROBLEMS, keys.size())) {
-        err.println("... and " + (check.staleCount() - Math.min(LISTED_PROBLEMS, keys.size())) + " more stale");
+        err.println(
+            "... and "
+                + (check.staleCount() - Math.min(LISTED_PROBLEMS, keys.size()))
+                + " more stale");
       }
     }
     err.flush();
-    out.println("census at revision " + check.revision() + " after the rewrite: " + check.summary());
+    out.println(
+        "census at revision " + check.revision() + " after the rewrite: " + check.summary());
     if (check.staleCount() > 0) {
-      out.println("values still stale were written after this run passed them (by a kube-apiserver or proxy"
-          + " still using an older configuration?) or could not be rewritten; run rewrap again once every writer"
-          + " uses the new configuration");
+      out.println(
+          "values still stale were written after this run passed them (by a kube-apiserver or proxy"
+              + " still using an older configuration?) or could not be rewritten; run rewrap again once every writer"
+              + " uses the new configuration");
     }
     out.flush();
     return 1;
@@ -245,17 +285,37 @@ public final class RewrapCommand implements Callable<Integer> {
 
   static String summary(RewrapStats s, boolean dryRun) {
     double seconds = s.elapsedSeconds();
-    String head = String.format(Locale.ROOT, "rewrap%s: %d keys read in %.1f s (%.0f/s)",
-        dryRun ? " (dry run)" : "", s.examined(), seconds, seconds > 0 ? s.examined() / seconds : 0);
+    String head =
+        String.format(
+            Locale.ROOT,
+            "rewrap%s: %d keys read in %.1f s (%.0f/s)",
+            dryRun ? " (dry run)" : "",
+            s.examined(),
+            seconds,
+            seconds > 0 ? s.examined() / seconds : 0);
     if (dryRun) {
-      return head + String.format(Locale.ROOT, ": %d stale, %d current, %d undecryptable, %d not covered",
-          s.stale(), s.current(), s.undecryptable(), s.passedOver());
+      return head
+          + String.format(
+              Locale.ROOT,
+              ": %d stale, %d current, %d undecryptable, %d not covered",
+              s.stale(),
+              s.current(),
+              s.undecryptable(),
+              s.passedOver());
     }
-    return head + String.format(Locale.ROOT,
-        ": %d rewritten, %d already current, %d updated by clients meanwhile, %d deleted meanwhile,"
-            + " %d undecryptable, %d not rewritten, %d not covered (other resources or no rule);"
-            + " %d write conflicts retried",
-        s.rewritten(), s.current(), s.updatedConcurrently(), s.deletedConcurrently(), s.undecryptable(),
-        s.failed(), s.passedOver(), s.conflicts());
+    return head
+        + String.format(
+            Locale.ROOT,
+            ": %d rewritten, %d already current, %d updated by clients meanwhile, %d deleted meanwhile,"
+                + " %d undecryptable, %d not rewritten, %d not covered (other resources or no rule);"
+                + " %d write conflicts retried",
+            s.rewritten(),
+            s.current(),
+            s.updatedConcurrently(),
+            s.deletedConcurrently(),
+            s.undecryptable(),
+            s.failed(),
+            s.passedOver(),
+            s.conflicts());
   }
 }

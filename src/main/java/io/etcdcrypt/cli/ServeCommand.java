@@ -11,13 +11,13 @@ import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.observe.AdminServer;
-import io.etcdcrypt.ops.ConfigReloader;
-import io.etcdcrypt.ops.StaleRewriter;
-import io.etcdcrypt.ops.SwappableCodec;
 import io.etcdcrypt.observe.HealthCheck;
 import io.etcdcrypt.observe.KmsHealthChecks;
 import io.etcdcrypt.observe.MetricNames;
 import io.etcdcrypt.observe.Metrics;
+import io.etcdcrypt.ops.ConfigReloader;
+import io.etcdcrypt.ops.StaleRewriter;
+import io.etcdcrypt.ops.SwappableCodec;
 import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.EtcdHealth;
 import io.etcdcrypt.proxy.ProxyOptions;
@@ -61,37 +61,44 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--listen-addr",
       defaultValue = "127.0.0.1:23790",
-      description = "host:port clients connect to (kube-apiserver's --etcd-servers). Default: ${DEFAULT-VALUE}")
+      description =
+          "host:port clients connect to (kube-apiserver's --etcd-servers). Default: ${DEFAULT-VALUE}")
   String listenAddr;
 
   @Option(
       names = {"--advertise-client-urls", "--advertise-client-url"},
       split = ",",
       paramLabel = "URL",
-      description = "Client URLs of this proxy, comma-separated (http(s)://host:port, or host:port with the"
-          + " listener's scheme), handed out as every member's client URLs in MemberList and the other Cluster"
-          + " responses, so that clients that sync their endpoints from the member list (clientv3 Sync and"
-          + " AutoSyncInterval, etcdctl --cluster) keep using a proxy. Default: this listener's URL,"
-          + " http(s)://<--listen-addr>; with a wildcard --listen-addr, the address each client reached the proxy"
-          + " on. --advertise-client-url (etcd grpc-proxy's name) is the same flag.")
+      description =
+          "Client URLs of this proxy, comma-separated (http(s)://host:port, or host:port with the"
+              + " listener's scheme), handed out as every member's client URLs in MemberList and the other Cluster"
+              + " responses, so that clients that sync their endpoints from the member list (clientv3 Sync and"
+              + " AutoSyncInterval, etcdctl --cluster) keep using a proxy. Default: this listener's URL,"
+              + " http(s)://<--listen-addr>; with a wildcard --listen-addr, the address each client reached the proxy"
+              + " on. --advertise-client-url (etcd grpc-proxy's name) is the same flag.")
   List<String> advertiseClientUrls = new ArrayList<>();
 
   @Option(
       names = "--max-request-bytes",
       defaultValue = "" + ProxyOptions.DEFAULT_MAX_REQUEST_BYTES,
-      description = "etcd's --max-request-bytes: set it to the value etcd runs with. Like etcd, the proxy accepts"
-          + " client messages of up to this plus 512 KiB of gRPC overhead and refuses larger ones with etcd's"
-          + " RESOURCE_EXHAUSTED; a request that fits but outgrows this limit once encrypted gets etcd's"
-          + " 'etcdserver: request is too large'. Default: ${DEFAULT-VALUE} (etcd's 1.5 MiB)")
+      description =
+          "etcd's --max-request-bytes: set it to the value etcd runs with. Like etcd, the proxy accepts"
+              + " client messages of up to this plus 512 KiB of gRPC overhead and refuses larger ones with etcd's"
+              + " RESOURCE_EXHAUSTED; a request that fits but outgrows this limit once encrypted gets etcd's"
+              + " 'etcdserver: request is too large'. Default: ${DEFAULT-VALUE} (etcd's 1.5 MiB)")
   int maxRequestBytes;
 
   @Option(
       names = "--metrics-addr",
       paramLabel = "HOST:PORT",
-      description = "Serve /metrics, /livez, /readyz and /healthz over HTTP on this address. Off by default.")
+      description =
+          "Serve /metrics, /livez, /readyz and /healthz over HTTP on this address. Off by default.")
   String metricsAddr;
 
-  @Option(names = "--cert-file", paramLabel = "FILE", description = "Server certificate of the listener (TLS).")
+  @Option(
+      names = "--cert-file",
+      paramLabel = "FILE",
+      description = "Server certificate of the listener (TLS).")
   Path listenerCert;
 
   @Option(names = "--key-file", paramLabel = "FILE", description = "Private key of --cert-file.")
@@ -100,42 +107,50 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--trusted-ca-file",
       paramLabel = "FILE",
-      description = "CA that client certificates must be signed by. When set, clients must present one, as"
-          + " kube-apiserver does to etcd.")
+      description =
+          "CA that client certificates must be signed by. When set, clients must present one, as"
+              + " kube-apiserver does to etcd.")
   Path listenerCa;
 
   @Option(
       names = "--event-loop-threads",
       defaultValue = "1",
-      description = "Threads serving client and etcd connections; calls run on them. One avoids every hand-off"
-          + " between the client and the etcd connection (best on small machines); raise it when the proxy has"
-          + " cores of its own. Default: ${DEFAULT-VALUE}")
+      description =
+          "Threads serving client and etcd connections; calls run on them. One avoids every hand-off"
+              + " between the client and the etcd connection (best on small machines); raise it when the proxy has"
+              + " cores of its own. Default: ${DEFAULT-VALUE}")
   int eventLoopThreads;
 
-  /** Accepted so that old manifests keep working; nothing waits on threads for a KMS plugin any more. */
+  /**
+   * Accepted so that old manifests keep working; nothing waits on threads for a KMS plugin any
+   * more.
+   */
   @Option(names = "--kms-wait-threads", hidden = true)
   Integer kmsWaitThreads;
 
   @Option(
       names = "--shutdown-grace",
       defaultValue = "10",
-      description = "Seconds running calls get to finish on shutdown (SIGTERM). Watches, lease keep-alives and"
-          + " election observers, which never finish, end at once with UNAVAILABLE and their clients re-create"
-          + " them. Default: ${DEFAULT-VALUE}")
+      description =
+          "Seconds running calls get to finish on shutdown (SIGTERM). Watches, lease keep-alives and"
+              + " election observers, which never finish, end at once with UNAVAILABLE and their clients re-create"
+              + " them. Default: ${DEFAULT-VALUE}")
   int shutdownGraceSeconds;
 
   @Option(
       names = "--encryption-provider-config-automatic-reload",
-      description = "Watch the encryption configuration file (and poll it every 60 s). A changed file is validated"
-          + " and its KMS providers must be healthy before it replaces the running configuration atomically; a"
-          + " bad file keeps the running one (logged, and counted in metrics).")
+      description =
+          "Watch the encryption configuration file (and poll it every 60 s). A changed file is validated"
+              + " and its KMS providers must be healthy before it replaces the running configuration atomically; a"
+              + " bad file keeps the running one (logged, and counted in metrics).")
   boolean automaticReload;
 
   @Option(
       names = "--rewrite-stale-on-read",
-      description = "When a client reads a value stored under a provider, key or KMS key id that is no longer the"
-          + " first, re-encrypt it in the background with a Txn guarded by the revision read, so a concurrent"
-          + " update is never overwritten. Off by default; `rewrap` does the same for everything at once.")
+      description =
+          "When a client reads a value stored under a provider, key or KMS key id that is no longer the"
+              + " first, re-encrypt it in the background with a Txn guarded by the revision read, so a concurrent"
+              + " update is never overwritten. Off by default; `rewrap` does the same for everything at once.")
   boolean rewriteStaleOnRead;
 
   @Override
@@ -150,39 +165,49 @@ public final class ServeCommand implements Callable<Integer> {
       log.error("invalid --encryption-provider-config: {}", e.getMessage());
       return 2;
     }
-    config.warnings().forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
+    config
+        .warnings()
+        .forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
 
     ProxyOptions options;
     try {
-      options = new ProxyOptions(
-          Endpoint.parseListen(listenAddr),
-          etcd.members(),
-          new TlsFiles(listenerCert, listenerKey, listenerCa),
-          etcd.tls(),
-          etcd.maxRecvBytes,
-          maxRequestBytes,
-          advertiseClientUrls);
+      options =
+          new ProxyOptions(
+              Endpoint.parseListen(listenAddr),
+              etcd.members(),
+              new TlsFiles(listenerCert, listenerKey, listenerCa),
+              etcd.tls(),
+              etcd.maxRecvBytes,
+              maxRequestBytes,
+              advertiseClientUrls);
     } catch (IllegalArgumentException e) {
       log.error("{}", e.getMessage());
       return 2;
     }
     if (spec.commandLine().getParseResult().hasMatchedOption("--max-recv-bytes")
         && !spec.commandLine().getParseResult().hasMatchedOption("--max-request-bytes")) {
-      log.warn("--max-recv-bytes limits only what etcd sends; client requests are limited by --max-request-bytes"
-          + " ({} bytes plus 512 KiB, as etcd's default): set it to etcd's --max-request-bytes", maxRequestBytes);
+      log.warn(
+          "--max-recv-bytes limits only what etcd sends; client requests are limited by --max-request-bytes"
+              + " ({} bytes plus 512 KiB, as etcd's default): set it to etcd's --max-request-bytes",
+          maxRequestBytes);
     }
 
-    // KMS providers start even when their plugin is down; they become usable (and /readyz passes) once it
+    // KMS providers start even when their plugin is down; they become usable (and /readyz passes)
+    // once it
     // answers, like kube-apiserver's.
     Metrics metrics = Metrics.forThisHost();
-    Supplier<KmsProviders> newKms = () -> new KmsProviders(KmsProviderOptions.defaults()
-        .withObserver(metrics.kms())
-        .withHealthyResultTtl(KmsHealthChecks.PASSING_RESULT_TTL));
+    Supplier<KmsProviders> newKms =
+        () ->
+            new KmsProviders(
+                KmsProviderOptions.defaults()
+                    .withObserver(metrics.kms())
+                    .withHealthyResultTtl(KmsHealthChecks.PASSING_RESULT_TTL));
     ResourceResolver resolver = new ResourceResolver(encryption.etcdPrefix);
     KmsProviders kms = newKms.get();
     SwappableCodec codec;
     try {
-      codec = new SwappableCodec(EncryptionCodec.create(config, resolver, kms, metrics.transforms()));
+      codec =
+          new SwappableCodec(EncryptionCodec.create(config, resolver, kms, metrics.transforms()));
     } catch (TransformException e) {
       log.error("cannot build the providers of {}: {}", encryption.file, e.getMessage());
       kms.close();
@@ -193,24 +218,34 @@ public final class ServeCommand implements Callable<Integer> {
     ValueCodec.StaleListener stale = ValueCodec.StaleListener.NONE;
     if (rewriteStaleOnRead) {
       // Its own connection to etcd, so background rewrites never queue behind client traffic.
-      Upstream rewriteUpstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes());
+      Upstream rewriteUpstream =
+          new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes());
       StaleRewriter rewriter =
-          new StaleRewriter(codec::current, rewriteUpstream.channel(), StaleRewriter.Options.defaults()).start();
+          new StaleRewriter(
+                  codec::current, rewriteUpstream.channel(), StaleRewriter.Options.defaults())
+              .start();
       stale = rewriter::offer;
       closeAfterServer.add(rewriter);
       closeAfterServer.add(rewriteUpstream);
     }
     if (kmsWaitThreads != null) {
-      log.warn("--kms-wait-threads is ignored: requests that wait on a KMS plugin no longer hold a thread");
+      log.warn(
+          "--kms-wait-threads is ignored: requests that wait on a KMS plugin no longer hold a thread");
     }
     Threading threading = new Threading(eventLoopThreads);
     ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy(), stale, threading);
 
     Supplier<KmsProviders> currentKms = () -> kms;
     if (automaticReload) {
-      ConfigReloader reloader = ConfigReloader.start(encryption.file, resolver, codec, kms,
-          ConfigReloader.Options.defaults().withKmsFactory(newKms)
-              .withObservers(metrics.transforms(), metrics::configReloaded));
+      ConfigReloader reloader =
+          ConfigReloader.start(
+              encryption.file,
+              resolver,
+              codec,
+              kms,
+              ConfigReloader.Options.defaults()
+                  .withKmsFactory(newKms)
+                  .withObservers(metrics.transforms(), metrics::configReloaded));
       currentKms = reloader::currentKms;
       closeAfterServer.add(reloader); // closes every KMS generation, the first one included
     } else {
@@ -221,23 +256,32 @@ public final class ServeCommand implements Callable<Integer> {
       closeAfterServer.add(0, startAdmin(proxy, metrics, config, currentKms));
     }
 
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      log.info("shutting down: letting running calls finish for up to {} s", shutdownGraceSeconds);
-      proxy.shutdown(shutdownGraceSeconds, TimeUnit.SECONDS);
-      for (AutoCloseable c : closeAfterServer) {
-        try {
-          c.close();
-        } catch (Exception e) {
-          log.warn("error while shutting down {}", c, e);
-        }
-      }
-    }, "shutdown"));
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  log.info(
+                      "shutting down: letting running calls finish for up to {} s",
+                      shutdownGraceSeconds);
+                  proxy.shutdown(shutdownGraceSeconds, TimeUnit.SECONDS);
+                  for (AutoCloseable c : closeAfterServer) {
+                    try {
+                      c.close();
+                    } catch (Exception e) {
+                      log.warn("error while shutting down {}", c, e);
+                    }
+                  }
+                },
+                "shutdown"));
     proxy.awaitTermination();
     return 0;
   }
 
   private AdminServer startAdmin(
-      ProxyServer proxy, Metrics metrics, EncryptionConfiguration config, Supplier<KmsProviders> kms)
+      ProxyServer proxy,
+      Metrics metrics,
+      EncryptionConfiguration config,
+      Supplier<KmsProviders> kms)
       throws IOException {
     Endpoint a = Endpoint.parseListen(metricsAddr);
     AdminServer admin = new AdminServer(new InetSocketAddress(a.host(), a.port()));
@@ -245,7 +289,8 @@ public final class ServeCommand implements Callable<Integer> {
     EtcdHealth etcd = new EtcdHealth(proxy.upstream());
     admin.addReadinessCheck(HealthCheck.of(MetricNames.CHECK_ETCD, etcd::check));
     if (automaticReload) {
-      // As kube-apiserver with reload: one aggregated check that follows the configuration in effect.
+      // As kube-apiserver with reload: one aggregated check that follows the configuration in
+      // effect.
       admin.addReadinessCheck(KmsHealthChecks.forReloadedConfig(() -> kms.get().providers()));
     } else {
       KmsHealthChecks.forConfig(config, kms.get()).forEach(admin::addReadinessCheck);

@@ -5,8 +5,8 @@ import java.util.Arrays;
 import java.util.Map;
 
 /**
- * An immutable hash table from byte strings to values that is queried with a slice of a larger array, so that
- * looking up a key's path segment needs neither a String nor a copy.
+ * An immutable hash table from byte strings to values that is queried with a slice of a larger
+ * array, so that looking up a key's path segment needs neither a String nor a copy.
  */
 final class ByteSegmentTable<V> {
 

@@ -2,7 +2,10 @@ package io.etcdcrypt.config;
 
 import java.util.List;
 
-/** An EncryptionConfiguration file could not be read or is invalid; {@link #errors()} lists every problem found. */
+/**
+ * An EncryptionConfiguration file could not be read or is invalid; {@link #errors()} lists every
+ * problem found.
+ */
 public final class ConfigException extends Exception {
 
   private final String source;
@@ -27,7 +30,8 @@ public final class ConfigException extends Exception {
   }
 
   private static String render(String source, List<ConfigError> errors) {
-    StringBuilder sb = new StringBuilder("invalid encryption configuration ").append(source).append(':');
+    StringBuilder sb =
+        new StringBuilder("invalid encryption configuration ").append(source).append(':');
     for (ConfigError e : errors) {
       sb.append(System.lineSeparator()).append("  ").append(e);
     }

@@ -25,19 +25,22 @@ import org.snakeyaml.engine.v2.nodes.Node;
 import org.snakeyaml.engine.v2.schema.CoreSchema;
 
 /**
- * Reads an EncryptionConfiguration file with kube-apiserver's rules (pkg/server/options/encryptionconfig/config.go,
+ * Reads an EncryptionConfiguration file with kube-apiserver's rules
+ * (pkg/server/options/encryptionconfig/config.go,
  * pkg/apis/apiserver/validation/validation_encryption.go, pkg/apis/apiserver/v1/defaults.go):
  *
  * <ul>
- *   <li>YAML or JSON; {@code apiVersion: apiserver.config.k8s.io/v1, kind: EncryptionConfiguration}, or the legacy
- *       {@code apiVersion: v1, kind: EncryptionConfig};
- *   <li>strict decoding: unknown or duplicate fields, wrong value types and an empty file are errors;
- *   <li>every validation rule, then the cross-rule masking check; all problems are reported together;
+ *   <li>YAML or JSON; {@code apiVersion: apiserver.config.k8s.io/v1, kind:
+ *       EncryptionConfiguration}, or the legacy {@code apiVersion: v1, kind: EncryptionConfig};
+ *   <li>strict decoding: unknown or duplicate fields, wrong value types and an empty file are
+ *       errors;
+ *   <li>every validation rule, then the cross-rule masking check; all problems are reported
+ *       together;
  *   <li>defaults: KMS {@code apiVersion} v1, {@code timeout} 3s, {@code cachesize} 1000 (v1 only).
  * </ul>
  *
- * <p>One deliberate difference: KMS v1 is accepted without kube-apiserver's {@code KMSv1} feature gate (off by
- * default since 1.29), because this proxy supports it.
+ * <p>One deliberate difference: KMS v1 is accepted without kube-apiserver's {@code KMSv1} feature
+ * gate (off by default since 1.29), because this proxy supports it.
  *
  * <p>Errors never contain key material.
  */
@@ -57,7 +60,8 @@ public final class EncryptionConfigLoader {
     return load(file, LoadOptions.defaults());
   }
 
-  public static EncryptionConfiguration load(Path file, LoadOptions options) throws ConfigException {
+  public static EncryptionConfiguration load(Path file, LoadOptions options)
+      throws ConfigException {
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(file);
@@ -69,7 +73,8 @@ public final class EncryptionConfigLoader {
     return parse(bytes, file.toString(), options);
   }
 
-  public static EncryptionConfiguration parse(String yaml, String sourceName) throws ConfigException {
+  public static EncryptionConfiguration parse(String yaml, String sourceName)
+      throws ConfigException {
     return parse(yaml, sourceName, LoadOptions.defaults());
   }
 
@@ -78,7 +83,10 @@ public final class EncryptionConfigLoader {
     return parse(yaml.getBytes(StandardCharsets.UTF_8), sourceName, options);
   }
 
-  /** Parses raw file bytes; {@link EncryptionConfiguration#sha256()} is computed over exactly these bytes. */
+  /**
+   * Parses raw file bytes; {@link EncryptionConfiguration#sha256()} is computed over exactly these
+   * bytes.
+   */
   public static EncryptionConfiguration parse(byte[] bytes, String sourceName, LoadOptions options)
       throws ConfigException {
     if (bytes.length == 0) {
@@ -86,11 +94,13 @@ public final class EncryptionConfigLoader {
     }
     String text;
     try {
-      text = StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(ByteBuffer.wrap(bytes))
-          .toString();
+      text =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(ByteBuffer.wrap(bytes))
+              .toString();
     } catch (CharacterCodingException e) {
       throw single(sourceName, "the file is not valid UTF-8");
     }
@@ -104,10 +114,10 @@ public final class EncryptionConfigLoader {
   }
 
   /**
-   * kube-apiserver decodes a document whose first non-blank character is '{' as JSON, where tabs are ordinary
-   * whitespace; YAML forbids them as indentation. Turning the tabs between JSON tokens into spaces lets the YAML
-   * parser read such files without changing what they mean (a raw tab inside a JSON string is invalid JSON and is
-   * left alone for the parser to reject).
+   * kube-apiserver decodes a document whose first non-blank character is '{' as JSON, where tabs
+   * are ordinary whitespace; YAML forbids them as indentation. Turning the tabs between JSON tokens
+   * into spaces lets the YAML parser read such files without changing what they mean (a raw tab
+   * inside a JSON string is invalid JSON and is left alone for the parser to reject).
    */
   static String tabsOutsideJsonStringsToSpaces(String text) {
     int first = 0;
@@ -137,11 +147,12 @@ public final class EncryptionConfigLoader {
   }
 
   private static Node compose(String text, String sourceName) throws ConfigException {
-    LoadSettings settings = LoadSettings.builder()
-        .setLabel(sourceName)
-        .setSchema(new CoreSchema())
-        .setAllowRecursiveKeys(false)
-        .build();
+    LoadSettings settings =
+        LoadSettings.builder()
+            .setLabel(sourceName)
+            .setSchema(new CoreSchema())
+            .setAllowRecursiveKeys(false)
+            .build();
     Optional<Node> root;
     try {
       root = new Compose(settings).composeString(text);
@@ -158,13 +169,18 @@ public final class EncryptionConfigLoader {
   }
 
   /**
-   * Describes a YAML syntax error by position only: snakeyaml's own message quotes the offending line, which may
-   * hold a key.
+   * Describes a YAML syntax error by position only: snakeyaml's own message quotes the offending
+   * line, which may hold a key.
    */
   private static String syntaxError(MarkedYamlEngineException e) {
     StringBuilder sb = new StringBuilder("YAML syntax error");
     Optional<Mark> mark = e.getProblemMark().isPresent() ? e.getProblemMark() : e.getContextMark();
-    mark.ifPresent(m -> sb.append(" at line ").append(m.getLine() + 1).append(", column ").append(m.getColumn() + 1));
+    mark.ifPresent(
+        m ->
+            sb.append(" at line ")
+                .append(m.getLine() + 1)
+                .append(", column ")
+                .append(m.getColumn() + 1));
     if (e.getContext() != null) {
       sb.append(": ").append(e.getContext());
     }
@@ -174,7 +190,8 @@ public final class EncryptionConfigLoader {
     return sb.toString();
   }
 
-  private static List<ResourceRule> readDocument(Node root, Problems problems, LoadOptions options) {
+  private static List<ResourceRule> readDocument(
+      Node root, Problems problems, LoadOptions options) {
     YamlObject doc = YamlObject.read(root, "", problems, TOP_LEVEL_FIELDS);
     if (doc == null) {
       if (!problems.hasErrors()) {
@@ -183,7 +200,8 @@ public final class EncryptionConfigLoader {
       return List.of();
     }
     if (!checkTypeMeta(doc, problems)) {
-      return List.of(); // not an EncryptionConfiguration at all: its fields would only produce noise
+      return List
+          .of(); // not an EncryptionConfiguration at all: its fields would only produce noise
     }
     List<Node> ruleNodes = doc.list("resources");
     if (ruleNodes == null || ruleNodes.isEmpty()) {
@@ -197,7 +215,12 @@ public final class EncryptionConfigLoader {
     List<List<String>> resourceLists = new ArrayList<>();
     for (int i = 0; i < ruleNodes.size(); i++) {
       ResourceRule rule =
-          readRule(ruleNodes.get(i), YamlObject.index("resources", i), problems, providerReader, resourceLists);
+          readRule(
+              ruleNodes.get(i),
+              YamlObject.index("resources", i),
+              problems,
+              providerReader,
+              resourceLists);
       if (rule != null) {
         rules.add(rule);
       }
@@ -213,8 +236,16 @@ public final class EncryptionConfigLoader {
     if (problems.hasErrorAt("apiVersion") || problems.hasErrorAt("kind")) {
       return false;
     }
-    String expected = "use apiVersion: " + API_VERSION + " with kind: " + KIND
-        + " (or the legacy apiVersion: " + LEGACY_API_VERSION + " with kind: " + LEGACY_KIND + ")";
+    String expected =
+        "use apiVersion: "
+            + API_VERSION
+            + " with kind: "
+            + KIND
+            + " (or the legacy apiVersion: "
+            + LEGACY_API_VERSION
+            + " with kind: "
+            + LEGACY_KIND
+            + ")";
     if (apiVersion == null || apiVersion.isEmpty()) {
       problems.error("apiVersion", "apiVersion is required; " + expected);
     }
@@ -227,18 +258,29 @@ public final class EncryptionConfigLoader {
     boolean current = apiVersion.equals(API_VERSION) && kind.equals(KIND);
     boolean legacy = apiVersion.equals(LEGACY_API_VERSION) && kind.equals(LEGACY_KIND);
     if (!current && !legacy) {
-      problems.error("kind", "apiVersion: " + apiVersion + " with kind: " + kind
-          + " is not an encryption configuration; " + expected);
+      problems.error(
+          "kind",
+          "apiVersion: "
+              + apiVersion
+              + " with kind: "
+              + kind
+              + " is not an encryption configuration; "
+              + expected);
       return false;
     }
     return true;
   }
 
   /**
-   * Reads one rule; {@code null} if it is invalid. Its resource strings are appended to {@code resourceLists}
-   * ({@code null} if they could not be read) so that cross-rule checks still run when some rule is invalid.
+   * Reads one rule; {@code null} if it is invalid. Its resource strings are appended to {@code
+   * resourceLists} ({@code null} if they could not be read) so that cross-rule checks still run
+   * when some rule is invalid.
    */
-  private static ResourceRule readRule(Node node, String path, Problems problems, ProviderReader providerReader,
+  private static ResourceRule readRule(
+      Node node,
+      String path,
+      Problems problems,
+      ProviderReader providerReader,
       List<List<String>> resourceLists) {
     YamlObject rule = YamlObject.read(node, path, problems, RULE_FIELDS);
     if (rule == null && problems.hasErrorAt(path)) {
@@ -258,7 +300,9 @@ public final class EncryptionConfigLoader {
       }
     } else {
       for (int j = 0; j < resourceNodes.size(); j++) {
-        String r = YamlObject.elementString(resourceNodes.get(j), YamlObject.index(resourcesPath, j), problems);
+        String r =
+            YamlObject.elementString(
+                resourceNodes.get(j), YamlObject.index(resourcesPath, j), problems);
         if (r != null) {
           resources.add(r);
         }
@@ -269,7 +313,8 @@ public final class EncryptionConfigLoader {
         ResourceNameRules.checkNames(resources, resourcesPath, problems);
         for (int j = 0; j < resources.size(); j++) {
           if (resources.get(j).isEmpty()) {
-            problems.warning(YamlObject.index(resourcesPath, j), "an empty resource name matches nothing");
+            problems.warning(
+                YamlObject.index(resourcesPath, j), "an empty resource name matches nothing");
           }
         }
       }
@@ -282,21 +327,28 @@ public final class EncryptionConfigLoader {
       }
     } else {
       for (int j = 0; j < providerNodes.size(); j++) {
-        ProviderConfig provider = providerReader.read(providerNodes.get(j), YamlObject.index(providersPath, j));
+        ProviderConfig provider =
+            providerReader.read(providerNodes.get(j), YamlObject.index(providersPath, j));
         if (provider != null) {
           providers.add(provider);
         }
       }
     }
-    boolean complete = resourceNodes != null && !resourceNodes.isEmpty() && resources.size() == resourceNodes.size()
-        && providerNodes != null && !providerNodes.isEmpty() && providers.size() == providerNodes.size();
+    boolean complete =
+        resourceNodes != null
+            && !resourceNodes.isEmpty()
+            && resources.size() == resourceNodes.size()
+            && providerNodes != null
+            && !providerNodes.isEmpty()
+            && providers.size() == providerNodes.size();
     return complete ? new ResourceRule(resources, providers) : null;
   }
 
   /**
-   * kube-apiserver's load-time check across rules: a resource is rejected when an earlier rule already covers it with
-   * {@code *.<its group>} or {@code *.*} (a specific resource listed <em>before</em> a wildcard is fine). Masking
-   * inside one list is already reported as an overlap, so only earlier lists count here.
+   * kube-apiserver's load-time check across rules: a resource is rejected when an earlier rule
+   * already covers it with {@code *.<its group>} or {@code *.*} (a specific resource listed
+   * <em>before</em> a wildcard is fine). Masking inside one list is already reported as an overlap,
+   * so only earlier lists count here.
    */
   private static void checkMasking(List<List<String>> resourceLists, Problems problems) {
     Set<GroupResource> earlier = new HashSet<>();
@@ -308,11 +360,18 @@ public final class EncryptionConfigLoader {
       for (int j = 0; j < resources.size(); j++) {
         GroupResource gr = GroupResource.parse(resources.get(j));
         GroupResource groupWildcard = new GroupResource(gr.group(), "*");
-        GroupResource mask = earlier.contains(groupWildcard) ? groupWildcard
-            : earlier.contains(GroupResource.ANY) ? GroupResource.ANY : null;
+        GroupResource mask =
+            earlier.contains(groupWildcard)
+                ? groupWildcard
+                : earlier.contains(GroupResource.ANY) ? GroupResource.ANY : null;
         if (mask != null) {
-          problems.error(YamlObject.index("resources[" + i + "].resources", j),
-              "resource \"" + gr.configName() + "\" is masked by earlier rule \"" + mask.configName() + "\"");
+          problems.error(
+              YamlObject.index("resources[" + i + "].resources", j),
+              "resource \""
+                  + gr.configName()
+                  + "\" is masked by earlier rule \""
+                  + mask.configName()
+                  + "\"");
         }
       }
       for (String r : resources) {
@@ -322,11 +381,13 @@ public final class EncryptionConfigLoader {
   }
 
   /**
-   * kube-apiserver accepts any resource name, but this proxy finds built-in resources by their storage path, which it
-   * only knows for the resources in its table. A rule for an unknown resource of a built-in group is either a typo
-   * (kube-apiserver then encrypts nothing for it either) or a resource newer than this proxy.
+   * kube-apiserver accepts any resource name, but this proxy finds built-in resources by their
+   * storage path, which it only knows for the resources in its table. A rule for an unknown
+   * resource of a built-in group is either a typo (kube-apiserver then encrypts nothing for it
+   * either) or a resource newer than this proxy.
    */
-  private static void warnAboutUnknownBuiltIns(List<List<String>> resourceLists, Problems problems) {
+  private static void warnAboutUnknownBuiltIns(
+      List<List<String>> resourceLists, Problems problems) {
     for (int i = 0; i < resourceLists.size(); i++) {
       List<String> resources = resourceLists.get(i);
       if (resources == null) {
@@ -334,16 +395,25 @@ public final class EncryptionConfigLoader {
       }
       for (int j = 0; j < resources.size(); j++) {
         GroupResource gr = GroupResource.parse(resources.get(j));
-        if (gr.isWildcard() || gr.resource().isEmpty() || BuiltInResources.contains(gr)
+        if (gr.isWildcard()
+            || gr.resource().isEmpty()
+            || BuiltInResources.contains(gr)
             || !BuiltInResources.BUILT_IN_GROUPS.contains(gr.group())) {
           continue;
         }
-        String message = gr.group().isEmpty()
-            ? "\"" + resources.get(j) + "\" is not a core resource this proxy knows; check the spelling:"
-                + " kube-apiserver accepts any name and encrypts nothing under a misspelled one"
-            : "\"" + resources.get(j) + "\" is not a resource of built-in group " + gr.group() + " that this proxy"
-                + " knows: check the spelling; if it is newer than this proxy, the proxy cannot tell where"
-                + " kube-apiserver stores it and its values would pass through unencrypted";
+        String message =
+            gr.group().isEmpty()
+                ? "\""
+                    + resources.get(j)
+                    + "\" is not a core resource this proxy knows; check the spelling:"
+                    + " kube-apiserver accepts any name and encrypts nothing under a misspelled one"
+                : "\""
+                    + resources.get(j)
+                    + "\" is not a resource of built-in group "
+                    + gr.group()
+                    + " that this proxy"
+                    + " knows: check the spelling; if it is newer than this proxy, the proxy cannot tell where"
+                    + " kube-apiserver stores it and its values would pass through unencrypted";
         problems.warning(YamlObject.index("resources[" + i + "].resources", j), message);
       }
     }
@@ -351,7 +421,8 @@ public final class EncryptionConfigLoader {
 
   private static String sha256(byte[] bytes) {
     try {
-      return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+      return "sha256:"
+          + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every Java runtime has SHA-256", e);
     }

@@ -10,8 +10,8 @@ import java.util.Optional;
 /**
  * A validated EncryptionConfiguration, immutable. Built by {@link EncryptionConfigLoader}.
  *
- * <p>{@link #providersFor} answers the question kube-apiserver asks for every storage access: which providers apply
- * to this group-resource.
+ * <p>{@link #providersFor} answers the question kube-apiserver asks for every storage access: which
+ * providers apply to this group-resource.
  */
 public final class EncryptionConfiguration {
 
@@ -19,6 +19,7 @@ public final class EncryptionConfiguration {
   private final String sha256;
   private final List<ConfigError> warnings;
   private final Map<GroupResource, ResolvedRule> byResource;
+
   /** The {@code *.<group>} rules by group, so that the lookup builds no key object. */
   private final Map<String, ResolvedRule> byGroupWildcard;
 
@@ -28,11 +29,12 @@ public final class EncryptionConfiguration {
     this.warnings = List.copyOf(warnings);
     this.byResource = index(this.rules);
     Map<String, ResolvedRule> wildcards = new HashMap<>();
-    byResource.forEach((gr, rule) -> {
-      if (gr.isWildcard()) {
-        wildcards.put(gr.group(), rule);
-      }
-    });
+    byResource.forEach(
+        (gr, rule) -> {
+          if (gr.isWildcard()) {
+            wildcards.put(gr.group(), rule);
+          }
+        });
     this.byGroupWildcard = Map.copyOf(wildcards);
   }
 
@@ -42,16 +44,17 @@ public final class EncryptionConfiguration {
   }
 
   /**
-   * {@code sha256:<hex>} of the raw file bytes, the digest kube-apiserver compares to notice that the file changed
-   * (automatic reload). Use it to detect changes, not to identify the file to people: it is a digest of key material.
+   * {@code sha256:<hex>} of the raw file bytes, the digest kube-apiserver compares to notice that
+   * the file changed (automatic reload). Use it to detect changes, not to identify the file to
+   * people: it is a digest of key material.
    */
   public String sha256() {
     return sha256;
   }
 
   /**
-   * Things kube-apiserver accepts but that probably do not do what the author meant, such as a rule for a
-   * resource whose storage location this proxy does not know. Empty for a clean file.
+   * Things kube-apiserver accepts but that probably do not do what the author meant, such as a rule
+   * for a resource whose storage location this proxy does not know. Empty for a clean file.
    */
   public List<ConfigError> warnings() {
     return warnings;
@@ -59,8 +62,8 @@ public final class EncryptionConfiguration {
 
   /**
    * kube-apiserver's lookup: the exact {@code {group, resource}}, else {@code {group, "*"}}, else
-   * {@code {"*", "*"}}; empty if no rule applies (the resource is not configured: values pass through as
-   * plaintext, and values that look encrypted must be refused).
+   * {@code {"*", "*"}}; empty if no rule applies (the resource is not configured: values pass
+   * through as plaintext, and values that look encrypted must be refused).
    */
   public Optional<ResolvedRule> providersFor(GroupResource gr) {
     ResolvedRule exact = byResource.get(gr);
@@ -80,14 +83,17 @@ public final class EncryptionConfiguration {
   }
 
   /**
-   * Every group-resource named by some rule, with the providers of all rules naming it concatenated in file order.
-   * The loader has already rejected rules masked by an earlier wildcard, so no wildcard is concatenated.
+   * Every group-resource named by some rule, with the providers of all rules naming it concatenated
+   * in file order. The loader has already rejected rules masked by an earlier wildcard, so no
+   * wildcard is concatenated.
    */
   private static Map<GroupResource, ResolvedRule> index(List<ResourceRule> rules) {
     Map<GroupResource, List<ProviderConfig>> providers = new LinkedHashMap<>();
     for (ResourceRule rule : rules) {
       for (String resource : rule.resources()) {
-        providers.computeIfAbsent(GroupResource.parse(resource), k -> new ArrayList<>()).addAll(rule.providers());
+        providers
+            .computeIfAbsent(GroupResource.parse(resource), k -> new ArrayList<>())
+            .addAll(rule.providers());
       }
     }
     Map<GroupResource, ResolvedRule> resolved = new LinkedHashMap<>();

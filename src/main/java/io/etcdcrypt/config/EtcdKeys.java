@@ -8,9 +8,9 @@ public final class EtcdKeys {
   private EtcdKeys() {}
 
   /**
-   * The smallest key greater than every key starting with {@code prefix}: the {@code range_end} of a prefix
-   * range. A prefix of only 0xff bytes has no such key; etcd spells "every key from the start on" as a single
-   * zero byte.
+   * The smallest key greater than every key starting with {@code prefix}: the {@code range_end} of
+   * a prefix range. A prefix of only 0xff bytes has no such key; etcd spells "every key from the
+   * start on" as a single zero byte.
    */
   public static ByteString prefixRangeEnd(ByteString prefix) {
     byte[] end = prefix.toByteArray();

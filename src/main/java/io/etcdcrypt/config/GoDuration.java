@@ -3,10 +3,10 @@ package io.etcdcrypt.config;
 import java.time.Duration;
 
 /**
- * Parses durations in Go's {@code time.ParseDuration} syntax, which is what kube-apiserver accepts for
- * {@code timeout}: a possibly signed sequence of decimal numbers with optional fraction and a unit, e.g. {@code 3s},
- * {@code 500ms}, {@code 1m30s}, {@code 1.5h}, {@code -2h45m}. Units: ns, us (or µs/μs), ms, s, m, h. A bare
- * {@code 0} is allowed; any other number needs a unit.
+ * Parses durations in Go's {@code time.ParseDuration} syntax, which is what kube-apiserver accepts
+ * for {@code timeout}: a possibly signed sequence of decimal numbers with optional fraction and a
+ * unit, e.g. {@code 3s}, {@code 500ms}, {@code 1m30s}, {@code 1.5h}, {@code -2h45m}. Units: ns, us
+ * (or µs/μs), ms, s, m, h. A bare {@code 0} is allowed; any other number needs a unit.
  */
 final class GoDuration {
 
@@ -81,7 +81,8 @@ final class GoDuration {
       String unitName = s.substring(unitStart, i);
       long unit = unitNanos(unitName);
       if (unit == 0) {
-        throw new InvalidDurationException("unknown unit \"" + unitName + "\" in duration \"" + text + "\"");
+        throw new InvalidDurationException(
+            "unknown unit \"" + unitName + "\" in duration \"" + text + "\"");
       }
       long v;
       try {
@@ -109,7 +110,8 @@ final class GoDuration {
     };
   }
 
-  private static long checkedTimes10Plus(long v, int digit, String text) throws InvalidDurationException {
+  private static long checkedTimes10Plus(long v, int digit, String text)
+      throws InvalidDurationException {
     if (v > (Long.MAX_VALUE - digit) / 10) {
       throw new InvalidDurationException("duration \"" + text + "\" is too large");
     }

@@ -3,8 +3,9 @@ package io.etcdcrypt.config;
 import java.util.Objects;
 
 /**
- * A Kubernetes API group and resource, the unit an EncryptionConfiguration rule names. The core group is the empty
- * string; {@code "*"} in either part is a wildcard and only ever comes from a configuration rule.
+ * A Kubernetes API group and resource, the unit an EncryptionConfiguration rule names. The core
+ * group is the empty string; {@code "*"} in either part is a wildcard and only ever comes from a
+ * configuration rule.
  */
 public record GroupResource(String group, String resource) {
 
@@ -20,9 +21,10 @@ public record GroupResource(String group, String resource) {
   }
 
   /**
-   * Parses a configuration string the way kube-apiserver does: split at the <em>first</em> dot, left is the resource,
-   * right is the group; no dot means the core group. {@code deployments.apps} is {apps, deployments},
-   * {@code pandas.awesome.bears.example} is {awesome.bears.example, pandas}, {@code *.} is the core wildcard.
+   * Parses a configuration string the way kube-apiserver does: split at the <em>first</em> dot,
+   * left is the resource, right is the group; no dot means the core group. {@code deployments.apps}
+   * is {apps, deployments}, {@code pandas.awesome.bears.example} is {awesome.bears.example,
+   * pandas}, {@code *.} is the core wildcard.
    */
   public static GroupResource parse(String configName) {
     int dot = configName.indexOf('.');
@@ -33,8 +35,9 @@ public record GroupResource(String group, String resource) {
   }
 
   /**
-   * The string a configuration would use for this group-resource: {@code secrets}, {@code deployments.apps},
-   * {@code *.apps}, {@code *.*}, and {@code *.} for the core wildcard (a bare {@code *} is not valid in a config).
+   * The string a configuration would use for this group-resource: {@code secrets}, {@code
+   * deployments.apps}, {@code *.apps}, {@code *.*}, and {@code *.} for the core wildcard (a bare
+   * {@code *} is not valid in a config).
    */
   public String configName() {
     if (group.isEmpty()) {

@@ -2,7 +2,10 @@ package io.etcdcrypt.config;
 
 import java.util.Arrays;
 
-/** One named key of an aescbc, aesgcm or secretbox provider; {@code secret} is the base64-decoded key. */
+/**
+ * One named key of an aescbc, aesgcm or secretbox provider; {@code secret} is the base64-decoded
+ * key.
+ */
 public record KeyConfig(String name, byte[] secret) {
 
   public KeyConfig {

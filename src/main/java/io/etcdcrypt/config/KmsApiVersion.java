@@ -3,13 +3,13 @@ package io.etcdcrypt.config;
 import java.util.Optional;
 
 /**
- * The KMS plugin API a {@code kms} provider speaks, its {@code apiVersion}. It also names the provider's stored
- * prefix ({@code k8s:enc:kms:v1:<name>:}, {@code k8s:enc:kms:v2:<name>:}).
+ * The KMS plugin API a {@code kms} provider speaks, its {@code apiVersion}. It also names the
+ * provider's stored prefix ({@code k8s:enc:kms:v1:<name>:}, {@code k8s:enc:kms:v2:<name>:}).
  */
 public enum KmsApiVersion {
   /**
-   * The deprecated envelope API of {@code v1beta1} plugins: one plugin Encrypt per write. kube-apiserver 1.29+
-   * reads such a configuration only with its KMSv1 feature gate.
+   * The deprecated envelope API of {@code v1beta1} plugins: one plugin Encrypt per write.
+   * kube-apiserver 1.29+ reads such a configuration only with its KMSv1 feature gate.
    */
   V1("v1"),
   /** The current API: one seed per key id, a Decrypt per distinct seed. */

@@ -5,18 +5,22 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
 /**
- * The {@code endpoint} of a KMS provider, read the way kube-apiserver reads it (Go's {@code url.Parse}, then the URL's
- * path is the socket): the scheme must be {@code unix} (case-insensitive); {@code unix:///var/run/kms.sock} names a
- * filesystem socket, {@code unix:///@name} a Linux abstract socket.
+ * The {@code endpoint} of a KMS provider, read the way kube-apiserver reads it (Go's {@code
+ * url.Parse}, then the URL's path is the socket): the scheme must be {@code unix}
+ * (case-insensitive); {@code unix:///var/run/kms.sock} names a filesystem socket, {@code
+ * unix:///@name} a Linux abstract socket.
  *
- * <p>Like kube-apiserver, a host part is ignored: {@code unix://var/run/kms.sock} connects to {@code /run/kms.sock}.
- * The loader reports that as a warning rather than an error, because kube-apiserver accepts it.
+ * <p>Like kube-apiserver, a host part is ignored: {@code unix://var/run/kms.sock} connects to
+ * {@code /run/kms.sock}. The loader reports that as a warning rather than an error, because
+ * kube-apiserver accepts it.
  *
- * <p>This is the one endpoint type: the loader validates with {@link #parse}, the KMS clients, the bundled plugin and
- * the tests connect or bind with what it says ({@code kms.UnixSocketTransport} makes the socket address).
+ * <p>This is the one endpoint type: the loader validates with {@link #parse}, the KMS clients, the
+ * bundled plugin and the tests connect or bind with what it says ({@code kms.UnixSocketTransport}
+ * makes the socket address).
  *
  * @param url the endpoint as written in the configuration
- * @param socketPath the filesystem path, or {@code @name} for an abstract socket (the form Go's dialer understands)
+ * @param socketPath the filesystem path, or {@code @name} for an abstract socket (the form Go's
+ *     dialer understands)
  * @param host the ignored host part, empty if none
  */
 public record KmsEndpoint(String url, String socketPath, String host) {
@@ -34,8 +38,8 @@ public record KmsEndpoint(String url, String socketPath, String host) {
   }
 
   /**
-   * Parses an endpoint that was validated already (a loaded configuration, a test's own socket); an invalid one is
-   * an IllegalArgumentException that says what is wrong and how a valid one looks.
+   * Parses an endpoint that was validated already (a loaded configuration, a test's own socket); an
+   * invalid one is an IllegalArgumentException that says what is wrong and how a valid one looks.
    */
   public static KmsEndpoint of(String url) {
     try {
@@ -74,7 +78,9 @@ public record KmsEndpoint(String url, String socketPath, String host) {
     }
     if (!scheme.toLowerCase(Locale.ROOT).equals("unix")) {
       throw new InvalidEndpointException(
-          "unsupported scheme \"" + scheme.toLowerCase(Locale.ROOT) + "\" for a KMS endpoint; only unix is supported,"
+          "unsupported scheme \""
+              + scheme.toLowerCase(Locale.ROOT)
+              + "\" for a KMS endpoint; only unix is supported,"
               + " e.g. unix:///path/to/kms.sock");
     }
     rest = rest.substring(scheme.length() + 1);
@@ -95,15 +101,20 @@ public record KmsEndpoint(String url, String socketPath, String host) {
     }
     path = unescape(path, endpoint);
     if (path.isEmpty() || path.equals("/") || path.equals("/@")) {
-      throw new InvalidEndpointException("endpoint \"" + endpoint
-          + "\" names no socket (after unix:// comes a host: write three slashes); use"
-          + " unix:///absolute/path/to/kms.sock or unix:///@abstract-name");
+      throw new InvalidEndpointException(
+          "endpoint \""
+              + endpoint
+              + "\" names no socket (after unix:// comes a host: write three slashes); use"
+              + " unix:///absolute/path/to/kms.sock or unix:///@abstract-name");
     }
     String socket = path.startsWith("/@") ? path.substring(1) : path;
     return new KmsEndpoint(endpoint, socket, host);
   }
 
-  /** Go's getScheme: a letter, then letters, digits, '+', '-', '.', up to ':'. Null if there is none. */
+  /**
+   * Go's getScheme: a letter, then letters, digits, '+', '-', '.', up to ':'. Null if there is
+   * none.
+   */
   private static String scheme(String s) {
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
@@ -133,7 +144,9 @@ public record KmsEndpoint(String url, String socketPath, String host) {
         out.write(in[i]);
         continue;
       }
-      if (i + 2 >= in.length || Character.digit(in[i + 1], 16) < 0 || Character.digit(in[i + 2], 16) < 0) {
+      if (i + 2 >= in.length
+          || Character.digit(in[i + 1], 16) < 0
+          || Character.digit(in[i + 2], 16) < 0) {
         throw new InvalidEndpointException("endpoint \"" + endpoint + "\" has an invalid %-escape");
       }
       out.write(Character.digit(in[i + 1], 16) * 16 + Character.digit(in[i + 2], 16));

@@ -5,7 +5,10 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
-/** Collects every error (and warning) found while reading a configuration, so the user sees all of them at once. */
+/**
+ * Collects every error (and warning) found while reading a configuration, so the user sees all of
+ * them at once.
+ */
 final class Problems {
 
   private final List<ConfigError> errors = new ArrayList<>();
@@ -22,8 +25,8 @@ final class Problems {
   }
 
   /**
-   * Whether an error was already reported at exactly this path; lets a validator skip "is required" for a field whose
-   * value was present but of the wrong type.
+   * Whether an error was already reported at exactly this path; lets a validator skip "is required"
+   * for a field whose value was present but of the wrong type.
    */
   boolean hasErrorAt(String path) {
     return erroneousPaths.contains(path);

@@ -6,7 +6,10 @@ import java.util.List;
 /** One entry of a resource rule's {@code providers:} list, after validation and defaulting. */
 public sealed interface ProviderConfig {
 
-  /** The name used in logs and metrics, e.g. {@code aesgcm} or {@code kms:v2:my-kms}. Never key material. */
+  /**
+   * The name used in logs and metrics, e.g. {@code aesgcm} or {@code kms:v2:my-kms}. Never key
+   * material.
+   */
   String describe();
 
   record Identity() implements ProviderConfig {
@@ -50,10 +53,12 @@ public sealed interface ProviderConfig {
   }
 
   /**
-   * A KMS plugin. {@code apiVersion} is {@code v1} or {@code v2}; {@code cacheSize} is only meaningful for v1
-   * (negative disables the cache); {@code endpoint} is the {@code unix://} URL of the plugin's socket.
+   * A KMS plugin. {@code apiVersion} is {@code v1} or {@code v2}; {@code cacheSize} is only
+   * meaningful for v1 (negative disables the cache); {@code endpoint} is the {@code unix://} URL of
+   * the plugin's socket.
    */
-  record Kms(KmsApiVersion apiVersion, String name, String endpoint, int cacheSize, Duration timeout)
+  record Kms(
+      KmsApiVersion apiVersion, String name, String endpoint, int cacheSize, Duration timeout)
       implements ProviderConfig {
     @Override
     public String describe() {

@@ -10,8 +10,9 @@ import java.util.function.Function;
 import org.snakeyaml.engine.v2.nodes.Node;
 
 /**
- * Reads and validates the {@code providers:} entries of a configuration (validation_encryption.go and v1/defaults.go).
- * One instance reads a whole file, because KMS provider names must be unique across all rules.
+ * Reads and validates the {@code providers:} entries of a configuration (validation_encryption.go
+ * and v1/defaults.go). One instance reads a whole file, because KMS provider names must be unique
+ * across all rules.
  */
 final class ProviderReader {
 
@@ -20,10 +21,12 @@ final class ProviderReader {
   private static final String AESGCM = "aesgcm";
   private static final String SECRETBOX = "secretbox";
   private static final String KMS = "kms";
-  private static final List<String> PROVIDER_FIELDS = List.of(IDENTITY, AESCBC, AESGCM, SECRETBOX, KMS);
+  private static final List<String> PROVIDER_FIELDS =
+      List.of(IDENTITY, AESCBC, AESGCM, SECRETBOX, KMS);
   private static final List<String> KEYS_FIELDS = List.of("keys");
   private static final List<String> KEY_FIELDS = List.of("name", "secret");
-  private static final List<String> KMS_FIELDS = List.of("apiVersion", "name", "cachesize", "endpoint", "timeout");
+  private static final List<String> KMS_FIELDS =
+      List.of("apiVersion", "name", "cachesize", "endpoint", "timeout");
 
   private static final List<Integer> AES_KEY_SIZES = List.of(16, 24, 32);
   private static final List<Integer> SECRETBOX_KEY_SIZES = List.of(32);
@@ -42,7 +45,9 @@ final class ProviderReader {
     this.automaticReload = automaticReload;
   }
 
-  /** Reads one provider entry; {@code null} if it is invalid (the reasons are in {@link Problems}). */
+  /**
+   * Reads one provider entry; {@code null} if it is invalid (the reasons are in {@link Problems}).
+   */
   ProviderConfig read(Node node, String path) {
     YamlObject entry = YamlObject.read(node, path, problems, PROVIDER_FIELDS);
     List<String> present = new ArrayList<>();
@@ -55,27 +60,34 @@ final class ProviderReader {
     }
     if (present.isEmpty()) {
       if (!problems.hasErrorAt(path)) {
-        problems.error(path, "names no provider; each entry needs exactly one of identity: {}, aescbc, aesgcm,"
-            + " secretbox or kms (note that \"identity:\" with no value is null; write \"identity: {}\")");
+        problems.error(
+            path,
+            "names no provider; each entry needs exactly one of identity: {}, aescbc, aesgcm,"
+                + " secretbox or kms (note that \"identity:\" with no value is null; write \"identity: {}\")");
       }
       return null;
     }
     if (present.size() > 1) {
-      problems.error(path, "names more than one provider (" + String.join(", ", present)
-          + "); put each one in its own list entry");
+      problems.error(
+          path,
+          "names more than one provider ("
+              + String.join(", ", present)
+              + "); put each one in its own list entry");
     }
     ProviderConfig result = null;
     for (String type : present) {
       String p = entry.pathOf(type);
       Node body = entry.node(type);
-      result = switch (type) {
-        case IDENTITY -> readIdentity(body, p);
-        case AESCBC -> withKeys(readKeys(body, p, AES_KEY_SIZES), ProviderConfig.AesCbc::new);
-        case AESGCM -> withKeys(readKeys(body, p, AES_KEY_SIZES), ProviderConfig.AesGcm::new);
-        case SECRETBOX -> withKeys(readKeys(body, p, SECRETBOX_KEY_SIZES), ProviderConfig.Secretbox::new);
-        case KMS -> readKms(body, p);
-        default -> throw new IllegalStateException(type);
-      };
+      result =
+          switch (type) {
+            case IDENTITY -> readIdentity(body, p);
+            case AESCBC -> withKeys(readKeys(body, p, AES_KEY_SIZES), ProviderConfig.AesCbc::new);
+            case AESGCM -> withKeys(readKeys(body, p, AES_KEY_SIZES), ProviderConfig.AesGcm::new);
+            case SECRETBOX ->
+                withKeys(readKeys(body, p, SECRETBOX_KEY_SIZES), ProviderConfig.Secretbox::new);
+            case KMS -> readKms(body, p);
+            default -> throw new IllegalStateException(type);
+          };
     }
     return present.size() == 1 ? result : null;
   }
@@ -114,9 +126,12 @@ final class ProviderReader {
         continue;
       }
       if (!names.add(key.name())) {
-        problems.warning(YamlObject.child(YamlObject.index(keysPath, i), "name"), "key name \"" + key.name()
-            + "\" is also used by an earlier key of this provider; stored values are tagged with the name of"
-            + " the key that encrypted them, so give every key a distinct name");
+        problems.warning(
+            YamlObject.child(YamlObject.index(keysPath, i), "name"),
+            "key name \""
+                + key.name()
+                + "\" is also used by an earlier key of this provider; stored values are tagged with the name of"
+                + " the key that encrypted them, so give every key a distinct name");
       }
       keys.add(key);
     }
@@ -148,12 +163,18 @@ final class ProviderReader {
     byte[] decoded = decodeStdBase64(secret);
     if (decoded == null) {
       // Never quote the value: it is (possibly mistyped) key material.
-      problems.error(secretPath, "secret must be standard base64 (RFC 4648 alphabet, with '=' padding)");
+      problems.error(
+          secretPath, "secret must be standard base64 (RFC 4648 alphabet, with '=' padding)");
       return null;
     }
     if (!allowedSizes.contains(decoded.length)) {
-      problems.error(secretPath, "secret must be base64 of " + sizes(allowedSizes) + " bytes, got "
-          + decoded.length + " bytes");
+      problems.error(
+          secretPath,
+          "secret must be base64 of "
+              + sizes(allowedSizes)
+              + " bytes, got "
+              + decoded.length
+              + " bytes");
       return null;
     }
     return valid ? new KeyConfig(name, decoded) : null;
@@ -183,15 +204,21 @@ final class ProviderReader {
       valid = false;
     } else {
       if (apiVersion != null && !v1 && name.contains(":")) {
-        problems.error(namePath, "KMS provider name \"" + name + "\" must not contain ':' with apiVersion v2");
+        problems.error(
+            namePath, "KMS provider name \"" + name + "\" must not contain ':' with apiVersion v2");
         valid = false;
       }
     }
     String knownName = name == null ? "" : name;
-    // kube-apiserver checks v2 names (and, with automatic reload, v1 names too) against all KMS names seen so far.
+    // kube-apiserver checks v2 names (and, with automatic reload, v1 names too) against all KMS
+    // names seen so far.
     if ((automaticReload || !v1) && kmsNames.contains(knownName) && !knownName.isEmpty()) {
-      problems.error(namePath, "duplicate KMS provider name \"" + knownName + "\"; names must be unique"
-          + (v1 ? " when automatic reload is enabled" : ""));
+      problems.error(
+          namePath,
+          "duplicate KMS provider name \""
+              + knownName
+              + "\"; names must be unique"
+              + (v1 ? " when automatic reload is enabled" : ""));
       valid = false;
     }
     kmsNames.add(knownName);
@@ -227,9 +254,17 @@ final class ProviderReader {
       try {
         KmsEndpoint parsed = KmsEndpoint.parse(endpoint);
         if (!parsed.host().isEmpty()) {
-          problems.warning(endpointPath, "endpoint has a host part (\"" + parsed.host() + "\") that kube-apiserver"
-              + " ignores: it connects to \"" + parsed.socketPath() + "\"; write unix:///" + parsed.host()
-              + parsed.socketPath() + " if that is the socket you mean");
+          problems.warning(
+              endpointPath,
+              "endpoint has a host part (\""
+                  + parsed.host()
+                  + "\") that kube-apiserver"
+                  + " ignores: it connects to \""
+                  + parsed.socketPath()
+                  + "\"; write unix:///"
+                  + parsed.host()
+                  + parsed.socketPath()
+                  + " if that is the socket you mean");
         }
       } catch (KmsEndpoint.InvalidEndpointException e) {
         problems.error(endpointPath, e.getMessage());
@@ -248,7 +283,9 @@ final class ProviderReader {
       if (cacheSize == null) {
         cacheSize = DEFAULT_KMS_V1_CACHE_SIZE;
       } else if (cacheSize == 0) {
-        problems.error(cachePath, "cachesize must be positive, or negative to disable the cache; 0 is not allowed");
+        problems.error(
+            cachePath,
+            "cachesize must be positive, or negative to disable the cache; 0 is not allowed");
         valid = false;
       }
     } else if (cacheSize != null) {
@@ -258,22 +295,27 @@ final class ProviderReader {
 
     // apiVersion
     if (apiVersion != null && !v1 && !KMS_V2.equals(apiVersion)) {
-      problems.error(kms.pathOf("apiVersion"), "unsupported KMS apiVersion \"" + apiVersion + "\"; use v1 or v2");
+      problems.error(
+          kms.pathOf("apiVersion"),
+          "unsupported KMS apiVersion \"" + apiVersion + "\"; use v1 or v2");
       valid = false;
     }
     if (!valid) {
       return null;
     }
-    return new ProviderConfig.Kms(v1 ? KmsApiVersion.V1 : KmsApiVersion.V2, name, endpoint, v1 ? cacheSize : 0,
-        timeout);
+    return new ProviderConfig.Kms(
+        v1 ? KmsApiVersion.V1 : KmsApiVersion.V2, name, endpoint, v1 ? cacheSize : 0, timeout);
   }
 
   /**
-   * Go's {@code base64.StdEncoding.DecodeString}: standard alphabet, padding required, CR and LF ignored. Returns
-   * {@code null} if the text is not valid.
+   * Go's {@code base64.StdEncoding.DecodeString}: standard alphabet, padding required, CR and LF
+   * ignored. Returns {@code null} if the text is not valid.
    */
   static byte[] decodeStdBase64(String text) {
-    String s = text.indexOf('\n') >= 0 || text.indexOf('\r') >= 0 ? text.replace("\n", "").replace("\r", "") : text;
+    String s =
+        text.indexOf('\n') >= 0 || text.indexOf('\r') >= 0
+            ? text.replace("\n", "").replace("\r", "")
+            : text;
     if (s.length() % 4 != 0) {
       return null;
     }

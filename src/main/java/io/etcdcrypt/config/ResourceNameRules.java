@@ -6,12 +6,16 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * The rules kube-apiserver applies to the strings of one {@code resources:} list (validation_encryption.go):
- * each string on its own, then the list as a whole (duplicates, overlapping wildcards).
+ * The rules kube-apiserver applies to the strings of one {@code resources:} list
+ * (validation_encryption.go): each string on its own, then the list as a whole (duplicates,
+ * overlapping wildcards).
  */
 final class ResourceNameRules {
 
-  /** Objects kube-apiserver stores without a REST API; naming them in a config has no effect, so it is refused. */
+  /**
+   * Objects kube-apiserver stores without a REST API; naming them in a config has no effect, so it
+   * is refused.
+   */
   private static final Set<String> NON_REST_RESOURCES =
       Set.of("apiserveripinfo", "serviceipallocations", "servicenodeportallocations");
 
@@ -27,8 +31,10 @@ final class ResourceNameRules {
         continue;
       }
       if (res.equals("*")) {
-        problems.error(p, "\"*\" is not allowed: use \"*.\" for every resource of the core group,"
-            + " or \"*.*\" for every resource of every group");
+        problems.error(
+            p,
+            "\"*\" is not allowed: use \"*.\" for every resource of the core group,"
+                + " or \"*.*\" for every resource of every group");
         continue;
       }
       if (NON_REST_RESOURCES.contains(res)) {
@@ -37,24 +43,34 @@ final class ResourceNameRules {
       }
       GroupResource gr = GroupResource.parse(res);
       if (gr.group().equals("events.k8s.io")) {
-        problems.error(p, quote(res) + ": events.k8s.io events are stored as core events in etcd;"
-            + " write \"events\" instead");
+        problems.error(
+            p,
+            quote(res)
+                + ": events.k8s.io events are stored as core events in etcd;"
+                + " write \"events\" instead");
         continue;
       }
       if (gr.group().equals("extensions")) {
-        problems.error(p, quote(res) + ": the extensions group has been removed and cannot be used for encryption");
+        problems.error(
+            p,
+            quote(res)
+                + ": the extensions group has been removed and cannot be used for encryption");
         continue;
       }
       if (gr.group().equals("*") && !gr.resource().equals("*")) {
-        problems.error(p, quote(res) + ": encrypting the same resource across all groups (\"resource.*\")"
-            + " is not supported; name the group, or use \"*.*\"");
+        problems.error(
+            p,
+            quote(res)
+                + ": encrypting the same resource across all groups (\"resource.*\")"
+                + " is not supported; name the group, or use \"*.*\"");
       }
     }
   }
 
   /**
-   * Within one list, the same group-resource twice is an error, and so is a wildcard together with anything else of
-   * its group (or {@code *.*} with anything at all), because the wildcard would mask it.
+   * Within one list, the same group-resource twice is an error, and so is a wildcard together with
+   * anything else of its group (or {@code *.*} with anything at all), because the wildcard would
+   * mask it.
    */
   static void checkOverlap(List<String> resources, String listPath, Problems problems) {
     if (resources.size() < 2) {
@@ -74,16 +90,19 @@ final class ResourceNameRules {
         GroupResource a = parsed.get(i);
         GroupResource b = parsed.get(j);
         duplicate |= a.equals(b);
-        overlap |= a.equals(GroupResource.ANY)
-            || a.group().equals(b.group()) && (a.isWildcard() || b.isWildcard());
+        overlap |=
+            a.equals(GroupResource.ANY)
+                || a.group().equals(b.group()) && (a.isWildcard() || b.isWildcard());
       }
     }
     if (duplicate) {
       problems.error(listPath, "the same resource is listed more than once");
     }
     if (overlap) {
-      problems.error(listPath, "a wildcard and other resources it covers (such as \"secrets\" and \"*.\")"
-          + " may not share one list: the wildcard would mask them");
+      problems.error(
+          listPath,
+          "a wildcard and other resources it covers (such as \"secrets\" and \"*.\")"
+              + " may not share one list: the wildcard would mask them");
     }
   }
 

@@ -15,12 +15,13 @@ import org.snakeyaml.engine.v2.nodes.SequenceNode;
 import org.snakeyaml.engine.v2.nodes.Tag;
 
 /**
- * A YAML mapping read with kube-apiserver's strict decoding rules: field names are case-sensitive, unknown and
- * duplicate fields are errors, and scalars must have the JSON type of the Go field they decode into (a YAML
- * {@code null} leaves the Go field at its zero value, i.e. "absent" here).
+ * A YAML mapping read with kube-apiserver's strict decoding rules: field names are case-sensitive,
+ * unknown and duplicate fields are errors, and scalars must have the JSON type of the Go field they
+ * decode into (a YAML {@code null} leaves the Go field at its zero value, i.e. "absent" here).
  *
- * <p>Accessors return {@code null} for an absent or null field, and also for a field of the wrong type, after
- * reporting that at the field's path; callers use {@link Problems#hasErrorAt} to avoid reporting it twice.
+ * <p>Accessors return {@code null} for an absent or null field, and also for a field of the wrong
+ * type, after reporting that at the field's path; callers use {@link Problems#hasErrorAt} to avoid
+ * reporting it twice.
  *
  * <p>No accessor ever copies a scalar value into an error message: values may be key material.
  */
@@ -37,8 +38,8 @@ final class YamlObject {
   }
 
   /**
-   * Reads {@code node} as an object with the given fields. Returns {@code null} for a YAML null (Go leaves a nil
-   * pointer) and, after reporting it, for anything that is not a mapping.
+   * Reads {@code node} as an object with the given fields. Returns {@code null} for a YAML null (Go
+   * leaves a nil pointer) and, after reporting it, for anything that is not a mapping.
    */
   static YamlObject read(Node node, String path, Problems problems, List<String> knownFields) {
     node = real(node);
@@ -110,8 +111,8 @@ final class YamlObject {
   }
 
   /**
-   * A list field; {@code null} if absent or null, an empty list after reporting a non-list. Elements are returned as
-   * raw nodes (null elements included as {@code null}).
+   * A list field; {@code null} if absent or null, an empty list after reporting a non-list.
+   * Elements are returned as raw nodes (null elements included as {@code null}).
    */
   List<Node> list(String field) {
     Node n = node(field);
@@ -151,14 +152,17 @@ final class YamlObject {
       return null;
     }
     if (!(n instanceof ScalarNode s) || !isString(s)) {
-      problems.error(path, "must be a string, got " + describe(n) + " (quote the value if it is meant as text)");
+      problems.error(
+          path,
+          "must be a string, got " + describe(n) + " (quote the value if it is meant as text)");
       return null;
     }
     return s.getValue();
   }
 
   private static boolean isString(ScalarNode s) {
-    // ${...} plain scalars resolve to the env tag in snakeyaml-engine; for Go they are ordinary strings.
+    // ${...} plain scalars resolve to the env tag in snakeyaml-engine; for Go they are ordinary
+    // strings.
     return Tag.STR.equals(s.getTag()) || Tag.ENV_TAG.equals(s.getTag());
   }
 
@@ -227,8 +231,8 @@ final class YamlObject {
   }
 
   /**
-   * The path for an unknown field. A base64 secret mistakenly written as a field name must not end up in an error,
-   * so long or non-identifier names are not echoed.
+   * The path for an unknown field. A base64 secret mistakenly written as a field name must not end
+   * up in an error, so long or non-identifier names are not echoed.
    */
   private static String childForUnknown(String parent, String name) {
     return child(parent, looksLikeFieldName(name) ? name : "<unknown field, name not shown>");

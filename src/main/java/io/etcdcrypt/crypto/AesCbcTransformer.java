@@ -7,17 +7,20 @@ import javax.crypto.SecretKey;
 import javax.crypto.spec.IvParameterSpec;
 
 /**
- * kube-apiserver's {@code aescbc} provider body for one key: AES-CBC with PKCS#7 padding and a random IV, stored as
- * {@code IV(16) || AES-CBC(plaintext || padding)}. There is no MAC and no associated data: tampering is detected
- * only when it breaks the padding, and a value copied to another etcd key still opens. Upstream rates this provider
- * weak; prefer aesgcm, secretbox or KMS v2.
+ * kube-apiserver's {@code aescbc} provider body for one key: AES-CBC with PKCS#7 padding and a
+ * random IV, stored as {@code IV(16) || AES-CBC(plaintext || padding)}. There is no MAC and no
+ * associated data: tampering is detected only when it breaks the padding, and a value copied to
+ * another etcd key still opens. Upstream rates this provider weak; prefer aesgcm, secretbox or KMS
+ * v2.
  *
- * <p>Size overhead of a stored value: {@code len("k8s:enc:aescbc:v1:") + len(keyName) + 1} bytes of prefix (added
- * by the provider's {@link PrefixTransformers}) plus 16 bytes of IV plus 1..16 bytes of padding (16 when the
- * plaintext length is a multiple of 16), i.e. 19 + len(keyName) + 16 + (16 − len(plaintext) mod 16) bytes.
+ * <p>Size overhead of a stored value: {@code len("k8s:enc:aescbc:v1:") + len(keyName) + 1} bytes of
+ * prefix (added by the provider's {@link PrefixTransformers}) plus 16 bytes of IV plus 1..16 bytes
+ * of padding (16 when the plaintext length is a multiple of 16), i.e. 19 + len(keyName) + 16 + (16
+ * − len(plaintext) mod 16) bytes.
  *
- * <p>Reads apply upstream's checks in upstream's order, with its messages: length at least 16; ciphertext a whole
- * number of blocks; last byte p with 1 ≤ p ≤ length; the last p bytes all equal p.
+ * <p>Reads apply upstream's checks in upstream's order, with its messages: length at least 16;
+ * ciphertext a whole number of blocks; last byte p with 1 ≤ p ≤ length; the last p bytes all equal
+ * p.
  */
 public final class AesCbcTransformer extends LocalTransformer {
 
@@ -26,9 +29,12 @@ public final class AesCbcTransformer extends LocalTransformer {
   private final SecretKey key;
   private final int keyBits;
   private final NonceSource ivs;
-  // JCE pads on the way in; on the way out we unpad ourselves so each malformed value gets upstream's own error.
-  private final ThreadLocal<Cipher> encryptors = ThreadLocal.withInitial(() -> newCipher("AES/CBC/PKCS5Padding"));
-  private final ThreadLocal<Cipher> decryptors = ThreadLocal.withInitial(() -> newCipher("AES/CBC/NoPadding"));
+  // JCE pads on the way in; on the way out we unpad ourselves so each malformed value gets
+  // upstream's own error.
+  private final ThreadLocal<Cipher> encryptors =
+      ThreadLocal.withInitial(() -> newCipher("AES/CBC/PKCS5Padding"));
+  private final ThreadLocal<Cipher> decryptors =
+      ThreadLocal.withInitial(() -> newCipher("AES/CBC/NoPadding"));
 
   /** A transformer for a 16, 24 or 32 byte key; throws IllegalArgumentException for other sizes. */
   public AesCbcTransformer(byte[] key) {
@@ -69,7 +75,8 @@ public final class AesCbcTransformer extends LocalTransformer {
       throw new TransformException("the stored data is not a multiple of the block size");
     }
     if (bodyLength == 0) {
-      // Upstream indexes the last byte of an empty slice here (a panic); an empty body can never be valid PKCS#7.
+      // Upstream indexes the last byte of an empty slice here (a panic); an empty body can never be
+      // valid PKCS#7.
       throw new TransformException("invalid PKCS7 data (empty or not padded)");
     }
     byte[] padded;
@@ -97,7 +104,8 @@ public final class AesCbcTransformer extends LocalTransformer {
     try {
       return Cipher.getInstance(transformation);
     } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("this JVM lacks " + transformation + ", which every Java 17 JDK provides", e);
+      throw new IllegalStateException(
+          "this JVM lacks " + transformation + ", which every Java 17 JDK provides", e);
     }
   }
 

@@ -8,23 +8,25 @@ import javax.crypto.SecretKey;
 import javax.crypto.spec.GCMParameterSpec;
 
 /**
- * The AES-GCM body every GCM-based format shares: {@code nonce(12) || ciphertext || tag(16)}, with the etcd key as
- * associated data. This is the aesgcm provider's payload, the KMS v1 data body, the KMS v2 {@code AES_GCM_KEY}
- * {@code encryptedData}, and (after its 32-byte info) the KMS v2 HKDF {@code encryptedData}.
+ * The AES-GCM body every GCM-based format shares: {@code nonce(12) || ciphertext || tag(16)}, with
+ * the etcd key as associated data. This is the aesgcm provider's payload, the KMS v1 data body, the
+ * KMS v2 {@code AES_GCM_KEY} {@code encryptedData}, and (after its 32-byte info) the KMS v2 HKDF
+ * {@code encryptedData}.
  *
  * <p>Two ways to use it:
  *
  * <ul>
- *   <li>{@link #forKey(byte[])} for a long-lived key: the instance keeps one warm {@link Cipher} per thread, so the
- *       JDK's AES key schedule is reused across calls.
- *   <li>the static {@link #seal(SecretKey, byte[], byte[], byte[])} / {@link #open(SecretKey, byte[], byte[])} for a
- *       key used once (a per-write DEK, an HKDF-derived key).
+ *   <li>{@link #forKey(byte[])} for a long-lived key: the instance keeps one warm {@link Cipher}
+ *       per thread, so the JDK's AES key schedule is reused across calls.
+ *   <li>the static {@link #seal(SecretKey, byte[], byte[], byte[])} / {@link #open(SecretKey,
+ *       byte[], byte[])} for a key used once (a per-write DEK, an HKDF-derived key).
  * </ul>
  *
  * <p>Size overhead: 28 bytes (12 nonce + 16 tag). Error messages match kube-apiserver's.
  *
- * <p>Nonce reuse: the JDK refuses to encrypt twice in a row with the same key and nonce on one {@link Cipher}; that
- * refusal surfaces as a {@link TransformException} rather than being worked around.
+ * <p>Nonce reuse: the JDK refuses to encrypt twice in a row with the same key and nonce on one
+ * {@link Cipher}; that refusal surfaces as a {@link TransformException} rather than being worked
+ * around.
  */
 public final class AesGcm {
 
@@ -41,9 +43,11 @@ public final class AesGcm {
   private final NonceSource nonces;
   // Cipher objects are not thread-safe; one per thread keeps them warm without locking.
   private final ThreadLocal<Cipher> ciphers = ThreadLocal.withInitial(AesGcm::newCipher);
-  // The one-shot methods take a new key each time, but the Cipher object itself is reusable: Cipher.getInstance
+  // The one-shot methods take a new key each time, but the Cipher object itself is reusable:
+  // Cipher.getInstance
   // (a provider lookup) cost more than the AES-GCM work on a 1 KiB value when it ran per call.
-  private static final ThreadLocal<Cipher> ONE_SHOT_CIPHERS = ThreadLocal.withInitial(AesGcm::newCipher);
+  private static final ThreadLocal<Cipher> ONE_SHOT_CIPHERS =
+      ThreadLocal.withInitial(AesGcm::newCipher);
 
   private AesGcm(SecretKey key, NonceSource nonces) {
     this.key = key;
@@ -51,7 +55,10 @@ public final class AesGcm {
     this.nonces = nonces;
   }
 
-  /** An AES-GCM sealer/opener for a 16, 24 or 32 byte key; throws IllegalArgumentException for other sizes. */
+  /**
+   * An AES-GCM sealer/opener for a 16, 24 or 32 byte key; throws IllegalArgumentException for other
+   * sizes.
+   */
   public static AesGcm forKey(byte[] key) {
     return new AesGcm(AesKeys.spec(key), NonceSource.SECURE_RANDOM);
   }
@@ -68,10 +75,11 @@ public final class AesGcm {
   }
 
   /**
-   * Seals with the given nonce; returns {@code nonce || ciphertext || tag}. The caller guarantees the nonce is never
-   * used twice with this key (random, or a counter as in KMS v2).
+   * Seals with the given nonce; returns {@code nonce || ciphertext || tag}. The caller guarantees
+   * the nonce is never used twice with this key (random, or a counter as in KMS v2).
    */
-  public byte[] seal(byte[] nonce, byte[] plaintext, byte[] associatedData) throws TransformException {
+  public byte[] seal(byte[] nonce, byte[] plaintext, byte[] associatedData)
+      throws TransformException {
     return seal(ciphers.get(), key, nonce, plaintext, associatedData);
   }
 
@@ -92,19 +100,26 @@ public final class AesGcm {
   }
 
   /** One-shot open of {@code nonce || ciphertext || tag} for a key used once. */
-  public static byte[] open(SecretKey key, byte[] body, byte[] associatedData) throws TransformException {
+  public static byte[] open(SecretKey key, byte[] body, byte[] associatedData)
+      throws TransformException {
     return open(key, body, 0, associatedData);
   }
 
-  /** One-shot open of the {@code nonce || ciphertext || tag} that starts at {@code offset} of {@code data}. */
-  public static byte[] open(SecretKey key, byte[] data, int offset, byte[] associatedData) throws TransformException {
+  /**
+   * One-shot open of the {@code nonce || ciphertext || tag} that starts at {@code offset} of {@code
+   * data}.
+   */
+  public static byte[] open(SecretKey key, byte[] data, int offset, byte[] associatedData)
+      throws TransformException {
     return open(ONE_SHOT_CIPHERS.get(), key, data, offset, associatedData);
   }
 
-  private static byte[] seal(Cipher cipher, SecretKey key, byte[] nonce, byte[] plaintext, byte[] aad)
+  private static byte[] seal(
+      Cipher cipher, SecretKey key, byte[] nonce, byte[] plaintext, byte[] aad)
       throws TransformException {
     if (nonce.length != NONCE_SIZE) {
-      throw new IllegalArgumentException("AES-GCM nonce must be " + NONCE_SIZE + " bytes, got " + nonce.length);
+      throw new IllegalArgumentException(
+          "AES-GCM nonce must be " + NONCE_SIZE + " bytes, got " + nonce.length);
     }
     byte[] out = new byte[NONCE_SIZE + plaintext.length + TAG_SIZE];
     System.arraycopy(nonce, 0, out, 0, NONCE_SIZE);
@@ -113,7 +128,8 @@ public final class AesGcm {
     } catch (InvalidAlgorithmParameterException e) {
       throw new TransformException("refusing to reuse an AES-GCM nonce with the same key", e);
     } catch (GeneralSecurityException e) {
-      throw new TransformException("AES-GCM encryption could not start: " + e.getClass().getSimpleName(), e);
+      throw new TransformException(
+          "AES-GCM encryption could not start: " + e.getClass().getSimpleName(), e);
     }
     try {
       cipher.updateAAD(aad);
@@ -131,15 +147,18 @@ public final class AesGcm {
       throw new TransformException("the stored data was shorter than the required size");
     }
     if (length < NONCE_SIZE + TAG_SIZE) {
-      // No room for a tag: Go's GCM fails authentication; the JDK would throw a ProviderException instead.
+      // No room for a tag: Go's GCM fails authentication; the JDK would throw a ProviderException
+      // instead.
       throw new TransformException(AUTHENTICATION_FAILED);
     }
     try {
-      cipher.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, data, offset, NONCE_SIZE));
+      cipher.init(
+          Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, data, offset, NONCE_SIZE));
       cipher.updateAAD(aad);
       return cipher.doFinal(data, offset + NONCE_SIZE, length - NONCE_SIZE);
     } catch (AEADBadTagException e) {
-      // Wrong key, wrong etcd key (AAD), or tampered bytes: GCM cannot tell which. Go's text, as upstream logs it.
+      // Wrong key, wrong etcd key (AAD), or tampered bytes: GCM cannot tell which. Go's text, as
+      // upstream logs it.
       throw new TransformException(AUTHENTICATION_FAILED);
     } catch (GeneralSecurityException e) {
       throw new TransformException("AES-GCM decryption failed: " + e.getClass().getSimpleName(), e);
@@ -150,7 +169,8 @@ public final class AesGcm {
     try {
       return Cipher.getInstance(TRANSFORMATION);
     } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("this JVM lacks " + TRANSFORMATION + ", which every Java 17 JDK provides", e);
+      throw new IllegalStateException(
+          "this JVM lacks " + TRANSFORMATION + ", which every Java 17 JDK provides", e);
     }
   }
 

@@ -1,8 +1,8 @@
 package io.etcdcrypt.crypto;
 
 /**
- * The plaintext of a stored value, and whether it is stale (written by a provider or key that is no longer the
- * first one, so a rewrite would re-encrypt it under the current key).
+ * The plaintext of a stored value, and whether it is stale (written by a provider or key that is no
+ * longer the first one, so a rewrite would re-encrypt it under the current key).
  */
 public record Decrypted(byte[] plaintext, boolean stale) {
 

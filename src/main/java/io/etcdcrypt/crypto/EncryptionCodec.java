@@ -10,7 +10,6 @@ import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.config.ResourceRule;
 import java.nio.charset.StandardCharsets;
 import java.util.IdentityHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -21,17 +20,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The value codec kube-apiserver's EncryptionConfiguration describes: the etcd key names a resource, the
- * resource's rule names a provider chain, and the chain seals values with its first provider and opens them
- * with whichever provider's prefix matches.
+ * The value codec kube-apiserver's EncryptionConfiguration describes: the etcd key names a
+ * resource, the resource's rule names a provider chain, and the chain seals values with its first
+ * provider and opens them with whichever provider's prefix matches.
  *
  * <p>Keys that are not Kubernetes objects (outside {@code --etcd-prefix}, {@code compact_rev_key},
- * {@code <prefix>/health}, the allocator ranges) are never touched. Objects of resources without a rule pass
- * through as plaintext, but a value of theirs that looks encrypted is refused, as kube-apiserver refuses it,
- * so ciphertext never reaches a client as if it were data.
+ * {@code <prefix>/health}, the allocator ranges) are never touched. Objects of resources without a
+ * rule pass through as plaintext, but a value of theirs that looks encrypted is refused, as
+ * kube-apiserver refuses it, so ciphertext never reaches a client as if it were data.
  *
- * <p>Every transformation of a configured resource is reported to the {@link TransformObserver} (metrics), and
- * every failure is logged with the key, resource and provider prefix (never the value).
+ * <p>Every transformation of a configured resource is reported to the {@link TransformObserver}
+ * (metrics), and every failure is logged with the key, resource and provider prefix (never the
+ * value).
  */
 public final class EncryptionCodec implements ValueCodec {
 
@@ -39,19 +39,24 @@ public final class EncryptionCodec implements ValueCodec {
   private static final byte[] ENCRYPTED_MARKER = "k8s:enc:".getBytes(StandardCharsets.US_ASCII);
 
   /**
-   * The providers that apply to one resource; {@code chain} is null for a resource without a rule. {@code
-   * providerWritePrefix} and {@code keyWritePrefix} split the write prefix into the provider's part
-   * ({@code k8s:enc:aesgcm:v1:}, empty for identity) and its key's part ({@code key1:}, empty without a key list).
+   * The providers that apply to one resource; {@code chain} is null for a resource without a rule.
+   * {@code providerWritePrefix} and {@code keyWritePrefix} split the write prefix into the
+   * provider's part ({@code k8s:enc:aesgcm:v1:}, empty for identity) and its key's part ({@code
+   * key1:}, empty without a key list).
    */
   private record ResourceChain(
-      String resource, PrefixTransformers chain, String providerWritePrefix, String keyWritePrefix) {
+      String resource,
+      PrefixTransformers chain,
+      String providerWritePrefix,
+      String keyWritePrefix) {
 
     static ResourceChain of(String resource, PrefixTransformers chain) {
       if (chain == null) {
         return new ResourceChain(resource, null, "", "");
       }
       String provider = chain.entries().get(0).prefixText();
-      return new ResourceChain(resource, chain, provider, chain.writePrefix().substring(provider.length()));
+      return new ResourceChain(
+          resource, chain, provider, chain.writePrefix().substring(provider.length()));
     }
   }
 
@@ -77,8 +82,8 @@ public final class EncryptionCodec implements ValueCodec {
   }
 
   /**
-   * Builds every provider chain the configuration names, so that a bad key or an unusable provider fails at
-   * start rather than on the first request that needs it.
+   * Builds every provider chain the configuration names, so that a bad key or an unusable provider
+   * fails at start rather than on the first request that needs it.
    */
   public static EncryptionCodec create(
       EncryptionConfiguration config, ResourceResolver resolver, KmsTransformerFactory kms)
@@ -86,9 +91,15 @@ public final class EncryptionCodec implements ValueCodec {
     return create(config, resolver, kms, TransformObserver.NONE);
   }
 
-  /** {@link #create(EncryptionConfiguration, ResourceResolver, KmsTransformerFactory)} reporting to {@code observer}. */
+  /**
+   * {@link #create(EncryptionConfiguration, ResourceResolver, KmsTransformerFactory)} reporting to
+   * {@code observer}.
+   */
   public static EncryptionCodec create(
-      EncryptionConfiguration config, ResourceResolver resolver, KmsTransformerFactory kms, TransformObserver observer)
+      EncryptionConfiguration config,
+      ResourceResolver resolver,
+      KmsTransformerFactory kms,
+      TransformObserver observer)
       throws TransformException {
     Map<ResolvedRule, PrefixTransformers> chains = new IdentityHashMap<>();
     for (ResourceRule rule : config.rules()) {
@@ -111,11 +122,14 @@ public final class EncryptionCodec implements ValueCodec {
     if (rangeEnd.isEmpty()) {
       return resourceOf(key).map(r -> r.chain() != null).orElse(false);
     }
-    // [key, rangeEnd) intersects [prefixStart, prefixEnd)? A single zero byte as range end means "to the end".
+    // [key, rangeEnd) intersects [prefixStart, prefixEnd)? A single zero byte as range end means
+    // "to the end".
     boolean toTheEnd = rangeEnd.size() == 1 && rangeEnd.byteAt(0) == 0;
-    boolean startsBeforePrefixEnd = ByteString.unsignedLexicographicalComparator().compare(key, prefixEnd) < 0;
+    boolean startsBeforePrefixEnd =
+        ByteString.unsignedLexicographicalComparator().compare(key, prefixEnd) < 0;
     boolean endsAfterPrefixStart =
-        toTheEnd || ByteString.unsignedLexicographicalComparator().compare(rangeEnd, prefixStart) > 0;
+        toTheEnd
+            || ByteString.unsignedLexicographicalComparator().compare(rangeEnd, prefixStart) > 0;
     return startsBeforePrefixEnd && endsAfterPrefixStart;
   }
 
@@ -128,18 +142,23 @@ public final class EncryptionCodec implements ValueCodec {
     }
     ResourceChain r = resource.get();
     if (r.providerWritePrefix().isEmpty()) {
-      // identity writes: the value is stored as it is, without a copy (the sample kube-apiserver records for it)
+      // identity writes: the value is stored as it is, without a copy (the sample kube-apiserver
+      // records for it)
       observer.transformed(r.resource(), TransformObserver.Direction.TO_STORAGE, "", 0, null);
       return UNCHANGED;
     }
-    return done(r.chain().encrypt(value.toByteArray(), keyBytes, samples(r, TransformObserver.Direction.TO_STORAGE)),
-        (sealed, error) -> {
-      if (error != null) {
-        logFailure(TransformObserver.Direction.TO_STORAGE, key, r, r.providerWritePrefix(), error);
-        throw error;
-      }
-      return UnsafeByteOperations.unsafeWrap(sealed);
-    });
+    return done(
+        r.chain()
+            .encrypt(
+                value.toByteArray(), keyBytes, samples(r, TransformObserver.Direction.TO_STORAGE)),
+        (ciphertext, error) -> {
+          if (error != null) {
+            logFailure(
+                TransformObserver.Direction.TO_STORAGE, key, r, r.providerWritePrefix(), error);
+            throw error;
+          }
+          return UnsafeByteOperations.unsafeWrap(ciphertext);
+        });
   }
 
   @Override
@@ -153,34 +172,49 @@ public final class EncryptionCodec implements ValueCodec {
     ResourceChain r = resource.get();
     if (r.chain() == null) {
       if (value.startsWith(UnsafeByteOperations.unsafeWrap(ENCRYPTED_MARKER))) {
-        TransformException e = new TransformException(
-            "the value is encrypted but resource \"" + r.resource() + "\" has no rule in the encryption "
-                + "configuration; add its providers to read it");
+        TransformException e =
+            new TransformException(
+                "the value is encrypted but resource \""
+                    + r.resource()
+                    + "\" has no rule in the encryption "
+                    + "configuration; add its providers to read it");
         logFailure(TransformObserver.Direction.FROM_STORAGE, key, r, "", e);
         return CompletableFuture.failedFuture(e);
       }
       return UNCHANGED;
     }
-    return done(r.chain().decryptDetailed(value.toByteArray(), keyBytes,
-        samples(r, TransformObserver.Direction.FROM_STORAGE)), (d, error) -> {
-      if (error != null) {
-        logFailure(TransformObserver.Direction.FROM_STORAGE, key, r, attemptedPrefixes(error), error);
-        throw new TransformException(
-            "resource \"" + r.resource() + "\": " + error.getMessage()
-                + " (check that the encryption configuration still lists the provider and key that wrote it)",
-            error);
-      }
-      if (d.readAsPlaintext() && !r.providerWritePrefix().isEmpty()) {
-        observer.plaintextRead(r.resource());
-      }
-      if (d.stale()) {
-        observer.staleRead(r.resource());
-        listener.stale(key, modRevision);
-      }
-      // Read by identity, the stored bytes are the plaintext: "unchanged" tells callers nothing changed, so a
-      // Range page or Watch event of such values is forwarded without a rebuild.
-      return DecryptedDetail.IDENTITY.equals(d.providerPrefix()) ? null : UnsafeByteOperations.unsafeWrap(d.plaintext());
-    });
+    return done(
+        r.chain()
+            .decryptDetailed(
+                value.toByteArray(),
+                keyBytes,
+                samples(r, TransformObserver.Direction.FROM_STORAGE)),
+        (d, error) -> {
+          if (error != null) {
+            logFailure(
+                TransformObserver.Direction.FROM_STORAGE, key, r, attemptedPrefixes(error), error);
+            throw new TransformException(
+                "resource \""
+                    + r.resource()
+                    + "\": "
+                    + error.getMessage()
+                    + " (check that the encryption configuration still lists the provider and key that wrote it)",
+                error);
+          }
+          if (d.readAsPlaintext() && !r.providerWritePrefix().isEmpty()) {
+            observer.plaintextRead(r.resource());
+          }
+          if (d.stale()) {
+            observer.staleRead(r.resource());
+            listener.stale(key, modRevision);
+          }
+          // Read by identity, the stored bytes are the plaintext: "unchanged" tells callers nothing
+          // changed, so a
+          // Range page or Watch event of such values is forwarded without a rebuild.
+          return DecryptedDetail.IDENTITY.equals(d.providerPrefix())
+              ? null
+              : UnsafeByteOperations.unsafeWrap(d.plaintext());
+        });
   }
 
   /** What to make of a transform's outcome: the value, or a failure to pass on. */
@@ -190,8 +224,9 @@ public final class EncryptionCodec implements ValueCodec {
   }
 
   /**
-   * Applies {@code outcome} to {@code stage}'s result: right away when the stage is complete (every transform but a
-   * KMS plugin call), so the common path allocates one completed stage; else when it completes.
+   * Applies {@code outcome} to {@code stage}'s result: right away when the stage is complete (every
+   * transform but a KMS plugin call), so the common path allocates one completed stage; else when
+   * it completes.
    */
   private static <T, R> CompletionStage<R> done(CompletionStage<T> stage, Outcome<T, R> outcome) {
     CompletableFuture<T> f = stage.toCompletableFuture();
@@ -209,43 +244,59 @@ public final class EncryptionCodec implements ValueCodec {
         return CompletableFuture.failedFuture(e);
       }
     }
-    return f.handle((result, error) -> {
-      try {
-        return outcome.apply(result, error == null ? null : Stages.asTransformException(error));
-      } catch (TransformException e) {
-        throw new CompletionException(e);
-      }
-    });
+    return f.handle(
+        (result, error) -> {
+          try {
+            return outcome.apply(result, error == null ? null : Stages.asTransformException(error));
+          } catch (TransformException e) {
+            throw new CompletionException(e);
+          }
+        });
   }
 
   /** Where a walk's samples go: the observer, with the resource and direction. */
-  private PrefixTransformers.Samples samples(ResourceChain r, TransformObserver.Direction direction) {
-    return (prefix, nanos, error) -> observer.transformed(r.resource(), direction, prefix, nanos, error);
+  private PrefixTransformers.Samples samples(
+      ResourceChain r, TransformObserver.Direction direction) {
+    return (prefix, nanos, error) ->
+        observer.transformed(r.resource(), direction, prefix, nanos, error);
   }
 
-  /** The provider prefixes that tried to open a value and failed, or {@code unknown} when none matched. */
+  /**
+   * The provider prefixes that tried to open a value and failed, or {@code unknown} when none
+   * matched.
+   */
   private static String attemptedPrefixes(TransformException e) {
     return e instanceof UnreadableValueException u && !u.noPrefixMatched()
         ? String.join(",", u.attemptedProviderPrefixes())
         : TransformObserver.UNKNOWN_PREFIX;
   }
 
-  /** Keys are object names, never secrets; the value is never logged. The gRPC method comes from the MDC. */
+  /**
+   * Keys are object names, never secrets; the value is never logged. The gRPC method comes from the
+   * MDC.
+   */
   private static void logFailure(
-      TransformObserver.Direction direction, ByteString key, ResourceChain r, String prefixes, TransformException e) {
+      TransformObserver.Direction direction,
+      ByteString key,
+      ResourceChain r,
+      String prefixes,
+      TransformException e) {
     log.atWarn()
         .addKeyValue("key", key.toStringUtf8())
         .addKeyValue("resource", r.resource())
-        .addKeyValue("transformation_type", direction == TransformObserver.Direction.TO_STORAGE ? "to_storage"
-            : "from_storage")
+        .addKeyValue(
+            "transformation_type",
+            direction == TransformObserver.Direction.TO_STORAGE ? "to_storage" : "from_storage")
         .addKeyValue("transformer_prefix", prefixes)
-        .log("cannot {} a value: {}", direction == TransformObserver.Direction.TO_STORAGE ? "encrypt" : "decrypt",
+        .log(
+            "cannot {} a value: {}",
+            direction == TransformObserver.Direction.TO_STORAGE ? "encrypt" : "decrypt",
             e.getMessage());
   }
 
   /**
-   * What a stored value is, for census and rewrap: the resource its key belongs to and which provider and key
-   * open it, or why none can. Empty for keys that are not Kubernetes objects.
+   * What a stored value is, for census and rewrap: the resource its key belongs to and which
+   * provider and key open it, or why none can. Empty for keys that are not Kubernetes objects.
    */
   public CompletionStage<Optional<Inspection>> inspect(ByteString key, ByteString value) {
     Optional<ResourceChain> resource = resourceOf(key);
@@ -255,26 +306,40 @@ public final class EncryptionCodec implements ValueCodec {
     ResourceChain r = resource.get();
     if (r.chain() == null) {
       boolean encrypted = value.startsWith(UnsafeByteOperations.unsafeWrap(ENCRYPTED_MARKER));
-      return CompletableFuture.completedFuture(Optional.of(new Inspection(r.resource(), false, null,
-          encrypted ? "encrypted, but the resource has no rule in the encryption configuration" : null)));
+      return CompletableFuture.completedFuture(
+          Optional.of(
+              new Inspection(
+                  r.resource(),
+                  false,
+                  null,
+                  encrypted
+                      ? "encrypted, but the resource has no rule in the encryption configuration"
+                      : null)));
     }
-    return done(r.chain().decryptDetailed(value.toByteArray(), key.toByteArray()), (detail, error) ->
-        Optional.of(new Inspection(r.resource(), true, detail, error == null ? null : error.getMessage())));
+    return done(
+        r.chain().decryptDetailed(value.toByteArray(), key.toByteArray()),
+        (detail, error) ->
+            Optional.of(
+                new Inspection(
+                    r.resource(), true, detail, error == null ? null : error.getMessage())));
   }
 
   /**
    * The result of {@link #inspect}.
    *
-   * @param resource the resource as the configuration names it ({@code secrets}, {@code deployments.apps})
+   * @param resource the resource as the configuration names it ({@code secrets}, {@code
+   *     deployments.apps})
    * @param configured whether a rule applies to the resource
    * @param detail how the value opened (plaintext, stale, matched prefix), or null if it did not
    * @param error why the value cannot be read, or null
    */
-  public record Inspection(String resource, boolean configured, DecryptedDetail detail, String error) {
+  public record Inspection(
+      String resource, boolean configured, DecryptedDetail detail, String error) {
 
     /**
-     * True when rewriting the value would store it differently: written by a provider or key that is not the
-     * first one (plaintext under a rule that now encrypts included), or under an old KMS key id.
+     * True when rewriting the value would store it differently: written by a provider or key that
+     * is not the first one (plaintext under a rule that now encrypts included), or under an old KMS
+     * key id.
      */
     public boolean needsRewrite() {
       return detail != null && detail.stale();
@@ -286,7 +351,10 @@ public final class EncryptionCodec implements ValueCodec {
     }
   }
 
-  /** The prefix new values of {@code resource}'s keys are written with ({@code ""} for identity/unconfigured). */
+  /**
+   * The prefix new values of {@code resource}'s keys are written with ({@code ""} for
+   * identity/unconfigured).
+   */
   public String writePrefixFor(ByteString key) {
     return resourceOf(key).map(r -> r.chain() == null ? "" : r.chain().writePrefix()).orElse("");
   }
@@ -310,7 +378,8 @@ public final class EncryptionCodec implements ValueCodec {
   private PrefixTransformers builtChain(ResolvedRule rule) {
     PrefixTransformers chain = chainsByRule.get(rule);
     if (chain == null) {
-      // Every rule's chain is built in create(); a miss would silently store plaintext, so refuse instead.
+      // Every rule's chain is built in create(); a miss would silently store plaintext, so refuse
+      // instead.
       throw new IllegalStateException("no provider chain was built for rule " + rule.configName());
     }
     return chain;

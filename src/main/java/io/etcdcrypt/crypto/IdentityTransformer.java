@@ -5,15 +5,19 @@ import java.nio.charset.StandardCharsets;
 /**
  * kube-apiserver's {@code identity} provider: stores values as they are.
  *
- * <p>Reading refuses values that start with the reserved marker {@code k8s:enc:}, so encrypted data is never
- * handed out as if it were plaintext. Inside a provider list that refusal is skipped silently (see {@link
- * PrefixTransformers}), which is what lets {@code [identity, aesgcm]} read both plaintext and encrypted objects.
+ * <p>Reading refuses values that start with the reserved marker {@code k8s:enc:}, so encrypted data
+ * is never handed out as if it were plaintext. Inside a provider list that refusal is skipped
+ * silently (see {@link PrefixTransformers}), which is what lets {@code [identity, aesgcm]} read
+ * both plaintext and encrypted objects.
  *
  * <p>Size overhead: none (no prefix, no nonce, no tag).
  */
 public final class IdentityTransformer extends LocalTransformer {
 
-  /** The marker every encrypted value starts with; plaintext objects start with {@code k8s\0} or a JSON brace. */
+  /**
+   * The marker every encrypted value starts with; plaintext objects start with {@code k8s\0} or a
+   * JSON brace.
+   */
   public static final byte[] ENCRYPTED_MARKER = "k8s:enc:".getBytes(StandardCharsets.US_ASCII);
 
   /** Stateless, so one instance serves everybody. */

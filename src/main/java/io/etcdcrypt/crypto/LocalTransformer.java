@@ -4,9 +4,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
- * A transformer that never waits: it does its work in the calling thread and returns (identity, aescbc, aesgcm,
- * secretbox, and the data keys of KMS). Its synchronous {@link #seal} and {@link #open} are what {@link
- * PrefixTransformers} and the KMS providers call; the {@link Transformer} stages merely carry their outcome.
+ * A transformer that never waits: it does its work in the calling thread and returns (identity,
+ * aescbc, aesgcm, secretbox, and the data keys of KMS). Its synchronous {@link #seal} and {@link
+ * #open} are what {@link PrefixTransformers} and the KMS providers call; the {@link Transformer}
+ * stages merely carry their outcome.
  */
 public abstract class LocalTransformer implements Transformer {
 

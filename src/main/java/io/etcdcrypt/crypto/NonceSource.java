@@ -1,8 +1,8 @@
 package io.etcdcrypt.crypto;
 
 /**
- * Where a transformer draws its IVs and nonces. Production code always uses {@link #SECURE_RANDOM}; tests pin the
- * nonce to reproduce a recorded value byte for byte.
+ * Where a transformer draws its IVs and nonces. Production code always uses {@link #SECURE_RANDOM};
+ * tests pin the nonce to reproduce a recorded value byte for byte.
  */
 @FunctionalInterface
 interface NonceSource {

@@ -10,26 +10,29 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 
 /**
- * kube-apiserver's prefix list: an ordered list of (prefix, transformer) entries that is itself a transformer.
- * It is used at two levels: the providers of a resource (prefix {@code k8s:enc:aesgcm:v1:}, {@code
- * k8s:enc:kms:v2:<name>:}, …; identity with the empty prefix) and, inside aescbc/aesgcm/secretbox, their keys
- * (prefix {@code <keyName>:}).
+ * kube-apiserver's prefix list: an ordered list of (prefix, transformer) entries that is itself a
+ * transformer. It is used at two levels: the providers of a resource (prefix {@code
+ * k8s:enc:aesgcm:v1:}, {@code k8s:enc:kms:v2:<name>:}, …; identity with the empty prefix) and,
+ * inside aescbc/aesgcm/secretbox, their keys (prefix {@code <keyName>:}).
  *
  * <ul>
  *   <li><b>encrypt</b>: always the first entry: {@code prefix || transformer.encrypt(plaintext)}.
- *   <li><b>decrypt</b>: walk the entries in order; each whose prefix starts the value gets the rest of the value.
- *       The first success wins. A failure does not stop the walk (two aescbc providers share one prefix during a
- *       rotation). The result is stale when the winner is not entry 0, or when the winner itself said stale.
- *   <li>A failing entry with an <em>empty</em> prefix (identity meeting {@code k8s:enc:} data) is skipped silently.
- *   <li>If matching entries failed, their messages are aggregated; if nothing matched, the chain's own no-match
- *       message is used ({@value #NO_MATCHING_PREFIX} for provider lists). Both raise {@link
- *       UnreadableValueException}.
+ *   <li><b>decrypt</b>: walk the entries in order; each whose prefix starts the value gets the rest
+ *       of the value. The first success wins. A failure does not stop the walk (two aescbc
+ *       providers share one prefix during a rotation). The result is stale when the winner is not
+ *       entry 0, or when the winner itself said stale.
+ *   <li>A failing entry with an <em>empty</em> prefix (identity meeting {@code k8s:enc:} data) is
+ *       skipped silently.
+ *   <li>If matching entries failed, their messages are aggregated; if nothing matched, the chain's
+ *       own no-match message is used ({@value #NO_MATCHING_PREFIX} for provider lists). Both raise
+ *       {@link UnreadableValueException}.
  * </ul>
  *
- * <p>{@link #decryptDetailed} is the one walk; {@link #decrypt} is a view of it that drops the detail. Nested
- * chains are walked in place (by offset) so a value is copied once, at the innermost transformer. A chain of
- * {@link LocalTransformer}s (no KMS provider) walks synchronously and returns complete stages; an entry that waits
- * (a KMS provider asking its plugin) continues the walk when its stage completes.
+ * <p>{@link #decryptDetailed} is the one walk; {@link #decrypt} is a view of it that drops the
+ * detail. Nested chains are walked in place (by offset) so a value is copied once, at the innermost
+ * transformer. A chain of {@link LocalTransformer}s (no KMS provider) walks synchronously and
+ * returns complete stages; an entry that waits (a KMS provider asking its plugin) continues the
+ * walk when its stage completes.
  */
 public final class PrefixTransformers implements Transformer {
 
@@ -37,11 +40,12 @@ public final class PrefixTransformers implements Transformer {
   public static final String NO_MATCHING_PREFIX = "no matching prefix found";
 
   /**
-   * Hears what each level of a walk did, as kube-apiserver's prefix chains record it: the prefix of the entry
-   * that sealed or tried to open the value ({@value DecryptedDetail#IDENTITY} for a read by identity, the empty
-   * string for a write by it, {@value TransformObserver#UNKNOWN_PREFIX} for a stored value no entry's prefix
-   * matched), the time since the level started, and the entry's error or null. A key list is a level of its own,
-   * so a value under aesgcm yields a sample for its key and one for the provider.
+   * Hears what each level of a walk did, as kube-apiserver's prefix chains record it: the prefix of
+   * the entry that sealed or tried to open the value ({@value DecryptedDetail#IDENTITY} for a read
+   * by identity, the empty string for a write by it, {@value TransformObserver#UNKNOWN_PREFIX} for
+   * a stored value no entry's prefix matched), the time since the level started, and the entry's
+   * error or null. A key list is a level of its own, so a value under aesgcm yields a sample for
+   * its key and one for the provider.
    */
   @FunctionalInterface
   public interface Samples {
@@ -75,7 +79,9 @@ public final class PrefixTransformers implements Transformer {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Entry e && Arrays.equals(e.prefix, prefix) && e.transformer.equals(transformer);
+      return o instanceof Entry e
+          && Arrays.equals(e.prefix, prefix)
+          && e.transformer.equals(transformer);
     }
 
     @Override
@@ -85,7 +91,11 @@ public final class PrefixTransformers implements Transformer {
 
     @Override
     public String toString() {
-      return "Entry[" + (prefix.length == 0 ? "<empty>" : prefixText()) + " -> " + transformer + "]";
+      return "Entry["
+          + (prefix.length == 0 ? "<empty>" : prefixText())
+          + " -> "
+          + transformer
+          + "]";
     }
   }
 
@@ -95,16 +105,22 @@ public final class PrefixTransformers implements Transformer {
   private final byte[][] prefixes;
   private final String[] prefixTexts;
   private final Transformer[] transformers;
-  /** Whether every entry, nested chains included, is a {@link LocalTransformer}: then nothing here waits. */
+
+  /**
+   * Whether every entry, nested chains included, is a {@link LocalTransformer}: then nothing here
+   * waits.
+   */
   private final boolean local;
 
   /**
-   * A chain over {@code entries} (at least one; the first encrypts). {@code noMatchMessage} is reported when no
-   * prefix matches: {@value #NO_MATCHING_PREFIX} for provider lists, upstream's per-provider text for key lists.
+   * A chain over {@code entries} (at least one; the first encrypts). {@code noMatchMessage} is
+   * reported when no prefix matches: {@value #NO_MATCHING_PREFIX} for provider lists, upstream's
+   * per-provider text for key lists.
    */
   public PrefixTransformers(List<Entry> entries, String noMatchMessage) {
     if (entries.isEmpty()) {
-      throw new IllegalArgumentException("a prefix chain needs at least one entry: the first one encrypts");
+      throw new IllegalArgumentException(
+          "a prefix chain needs at least one entry: the first one encrypts");
     }
     this.entries = List.copyOf(entries);
     this.noMatchMessage = Objects.requireNonNull(noMatchMessage, "noMatchMessage");
@@ -135,14 +151,18 @@ public final class PrefixTransformers implements Transformer {
     return entries;
   }
 
-  /** Whether no entry ever waits (no KMS provider), so every stage this chain returns is already complete. */
+  /**
+   * Whether no entry ever waits (no KMS provider), so every stage this chain returns is already
+   * complete.
+   */
   public boolean isLocal() {
     return local;
   }
 
   /**
-   * The full prefix every value written now starts with, across nested levels, e.g. {@code k8s:enc:aesgcm:v1:key1:};
-   * empty when identity writes. (For KMS entries this is the provider prefix; the KMS key id is inside the body.)
+   * The full prefix every value written now starts with, across nested levels, e.g. {@code
+   * k8s:enc:aesgcm:v1:key1:}; empty when identity writes. (For KMS entries this is the provider
+   * prefix; the KMS key id is inside the body.)
    */
   public String writePrefix() {
     return transformers[0] instanceof PrefixTransformers inner
@@ -166,25 +186,30 @@ public final class PrefixTransformers implements Transformer {
       }
     }
     long start = System.nanoTime();
-    return first.encrypt(plaintext, associatedData).handle((body, error) -> {
-      TransformException e = error == null ? null : Stages.asTransformException(error);
-      samples.record(prefixTexts[0], System.nanoTime() - start, e);
-      if (e != null) {
-        throw new CompletionException(e);
-      }
-      return Bytes.concat(prefixes[0], body);
-    });
+    return first
+        .encrypt(plaintext, associatedData)
+        .handle(
+            (body, error) -> {
+              TransformException e = error == null ? null : Stages.asTransformException(error);
+              samples.record(prefixTexts[0], System.nanoTime() - start, e);
+              if (e != null) {
+                throw new CompletionException(e);
+              }
+              return Bytes.concat(prefixes[0], body);
+            });
   }
 
   /** Seals with the first entry, which must be local. */
-  private byte[] sealLocally(byte[] plaintext, byte[] associatedData, Samples samples) throws TransformException {
+  private byte[] sealLocally(byte[] plaintext, byte[] associatedData, Samples samples)
+      throws TransformException {
     long start = System.nanoTime();
     Transformer first = transformers[0];
     byte[] body;
     try {
-      body = first instanceof PrefixTransformers chain
-          ? chain.sealLocally(plaintext, associatedData, samples)
-          : ((LocalTransformer) first).seal(plaintext, associatedData);
+      body =
+          first instanceof PrefixTransformers chain
+              ? chain.sealLocally(plaintext, associatedData, samples)
+              : ((LocalTransformer) first).seal(plaintext, associatedData);
     } catch (TransformException e) {
       samples.record(prefixTexts[0], System.nanoTime() - start, e);
       throw e;
@@ -203,8 +228,11 @@ public final class PrefixTransformers implements Transformer {
     return decryptDetailed(stored, associatedData, Samples.NONE);
   }
 
-  /** {@link #decryptDetailed(byte[], byte[])}, reporting each level's samples to {@code samples}. */
-  public CompletionStage<DecryptedDetail> decryptDetailed(byte[] stored, byte[] associatedData, Samples samples) {
+  /**
+   * {@link #decryptDetailed(byte[], byte[])}, reporting each level's samples to {@code samples}.
+   */
+  public CompletionStage<DecryptedDetail> decryptDetailed(
+      byte[] stored, byte[] associatedData, Samples samples) {
     Walk walk = new Walk(stored, associatedData, samples);
     if (local) {
       try {
@@ -219,17 +247,22 @@ public final class PrefixTransformers implements Transformer {
   /** What one read walks over: the stored value, its associated data, and where samples go. */
   private record Walk(byte[] stored, byte[] associatedData, Samples samples) {}
 
-  /** An empty matched prefix is the identity provider's: the walk's raw concatenation becomes its label. */
+  /**
+   * An empty matched prefix is the identity provider's: the walk's raw concatenation becomes its
+   * label.
+   */
   private static DecryptedDetail labelled(DecryptedDetail d) {
     return d.matchedPrefix().isEmpty()
-        ? new DecryptedDetail(d.plaintext(), d.stale(), DecryptedDetail.IDENTITY, d.providerPrefix())
+        ? new DecryptedDetail(
+            d.plaintext(), d.stale(), DecryptedDetail.IDENTITY, d.providerPrefix())
         : d;
   }
 
   /** The walk of a local chain at {@code offset}: every entry answers at once. */
   private DecryptedDetail walkLocally(Walk w, int offset) throws TransformException {
     long start = System.nanoTime();
-    Failures failures = null; // allocated only when an entry fails: the common path allocates nothing
+    Failures failures =
+        null; // allocated only when an entry fails: the common path allocates nothing
     for (int i = 0; i < transformers.length; i++) {
       if (!startsWith(w.stored(), offset, prefixes[i])) {
         continue;
@@ -247,10 +280,12 @@ public final class PrefixTransformers implements Transformer {
   }
 
   /**
-   * The walk of a chain with an entry that may wait (a KMS provider), from entry {@code from} on: local entries
-   * answer at once; a waiting entry's failure resumes the walk at the next entry when it arrives.
+   * The walk of a chain with an entry that may wait (a KMS provider), from entry {@code from} on:
+   * local entries answer at once; a waiting entry's failure resumes the walk at the next entry when
+   * it arrives.
    */
-  private CompletionStage<DecryptedDetail> walk(Walk w, int offset, int from, Failures failures, long start) {
+  private CompletionStage<DecryptedDetail> walk(
+      Walk w, int offset, int from, Failures failures, long start) {
     for (int i = from; i < transformers.length; i++) {
       if (!startsWith(w.stored(), offset, prefixes[i])) {
         continue;
@@ -265,10 +300,12 @@ public final class PrefixTransformers implements Transformer {
           continue;
         }
       }
-      CompletableFuture<DecryptedDetail> inner = t instanceof PrefixTransformers chain
-          ? chain.walk(w, rest, 0, null, System.nanoTime()).toCompletableFuture()
-          : t.decrypt(copyFrom(w.stored(), rest), w.associatedData()).thenApply(PrefixTransformers::leaf)
-              .toCompletableFuture();
+      CompletableFuture<DecryptedDetail> inner =
+          t instanceof PrefixTransformers chain
+              ? chain.walk(w, rest, 0, null, System.nanoTime()).toCompletableFuture()
+              : t.decrypt(copyFrom(w.stored(), rest), w.associatedData())
+                  .thenApply(PrefixTransformers::leaf)
+                  .toCompletableFuture();
       int index = i;
       Failures soFar = failures;
       if (inner.isDone()) {
@@ -279,40 +316,49 @@ public final class PrefixTransformers implements Transformer {
           continue;
         }
       }
-      return inner.handle((d, error) -> error == null
-              ? CompletableFuture.completedFuture(matched(d, index, w, start))
-              : walk(w, offset, index + 1, failed(soFar, Stages.asTransformException(error), index, w, start),
-                  start))
+      return inner
+          .handle(
+              (d, error) ->
+                  error == null
+                      ? CompletableFuture.completedFuture(matched(d, index, w, start))
+                      : walk(
+                          w,
+                          offset,
+                          index + 1,
+                          failed(soFar, Stages.asTransformException(error), index, w, start),
+                          start))
           .thenCompose(next -> next);
     }
     return CompletableFuture.failedFuture(noneOpened(failures, w, start));
   }
 
   /** Opens the part of the stored value from {@code offset} on with local entry {@code t}. */
-  private static DecryptedDetail openLocal(Transformer t, Walk w, int offset) throws TransformException {
+  private static DecryptedDetail openLocal(Transformer t, Walk w, int offset)
+      throws TransformException {
     return t instanceof PrefixTransformers chain
         ? chain.walkLocally(w, offset)
         : leaf(((LocalTransformer) t).open(copyFrom(w.stored(), offset), w.associatedData()));
   }
 
   /**
-   * Records entry {@code index}'s failure, unless the entry has the empty prefix: identity refusing {@code k8s:enc:}
-   * data is not an error, the encrypting providers after it get their turn.
+   * Records entry {@code index}'s failure, unless the entry has the empty prefix: identity refusing
+   * {@code k8s:enc:} data is not an error, the encrypting providers after it get their turn.
    */
   private Failures failed(Failures failures, TransformException e, int index, Walk w, long start) {
     if (prefixes[index].length == 0) {
       return failures;
     }
     w.samples().record(prefixTexts[index], System.nanoTime() - start, e);
-    // One walk appends in entry order, each step after the previous one ended, so one instance serves it.
+    // One walk appends in entry order, each step after the previous one ended, so one instance
+    // serves it.
     Failures f = failures == null ? new Failures() : failures;
     f.add(e, prefixTexts[index]);
     return f;
   }
 
   /**
-   * Why no entry opened the value: the matching entries' failures, or the chain's no-match message (the one case
-   * recorded as {@value TransformObserver#UNKNOWN_PREFIX}).
+   * Why no entry opened the value: the matching entries' failures, or the chain's no-match message
+   * (the one case recorded as {@value TransformObserver#UNKNOWN_PREFIX}).
    */
   private TransformException noneOpened(Failures failures, Walk w, long start) {
     if (failures != null) {
@@ -324,22 +370,26 @@ public final class PrefixTransformers implements Transformer {
   }
 
   /**
-   * The detail of a value entry {@code index} opened, recorded. Inside the walk, {@code matchedPrefix} is the raw
-   * concatenation of the matched prefixes (empty for identity); {@link #decryptDetailed} turns an empty one into the
-   * {@code identity} label.
+   * The detail of a value entry {@code index} opened, recorded. Inside the walk, {@code
+   * matchedPrefix} is the raw concatenation of the matched prefixes (empty for identity); {@link
+   * #decryptDetailed} turns an empty one into the {@code identity} label.
    */
   private DecryptedDetail matched(DecryptedDetail inner, int index, Walk w, long start) {
     String prefix = prefixTexts[index];
     String label = prefix.isEmpty() ? DecryptedDetail.IDENTITY : prefix;
     w.samples().record(label, System.nanoTime() - start, null);
-    return new DecryptedDetail(inner.plaintext(), inner.stale() || index != 0, prefix + inner.matchedPrefix(), label);
+    return new DecryptedDetail(
+        inner.plaintext(), inner.stale() || index != 0, prefix + inner.matchedPrefix(), label);
   }
 
   private static DecryptedDetail leaf(Decrypted d) {
     return new DecryptedDetail(d.plaintext(), d.stale(), "", "");
   }
 
-  /** The failures of the entries that matched, flattened across nested chains as upstream's aggregate prints. */
+  /**
+   * The failures of the entries that matched, flattened across nested chains as upstream's
+   * aggregate prints.
+   */
   private static final class Failures {
     private final List<String> messages = new ArrayList<>();
     private final List<String> attemptedPrefixes = new ArrayList<>();

@@ -9,7 +9,8 @@ import java.util.Objects;
 import java.util.function.Function;
 
 /**
- * Turns validated {@link ProviderConfig}s into the transformer chain kube-apiserver would build for them.
+ * Turns validated {@link ProviderConfig}s into the transformer chain kube-apiserver would build for
+ * them.
  *
  * <p>Each provider becomes one {@link PrefixTransformers.Entry}:
  *
@@ -27,9 +28,9 @@ import java.util.function.Function;
  *       <td>from the {@link KmsTransformerFactory}</td><td>prefix + envelope</td></tr>
  * </table>
  *
- * <p>A key list is a nested {@link PrefixTransformers} with one entry per key, prefix {@code <keyName>:}, the first
- * key encrypting; it reports {@code no matching key was found for the provided AES transformer} (or {@code
- * Secretbox}) when no key name matches.
+ * <p>A key list is a nested {@link PrefixTransformers} with one entry per key, prefix {@code
+ * <keyName>:}, the first key encrypting; it reports {@code no matching key was found for the
+ * provided AES transformer} (or {@code Secretbox}) when no key name matches.
  */
 public final class ProviderChains {
 
@@ -40,19 +41,22 @@ public final class ProviderChains {
   public static final String KMS_V2_PREFIX = "k8s:enc:kms:v2:";
 
   static final String NO_AES_KEY = "no matching key was found for the provided AES transformer";
-  static final String NO_SECRETBOX_KEY = "no matching key was found for the provided Secretbox transformer";
+  static final String NO_SECRETBOX_KEY =
+      "no matching key was found for the provided Secretbox transformer";
 
   private ProviderChains() {}
 
-  /** The chain for one resource's {@code providers:} list, in order: the first provider encrypts. */
-  public static PrefixTransformers forProviders(List<ProviderConfig> providers, KmsTransformerFactory kms)
-      throws TransformException {
+  /**
+   * The chain for one resource's {@code providers:} list, in order: the first provider encrypts.
+   */
+  public static PrefixTransformers forProviders(
+      List<ProviderConfig> providers, KmsTransformerFactory kms) throws TransformException {
     return forProviders(providers, kms, NonceSource.SECURE_RANDOM);
   }
 
   /** The (prefix, transformer) entry for one provider. */
-  public static PrefixTransformers.Entry forProvider(ProviderConfig provider, KmsTransformerFactory kms)
-      throws TransformException {
+  public static PrefixTransformers.Entry forProvider(
+      ProviderConfig provider, KmsTransformerFactory kms) throws TransformException {
     return forProvider(provider, kms, NonceSource.SECURE_RANDOM);
   }
 
@@ -65,7 +69,8 @@ public final class ProviderChains {
   }
 
   static PrefixTransformers forProviders(
-      List<ProviderConfig> providers, KmsTransformerFactory kms, NonceSource nonces) throws TransformException {
+      List<ProviderConfig> providers, KmsTransformerFactory kms, NonceSource nonces)
+      throws TransformException {
     if (providers.isEmpty()) {
       throw new TransformException("a resource rule needs at least one provider");
     }
@@ -76,26 +81,34 @@ public final class ProviderChains {
     return new PrefixTransformers(entries, PrefixTransformers.NO_MATCHING_PREFIX);
   }
 
-  static PrefixTransformers.Entry forProvider(ProviderConfig provider, KmsTransformerFactory kms, NonceSource nonces)
+  static PrefixTransformers.Entry forProvider(
+      ProviderConfig provider, KmsTransformerFactory kms, NonceSource nonces)
       throws TransformException {
     Objects.requireNonNull(provider, "provider");
     if (provider instanceof ProviderConfig.Identity) {
       return new PrefixTransformers.Entry(new byte[0], IdentityTransformer.INSTANCE);
     }
     if (provider instanceof ProviderConfig.AesCbc p) {
-      return keyList(AESCBC_PREFIX, "aes", p.keys(), key -> new AesCbcTransformer(key, nonces), NO_AES_KEY);
+      return keyList(
+          AESCBC_PREFIX, "aes", p.keys(), key -> new AesCbcTransformer(key, nonces), NO_AES_KEY);
     }
     if (provider instanceof ProviderConfig.AesGcm p) {
-      return keyList(AESGCM_PREFIX, "aes", p.keys(), key -> new AesGcmTransformer(key, nonces), NO_AES_KEY);
+      return keyList(
+          AESGCM_PREFIX, "aes", p.keys(), key -> new AesGcmTransformer(key, nonces), NO_AES_KEY);
     }
     if (provider instanceof ProviderConfig.Secretbox p) {
       return keyList(
-          SECRETBOX_PREFIX, "secretbox", p.keys(), key -> new SecretboxTransformer(key, nonces), NO_SECRETBOX_KEY);
+          SECRETBOX_PREFIX,
+          "secretbox",
+          p.keys(),
+          key -> new SecretboxTransformer(key, nonces),
+          NO_SECRETBOX_KEY);
     }
     if (provider instanceof ProviderConfig.Kms p) {
       String prefix = kmsPrefix(p);
       Transformer body = Objects.requireNonNull(kms, "kms factory").create(p);
-      return PrefixTransformers.Entry.of(prefix, Objects.requireNonNull(body, "kms factory returned no transformer"));
+      return PrefixTransformers.Entry.of(
+          prefix, Objects.requireNonNull(body, "kms factory returned no transformer"));
     }
     throw new TransformException("unsupported provider " + provider.describe());
   }
@@ -125,12 +138,14 @@ public final class ProviderChains {
       } catch (IllegalArgumentException e) {
         // The message states the size problem only; it never contains key bytes.
         throw new TransformException(
-            "error while creating transformer for named key " + key.name() + ": " + e.getMessage(), e);
+            "error while creating transformer for named key " + key.name() + ": " + e.getMessage(),
+            e);
       } finally {
         Arrays.fill(secret, (byte) 0);
       }
       entries.add(PrefixTransformers.Entry.of(key.name() + ":", transformer));
     }
-    return PrefixTransformers.Entry.of(providerPrefix, new PrefixTransformers(entries, noMatchingKey));
+    return PrefixTransformers.Entry.of(
+        providerPrefix, new PrefixTransformers(entries, noMatchingKey));
   }
 }

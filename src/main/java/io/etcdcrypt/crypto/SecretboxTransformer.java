@@ -8,17 +8,19 @@ import org.bouncycastle.crypto.params.KeyParameter;
 import org.bouncycastle.crypto.params.ParametersWithIV;
 
 /**
- * kube-apiserver's {@code secretbox} provider body for one key: NaCl secretbox (XSalsa20 + Poly1305) with a random
- * 192-bit nonce, stored as {@code nonce(24) || tag(16) || ciphertext} — exactly Go's
- * {@code secretbox.Seal(nonce, msg, nonce, key)} and libsodium's {@code crypto_secretbox_easy} layout. No associated
- * data: a value copied to another etcd key still opens.
+ * kube-apiserver's {@code secretbox} provider body for one key: NaCl secretbox (XSalsa20 +
+ * Poly1305) with a random 192-bit nonce, stored as {@code nonce(24) || tag(16) || ciphertext} —
+ * exactly Go's {@code secretbox.Seal(nonce, msg, nonce, key)} and libsodium's {@code
+ * crypto_secretbox_easy} layout. No associated data: a value copied to another etcd key still
+ * opens.
  *
- * <p>Construction: the XSalsa20 keystream for (key, nonce) yields the one-time Poly1305 key in its first 32 bytes;
- * the message is XOR-ed with the keystream from byte 32 on; the tag is Poly1305 over the ciphertext.
+ * <p>Construction: the XSalsa20 keystream for (key, nonce) yields the one-time Poly1305 key in its
+ * first 32 bytes; the message is XOR-ed with the keystream from byte 32 on; the tag is Poly1305
+ * over the ciphertext.
  *
- * <p>Size overhead of a stored value: {@code len("k8s:enc:secretbox:v1:") + len(keyName) + 1} bytes of prefix
- * (added by the provider's {@link PrefixTransformers}) plus 40 bytes (24 nonce + 16 tag), i.e. 62 + len(keyName)
- * bytes more than the plaintext.
+ * <p>Size overhead of a stored value: {@code len("k8s:enc:secretbox:v1:") + len(keyName) + 1} bytes
+ * of prefix (added by the provider's {@link PrefixTransformers}) plus 40 bytes (24 nonce + 16 tag),
+ * i.e. 62 + len(keyName) bytes more than the plaintext.
  */
 public final class SecretboxTransformer extends LocalTransformer {
 
@@ -40,7 +42,9 @@ public final class SecretboxTransformer extends LocalTransformer {
   SecretboxTransformer(byte[] key32, NonceSource nonces) {
     if (key32.length != KEY_SIZE) {
       throw new IllegalArgumentException(
-          "expected key size 32 for secretbox provider, got " + key32.length + ": use base64 of 32 random bytes");
+          "expected key size 32 for secretbox provider, got "
+              + key32.length
+              + ": use base64 of 32 random bytes");
     }
     this.key = key32.clone();
     this.nonces = nonces;

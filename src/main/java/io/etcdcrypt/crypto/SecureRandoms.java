@@ -7,9 +7,10 @@ import java.security.SecureRandom;
 import java.util.UUID;
 
 /**
- * The proxy's one {@link SecureRandom}, for every nonce, IV, DEK, seed and request id it draws: a NIST DRBG
- * (Hash_DRBG, SHA-256, 256-bit strength) seeded once from the operating system. After that it draws without I/O,
- * so a write on an event loop never reads {@code /dev/urandom} (the JDK's default generator does, under a lock).
+ * The proxy's one {@link SecureRandom}, for every nonce, IV, DEK, seed and request id it draws: a
+ * NIST DRBG (Hash_DRBG, SHA-256, 256-bit strength) seeded once from the operating system. After
+ * that it draws without I/O, so a write on an event loop never reads {@code /dev/urandom} (the
+ * JDK's default generator does, under a lock).
  */
 public final class SecureRandoms {
 
@@ -20,12 +21,16 @@ public final class SecureRandoms {
 
   private static SecureRandom newDrbg() {
     try {
-      SecureRandom drbg = SecureRandom.getInstance(
-          "DRBG", DrbgParameters.instantiation(256, DrbgParameters.Capability.RESEED_ONLY, null));
-      drbg.nextBytes(new byte[1]); // the DRBG reads its seed from the OS on first use: here, not on a request
+      SecureRandom drbg =
+          SecureRandom.getInstance(
+              "DRBG",
+              DrbgParameters.instantiation(256, DrbgParameters.Capability.RESEED_ONLY, null));
+      drbg.nextBytes(
+          new byte[1]); // the DRBG reads its seed from the OS on first use: here, not on a request
       return drbg;
     } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("this JVM lacks the DRBG SecureRandom, which every Java 17 JDK provides", e);
+      throw new IllegalStateException(
+          "this JVM lacks the DRBG SecureRandom, which every Java 17 JDK provides", e);
     }
   }
 
@@ -34,7 +39,10 @@ public final class SecureRandoms {
     SHARED.getAlgorithm(); // loading this class seeded it
   }
 
-  /** A random (version 4) UUID drawn from {@link #SHARED}, as {@link UUID#randomUUID()} draws from its own. */
+  /**
+   * A random (version 4) UUID drawn from {@link #SHARED}, as {@link UUID#randomUUID()} draws from
+   * its own.
+   */
   public static UUID uuid() {
     byte[] b = new byte[16];
     SHARED.nextBytes(b);

@@ -11,9 +11,9 @@ public final class Stages {
   private Stages() {}
 
   /**
-   * The outcome of {@code stage}, waiting for it if need be: for callers that may wait (tools, health checks,
-   * tests), never for the proxy's request path. A failure is rethrown as the {@link TransformException} it
-   * completed with.
+   * The outcome of {@code stage}, waiting for it if need be: for callers that may wait (tools,
+   * health checks, tests), never for the proxy's request path. A failure is rethrown as the {@link
+   * TransformException} it completed with.
    */
   public static <T> T join(CompletionStage<T> stage) throws TransformException {
     try {
@@ -23,7 +23,10 @@ public final class Stages {
     }
   }
 
-  /** The outcome of a stage that is done, without waiting; a failure is rethrown as its TransformException. */
+  /**
+   * The outcome of a stage that is done, without waiting; a failure is rethrown as its
+   * TransformException.
+   */
   static <T> T now(CompletableFuture<T> done) throws TransformException {
     try {
       return done.join();
@@ -34,13 +37,17 @@ public final class Stages {
 
   /** What a stage failed with, through CompletionException and ExecutionException wrappers. */
   public static Throwable cause(Throwable t) {
-    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+    while ((t instanceof CompletionException || t instanceof ExecutionException)
+        && t.getCause() != null) {
       t = t.getCause();
     }
     return t;
   }
 
-  /** A failed stage's error as a TransformException: itself if it is one, else wrapped with its message. */
+  /**
+   * A failed stage's error as a TransformException: itself if it is one, else wrapped with its
+   * message.
+   */
   public static TransformException asTransformException(Throwable t) {
     Throwable cause = cause(t);
     if (cause instanceof TransformException te) {

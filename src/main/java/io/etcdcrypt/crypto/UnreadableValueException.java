@@ -5,10 +5,10 @@ import java.util.LinkedHashSet;
 import java.util.List;
 
 /**
- * No entry of a {@link PrefixTransformers} chain could open a value. Either no prefix matched (the message is the
- * chain's no-match message, e.g. {@code no matching prefix found}), or every matching entry failed and the message
- * aggregates their messages the way kube-apiserver does: one distinct message is reported as itself, several as
- * {@code [first, second]}.
+ * No entry of a {@link PrefixTransformers} chain could open a value. Either no prefix matched (the
+ * message is the chain's no-match message, e.g. {@code no matching prefix found}), or every
+ * matching entry failed and the message aggregates their messages the way kube-apiserver does: one
+ * distinct message is reported as itself, several as {@code [first, second]}.
  */
 public final class UnreadableValueException extends TransformException {
 
@@ -16,7 +16,10 @@ public final class UnreadableValueException extends TransformException {
   private final List<String> attemptedPrefixes;
   private final List<String> attemptedProviderPrefixes;
 
-  /** {@code failures} become the cause (the first) and suppressed exceptions (the rest) for stack traces. */
+  /**
+   * {@code failures} become the cause (the first) and suppressed exceptions (the rest) for stack
+   * traces.
+   */
   UnreadableValueException(
       List<String> messages,
       List<String> attemptedPrefixes,
@@ -39,7 +42,10 @@ public final class UnreadableValueException extends TransformException {
     return new UnreadableValueException(List.of(message), List.of(), List.of(), List.of());
   }
 
-  /** True when no entry's prefix matched the value, so nothing was even tried (metric label {@code unknown}). */
+  /**
+   * True when no entry's prefix matched the value, so nothing was even tried (metric label {@code
+   * unknown}).
+   */
   public boolean noPrefixMatched() {
     return attemptedPrefixes.isEmpty();
   }
@@ -49,12 +55,18 @@ public final class UnreadableValueException extends TransformException {
     return attemptedPrefixes;
   }
 
-  /** Outermost-level prefixes of the entries that matched and failed ({@code transformer_prefix} labels). */
+  /**
+   * Outermost-level prefixes of the entries that matched and failed ({@code transformer_prefix}
+   * labels).
+   */
   public List<String> attemptedProviderPrefixes() {
     return attemptedProviderPrefixes;
   }
 
-  /** The individual failure messages, nested chains flattened, as upstream's error aggregate visits them. */
+  /**
+   * The individual failure messages, nested chains flattened, as upstream's error aggregate visits
+   * them.
+   */
   List<String> messages() {
     return messages;
   }

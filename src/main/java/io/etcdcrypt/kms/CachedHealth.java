@@ -5,7 +5,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.function.Supplier;
 
-/** A health result reused for a while: a pass for {@code healthyTtl}, a failure for {@code failedTtl}. */
+/**
+ * A health result reused for a while: a pass for {@code healthyTtl}, a failure for {@code
+ * failedTtl}.
+ */
 final class CachedHealth {
 
   private final Clock clock;
@@ -20,9 +23,12 @@ final class CachedHealth {
     this.failedTtl = failedTtl;
   }
 
-  /** The cached result while it is fresh, else the result of {@code check} (which is then cached). */
+  /**
+   * The cached result while it is fresh, else the result of {@code check} (which is then cached).
+   */
   synchronized KmsHealth get(Supplier<KmsHealth> check) {
-    if (last != null && clock.instant().isBefore(checkedAt.plus(last.ok() ? healthyTtl : failedTtl))) {
+    if (last != null
+        && clock.instant().isBefore(checkedAt.plus(last.ok() ? healthyTtl : failedTtl))) {
       return last;
     }
     return record(check.get());

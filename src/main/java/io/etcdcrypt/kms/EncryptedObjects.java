@@ -12,8 +12,8 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * Reads, checks and writes the KMS v2 {@link EncryptedObject}. The same limits apply on both sides, as in
- * kube-apiserver: a value that breaks them is neither written nor trusted on read.
+ * Reads, checks and writes the KMS v2 {@link EncryptedObject}. The same limits apply on both sides,
+ * as in kube-apiserver: a value that breaks them is neither written nor trusted on read.
  */
 public final class EncryptedObjects {
 
@@ -33,11 +33,13 @@ public final class EncryptedObjects {
     try {
       o = EncryptedObject.parseFrom(stored);
     } catch (InvalidProtocolBufferException e) {
-      throw new TransformException("stored KMS v2 value is not a valid EncryptedObject: " + e.getMessage());
+      throw new TransformException(
+          "stored KMS v2 value is not a valid EncryptedObject: " + e.getMessage());
     }
     List<String> problems = problems(o);
     if (!problems.isEmpty()) {
-      throw new TransformException("stored KMS v2 value is invalid: " + String.join("; ", problems));
+      throw new TransformException(
+          "stored KMS v2 value is invalid: " + String.join("; ", problems));
     }
     return o;
   }
@@ -46,7 +48,8 @@ public final class EncryptedObjects {
   public static byte[] encode(EncryptedObject o) throws TransformException {
     List<String> problems = problems(o);
     if (!problems.isEmpty()) {
-      throw new TransformException("refusing to write an invalid KMS v2 EncryptedObject: " + String.join("; ", problems));
+      throw new TransformException(
+          "refusing to write an invalid KMS v2 EncryptedObject: " + String.join("; ", problems));
     }
     return o.toByteArray();
   }
@@ -55,7 +58,8 @@ public final class EncryptedObjects {
   public static List<String> problems(EncryptedObject o) {
     List<String> problems = new ArrayList<>();
     EncryptedDEKSourceType type = o.getEncryptedDEKSourceType();
-    if (type != EncryptedDEKSourceType.AES_GCM_KEY && type != EncryptedDEKSourceType.HKDF_SHA256_XNONCE_AES_GCM_SEED) {
+    if (type != EncryptedDEKSourceType.AES_GCM_KEY
+        && type != EncryptedDEKSourceType.HKDF_SHA256_XNONCE_AES_GCM_SEED) {
       problems.add("unknown encryptedDEKSourceType: " + o.getEncryptedDEKSourceTypeValue());
     }
     if (o.getEncryptedData().isEmpty()) {
@@ -78,13 +82,18 @@ public final class EncryptedObjects {
       return "encrypted DEK source is empty";
     }
     if (source.size() > ENCRYPTED_DEK_SOURCE_MAX_SIZE) {
-      return "encrypted DEK source is " + source.size() + " bytes, which exceeds the max size of "
+      return "encrypted DEK source is "
+          + source.size()
+          + " bytes, which exceeds the max size of "
           + ENCRYPTED_DEK_SOURCE_MAX_SIZE;
     }
     return null;
   }
 
-  /** {@code null} when the key id is usable, else {@code empty} or {@code too_long} (the metric label). */
+  /**
+   * {@code null} when the key id is usable, else {@code empty} or {@code too_long} (the metric
+   * label).
+   */
   public static String keyIdErrorCode(String keyId) {
     if (keyId.isEmpty()) {
       return "empty";
@@ -99,7 +108,10 @@ public final class EncryptedObjects {
     }
     return code.equals("empty")
         ? "keyID is empty"
-        : "keyID is " + utf8Length(keyId) + " bytes, which exceeds the max size of " + KEY_ID_MAX_SIZE;
+        : "keyID is "
+            + utf8Length(keyId)
+            + " bytes, which exceeds the max size of "
+            + KEY_ID_MAX_SIZE;
   }
 
   static List<String> annotationProblems(Map<String, ByteString> annotations) {
@@ -113,12 +125,19 @@ public final class EncryptedObjects {
       total += utf8Length(e.getKey()) + e.getValue().size();
     }
     if (total > ANNOTATIONS_MAX_SIZE) {
-      problems.add("total size of annotations is " + total + ", which exceeds the max size of " + ANNOTATIONS_MAX_SIZE);
+      problems.add(
+          "total size of annotations is "
+              + total
+              + ", which exceeds the max size of "
+              + ANNOTATIONS_MAX_SIZE);
     }
     return problems;
   }
 
-  /** Kubernetes' IsFullyQualifiedDomainName: an RFC 1123 subdomain of at least two labels; a final dot is allowed. */
+  /**
+   * Kubernetes' IsFullyQualifiedDomainName: an RFC 1123 subdomain of at least two labels; a final
+   * dot is allowed.
+   */
   static String fqdnProblem(String name) {
     if (name.isEmpty()) {
       return "is empty";

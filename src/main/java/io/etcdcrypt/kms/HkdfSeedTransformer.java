@@ -3,18 +3,19 @@ package io.etcdcrypt.kms;
 import io.etcdcrypt.crypto.AesGcm;
 import io.etcdcrypt.crypto.Decrypted;
 import io.etcdcrypt.crypto.Hkdf;
+import io.etcdcrypt.crypto.LocalTransformer;
 import io.etcdcrypt.crypto.SecureRandoms;
 import io.etcdcrypt.crypto.TransformException;
-import io.etcdcrypt.crypto.LocalTransformer;
 import java.util.Arrays;
 import java.util.function.Consumer;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * KMS v2's {@code HKDF_SHA256_XNONCE_AES_GCM_SEED} body: each write draws 32 random bytes of {@code info}, derives
- * {@code k = HKDF-Expand-SHA256(seed, info, 32)} (no extract step, no salt) and stores
- * {@code info(32) || nonce(12) || AES-256-GCM_k(plaintext, AAD = etcd key)}. A fresh key per write removes any
- * practical limit on writes per seed, so one seed serves a process for as long as the KMS key id is unchanged.
+ * KMS v2's {@code HKDF_SHA256_XNONCE_AES_GCM_SEED} body: each write draws 32 random bytes of {@code
+ * info}, derives {@code k = HKDF-Expand-SHA256(seed, info, 32)} (no extract step, no salt) and
+ * stores {@code info(32) || nonce(12) || AES-256-GCM_k(plaintext, AAD = etcd key)}. A fresh key per
+ * write removes any practical limit on writes per seed, so one seed serves a process for as long as
+ * the KMS key id is unchanged.
  */
 final class HkdfSeedTransformer extends LocalTransformer {
 

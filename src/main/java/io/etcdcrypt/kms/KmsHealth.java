@@ -1,8 +1,8 @@
 package io.etcdcrypt.kms;
 
 /**
- * The outcome of a KMS provider's health check, for {@code /healthz} and {@code /readyz}. {@code error} is
- * {@code null} when healthy; otherwise it says what failed (never key material).
+ * The outcome of a KMS provider's health check, for {@code /healthz} and {@code /readyz}. {@code
+ * error} is {@code null} when healthy; otherwise it says what failed (never key material).
  */
 public record KmsHealth(boolean ok, String error) {
 

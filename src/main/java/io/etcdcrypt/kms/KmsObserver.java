@@ -3,9 +3,10 @@ package io.etcdcrypt.kms;
 import io.grpc.Status;
 
 /**
- * What KMS providers report for metrics: plugin calls, DEK cache use, key ids. Every method has a no-op default
- * so an observer implements only what it records. Implementations must be thread-safe and fast (they are called
- * on the data path) and must never throw. Key ids are passed as they are; hash them before exporting.
+ * What KMS providers report for metrics: plugin calls, DEK cache use, key ids. Every method has a
+ * no-op default so an observer implements only what it records. Implementations must be thread-safe
+ * and fast (they are called on the data path) and must never throw. Key ids are passed as they are;
+ * hash them before exporting.
  */
 public interface KmsObserver {
 
@@ -19,8 +20,8 @@ public interface KmsObserver {
   }
 
   /**
-   * One gRPC call to a plugin finished. {@code fullMethod} is the full gRPC path, e.g.
-   * {@code /v2.KeyManagementService/Encrypt}; {@code code} is {@code OK} on success.
+   * One gRPC call to a plugin finished. {@code fullMethod} is the full gRPC path, e.g. {@code
+   * /v2.KeyManagementService/Encrypt}; {@code code} is {@code OK} on success.
    */
   default void pluginCall(String provider, String fullMethod, Status.Code code, long nanos) {}
 
@@ -30,7 +31,10 @@ public interface KmsObserver {
   /** A stored DEK/seed was not cached: the plugin is asked to decrypt it. */
   default void dekCacheMiss(String provider) {}
 
-  /** The DEK cache now holds {@code size} entries; {@code capacity} is its bound, or -1 when unbounded. */
+  /**
+   * The DEK cache now holds {@code size} entries; {@code capacity} is its bound, or -1 when
+   * unbounded.
+   */
   default void dekCacheSize(String provider, int size, int capacity) {}
 
   /** A fresh DEK or seed was drawn from the random source. */
@@ -42,6 +46,9 @@ public interface KmsObserver {
   /** A KMS v2 Status call reported a valid {@code keyId}. */
   default void statusKeyId(String provider, String keyId) {}
 
-  /** A KMS v2 Status call reported an unusable key id; {@code reason} is {@code empty} or {@code too_long}. */
+  /**
+   * A KMS v2 Status call reported an unusable key id; {@code reason} is {@code empty} or {@code
+   * too_long}.
+   */
   default void invalidStatusKeyId(String provider, String reason) {}
 }

@@ -4,8 +4,9 @@ import io.etcdcrypt.crypto.TransformException;
 import io.grpc.Status;
 
 /**
- * A call to a KMS plugin failed, or its answer broke the KMS contract. {@link #code()} is the gRPC status code
- * of the call ({@code OK} when the call succeeded but the answer was unusable), for metrics labels.
+ * A call to a KMS plugin failed, or its answer broke the KMS contract. {@link #code()} is the gRPC
+ * status code of the call ({@code OK} when the call succeeded but the answer was unusable), for
+ * metrics labels.
  */
 public class KmsPluginException extends TransformException {
 

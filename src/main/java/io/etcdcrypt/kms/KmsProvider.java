@@ -5,9 +5,9 @@ import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.Transformer;
 
 /**
- * A KMS provider of an EncryptionConfiguration: the transformer for the bytes after its
- * {@code k8s:enc:kms:<apiVersion>:<name>:} prefix, plus its health and its lifetime (a background status poller
- * and a gRPC channel, released by {@link #close()}).
+ * A KMS provider of an EncryptionConfiguration: the transformer for the bytes after its {@code
+ * k8s:enc:kms:<apiVersion>:<name>:} prefix, plus its health and its lifetime (a background status
+ * poller and a gRPC channel, released by {@link #close()}).
  */
 public interface KmsProvider extends Transformer, AutoCloseable {
 
@@ -17,15 +17,18 @@ public interface KmsProvider extends Transformer, AutoCloseable {
   KmsApiVersion apiVersion();
 
   /**
-   * Whether the plugin works, as kube-apiserver's {@code kms-provider} health checks decide it; cached (20 s when
-   * healthy, 3 s when not), so callers may ask on every probe.
+   * Whether the plugin works, as kube-apiserver's {@code kms-provider} health checks decide it;
+   * cached (20 s when healthy, 3 s when not), so callers may ask on every probe.
    */
   KmsHealth health();
 
   /** What a closed provider answers to every encrypt and decrypt. */
   static TransformException closedError(String name) {
-    return new TransformException("KMS provider " + name + " was closed (its configuration was replaced or the"
-        + " proxy is shutting down)");
+    return new TransformException(
+        "KMS provider "
+            + name
+            + " was closed (its configuration was replaced or the"
+            + " proxy is shutting down)");
   }
 
   /** Stops background work and closes the plugin connection. Idempotent. */

@@ -5,17 +5,19 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * The knobs of KMS providers that kube-apiserver hard-codes. {@link #defaults()} are upstream's values; tests
- * shorten them or inject a clock so that nothing has to wait for minutes.
+ * The knobs of KMS providers that kube-apiserver hard-codes. {@link #defaults()} are upstream's
+ * values; tests shorten them or inject a clock so that nothing has to wait for minutes.
  *
  * @param clock the time source for write-window expiry, health caching and DEK cache TTLs
  * @param observer receives plugin calls, cache hits/misses and key ids (for metrics)
  * @param statusPollInterval KMS v2: time between Status calls while the plugin is healthy (60 s)
  * @param failingStatusPollInterval KMS v2: time between Status calls while it is not (10 s)
- * @param writeWindow KMS v2: how long after the last good Status the current seed may still encrypt (3 min)
+ * @param writeWindow KMS v2: how long after the last good Status the current seed may still encrypt
+ *     (3 min)
  * @param healthyResultTtl how long a passing health check is reused (20 s)
  * @param failedResultTtl how long a failing health check is reused (3 s)
- * @param dekSourceCacheTtl KMS v2: TTL of read-cache entries (24 h; expired entries are still served)
+ * @param dekSourceCacheTtl KMS v2: TTL of read-cache entries (24 h; expired entries are still
+ *     served)
  */
 public record KmsProviderOptions(
     Clock clock,
@@ -52,23 +54,54 @@ public record KmsProviderOptions(
   }
 
   public KmsProviderOptions withClock(Clock c) {
-    return new KmsProviderOptions(c, observer, statusPollInterval, failingStatusPollInterval, writeWindow,
-        healthyResultTtl, failedResultTtl, dekSourceCacheTtl);
+    return new KmsProviderOptions(
+        c,
+        observer,
+        statusPollInterval,
+        failingStatusPollInterval,
+        writeWindow,
+        healthyResultTtl,
+        failedResultTtl,
+        dekSourceCacheTtl);
   }
 
   public KmsProviderOptions withObserver(KmsObserver o) {
-    return new KmsProviderOptions(clock, o, statusPollInterval, failingStatusPollInterval, writeWindow,
-        healthyResultTtl, failedResultTtl, dekSourceCacheTtl);
+    return new KmsProviderOptions(
+        clock,
+        o,
+        statusPollInterval,
+        failingStatusPollInterval,
+        writeWindow,
+        healthyResultTtl,
+        failedResultTtl,
+        dekSourceCacheTtl);
   }
 
-  /** How long a passing health result is reused: about how long a plugin that died still reads as healthy. */
+  /**
+   * How long a passing health result is reused: about how long a plugin that died still reads as
+   * healthy.
+   */
   public KmsProviderOptions withHealthyResultTtl(Duration ttl) {
-    return new KmsProviderOptions(clock, observer, statusPollInterval, failingStatusPollInterval, writeWindow, ttl,
-        failedResultTtl, dekSourceCacheTtl);
+    return new KmsProviderOptions(
+        clock,
+        observer,
+        statusPollInterval,
+        failingStatusPollInterval,
+        writeWindow,
+        ttl,
+        failedResultTtl,
+        dekSourceCacheTtl);
   }
 
   public KmsProviderOptions withStatusPollIntervals(Duration healthy, Duration failing) {
-    return new KmsProviderOptions(clock, observer, healthy, failing, writeWindow, healthyResultTtl, failedResultTtl,
+    return new KmsProviderOptions(
+        clock,
+        observer,
+        healthy,
+        failing,
+        writeWindow,
+        healthyResultTtl,
+        failedResultTtl,
         dekSourceCacheTtl);
   }
 }

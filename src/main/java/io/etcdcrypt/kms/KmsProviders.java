@@ -9,13 +9,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Builds the KMS providers of one loaded EncryptionConfiguration and owns them: {@link #create} picks KMS v1 or v2
- * by {@code apiVersion}; {@link #providers()} lists them (for health checks, in configuration order);
- * {@link #close()} stops them all. Use one instance per configuration generation, and close it when that
- * configuration is replaced.
+ * Builds the KMS providers of one loaded EncryptionConfiguration and owns them: {@link #create}
+ * picks KMS v1 or v2 by {@code apiVersion}; {@link #providers()} lists them (for health checks, in
+ * configuration order); {@link #close()} stops them all. Use one instance per configuration
+ * generation, and close it when that configuration is replaced.
  *
- * <p>The same {@code kms} entry listed again (equal name, endpoint, version, cache size and timeout) gets the same
- * provider, so it shares one plugin connection and one DEK cache.
+ * <p>The same {@code kms} entry listed again (equal name, endpoint, version, cache size and
+ * timeout) gets the same provider, so it shares one plugin connection and one DEK cache.
  */
 public final class KmsProviders implements KmsTransformerFactory, AutoCloseable {
 
@@ -33,13 +33,15 @@ public final class KmsProviders implements KmsTransformerFactory, AutoCloseable 
   }
 
   /**
-   * Creates (or returns the already created) provider for {@code kms}. A KMS v2 provider runs its first Status
-   * check before returning (at most {@code timeout}); a plugin that is down does not make this fail.
+   * Creates (or returns the already created) provider for {@code kms}. A KMS v2 provider runs its
+   * first Status check before returning (at most {@code timeout}); a plugin that is down does not
+   * make this fail.
    */
   @Override
   public synchronized KmsProvider create(ProviderConfig.Kms kms) throws TransformException {
     if (closed) {
-      throw new TransformException("KMS providers of this configuration were closed; cannot create " + kms.describe());
+      throw new TransformException(
+          "KMS providers of this configuration were closed; cannot create " + kms.describe());
     }
     KmsProvider existing = providers.get(kms);
     if (existing != null) {
@@ -47,12 +49,14 @@ public final class KmsProviders implements KmsTransformerFactory, AutoCloseable 
     }
     KmsProvider created;
     try {
-      created = switch (kms.apiVersion()) {
-        case V2 -> KmsV2Transformer.start(kms, options);
-        case V1 -> KmsV1Transformer.create(kms, options);
-      };
+      created =
+          switch (kms.apiVersion()) {
+            case V2 -> KmsV2Transformer.start(kms, options);
+            case V1 -> KmsV1Transformer.create(kms, options);
+          };
     } catch (IllegalArgumentException | IllegalStateException e) {
-      throw new TransformException("could not configure KMS plugin \"" + kms.name() + "\": " + e.getMessage(), e);
+      throw new TransformException(
+          "could not configure KMS plugin \"" + kms.name() + "\": " + e.getMessage(), e);
     }
     providers.put(kms, created);
     return created;

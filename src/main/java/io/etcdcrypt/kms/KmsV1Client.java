@@ -1,7 +1,7 @@
 package io.etcdcrypt.kms;
 
-import io.etcdcrypt.config.KmsEndpoint;
 import com.google.protobuf.ByteString;
+import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.kms.proto.v1beta1.DecryptRequest;
 import io.etcdcrypt.kms.proto.v1beta1.EncryptRequest;
 import io.etcdcrypt.kms.proto.v1beta1.KeyManagementServiceGrpc;
@@ -12,10 +12,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
 /**
- * The KMS v1 plugin API ({@code /v1beta1.KeyManagementService/*}): each call returns a stage that completes with
- * the plugin's answer or a {@link KmsPluginException}. Before the first Encrypt/Decrypt it checks that the plugin
- * speaks {@code v1beta1}; a success is remembered, a failure is retried on the next call (as kube-apiserver does).
- * Thread-safe.
+ * The KMS v1 plugin API ({@code /v1beta1.KeyManagementService/*}): each call returns a stage that
+ * completes with the plugin's answer or a {@link KmsPluginException}. Before the first
+ * Encrypt/Decrypt it checks that the plugin speaks {@code v1beta1}; a success is remembered, a
+ * failure is retried on the next call (as kube-apiserver does). Thread-safe.
  */
 public final class KmsV1Client implements AutoCloseable {
 
@@ -24,7 +24,8 @@ public final class KmsV1Client implements AutoCloseable {
   private final PluginConnection connection;
   private volatile boolean versionChecked;
 
-  public KmsV1Client(String provider, KmsEndpoint endpoint, Duration timeout, KmsObserver observer) {
+  public KmsV1Client(
+      String provider, KmsEndpoint endpoint, Duration timeout, KmsObserver observer) {
     this.connection = new PluginConnection(provider, endpoint, timeout, observer);
   }
 
@@ -34,26 +35,39 @@ public final class KmsV1Client implements AutoCloseable {
 
   public CompletableFuture<byte[]> encrypt(byte[] plain) {
     EncryptRequest request =
-        EncryptRequest.newBuilder().setVersion(API_VERSION).setPlain(ByteString.copyFrom(plain)).build();
+        EncryptRequest.newBuilder()
+            .setVersion(API_VERSION)
+            .setPlain(ByteString.copyFrom(plain))
+            .build();
     return checkVersion()
-        .thenCompose(ok -> connection.call(KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt"))
-        .thenApply(response -> {
-          byte[] cipher = response.getCipher().toByteArray();
-          if (cipher.length == 0 || cipher.length > 0xFFFF) {
-            throw new CompletionException(new KmsPluginException(
-                "the KMS plugin at " + endpoint() + " answered Encrypt with a ciphertext of " + cipher.length
-                    + " bytes; it must be 1 to 65535 bytes",
-                Status.Code.OK));
-          }
-          return cipher;
-        });
+        .thenCompose(
+            ok -> connection.call(KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt"))
+        .thenApply(
+            response -> {
+              byte[] cipher = response.getCipher().toByteArray();
+              if (cipher.length == 0 || cipher.length > 0xFFFF) {
+                throw new CompletionException(
+                    new KmsPluginException(
+                        "the KMS plugin at "
+                            + endpoint()
+                            + " answered Encrypt with a ciphertext of "
+                            + cipher.length
+                            + " bytes; it must be 1 to 65535 bytes",
+                        Status.Code.OK));
+              }
+              return cipher;
+            });
   }
 
   public CompletableFuture<byte[]> decrypt(byte[] cipher) {
     DecryptRequest request =
-        DecryptRequest.newBuilder().setVersion(API_VERSION).setCipher(ByteString.copyFrom(cipher)).build();
+        DecryptRequest.newBuilder()
+            .setVersion(API_VERSION)
+            .setCipher(ByteString.copyFrom(cipher))
+            .build();
     return checkVersion()
-        .thenCompose(ok -> connection.call(KeyManagementServiceGrpc.getDecryptMethod(), request, "Decrypt"))
+        .thenCompose(
+            ok -> connection.call(KeyManagementServiceGrpc.getDecryptMethod(), request, "Decrypt"))
         .thenApply(response -> response.getPlain().toByteArray());
   }
 
@@ -62,17 +76,26 @@ public final class KmsV1Client implements AutoCloseable {
       return CompletableFuture.completedFuture(null);
     }
     VersionRequest request = VersionRequest.newBuilder().setVersion(API_VERSION).build();
-    return connection.call(KeyManagementServiceGrpc.getVersionMethod(), request, "Version").thenApply(response -> {
-      String version = response.getVersion();
-      if (!API_VERSION.equals(version)) {
-        throw new CompletionException(new KmsPluginException(
-            "KMS provider api version " + version + " is not supported, only " + API_VERSION
-                + " is supported now (plugin at " + endpoint() + ")",
-            Status.Code.OK));
-      }
-      versionChecked = true;
-      return null;
-    });
+    return connection
+        .call(KeyManagementServiceGrpc.getVersionMethod(), request, "Version")
+        .thenApply(
+            response -> {
+              String version = response.getVersion();
+              if (!API_VERSION.equals(version)) {
+                throw new CompletionException(
+                    new KmsPluginException(
+                        "KMS provider api version "
+                            + version
+                            + " is not supported, only "
+                            + API_VERSION
+                            + " is supported now (plugin at "
+                            + endpoint()
+                            + ")",
+                        Status.Code.OK));
+              }
+              versionChecked = true;
+              return null;
+            });
   }
 
   @Override

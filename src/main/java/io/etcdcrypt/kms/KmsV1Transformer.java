@@ -1,10 +1,10 @@
 package io.etcdcrypt.kms;
 
-import io.etcdcrypt.config.KmsEndpoint;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.google.protobuf.ByteString;
 import io.etcdcrypt.config.KmsApiVersion;
+import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.AesCbcTransformer;
 import io.etcdcrypt.crypto.AesGcmTransformer;
@@ -22,13 +22,15 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 
 /**
- * A KMS v1 provider (deprecated upstream since 1.28, off by default since 1.29), byte-compatible with
- * kube-apiserver: after {@code k8s:enc:kms:v1:<name>:} comes {@code u16BE(len encDEK) || encDEK || body}.
+ * A KMS v1 provider (deprecated upstream since 1.28, off by default since 1.29), byte-compatible
+ * with kube-apiserver: after {@code k8s:enc:kms:v1:<name>:} comes {@code u16BE(len encDEK) ||
+ * encDEK || body}.
  *
- * <p>Every write draws a fresh 32-byte DEK and costs one plugin Encrypt; the body is AES-256-GCM with the etcd key
- * as associated data. Reads look the encrypted DEK up in a cache of {@code cachesize} entries (negative: no cache,
- * every read calls Decrypt; concurrent misses for one DEK share one call) and try AES-GCM first, then the AES-CBC
- * that Kubernetes ≤ 1.24 wrote; a CBC value is stale. Only what needs the plugin waits for it.
+ * <p>Every write draws a fresh 32-byte DEK and costs one plugin Encrypt; the body is AES-256-GCM
+ * with the etcd key as associated data. Reads look the encrypted DEK up in a cache of {@code
+ * cachesize} entries (negative: no cache, every read calls Decrypt; concurrent misses for one DEK
+ * share one call) and try AES-GCM first, then the AES-CBC that Kubernetes ≤ 1.24 wrote; a CBC value
+ * is stale. Only what needs the plugin waits for it.
  */
 public final class KmsV1Transformer implements KmsProvider {
 
@@ -40,8 +42,13 @@ public final class KmsV1Transformer implements KmsProvider {
   private final KmsProviderOptions options;
   private volatile boolean closed;
   private final int cacheSize;
-  /** Decrypted DEKs by encrypted DEK; null when {@code cachesize} is negative (every read asks the plugin). */
+
+  /**
+   * Decrypted DEKs by encrypted DEK; null when {@code cachesize} is negative (every read asks the
+   * plugin).
+   */
   private final AsyncCache<ByteString, DekReader> cache;
+
   private final CachedHealth health;
 
   /** Opens v1 bodies with one DEK: GCM as written since 1.25, then CBC as written before. */
@@ -50,8 +57,10 @@ public final class KmsV1Transformer implements KmsProvider {
       try {
         return new DekReader(new AesGcmTransformer(dek), new AesCbcTransformer(dek));
       } catch (IllegalArgumentException e) {
-        throw new TransformException("the KMS plugin decrypted a DEK of " + dek.length
-            + " bytes, which is not an AES key size (16, 24 or 32)");
+        throw new TransformException(
+            "the KMS plugin decrypted a DEK of "
+                + dek.length
+                + " bytes, which is not an AES key size (16, 24 or 32)");
       } finally {
         Arrays.fill(dek, (byte) 0);
       }
@@ -67,7 +76,8 @@ public final class KmsV1Transformer implements KmsProvider {
       try {
         return cbc.open(body, associatedData).markStale(true);
       } catch (TransformException cbcFailure) {
-        throw new TransformException("[" + gcmFailure.getMessage() + ", " + cbcFailure.getMessage() + "]");
+        throw new TransformException(
+            "[" + gcmFailure.getMessage() + ", " + cbcFailure.getMessage() + "]");
       }
     }
 
@@ -90,12 +100,16 @@ public final class KmsV1Transformer implements KmsProvider {
         throw lengthPrefixError();
       }
       ByteString encryptedDek = ByteString.copyFrom(stored, in.position(), length);
-      return new Envelope(encryptedDek, Arrays.copyOfRange(stored, in.position() + length, stored.length));
+      return new Envelope(
+          encryptedDek, Arrays.copyOfRange(stored, in.position() + length, stored.length));
     }
 
     static byte[] write(byte[] encryptedDek, byte[] body) {
       return ByteBuffer.allocate(Short.BYTES + encryptedDek.length + body.length)
-          .putShort((short) encryptedDek.length).put(encryptedDek).put(body).array();
+          .putShort((short) encryptedDek.length)
+          .put(encryptedDek)
+          .put(body)
+          .array();
     }
 
     private static TransformException lengthPrefixError() {
@@ -104,23 +118,40 @@ public final class KmsV1Transformer implements KmsProvider {
     }
   }
 
-  private KmsV1Transformer(String name, KmsEndpoint endpoint, Duration timeout, int cacheSize,
+  private KmsV1Transformer(
+      String name,
+      KmsEndpoint endpoint,
+      Duration timeout,
+      int cacheSize,
       KmsProviderOptions options) {
     if (cacheSize == 0) {
-      throw new IllegalArgumentException("KMS provider " + name + ": cachesize 0 is invalid; use a positive size,"
-          + " or a negative one to disable the cache");
+      throw new IllegalArgumentException(
+          "KMS provider "
+              + name
+              + ": cachesize 0 is invalid; use a positive size,"
+              + " or a negative one to disable the cache");
     }
     this.name = name;
     this.options = options;
     this.cacheSize = cacheSize;
     this.client = new KmsV1Client(name, endpoint, timeout, options.observer());
-    this.health = new CachedHealth(options.clock(), options.healthyResultTtl(), options.failedResultTtl());
-    this.cache = cacheSize < 0 ? null
-        : Caffeine.newBuilder().maximumSize(cacheSize).executor(Runnable::run).buildAsync();
+    this.health =
+        new CachedHealth(options.clock(), options.healthyResultTtl(), options.failedResultTtl());
+    this.cache =
+        cacheSize < 0
+            ? null
+            : Caffeine.newBuilder().maximumSize(cacheSize).executor(Runnable::run).buildAsync();
   }
 
-  /** Creates the provider; the plugin is contacted on first use (Version handshake, then Encrypt/Decrypt). */
-  public static KmsV1Transformer create(String name, KmsEndpoint endpoint, Duration timeout, int cacheSize,
+  /**
+   * Creates the provider; the plugin is contacted on first use (Version handshake, then
+   * Encrypt/Decrypt).
+   */
+  public static KmsV1Transformer create(
+      String name,
+      KmsEndpoint endpoint,
+      Duration timeout,
+      int cacheSize,
       KmsProviderOptions options) {
     return new KmsV1Transformer(name, endpoint, timeout, cacheSize, options);
   }
@@ -128,10 +159,15 @@ public final class KmsV1Transformer implements KmsProvider {
   /** {@link #create} for a configured {@code kms} provider with {@code apiVersion: v1}. */
   public static KmsV1Transformer create(ProviderConfig.Kms config, KmsProviderOptions options) {
     if (config.apiVersion() != KmsApiVersion.V1) {
-      throw new IllegalArgumentException("KMS provider " + config.name() + " has apiVersion " + config.apiVersion()
-          + ", not v1");
+      throw new IllegalArgumentException(
+          "KMS provider " + config.name() + " has apiVersion " + config.apiVersion() + ", not v1");
     }
-    return create(config.name(), KmsEndpoint.of(config.endpoint()), config.timeout(), config.cacheSize(), options);
+    return create(
+        config.name(),
+        KmsEndpoint.of(config.endpoint()),
+        config.timeout(),
+        config.cacheSize(),
+        options);
   }
 
   @Override
@@ -144,7 +180,10 @@ public final class KmsV1Transformer implements KmsProvider {
     return KmsApiVersion.V1;
   }
 
-  /** Draws a fresh DEK, has the plugin encrypt it, and seals the value with it: one plugin call per write. */
+  /**
+   * Draws a fresh DEK, has the plugin encrypt it, and seals the value with it: one plugin call per
+   * write.
+   */
   @Override
   public CompletionStage<byte[]> encrypt(byte[] plaintext, byte[] associatedData) {
     if (closed) {
@@ -160,16 +199,19 @@ public final class KmsV1Transformer implements KmsProvider {
     } catch (TransformException e) {
       return CompletableFuture.failedFuture(e);
     }
-    return client.encrypt(dek).whenComplete((encryptedDek, error) -> Arrays.fill(dek, (byte) 0))
-        .thenApply(encryptedDek -> {
-          try {
-            byte[] body = reader.gcm().seal(plaintext, associatedData);
-            remember(ByteString.copyFrom(encryptedDek), reader);
-            return Envelope.write(encryptedDek, body);
-          } catch (TransformException e) {
-            throw new CompletionException(e);
-          }
-        });
+    return client
+        .encrypt(dek)
+        .whenComplete((encryptedDek, error) -> Arrays.fill(dek, (byte) 0))
+        .thenApply(
+            encryptedDek -> {
+              try {
+                byte[] body = reader.gcm().seal(plaintext, associatedData);
+                remember(ByteString.copyFrom(encryptedDek), reader);
+                return Envelope.write(encryptedDek, body);
+              } catch (TransformException e) {
+                throw new CompletionException(e);
+              }
+            });
   }
 
   /** Opens a value with its DEK: at once when cached, else when the plugin's Decrypt answers. */
@@ -189,10 +231,13 @@ public final class KmsV1Transformer implements KmsProvider {
       reader = readerFor(envelope.encryptedDek());
     } else {
       boolean[] loaded = {false};
-      reader = cache.get(envelope.encryptedDek(), (key, executor) -> {
-        loaded[0] = true;
-        return readerFor(key);
-      });
+      reader =
+          cache.get(
+              envelope.encryptedDek(),
+              (key, executor) -> {
+                loaded[0] = true;
+                return readerFor(key);
+              });
       if (loaded[0]) {
         options.observer().dekCacheMiss(name);
         reader.thenRun(this::reportCacheSize);
@@ -202,34 +247,41 @@ public final class KmsV1Transformer implements KmsProvider {
     }
     if (reader.isDone() && !reader.isCompletedExceptionally()) {
       try {
-        return CompletableFuture.completedFuture(reader.join().open(envelope.body(), associatedData));
+        return CompletableFuture.completedFuture(
+            reader.join().open(envelope.body(), associatedData));
       } catch (TransformException e) {
         return CompletableFuture.failedFuture(e);
       }
     }
-    return reader.thenApply(r -> {
-      try {
-        return r.open(envelope.body(), associatedData);
-      } catch (TransformException e) {
-        throw new CompletionException(e);
-      }
-    });
+    return reader.thenApply(
+        r -> {
+          try {
+            return r.open(envelope.body(), associatedData);
+          } catch (TransformException e) {
+            throw new CompletionException(e);
+          }
+        });
   }
 
   /** Asks the plugin for the DEK behind {@code encryptedDek}. */
   private CompletableFuture<DekReader> readerFor(ByteString encryptedDek) {
-    return client.decrypt(encryptedDek.toByteArray()).handle((dek, error) -> {
-      try {
-        if (error != null) {
-          TransformException e = Stages.asTransformException(error);
-          throw new KmsPluginException("failed to decrypt DEK: " + e.getMessage(),
-              e instanceof KmsPluginException k ? k.code() : Status.Code.UNKNOWN, e);
-        }
-        return DekReader.of(dek);
-      } catch (TransformException e) {
-        throw new CompletionException(e);
-      }
-    });
+    return client
+        .decrypt(encryptedDek.toByteArray())
+        .handle(
+            (dek, error) -> {
+              try {
+                if (error != null) {
+                  TransformException e = Stages.asTransformException(error);
+                  throw new KmsPluginException(
+                      "failed to decrypt DEK: " + e.getMessage(),
+                      e instanceof KmsPluginException k ? k.code() : Status.Code.UNKNOWN,
+                      e);
+                }
+                return DekReader.of(dek);
+              } catch (TransformException e) {
+                throw new CompletionException(e);
+              }
+            });
   }
 
   /** Caches the DEK a write just used, so reading the value back costs no Decrypt. */
@@ -253,7 +305,10 @@ public final class KmsV1Transformer implements KmsProvider {
     return (int) cache.synchronous().estimatedSize();
   }
 
-  /** Encrypt("ping") then Decrypt of the answer, as kube-apiserver's KMS v1 health check; cached 20 s / 3 s. */
+  /**
+   * Encrypt("ping") then Decrypt of the answer, as kube-apiserver's KMS v1 health check; cached 20
+   * s / 3 s.
+   */
   @Override
   public KmsHealth health() {
     return health.get(this::ping);
@@ -264,18 +319,26 @@ public final class KmsV1Transformer implements KmsProvider {
     try {
       cipher = Stages.join(client.encrypt(PING));
     } catch (TransformException e) {
-      return KmsHealth.failed("failed to perform encrypt section of the healthz check for KMS Provider " + name
-          + ", error: " + e.getMessage());
+      return KmsHealth.failed(
+          "failed to perform encrypt section of the healthz check for KMS Provider "
+              + name
+              + ", error: "
+              + e.getMessage());
     }
     try {
       byte[] plain = Stages.join(client.decrypt(cipher));
       if (!Arrays.equals(plain, PING)) {
-        return KmsHealth.failed("failed to perform decrypt section of the healthz check for KMS Provider " + name
-            + ", error: the plugin's Decrypt did not return what its Encrypt was given");
+        return KmsHealth.failed(
+            "failed to perform decrypt section of the healthz check for KMS Provider "
+                + name
+                + ", error: the plugin's Decrypt did not return what its Encrypt was given");
       }
     } catch (TransformException e) {
-      return KmsHealth.failed("failed to perform decrypt section of the healthz check for KMS Provider " + name
-          + ", error: " + e.getMessage());
+      return KmsHealth.failed(
+          "failed to perform decrypt section of the healthz check for KMS Provider "
+              + name
+              + ", error: "
+              + e.getMessage());
     }
     return KmsHealth.healthy();
   }
@@ -288,6 +351,12 @@ public final class KmsV1Transformer implements KmsProvider {
 
   @Override
   public String toString() {
-    return "KmsV1Transformer[" + name + " at " + client.endpoint() + ", cachesize " + cacheSize + "]";
+    return "KmsV1Transformer["
+        + name
+        + " at "
+        + client.endpoint()
+        + ", cachesize "
+        + cacheSize
+        + "]";
   }
 }

@@ -23,15 +23,16 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps a KMS v2 provider's write seed in step with its plugin, as kube-apiserver's probe does.
  *
- * <p>Each check calls Status. With a valid key id: if the current seed belongs to that key id, only its write
- * window is extended (now + 3 min); otherwise (first check, key id changed) a new 32-byte seed is drawn and sent
- * to the plugin's Encrypt, whose key id must equal the Status key id, and the new seed replaces the old one. Any
- * failure keeps the previous seed ("coasting") until its window ends. So a seed is generated only at start-up and
- * when the key id changes, never on a timer. Healthy additionally requires {@code healthz == "ok"} and a
- * supported, unchanging API version.
+ * <p>Each check calls Status. With a valid key id: if the current seed belongs to that key id, only
+ * its write window is extended (now + 3 min); otherwise (first check, key id changed) a new 32-byte
+ * seed is drawn and sent to the plugin's Encrypt, whose key id must equal the Status key id, and
+ * the new seed replaces the old one. Any failure keeps the previous seed ("coasting") until its
+ * window ends. So a seed is generated only at start-up and when the key id changes, never on a
+ * timer. Healthy additionally requires {@code healthz == "ok"} and a supported, unchanging API
+ * version.
  *
- * <p>Checks run on a daemon thread every 60 s (10 s while failing) and when a health probe finds the cached
- * result stale.
+ * <p>Checks run on a daemon thread every 60 s (10 s while failing) and when a health probe finds
+ * the cached result stale.
  */
 final class KmsV2StatusProbe implements AutoCloseable {
 
@@ -53,26 +54,37 @@ final class KmsV2StatusProbe implements AutoCloseable {
     this.name = name;
     this.client = client;
     this.options = options;
-    this.health = new CachedHealth(options.clock(), options.healthyResultTtl(), options.failedResultTtl());
-    this.poller = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "kms-v2-status-" + name);
-      t.setDaemon(true);
-      return t;
-    });
+    this.health =
+        new CachedHealth(options.clock(), options.healthyResultTtl(), options.failedResultTtl());
+    this.poller =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "kms-v2-status-" + name);
+              t.setDaemon(true);
+              return t;
+            });
   }
 
-  /** Runs the first check now (bounded by the call timeout; a failure is not fatal) and starts polling. */
+  /**
+   * Runs the first check now (bounded by the call timeout; a failure is not fatal) and starts
+   * polling.
+   */
   void start() {
     KmsHealth first = health.record(check());
     if (!first.ok()) {
       lastLoggedError = first.error();
-      log.warn("KMS v2 provider {} is not ready yet; retrying every {} s: {}",
-          name, options.failingStatusPollInterval().toSeconds(), first.error());
+      log.warn(
+          "KMS v2 provider {} is not ready yet; retrying every {} s: {}",
+          name,
+          options.failingStatusPollInterval().toSeconds(),
+          first.error());
     }
     scheduleNext(first.ok());
   }
 
-  /** The seed to write with, or {@code null} before the first successful Status + Encrypt exchange. */
+  /**
+   * The seed to write with, or {@code null} before the first successful Status + Encrypt exchange.
+   */
   KmsV2WriteState state() {
     return state.get();
   }
@@ -108,7 +120,8 @@ final class KmsV2StatusProbe implements AutoCloseable {
       errors.add("Status returned an unusable key_id: " + EncryptedObjects.keyIdProblem(keyId));
     } else {
       options.observer().statusKeyId(name, keyId);
-      // Taken after Status answered and before any Encrypt, so 3 minutes is an upper bound, as upstream.
+      // Taken after Status answered and before any Encrypt, so 3 minutes is an upper bound, as
+      // upstream.
       Instant expiry = options.clock().instant().plus(options.writeWindow());
       KmsV2WriteState current = state.get();
       if (current != null && current.keyId().equals(keyId)) {
@@ -116,10 +129,17 @@ final class KmsV2StatusProbe implements AutoCloseable {
       } else {
         try {
           state.set(newSeed(keyId, expiry));
-          log.info("KMS v2 provider {} generated a new DEK seed for key id hash {}", name, KeyIds.hash(keyId));
+          log.info(
+              "KMS v2 provider {} generated a new DEK seed for key id hash {}",
+              name,
+              KeyIds.hash(keyId));
         } catch (TransformException e) {
-          errors.add("failed to rotate the DEK seed to key id hash " + KeyIds.hash(keyId) + " (writes keep the"
-              + " previous seed until its window ends): " + e.getMessage());
+          errors.add(
+              "failed to rotate the DEK seed to key id hash "
+                  + KeyIds.hash(keyId)
+                  + " (writes keep the"
+                  + " previous seed until its window ends): "
+                  + e.getMessage());
         }
       }
     }
@@ -128,7 +148,9 @@ final class KmsV2StatusProbe implements AutoCloseable {
     }
     String version = status.getVersion();
     if (!SUPPORTED_VERSIONS.contains(version)) {
-      errors.add("expected KMSv2 API version v2 or v2beta1, got " + (version.isEmpty() ? "an empty version" : version));
+      errors.add(
+          "expected KMSv2 API version v2 or v2beta1, got "
+              + (version.isEmpty() ? "an empty version" : version));
     } else if (firstVersion == null) {
       firstVersion = version;
     } else if (!firstVersion.equals(version)) {
@@ -138,7 +160,8 @@ final class KmsV2StatusProbe implements AutoCloseable {
   }
 
   private KmsHealth unhealthy(List<String> errors) {
-    return KmsHealth.failed("kmsv2 Provider " + name + " is not healthy, error: " + String.join("; ", errors));
+    return KmsHealth.failed(
+        "kmsv2 Provider " + name + " is not healthy, error: " + String.join("; ", errors));
   }
 
   private KmsV2WriteState newSeed(String statusKeyId, Instant expiry) throws TransformException {
@@ -148,20 +171,27 @@ final class KmsV2StatusProbe implements AutoCloseable {
     options.observer().dataKeyGenerated(System.nanoTime() - start, true);
     EncryptResponse response = Stages.join(client.encrypt(seed));
     if (!response.getKeyId().equals(statusKeyId)) {
-      throw new TransformException("the plugin's Encrypt answered with key id hash " + KeyIds.hash(response.getKeyId())
-          + " but its Status reported key id hash " + KeyIds.hash(statusKeyId)
-          + "; the plugin must encrypt with the key its Status reports");
+      throw new TransformException(
+          "the plugin's Encrypt answered with key id hash "
+              + KeyIds.hash(response.getKeyId())
+              + " but its Status reported key id hash "
+              + KeyIds.hash(statusKeyId)
+              + "; the plugin must encrypt with the key its Status reports");
     }
-    EncryptedObject template = EncryptedObject.newBuilder()
-        .setKeyID(response.getKeyId())
-        .setEncryptedDEKSource(response.getCiphertext())
-        .putAllAnnotations(response.getAnnotationsMap())
-        .setEncryptedDEKSourceType(EncryptedDEKSourceType.HKDF_SHA256_XNONCE_AES_GCM_SEED)
-        .build();
+    EncryptedObject template =
+        EncryptedObject.newBuilder()
+            .setKeyID(response.getKeyId())
+            .setEncryptedDEKSource(response.getCiphertext())
+            .putAllAnnotations(response.getAnnotationsMap())
+            .setEncryptedDEKSourceType(EncryptedDEKSourceType.HKDF_SHA256_XNONCE_AES_GCM_SEED)
+            .build();
     // Validate exactly as a write would, with stand-in data.
-    List<String> problems = EncryptedObjects.problems(template.toBuilder().setEncryptedData(ByteString.copyFrom(new byte[] {0})).build());
+    List<String> problems =
+        EncryptedObjects.problems(
+            template.toBuilder().setEncryptedData(ByteString.copyFrom(new byte[] {0})).build());
     if (!problems.isEmpty()) {
-      throw new TransformException("the plugin's Encrypt answer cannot be stored: " + String.join("; ", problems));
+      throw new TransformException(
+          "the plugin's Encrypt answer cannot be stored: " + String.join("; ", problems));
     }
     DekSourceCacheKey cacheKey = DekSourceCacheKey.of(template);
     return KmsV2WriteState.of(new HkdfSeedTransformer(seed), template, cacheKey, expiry);
@@ -171,7 +201,8 @@ final class KmsV2StatusProbe implements AutoCloseable {
     if (closed) {
       return;
     }
-    long delay = (healthy ? options.statusPollInterval() : options.failingStatusPollInterval()).toMillis();
+    long delay =
+        (healthy ? options.statusPollInterval() : options.failingStatusPollInterval()).toMillis();
     try {
       poller.schedule(this::poll, delay, TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
@@ -185,7 +216,8 @@ final class KmsV2StatusProbe implements AutoCloseable {
       KmsHealth result = check();
       health.record(result);
       ok = result.ok();
-      // Log changes, not every poll: a plugin that is down for an hour would otherwise log 360 times.
+      // Log changes, not every poll: a plugin that is down for an hour would otherwise log 360
+      // times.
       if (!ok && !result.error().equals(lastLoggedError)) {
         log.warn("{}", result.error());
         lastLoggedError = result.error();

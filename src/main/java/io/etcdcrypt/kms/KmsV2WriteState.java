@@ -6,17 +6,28 @@ import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The seed a KMS v2 provider writes with now: its transformer, the EncryptedObject fields every write repeats
- * (key id, encrypted seed, annotations, type; no data), its read-cache key, and the instant after which it must
- * not encrypt any more (3 minutes after the plugin last answered Status well).
+ * The seed a KMS v2 provider writes with now: its transformer, the EncryptedObject fields every
+ * write repeats (key id, encrypted seed, annotations, type; no data), its read-cache key, and the
+ * instant after which it must not encrypt any more (3 minutes after the plugin last answered Status
+ * well).
  */
-record KmsV2WriteState(LocalTransformer writer, CompletableFuture<LocalTransformer> cacheEntry,
-    EncryptedObject template, DekSourceCacheKey cacheKey, Instant expiresAt) {
+record KmsV2WriteState(
+    LocalTransformer writer,
+    CompletableFuture<LocalTransformer> cacheEntry,
+    EncryptedObject template,
+    DekSourceCacheKey cacheKey,
+    Instant expiresAt) {
 
-  /** A new seed's state; {@code cacheEntry} is its writer as a read-cache entry, made once per seed. */
+  /**
+   * A new seed's state; {@code cacheEntry} is its writer as a read-cache entry, made once per seed.
+   */
   static KmsV2WriteState of(
-      LocalTransformer writer, EncryptedObject template, DekSourceCacheKey cacheKey, Instant expiresAt) {
-    return new KmsV2WriteState(writer, CompletableFuture.completedFuture(writer), template, cacheKey, expiresAt);
+      LocalTransformer writer,
+      EncryptedObject template,
+      DekSourceCacheKey cacheKey,
+      Instant expiresAt) {
+    return new KmsV2WriteState(
+        writer, CompletableFuture.completedFuture(writer), template, cacheKey, expiresAt);
   }
 
   String keyId() {
@@ -29,6 +40,10 @@ record KmsV2WriteState(LocalTransformer writer, CompletableFuture<LocalTransform
 
   @Override
   public String toString() {
-    return "KmsV2WriteState[keyIdHash=" + KeyIds.hash(keyId()) + ", expiresAt=" + expiresAt + ", seed redacted]";
+    return "KmsV2WriteState[keyIdHash="
+        + KeyIds.hash(keyId())
+        + ", expiresAt="
+        + expiresAt
+        + ", seed redacted]";
   }
 }

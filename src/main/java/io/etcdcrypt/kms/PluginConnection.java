@@ -2,11 +2,11 @@ package io.etcdcrypt.kms;
 
 import io.etcdcrypt.config.KmsEndpoint;
 import io.grpc.CallOptions;
+import io.grpc.ClientCall;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.grpc.ClientCall;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
@@ -17,13 +17,14 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.spi.LoggingEventBuilder;
 
 /**
- * One channel to a KMS plugin and the way every call on it is made: asynchronously, wait-for-ready (a call made
- * while the plugin is down waits for it, as kube-apiserver's client does) bounded by the provider's
- * {@code timeout}, and reported to the observer.
+ * One channel to a KMS plugin and the way every call on it is made: asynchronously, wait-for-ready
+ * (a call made while the plugin is down waits for it, as kube-apiserver's client does) bounded by
+ * the provider's {@code timeout}, and reported to the observer.
  *
- * <p>Calls are logged with the provider, method and, for KMS v2 Encrypt/Decrypt, the request's {@code uid} (which
- * the plugin sees too, for correlating both sides' logs): failed Encrypt/Decrypt calls at WARN, everything else
- * at DEBUG (Status failures are reported, once per change, by the status probe).
+ * <p>Calls are logged with the provider, method and, for KMS v2 Encrypt/Decrypt, the request's
+ * {@code uid} (which the plugin sees too, for correlating both sides' logs): failed Encrypt/Decrypt
+ * calls at WARN, everything else at DEBUG (Status failures are reported, once per change, by the
+ * status probe).
  */
 final class PluginConnection implements AutoCloseable {
 
@@ -37,7 +38,8 @@ final class PluginConnection implements AutoCloseable {
 
   PluginConnection(String provider, KmsEndpoint endpoint, Duration timeout, KmsObserver observer) {
     if (timeout.isZero() || timeout.isNegative()) {
-      throw new IllegalArgumentException("KMS provider " + provider + ": timeout must be positive, got " + timeout);
+      throw new IllegalArgumentException(
+          "KMS provider " + provider + ": timeout must be positive, got " + timeout);
     }
     this.provider = provider;
     this.endpoint = endpoint;
@@ -55,16 +57,20 @@ final class PluginConnection implements AutoCloseable {
   }
 
   /**
-   * Makes one unary call; {@code what} names it in errors (e.g. "Encrypt"). The stage completes with the answer, or
-   * with a {@link KmsPluginException} that says what failed and what to check.
+   * Makes one unary call; {@code what} names it in errors (e.g. "Encrypt"). The stage completes
+   * with the answer, or with a {@link KmsPluginException} that says what failed and what to check.
    */
   <Q, R> CompletableFuture<R> call(MethodDescriptor<Q, R> method, Q request, String what) {
     return call(method, request, what, null);
   }
 
-  /** {@link #call(MethodDescriptor, Object, String)} for a request carrying {@code uid} (KMS v2). */
-  <Q, R> CompletableFuture<R> call(MethodDescriptor<Q, R> method, Q request, String what, String uid) {
-    // After the plugin was down, gRPC's reconnect back-off can grow to minutes; a caller that is about to wait
+  /**
+   * {@link #call(MethodDescriptor, Object, String)} for a request carrying {@code uid} (KMS v2).
+   */
+  <Q, R> CompletableFuture<R> call(
+      MethodDescriptor<Q, R> method, Q request, String what, String uid) {
+    // After the plugin was down, gRPC's reconnect back-off can grow to minutes; a caller that is
+    // about to wait
     // for the plugin anyway wants the next attempt now, not at the end of the back-off.
     if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
       channel.resetConnectBackoff();
@@ -72,37 +78,51 @@ final class PluginConnection implements AutoCloseable {
     String fullMethod = "/" + method.getFullMethodName();
     long start = System.nanoTime();
     CompletableFuture<R> result = new CompletableFuture<>();
-    ClientCall<Q, R> call = channel.newCall(method,
-        CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS));
-    ClientCalls.asyncUnaryCall(call, request, new StreamObserver<R>() {
-      private R response;
+    ClientCall<Q, R> call =
+        channel.newCall(
+            method,
+            CallOptions.DEFAULT
+                .withWaitForReady()
+                .withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS));
+    ClientCalls.asyncUnaryCall(
+        call,
+        request,
+        new StreamObserver<R>() {
+          private R response;
 
-      @Override
-      public void onNext(R value) {
-        response = value;
-      }
+          @Override
+          public void onNext(R value) {
+            response = value;
+          }
 
-      @Override
-      public void onError(Throwable t) {
-        Status status = Status.fromThrowable(t);
-        long nanos = System.nanoTime() - start;
-        observer.pluginCall(provider, fullMethod, status.getCode(), nanos);
-        String message = describeFailure(what, status);
-        boolean dataPath = uid != null;
-        logCall(dataPath ? log.atWarn() : log.atDebug(), fullMethod, uid, status.getCode(), nanos).log(message);
-        result.completeExceptionally(new KmsPluginException(message, status.getCode(), t));
-      }
+          @Override
+          public void onError(Throwable t) {
+            Status status = Status.fromThrowable(t);
+            long nanos = System.nanoTime() - start;
+            observer.pluginCall(provider, fullMethod, status.getCode(), nanos);
+            String message = describeFailure(what, status);
+            boolean dataPath = uid != null;
+            logCall(
+                    dataPath ? log.atWarn() : log.atDebug(),
+                    fullMethod,
+                    uid,
+                    status.getCode(),
+                    nanos)
+                .log(message);
+            result.completeExceptionally(new KmsPluginException(message, status.getCode(), t));
+          }
 
-      @Override
-      public void onCompleted() {
-        long nanos = System.nanoTime() - start;
-        observer.pluginCall(provider, fullMethod, Status.Code.OK, nanos);
-        if (log.isDebugEnabled()) {
-          logCall(log.atDebug(), fullMethod, uid, Status.Code.OK, nanos).log("KMS plugin call succeeded");
-        }
-        result.complete(response);
-      }
-    });
+          @Override
+          public void onCompleted() {
+            long nanos = System.nanoTime() - start;
+            observer.pluginCall(provider, fullMethod, Status.Code.OK, nanos);
+            if (log.isDebugEnabled()) {
+              logCall(log.atDebug(), fullMethod, uid, Status.Code.OK, nanos)
+                  .log("KMS plugin call succeeded");
+            }
+            result.complete(response);
+          }
+        });
     return result;
   }
 
@@ -119,13 +139,23 @@ final class PluginConnection implements AutoCloseable {
     String detail = status.getDescription() == null ? "" : ": " + status.getDescription();
     String hint =
         switch (status.getCode()) {
-          case DEADLINE_EXCEEDED -> " (no answer within the configured timeout of " + timeout.toMillis()
-              + " ms; is the plugin running and listening on that socket?)";
+          case DEADLINE_EXCEEDED ->
+              " (no answer within the configured timeout of "
+                  + timeout.toMillis()
+                  + " ms; is the plugin running and listening on that socket?)";
           case UNAVAILABLE -> " (the plugin socket cannot be reached; is the plugin running?)";
           default -> "";
         };
-    return "KMS provider " + provider + ": " + what + " call to the plugin at " + endpoint + " failed with "
-        + status.getCode() + detail + hint;
+    return "KMS provider "
+        + provider
+        + ": "
+        + what
+        + " call to the plugin at "
+        + endpoint
+        + " failed with "
+        + status.getCode()
+        + detail
+        + hint;
   }
 
   @Override

@@ -7,10 +7,10 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,9 +19,9 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 
 /**
- * gRPC over unix-domain sockets, the only transport KMS plugins speak. grpc-java needs Netty's native epoll
- * transport for that (Linux only); one small daemon event-loop group is shared by every KMS channel and server
- * of this process, since KMS traffic is a few small calls.
+ * gRPC over unix-domain sockets, the only transport KMS plugins speak. grpc-java needs Netty's
+ * native epoll transport for that (Linux only); one small daemon event-loop group is shared by
+ * every KMS channel and server of this process, since KMS traffic is a few small calls.
  */
 public final class UnixSocketTransport {
 
@@ -29,16 +29,18 @@ public final class UnixSocketTransport {
 
   private UnixSocketTransport() {}
 
-  /** The netty address to connect or bind to; an abstract name is passed with a leading NUL byte. */
+  /**
+   * The netty address to connect or bind to; an abstract name is passed with a leading NUL byte.
+   */
   public static DomainSocketAddress address(KmsEndpoint endpoint) {
     return new DomainSocketAddress(
         endpoint.isAbstract() ? "\0" + endpoint.socketPath().substring(1) : endpoint.socketPath());
   }
 
   /**
-   * A plaintext channel to the plugin at {@code endpoint}. {@code :authority} is {@code localhost}, as
-   * kube-apiserver's KMS v2 client sends (plugins may check it). The channel connects lazily, so it can be
-   * created while the plugin is down.
+   * A plaintext channel to the plugin at {@code endpoint}. {@code :authority} is {@code localhost},
+   * as kube-apiserver's KMS v2 client sends (plugins may check it). The channel connects lazily, so
+   * it can be created while the plugin is down.
    */
   public static ManagedChannel channel(KmsEndpoint endpoint) {
     return NettyChannelBuilder.forAddress(address(endpoint))
@@ -52,8 +54,8 @@ public final class UnixSocketTransport {
   }
 
   /**
-   * A server builder bound to {@code endpoint}. A stale socket file left by a previous run is removed first;
-   * any other kind of file at that path is left alone and the bind fails.
+   * A server builder bound to {@code endpoint}. A stale socket file left by a previous run is
+   * removed first; any other kind of file at that path is left alone and the bind fails.
    */
   public static NettyServerBuilder serverBuilder(KmsEndpoint endpoint) throws IOException {
     if (!endpoint.isAbstract()) {
@@ -77,7 +79,9 @@ public final class UnixSocketTransport {
       Files.deleteIfExists(socket);
     } else {
       throw new IOException(
-          "cannot listen on " + socket + ": a regular file or directory is in the way; remove it or pick another path");
+          "cannot listen on "
+              + socket
+              + ": a regular file or directory is in the way; remove it or pick another path");
     }
   }
 
@@ -90,10 +94,14 @@ public final class UnixSocketTransport {
           if (!Epoll.isAvailable()) {
             throw new IllegalStateException(
                 "KMS plugins are reached over unix sockets, which need Netty's native epoll transport (Linux x86_64"
-                    + " or aarch64); it is unavailable here: " + Epoll.unavailabilityCause());
+                    + " or aarch64); it is unavailable here: "
+                    + Epoll.unavailabilityCause());
           }
-          g = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("kms-unix-socket", true),
-              EpollIoHandler.newFactory());
+          g =
+              new MultiThreadIoEventLoopGroup(
+                  2,
+                  new DefaultThreadFactory("kms-unix-socket", true),
+                  EpollIoHandler.newFactory());
           sharedGroup = g;
         }
       }

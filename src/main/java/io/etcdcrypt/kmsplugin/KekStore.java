@@ -1,8 +1,8 @@
 package io.etcdcrypt.kmsplugin;
 
 /**
- * Where the bundled plugin's KEKs come from. {@link #ring()} is cheap and returns the latest snapshot;
- * {@link #reload()} re-reads the source and publishes a new ring when it changed.
+ * Where the bundled plugin's KEKs come from. {@link #ring()} is cheap and returns the latest
+ * snapshot; {@link #reload()} re-reads the source and publishes a new ring when it changed.
  */
 public interface KekStore extends AutoCloseable {
 
@@ -10,8 +10,8 @@ public interface KekStore extends AutoCloseable {
   KekRing ring();
 
   /**
-   * Re-reads the source. Returns true when the ring changed. On an error the previous ring stays in effect and the
-   * exception says what is wrong with the source.
+   * Re-reads the source. Returns true when the ring changed. On an error the previous ring stays in
+   * effect and the exception says what is wrong with the source.
    */
   boolean reload() throws Exception;
 

@@ -30,11 +30,12 @@ import org.slf4j.LoggerFactory;
  * kek-20250401T000000Z: AAECAwQF...=
  * </pre>
  *
- * <p>Blank lines and lines starting with {@code #} are ignored. An id is 1-128 characters of {@code A-Z a-z 0-9 . _ -};
- * a key is the standard base64 of exactly 32 bytes (AES-256). The last line is the current KEK: appending a line
- * (for instance with {@code kms-plugin generate-key --key-file F}) rotates, and the plugin picks it up on its next
- * reload poll without a restart. Keep old lines as long as any etcd value may still be wrapped by them. The file
- * holds secrets: keep it {@code 0600} and owned by the plugin's user (a looser mode is logged as a warning).
+ * <p>Blank lines and lines starting with {@code #} are ignored. An id is 1-128 characters of {@code
+ * A-Z a-z 0-9 . _ -}; a key is the standard base64 of exactly 32 bytes (AES-256). The last line is
+ * the current KEK: appending a line (for instance with {@code kms-plugin generate-key --key-file
+ * F}) rotates, and the plugin picks it up on its next reload poll without a restart. Keep old lines
+ * as long as any etcd value may still be wrapped by them. The file holds secrets: keep it {@code
+ * 0600} and owned by the plugin's user (a looser mode is logged as a warning).
  */
 public final class KeyFileKekStore implements KekStore {
 
@@ -74,8 +75,12 @@ public final class KeyFileKekStore implements KekStore {
     ring = parsed;
     loadedDigest = digest;
     if (previous != null) {
-      log.info("KMS plugin key file {} reloaded: current KEK {} (was {}), {} KEKs", file, parsed.current().id(),
-          previous.current().id(), parsed.ids().size());
+      log.info(
+          "KMS plugin key file {} reloaded: current KEK {} (was {}), {} KEKs",
+          file,
+          parsed.current().id(),
+          previous.current().id(),
+          parsed.ids().size());
     }
     return true;
   }
@@ -95,7 +100,9 @@ public final class KeyFileKekStore implements KekStore {
       String id = line.substring(0, colon).strip();
       String encoded = line.substring(colon + 1).strip();
       if (!KekRing.ID_PATTERN.matcher(id).matches()) {
-        throw malformed(i, "the id must be 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit");
+        throw malformed(
+            i,
+            "the id must be 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit");
       }
       byte[] key;
       try {
@@ -104,7 +111,9 @@ public final class KeyFileKekStore implements KekStore {
         throw malformed(i, "the key of '" + id + "' is not valid standard base64");
       }
       if (key.length != KEY_SIZE) {
-        throw malformed(i, "the key of '" + id + "' is " + key.length + " bytes; KEKs must be 32 bytes (AES-256)");
+        throw malformed(
+            i,
+            "the key of '" + id + "' is " + key.length + " bytes; KEKs must be 32 bytes (AES-256)");
       }
       keks.add(new FileKek(id, key));
       Arrays.fill(key, (byte) 0);
@@ -117,14 +126,19 @@ public final class KeyFileKekStore implements KekStore {
   }
 
   private IOException malformed(int lineIndex, String what) {
-    return new IOException("KMS plugin key file " + file + ", line " + (lineIndex + 1) + ": " + what);
+    return new IOException(
+        "KMS plugin key file " + file + ", line " + (lineIndex + 1) + ": " + what);
   }
 
   private void warnIfReadableByOthers() {
     try {
       Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
-      if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
-        log.warn("KMS plugin key file {} is readable by group or others; restrict it: chmod 600 {}", file, file);
+      if (perms.contains(PosixFilePermission.GROUP_READ)
+          || perms.contains(PosixFilePermission.OTHERS_READ)) {
+        log.warn(
+            "KMS plugin key file {} is readable by group or others; restrict it: chmod 600 {}",
+            file,
+            file);
       }
     } catch (IOException | UnsupportedOperationException e) {
       // not a POSIX file system: nothing to check
@@ -137,8 +151,8 @@ public final class KeyFileKekStore implements KekStore {
   }
 
   /**
-   * Appends a new random KEK to {@code file} (created {@code 0600} if missing) and returns its id, which becomes
-   * the current KEK. The default id is {@code kek-<UTC time>}.
+   * Appends a new random KEK to {@code file} (created {@code 0600} if missing) and returns its id,
+   * which becomes the current KEK. The default id is {@code kek-<UTC time>}.
    */
   public static String generateKey(Path file, String requestedId, Clock clock) throws IOException {
     KekRing existing = null;
@@ -147,15 +161,19 @@ public final class KeyFileKekStore implements KekStore {
     }
     String id = requestedId;
     if (id == null) {
-      String base = "kek-" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC)
-          .format(clock.instant());
+      String base =
+          "kek-"
+              + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
+                  .withZone(ZoneOffset.UTC)
+                  .format(clock.instant());
       id = base;
       for (int n = 2; existing != null && existing.get(id) != null; n++) {
         id = base + "-" + n;
       }
     }
     if (!KekRing.ID_PATTERN.matcher(id).matches()) {
-      throw new IOException("KEK id '" + id + "' is invalid: use 1-128 characters of A-Z a-z 0-9 . _ -");
+      throw new IOException(
+          "KEK id '" + id + "' is invalid: use 1-128 characters of A-Z a-z 0-9 . _ -");
     }
     if (existing != null && existing.get(id) != null) {
       throw new IOException("KEK id '" + id + "' already exists in " + file + "; pick another id");
@@ -165,14 +183,16 @@ public final class KeyFileKekStore implements KekStore {
     StringBuilder line = new StringBuilder();
     if (existing == null) {
       line.append("# etcd-crypt-proxy KMS plugin keys: '<id>: <base64 of 32 bytes>' per line.\n")
-          .append("# The LAST key is current (wraps new DEKs); older keys only unwrap. Keep this file 0600.\n");
+          .append(
+              "# The LAST key is current (wraps new DEKs); older keys only unwrap. Keep this file 0600.\n");
       Path parent = file.toAbsolutePath().getParent();
       if (parent != null) {
         Files.createDirectories(parent);
       }
       Files.createFile(file);
       try {
-        Files.setPosixFilePermissions(file, Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
+        Files.setPosixFilePermissions(
+            file, Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
       } catch (UnsupportedOperationException e) {
         // not POSIX
       }

@@ -4,7 +4,10 @@ import io.etcdcrypt.crypto.TransformException;
 import java.security.SecureRandom;
 import java.util.Arrays;
 
-/** The plugin's core, independent of gRPC: wrap with the current KEK, unwrap with the KEK a ciphertext names. */
+/**
+ * The plugin's core, independent of gRPC: wrap with the current KEK, unwrap with the KEK a
+ * ciphertext names.
+ */
 public final class KeyWrapper {
 
   /** A wrapped key and the id of the KEK that wrapped it. */
@@ -38,24 +41,34 @@ public final class KeyWrapper {
   }
 
   /**
-   * Unwraps {@code ciphertext}. {@code expectedKekId} (KMS v2's key_id, stored beside the ciphertext) must match
-   * the KEK the ciphertext names when it is given; KMS v1 passes {@code null}.
+   * Unwraps {@code ciphertext}. {@code expectedKekId} (KMS v2's key_id, stored beside the
+   * ciphertext) must match the KEK the ciphertext names when it is given; KMS v1 passes {@code
+   * null}.
    */
   public byte[] unwrap(byte[] ciphertext, String expectedKekId) throws TransformException {
     String id = WrappedKey.kekId(ciphertext);
     if (expectedKekId != null && !expectedKekId.isEmpty() && !expectedKekId.equals(id)) {
-      throw new TransformException("the ciphertext was wrapped by KEK " + id + " but the request names key_id "
-          + expectedKekId);
+      throw new TransformException(
+          "the ciphertext was wrapped by KEK "
+              + id
+              + " but the request names key_id "
+              + expectedKekId);
     }
     Kek kek = store.ring().get(id);
     if (kek == null) {
-      throw new UnknownKekException("KEK " + id + " is not in the plugin's " + store.describe()
-          + "; restore it to read data it wrapped");
+      throw new UnknownKekException(
+          "KEK "
+              + id
+              + " is not in the plugin's "
+              + store.describe()
+              + "; restore it to read data it wrapped");
     }
     return WrappedKey.unwrap(kek, ciphertext);
   }
 
-  /** Wraps and unwraps 32 random bytes with the current KEK; null when that works, else what failed. */
+  /**
+   * Wraps and unwraps 32 random bytes with the current KEK; null when that works, else what failed.
+   */
   public String selfTest() {
     try {
       byte[] probe = new byte[32];
@@ -64,7 +77,10 @@ public final class KeyWrapper {
       byte[] back = unwrap(w.ciphertext(), w.kekId());
       return Arrays.equals(back, probe) ? null : "wrap/unwrap round trip returned different bytes";
     } catch (TransformException | RuntimeException e) {
-      return "wrap/unwrap round trip with KEK " + currentKekIdOrUnknown() + " failed: " + e.getMessage();
+      return "wrap/unwrap round trip with KEK "
+          + currentKekIdOrUnknown()
+          + " failed: "
+          + e.getMessage();
     }
   }
 

@@ -14,8 +14,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The bundled KMS plugin: serves the KMS v2 and v1beta1 APIs on one unix socket, backed by a {@link KekStore},
- * and re-reads the store every {@code reloadInterval} so that a newly added KEK becomes current without a restart.
+ * The bundled KMS plugin: serves the KMS v2 and v1beta1 APIs on one unix socket, backed by a {@link
+ * KekStore}, and re-reads the store every {@code reloadInterval} so that a newly added KEK becomes
+ * current without a restart.
  */
 public final class KmsPluginServer implements AutoCloseable {
 
@@ -26,7 +27,8 @@ public final class KmsPluginServer implements AutoCloseable {
   private final Server server;
   private final ScheduledExecutorService reloader;
 
-  private KmsPluginServer(KmsEndpoint endpoint, KekStore store, Server server, ScheduledExecutorService reloader) {
+  private KmsPluginServer(
+      KmsEndpoint endpoint, KekStore store, Server server, ScheduledExecutorService reloader) {
     this.endpoint = endpoint;
     this.store = store;
     this.server = server;
@@ -34,26 +36,33 @@ public final class KmsPluginServer implements AutoCloseable {
   }
 
   /** Binds {@code endpoint} and starts serving; the store's ownership passes to the server. */
-  public static KmsPluginServer start(KmsEndpoint endpoint, KekStore store, Duration reloadInterval,
-      String runtimeVersion) throws IOException {
+  public static KmsPluginServer start(
+      KmsEndpoint endpoint, KekStore store, Duration reloadInterval, String runtimeVersion)
+      throws IOException {
     KeyWrapper wrapper = new KeyWrapper(store);
-    Server server = UnixSocketTransport.serverBuilder(endpoint)
-        .addService(new KmsV2PluginService(wrapper))
-        .addService(new KmsV1PluginService(wrapper, runtimeVersion))
-        .build();
+    Server server =
+        UnixSocketTransport.serverBuilder(endpoint)
+            .addService(new KmsV2PluginService(wrapper))
+            .addService(new KmsV1PluginService(wrapper, runtimeVersion))
+            .build();
     try {
       server.start();
     } catch (IOException e) {
       throw new IOException("cannot listen on " + endpoint + ": " + e.getMessage(), e);
     }
-    ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "kms-plugin-key-reload");
-      t.setDaemon(true);
-      return t;
-    });
+    ScheduledExecutorService reloader =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "kms-plugin-key-reload");
+              t.setDaemon(true);
+              return t;
+            });
     long period = reloadInterval.toMillis();
     reloader.scheduleWithFixedDelay(() -> reload(store), period, period, TimeUnit.MILLISECONDS);
-    log.info("KMS plugin listening on {} (KMS v2 and v1beta1) with {}; current KEK {}", endpoint, store.describe(),
+    log.info(
+        "KMS plugin listening on {} (KMS v2 and v1beta1) with {}; current KEK {}",
+        endpoint,
+        store.describe(),
         store.ring().current().id());
     return new KmsPluginServer(endpoint, store, server, reloader);
   }
@@ -62,7 +71,9 @@ public final class KmsPluginServer implements AutoCloseable {
     try {
       store.reload();
     } catch (Exception e) {
-      log.error("KMS plugin could not reload its {}; the previous KEKs stay in use: {}", store.describe(),
+      log.error(
+          "KMS plugin could not reload its {}; the previous KEKs stay in use: {}",
+          store.describe(),
           e.getMessage());
     }
   }

@@ -15,8 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The KMS v1 (v1beta1) API of the bundled plugin, on the same socket as v2. Encrypt wraps with the current KEK;
- * Decrypt finds the KEK by the id embedded in the ciphertext, since v1 requests carry no key id.
+ * The KMS v1 (v1beta1) API of the bundled plugin, on the same socket as v2. Encrypt wraps with the
+ * current KEK; Decrypt finds the KEK by the id embedded in the ciphertext, since v1 requests carry
+ * no key id.
  */
 final class KmsV1PluginService extends KeyManagementServiceGrpc.KeyManagementServiceImplBase {
 
@@ -33,11 +34,12 @@ final class KmsV1PluginService extends KeyManagementServiceGrpc.KeyManagementSer
 
   @Override
   public void version(VersionRequest request, StreamObserver<VersionResponse> out) {
-    out.onNext(VersionResponse.newBuilder()
-        .setVersion(VERSION)
-        .setRuntimeName("etcd-crypt-proxy-kms-plugin")
-        .setRuntimeVersion(runtimeVersion)
-        .build());
+    out.onNext(
+        VersionResponse.newBuilder()
+            .setVersion(VERSION)
+            .setRuntimeName("etcd-crypt-proxy-kms-plugin")
+            .setRuntimeVersion(runtimeVersion)
+            .build());
     out.onCompleted();
   }
 
@@ -48,14 +50,20 @@ final class KmsV1PluginService extends KeyManagementServiceGrpc.KeyManagementSer
     }
     byte[] plain = request.getPlain().toByteArray();
     if (plain.length == 0 || plain.length > KmsV2PluginService.MAX_PLAINTEXT) {
-      out.onError(Status.INVALID_ARGUMENT
-          .withDescription("plain must be 1 to " + KmsV2PluginService.MAX_PLAINTEXT + " bytes, got " + plain.length)
-          .asRuntimeException());
+      out.onError(
+          Status.INVALID_ARGUMENT
+              .withDescription(
+                  "plain must be 1 to "
+                      + KmsV2PluginService.MAX_PLAINTEXT
+                      + " bytes, got "
+                      + plain.length)
+              .asRuntimeException());
       return;
     }
     try {
       KeyWrapper.Wrapped w = wrapper.wrap(plain);
-      out.onNext(EncryptResponse.newBuilder().setCipher(ByteString.copyFrom(w.ciphertext())).build());
+      out.onNext(
+          EncryptResponse.newBuilder().setCipher(ByteString.copyFrom(w.ciphertext())).build());
       out.onCompleted();
     } catch (TransformException | RuntimeException e) {
       log.warn("v1 Encrypt failed: {}", e.getMessage());
@@ -85,9 +93,11 @@ final class KmsV1PluginService extends KeyManagementServiceGrpc.KeyManagementSer
     if (VERSION.equals(version)) {
       return true;
     }
-    out.onError(Status.INVALID_ARGUMENT
-        .withDescription("unsupported KMS API version '" + version + "', only " + VERSION + " is served")
-        .asRuntimeException());
+    out.onError(
+        Status.INVALID_ARGUMENT
+            .withDescription(
+                "unsupported KMS API version '" + version + "', only " + VERSION + " is served")
+            .asRuntimeException());
     return false;
   }
 }

@@ -15,10 +15,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The KMS v2 API of the bundled plugin. Status reports version {@code v2}, {@code healthz: ok} only when a real
- * wrap + unwrap with the current KEK succeeds, and key_id = the current KEK id. Encrypt wraps with the current KEK
- * and answers with its id; Decrypt unwraps with the KEK the ciphertext (and the stored key_id) names. No
- * annotations are returned.
+ * The KMS v2 API of the bundled plugin. Status reports version {@code v2}, {@code healthz: ok} only
+ * when a real wrap + unwrap with the current KEK succeeds, and key_id = the current KEK id. Encrypt
+ * wraps with the current KEK and answers with its id; Decrypt unwraps with the KEK the ciphertext
+ * (and the stored key_id) names. No annotations are returned.
  */
 final class KmsV2PluginService extends KeyManagementServiceGrpc.KeyManagementServiceImplBase {
 
@@ -43,7 +43,8 @@ final class KmsV2PluginService extends KeyManagementServiceGrpc.KeyManagementSer
       keyId = "";
       healthz = "no usable KEK: " + e.getMessage();
     }
-    out.onNext(StatusResponse.newBuilder().setVersion("v2").setHealthz(healthz).setKeyId(keyId).build());
+    out.onNext(
+        StatusResponse.newBuilder().setVersion("v2").setHealthz(healthz).setKeyId(keyId).build());
     out.onCompleted();
   }
 
@@ -51,18 +52,21 @@ final class KmsV2PluginService extends KeyManagementServiceGrpc.KeyManagementSer
   public void encrypt(EncryptRequest request, StreamObserver<EncryptResponse> out) {
     byte[] plaintext = request.getPlaintext().toByteArray();
     if (plaintext.length == 0 || plaintext.length > MAX_PLAINTEXT) {
-      out.onError(Status.INVALID_ARGUMENT
-          .withDescription("plaintext must be 1 to " + MAX_PLAINTEXT + " bytes, got " + plaintext.length)
-          .asRuntimeException());
+      out.onError(
+          Status.INVALID_ARGUMENT
+              .withDescription(
+                  "plaintext must be 1 to " + MAX_PLAINTEXT + " bytes, got " + plaintext.length)
+              .asRuntimeException());
       return;
     }
     try {
       KeyWrapper.Wrapped w = wrapper.wrap(plaintext);
       log.debug("v2 Encrypt uid={} kek={}", request.getUid(), w.kekId());
-      out.onNext(EncryptResponse.newBuilder()
-          .setCiphertext(ByteString.copyFrom(w.ciphertext()))
-          .setKeyId(w.kekId())
-          .build());
+      out.onNext(
+          EncryptResponse.newBuilder()
+              .setCiphertext(ByteString.copyFrom(w.ciphertext()))
+              .setKeyId(w.kekId())
+              .build());
       out.onCompleted();
     } catch (TransformException | RuntimeException e) {
       log.warn("v2 Encrypt uid={} failed: {}", request.getUid(), e.getMessage());

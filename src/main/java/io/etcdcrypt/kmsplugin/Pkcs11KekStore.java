@@ -30,14 +30,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * KEKs that live on a PKCS#11 token (an HSM, or SoftHSM2) and never leave it, reached through the JDK's SunPKCS11
- * provider. {@code configFile} is a SunPKCS11 configuration ({@code name}, {@code library}, {@code slot} or
- * {@code slotListIndex}); the user PIN is read from {@code pinFile} (surrounding white space is ignored).
+ * KEKs that live on a PKCS#11 token (an HSM, or SoftHSM2) and never leave it, reached through the
+ * JDK's SunPKCS11 provider. {@code configFile} is a SunPKCS11 configuration ({@code name}, {@code
+ * library}, {@code slot} or {@code slotListIndex}); the user PIN is read from {@code pinFile}
+ * (surrounding white space is ignored).
  *
- * <p>Every AES secret key on the token whose label starts with {@code labelPrefix} is a KEK; its label is its id.
- * The current KEK is the one whose label sorts last, with runs of digits compared as numbers (so {@code kek-10}
- * follows {@code kek-9}, and {@code kek-<UTC time>} labels from {@code generate-key} sort by age). Adding a key to
- * the token rotates on the next reload. Wrapping is AES-GCM on the token ({@code CKM_AES_GCM}).
+ * <p>Every AES secret key on the token whose label starts with {@code labelPrefix} is a KEK; its
+ * label is its id. The current KEK is the one whose label sorts last, with runs of digits compared
+ * as numbers (so {@code kek-10} follows {@code kek-9}, and {@code kek-<UTC time>} labels from
+ * {@code generate-key} sort by age). Adding a key to the token rotates on the next reload. Wrapping
+ * is AES-GCM on the token ({@code CKM_AES_GCM}).
  */
 public final class Pkcs11KekStore implements KekStore {
 
@@ -59,13 +61,15 @@ public final class Pkcs11KekStore implements KekStore {
   }
 
   /** Configures SunPKCS11, logs in, and loads the KEKs; fails with a message saying what to fix. */
-  public static Pkcs11KekStore open(Path configFile, Path pinFile, String labelPrefix) throws Exception {
+  public static Pkcs11KekStore open(Path configFile, Path pinFile, String labelPrefix)
+      throws Exception {
     Pkcs11KekStore store = connect(configFile, pinFile, labelPrefix);
     store.reload();
     return store;
   }
 
-  private static Pkcs11KekStore connect(Path configFile, Path pinFile, String labelPrefix) throws IOException {
+  private static Pkcs11KekStore connect(Path configFile, Path pinFile, String labelPrefix)
+      throws IOException {
     if (!Files.isReadable(configFile)) {
       throw new IOException("PKCS#11 configuration " + configFile + " is not readable");
     }
@@ -75,16 +79,21 @@ public final class Pkcs11KekStore implements KekStore {
     }
     Provider base = Security.getProvider("SunPKCS11");
     if (base == null) {
-      throw new IOException("this JVM has no SunPKCS11 provider (module jdk.crypto.cryptoki); use a full JDK/JRE");
+      throw new IOException(
+          "this JVM has no SunPKCS11 provider (module jdk.crypto.cryptoki); use a full JDK/JRE");
     }
     Provider provider;
     try {
       provider = base.configure(configFile.toString());
     } catch (RuntimeException e) {
-      throw new IOException("SunPKCS11 rejected the configuration " + configFile + ": " + e.getMessage(), e);
+      throw new IOException(
+          "SunPKCS11 rejected the configuration " + configFile + ": " + e.getMessage(), e);
     }
-    return new Pkcs11KekStore(provider, pin, labelPrefix, "PKCS#11 token (" + provider.getName() + ", labels "
-        + labelPrefix + "*)");
+    return new Pkcs11KekStore(
+        provider,
+        pin,
+        labelPrefix,
+        "PKCS#11 token (" + provider.getName() + ", labels " + labelPrefix + "*)");
   }
 
   @Override
@@ -111,19 +120,27 @@ public final class Pkcs11KekStore implements KekStore {
       if (key instanceof SecretKey sk && "AES".equalsIgnoreCase(sk.getAlgorithm())) {
         keks.add(new TokenKek(label, sk, provider));
       } else {
-        log.warn("PKCS#11 object '{}' matches the KEK label prefix but is not an AES secret key; ignored", label);
+        log.warn(
+            "PKCS#11 object '{}' matches the KEK label prefix but is not an AES secret key; ignored",
+            label);
       }
     }
     if (keks.isEmpty()) {
-      throw new IOException("no AES key with a label starting with '" + labelPrefix + "' on the PKCS#11 token;"
-          + " create one with: kms-plugin generate-key --pkcs11-config ... --pkcs11-pin-file ...");
+      throw new IOException(
+          "no AES key with a label starting with '"
+              + labelPrefix
+              + "' on the PKCS#11 token;"
+              + " create one with: kms-plugin generate-key --pkcs11-config ... --pkcs11-pin-file ...");
     }
     KekRing previous = ring;
     ring = new KekRing(keks);
     loadedIds = labels;
     if (previous != null) {
-      log.info("PKCS#11 KEKs reloaded: current KEK {} (was {}), {} KEKs", ring.current().id(),
-          previous.current().id(), keks.size());
+      log.info(
+          "PKCS#11 KEKs reloaded: current KEK {} (was {}), {} KEKs",
+          ring.current().id(),
+          previous.current().id(),
+          keks.size());
     }
     return true;
   }
@@ -135,21 +152,28 @@ public final class Pkcs11KekStore implements KekStore {
   }
 
   /**
-   * Generates a new AES-256 key on the token, labelled {@code labelPrefix + <UTC time>} unless a label is given,
-   * and returns its label. It becomes the current KEK when its label sorts last.
+   * Generates a new AES-256 key on the token, labelled {@code labelPrefix + <UTC time>} unless a
+   * label is given, and returns its label. It becomes the current KEK when its label sorts last.
    */
-  public static String generateKey(Path configFile, Path pinFile, String labelPrefix, String label, Clock clock)
+  public static String generateKey(
+      Path configFile, Path pinFile, String labelPrefix, String label, Clock clock)
       throws Exception {
     Pkcs11KekStore store = connect(configFile, pinFile, labelPrefix);
     KeyStore ks = store.keyStore();
-    String newLabel = label != null ? label
-        : labelPrefix + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC)
-            .format(clock.instant());
+    String newLabel =
+        label != null
+            ? label
+            : labelPrefix
+                + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
+                    .withZone(ZoneOffset.UTC)
+                    .format(clock.instant());
     if (!KekRing.ID_PATTERN.matcher(newLabel).matches()) {
-      throw new IOException("KEK label '" + newLabel + "' is invalid: use 1-128 characters of A-Z a-z 0-9 . _ -");
+      throw new IOException(
+          "KEK label '" + newLabel + "' is invalid: use 1-128 characters of A-Z a-z 0-9 . _ -");
     }
     if (ks.containsAlias(newLabel)) {
-      throw new IOException("the token already has an object labelled '" + newLabel + "'; pick another label");
+      throw new IOException(
+          "the token already has an object labelled '" + newLabel + "'; pick another label");
     }
     KeyGenerator generator = KeyGenerator.getInstance("AES", store.provider);
     generator.init(256, new SecureRandom());
@@ -169,26 +193,30 @@ public final class Pkcs11KekStore implements KekStore {
   }
 
   /** Orders labels with digit runs compared as numbers. */
-  static final Comparator<String> NATURAL_ORDER = (a, b) -> {
-    Matcher ma = DIGITS_OR_NOT.matcher(a);
-    Matcher mb = DIGITS_OR_NOT.matcher(b);
-    while (ma.find() && mb.find()) {
-      String pa = ma.group();
-      String pb = mb.group();
-      int c;
-      if (Character.isDigit(pa.charAt(0)) && Character.isDigit(pb.charAt(0))) {
-        String ta = pa.replaceFirst("^0+(?=.)", "");
-        String tb = pb.replaceFirst("^0+(?=.)", "");
-        c = ta.length() != tb.length() ? Integer.compare(ta.length(), tb.length()) : ta.compareTo(tb);
-      } else {
-        c = pa.compareTo(pb);
-      }
-      if (c != 0) {
-        return c;
-      }
-    }
-    return a.compareTo(b);
-  };
+  static final Comparator<String> NATURAL_ORDER =
+      (a, b) -> {
+        Matcher ma = DIGITS_OR_NOT.matcher(a);
+        Matcher mb = DIGITS_OR_NOT.matcher(b);
+        while (ma.find() && mb.find()) {
+          String pa = ma.group();
+          String pb = mb.group();
+          int c;
+          if (Character.isDigit(pa.charAt(0)) && Character.isDigit(pb.charAt(0))) {
+            String ta = pa.replaceFirst("^0+(?=.)", "");
+            String tb = pb.replaceFirst("^0+(?=.)", "");
+            c =
+                ta.length() != tb.length()
+                    ? Integer.compare(ta.length(), tb.length())
+                    : ta.compareTo(tb);
+          } else {
+            c = pa.compareTo(pb);
+          }
+          if (c != 0) {
+            return c;
+          }
+        }
+        return a.compareTo(b);
+      };
 
   /** A KEK on the token: AES-GCM runs inside the token; the key is only a handle here. */
   private static final class TokenKek implements Kek {

@@ -5,17 +5,17 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
- * The bundled plugin's ciphertext of a DEK or seed (what kube-apiserver and the proxy store in etcd as the
- * encrypted DEK), format version 1:
+ * The bundled plugin's ciphertext of a DEK or seed (what kube-apiserver and the proxy store in etcd
+ * as the encrypted DEK), format version 1:
  *
  * <pre>
  * 0x01 || u8 len(kekId) || kekId (ASCII) || nonce(12) || AES-256-GCM_kek(plaintext) || tag(16)
  *         AAD = the header: 0x01 || u8 len(kekId) || kekId
  * </pre>
  *
- * The KEK id travels inside the ciphertext so that KMS v1 (whose Decrypt carries no key id) can find its KEK, and
- * the AAD binds it so that the id cannot be swapped. A seed of 32 bytes wraps to at most 190 bytes, well within
- * KMS v2's 1 KiB limit.
+ * The KEK id travels inside the ciphertext so that KMS v1 (whose Decrypt carries no key id) can
+ * find its KEK, and the AAD binds it so that the id cannot be swapped. A seed of 32 bytes wraps to
+ * at most 190 bytes, well within KMS v2's 1 KiB limit.
  */
 public final class WrappedKey {
 
@@ -34,11 +34,14 @@ public final class WrappedKey {
   /** The KEK id named in a wrapped key; fails when the bytes are not in this format. */
   public static String kekId(byte[] wrapped) throws TransformException {
     if (wrapped.length < 2) {
-      throw new TransformException("the ciphertext is too short to be a key wrapped by this plugin");
+      throw new TransformException(
+          "the ciphertext is too short to be a key wrapped by this plugin");
     }
     if (wrapped[0] != VERSION) {
-      throw new TransformException("the ciphertext is not a key wrapped by this plugin (unknown format version "
-          + (wrapped[0] & 0xff) + ")");
+      throw new TransformException(
+          "the ciphertext is not a key wrapped by this plugin (unknown format version "
+              + (wrapped[0] & 0xff)
+              + ")");
     }
     int idLength = wrapped[1] & 0xff;
     if (idLength == 0 || wrapped.length < 2 + idLength + 12 + 16) {
@@ -54,7 +57,9 @@ public final class WrappedKey {
       throw new IllegalArgumentException("wrong KEK for this ciphertext");
     }
     int headerLength = 2 + id.length();
-    return kek.open(Arrays.copyOfRange(wrapped, headerLength, wrapped.length), Arrays.copyOf(wrapped, headerLength));
+    return kek.open(
+        Arrays.copyOfRange(wrapped, headerLength, wrapped.length),
+        Arrays.copyOf(wrapped, headerLength));
   }
 
   private static byte[] header(String kekId) {

@@ -15,10 +15,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The operator-facing HTTP endpoint on {@code --metrics-addr}, shaped like kube-apiserver's: {@code /livez}
- * (the process serves; never fails because etcd or a KMS plugin is down), {@code /readyz} and {@code /healthz}
- * (every registered check passes), each check also at {@code /readyz/<name>}, and {@code ?verbose} listing
- * the checks. Further paths (such as {@code /metrics}) are added with {@link #route}.
+ * The operator-facing HTTP endpoint on {@code --metrics-addr}, shaped like kube-apiserver's: {@code
+ * /livez} (the process serves; never fails because etcd or a KMS plugin is down), {@code /readyz}
+ * and {@code /healthz} (every registered check passes), each check also at {@code /readyz/<name>},
+ * and {@code ?verbose} listing the checks. Further paths (such as {@code /metrics}) are added with
+ * {@link #route}.
  */
 public final class AdminServer implements AutoCloseable {
 
@@ -33,7 +34,8 @@ public final class AdminServer implements AutoCloseable {
 
   public record Response(int status, String contentType, byte[] body) {
     static Response text(int status, String body) {
-      return new Response(status, "text/plain; charset=utf-8", body.getBytes(StandardCharsets.UTF_8));
+      return new Response(
+          status, "text/plain; charset=utf-8", body.getBytes(StandardCharsets.UTF_8));
     }
   }
 
@@ -43,11 +45,14 @@ public final class AdminServer implements AutoCloseable {
 
   public AdminServer(InetSocketAddress address) throws IOException {
     server = HttpServer.create(address, 0);
-    server.setExecutor(Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "admin-http");
-      t.setDaemon(true);
-      return t;
-    }));
+    server.setExecutor(
+        Executors.newFixedThreadPool(
+            2,
+            r -> {
+              Thread t = new Thread(r, "admin-http");
+              t.setDaemon(true);
+              return t;
+            }));
     server.createContext("/livez", ex -> respond(ex, checks("livez", List.of(), ex)));
     server.createContext("/readyz", ex -> respond(ex, checks("readyz", readiness, ex)));
     server.createContext("/healthz", ex -> respond(ex, checks("healthz", readiness, ex)));
@@ -56,7 +61,10 @@ public final class AdminServer implements AutoCloseable {
   public AdminServer start() {
     server.start();
     InetSocketAddress a = address();
-    log.info("admin endpoint on http://{}:{}/ (livez, readyz, healthz{})", a.getHostString(), a.getPort(),
+    log.info(
+        "admin endpoint on http://{}:{}/ (livez, readyz, healthz{})",
+        a.getHostString(),
+        a.getPort(),
         routes.isEmpty() ? "" : ", " + String.join(", ", routes));
     return this;
   }
@@ -73,21 +81,24 @@ public final class AdminServer implements AutoCloseable {
   /** Serves {@code path} with {@code route}. */
   public void route(String path, Route route) {
     routes.add(path.startsWith("/") ? path.substring(1) : path);
-    server.createContext(path, ex -> {
-      try {
-        respond(ex, route.handle(ex.getRequestURI().getQuery()));
-      } catch (IOException | RuntimeException e) {
-        log.warn("admin endpoint {} failed", path, e);
-        respond(ex, Response.text(500, "internal error: " + e.getMessage() + "\n"));
-      }
-    });
+    server.createContext(
+        path,
+        ex -> {
+          try {
+            respond(ex, route.handle(ex.getRequestURI().getQuery()));
+          } catch (IOException | RuntimeException e) {
+            log.warn("admin endpoint {} failed", path, e);
+            respond(ex, Response.text(500, "internal error: " + e.getMessage() + "\n"));
+          }
+        });
   }
 
   private static Response checks(String endpoint, List<HealthCheck> checks, HttpExchange ex) {
     String path = ex.getRequestURI().getPath();
     String query = Optional.ofNullable(ex.getRequestURI().getQuery()).orElse("");
     boolean verbose = query.contains("verbose");
-    String single = path.length() > endpoint.length() + 2 ? path.substring(endpoint.length() + 2) : null;
+    String single =
+        path.length() > endpoint.length() + 2 ? path.substring(endpoint.length() + 2) : null;
 
     StringBuilder body = new StringBuilder();
     boolean ok = true;

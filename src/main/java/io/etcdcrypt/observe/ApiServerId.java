@@ -13,10 +13,10 @@ import java.util.Arrays;
 import java.util.HexFormat;
 
 /**
- * The {@code apiserver_id_hash} label of the KMS metrics. kube-apiserver derives its id from the host name:
- * {@code apiserver-} + lowercase unpadded base32 of the first 16 bytes of SHA-256 over the length-prefixed (u16,
- * big-endian) host name and component name; the label is {@code sha256:<hex>} of that id. The proxy computes it
- * the same way from its own host name.
+ * The {@code apiserver_id_hash} label of the KMS metrics. kube-apiserver derives its id from the
+ * host name: {@code apiserver-} + lowercase unpadded base32 of the first 16 bytes of SHA-256 over
+ * the length-prefixed (u16, big-endian) host name and component name; the label is {@code
+ * sha256:<hex>} of that id. The proxy computes it the same way from its own host name.
  */
 final class ApiServerId {
 
@@ -29,15 +29,24 @@ final class ApiServerId {
     ByteBuffer input = ByteBuffer.allocate(4 + host.length + component.length);
     input.putShort((short) host.length).put(host).putShort((short) component.length).put(component);
     byte[] digest = sha256(input.array());
-    return "apiserver-" + BaseEncoding.base32().lowerCase().omitPadding().encode(Arrays.copyOf(digest, 16));
+    return "apiserver-"
+        + BaseEncoding.base32().lowerCase().omitPadding().encode(Arrays.copyOf(digest, 16));
   }
 
-  /** {@code sha256:<hex>} of {@code value}; empty for an empty value (the hash format of every id label). */
+  /**
+   * {@code sha256:<hex>} of {@code value}; empty for an empty value (the hash format of every id
+   * label).
+   */
   static String hash(String value) {
-    return value.isEmpty() ? "" : "sha256:" + HexFormat.of().formatHex(sha256(value.getBytes(StandardCharsets.UTF_8)));
+    return value.isEmpty()
+        ? ""
+        : "sha256:" + HexFormat.of().formatHex(sha256(value.getBytes(StandardCharsets.UTF_8)));
   }
 
-  /** The kernel's host name, as Go's os.Hostname reads it; the resolver's answer where /proc is missing. */
+  /**
+   * The kernel's host name, as Go's os.Hostname reads it; the resolver's answer where /proc is
+   * missing.
+   */
   static String localHostname() {
     try {
       return Files.readString(Path.of("/proc/sys/kernel/hostname"), StandardCharsets.UTF_8).strip();

@@ -5,11 +5,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Bucket bounds spelled as the Go Prometheus client spells them. The Java client's text writer, which Micrometer's
- * Prometheus registry uses, writes {@code le="1.0"} and {@code le="5.0E-6"} where etcd and kube-apiserver write
- * {@code le="1"} and {@code le="5e-06"}; Prometheus 2 keeps label values as scraped, so a query or alert naming a
- * bucket ({@code le="1"}) would miss the proxy's series. (Prometheus 3 normalizes {@code le} on ingestion, which
- * makes both spellings equal.)
+ * Bucket bounds spelled as the Go Prometheus client spells them. The Java client's text writer,
+ * which Micrometer's Prometheus registry uses, writes {@code le="1.0"} and {@code le="5.0E-6"}
+ * where etcd and kube-apiserver write {@code le="1"} and {@code le="5e-06"}; Prometheus 2 keeps
+ * label values as scraped, so a query or alert naming a bucket ({@code le="1"}) would miss the
+ * proxy's series. (Prometheus 3 normalizes {@code le} on ingestion, which makes both spellings
+ * equal.)
  */
 final class GoFloats {
 
@@ -31,7 +32,10 @@ final class GoFloats {
     return out.toString();
   }
 
-  /** Go's {@code strconv.FormatFloat(v, 'g', -1, 64)}: shortest digits, exponent form below 1e-4 and from 1e6. */
+  /**
+   * Go's {@code strconv.FormatFloat(v, 'g', -1, 64)}: shortest digits, exponent form below 1e-4 and
+   * from 1e6.
+   */
   static String format(double v) {
     if (Double.isNaN(v)) {
       return "NaN";
@@ -47,7 +51,8 @@ final class GoFloats {
     int exp = digits.length() - 1 - d.scale(); // decimal exponent of the first digit
     String sign = v < 0 ? "-" : "";
     if (exp < -4 || exp >= 6) {
-      String mantissa = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
+      String mantissa =
+          digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
       int e = Math.abs(exp);
       return sign + mantissa + "e" + (exp < 0 ? "-" : "+") + (e < 10 ? "0" : "") + e;
     }

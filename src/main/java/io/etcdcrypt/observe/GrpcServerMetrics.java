@@ -17,18 +17,22 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * etcd's gRPC server metrics (go-grpc-prometheus names and semantics) for every call clients make to the proxy,
- * plus the number of open Watch streams.
+ * etcd's gRPC server metrics (go-grpc-prometheus names and semantics) for every call clients make
+ * to the proxy, plus the number of open Watch streams.
  *
- * <p>As go-grpc-prometheus counts: a call is started when it arrives and handled once, with its status code, when
- * the server closes it or the client cancels it ({@code Canceled}); every message received from or sent to the
- * client counts, for unary calls too (one request, one response on success). The handling time runs from arrival
- * to that end. A method the proxy cannot type (a pass-through of a method added to etcd later) is labelled
- * {@code bidi_stream}, the type that constrains nothing.
+ * <p>As go-grpc-prometheus counts: a call is started when it arrives and handled once, with its
+ * status code, when the server closes it or the client cancels it ({@code Canceled}); every message
+ * received from or sent to the client counts, for unary calls too (one request, one response on
+ * success). The handling time runs from arrival to that end. A method the proxy cannot type (a
+ * pass-through of a method added to etcd later) is labelled {@code bidi_stream}, the type that
+ * constrains nothing.
  */
 final class GrpcServerMetrics implements ServerInterceptor {
 
-  /** Distinct methods labelled before further new names share one {@code unknown} series (bounds cardinality). */
+  /**
+   * Distinct methods labelled before further new names share one {@code unknown} series (bounds
+   * cardinality).
+   */
   static final int MAX_METHODS = 256;
 
   private static final String WATCH_METHOD = "etcdserverpb.Watch/Watch";
@@ -43,18 +47,36 @@ final class GrpcServerMetrics implements ServerInterceptor {
 
   GrpcServerMetrics(Instruments instruments) {
     String[] labels = {MetricNames.GRPC_TYPE, MetricNames.GRPC_SERVICE, MetricNames.GRPC_METHOD};
-    started = instruments.counter(MetricNames.GRPC_SERVER_STARTED, "RPCs started on the server.", labels);
-    handled = instruments.counter(MetricNames.GRPC_SERVER_HANDLED,
-        "RPCs completed on the server, whatever their outcome.",
-        MetricNames.GRPC_TYPE, MetricNames.GRPC_SERVICE, MetricNames.GRPC_METHOD, MetricNames.GRPC_CODE);
-    handling = instruments.histogram(MetricNames.GRPC_SERVER_HANDLING,
-        "Seconds from the arrival of an RPC to its completion on the server.",
-        MetricNames.grpcHandlingBuckets(), labels);
-    received = instruments.counter(MetricNames.GRPC_SERVER_MSG_RECEIVED,
-        "Messages received from clients, per RPC method.", labels);
-    sent = instruments.counter(MetricNames.GRPC_SERVER_MSG_SENT, "Messages sent to clients, per RPC method.", labels);
-    activeWatchStreams = instruments.gauge(MetricNames.ACTIVE_WATCH_STREAMS,
-        "Watch streams clients hold open through the proxy (each may carry many watches).").labelValues();
+    started =
+        instruments.counter(MetricNames.GRPC_SERVER_STARTED, "RPCs started on the server.", labels);
+    handled =
+        instruments.counter(
+            MetricNames.GRPC_SERVER_HANDLED,
+            "RPCs completed on the server, whatever their outcome.",
+            MetricNames.GRPC_TYPE,
+            MetricNames.GRPC_SERVICE,
+            MetricNames.GRPC_METHOD,
+            MetricNames.GRPC_CODE);
+    handling =
+        instruments.histogram(
+            MetricNames.GRPC_SERVER_HANDLING,
+            "Seconds from the arrival of an RPC to its completion on the server.",
+            MetricNames.grpcHandlingBuckets(),
+            labels);
+    received =
+        instruments.counter(
+            MetricNames.GRPC_SERVER_MSG_RECEIVED,
+            "Messages received from clients, per RPC method.",
+            labels);
+    sent =
+        instruments.counter(
+            MetricNames.GRPC_SERVER_MSG_SENT, "Messages sent to clients, per RPC method.", labels);
+    activeWatchStreams =
+        instruments
+            .gauge(
+                MetricNames.ACTIVE_WATCH_STREAMS,
+                "Watch streams clients hold open through the proxy (each may carry many watches).")
+            .labelValues();
   }
 
   /** The series of one method, looked up once per call. */
@@ -76,7 +98,9 @@ final class GrpcServerMetrics implements ServerInterceptor {
     }
 
     void handled(Status.Code code, long startNanos) {
-      handled.labelValues(labels[0], labels[1], labels[2], MetricNames.grpcCodeName(code)).increment();
+      handled
+          .labelValues(labels[0], labels[1], labels[2], MetricNames.grpcCodeName(code))
+          .increment();
       handling.record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
       if (watch) {
         activeWatchStreams.dec();
@@ -94,22 +118,24 @@ final class GrpcServerMetrics implements ServerInterceptor {
       activeWatchStreams.inc();
     }
     AtomicBoolean ended = new AtomicBoolean();
-    ServerCall<ReqT, RespT> observed = new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
-      @Override
-      public void sendMessage(RespT message) {
-        m.sent.increment();
-        super.sendMessage(message);
-      }
+    ServerCall<ReqT, RespT> observed =
+        new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+          @Override
+          public void sendMessage(RespT message) {
+            m.sent.increment();
+            super.sendMessage(message);
+          }
 
-      @Override
-      public void close(Status status, Metadata trailers) {
-        // Recorded before the client can see the end, so what a client observed is already counted.
-        if (ended.compareAndSet(false, true)) {
-          m.handled(status.getCode(), start);
-        }
-        super.close(status, trailers);
-      }
-    };
+          @Override
+          public void close(Status status, Metadata trailers) {
+            // Recorded before the client can see the end, so what a client observed is already
+            // counted.
+            if (ended.compareAndSet(false, true)) {
+              m.handled(status.getCode(), start);
+            }
+            super.close(status, trailers);
+          }
+        };
     ServerCall.Listener<ReqT> listener = next.startCall(observed, headers);
     return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
       @Override
@@ -144,7 +170,8 @@ final class GrpcServerMetrics implements ServerInterceptor {
     String type = typeOf(method.getType());
     String s = service;
     String b = bare;
-    return methods.computeIfAbsent(fullName, k -> new MethodSeries(type, s, b, WATCH_METHOD.equals(k)));
+    return methods.computeIfAbsent(
+        fullName, k -> new MethodSeries(type, s, b, WATCH_METHOD.equals(k)));
   }
 
   private static String typeOf(MethodDescriptor.MethodType type) {

@@ -3,8 +3,9 @@ package io.etcdcrypt.observe;
 import java.util.Optional;
 
 /**
- * One named readiness check, as kube-apiserver names them ({@code etcd}, {@code kms-providers}, ...). A check
- * returns empty when healthy, else the reason an operator reads at {@code /readyz?verbose}.
+ * One named readiness check, as kube-apiserver names them ({@code etcd}, {@code kms-providers},
+ * ...). A check returns empty when healthy, else the reason an operator reads at {@code
+ * /readyz?verbose}.
  */
 public interface HealthCheck {
 

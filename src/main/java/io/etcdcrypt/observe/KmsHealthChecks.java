@@ -1,7 +1,7 @@
 package io.etcdcrypt.observe;
 
-import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.EncryptionConfiguration;
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceRule;
 import io.etcdcrypt.crypto.TransformException;
@@ -19,23 +19,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * kube-apiserver's KMS health checks for {@code /readyz} and {@code /healthz} (never {@code /livez}: a dead plugin
- * makes the proxy unready, not dead). Every KMS provider of the file, in file order, v1 and v2 alike, is member
- * {@code kms-provider-<index>}. With at least one KMS v1 provider each member is a check of its own; with only KMS
- * v2 providers (or with automatic reload) they form one check, {@code kms-providers}, which reports
- * {@code <member>: <error>} for each failing member.
+ * kube-apiserver's KMS health checks for {@code /readyz} and {@code /healthz} (never {@code
+ * /livez}: a dead plugin makes the proxy unready, not dead). Every KMS provider of the file, in
+ * file order, v1 and v2 alike, is member {@code kms-provider-<index>}. With at least one KMS v1
+ * provider each member is a check of its own; with only KMS v2 providers (or with automatic reload)
+ * they form one check, {@code kms-providers}, which reports {@code <member>: <error>} for each
+ * failing member.
  *
- * <p>Providers cache their health ({@link KmsProvider#health()}); the check itself calls nothing more often. A check
- * logs when its outcome changes (failing with the reason, or healthy again), not on every probe.
+ * <p>Providers cache their health ({@link KmsProvider#health()}); the check itself calls nothing
+ * more often. A check logs when its outcome changes (failing with the reason, or healthy again),
+ * not on every probe.
  */
 public final class KmsHealthChecks {
 
   private static final Logger log = LoggerFactory.getLogger(KmsHealthChecks.class);
 
   /**
-   * How long a passing KMS health result is reused. kube-apiserver keeps it 20 s; the proxy keeps it 10 s so that,
-   * with the plugin call timeout (3 s by default), a dead plugin fails {@code /readyz} within about 15 s. A failing
-   * result is kept 3 s, as upstream, so a plugin that comes back is noticed as quickly.
+   * How long a passing KMS health result is reused. kube-apiserver keeps it 20 s; the proxy keeps
+   * it 10 s so that, with the plugin call timeout (3 s by default), a dead plugin fails {@code
+   * /readyz} within about 15 s. A failing result is kept 3 s, as upstream, so a plugin that comes
+   * back is noticed as quickly.
    */
   public static final Duration PASSING_RESULT_TTL = Duration.ofSeconds(10);
 
@@ -44,8 +47,8 @@ public final class KmsHealthChecks {
   private record Member(String name, KmsProvider provider) {}
 
   /**
-   * The checks for {@code config} loaded once (no automatic reload): none without KMS providers. Providers come
-   * from {@code kms}, which must have built them already (the codec has).
+   * The checks for {@code config} loaded once (no automatic reload): none without KMS providers.
+   * Providers come from {@code kms}, which must have built them already (the codec has).
    */
   public static List<HealthCheck> forConfig(EncryptionConfiguration config, KmsProviders kms) {
     List<Member> members = new ArrayList<>();
@@ -70,21 +73,27 @@ public final class KmsHealthChecks {
   }
 
   /**
-   * The single {@code kms-providers} check used with automatic reload: it checks whichever providers
-   * {@code current} returns (those of the configuration loaded now), and passes when there are none.
+   * The single {@code kms-providers} check used with automatic reload: it checks whichever
+   * providers {@code current} returns (those of the configuration loaded now), and passes when
+   * there are none.
    */
   public static HealthCheck forReloadedConfig(Supplier<List<KmsProvider>> current) {
-    return loggingChanges(MetricNames.CHECK_KMS_PROVIDERS, () -> {
-      List<KmsProvider> providers = current.get();
-      List<Member> members = new ArrayList<>(providers.size());
-      for (KmsProvider p : providers) {
-        members.add(new Member(MetricNames.kmsProviderCheck(members.size()), p));
-      }
-      return aggregate(members);
-    });
+    return loggingChanges(
+        MetricNames.CHECK_KMS_PROVIDERS,
+        () -> {
+          List<KmsProvider> providers = current.get();
+          List<Member> members = new ArrayList<>(providers.size());
+          for (KmsProvider p : providers) {
+            members.add(new Member(MetricNames.kmsProviderCheck(members.size()), p));
+          }
+          return aggregate(members);
+        });
   }
 
-  /** Runs every member; one failure reads as itself, several as {@code [a, b]} (upstream's error aggregate). */
+  /**
+   * Runs every member; one failure reads as itself, several as {@code [a, b]} (upstream's error
+   * aggregate).
+   */
   private static Optional<String> aggregate(List<Member> members) {
     List<String> failures = new ArrayList<>();
     for (Member m : members) {
@@ -93,25 +102,28 @@ public final class KmsHealthChecks {
     if (failures.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(failures.size() == 1 ? failures.get(0) : "[" + String.join(", ", failures) + "]");
+    return Optional.of(
+        failures.size() == 1 ? failures.get(0) : "[" + String.join(", ", failures) + "]");
   }
 
   /** {@code check} under {@code name}, logging each change of outcome once. */
   private static HealthCheck loggingChanges(String name, Supplier<Optional<String>> check) {
     AtomicReference<String> last = new AtomicReference<>(); // null while healthy
-    return HealthCheck.of(name, () -> {
-      Optional<String> outcome = check.get();
-      String now = outcome.orElse(null);
-      String before = last.getAndSet(now);
-      if (!Objects.equals(before, now)) {
-        if (now != null) {
-          log.atWarn().addKeyValue("check", name).log("KMS health check failing: {}", now);
-        } else {
-          log.atInfo().addKeyValue("check", name).log("KMS health check passes again");
-        }
-      }
-      return outcome;
-    });
+    return HealthCheck.of(
+        name,
+        () -> {
+          Optional<String> outcome = check.get();
+          String now = outcome.orElse(null);
+          String before = last.getAndSet(now);
+          if (!Objects.equals(before, now)) {
+            if (now != null) {
+              log.atWarn().addKeyValue("check", name).log("KMS health check failing: {}", now);
+            } else {
+              log.atInfo().addKeyValue("check", name).log("KMS health check passes again");
+            }
+          }
+          return outcome;
+        });
   }
 
   private static Optional<String> failure(KmsHealth health) {
@@ -122,8 +134,12 @@ public final class KmsHealthChecks {
     try {
       return kms.create(config); // returns the provider the codec already created for this entry
     } catch (TransformException e) {
-      throw new IllegalStateException("KMS provider " + config.name() + " is not available for health checks: "
-          + e.getMessage(), e);
+      throw new IllegalStateException(
+          "KMS provider "
+              + config.name()
+              + " is not available for health checks: "
+              + e.getMessage(),
+          e);
     }
   }
 }

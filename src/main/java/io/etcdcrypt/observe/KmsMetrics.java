@@ -18,12 +18,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * kube-apiserver's envelope-encryption metrics (and the storage-level cache-miss and DEK-generation ones), fed by
- * the KMS providers, plus the proxy's per-provider DEK cache hits and misses.
+ * kube-apiserver's envelope-encryption metrics (and the storage-level cache-miss and DEK-generation
+ * ones), fed by the KMS providers, plus the proxy's per-provider DEK cache hits and misses.
  *
- * <p>Key ids only ever appear hashed. As upstream, the label sets of the three key-id metrics are kept in an LRU of
- * {@value MetricNames#KEY_ID_LABEL_SETS_KEPT}; a label set pushed out is deleted from its metrics, so rotating
- * keys cannot grow the exposition without bound.
+ * <p>Key ids only ever appear hashed. As upstream, the label sets of the three key-id metrics are
+ * kept in an LRU of {@value MetricNames#KEY_ID_LABEL_SETS_KEPT}; a label set pushed out is deleted
+ * from its metrics, so rotating keys cannot grow the exposition without bound.
  */
 final class KmsMetrics implements KmsObserver {
 
@@ -48,52 +48,101 @@ final class KmsMetrics implements KmsObserver {
   KmsMetrics(Instruments instruments, String apiServerIdHash, Clock clock) {
     this.clock = clock;
     this.apiServerIdHash = apiServerIdHash;
-    operationsLatency = instruments.histogram(MetricNames.KMS_OPERATIONS_LATENCY,
-        "Seconds taken by calls to KMS plugins, by provider, full gRPC method and gRPC status code.",
-        MetricNames.kmsOperationBuckets(),
-        MetricNames.PROVIDER_NAME, MetricNames.METHOD_NAME, MetricNames.GRPC_STATUS_CODE);
-    cacheMisses = instruments.counter(MetricNames.ENVELOPE_CACHE_MISSES,
-        "DEK/seed reads that a KMS provider's cache could not serve, so the plugin was asked to decrypt.")
-        .labelValues();
-    providerCacheHits = instruments.counter(MetricNames.DEK_CACHE_HITS,
-        "DEK/seed reads served from a KMS provider's cache, by provider.", MetricNames.PROVIDER);
-    providerCacheMisses = instruments.counter(MetricNames.DEK_CACHE_MISSES,
-        "DEK/seed reads that asked the KMS plugin, by provider.", MetricNames.PROVIDER);
-    cacheFill = instruments.gauge(MetricNames.DEK_CACHE_FILL_PERCENT,
-        "Share (0 to 1) of the KMS v1 DEK cache slots in use, for the provider that last changed it.").labelValues();
-    sourceCacheSize = instruments.gauge(MetricNames.DEK_SOURCE_CACHE_SIZE,
-        "Entries in a KMS v2 provider's DEK/seed cache: after a restart, about the number of Decrypt calls the"
-            + " provider will make.", MetricNames.PROVIDER_NAME);
-    keyGeneration = instruments.histogram(MetricNames.DATA_KEY_GENERATION_DURATION,
-        "Seconds taken to draw a fresh DEK or seed.", MetricNames.dataKeyGenerationBuckets()).labelValues();
-    keyGenerationFailures = instruments.counter(MetricNames.DATA_KEY_GENERATION_FAILURES,
-        "Failures to draw a fresh DEK or seed.").labelValues();
-    keyIdHashTotal = instruments.counter(MetricNames.KEY_ID_HASH_TOTAL,
-        "KMS v2 values written or read under a key id (hashed), by provider and server identity.",
-        MetricNames.TRANSFORMATION_TYPE, MetricNames.PROVIDER_NAME, MetricNames.KEY_ID_HASH,
-        MetricNames.APISERVER_ID_HASH);
-    keyIdHashLast = instruments.gauge(MetricNames.KEY_ID_HASH_LAST_TIMESTAMP,
-        "Unix time a key id (hashed) was last used to write or read a KMS v2 value.",
-        MetricNames.TRANSFORMATION_TYPE, MetricNames.PROVIDER_NAME, MetricNames.KEY_ID_HASH,
-        MetricNames.APISERVER_ID_HASH);
-    keyIdHashStatusLast = instruments.gauge(MetricNames.KEY_ID_HASH_STATUS_LAST_TIMESTAMP,
-        "Unix time a KMS v2 plugin's Status last reported a key id (hashed).",
-        MetricNames.PROVIDER_NAME, MetricNames.KEY_ID_HASH, MetricNames.APISERVER_ID_HASH);
-    invalidStatusKeyIds = instruments.counter(MetricNames.INVALID_KEY_ID_FROM_STATUS,
-        "KMS v2 Status answers with an unusable key id, by provider and error (empty, too_long).",
-        MetricNames.PROVIDER_NAME, MetricNames.ERROR);
-    keyIdUses = new LabelSets(MetricNames.KEY_ID_LABEL_SETS_KEPT, evicted -> {
-      String[] labels = evicted.toArray(String[]::new);
-      keyIdHashTotal.remove(labels);
-      keyIdHashLast.remove(labels);
-    });
-    statusKeyIds = new LabelSets(MetricNames.KEY_ID_LABEL_SETS_KEPT,
-        evicted -> keyIdHashStatusLast.remove(evicted.toArray(String[]::new)));
+    operationsLatency =
+        instruments.histogram(
+            MetricNames.KMS_OPERATIONS_LATENCY,
+            "Seconds taken by calls to KMS plugins, by provider, full gRPC method and gRPC status code.",
+            MetricNames.kmsOperationBuckets(),
+            MetricNames.PROVIDER_NAME,
+            MetricNames.METHOD_NAME,
+            MetricNames.GRPC_STATUS_CODE);
+    cacheMisses =
+        instruments
+            .counter(
+                MetricNames.ENVELOPE_CACHE_MISSES,
+                "DEK/seed reads that a KMS provider's cache could not serve, so the plugin was asked to decrypt.")
+            .labelValues();
+    providerCacheHits =
+        instruments.counter(
+            MetricNames.DEK_CACHE_HITS,
+            "DEK/seed reads served from a KMS provider's cache, by provider.",
+            MetricNames.PROVIDER);
+    providerCacheMisses =
+        instruments.counter(
+            MetricNames.DEK_CACHE_MISSES,
+            "DEK/seed reads that asked the KMS plugin, by provider.",
+            MetricNames.PROVIDER);
+    cacheFill =
+        instruments
+            .gauge(
+                MetricNames.DEK_CACHE_FILL_PERCENT,
+                "Share (0 to 1) of the KMS v1 DEK cache slots in use, for the provider that last changed it.")
+            .labelValues();
+    sourceCacheSize =
+        instruments.gauge(
+            MetricNames.DEK_SOURCE_CACHE_SIZE,
+            "Entries in a KMS v2 provider's DEK/seed cache: after a restart, about the number of Decrypt calls the"
+                + " provider will make.",
+            MetricNames.PROVIDER_NAME);
+    keyGeneration =
+        instruments
+            .histogram(
+                MetricNames.DATA_KEY_GENERATION_DURATION,
+                "Seconds taken to draw a fresh DEK or seed.",
+                MetricNames.dataKeyGenerationBuckets())
+            .labelValues();
+    keyGenerationFailures =
+        instruments
+            .counter(
+                MetricNames.DATA_KEY_GENERATION_FAILURES, "Failures to draw a fresh DEK or seed.")
+            .labelValues();
+    keyIdHashTotal =
+        instruments.counter(
+            MetricNames.KEY_ID_HASH_TOTAL,
+            "KMS v2 values written or read under a key id (hashed), by provider and server identity.",
+            MetricNames.TRANSFORMATION_TYPE,
+            MetricNames.PROVIDER_NAME,
+            MetricNames.KEY_ID_HASH,
+            MetricNames.APISERVER_ID_HASH);
+    keyIdHashLast =
+        instruments.gauge(
+            MetricNames.KEY_ID_HASH_LAST_TIMESTAMP,
+            "Unix time a key id (hashed) was last used to write or read a KMS v2 value.",
+            MetricNames.TRANSFORMATION_TYPE,
+            MetricNames.PROVIDER_NAME,
+            MetricNames.KEY_ID_HASH,
+            MetricNames.APISERVER_ID_HASH);
+    keyIdHashStatusLast =
+        instruments.gauge(
+            MetricNames.KEY_ID_HASH_STATUS_LAST_TIMESTAMP,
+            "Unix time a KMS v2 plugin's Status last reported a key id (hashed).",
+            MetricNames.PROVIDER_NAME,
+            MetricNames.KEY_ID_HASH,
+            MetricNames.APISERVER_ID_HASH);
+    invalidStatusKeyIds =
+        instruments.counter(
+            MetricNames.INVALID_KEY_ID_FROM_STATUS,
+            "KMS v2 Status answers with an unusable key id, by provider and error (empty, too_long).",
+            MetricNames.PROVIDER_NAME,
+            MetricNames.ERROR);
+    keyIdUses =
+        new LabelSets(
+            MetricNames.KEY_ID_LABEL_SETS_KEPT,
+            evicted -> {
+              String[] labels = evicted.toArray(String[]::new);
+              keyIdHashTotal.remove(labels);
+              keyIdHashLast.remove(labels);
+            });
+    statusKeyIds =
+        new LabelSets(
+            MetricNames.KEY_ID_LABEL_SETS_KEPT,
+            evicted -> keyIdHashStatusLast.remove(evicted.toArray(String[]::new)));
   }
 
   @Override
   public void pluginCall(String provider, String fullMethod, Status.Code code, long nanos) {
-    operationsLatency.labelValues(provider, fullMethod, MetricNames.grpcCodeName(code))
+    operationsLatency
+        .labelValues(provider, fullMethod, MetricNames.grpcCodeName(code))
         .record(nanos, TimeUnit.NANOSECONDS);
   }
 
@@ -131,10 +180,12 @@ final class KmsMetrics implements KmsObserver {
     String type = direction == Direction.TO_STORAGE ? TO_STORAGE : FROM_STORAGE;
     String[] labels = {type, provider, keyIdHash(keyId), apiServerIdHash};
     double now = nowSeconds();
-    keyIdUses.touch(List.of(labels), () -> {
-      keyIdHashTotal.labelValues(labels).increment();
-      keyIdHashLast.labelValues(labels).set(now);
-    });
+    keyIdUses.touch(
+        List.of(labels),
+        () -> {
+          keyIdHashTotal.labelValues(labels).increment();
+          keyIdHashLast.labelValues(labels).set(now);
+        });
   }
 
   @Override
@@ -166,23 +217,27 @@ final class KmsMetrics implements KmsObserver {
     return hash;
   }
 
-  /** An LRU set of label sets; updates of a label set and evictions happen under one lock, as upstream's. */
+  /**
+   * An LRU set of label sets; updates of a label set and evictions happen under one lock, as
+   * upstream's.
+   */
   private static final class LabelSets {
     private final Map<List<String>, Boolean> recent;
     private final Consumer<List<String>> onEvict;
 
     LabelSets(int capacity, Consumer<List<String>> onEvict) {
       this.onEvict = onEvict;
-      this.recent = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<List<String>, Boolean> eldest) {
-          if (size() > capacity) {
-            LabelSets.this.onEvict.accept(eldest.getKey());
-            return true;
-          }
-          return false;
-        }
-      };
+      this.recent =
+          new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<List<String>, Boolean> eldest) {
+              if (size() > capacity) {
+                LabelSets.this.onEvict.accept(eldest.getKey());
+                return true;
+              }
+              return false;
+            }
+          };
     }
 
     synchronized void touch(List<String> labels, Runnable update) {

@@ -12,12 +12,14 @@ import org.slf4j.bridge.SLF4JBridgeHandler;
 
 /**
  * Configures logging for a command: one line per event on stderr, as text or as JSON (logback's own
- * {@link JsonEncoder}), at the chosen level. gRPC's java.util.logging output is routed through the same sink.
+ * {@link JsonEncoder}), at the chosen level. gRPC's java.util.logging output is routed through the
+ * same sink.
  *
- * <p>Values, plaintexts and key material are never logged anywhere in this project; keys (object names) may be.
- * Request-scoped fields travel as the MDC ({@code method}, set while the proxy transforms a call's messages) and
- * as key-value pairs on the event ({@code key}, {@code resource}, {@code transformer_prefix}, {@code provider},
- * {@code kms_uid}, ...); the JSON encoder writes them as {@code mdc} and {@code kvpList}.
+ * <p>Values, plaintexts and key material are never logged anywhere in this project; keys (object
+ * names) may be. Request-scoped fields travel as the MDC ({@code method}, set while the proxy
+ * transforms a call's messages) and as key-value pairs on the event ({@code key}, {@code resource},
+ * {@code transformer_prefix}, {@code provider}, {@code kms_uid}, ...); the JSON encoder writes them
+ * as {@code mdc} and {@code kvpList}.
  */
 public final class Logging {
 
@@ -28,8 +30,9 @@ public final class Logging {
   }
 
   /** The text line: time, level, logger, MDC and key-value pairs when present, message. */
-  static final String TEXT_PATTERN = "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level %logger{30}"
-      + "%replace( %mdc){'^ $', ''}%replace( %kvp){'^ $', ''} - %msg%n";
+  static final String TEXT_PATTERN =
+      "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level %logger{30}"
+          + "%replace( %mdc){'^ $', ''}%replace( %kvp){'^ $', ''} - %msg%n";
 
   private Logging() {}
 
@@ -48,7 +51,8 @@ public final class Logging {
       encoder = json;
     } else {
       PatternLayoutEncoder text = new PatternLayoutEncoder();
-      // Request-scoped fields follow the logger: the MDC (method) and the event's key-value pairs (key, resource,
+      // Request-scoped fields follow the logger: the MDC (method) and the event's key-value pairs
+      // (key, resource,
       // provider, kms_uid, ...), each left out when empty.
       text.setPattern(TEXT_PATTERN);
       encoder = text;
@@ -69,7 +73,8 @@ public final class Logging {
     // gRPC's transport chatter is useful only when debugging gRPC itself.
     ctx.getLogger("io.grpc").setLevel(Level.WARN);
     ctx.getLogger("io.grpc.netty.shaded").setLevel(Level.WARN);
-    // grpc-netty sets SO_KEEPALIVE on every channel; on the KMS plugins' unix sockets Netty warns it is unknown.
+    // grpc-netty sets SO_KEEPALIVE on every channel; on the KMS plugins' unix sockets Netty warns
+    // it is unknown.
     ctx.getLogger("io.grpc.netty.shaded.io.netty.bootstrap.Bootstrap").setLevel(Level.ERROR);
 
     SLF4JBridgeHandler.removeHandlersForRootLogger();

@@ -5,14 +5,17 @@ import java.util.EnumMap;
 import java.util.Map;
 
 /**
- * Every name an operator alerts on, in one place: metric names, their labels and bucket boundaries, and the names
- * of the health checks. Names are written out in full, exactly as {@code /metrics} shows them, so a reviewer can
- * compare them with the dashboards and alerts they must keep working.
+ * Every name an operator alerts on, in one place: metric names, their labels and bucket boundaries,
+ * and the names of the health checks. Names are written out in full, exactly as {@code /metrics}
+ * shows them, so a reviewer can compare them with the dashboards and alerts they must keep working.
  *
  * <ul>
- *   <li>{@code apiserver_storage_*}: kube-apiserver's {@code k8s.io/apiserver/pkg/storage/value} metrics;
- *   <li>{@code apiserver_envelope_encryption_*}: kube-apiserver's {@code .../value/encrypt/envelope/metrics};
- *   <li>{@code grpc_server_*}: go-grpc-prometheus' server metrics, as etcd exports them for its own RPCs;
+ *   <li>{@code apiserver_storage_*}: kube-apiserver's {@code k8s.io/apiserver/pkg/storage/value}
+ *       metrics;
+ *   <li>{@code apiserver_envelope_encryption_*}: kube-apiserver's {@code
+ *       .../value/encrypt/envelope/metrics};
+ *   <li>{@code grpc_server_*}: go-grpc-prometheus' server metrics, as etcd exports them for its own
+ *       RPCs;
  *   <li>{@code etcd_crypt_proxy_*}: what only the proxy knows.
  * </ul>
  */
@@ -26,63 +29,109 @@ public final class MetricNames {
   // ---- kube-apiserver: storage transformation ----
 
   /** Histogram {transformation_type, transformer_prefix}; successful transformations only. */
-  public static final String TRANSFORMATION_DURATION = "apiserver_storage_transformation_duration_seconds";
+  public static final String TRANSFORMATION_DURATION =
+      "apiserver_storage_transformation_duration_seconds";
+
   /** Counter {resource, transformation_type, transformer_prefix, status}. */
-  public static final String TRANSFORMATION_OPERATIONS = "apiserver_storage_transformation_operations_total";
-  /** Counter, no labels: DEK/seed reads the provider's cache could not serve (KMS v1 with a cache, KMS v2). */
-  public static final String ENVELOPE_CACHE_MISSES = "apiserver_storage_envelope_transformation_cache_misses_total";
+  public static final String TRANSFORMATION_OPERATIONS =
+      "apiserver_storage_transformation_operations_total";
+
+  /**
+   * Counter, no labels: DEK/seed reads the provider's cache could not serve (KMS v1 with a cache,
+   * KMS v2).
+   */
+  public static final String ENVELOPE_CACHE_MISSES =
+      "apiserver_storage_envelope_transformation_cache_misses_total";
+
   /** Histogram, no labels: drawing a fresh DEK or seed. */
-  public static final String DATA_KEY_GENERATION_DURATION = "apiserver_storage_data_key_generation_duration_seconds";
+  public static final String DATA_KEY_GENERATION_DURATION =
+      "apiserver_storage_data_key_generation_duration_seconds";
+
   /** Counter, no labels. */
-  public static final String DATA_KEY_GENERATION_FAILURES = "apiserver_storage_data_key_generation_failures_total";
+  public static final String DATA_KEY_GENERATION_FAILURES =
+      "apiserver_storage_data_key_generation_failures_total";
 
   // ---- kube-apiserver: envelope encryption (KMS) ----
 
   /** Histogram {provider_name, method_name, grpc_status_code}: every call to a KMS plugin. */
-  public static final String KMS_OPERATIONS_LATENCY = "apiserver_envelope_encryption_kms_operations_latency_seconds";
-  /** Gauge, no labels: occupied share of a KMS v1 DEK cache, 0 to 1 despite the name (as upstream). */
-  public static final String DEK_CACHE_FILL_PERCENT = "apiserver_envelope_encryption_dek_cache_fill_percent";
+  public static final String KMS_OPERATIONS_LATENCY =
+      "apiserver_envelope_encryption_kms_operations_latency_seconds";
+
+  /**
+   * Gauge, no labels: occupied share of a KMS v1 DEK cache, 0 to 1 despite the name (as upstream).
+   */
+  public static final String DEK_CACHE_FILL_PERCENT =
+      "apiserver_envelope_encryption_dek_cache_fill_percent";
+
   /** Gauge {provider_name}: entries in a KMS v2 DEK/seed cache. */
-  public static final String DEK_SOURCE_CACHE_SIZE = "apiserver_envelope_encryption_dek_source_cache_size";
-  /** Counter {transformation_type, provider_name, key_id_hash, apiserver_id_hash}: KMS v2 reads and writes. */
+  public static final String DEK_SOURCE_CACHE_SIZE =
+      "apiserver_envelope_encryption_dek_source_cache_size";
+
+  /**
+   * Counter {transformation_type, provider_name, key_id_hash, apiserver_id_hash}: KMS v2 reads and
+   * writes.
+   */
   public static final String KEY_ID_HASH_TOTAL = "apiserver_envelope_encryption_key_id_hash_total";
+
   /** Gauge, same labels as {@link #KEY_ID_HASH_TOTAL}: unix time of the last use. */
   public static final String KEY_ID_HASH_LAST_TIMESTAMP =
       "apiserver_envelope_encryption_key_id_hash_last_timestamp_seconds";
-  /** Gauge {provider_name, key_id_hash, apiserver_id_hash}: unix time Status last reported that key id. */
+
+  /**
+   * Gauge {provider_name, key_id_hash, apiserver_id_hash}: unix time Status last reported that key
+   * id.
+   */
   public static final String KEY_ID_HASH_STATUS_LAST_TIMESTAMP =
       "apiserver_envelope_encryption_key_id_hash_status_last_timestamp_seconds";
+
   /** Counter {provider_name, error}: Status answers with an empty or too long key id. */
-  public static final String INVALID_KEY_ID_FROM_STATUS = "apiserver_envelope_encryption_invalid_key_id_from_status_total";
+  public static final String INVALID_KEY_ID_FROM_STATUS =
+      "apiserver_envelope_encryption_invalid_key_id_from_status_total";
 
   // ---- etcd's gRPC server metrics (go-grpc-prometheus) ----
 
   /** Counter {grpc_type, grpc_service, grpc_method}. */
   public static final String GRPC_SERVER_STARTED = "grpc_server_started_total";
+
   /** Counter {grpc_type, grpc_service, grpc_method, grpc_code}. */
   public static final String GRPC_SERVER_HANDLED = "grpc_server_handled_total";
+
   /** Histogram {grpc_type, grpc_service, grpc_method}. */
   public static final String GRPC_SERVER_HANDLING = "grpc_server_handling_seconds";
+
   /** Counter {grpc_type, grpc_service, grpc_method}. */
   public static final String GRPC_SERVER_MSG_RECEIVED = "grpc_server_msg_received_total";
+
   /** Counter {grpc_type, grpc_service, grpc_method}. */
   public static final String GRPC_SERVER_MSG_SENT = "grpc_server_msg_sent_total";
 
   // ---- etcd-crypt-proxy ----
 
   /** Histogram {member, grpc_method, grpc_code}: unary calls the proxy made to each etcd member. */
-  public static final String UPSTREAM_REQUEST_DURATION = "etcd_crypt_proxy_upstream_request_duration_seconds";
+  public static final String UPSTREAM_REQUEST_DURATION =
+      "etcd_crypt_proxy_upstream_request_duration_seconds";
+
   /** Counter {provider}: DEK/seed reads served from a KMS provider's cache. */
   public static final String DEK_CACHE_HITS = "etcd_crypt_proxy_dek_cache_hits_total";
+
   /** Counter {provider}: DEK/seed reads that had to ask the plugin. */
   public static final String DEK_CACHE_MISSES = "etcd_crypt_proxy_dek_cache_misses_total";
+
   /** Gauge, no labels: open client Watch streams (each carries any number of watches). */
   public static final String ACTIVE_WATCH_STREAMS = "etcd_crypt_proxy_active_watch_streams";
+
   /** Counter {status = success | failure}: EncryptionConfiguration reloads. */
   public static final String CONFIG_RELOADS = "etcd_crypt_proxy_config_reloads_total";
-  /** Counter {resource}: values read as plaintext under a resource whose first provider encrypts (leaks). */
+
+  /**
+   * Counter {resource}: values read as plaintext under a resource whose first provider encrypts
+   * (leaks).
+   */
   public static final String PLAINTEXT_VALUES = "etcd_crypt_proxy_plaintext_values_total";
-  /** Counter {resource}: values read that were written by a provider or key that no longer writes. */
+
+  /**
+   * Counter {resource}: values read that were written by a provider or key that no longer writes.
+   */
   public static final String STALE_VALUES = "etcd_crypt_proxy_stale_values_total";
 
   // ---- label names ----
@@ -108,16 +157,31 @@ public final class MetricNames {
 
   public static final String TO_STORAGE = "to_storage";
   public static final String FROM_STORAGE = "from_storage";
-  /** {@code status} of a failed transformation whose error carries no gRPC status (e.g. a failed AES-GCM open). */
+
+  /**
+   * {@code status} of a failed transformation whose error carries no gRPC status (e.g. a failed
+   * AES-GCM open).
+   */
   public static final String UNKNOWN_NON_GRPC = "unknown-non-grpc";
+
   public static final String RELOAD_SUCCESS = "success";
   public static final String RELOAD_FAILURE = "failure";
-  /** {@code grpc_service}/{@code grpc_method} of a method name without a service, as go-grpc-prometheus. */
+
+  /**
+   * {@code grpc_service}/{@code grpc_method} of a method name without a service, as
+   * go-grpc-prometheus.
+   */
   public static final String UNKNOWN = "unknown";
+
   /** {@code member} of an upstream call that never reached an etcd member. */
   public static final String NO_MEMBER = "none";
-  /** The component name kube-apiserver hashes into its id; the proxy uses kube-apiserver's formula verbatim. */
+
+  /**
+   * The component name kube-apiserver hashes into its id; the proxy uses kube-apiserver's formula
+   * verbatim.
+   */
   public static final String APISERVER_ID_COMPONENT = "kube-apiserver";
+
   /** Label sets of the key-id metrics kept (least recently used ones are deleted), as upstream. */
   public static final int KEY_ID_LABEL_SETS_KEPT = 100;
 
@@ -143,12 +207,17 @@ public final class MetricNames {
     return new double[] {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
   }
 
-  /** ExponentialBuckets(0.0001, 2, 16): 0.1 ms to 3.3 s; etcd requests are mostly well under 5 ms. */
+  /**
+   * ExponentialBuckets(0.0001, 2, 16): 0.1 ms to 3.3 s; etcd requests are mostly well under 5 ms.
+   */
   public static double[] upstreamBuckets() {
     return exponential(0.0001, 2, 16);
   }
 
-  /** Prometheus' ExponentialBuckets, computed the same way (repeated multiplication) so the bounds match exactly. */
+  /**
+   * Prometheus' ExponentialBuckets, computed the same way (repeated multiplication) so the bounds
+   * match exactly.
+   */
   static double[] exponential(double start, double factor, int count) {
     double[] bounds = new double[count];
     double b = start;
@@ -183,7 +252,10 @@ public final class MetricNames {
     GO_CODE_NAMES.put(Status.Code.UNAUTHENTICATED, "Unauthenticated");
   }
 
-  /** The Go name of a gRPC code ({@code Canceled}, {@code DeadlineExceeded}, ...), as Go servers label it. */
+  /**
+   * The Go name of a gRPC code ({@code Canceled}, {@code DeadlineExceeded}, ...), as Go servers
+   * label it.
+   */
   public static String grpcCodeName(Status.Code code) {
     return GO_CODE_NAMES.get(code);
   }
@@ -192,10 +264,17 @@ public final class MetricNames {
 
   /** etcd answers the gRPC health service. */
   public static final String CHECK_ETCD = "etcd";
-  /** All KMS providers, as one check: when only KMS v2 providers are configured (or with automatic reload). */
+
+  /**
+   * All KMS providers, as one check: when only KMS v2 providers are configured (or with automatic
+   * reload).
+   */
   public static final String CHECK_KMS_PROVIDERS = "kms-providers";
 
-  /** One KMS provider's check, {@code index} counting every KMS provider of the file in order, v1 and v2 alike. */
+  /**
+   * One KMS provider's check, {@code index} counting every KMS provider of the file in order, v1
+   * and v2 alike.
+   */
   public static String kmsProviderCheck(int index) {
     return "kms-provider-" + index;
   }

@@ -20,13 +20,14 @@ import java.time.Clock;
 import java.util.List;
 
 /**
- * The proxy's metrics, exposed in Prometheus' text format at {@value MetricNames#METRICS_PATH}: kube-apiserver's
- * encryption metrics and etcd's gRPC metrics under their own names (see {@link MetricNames}), the proxy's
- * {@code etcd_crypt_proxy_*} metrics, and the JVM's (Micrometer's binders). All of them are Micrometer meters, on one
- * Prometheus registry ({@link Instruments} says how the names stay exactly upstream's).
+ * The proxy's metrics, exposed in Prometheus' text format at {@value MetricNames#METRICS_PATH}:
+ * kube-apiserver's encryption metrics and etcd's gRPC metrics under their own names (see {@link
+ * MetricNames}), the proxy's {@code etcd_crypt_proxy_*} metrics, and the JVM's (Micrometer's
+ * binders). All of them are Micrometer meters, on one Prometheus registry ({@link Instruments} says
+ * how the names stay exactly upstream's).
  *
- * <p>The packages that do the work know no metrics library: they report to small observer interfaces, and this
- * class hands out their implementations. Wire them as {@code serve} does:
+ * <p>The packages that do the work know no metrics library: they report to small observer
+ * interfaces, and this class hands out their implementations. Wire them as {@code serve} does:
  *
  * <pre>{@code
  * Metrics metrics = Metrics.forThisHost();
@@ -53,12 +54,15 @@ public final class Metrics implements AutoCloseable {
   private final Instruments.Family<Counter> configReloads;
 
   /**
-   * Metrics whose {@code apiserver_id_hash} is derived from {@code hostname} as kube-apiserver derives its own;
-   * {@code clock} stamps the {@code *_timestamp_seconds} gauges.
+   * Metrics whose {@code apiserver_id_hash} is derived from {@code hostname} as kube-apiserver
+   * derives its own; {@code clock} stamps the {@code *_timestamp_seconds} gauges.
    */
   public Metrics(String hostname, Clock clock) {
-    // The constructor that takes a clock also takes the (Prometheus client's) registry Micrometer writes to.
-    registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT, new PrometheusRegistry(), registryClock);
+    // The constructor that takes a clock also takes the (Prometheus client's) registry Micrometer
+    // writes to.
+    registry =
+        new PrometheusMeterRegistry(
+            PrometheusConfig.DEFAULT, new PrometheusRegistry(), registryClock);
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
@@ -73,8 +77,11 @@ public final class Metrics implements AutoCloseable {
     kms = new KmsMetrics(instruments, apiServerIdHash, clock);
     grpcServer = new GrpcServerMetrics(instruments);
     upstream = new UpstreamMetrics(instruments);
-    configReloads = instruments.counter(MetricNames.CONFIG_RELOADS,
-        "Reloads of the EncryptionConfiguration file, by outcome (success, failure).", MetricNames.STATUS);
+    configReloads =
+        instruments.counter(
+            MetricNames.CONFIG_RELOADS,
+            "Reloads of the EncryptionConfiguration file, by outcome (success, failure).",
+            MetricNames.STATUS);
     // Both outcomes exist from the start, so that an alert on failures has a series to watch.
     configReloads.labelValues(MetricNames.RELOAD_SUCCESS);
     configReloads.labelValues(MetricNames.RELOAD_FAILURE);
@@ -85,17 +92,26 @@ public final class Metrics implements AutoCloseable {
     return new Metrics(ApiServerId.localHostname(), Clock.systemUTC());
   }
 
-  /** For {@link io.etcdcrypt.crypto.EncryptionCodec#create}: transformation metrics and the leak detector. */
+  /**
+   * For {@link io.etcdcrypt.crypto.EncryptionCodec#create}: transformation metrics and the leak
+   * detector.
+   */
   public TransformObserver transforms() {
     return transforms;
   }
 
-  /** For {@link io.etcdcrypt.kms.KmsProviderOptions#withObserver}: KMS plugin, DEK cache and key id metrics. */
+  /**
+   * For {@link io.etcdcrypt.kms.KmsProviderOptions#withObserver}: KMS plugin, DEK cache and key id
+   * metrics.
+   */
   public KmsObserver kms() {
     return kms;
   }
 
-  /** For {@link io.etcdcrypt.proxy.ProxyServer#start}: gRPC server metrics and per-member upstream latency. */
+  /**
+   * For {@link io.etcdcrypt.proxy.ProxyServer#start}: gRPC server metrics and per-member upstream
+   * latency.
+   */
   public ProxyObserver proxy() {
     return new ProxyObserver() {
       @Override
@@ -112,7 +128,9 @@ public final class Metrics implements AutoCloseable {
 
   /** Counts one reload of the EncryptionConfiguration (for the config reloader). */
   public void configReloaded(boolean success) {
-    configReloads.labelValues(success ? MetricNames.RELOAD_SUCCESS : MetricNames.RELOAD_FAILURE).increment();
+    configReloads
+        .labelValues(success ? MetricNames.RELOAD_SUCCESS : MetricNames.RELOAD_FAILURE)
+        .increment();
   }
 
   /** The {@code apiserver_id_hash} label value of this process. */
@@ -120,7 +138,10 @@ public final class Metrics implements AutoCloseable {
     return apiServerIdHash;
   }
 
-  /** Every metric, in Prometheus' text exposition format (bucket bounds spelled as Go clients spell them). */
+  /**
+   * Every metric, in Prometheus' text exposition format (bucket bounds spelled as Go clients spell
+   * them).
+   */
   public String scrape() {
     registryClock.advance();
     return GoFloats.rewriteBucketBounds(instruments.withoutMaxGauges(registry.scrape()));
@@ -138,11 +159,12 @@ public final class Metrics implements AutoCloseable {
   }
 
   /**
-   * The registry's clock, which tells the time of the last scrape. Micrometer reads the wall clock twice for every
-   * duration a timer records, only to rotate time windows: the decaying maximum's (dropped from the exposition for
-   * the proxy's histograms, kept for the JVM's {@code jvm_gc_pause_seconds_max}) and the histogram's (which never
-   * expires on a Prometheus registry). On the per-value path those reads cost more than the recording itself (two
-   * thirds of a 60 ns record on a 2-core VM); a rotation is only ever seen at a scrape, which advances this clock
+   * The registry's clock, which tells the time of the last scrape. Micrometer reads the wall clock
+   * twice for every duration a timer records, only to rotate time windows: the decaying maximum's
+   * (dropped from the exposition for the proxy's histograms, kept for the JVM's {@code
+   * jvm_gc_pause_seconds_max}) and the histogram's (which never expires on a Prometheus registry).
+   * On the per-value path those reads cost more than the recording itself (two thirds of a 60 ns
+   * record on a 2-core VM); a rotation is only ever seen at a scrape, which advances this clock
    * first. Durations themselves are measured by the callers, with {@link System#nanoTime()}.
    */
   private static final class ScrapeClock implements io.micrometer.core.instrument.Clock {

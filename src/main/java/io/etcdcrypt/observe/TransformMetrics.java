@@ -15,7 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * kube-apiserver's transformation metrics, fed by the value codec, plus the proxy's leak and staleness counters.
+ * kube-apiserver's transformation metrics, fed by the value codec, plus the proxy's leak and
+ * staleness counters.
  */
 final class TransformMetrics implements TransformObserver {
 
@@ -23,11 +24,12 @@ final class TransformMetrics implements TransformObserver {
   private final Instruments.Family<Timer> duration;
   private final Instruments.Family<Counter> plaintext;
   private final Instruments.Family<Counter> stale;
+
   /**
-   * The meters of successful transformations by label set. A list page records two samples per value; looking the
-   * meters up with {@code labelValues} each time (a varargs array, a list, a hash over every label) showed in the
-   * proxy's profile, while the label sets are few (resources x prefixes) and their Strings come from the
-   * configuration, so equality is mostly identity.
+   * The meters of successful transformations by label set. A list page records two samples per
+   * value; looking the meters up with {@code labelValues} each time (a varargs array, a list, a
+   * hash over every label) showed in the proxy's profile, while the label sets are few (resources x
+   * prefixes) and their Strings come from the configuration, so equality is mostly identity.
    */
   private final ConcurrentHashMap<Labels, Succeeded> succeeded = new ConcurrentHashMap<>();
 
@@ -36,25 +38,42 @@ final class TransformMetrics implements TransformObserver {
   private record Succeeded(Counter operations, Timer duration) {}
 
   TransformMetrics(Instruments instruments) {
-    operations = instruments.counter(MetricNames.TRANSFORMATION_OPERATIONS,
-        "Values transformed on the way into (to_storage) or out of (from_storage) etcd, by resource, transformer"
-            + " prefix and status (a gRPC code name, or unknown-non-grpc).",
-        MetricNames.RESOURCE, MetricNames.TRANSFORMATION_TYPE, MetricNames.TRANSFORMER_PREFIX, MetricNames.STATUS);
-    duration = instruments.histogram(MetricNames.TRANSFORMATION_DURATION,
-        "Seconds taken by successful value transformations, by transformer prefix.",
-        MetricNames.transformationBuckets(), MetricNames.TRANSFORMATION_TYPE, MetricNames.TRANSFORMER_PREFIX);
-    plaintext = instruments.counter(MetricNames.PLAINTEXT_VALUES,
-        "Values read as plaintext under a resource whose first provider encrypts: stored before encryption was"
-            + " configured, or written around the proxy. Rewrite them to encrypt them.",
-        MetricNames.RESOURCE);
-    stale = instruments.counter(MetricNames.STALE_VALUES,
-        "Values read that were written by a provider or key that no longer writes; a rewrite renews them.",
-        MetricNames.RESOURCE);
+    operations =
+        instruments.counter(
+            MetricNames.TRANSFORMATION_OPERATIONS,
+            "Values transformed on the way into (to_storage) or out of (from_storage) etcd, by resource, transformer"
+                + " prefix and status (a gRPC code name, or unknown-non-grpc).",
+            MetricNames.RESOURCE,
+            MetricNames.TRANSFORMATION_TYPE,
+            MetricNames.TRANSFORMER_PREFIX,
+            MetricNames.STATUS);
+    duration =
+        instruments.histogram(
+            MetricNames.TRANSFORMATION_DURATION,
+            "Seconds taken by successful value transformations, by transformer prefix.",
+            MetricNames.transformationBuckets(),
+            MetricNames.TRANSFORMATION_TYPE,
+            MetricNames.TRANSFORMER_PREFIX);
+    plaintext =
+        instruments.counter(
+            MetricNames.PLAINTEXT_VALUES,
+            "Values read as plaintext under a resource whose first provider encrypts: stored before encryption was"
+                + " configured, or written around the proxy. Rewrite them to encrypt them.",
+            MetricNames.RESOURCE);
+    stale =
+        instruments.counter(
+            MetricNames.STALE_VALUES,
+            "Values read that were written by a provider or key that no longer writes; a rewrite renews them.",
+            MetricNames.RESOURCE);
   }
 
   @Override
   public void transformed(
-      String resource, Direction direction, String transformerPrefix, long nanos, TransformException error) {
+      String resource,
+      Direction direction,
+      String transformerPrefix,
+      long nanos,
+      TransformException error) {
     String type = direction == Direction.TO_STORAGE ? TO_STORAGE : FROM_STORAGE;
     if (error != null) {
       operations.labelValues(resource, type, transformerPrefix, status(error)).increment();
@@ -63,9 +82,14 @@ final class TransformMetrics implements TransformObserver {
     Labels labels = new Labels(resource, type, transformerPrefix);
     Succeeded points = succeeded.get(labels);
     if (points == null) {
-      points = succeeded.computeIfAbsent(labels, l -> new Succeeded(
-          operations.labelValues(l.resource(), l.type(), l.transformerPrefix(), status(null)),
-          duration.labelValues(l.type(), l.transformerPrefix())));
+      points =
+          succeeded.computeIfAbsent(
+              labels,
+              l ->
+                  new Succeeded(
+                      operations.labelValues(
+                          l.resource(), l.type(), l.transformerPrefix(), status(null)),
+                      duration.labelValues(l.type(), l.transformerPrefix())));
     }
     points.operations().increment();
     points.duration().record(nanos, TimeUnit.NANOSECONDS);
@@ -82,8 +106,8 @@ final class TransformMetrics implements TransformObserver {
   }
 
   /**
-   * kube-apiserver's status label: {@code OK}, the gRPC code the failure carries (a KMS plugin call's), or
-   * {@code unknown-non-grpc} for failures that never reached a gRPC call.
+   * kube-apiserver's status label: {@code OK}, the gRPC code the failure carries (a KMS plugin
+   * call's), or {@code unknown-non-grpc} for failures that never reached a gRPC call.
    */
   static String status(TransformException error) {
     if (error == null) {
@@ -92,7 +116,8 @@ final class TransformMetrics implements TransformObserver {
     for (Throwable t = error; t != null; t = t.getCause()) {
       Status.Code code = null;
       if (t instanceof KmsPluginException k && k.code() != Status.Code.OK) {
-        code = k.code(); // OK means the call worked but its answer broke the KMS contract: not a gRPC failure
+        code = k.code(); // OK means the call worked but its answer broke the KMS contract: not a
+        // gRPC failure
       } else if (t instanceof StatusRuntimeException s) {
         code = s.getStatus().getCode();
       } else if (t instanceof StatusException s) {

@@ -9,8 +9,9 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * What a {@link Census} found: per resource, how many values are stored under each label (see {@link StoredAs}),
- * plus the keys that are stale or unreadable. Built by one thread, read after the census ends.
+ * What a {@link Census} found: per resource, how many values are stored under each label (see
+ * {@link StoredAs}), plus the keys that are stale or unreadable. Built by one thread, read after
+ * the census ends.
  */
 public final class CensusResult {
 
@@ -31,7 +32,10 @@ public final class CensusResult {
       return count;
     }
 
-    /** How many of them need a rewrap (all or none, except for KMS v2 values written in the older DEK mode). */
+    /**
+     * How many of them need a rewrap (all or none, except for KMS v2 values written in the older
+     * DEK mode).
+     */
     public long stale() {
       return stale;
     }
@@ -58,8 +62,10 @@ public final class CensusResult {
   private long revision;
 
   void add(String key, StoredAs v) {
-    Bucket b = byResource.computeIfAbsent(v.resource(), r -> new TreeMap<>())
-        .computeIfAbsent(v.label(), l -> new Bucket(v.state()));
+    Bucket b =
+        byResource
+            .computeIfAbsent(v.resource(), r -> new TreeMap<>())
+            .computeIfAbsent(v.label(), l -> new Bucket(v.state()));
     b.count++;
     values++;
     if (v.state() == StoredAs.State.STALE) {
@@ -80,7 +86,9 @@ public final class CensusResult {
     this.revision = revision;
   }
 
-  /** The etcd revision the census read at (the last one, if it had to re-pin after a compaction). */
+  /**
+   * The etcd revision the census read at (the last one, if it had to re-pin after a compaction).
+   */
   public long revision() {
     return revision;
   }
@@ -116,11 +124,12 @@ public final class CensusResult {
   /** Resource → label → count: the {@code --output json} document. */
   public Map<String, Map<String, Long>> counts() {
     Map<String, Map<String, Long>> out = new LinkedHashMap<>();
-    byResource.forEach((resource, labels) -> {
-      Map<String, Long> m = new LinkedHashMap<>();
-      labels.forEach((label, b) -> m.put(label, b.count()));
-      out.put(resource, m);
-    });
+    byResource.forEach(
+        (resource, labels) -> {
+          Map<String, Long> m = new LinkedHashMap<>();
+          labels.forEach((label, b) -> m.put(label, b.count()));
+          out.put(resource, m);
+        });
     return out;
   }
 
@@ -133,8 +142,12 @@ public final class CensusResult {
   public List<String> toTable() {
     List<String[]> rows = new ArrayList<>();
     rows.add(new String[] {"RESOURCE", "STORED AS", "VALUES", "STATE"});
-    byResource.forEach((resource, labels) -> labels.forEach((label, b) ->
-        rows.add(new String[] {resource, label, Long.toString(b.count()), b.describe()})));
+    byResource.forEach(
+        (resource, labels) ->
+            labels.forEach(
+                (label, b) ->
+                    rows.add(
+                        new String[] {resource, label, Long.toString(b.count()), b.describe()})));
     int[] width = new int[4];
     for (String[] r : rows) {
       for (int i = 0; i < 4; i++) {
@@ -143,17 +156,28 @@ public final class CensusResult {
     }
     List<String> lines = new ArrayList<>();
     for (String[] r : rows) {
-      lines.add(String.format("%-" + width[0] + "s  %-" + width[1] + "s  %" + width[2] + "s  %s",
-          r[0], r[1], r[2], r[3]).stripTrailing());
+      lines.add(
+          String.format(
+                  "%-" + width[0] + "s  %-" + width[1] + "s  %" + width[2] + "s  %s",
+                  r[0],
+                  r[1],
+                  r[2],
+                  r[3])
+              .stripTrailing());
     }
     return lines;
   }
 
   /** One line: totals and what to do about them. */
   public String summary() {
-    StringBuilder sb = new StringBuilder()
-        .append(values).append(" values in ").append(byResource.size()).append(" resources at revision ")
-        .append(revision).append(": ");
+    StringBuilder sb =
+        new StringBuilder()
+            .append(values)
+            .append(" values in ")
+            .append(byResource.size())
+            .append(" resources at revision ")
+            .append(revision)
+            .append(": ");
     if (staleCount == 0 && undecryptableCount == 0) {
       return sb.append("every value is written the way the configuration writes it now").toString();
     }

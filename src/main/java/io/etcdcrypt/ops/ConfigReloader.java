@@ -6,8 +6,8 @@ import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.LoadOptions;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
-import io.etcdcrypt.crypto.TransformObserver;
 import io.etcdcrypt.crypto.TransformException;
+import io.etcdcrypt.crypto.TransformObserver;
 import io.etcdcrypt.kms.KmsProviders;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,21 +31,23 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code --encryption-provider-config-automatic-reload}: applies a changed EncryptionConfiguration file without a
- * restart and without dropping a connection.
+ * {@code --encryption-provider-config-automatic-reload}: applies a changed EncryptionConfiguration
+ * file without a restart and without dropping a connection.
  *
- * <p>The file is watched (its directories, see {@link DirectoryWatcher}) and also polled, since watches miss
- * changes behind symlinks into other directories and on some file systems. A change is what kube-apiserver calls
- * one: a different SHA-256 of the file's bytes. A changed file is loaded and validated with reload semantics,
- * every provider is built (KMS providers with a new {@link KmsProviders}), and the new KMS providers get up to
- * max(grace period, 10 s) to become healthy, checked every 100 ms. Only then is the new codec swapped into the
- * {@link SwappableCodec}: calls already running finish on the old one, whose KMS providers are closed after the
- * old configuration's grace period (twice the sum of its KMS timeouts). If anything fails the old configuration
- * stays in effect; the failure is logged (without key material) and counted. A file that does not validate is
- * not tried again until it changes; one whose providers failed is retried at the next poll.
+ * <p>The file is watched (its directories, see {@link DirectoryWatcher}) and also polled, since
+ * watches miss changes behind symlinks into other directories and on some file systems. A change is
+ * what kube-apiserver calls one: a different SHA-256 of the file's bytes. A changed file is loaded
+ * and validated with reload semantics, every provider is built (KMS providers with a new {@link
+ * KmsProviders}), and the new KMS providers get up to max(grace period, 10 s) to become healthy,
+ * checked every 100 ms. Only then is the new codec swapped into the {@link SwappableCodec}: calls
+ * already running finish on the old one, whose KMS providers are closed after the old
+ * configuration's grace period (twice the sum of its KMS timeouts). If anything fails the old
+ * configuration stays in effect; the failure is logged (without key material) and counted. A file
+ * that does not validate is not tried again until it changes; one whose providers failed is retried
+ * at the next poll.
  *
- * <p>The reloader owns the KMS providers of every generation, the initial one included: {@link #close()} closes
- * them all, so close it after the proxy has stopped serving.
+ * <p>The reloader owns the KMS providers of every generation, the initial one included: {@link
+ * #close()} closes them all, so close it after the proxy has stopped serving.
  */
 public final class ConfigReloader implements AutoCloseable {
 
@@ -54,46 +56,80 @@ public final class ConfigReloader implements AutoCloseable {
   /**
    * @param pollInterval how often the file is read and hashed (kube-apiserver polls every minute)
    * @param watchFiles whether directory changes trigger a check at once
-   * @param minHealthWait the least time new KMS providers get to become healthy (kube-apiserver: 10 s)
-   * @param closeGrace how long a replaced configuration's KMS providers stay open; null for kube-apiserver's
-   *     grace period of that configuration
+   * @param minHealthWait the least time new KMS providers get to become healthy (kube-apiserver: 10
+   *     s)
+   * @param closeGrace how long a replaced configuration's KMS providers stay open; null for
+   *     kube-apiserver's grace period of that configuration
    * @param kmsFactory makes the KMS provider factory of each new configuration
-   * @param debounce how long after a directory change the file is checked (an editor writes in several steps)
+   * @param debounce how long after a directory change the file is checked (an editor writes in
+   *     several steps)
    * @param transforms observes the transformations of every new configuration's codec (metrics)
    * @param onReload hears the outcome of every attempt to apply a changed file (metrics)
    */
-  public record Options(Duration pollInterval, boolean watchFiles, Duration minHealthWait, Duration closeGrace,
-      Supplier<KmsProviders> kmsFactory, Duration debounce, TransformObserver transforms,
+  public record Options(
+      Duration pollInterval,
+      boolean watchFiles,
+      Duration minHealthWait,
+      Duration closeGrace,
+      Supplier<KmsProviders> kmsFactory,
+      Duration debounce,
+      TransformObserver transforms,
       Consumer<Boolean> onReload) {
 
     public static Options defaults() {
-      return new Options(Duration.ofMinutes(1), true, KmsReadiness.MIN_WAIT, null, KmsProviders::new,
-          Duration.ofMillis(200), TransformObserver.NONE, applied -> {});
+      return new Options(
+          Duration.ofMinutes(1),
+          true,
+          KmsReadiness.MIN_WAIT,
+          null,
+          KmsProviders::new,
+          Duration.ofMillis(200),
+          TransformObserver.NONE,
+          applied -> {});
     }
 
     /** Metrics for every configuration this reloader builds, and for its reloads. */
     public Options withObservers(TransformObserver t, Consumer<Boolean> reloads) {
-      return new Options(pollInterval, watchFiles, minHealthWait, closeGrace, kmsFactory, debounce, t, reloads);
+      return new Options(
+          pollInterval, watchFiles, minHealthWait, closeGrace, kmsFactory, debounce, t, reloads);
     }
 
     public Options withPollInterval(Duration d) {
-      return new Options(d, watchFiles, minHealthWait, closeGrace, kmsFactory, debounce, transforms, onReload);
+      return new Options(
+          d, watchFiles, minHealthWait, closeGrace, kmsFactory, debounce, transforms, onReload);
     }
 
     public Options withWatchFiles(boolean watch) {
-      return new Options(pollInterval, watch, minHealthWait, closeGrace, kmsFactory, debounce, transforms, onReload);
+      return new Options(
+          pollInterval,
+          watch,
+          minHealthWait,
+          closeGrace,
+          kmsFactory,
+          debounce,
+          transforms,
+          onReload);
     }
 
     public Options withMinHealthWait(Duration d) {
-      return new Options(pollInterval, watchFiles, d, closeGrace, kmsFactory, debounce, transforms, onReload);
+      return new Options(
+          pollInterval, watchFiles, d, closeGrace, kmsFactory, debounce, transforms, onReload);
     }
 
     public Options withCloseGrace(Duration d) {
-      return new Options(pollInterval, watchFiles, minHealthWait, d, kmsFactory, debounce, transforms, onReload);
+      return new Options(
+          pollInterval, watchFiles, minHealthWait, d, kmsFactory, debounce, transforms, onReload);
     }
 
     public Options withKmsFactory(Supplier<KmsProviders> factory) {
-      return new Options(pollInterval, watchFiles, minHealthWait, closeGrace, factory, debounce, transforms,
+      return new Options(
+          pollInterval,
+          watchFiles,
+          minHealthWait,
+          closeGrace,
+          factory,
+          debounce,
+          transforms,
           onReload);
     }
   }
@@ -117,18 +153,25 @@ public final class ConfigReloader implements AutoCloseable {
   private DirectoryWatcher watcher;
   private volatile boolean closed;
 
-  private ConfigReloader(Path file, ResourceResolver resolver, SwappableCodec codec, KmsProviders initialKms,
+  private ConfigReloader(
+      Path file,
+      ResourceResolver resolver,
+      SwappableCodec codec,
+      KmsProviders initialKms,
       Options options) {
     this.file = file;
     this.resolver = resolver;
     this.codec = codec;
     this.options = options;
     this.current = new Generation(codec.current().config(), initialKms);
-    ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(2, r -> {
-      Thread th = new Thread(r, "config-reload");
-      th.setDaemon(true);
-      return th;
-    });
+    ScheduledThreadPoolExecutor t =
+        new ScheduledThreadPoolExecutor(
+            2,
+            r -> {
+              Thread th = new Thread(r, "config-reload");
+              th.setDaemon(true);
+              return th;
+            });
     t.setRemoveOnCancelPolicy(true);
     this.timer = t;
   }
@@ -138,24 +181,32 @@ public final class ConfigReloader implements AutoCloseable {
    *
    * @param codec the proxy's codec; its current codec must have been built from {@code file} with
    *     {@code initialKms} and {@code resolver}
-   * @param initialKms the KMS providers of the current codec; the reloader closes them when they are replaced
+   * @param initialKms the KMS providers of the current codec; the reloader closes them when they
+   *     are replaced
    */
-  public static ConfigReloader start(Path file, ResourceResolver resolver, SwappableCodec codec,
-      KmsProviders initialKms, Options options) throws IOException {
+  public static ConfigReloader start(
+      Path file,
+      ResourceResolver resolver,
+      SwappableCodec codec,
+      KmsProviders initialKms,
+      Options options)
+      throws IOException {
     ConfigReloader r = new ConfigReloader(file, resolver, codec, initialKms, options);
     if (options.watchFiles()) {
       r.watcher = DirectoryWatcher.start(file, r::scheduleCheck);
     }
     long poll = options.pollInterval().toMillis();
     r.timer.scheduleWithFixedDelay(r::checkQuietly, poll, poll, TimeUnit.MILLISECONDS);
-    log.info("watching {} for changes of the encryption configuration (and reading it every {} s)",
-        file, options.pollInterval().toSeconds());
+    log.info(
+        "watching {} for changes of the encryption configuration (and reading it every {} s)",
+        file,
+        options.pollInterval().toSeconds());
     return r;
   }
 
   /**
-   * Checks the file now and applies it if it changed; returns whether a new configuration is in effect. Runs on
-   * the caller's thread, one check at a time.
+   * Checks the file now and applies it if it changed; returns whether a new configuration is in
+   * effect. Runs on the caller's thread, one check at a time.
    */
   public boolean reloadIfChanged() throws InterruptedException {
     reloading.lockInterruptibly();
@@ -171,7 +222,10 @@ public final class ConfigReloader implements AutoCloseable {
     return successes.get();
   }
 
-  /** Changed files that were not applied (invalid, providers failed, KMS unhealthy), counting every attempt. */
+  /**
+   * Changed files that were not applied (invalid, providers failed, KMS unhealthy), counting every
+   * attempt.
+   */
   public long reloadFailures() {
     return failures.get();
   }
@@ -181,7 +235,10 @@ public final class ConfigReloader implements AutoCloseable {
     return lastError;
   }
 
-  /** {@code sha256:<hex>} of the file in effect (compare it, do not show it: it is a digest of key material). */
+  /**
+   * {@code sha256:<hex>} of the file in effect (compare it, do not show it: it is a digest of key
+   * material).
+   */
   public String currentConfigHash() {
     return current.config().sha256();
   }
@@ -198,10 +255,13 @@ public final class ConfigReloader implements AutoCloseable {
 
   private void scheduleCheck() {
     if (!closed && checkScheduled.compareAndSet(false, true)) {
-      timer.schedule(() -> {
-        checkScheduled.set(false);
-        checkQuietly();
-      }, options.debounce().toMillis(), TimeUnit.MILLISECONDS);
+      timer.schedule(
+          () -> {
+            checkScheduled.set(false);
+            checkQuietly();
+          },
+          options.debounce().toMillis(),
+          TimeUnit.MILLISECONDS);
     }
   }
 
@@ -231,7 +291,9 @@ public final class ConfigReloader implements AutoCloseable {
       config = EncryptionConfigLoader.parse(bytes, file.toString(), new LoadOptions(true));
     } catch (ConfigException e) {
       rejectedHash = hash;
-      return fail("it is not valid: " + e.errors().stream().map(Object::toString).collect(Collectors.joining("; ")));
+      return fail(
+          "it is not valid: "
+              + e.errors().stream().map(Object::toString).collect(Collectors.joining("; ")));
     }
     rejectedHash = null;
     KmsProviders kms = options.kmsFactory().get();
@@ -242,8 +304,11 @@ public final class ConfigReloader implements AutoCloseable {
       List<String> unhealthy = KmsReadiness.await(kms, wait);
       if (!unhealthy.isEmpty()) {
         kms.close();
-        return fail("its KMS providers did not become healthy within " + wait.toMillis() + " ms: "
-            + String.join("; ", unhealthy));
+        return fail(
+            "its KMS providers did not become healthy within "
+                + wait.toMillis()
+                + " ms: "
+                + String.join("; ", unhealthy));
       }
     } catch (TransformException | RuntimeException e) {
       kms.close();
@@ -252,17 +317,26 @@ public final class ConfigReloader implements AutoCloseable {
       kms.close();
       throw e;
     }
-    config.warnings().forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
+    config
+        .warnings()
+        .forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
     Generation old = current;
     codec.swap(next);
     current = new Generation(config, kms);
     successes.incrementAndGet();
     options.onReload().accept(true);
     lastError = null;
-    Duration grace = options.closeGrace() != null ? options.closeGrace() : KmsReadiness.closeGracePeriod(old.config());
+    Duration grace =
+        options.closeGrace() != null
+            ? options.closeGrace()
+            : KmsReadiness.closeGracePeriod(old.config());
     retire(old.kms(), grace);
-    log.info("applied the changed encryption configuration {} ({} rules); KMS providers of the previous one close"
-        + " in {} ms", file, config.rules().size(), grace.toMillis());
+    log.info(
+        "applied the changed encryption configuration {} ({} rules); KMS providers of the previous one close"
+            + " in {} ms",
+        file,
+        config.rules().size(),
+        grace.toMillis());
     return true;
   }
 
@@ -270,8 +344,10 @@ public final class ConfigReloader implements AutoCloseable {
     failures.incrementAndGet();
     options.onReload().accept(false);
     lastError = reason;
-    log.error("the encryption configuration {} changed but was not applied, the previous one stays in effect: {}",
-        file, reason);
+    log.error(
+        "the encryption configuration {} changed but was not applied, the previous one stays in effect: {}",
+        file,
+        reason);
     return false;
   }
 
@@ -280,12 +356,15 @@ public final class ConfigReloader implements AutoCloseable {
     synchronized (closing) {
       closing.add(kms);
     }
-    timer.schedule(() -> {
-      synchronized (closing) {
-        closing.remove(kms);
-      }
-      kms.close();
-    }, grace.toMillis(), TimeUnit.MILLISECONDS);
+    timer.schedule(
+        () -> {
+          synchronized (closing) {
+            closing.remove(kms);
+          }
+          kms.close();
+        },
+        grace.toMillis(),
+        TimeUnit.MILLISECONDS);
   }
 
   /** Stops watching and polling, and closes the KMS providers of every generation. */
@@ -314,10 +393,14 @@ public final class ConfigReloader implements AutoCloseable {
     return a.compareTo(b) >= 0 ? a : b;
   }
 
-  /** kube-apiserver's change detector: {@code sha256:<hex>} of the raw bytes, as {@link EncryptionConfiguration#sha256()}. */
+  /**
+   * kube-apiserver's change detector: {@code sha256:<hex>} of the raw bytes, as {@link
+   * EncryptionConfiguration#sha256()}.
+   */
   static String sha256(byte[] bytes) {
     try {
-      return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+      return "sha256:"
+          + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every Java runtime has SHA-256", e);
     }

@@ -14,11 +14,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Calls back when anything changes in the directories a file lives in: the directory of the path as given, and
- * the directory of the file the path finally points to. Watching directories rather than the file catches every
- * way a file gets replaced: an editor's rename-over, and Kubernetes' Secret and ConfigMap volumes, which swap a
- * {@code ..data} symlink so that {@code enc.yaml -> ..data/enc.yaml} points into a new directory while the file
- * {@code enc.yaml} itself never changes. The callback only learns that something changed; it decides what.
+ * Calls back when anything changes in the directories a file lives in: the directory of the path as
+ * given, and the directory of the file the path finally points to. Watching directories rather than
+ * the file catches every way a file gets replaced: an editor's rename-over, and Kubernetes' Secret
+ * and ConfigMap volumes, which swap a {@code ..data} symlink so that {@code enc.yaml ->
+ * ..data/enc.yaml} points into a new directory while the file {@code enc.yaml} itself never
+ * changes. The callback only learns that something changed; it decides what.
  */
 final class DirectoryWatcher implements AutoCloseable {
 
@@ -46,7 +47,10 @@ final class DirectoryWatcher implements AutoCloseable {
     try {
       for (Path dir : dirs) {
         if (Files.isDirectory(dir)) {
-          dir.register(watcher, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+          dir.register(
+              watcher,
+              StandardWatchEventKinds.ENTRY_CREATE,
+              StandardWatchEventKinds.ENTRY_MODIFY,
               StandardWatchEventKinds.ENTRY_DELETE);
         }
       }

@@ -18,8 +18,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What census and rewrap work with: the EncryptionConfiguration, its codec with every KMS provider healthy, and a
- * channel straight to etcd (built like the proxy's own). Closing it closes the channel and the KMS providers.
+ * What census and rewrap work with: the EncryptionConfiguration, its codec with every KMS provider
+ * healthy, and a channel straight to etcd (built like the proxy's own). Closing it closes the
+ * channel and the KMS providers.
  */
 public final class EtcdSession implements AutoCloseable {
 
@@ -31,8 +32,12 @@ public final class EtcdSession implements AutoCloseable {
   private final EncryptionCodec codec;
   private final Upstream upstream;
 
-  private EtcdSession(EncryptionConfiguration config, ResourceResolver resolver, KmsProviders kms,
-      EncryptionCodec codec, Upstream upstream) {
+  private EtcdSession(
+      EncryptionConfiguration config,
+      ResourceResolver resolver,
+      KmsProviders kms,
+      EncryptionCodec codec,
+      Upstream upstream) {
     this.config = config;
     this.resolver = resolver;
     this.kms = kms;
@@ -41,35 +46,48 @@ public final class EtcdSession implements AutoCloseable {
   }
 
   /**
-   * Loads {@code configFile}, builds its providers and waits for its KMS providers to be healthy (at most
-   * {@code kmsWait}, and at least kube-apiserver's reload wait), then connects to etcd.
+   * Loads {@code configFile}, builds its providers and waits for its KMS providers to be healthy
+   * (at most {@code kmsWait}, and at least kube-apiserver's reload wait), then connects to etcd.
    *
-   * @throws OpsException when the configuration is invalid, a provider cannot be built, or a KMS provider does not
-   *     become healthy; nothing is left open then
+   * @throws OpsException when the configuration is invalid, a provider cannot be built, or a KMS
+   *     provider does not become healthy; nothing is left open then
    */
-  public static EtcdSession open(Path configFile, String etcdPrefix, List<Endpoint> endpoints, TlsFiles tls,
-      int maxRecvBytes, Duration kmsWait) throws OpsException, InterruptedException {
+  public static EtcdSession open(
+      Path configFile,
+      String etcdPrefix,
+      List<Endpoint> endpoints,
+      TlsFiles tls,
+      int maxRecvBytes,
+      Duration kmsWait)
+      throws OpsException, InterruptedException {
     EncryptionConfiguration config;
     try {
       config = EncryptionConfigLoader.load(configFile);
     } catch (ConfigException e) {
       throw new OpsException("invalid --encryption-provider-config: " + e.getMessage(), e);
     }
-    config.warnings().forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
+    config
+        .warnings()
+        .forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
     ResourceResolver resolver = new ResourceResolver(etcdPrefix);
     KmsProviders kms = new KmsProviders();
     try {
       EncryptionCodec codec = EncryptionCodec.create(config, resolver, kms);
       List<String> unhealthy = KmsReadiness.await(kms, kmsWait);
       if (!unhealthy.isEmpty()) {
-        throw new OpsException("KMS providers did not become healthy within " + kmsWait.toSeconds() + " s: "
-            + String.join("; ", unhealthy) + ". Check that the plugins run and their sockets are reachable.");
+        throw new OpsException(
+            "KMS providers did not become healthy within "
+                + kmsWait.toSeconds()
+                + " s: "
+                + String.join("; ", unhealthy)
+                + ". Check that the plugins run and their sockets are reachable.");
       }
       Upstream upstream = new Upstream(endpoints, tls, maxRecvBytes);
       return new EtcdSession(config, resolver, kms, codec, upstream);
     } catch (TransformException e) {
       kms.close();
-      throw new OpsException("cannot build the providers of " + configFile + ": " + e.getMessage(), e);
+      throw new OpsException(
+          "cannot build the providers of " + configFile + ": " + e.getMessage(), e);
     } catch (OpsException | InterruptedException | RuntimeException e) {
       kms.close();
       throw e;

@@ -1,7 +1,7 @@
 package io.etcdcrypt.ops;
 
-import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.EncryptionConfiguration;
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceRule;
 import io.etcdcrypt.kms.KmsProvider;
@@ -22,9 +22,10 @@ public final class KmsReadiness {
   private KmsReadiness() {}
 
   /**
-   * Waits until every provider of {@code kms} is healthy, checking every 100 ms, for at most {@code limit}.
-   * Returns the failures, one per unhealthy provider ({@code kms-provider <name>: <error>}), or nothing when all
-   * are healthy; a configuration without KMS providers is healthy at once.
+   * Waits until every provider of {@code kms} is healthy, checking every 100 ms, for at most {@code
+   * limit}. Returns the failures, one per unhealthy provider ({@code kms-provider <name>:
+   * <error>}), or nothing when all are healthy; a configuration without KMS providers is healthy at
+   * once.
    */
   public static List<String> await(KmsProviders kms, Duration limit) throws InterruptedException {
     long deadline = System.nanoTime() + limit.toNanos();
@@ -45,23 +46,31 @@ public final class KmsReadiness {
   }
 
   /**
-   * kube-apiserver's KMSCloseGracePeriod: twice the sum of every KMS provider's timeout, a v1 provider counting
-   * twice (its health check encrypts and decrypts). How long the providers of a replaced configuration stay open
-   * for requests that started with them, and (at least {@link #MIN_WAIT}) how long new ones get to become healthy.
+   * kube-apiserver's KMSCloseGracePeriod: twice the sum of every KMS provider's timeout, a v1
+   * provider counting twice (its health check encrypts and decrypts). How long the providers of a
+   * replaced configuration stay open for requests that started with them, and (at least {@link
+   * #MIN_WAIT}) how long new ones get to become healthy.
    */
   public static Duration closeGracePeriod(EncryptionConfiguration config) {
     Duration sum = Duration.ZERO;
     for (ResourceRule rule : config.rules()) {
       for (ProviderConfig p : rule.providers()) {
         if (p instanceof ProviderConfig.Kms kms) {
-          sum = sum.plus(kms.apiVersion() == KmsApiVersion.V1 ? kms.timeout().multipliedBy(2) : kms.timeout());
+          sum =
+              sum.plus(
+                  kms.apiVersion() == KmsApiVersion.V1
+                      ? kms.timeout().multipliedBy(2)
+                      : kms.timeout());
         }
       }
     }
     return sum.multipliedBy(2);
   }
 
-  /** How long new providers of {@code config} get to become healthy: the grace period, at least 10 s. */
+  /**
+   * How long new providers of {@code config} get to become healthy: the grace period, at least 10
+   * s.
+   */
   public static Duration healthWait(EncryptionConfiguration config) {
     Duration grace = closeGracePeriod(config);
     return grace.compareTo(MIN_WAIT) > 0 ? grace : MIN_WAIT;

@@ -10,8 +10,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Shows how far a rewrap is: on a terminal a bar redrawn in place ({@code done/total, percent, values per second,
- * ETA}), otherwise a log line every {@code logInterval}.
+ * Shows how far a rewrap is: on a terminal a bar redrawn in place ({@code done/total, percent,
+ * values per second, ETA}), otherwise a log line every {@code logInterval}.
  */
 public final class ProgressReporter implements AutoCloseable {
 
@@ -26,11 +26,13 @@ public final class ProgressReporter implements AutoCloseable {
   private ProgressReporter(RewrapStats stats, PrintStream terminal, Duration interval) {
     this.stats = stats;
     this.terminal = terminal;
-    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "rewrap-progress");
-      t.setDaemon(true);
-      return t;
-    });
+    this.timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "rewrap-progress");
+              t.setDaemon(true);
+              return t;
+            });
     long millis = Math.max(50, interval.toMillis());
     timer.scheduleAtFixedRate(this::report, millis, millis, TimeUnit.MILLISECONDS);
   }
@@ -60,8 +62,15 @@ public final class ProgressReporter implements AutoCloseable {
     long done = s.done();
     long total = Math.max(s.total(), done);
     double rate = s.elapsedSeconds() > 0 ? done / s.elapsedSeconds() : 0;
-    return String.format(Locale.ROOT, "%d/%d (%d%%), %d rewritten, %.0f/s, ETA %s",
-        done, total, percent(done, total), s.rewritten(), rate, eta(total - done, rate));
+    return String.format(
+        Locale.ROOT,
+        "%d/%d (%d%%), %d rewritten, %.0f/s, ETA %s",
+        done,
+        total,
+        percent(done, total),
+        s.rewritten(),
+        rate,
+        eta(total - done, rate));
   }
 
   static String barLine(RewrapStats s) {
@@ -84,7 +93,8 @@ public final class ProgressReporter implements AutoCloseable {
     }
     long seconds = (long) Math.ceil(remaining / rate);
     return seconds >= 3600
-        ? String.format(Locale.ROOT, "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
+        ? String.format(
+            Locale.ROOT, "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
         : String.format(Locale.ROOT, "%d:%02d", seconds / 60, seconds % 60);
   }
 

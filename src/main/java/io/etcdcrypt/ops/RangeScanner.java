@@ -15,13 +15,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reads key ranges page by page at one pinned revision, so that a scan sees a consistent snapshot however long
- * it takes and however much is written meanwhile.
+ * Reads key ranges page by page at one pinned revision, so that a scan sees a consistent snapshot
+ * however long it takes and however much is written meanwhile.
  *
- * <p>The revision is pinned by the first request. If etcd compacts it away during the scan (kube-apiserver
- * compacts every 5 minutes), the scan re-pins to the current revision and continues after the last key it read:
- * pages are keyed by key, so nothing is skipped, and whatever changed meanwhile was written by a writer, not lost.
- * Unavailable members are retried with backoff before giving up.
+ * <p>The revision is pinned by the first request. If etcd compacts it away during the scan
+ * (kube-apiserver compacts every 5 minutes), the scan re-pins to the current revision and continues
+ * after the last key it read: pages are keyed by key, so nothing is skipped, and whatever changed
+ * meanwhile was written by a writer, not lost. Unavailable members are retried with backoff before
+ * giving up.
  */
 final class RangeScanner {
 
@@ -59,17 +60,25 @@ final class RangeScanner {
     return clusterId;
   }
 
-  /** The number of keys in {@code [from, end)} at the pinned revision (pinning it if not yet pinned). */
+  /**
+   * The number of keys in {@code [from, end)} at the pinned revision (pinning it if not yet
+   * pinned).
+   */
   long count(ByteString from, ByteString end) throws InterruptedException {
-    RangeRequest.Builder req = RangeRequest.newBuilder().setKey(from).setRangeEnd(end).setCountOnly(true);
+    RangeRequest.Builder req =
+        RangeRequest.newBuilder().setKey(from).setRangeEnd(end).setCountOnly(true);
     return call(req).getCount();
   }
 
-  /** Hands every key-value of {@code [from, end)} to {@code handler}, {@code pageSize} at a time, in key order. */
+  /**
+   * Hands every key-value of {@code [from, end)} to {@code handler}, {@code pageSize} at a time, in
+   * key order.
+   */
   void scan(ByteString from, ByteString end, PageHandler handler) throws InterruptedException {
     ByteString next = from;
     while (true) {
-      RangeRequest.Builder req = RangeRequest.newBuilder().setKey(next).setRangeEnd(end).setLimit(pageSize);
+      RangeRequest.Builder req =
+          RangeRequest.newBuilder().setKey(next).setRangeEnd(end).setLimit(pageSize);
       RangeResponse page = call(req);
       if (page.getKvsCount() == 0) {
         return;
@@ -89,8 +98,9 @@ final class RangeScanner {
     for (int attempt = 1; ; attempt++) {
       long pinned = revision;
       try {
-        RangeResponse r = kv.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
-            .range(req.setRevision(pinned).build());
+        RangeResponse r =
+            kv.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                .range(req.setRevision(pinned).build());
         if (pinned == 0) {
           revision = r.getHeader().getRevision();
           clusterId = r.getHeader().getClusterId();
@@ -99,18 +109,28 @@ final class RangeScanner {
       } catch (StatusRuntimeException e) {
         Status.Code code = e.getStatus().getCode();
         if (code == Status.Code.OUT_OF_RANGE && pinned != 0) {
-          log.info("revision {} was compacted during the scan; continuing at the current revision", pinned);
+          log.info(
+              "revision {} was compacted during the scan; continuing at the current revision",
+              pinned);
           revision = 0;
           continue;
         }
-        boolean transientFailure = code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED
-            || code == Status.Code.RESOURCE_EXHAUSTED;
+        boolean transientFailure =
+            code == Status.Code.UNAVAILABLE
+                || code == Status.Code.DEADLINE_EXCEEDED
+                || code == Status.Code.RESOURCE_EXHAUSTED;
         if (!transientFailure || attempt >= MAX_ATTEMPTS) {
-          throw new EtcdAccessException("cannot read from etcd: " + describe(e.getStatus())
-              + (transientFailure ? " (gave up after " + attempt + " attempts)" : "")
-              + "; check --endpoints and the TLS flags", e);
+          throw new EtcdAccessException(
+              "cannot read from etcd: "
+                  + describe(e.getStatus())
+                  + (transientFailure ? " (gave up after " + attempt + " attempts)" : "")
+                  + "; check --endpoints and the TLS flags",
+              e);
         }
-        log.warn("reading from etcd failed ({}), retrying in {} ms", describe(e.getStatus()), backoffMillis);
+        log.warn(
+            "reading from etcd failed ({}), retrying in {} ms",
+            describe(e.getStatus()),
+            backoffMillis);
         Thread.sleep(backoffMillis);
         backoffMillis = Math.min(backoffMillis * 2, 5_000);
       }
@@ -118,6 +138,8 @@ final class RangeScanner {
   }
 
   static String describe(Status s) {
-    return s.getDescription() == null ? s.getCode().toString() : s.getCode() + ": " + s.getDescription();
+    return s.getDescription() == null
+        ? s.getCode().toString()
+        : s.getCode() + ": " + s.getDescription();
   }
 }

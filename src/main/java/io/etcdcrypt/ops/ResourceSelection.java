@@ -6,8 +6,9 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * Which resources an operation covers, by the names an EncryptionConfiguration uses: exact names ({@code secrets},
- * {@code deployments.apps}) and wildcards ({@code *.apps}, {@code *.} for the core group, {@code *.*}).
+ * Which resources an operation covers, by the names an EncryptionConfiguration uses: exact names
+ * ({@code secrets}, {@code deployments.apps}) and wildcards ({@code *.apps}, {@code *.} for the
+ * core group, {@code *.*}).
  */
 public final class ResourceSelection {
 
@@ -31,10 +32,14 @@ public final class ResourceSelection {
       return ALL;
     }
     return new ResourceSelection(
-        configNames.stream().map(GroupResource::parse).collect(Collectors.toUnmodifiableSet()), false);
+        configNames.stream().map(GroupResource::parse).collect(Collectors.toUnmodifiableSet()),
+        false);
   }
 
-  /** Whether the resource a census or rewrap inspection names ({@code secrets}, {@code deployments.apps}) counts. */
+  /**
+   * Whether the resource a census or rewrap inspection names ({@code secrets}, {@code
+   * deployments.apps}) counts.
+   */
   public boolean includes(String resourceConfigName) {
     if (all) {
       return true;
@@ -51,7 +56,8 @@ public final class ResourceSelection {
 
   @Override
   public String toString() {
-    return all ? "all resources"
+    return all
+        ? "all resources"
         : names.stream().map(GroupResource::configName).sorted().collect(Collectors.joining(","));
   }
 }

@@ -20,13 +20,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A rewrap's saved progress: for each scanned key range, the last key up to which every value has been handled
- * (rewritten, found current, or reported), or that the whole range is done. A restarted rewrap continues after
- * that key. The file is JSON, replaced atomically on every save, and removed when a run completes.
+ * A rewrap's saved progress: for each scanned key range, the last key up to which every value has
+ * been handled (rewritten, found current, or reported), or that the whole range is done. A
+ * restarted rewrap continues after that key. The file is JSON, replaced atomically on every save,
+ * and removed when a run completes.
  *
- * <p>Progress only counts for the same etcd cluster, {@code --etcd-prefix} and write targets (the first provider
- * and key of every rule, by name): after a configuration change the same ranges must be scanned again, so saved
- * progress that does not match is ignored. The file holds key names and provider/key names, never key material.
+ * <p>Progress only counts for the same etcd cluster, {@code --etcd-prefix} and write targets (the
+ * first provider and key of every rule, by name): after a configuration change the same ranges must
+ * be scanned again, so saved progress that does not match is ignored. The file holds key names and
+ * provider/key names, never key material.
  *
  * <pre>{@code
  * {
@@ -43,7 +45,8 @@ public final class RewrapState {
 
   private static final Logger log = LoggerFactory.getLogger(RewrapState.class);
   private static final int VERSION = 1;
-  private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
+  private static final Gson GSON =
+      new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
 
   /** The file's JSON shape. */
   private static final class Document {
@@ -58,6 +61,7 @@ public final class RewrapState {
   private static final class RangeProgress {
     /** The key for people; {@link #afterBase64} is what resuming uses (keys are bytes). */
     String after;
+
     String afterBase64;
     boolean complete;
   }
@@ -77,19 +81,22 @@ public final class RewrapState {
   }
 
   /**
-   * Reads saved progress from {@code file} (none if it does not exist). It is checked against the cluster later,
-   * by {@link #bind}, once the cluster id is known.
+   * Reads saved progress from {@code file} (none if it does not exist). It is checked against the
+   * cluster later, by {@link #bind}, once the cluster id is known.
    *
    * @param targets the write targets of the configuration now (see {@link RewrapTargets})
    */
-  public static RewrapState load(Path file, String etcdPrefix, List<String> targets) throws IOException {
+  public static RewrapState load(Path file, String etcdPrefix, List<String> targets)
+      throws IOException {
     Document doc = null;
     if (Files.exists(file)) {
       try {
         doc = GSON.fromJson(Files.readString(file, StandardCharsets.UTF_8), Document.class);
       } catch (JsonParseException e) {
-        log.warn("ignoring the rewrap state file {}: it is not valid JSON ({}); starting from the beginning",
-            file, e.getMessage());
+        log.warn(
+            "ignoring the rewrap state file {}: it is not valid JSON ({}); starting from the beginning",
+            file,
+            e.getMessage());
       }
     }
     return new RewrapState(file, etcdPrefix, targets, doc);
@@ -101,8 +108,8 @@ public final class RewrapState {
   }
 
   /**
-   * The default location: {@code $XDG_STATE_HOME/etcd-crypt-proxy/rewrap-state.json} when that variable is set,
-   * else {@code etcd-crypt-proxy-rewrap-state.json} in the working directory.
+   * The default location: {@code $XDG_STATE_HOME/etcd-crypt-proxy/rewrap-state.json} when that
+   * variable is set, else {@code etcd-crypt-proxy-rewrap-state.json} in the working directory.
    */
   public static Path defaultFile(Map<String, String> env) {
     String xdg = env.get("XDG_STATE_HOME");
@@ -117,21 +124,30 @@ public final class RewrapState {
   }
 
   /**
-   * Keeps the saved progress only if it was made against cluster {@code clusterId} with the same prefix and
-   * targets; otherwise says why it is ignored and starts over.
+   * Keeps the saved progress only if it was made against cluster {@code clusterId} with the same
+   * prefix and targets; otherwise says why it is ignored and starts over.
    */
   synchronized void bind(long clusterId) {
     String id = Long.toHexString(clusterId);
     if (doc != null && !bound) {
-      String mismatch = doc.version != VERSION ? "it was written by another version of this tool"
-          : !id.equals(doc.clusterId) ? "it belongs to another etcd cluster (id " + doc.clusterId + ")"
-          : !etcdPrefix.equals(doc.etcdPrefix) ? "it was made for --etcd-prefix " + doc.etcdPrefix
-          : !targets.equals(doc.targets) ? "the encryption configuration now writes with other providers or keys"
-              + " (" + String.join(", ", targets) + " instead of "
-              + (doc.targets == null ? "none" : String.join(", ", doc.targets)) + ")"
-          : null;
+      String mismatch =
+          doc.version != VERSION
+              ? "it was written by another version of this tool"
+              : !id.equals(doc.clusterId)
+                  ? "it belongs to another etcd cluster (id " + doc.clusterId + ")"
+                  : !etcdPrefix.equals(doc.etcdPrefix)
+                      ? "it was made for --etcd-prefix " + doc.etcdPrefix
+                      : !targets.equals(doc.targets)
+                          ? "the encryption configuration now writes with other providers or keys"
+                              + " ("
+                              + String.join(", ", targets)
+                              + " instead of "
+                              + (doc.targets == null ? "none" : String.join(", ", doc.targets))
+                              + ")"
+                          : null;
       if (mismatch != null) {
-        log.info("ignoring the saved progress in {}: {}; starting from the beginning", file, mismatch);
+        log.info(
+            "ignoring the saved progress in {}: {}; starting from the beginning", file, mismatch);
         doc = null;
       } else if (!doc.ranges.isEmpty()) {
         log.info("resuming from the saved progress in {}", file);
@@ -165,7 +181,8 @@ public final class RewrapState {
     try {
       return ByteString.copyFrom(Base64.getDecoder().decode(p.afterBase64));
     } catch (IllegalArgumentException e) {
-      log.warn("ignoring the saved position of {} in {}: it is not valid base64", scope.name(), file);
+      log.warn(
+          "ignoring the saved position of {} in {}: it is not valid base64", scope.name(), file);
       return null;
     }
   }
@@ -182,7 +199,10 @@ public final class RewrapState {
     dirty = true;
   }
 
-  /** Writes the progress if it changed since the last save: to a temporary file, then renamed over the old one. */
+  /**
+   * Writes the progress if it changed since the last save: to a temporary file, then renamed over
+   * the old one.
+   */
   public synchronized void save() throws IOException {
     if (!dirty || doc == null) {
       return;

@@ -6,7 +6,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** Live counters of a rewrap pass; updated from the scanning thread and the write callbacks, read by progress. */
+/**
+ * Live counters of a rewrap pass; updated from the scanning thread and the write callbacks, read by
+ * progress.
+ */
 public final class RewrapStats {
 
   final AtomicLong total = new AtomicLong();
@@ -90,7 +93,9 @@ public final class RewrapStats {
     return failed.get();
   }
 
-  /** Undecryptable and failed keys with reasons (the first {@value CensusResult#MAX_LISTED_KEYS}). */
+  /**
+   * Undecryptable and failed keys with reasons (the first {@value CensusResult#MAX_LISTED_KEYS}).
+   */
   public List<KeyProblem> problems() {
     return new ArrayList<>(problems);
   }

@@ -10,8 +10,8 @@ import java.util.TreeSet;
 
 /**
  * What every configured resource is written with now, by name only: {@code secrets=aesgcm:key2},
- * {@code *.apps=kms:v2:vault}, {@code configmaps=identity}. Saved rewrap progress is only valid for the same
- * targets.
+ * {@code *.apps=kms:v2:vault}, {@code configmaps=identity}. Saved rewrap progress is only valid for
+ * the same targets.
  */
 public final class RewrapTargets {
 
@@ -21,7 +21,8 @@ public final class RewrapTargets {
     TreeSet<String> out = new TreeSet<>();
     for (ResourceRule rule : config.rules()) {
       for (String resource : rule.resources()) {
-        config.providersFor(GroupResource.parse(resource))
+        config
+            .providersFor(GroupResource.parse(resource))
             .map(ResolvedRule::providers)
             .filter(p -> !p.isEmpty())
             .ifPresent(p -> out.add(resource + "=" + describe(p.get(0))));

@@ -5,11 +5,11 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
-import io.etcdcrypt.values.GuardedPut;
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
 import io.etcdcrypt.etcd.etcdserverpb.TxnResponse;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
+import io.etcdcrypt.values.GuardedPut;
 import io.grpc.Channel;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -27,17 +27,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Re-encrypts every stale value of some key ranges with the first provider and key of its resource's rule.
+ * Re-encrypts every stale value of some key ranges with the first provider and key of its
+ * resource's rule.
  *
- * <p>One thread scans the ranges page by page at a pinned revision and opens each value; a stale one is sealed
- * anew and written back with {@link GuardedPut} ({@code MOD == the revision read}), asynchronously, with at most
- * {@code maxInFlight} writes outstanding, so etcd batches them instead of the scan waiting for every round trip.
- * When a client updated the value in between, the compare fails and the Txn's else branch returns the winner: if
- * it is current (a client wrote through an up-to-date proxy) nothing more is done, if it is still stale it is
- * rewritten at its new revision, if it was deleted it is gone. A client's write is never overwritten.
+ * <p>One thread scans the ranges page by page at a pinned revision and opens each value; a stale
+ * one is sealed anew and written back with {@link GuardedPut} ({@code MOD == the revision read}),
+ * asynchronously, with at most {@code maxInFlight} writes outstanding, so etcd batches them instead
+ * of the scan waiting for every round trip. When a client updated the value in between, the compare
+ * fails and the Txn's else branch returns the winner: if it is current (a client wrote through an
+ * up-to-date proxy) nothing more is done, if it is still stale it is rewritten at its new revision,
+ * if it was deleted it is gone. A client's write is never overwritten.
  *
- * <p>Progress is kept in key order per range: a range's saved position only advances over pages whose every value
- * has been handled, so a resumed run never skips a value that was still in flight when the previous one stopped.
+ * <p>Progress is kept in key order per range: a range's saved position only advances over pages
+ * whose every value has been handled, so a resumed run never skips a value that was still in flight
+ * when the previous one stopped.
  *
  * <p>A Rewrapper runs once.
  */
@@ -52,16 +55,23 @@ public final class Rewrapper {
    * @param ratePerSecond at most this many rewrites per second; 0 for no limit
    * @param dryRun count what would be rewritten, write nothing
    * @param limit stop (resumably) after this many rewrites; 0 for no limit
-   * @param maxAttempts how often one key is rewritten again after losing to concurrent updates before giving up
+   * @param maxAttempts how often one key is rewritten again after losing to concurrent updates
+   *     before giving up
    * @param callTimeout deadline of every etcd call
    */
   public record Options(
-      int pageSize, int maxInFlight, double ratePerSecond, boolean dryRun, long limit, int maxAttempts,
+      int pageSize,
+      int maxInFlight,
+      double ratePerSecond,
+      boolean dryRun,
+      long limit,
+      int maxAttempts,
       Duration callTimeout) {
 
     public Options {
       if (pageSize < 1 || maxInFlight < 1 || maxAttempts < 1) {
-        throw new IllegalArgumentException("page size, writes in flight and attempts must be at least 1");
+        throw new IllegalArgumentException(
+            "page size, writes in flight and attempts must be at least 1");
       }
       if (ratePerSecond < 0 || limit < 0) {
         throw new IllegalArgumentException("--rate and --limit must not be negative");
@@ -77,11 +87,13 @@ public final class Rewrapper {
     }
 
     public Options withDryRun(boolean dry) {
-      return new Options(pageSize, maxInFlight, ratePerSecond, dry, limit, maxAttempts, callTimeout);
+      return new Options(
+          pageSize, maxInFlight, ratePerSecond, dry, limit, maxAttempts, callTimeout);
     }
 
     public Options withLimit(long max) {
-      return new Options(pageSize, maxInFlight, ratePerSecond, dryRun, max, maxAttempts, callTimeout);
+      return new Options(
+          pageSize, maxInFlight, ratePerSecond, dryRun, max, maxAttempts, callTimeout);
     }
 
     public Options withPageSize(int size) {
@@ -97,11 +109,17 @@ public final class Rewrapper {
   public enum Outcome {
     /** Every range was scanned to its end. */
     FINISHED,
-    /** {@link #stop()} was called or the limit was reached; the saved progress tells where to continue. */
+    /**
+     * {@link #stop()} was called or the limit was reached; the saved progress tells where to
+     * continue.
+     */
     STOPPED
   }
 
-  /** The values of one page (or the end of a range) in scan order; done once every value of it is handled. */
+  /**
+   * The values of one page (or the end of a range) in scan order; done once every value of it is
+   * handled.
+   */
   private static final class Batch {
     final Scope scope;
     final boolean endOfRange;
@@ -147,7 +165,10 @@ public final class Rewrapper {
     return scanner.revision();
   }
 
-  /** Asks a running pass to stop: no new value is taken up, writes already sent complete. Any thread. */
+  /**
+   * Asks a running pass to stop: no new value is taken up, writes already sent complete. Any
+   * thread.
+   */
   public void stop() {
     stopRequested = true;
   }
@@ -160,17 +181,22 @@ public final class Rewrapper {
    */
   public Outcome run(List<Scope> scopes, RewrapState state) throws InterruptedException {
     this.state = state;
-    callbacks = Executors.newScheduledThreadPool(2, r -> {
-      Thread t = new Thread(r, "rewrap-writes");
-      t.setDaemon(true);
-      return t;
-    });
+    callbacks =
+        Executors.newScheduledThreadPool(
+            2,
+            r -> {
+              Thread t = new Thread(r, "rewrap-writes");
+              t.setDaemon(true);
+              return t;
+            });
     kv = KVGrpc.newStub(channel).withExecutor(callbacks);
     try {
       if (scopes.isEmpty()) {
         return Outcome.FINISHED;
       }
-      scanner.count(scopes.get(0).start(), scopes.get(0).end()); // pins the revision and learns the cluster id
+      scanner.count(
+          scopes.get(0).start(),
+          scopes.get(0).end()); // pins the revision and learns the cluster id
       if (state != null) {
         state.bind(scanner.clusterId());
       }
@@ -211,8 +237,12 @@ public final class Rewrapper {
 
   private ByteString startOf(Scope scope) {
     ByteString resume = state == null ? null : state.resumeAfter(scope);
-    if (resume != null && ByteString.unsignedLexicographicalComparator().compare(resume, scope.start()) >= 0) {
-      log.info("{}: continuing after {}, where an earlier run stopped", scope.name(), StoredAs.printable(resume));
+    if (resume != null
+        && ByteString.unsignedLexicographicalComparator().compare(resume, scope.start()) >= 0) {
+      log.info(
+          "{}: continuing after {}, where an earlier run stopped",
+          scope.name(),
+          StoredAs.printable(resume));
       return Scope.after(resume);
     }
     return scope.start();
@@ -220,20 +250,23 @@ public final class Rewrapper {
 
   /** Scans one range; false when stopped before its end. */
   private boolean scan(Scope scope, ByteString from) throws InterruptedException {
-    scanner.scan(from, scope.end(), page -> {
-      Batch batch = enqueue(scope, false);
-      try {
-        for (KeyValue kv : page) {
-          if (stopRequested || !handle(kv, scope, batch)) {
-            return false;
+    scanner.scan(
+        from,
+        scope.end(),
+        page -> {
+          Batch batch = enqueue(scope, false);
+          try {
+            for (KeyValue kv : page) {
+              if (stopRequested || !handle(kv, scope, batch)) {
+                return false;
+              }
+              batch.lastKey = kv.getKey();
+            }
+          } finally {
+            seal(batch);
           }
-          batch.lastKey = kv.getKey();
-        }
-      } finally {
-        seal(batch);
-      }
-      return !stopRequested;
-    });
+          return !stopRequested;
+        });
     return !stopRequested;
   }
 
@@ -283,7 +316,8 @@ public final class Rewrapper {
     return true;
   }
 
-  private void rewrite(ByteString key, long modRevision, byte[] plaintext, Batch batch, int attempt) {
+  private void rewrite(
+      ByteString key, long modRevision, byte[] plaintext, Batch batch, int attempt) {
     ByteString sealed;
     try {
       sealed = Waits.seal(codec, key, UnsafeByteOperations.unsafeWrap(plaintext));
@@ -295,45 +329,57 @@ public final class Rewrapper {
   }
 
   private void send(TxnRequest txn, ByteString key, Batch batch, int attempt, int tries) {
-    kv.withDeadlineAfter(options.callTimeout().toMillis(), TimeUnit.MILLISECONDS).txn(txn, new StreamObserver<>() {
-      private TxnResponse response;
+    kv.withDeadlineAfter(options.callTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .txn(
+            txn,
+            new StreamObserver<>() {
+              private TxnResponse response;
 
-      @Override
-      public void onNext(TxnResponse r) {
-        response = r;
-      }
+              @Override
+              public void onNext(TxnResponse r) {
+                response = r;
+              }
 
-      @Override
-      public void onError(Throwable t) {
-        Status s = Status.fromThrowable(t);
-        boolean transientFailure = s.getCode() == Status.Code.UNAVAILABLE
-            || s.getCode() == Status.Code.DEADLINE_EXCEEDED || s.getCode() == Status.Code.RESOURCE_EXHAUSTED;
-        if (transientFailure && tries < MAX_SEND_TRIES && !callbacks.isShutdown()) {
-          // Resending is safe: if the first Txn was applied, the compare now fails and the else branch shows
-          // our own, current value.
-          long backoff = 200L << (tries - 1);
-          callbacks.schedule(() -> send(txn, key, batch, attempt, tries + 1), backoff, TimeUnit.MILLISECONDS);
-        } else {
-          fail(key, "etcd did not take the write: " + RangeScanner.describe(s), batch);
-        }
-      }
+              @Override
+              public void onError(Throwable t) {
+                Status s = Status.fromThrowable(t);
+                boolean transientFailure =
+                    s.getCode() == Status.Code.UNAVAILABLE
+                        || s.getCode() == Status.Code.DEADLINE_EXCEEDED
+                        || s.getCode() == Status.Code.RESOURCE_EXHAUSTED;
+                if (transientFailure && tries < MAX_SEND_TRIES && !callbacks.isShutdown()) {
+                  // Resending is safe: if the first Txn was applied, the compare now fails and the
+                  // else branch shows
+                  // our own, current value.
+                  long backoff = 200L << (tries - 1);
+                  callbacks.schedule(
+                      () -> send(txn, key, batch, attempt, tries + 1),
+                      backoff,
+                      TimeUnit.MILLISECONDS);
+                } else {
+                  fail(key, "etcd did not take the write: " + RangeScanner.describe(s), batch);
+                }
+              }
 
-      // The write counts as done only here, when the call is closed: once the last write is done run() shuts the
-      // callback executor down, and a close still to be delivered to it would be rejected on the transport thread,
-      // which tears down the connection the census that follows shares (it failed with UNKNOWN).
-      @Override
-      public void onCompleted() {
-        if (response == null) {
-          fail(key, "etcd closed the write without an answer", batch);
-          return;
-        }
-        try {
-          written(response, key, batch, attempt);
-        } catch (RuntimeException e) {
-          fail(key, "unexpected error: " + e, batch);
-        }
-      }
-    });
+              // The write counts as done only here, when the call is closed: once the last write is
+              // done run() shuts the
+              // callback executor down, and a close still to be delivered to it would be rejected
+              // on the transport thread,
+              // which tears down the connection the census that follows shares (it failed with
+              // UNKNOWN).
+              @Override
+              public void onCompleted() {
+                if (response == null) {
+                  fail(key, "etcd closed the write without an answer", batch);
+                  return;
+                }
+                try {
+                  written(response, key, batch, attempt);
+                } catch (RuntimeException e) {
+                  fail(key, "unexpected error: " + e, batch);
+                }
+              }
+            });
   }
 
   private void written(TxnResponse response, ByteString key, Batch batch, int attempt) {
@@ -352,16 +398,23 @@ public final class Rewrapper {
     KeyValue kv = now.get();
     Optional<EncryptionCodec.Inspection> again = Waits.inspect(codec, kv.getKey(), kv.getValue());
     if (again.isEmpty() || again.get().error() != null) {
-      undecryptable(key, again.map(EncryptionCodec.Inspection::error).orElse("no longer an object key"));
+      undecryptable(
+          key, again.map(EncryptionCodec.Inspection::error).orElse("no longer an object key"));
       finish(batch);
     } else if (!again.get().needsRewrite()) {
       stats.updatedConcurrently.incrementAndGet();
       finish(batch);
     } else if (attempt >= options.maxAttempts()) {
-      fail(key, "it changed " + attempt + " times while being rewritten (a busy writer, or one using an old"
-          + " configuration); run rewrap again", batch);
+      fail(
+          key,
+          "it changed "
+              + attempt
+              + " times while being rewritten (a busy writer, or one using an old"
+              + " configuration); run rewrap again",
+          batch);
     } else {
-      rewrite(kv.getKey(), kv.getModRevision(), again.get().detail().plaintext(), batch, attempt + 1);
+      rewrite(
+          kv.getKey(), kv.getModRevision(), again.get().detail().plaintext(), batch, attempt + 1);
     }
   }
 
@@ -385,7 +438,8 @@ public final class Rewrapper {
     if (batch.pending.decrementAndGet() == 0) {
       completed(batch);
     }
-    // Only now: run() returns once every permit is back, and by then the progress must include this write.
+    // Only now: run() returns once every permit is back, and by then the progress must include this
+    // write.
     inFlight.release();
   }
 

@@ -5,10 +5,13 @@ import io.etcdcrypt.config.EtcdKeys;
 import java.nio.charset.StandardCharsets;
 
 /**
- * One etcd key range that census and rewrap scan, {@code [start, end)}, and which resources within it count.
+ * One etcd key range that census and rewrap scan, {@code [start, end)}, and which resources within
+ * it count.
  *
- * @param name how progress lines and the state file name the range: the key prefix, e.g. {@code /registry/secrets/}
- * @param selection the resources whose values count; keys of other resources in the range are passed over
+ * @param name how progress lines and the state file name the range: the key prefix, e.g. {@code
+ *     /registry/secrets/}
+ * @param selection the resources whose values count; keys of other resources in the range are
+ *     passed over
  */
 public record Scope(String name, ByteString start, ByteString end, ResourceSelection selection) {
 

@@ -13,9 +13,10 @@ public final class Scopes {
   private Scopes() {}
 
   /**
-   * No names: the whole {@code --etcd-prefix}, every resource (wildcard rules cannot be mapped to key prefixes, so
-   * this is the only range that covers them). Exact names only: one range per storage prefix of each resource (see
-   * {@link ResourceResolver#keyPrefixesFor}). Any wildcard among them: the whole prefix, restricted to the names.
+   * No names: the whole {@code --etcd-prefix}, every resource (wildcard rules cannot be mapped to
+   * key prefixes, so this is the only range that covers them). Exact names only: one range per
+   * storage prefix of each resource (see {@link ResourceResolver#keyPrefixesFor}). Any wildcard
+   * among them: the whole prefix, restricted to the names.
    *
    * @throws IllegalArgumentException for a name whose storage location is unknown, saying so
    */
@@ -39,9 +40,13 @@ public final class Scopes {
         throw new IllegalArgumentException("--resources: " + e.getMessage(), e);
       }
       if (known.isEmpty()) {
-        throw new IllegalArgumentException("--resources: the etcd key prefix of \"" + name + "\" is not known (a"
-            + " built-in resource of a non-core group this proxy has no table entry for, or a name that is raw"
-            + " storage); leave --resources out to scan everything under " + resolver.prefix());
+        throw new IllegalArgumentException(
+            "--resources: the etcd key prefix of \""
+                + name
+                + "\" is not known (a"
+                + " built-in resource of a non-core group this proxy has no table entry for, or a name that is raw"
+                + " storage); leave --resources out to scan everything under "
+                + resolver.prefix());
       }
       prefixes.addAll(known);
     }

@@ -3,13 +3,13 @@ package io.etcdcrypt.ops;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.etcdcrypt.crypto.EncryptionCodec;
-import io.etcdcrypt.values.GuardedPut;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.etcd.etcdserverpb.TxnResponse;
 import io.etcdcrypt.etcd.mvccpb.KeyValue;
+import io.etcdcrypt.values.GuardedPut;
 import io.grpc.Channel;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
@@ -26,13 +26,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Re-encrypts stale values the proxy happens to read ({@code serve --rewrite-stale-on-read}), in the background.
+ * Re-encrypts stale values the proxy happens to read ({@code serve --rewrite-stale-on-read}), in
+ * the background.
  *
- * <p>The read path calls {@link #offer} with the key and mod revision of a value it found stale; that never
- * blocks: the key joins a bounded queue (once, however often it is offered while waiting) or, when the queue is
- * full, is dropped and counted. Worker threads take keys from the queue, re-read each from etcd, and if the value
- * there is still stale write it back re-encrypted with {@code Txn(MOD == the revision read)}, so a client's
- * update in between always wins. Plaintext is never queued: workers read the value themselves.
+ * <p>The read path calls {@link #offer} with the key and mod revision of a value it found stale;
+ * that never blocks: the key joins a bounded queue (once, however often it is offered while
+ * waiting) or, when the queue is full, is dropped and counted. Worker threads take keys from the
+ * queue, re-read each from etcd, and if the value there is still stale write it back re-encrypted
+ * with {@code Txn(MOD == the revision read)}, so a client's update in between always wins.
+ * Plaintext is never queued: workers read the value themselves.
  */
 public final class StaleRewriter implements AutoCloseable {
 
@@ -71,9 +73,10 @@ public final class StaleRewriter implements AutoCloseable {
   private volatile boolean closed;
 
   /**
-   * @param codec the codec to open and seal with, asked once per key (a {@link SwappableCodec}'s {@code current}
-   *     under automatic reload)
-   * @param upstream the channel to etcd itself (the proxy's {@code Upstream.channel()}), not to the proxy
+   * @param codec the codec to open and seal with, asked once per key (a {@link SwappableCodec}'s
+   *     {@code current} under automatic reload)
+   * @param upstream the channel to etcd itself (the proxy's {@code Upstream.channel()}), not to the
+   *     proxy
    */
   public StaleRewriter(Supplier<EncryptionCodec> codec, Channel upstream, Options options) {
     this.codec = codec;
@@ -97,8 +100,9 @@ public final class StaleRewriter implements AutoCloseable {
   }
 
   /**
-   * Notes that the value read at {@code key} (last modified at {@code modRevision}) was stale, and queues the key
-   * for a rewrite. Never blocks. Returns false when the key was already waiting or the queue is full.
+   * Notes that the value read at {@code key} (last modified at {@code modRevision}) was stale, and
+   * queues the key for a rewrite. Never blocks. Returns false when the key was already waiting or
+   * the queue is full.
    */
   public boolean offer(ByteString key, long modRevision) {
     staleSeen.incrementAndGet();
@@ -164,11 +168,14 @@ public final class StaleRewriter implements AutoCloseable {
           return; // cancelled by close()
         }
         failures.incrementAndGet();
-        log.warn("could not rewrite the stale value of {}: etcd: {}", StoredAs.printable(key),
+        log.warn(
+            "could not rewrite the stale value of {}: etcd: {}",
+            StoredAs.printable(key),
             RangeScanner.describe(e.getStatus()));
       } catch (RuntimeException e) {
         failures.incrementAndGet();
-        log.warn("could not rewrite the stale value of {}: {}", StoredAs.printable(key), e.toString());
+        log.warn(
+            "could not rewrite the stale value of {}: {}", StoredAs.printable(key), e.toString());
       }
     }
   }
@@ -184,7 +191,9 @@ public final class StaleRewriter implements AutoCloseable {
     Optional<EncryptionCodec.Inspection> found = Waits.inspect(c, key, stored.getValue());
     if (found.isEmpty() || found.get().error() != null) {
       failures.incrementAndGet();
-      log.warn("could not rewrite the stale value of {}: {}", StoredAs.printable(key),
+      log.warn(
+          "could not rewrite the stale value of {}: {}",
+          StoredAs.printable(key),
           found.map(EncryptionCodec.Inspection::error).orElse("not an object key"));
       return;
     }
@@ -194,10 +203,14 @@ public final class StaleRewriter implements AutoCloseable {
     }
     ByteString sealed;
     try {
-      sealed = Waits.seal(c, key, UnsafeByteOperations.unsafeWrap(found.get().detail().plaintext()));
+      sealed =
+          Waits.seal(c, key, UnsafeByteOperations.unsafeWrap(found.get().detail().plaintext()));
     } catch (TransformException e) {
       failures.incrementAndGet();
-      log.warn("could not re-encrypt the stale value of {}: {}", StoredAs.printable(key), e.getMessage());
+      log.warn(
+          "could not re-encrypt the stale value of {}: {}",
+          StoredAs.printable(key),
+          e.getMessage());
       return;
     }
     TxnResponse written = stub().txn(GuardedPut.txn(key, stored.getModRevision(), sealed));
@@ -212,7 +225,9 @@ public final class StaleRewriter implements AutoCloseable {
     return kv.withDeadlineAfter(options.callTimeout().toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  /** Stops the workers; queued keys are dropped (they stay stale and are offered again when read). */
+  /**
+   * Stops the workers; queued keys are dropped (they stay stale and are offered again when read).
+   */
   @Override
   public void close() {
     List<Thread> running;

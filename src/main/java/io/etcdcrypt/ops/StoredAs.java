@@ -8,13 +8,13 @@ import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import java.nio.charset.StandardCharsets;
 
 /**
- * How one stored value is kept, in census terms: its resource, a label naming what wrote it, and whether it is
- * current, stale, unreadable, or of a resource the configuration does not cover.
+ * How one stored value is kept, in census terms: its resource, a label naming what wrote it, and
+ * whether it is current, stale, unreadable, or of a resource the configuration does not cover.
  *
- * <p>Labels: {@value #IDENTITY} for plaintext; the full provider and key prefix ({@code k8s:enc:aesgcm:v1:key1:},
- * {@code k8s:enc:kms:v1:<name>:}); for KMS v2 the provider prefix and the KEK's key id
- * ({@code k8s:enc:kms:v2:<name>: key_id=<id>}), read from the stored EncryptedObject; {@value #UNDECRYPTABLE}
- * when no configured provider opens the value.
+ * <p>Labels: {@value #IDENTITY} for plaintext; the full provider and key prefix ({@code
+ * k8s:enc:aesgcm:v1:key1:}, {@code k8s:enc:kms:v1:<name>:}); for KMS v2 the provider prefix and the
+ * KEK's key id ({@code k8s:enc:kms:v2:<name>: key_id=<id>}), read from the stored EncryptedObject;
+ * {@value #UNDECRYPTABLE} when no configured provider opens the value.
  */
 public record StoredAs(String resource, String label, State state, String error) {
 
@@ -25,7 +25,9 @@ public record StoredAs(String resource, String label, State state, String error)
 
   /** What a value means for a rewrap. */
   public enum State {
-    /** Written by the first provider and key (or KMS key id) of its resource's rule: nothing to do. */
+    /**
+     * Written by the first provider and key (or KMS key id) of its resource's rule: nothing to do.
+     */
     CURRENT,
     /** Readable, but written by another provider, key or KMS key id: rewrap rewrites it. */
     STALE,
@@ -36,8 +38,8 @@ public record StoredAs(String resource, String label, State state, String error)
   }
 
   /**
-   * Classifies the value stored at {@code key} (which decrypts it: that is the only way to know it is readable).
-   * Null for keys that are not Kubernetes objects.
+   * Classifies the value stored at {@code key} (which decrypts it: that is the only way to know it
+   * is readable). Null for keys that are not Kubernetes objects.
    */
   public static StoredAs classify(EncryptionCodec codec, ByteString key, ByteString value) {
     return Waits.inspect(codec, key, value).map(i -> of(i, value)).orElse(null);
@@ -58,7 +60,10 @@ public record StoredAs(String resource, String label, State state, String error)
     return new StoredAs(i.resource(), label, d.stale() ? State.STALE : State.CURRENT, null);
   }
 
-  /** The key id of a KMS v2 value, read from its EncryptedObject without asking the plugin for anything. */
+  /**
+   * The key id of a KMS v2 value, read from its EncryptedObject without asking the plugin for
+   * anything.
+   */
   private static String kmsV2KeyId(ByteString value, int prefixLength) {
     try {
       return EncryptedObject.parseFrom(value.substring(prefixLength)).getKeyID();

@@ -7,12 +7,13 @@ import java.util.Objects;
 import java.util.concurrent.CompletionStage;
 
 /**
- * The proxy's codec when the configuration may be reloaded: every call goes to the codec current when the call
- * starts, and {@link #swap} replaces it atomically. A call already running finishes with the instance it started
- * with, which stays usable until its KMS providers are closed after the grace period (see {@link ConfigReloader}).
+ * The proxy's codec when the configuration may be reloaded: every call goes to the codec current
+ * when the call starts, and {@link #swap} replaces it atomically. A call already running finishes
+ * with the instance it started with, which stays usable until its KMS providers are closed after
+ * the grace period (see {@link ConfigReloader}).
  *
- * <p>Code that needs one codec for several steps (open every value of one response, or inspect then rewrite)
- * should take {@link #current()} once and use that instance throughout.
+ * <p>Code that needs one codec for several steps (open every value of one response, or inspect then
+ * rewrite) should take {@link #current()} once and use that instance throughout.
  */
 public final class SwappableCodec implements ValueCodec {
 
@@ -27,7 +28,10 @@ public final class SwappableCodec implements ValueCodec {
     return current;
   }
 
-  /** Makes {@code next} the codec of every call that starts from now on; returns the one it replaces. */
+  /**
+   * Makes {@code next} the codec of every call that starts from now on; returns the one it
+   * replaces.
+   */
   public EncryptionCodec swap(EncryptionCodec next) {
     Objects.requireNonNull(next, "next");
     synchronized (this) {

@@ -7,12 +7,13 @@ import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
 /**
- * Rewrites the messages of one proxied call. A transformer instance serves exactly one call, so it may keep
- * per-call state (the Watch transformer remembers which watches it cancelled).
+ * Rewrites the messages of one proxied call. A transformer instance serves exactly one call, so it
+ * may keep per-call state (the Watch transformer remembers which watches it cancelled).
  *
- * <p>Each rewrite is a stage, complete when returned unless a value had to wait on a KMS plugin. A stage that fails
- * with a {@link StatusException} ends the call with that status toward the client and cancels the upstream call, so
- * a request that cannot be transformed is never sent and a response that cannot be transformed is never delivered.
+ * <p>Each rewrite is a stage, complete when returned unless a value had to wait on a KMS plugin. A
+ * stage that fails with a {@link StatusException} ends the call with that status toward the client
+ * and cancels the upstream call, so a request that cannot be transformed is never sent and a
+ * response that cannot be transformed is never delivered.
  */
 public interface CallTransformer<ReqT, RespT> {
 
@@ -20,8 +21,9 @@ public interface CallTransformer<ReqT, RespT> {
   CompletionStage<ReqT> toUpstream(ReqT request);
 
   /**
-   * The message to deliver to the client for {@code response}, or null to deliver nothing. {@code upstream}
-   * sends an extra request to etcd on the same call (used to cancel one watch of a stream).
+   * The message to deliver to the client for {@code response}, or null to deliver nothing. {@code
+   * upstream} sends an extra request to etcd on the same call (used to cancel one watch of a
+   * stream).
    */
   CompletionStage<RespT> toDownstream(RespT response, Consumer<ReqT> upstream);
 
@@ -31,8 +33,8 @@ public interface CallTransformer<ReqT, RespT> {
     CallTransformer<ReqT, RespT> newCall(SideCalls side);
 
     /**
-     * The transformer of {@code call}, whose side calls {@code side} makes; for transforms that depend on the
-     * client's connection (its address).
+     * The transformer of {@code call}, whose side calls {@code side} makes; for transforms that
+     * depend on the client's connection (its address).
      */
     default CallTransformer<ReqT, RespT> newCall(SideCalls side, ServerCall<?, ?> call) {
       return newCall(side);

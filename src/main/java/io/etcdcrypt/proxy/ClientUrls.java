@@ -11,19 +11,20 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The client URLs the proxy hands out where etcd lists its members' own (MemberList and the other Cluster responses),
- * so that a client that takes its endpoints from the member list (clientv3's {@code Sync} and
- * {@code AutoSyncInterval}, {@code etcdctl --cluster}, jetcd's and python-etcd3's member lists) keeps talking to a
- * proxy and never writes plaintext to etcd directly.
+ * The client URLs the proxy hands out where etcd lists its members' own (MemberList and the other
+ * Cluster responses), so that a client that takes its endpoints from the member list (clientv3's
+ * {@code Sync} and {@code AutoSyncInterval}, {@code etcdctl --cluster}, jetcd's and python-etcd3's
+ * member lists) keeps talking to a proxy and never writes plaintext to etcd directly.
  *
- * <p>They are {@code --advertise-client-urls} when given (etcd's grpc-proxy calls the flag
- * {@code --advertise-client-url}). Otherwise: the listener's own address, {@code http(s)://<--listen-addr host>:<port>};
- * and with a wildcard listen address (0.0.0.0, ::), which no client can dial, the address each client reached the
- * proxy on, which is one that client can reach.
+ * <p>They are {@code --advertise-client-urls} when given (etcd's grpc-proxy calls the flag {@code
+ * --advertise-client-url}). Otherwise: the listener's own address, {@code http(s)://<--listen-addr
+ * host>:<port>}; and with a wildcard listen address (0.0.0.0, ::), which no client can dial, the
+ * address each client reached the proxy on, which is one that client can reach.
  */
 public final class ClientUrls {
 
-  private static final Set<String> WILDCARDS = Set.of("", "0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0");
+  private static final Set<String> WILDCARDS =
+      Set.of("", "0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0");
 
   private final List<String> configured; // empty: from the listener
   private final String scheme;
@@ -38,8 +39,8 @@ public final class ClientUrls {
   }
 
   /**
-   * {@code urls} as given ({@code --advertise-client-urls}): each {@code http(s)://host:port}, or {@code host:port}
-   * which gets the listener's scheme (https with {@code tls}).
+   * {@code urls} as given ({@code --advertise-client-urls}): each {@code http(s)://host:port}, or
+   * {@code host:port} which gets the listener's scheme (https with {@code tls}).
    *
    * @throws IllegalArgumentException naming the URL that is not one
    */
@@ -57,10 +58,14 @@ public final class ClientUrls {
   /** The default: the URL of the listener on {@code listen}. */
   public static ClientUrls ofListener(Endpoint listen, boolean tls) {
     String host = listen.host();
-    return new ClientUrls(List.of(), tls ? "https" : "http", WILDCARDS.contains(host) ? null : host, listen.port());
+    return new ClientUrls(
+        List.of(), tls ? "https" : "http", WILDCARDS.contains(host) ? null : host, listen.port());
   }
 
-  /** Whether the URLs are each client's own view of the listener's address (a wildcard listen address). */
+  /**
+   * Whether the URLs are each client's own view of the listener's address (a wildcard listen
+   * address).
+   */
   public boolean fromEachConnection() {
     return configured.isEmpty() && listenHost == null;
   }
@@ -75,12 +80,15 @@ public final class ClientUrls {
         : scheme + "://<the address each client reached the proxy on>:" + listenPort;
   }
 
-  /** The URLs for a client on {@code call}'s connection (null: not on a connection; the listener's). */
+  /**
+   * The URLs for a client on {@code call}'s connection (null: not on a connection; the listener's).
+   */
   List<String> forCall(ServerCall<?, ?> call) {
     if (!configured.isEmpty()) {
       return configured;
     }
-    SocketAddress local = call == null ? null : call.getAttributes().get(Grpc.TRANSPORT_ATTR_LOCAL_ADDR);
+    SocketAddress local =
+        call == null ? null : call.getAttributes().get(Grpc.TRANSPORT_ATTR_LOCAL_ADDR);
     InetSocketAddress inet = local instanceof InetSocketAddress i ? i : null;
     int port = inet != null ? inet.getPort() : listenPort;
     if (listenHost != null) {
@@ -110,14 +118,23 @@ public final class ClientUrls {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(notAUrl(url), e);
     }
-    if (!List.of("http", "https").contains(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0
-        || (uri.getRawPath() != null && !uri.getRawPath().isEmpty() && !uri.getRawPath().equals("/"))
-        || uri.getRawQuery() != null || uri.getRawFragment() != null || uri.getRawUserInfo() != null) {
+    if (!List.of("http", "https").contains(uri.getScheme())
+        || uri.getHost() == null
+        || uri.getPort() < 0
+        || (uri.getRawPath() != null
+            && !uri.getRawPath().isEmpty()
+            && !uri.getRawPath().equals("/"))
+        || uri.getRawQuery() != null
+        || uri.getRawFragment() != null
+        || uri.getRawUserInfo() != null) {
       throw new IllegalArgumentException(notAUrl(url));
     }
     if (WILDCARDS.contains(uri.getHost())) {
-      throw new IllegalArgumentException("--advertise-client-urls: '" + url + "' names a wildcard address, which"
-          + " clients cannot dial; give an address or name clients reach the proxy at");
+      throw new IllegalArgumentException(
+          "--advertise-client-urls: '"
+              + url
+              + "' names a wildcard address, which"
+              + " clients cannot dial; give an address or name clients reach the proxy at");
     }
     return uri.getScheme() + "://" + uri.getRawAuthority();
   }

@@ -12,19 +12,19 @@ import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
 /**
- * {@code etcdserverpb.Cluster}: every response that lists members (MemberList, MemberAdd, MemberUpdate, MemberRemove,
- * MemberPromote) gives each member that has client URLs the proxy's ({@link ClientUrls}) instead, so that a client
- * that learns its endpoints from it keeps talking to a proxy. Everything else is as etcd sent it: the header, IDs,
- * names, peer URLs, learner flags, and the empty client URLs of a member added but not started yet. Requests pass
- * unchanged.
+ * {@code etcdserverpb.Cluster}: every response that lists members (MemberList, MemberAdd,
+ * MemberUpdate, MemberRemove, MemberPromote) gives each member that has client URLs the proxy's
+ * ({@link ClientUrls}) instead, so that a client that learns its endpoints from it keeps talking to
+ * a proxy. Everything else is as etcd sent it: the header, IDs, names, peer URLs, learner flags,
+ * and the empty client URLs of a member added but not started yet. Requests pass unchanged.
  *
- * <p>Members carry no values, so fields a newer etcd adds to these messages pass through as received (protobuf keeps
- * unknown fields); the fail-closed rule for value-bearing messages does not apply. Other Cluster methods, and ones a
- * future etcd adds, are forwarded raw.
+ * <p>Members carry no values, so fields a newer etcd adds to these messages pass through as
+ * received (protobuf keeps unknown fields); the fail-closed rule for value-bearing messages does
+ * not apply. Other Cluster methods, and ones a future etcd adds, are forwarded raw.
  *
- * <p>etcd's grpc-proxy answers MemberList with one made-up member holding its advertise URL (and nothing else of the
- * cluster) and leaves the other responses alone; this keeps the cluster's real membership visible and closes every
- * response that could point a client at etcd.
+ * <p>etcd's grpc-proxy answers MemberList with one made-up member holding its advertise URL (and
+ * nothing else of the cluster) and leaves the other responses alone; this keeps the cluster's real
+ * membership visible and closes every response that could point a client at etcd.
  */
 final class ClusterProxy {
 
@@ -40,8 +40,8 @@ final class ClusterProxy {
   }
 
   /**
-   * {@code response} with {@code urls} in every member it lists: its {@code members}, and MemberAdd's {@code member}
-   * (the five responses name them alike).
+   * {@code response} with {@code urls} in every member it lists: its {@code members}, and
+   * MemberAdd's {@code member} (the five responses name them alike).
    */
   @SuppressWarnings("unchecked")
   static <T extends Message> T listingUrls(T response, List<String> urls) {
@@ -62,7 +62,9 @@ final class ClusterProxy {
     return (T) b.build();
   }
 
-  /** {@code m} with {@code urls} as its client URLs, unless it has none (added, not started yet). */
+  /**
+   * {@code m} with {@code urls} as its client URLs, unless it has none (added, not started yet).
+   */
   static Member withClientUrls(Member m, List<String> urls) {
     if (m.getClientURLsCount() == 0 || m.getClientURLsList().equals(urls)) {
       return m;
@@ -73,28 +75,29 @@ final class ClusterProxy {
   /** A method whose responses list members with the URLs of the client's connection. */
   private static <ReqT, RespT extends Message> ProxiedMethod<ReqT, RespT> rewriting(
       MethodDescriptor<ReqT, RespT> method, ClientUrls urls) {
-    CallTransformer.Factory<ReqT, RespT> factory = new CallTransformer.Factory<>() {
-      @Override
-      public CallTransformer<ReqT, RespT> newCall(SideCalls side) {
-        return newCall(side, null);
-      }
-
-      @Override
-      public CallTransformer<ReqT, RespT> newCall(SideCalls side, ServerCall<?, ?> call) {
-        List<String> forThisClient = urls.forCall(call);
-        return new CallTransformer<>() {
+    CallTransformer.Factory<ReqT, RespT> factory =
+        new CallTransformer.Factory<>() {
           @Override
-          public CompletionStage<ReqT> toUpstream(ReqT request) {
-            return CompletableFuture.completedFuture(request);
+          public CallTransformer<ReqT, RespT> newCall(SideCalls side) {
+            return newCall(side, null);
           }
 
           @Override
-          public CompletionStage<RespT> toDownstream(RespT response, Consumer<ReqT> upstream) {
-            return CompletableFuture.completedFuture(listingUrls(response, forThisClient));
+          public CallTransformer<ReqT, RespT> newCall(SideCalls side, ServerCall<?, ?> call) {
+            List<String> forThisClient = urls.forCall(call);
+            return new CallTransformer<>() {
+              @Override
+              public CompletionStage<ReqT> toUpstream(ReqT request) {
+                return CompletableFuture.completedFuture(request);
+              }
+
+              @Override
+              public CompletionStage<RespT> toDownstream(RespT response, Consumer<ReqT> upstream) {
+                return CompletableFuture.completedFuture(listingUrls(response, forThisClient));
+              }
+            };
           }
         };
-      }
-    };
     return new ProxiedMethod<>(method, factory);
   }
 }

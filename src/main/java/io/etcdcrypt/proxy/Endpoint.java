@@ -5,9 +5,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One etcd member address as written in {@code --endpoints}: {@code host:port}, {@code http://host:port} or
- * {@code https://host:port}. The scheme only documents intent; whether TLS is used follows the TLS flags, as
- * with etcdctl.
+ * One etcd member address as written in {@code --endpoints}: {@code host:port}, {@code
+ * http://host:port} or {@code https://host:port}. The scheme only documents intent; whether TLS is
+ * used follows the TLS flags, as with etcdctl.
  */
 public record Endpoint(String host, int port) {
 
@@ -23,12 +23,17 @@ public record Endpoint(String host, int port) {
     try {
       uri = URI.create(s);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("endpoint '" + text + "' is not host:port or http(s)://host:port", e);
+      throw new IllegalArgumentException(
+          "endpoint '" + text + "' is not host:port or http(s)://host:port", e);
     }
     String scheme = uri.getScheme();
     if (!List.of("tcp", "http", "https").contains(scheme)) {
       throw new IllegalArgumentException(
-          "endpoint '" + text + "' has scheme '" + scheme + "'; use host:port, http:// or https://");
+          "endpoint '"
+              + text
+              + "' has scheme '"
+              + scheme
+              + "'; use host:port, http:// or https://");
     }
     if (uri.getHost() == null || uri.getPort() < 0) {
       throw new IllegalArgumentException("endpoint '" + text + "' needs both a host and a port");

@@ -3,8 +3,8 @@ package io.etcdcrypt.proxy;
 import java.util.Optional;
 
 /**
- * Whether etcd serves: some member is connected and answered its last probe (etcd's gRPC health check with
- * {@code hasleader}, every second, see {@link Members}) as serving with a leader.
+ * Whether etcd serves: some member is connected and answered its last probe (etcd's gRPC health
+ * check with {@code hasleader}, every second, see {@link Members}) as serving with a leader.
  */
 public final class EtcdHealth {
 

@@ -17,10 +17,11 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The one event-loop group the listener and the upstream channel share (epoll where the shaded natives load, NIO
- * elsewhere). Sharing it means a request and its upstream call are often served by the same thread, so relaying a
- * call hands nothing over between threads; separate groups (grpc-java's default) cost a wake-up per hop. Its
- * threads never wait: a transform that needs a KMS plugin continues here when the plugin answers.
+ * The one event-loop group the listener and the upstream channel share (epoll where the shaded
+ * natives load, NIO elsewhere). Sharing it means a request and its upstream call are often served
+ * by the same thread, so relaying a call hands nothing over between threads; separate groups
+ * (grpc-java's default) cost a wake-up per hop. Its threads never wait: a transform that needs a
+ * KMS plugin continues here when the plugin answers.
  */
 final class EventLoops implements AutoCloseable {
 
@@ -31,7 +32,10 @@ final class EventLoops implements AutoCloseable {
   final Class<? extends ServerChannel> serverChannelType;
   final Class<? extends Channel> channelType;
 
-  private EventLoops(EventLoopGroup group, Class<? extends ServerChannel> server, Class<? extends Channel> client) {
+  private EventLoops(
+      EventLoopGroup group,
+      Class<? extends ServerChannel> server,
+      Class<? extends Channel> client) {
     this.group = group;
     this.serverChannelType = server;
     this.channelType = client;
@@ -40,16 +44,20 @@ final class EventLoops implements AutoCloseable {
   static EventLoops create(int threads) {
     DefaultThreadFactory threadFactory = new DefaultThreadFactory(THREAD_NAME, true);
     if (Epoll.isAvailable()) {
-      return new EventLoops(new MultiThreadIoEventLoopGroup(threads, threadFactory, EpollIoHandler.newFactory()),
-          EpollServerSocketChannel.class, EpollSocketChannel.class);
+      return new EventLoops(
+          new MultiThreadIoEventLoopGroup(threads, threadFactory, EpollIoHandler.newFactory()),
+          EpollServerSocketChannel.class,
+          EpollSocketChannel.class);
     }
-    return new EventLoops(new MultiThreadIoEventLoopGroup(threads, threadFactory, NioIoHandler.newFactory()),
-        NioServerSocketChannel.class, NioSocketChannel.class);
+    return new EventLoops(
+        new MultiThreadIoEventLoopGroup(threads, threadFactory, NioIoHandler.newFactory()),
+        NioServerSocketChannel.class,
+        NioSocketChannel.class);
   }
 
   /**
-   * The event loop the calling thread runs, where a call started on it continues after a transform that waited;
-   * a caller that is not on one of these loops gets the loop the group picks next.
+   * The event loop the calling thread runs, where a call started on it continues after a transform
+   * that waited; a caller that is not on one of these loops gets the loop the group picks next.
    */
   Executor current() {
     for (EventExecutor loop : group) {

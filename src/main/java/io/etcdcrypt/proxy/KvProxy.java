@@ -18,26 +18,30 @@ import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 
-/** {@code etcdserverpb.KV}: values are sealed in Put and Txn requests and opened in every response. */
+/**
+ * {@code etcdserverpb.KV}: values are sealed in Put and Txn requests and opened in every response.
+ */
 final class KvProxy {
 
   /**
-   * {@code KV/Range} with the response kept as its wire bytes, on both sides of the relay: etcd's reply arrives as a
-   * {@link WireMessage}, its values are opened in place, and it leaves as bytes. The request is parsed (a sort by
-   * VALUE over encrypted keys is the proxy's to do).
+   * {@code KV/Range} with the response kept as its wire bytes, on both sides of the relay: etcd's
+   * reply arrives as a {@link WireMessage}, its values are opened in place, and it leaves as bytes.
+   * The request is parsed (a sort by VALUE over encrypted keys is the proxy's to do).
    */
   static final MethodDescriptor<RangeRequest, WireMessage<RangeResponse>> RANGE =
-      KVGrpc.getRangeMethod()
-          .toBuilder(KVGrpc.getRangeMethod().getRequestMarshaller(), WireMessage.<RangeResponse>marshaller())
+      KVGrpc.getRangeMethod().toBuilder(
+              KVGrpc.getRangeMethod().getRequestMarshaller(),
+              WireMessage.<RangeResponse>marshaller())
           .build();
 
   /**
-   * {@code KV/RangeStream} (etcd 3.7), chunk by chunk in wire bytes like Range. Against an older etcd the call ends
-   * with etcd's own UNIMPLEMENTED, which clients (kube-apiserver 1.37 included) answer by falling back to Range.
+   * {@code KV/RangeStream} (etcd 3.7), chunk by chunk in wire bytes like Range. Against an older
+   * etcd the call ends with etcd's own UNIMPLEMENTED, which clients (kube-apiserver 1.37 included)
+   * answer by falling back to Range.
    */
   static final MethodDescriptor<RangeRequest, WireMessage<RangeStreamResponse>> RANGE_STREAM =
-      KVGrpc.getRangeStreamMethod()
-          .toBuilder(KVGrpc.getRangeStreamMethod().getRequestMarshaller(),
+      KVGrpc.getRangeStreamMethod().toBuilder(
+              KVGrpc.getRangeStreamMethod().getRequestMarshaller(),
               WireMessage.<RangeStreamResponse>marshaller())
           .build();
 
@@ -46,12 +50,15 @@ final class KvProxy {
   static List<ProxiedMethod<?, ?>> methods(ValueWalker walker) {
     return List.of(
         new ProxiedMethod<>(RANGE, side -> new RangeCall<>(walker::toUpstream, walker::openRange)),
-        new ProxiedMethod<>(RANGE_STREAM, side -> new RangeCall<>(walker::toUpstreamStream, walker::openRangeChunk)),
+        new ProxiedMethod<>(
+            RANGE_STREAM,
+            side -> new RangeCall<>(walker::toUpstreamStream, walker::openRangeChunk)),
         rewriting(KVGrpc.getPutMethod(), walker::seal, walker::open),
         rewriting(KVGrpc.getDeleteRangeMethod(), ProxiedMethod.Rewrite.none(), walker::open),
         new ProxiedMethod<>(KVGrpc.getTxnMethod(), side -> new TxnCall(walker, side)),
         // Compact carries no value.
-        ProxiedMethod.raw(KVGrpc.getCompactMethod().getFullMethodName(), MethodDescriptor.MethodType.UNARY));
+        ProxiedMethod.raw(
+            KVGrpc.getCompactMethod().getFullMethodName(), MethodDescriptor.MethodType.UNARY));
   }
 
   /** How a Range or RangeStream answer is opened: it needs the request the client sent. */
@@ -61,13 +68,14 @@ final class KvProxy {
   }
 
   /**
-   * One Range or RangeStream call: the client's request, as it sent it, decides how etcd's answers are opened
-   * (a sort by VALUE over encrypted keys goes to etcd in key order and is sorted here).
+   * One Range or RangeStream call: the client's request, as it sent it, decides how etcd's answers
+   * are opened (a sort by VALUE over encrypted keys goes to etcd in key order and is sorted here).
    */
   private static final class RangeCall<RespT> implements CallTransformer<RangeRequest, RespT> {
     private final UnaryOperator<RangeRequest> toUpstream;
     private final RangeOpener<RespT> opener;
-    // Written by the request's transform, read by the responses' (other threads, after etcd answered).
+    // Written by the request's transform, read by the responses' (other threads, after etcd
+    // answered).
     private volatile RangeRequest request;
 
     RangeCall(UnaryOperator<RangeRequest> toUpstream, RangeOpener<RespT> opener) {
@@ -88,14 +96,15 @@ final class KvProxy {
   }
 
   /**
-   * One Txn call. Values are sealed; a Txn whose compares on VALUE cover encrypted keys is decided by the proxy: the
-   * relayed call carries the read of the compared keys, and the commit (and any retry after a lost race) goes to
-   * etcd as side calls ({@link ValueCompareTxn}).
+   * One Txn call. Values are sealed; a Txn whose compares on VALUE cover encrypted keys is decided
+   * by the proxy: the relayed call carries the read of the compared keys, and the commit (and any
+   * retry after a lost race) goes to etcd as side calls ({@link ValueCompareTxn}).
    */
   private static final class TxnCall implements CallTransformer<TxnRequest, TxnResponse> {
     private final ValueWalker walker;
     private final SideCalls side;
-    // Written by the request's transform, read by the response's (another thread, after etcd answered).
+    // Written by the request's transform, read by the response's (another thread, after etcd
+    // answered).
     private volatile TxnRequest request;
     private volatile ValueCompareTxn decided;
 
@@ -107,18 +116,23 @@ final class KvProxy {
     @Override
     public CompletionStage<TxnRequest> toUpstream(TxnRequest request) {
       this.request = request;
-      return walker.seal(request).thenApply(sealed -> {
-        decided = walker.valueCompares(sealed);
-        return decided == null ? sealed : decided.readRequest();
-      });
+      return walker
+          .seal(request)
+          .thenApply(
+              upstream -> {
+                decided = walker.valueCompares(upstream);
+                return decided == null ? upstream : decided.readRequest();
+              });
     }
 
     @Override
-    public CompletionStage<TxnResponse> toDownstream(TxnResponse response, Consumer<TxnRequest> upstream) {
+    public CompletionStage<TxnResponse> toDownstream(
+        TxnResponse response, Consumer<TxnRequest> upstream) {
       if (decided == null) {
         return walker.open(request, response);
       }
-      return decided.commit(response, txn -> side.unary(KVGrpc.getTxnMethod(), txn))
+      return decided
+          .commit(response, txn -> side.unary(KVGrpc.getTxnMethod(), txn))
           .thenCompose(txn -> walker.open(request, txn));
     }
   }

@@ -28,29 +28,32 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The etcd members behind the proxy, and the member each call goes to. Every member has a connection of its own and
- * is probed every {@link #PROBE_INTERVAL} with etcd's gRPC health check sent with etcd's {@code hasleader: true}
- * metadata: etcd answers it with {@code etcdserver: no leader} when the member has no leader, with its learner
- * refusal when it is a learner, and NOT_SERVING while it defragments with {@code StopGRPCServiceOnDefrag}; the
- * check needs no credentials.
+ * The etcd members behind the proxy, and the member each call goes to. Every member has a
+ * connection of its own and is probed every {@link #PROBE_INTERVAL} with etcd's gRPC health check
+ * sent with etcd's {@code hasleader: true} metadata: etcd answers it with {@code etcdserver: no
+ * leader} when the member has no leader, with its learner refusal when it is a learner, and
+ * NOT_SERVING while it defragments with {@code StopGRPCServiceOnDefrag}; the check needs no
+ * credentials.
  *
  * <p>Each call goes, round robin, to one member of the first of these groups that is not empty:
  *
  * <ol>
  *   <li>members connected whose last probe said they serve with a leader;
- *   <li>members connected (when none is healthy, etcd answers as it answers any client: serializable reads, its
- *       own {@code no leader}, its own timeouts);
- *   <li>members whose connection is being set up (the call waits for it, as with gRPC's {@code round_robin});
+ *   <li>members connected (when none is healthy, etcd answers as it answers any client:
+ *       serializable reads, its own {@code no leader}, its own timeouts);
+ *   <li>members whose connection is being set up (the call waits for it, as with gRPC's {@code
+ *       round_robin});
  * </ol>
  *
- * <p>and when no member is left, the call fails at once with UNAVAILABLE naming what each member's problem is, as a
- * client talking to etcd sees its connections refused: the client's own retries, or its other endpoints, take over.
- * A member that is down is reconnected at every probe, so calls flow again within a probe interval of its return
- * (gRPC's own reconnect backoff grows to two minutes).
+ * <p>and when no member is left, the call fails at once with UNAVAILABLE naming what each member's
+ * problem is, as a client talking to etcd sees its connections refused: the client's own retries,
+ * or its other endpoints, take over. A member that is down is reconnected at every probe, so calls
+ * flow again within a probe interval of its return (gRPC's own reconnect backoff grows to two
+ * minutes).
  *
- * <p>gRPC's client-side health checking (A17) does not fit: it cannot send {@code hasleader}, and it retries a
- * failed health stream with the same growing backoff; {@code round_robin} has no second choice for a cluster whose
- * members all lost their leader.
+ * <p>gRPC's client-side health checking (A17) does not fit: it cannot send {@code hasleader}, and
+ * it retries a failed health stream with the same growing backoff; {@code round_robin} has no
+ * second choice for a cluster whose members all lost their leader.
  */
 final class Members extends Channel implements AutoCloseable {
 
@@ -71,8 +74,8 @@ final class Members extends Channel implements AutoCloseable {
   private final AtomicInteger next = new AtomicInteger();
 
   /**
-   * One connection per endpoint, made by {@code connect}. A refused call completes on {@code refusals} unless its
-   * call options name an executor.
+   * One connection per endpoint, made by {@code connect}. A refused call completes on {@code
+   * refusals} unless its call options name an executor.
    */
   Members(List<Endpoint> endpoints, Function<Endpoint, ManagedChannel> connect, Executor refusals) {
     if (endpoints.isEmpty()) {
@@ -88,21 +91,25 @@ final class Members extends Channel implements AutoCloseable {
       throw e;
     }
     this.members = List.copyOf(ms);
-    this.prober = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "etcd-member-probe");
-      t.setDaemon(true);
-      return t;
-    });
+    this.prober =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "etcd-member-probe");
+              t.setDaemon(true);
+              return t;
+            });
     this.refusals = refusals != null ? refusals : prober;
-    prober.scheduleWithFixedDelay(this::probeAll, 0, PROBE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+    prober.scheduleWithFixedDelay(
+        this::probeAll, 0, PROBE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   @Override
-  public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(MethodDescriptor<ReqT, RespT> method, CallOptions options) {
+  public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(
+      MethodDescriptor<ReqT, RespT> method, CallOptions options) {
     Member m = choose();
     if (m == null) {
-      return new RefusedCall<>(noMemberStatus(),
-          options.getExecutor() != null ? options.getExecutor() : refusals);
+      return new RefusedCall<>(
+          noMemberStatus(), options.getExecutor() != null ? options.getExecutor() : refusals);
     }
     return m.channel.newCall(method, options);
   }
@@ -137,7 +144,8 @@ final class Members extends Channel implements AutoCloseable {
         if (connected == null) {
           connected = m;
         }
-      } else if ((state == ConnectivityState.CONNECTING || state == ConnectivityState.IDLE) && !m.down
+      } else if ((state == ConnectivityState.CONNECTING || state == ConnectivityState.IDLE)
+          && !m.down
           && connecting == null) {
         connecting = m;
       }
@@ -147,8 +155,11 @@ final class Members extends Channel implements AutoCloseable {
 
   private Status noMemberStatus() {
     return Status.UNAVAILABLE.withDescription(
-        "etcd-crypt-proxy: no etcd member is reachable (" + describeAll() + "); the proxy retries every "
-            + PROBE_INTERVAL.toSeconds() + " s");
+        "etcd-crypt-proxy: no etcd member is reachable ("
+            + describeAll()
+            + "); the proxy retries every "
+            + PROBE_INTERVAL.toSeconds()
+            + " s");
   }
 
   private String describeAll() {
@@ -156,7 +167,10 @@ final class Members extends Channel implements AutoCloseable {
     for (Member m : members) {
       ConnectivityState state = m.channel.getState(false);
       String what = state == ConnectivityState.READY ? m.verdict.why() : m.lastFailure;
-      parts.add(m.endpoint + ": " + (what == null ? state.toString().toLowerCase(java.util.Locale.ROOT) : what));
+      parts.add(
+          m.endpoint
+              + ": "
+              + (what == null ? state.toString().toLowerCase(java.util.Locale.ROOT) : what));
     }
     return String.join("; ", parts);
   }
@@ -165,8 +179,13 @@ final class Members extends Channel implements AutoCloseable {
   String states() {
     List<String> parts = new ArrayList<>();
     for (Member m : members) {
-      parts.add(m.endpoint + " (" + m.channel.getState(false) + (m.down ? ", down" : "") + "): "
-          + (m.lastFailure != null ? m.lastFailure : m.verdict.why()));
+      parts.add(
+          m.endpoint
+              + " ("
+              + m.channel.getState(false)
+              + (m.down ? ", down" : "")
+              + "): "
+              + (m.lastFailure != null ? m.lastFailure : m.verdict.why()));
     }
     return String.join("; ", parts);
   }
@@ -209,8 +228,11 @@ final class Members extends Channel implements AutoCloseable {
     final AtomicBoolean probing = new AtomicBoolean();
     volatile Verdict verdict = Verdict.UNKNOWN;
     volatile String lastFailure; // why the last probe could not reach the member
-    volatile boolean down; // found unreachable since it was last connected: calls do not wait for its reconnection
-    private Boolean logged; // whether the member served, as last logged; probe completions are serialized
+    volatile boolean
+        down; // found unreachable since it was last connected: calls do not wait for its
+    // reconnection
+    private Boolean
+        logged; // whether the member served, as last logged; probe completions are serialized
 
     Member(Endpoint endpoint, ManagedChannel channel) {
       this.endpoint = endpoint;
@@ -234,27 +256,32 @@ final class Members extends Channel implements AutoCloseable {
       if (!probing.compareAndSet(false, true)) {
         return; // the previous probe has not answered yet
       }
-      ClientCall<HealthCheckRequest, HealthCheckResponse> call = channel.newCall(HealthGrpc.getCheckMethod(),
-          CallOptions.DEFAULT.withDeadlineAfter(PROBE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+      ClientCall<HealthCheckRequest, HealthCheckResponse> call =
+          channel.newCall(
+              HealthGrpc.getCheckMethod(),
+              CallOptions.DEFAULT.withDeadlineAfter(
+                  PROBE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
       Metadata headers = new Metadata();
       headers.put(HAS_LEADER, "true");
-      call.start(new ClientCall.Listener<>() {
-        private HealthCheckResponse response;
+      call.start(
+          new ClientCall.Listener<>() {
+            private HealthCheckResponse response;
 
-        @Override
-        public void onMessage(HealthCheckResponse message) {
-          response = message;
-        }
+            @Override
+            public void onMessage(HealthCheckResponse message) {
+              response = message;
+            }
 
-        @Override
-        public void onClose(Status status, Metadata trailers) {
-          try {
-            concluded(status, response);
-          } finally {
-            probing.set(false);
-          }
-        }
-      }, headers);
+            @Override
+            public void onClose(Status status, Metadata trailers) {
+              try {
+                concluded(status, response);
+              } finally {
+                probing.set(false);
+              }
+            }
+          },
+          headers);
       call.sendMessage(HealthCheckRequest.getDefaultInstance());
       call.halfClose();
       call.request(2);
@@ -264,20 +291,24 @@ final class Members extends Channel implements AutoCloseable {
       if (status.isOk() && response != null) {
         lastFailure = null;
         down = false;
-        verdict = response.getStatus() == HealthCheckResponse.ServingStatus.SERVING
-            ? Verdict.SERVING
-            : new Verdict(false, "reports " + response.getStatus() + " (etcd does while it defragments)");
+        verdict =
+            response.getStatus() == HealthCheckResponse.ServingStatus.SERVING
+                ? Verdict.SERVING
+                : new Verdict(
+                    false, "reports " + response.getStatus() + " (etcd does while it defragments)");
       } else if (status.getCode() == Status.Code.UNIMPLEMENTED) {
         lastFailure = null;
         verdict = new Verdict(true, "serving (it has no health service to say otherwise)");
       } else if (status.getCause() == null && status.getCode() != Status.Code.DEADLINE_EXCEEDED) {
         lastFailure = null;
-        verdict = new Verdict(false, describe(status)); // etcd's own answer: no leader, a learner, ...
+        verdict =
+            new Verdict(false, describe(status)); // etcd's own answer: no leader, a learner, ...
       } else {
         down = channel.getState(false) != ConnectivityState.READY;
-        lastFailure = status.getCode() == Status.Code.DEADLINE_EXCEEDED
-            ? "did not answer within " + PROBE_TIMEOUT.toSeconds() + " s"
-            : describe(status);
+        lastFailure =
+            status.getCode() == Status.Code.DEADLINE_EXCEEDED
+                ? "did not answer within " + PROBE_TIMEOUT.toSeconds() + " s"
+                : describe(status);
         verdict = new Verdict(false, lastFailure);
       }
       boolean serving = verdict.serving();
@@ -286,8 +317,10 @@ final class Members extends Channel implements AutoCloseable {
         if (serving) {
           log.info("etcd member {} serves with a leader: calls go to it", endpoint);
         } else {
-          log.warn("etcd member {} does not serve ({}): calls go to members that do while there are any",
-              endpoint, verdict.why());
+          log.warn(
+              "etcd member {} does not serve ({}): calls go to members that do while there are any",
+              endpoint,
+              verdict.why());
         }
       }
     }

@@ -26,23 +26,29 @@ import java.util.function.Supplier;
  * Decides, for every gRPC method a client calls, how the proxy treats it:
  *
  * <ul>
- *   <li><b>transform</b>: the methods that carry values (KV Range/RangeStream/Put/DeleteRange/Txn, Watch, Election
- *       Campaign/Proclaim/Leader/Observe) have their values passed through the value codec; the Cluster methods
- *       whose responses list members hand out the proxy's client URLs instead of etcd's ({@link ClusterProxy});
- *   <li><b>raw</b>: every other method of the value-free services (Lease, Cluster, Maintenance, Auth, Lock, gRPC
- *       health), known or not, and the value-free methods of value services (KV/Compact, Election/Resign), are
- *       forwarded as bytes without parsing;
- *   <li><b>deny</b>: any other method of KV, Watch or Election (one a future etcd adds) answers UNIMPLEMENTED, so
- *       clients fall back to a method the proxy understands instead of receiving ciphertext. Methods of services the
- *       proxy does not know are denied the same way.
+ *   <li><b>transform</b>: the methods that carry values (KV Range/RangeStream/Put/DeleteRange/Txn,
+ *       Watch, Election Campaign/Proclaim/Leader/Observe) have their values passed through the
+ *       value codec; the Cluster methods whose responses list members hand out the proxy's client
+ *       URLs instead of etcd's ({@link ClusterProxy});
+ *   <li><b>raw</b>: every other method of the value-free services (Lease, Cluster, Maintenance,
+ *       Auth, Lock, gRPC health), known or not, and the value-free methods of value services
+ *       (KV/Compact, Election/Resign), are forwarded as bytes without parsing;
+ *   <li><b>deny</b>: any other method of KV, Watch or Election (one a future etcd adds) answers
+ *       UNIMPLEMENTED, so clients fall back to a method the proxy understands instead of receiving
+ *       ciphertext. Methods of services the proxy does not know are denied the same way.
  * </ul>
  */
 final class MethodTable extends HandlerRegistry {
 
-  /** Services whose messages may carry values: an unknown method of these is never passed through. */
-  static final Set<String> VALUE_SERVICES = Set.of("etcdserverpb.KV", "etcdserverpb.Watch", "v3electionpb.Election");
+  /**
+   * Services whose messages may carry values: an unknown method of these is never passed through.
+   */
+  static final Set<String> VALUE_SERVICES =
+      Set.of("etcdserverpb.KV", "etcdserverpb.Watch", "v3electionpb.Election");
 
-  /** Services without values: all of their methods, including future ones, pass through as bytes. */
+  /**
+   * Services without values: all of their methods, including future ones, pass through as bytes.
+   */
   private static final List<ServiceDescriptor> RAW_SERVICES =
       List.of(
           LeaseGrpc.getServiceDescriptor(),
@@ -67,11 +73,15 @@ final class MethodTable extends HandlerRegistry {
   private final Set<String> rawServiceNames = new HashSet<>();
 
   /**
-   * {@code loop} names the event loop a call starts on, where it continues after a transform that waited on a KMS
-   * plugin; {@code endless} learns of every call that shutdown must end; client messages larger than {@code limit}
-   * are refused.
+   * {@code loop} names the event loop a call starts on, where it continues after a transform that
+   * waited on a KMS plugin; {@code endless} learns of every call that shutdown must end; client
+   * messages larger than {@code limit} are refused.
    */
-  MethodTable(Channel upstream, Supplier<Executor> loop, EndlessCalls endless, RequestLimit limit,
+  MethodTable(
+      Channel upstream,
+      Supplier<Executor> loop,
+      EndlessCalls endless,
+      RequestLimit limit,
       List<ProxiedMethod<?, ?>> transformed) {
     this.upstream = upstream;
     this.loop = loop;
@@ -91,7 +101,8 @@ final class MethodTable extends HandlerRegistry {
   private <ReqT, RespT> void add(ProxiedMethod<ReqT, RespT> m, Treatment treatment) {
     String name = m.method().getFullMethodName();
     if (known.containsKey(name)) {
-      return; // a transformed or explicitly raw entry for a value service wins over the generic raw one
+      return; // a transformed or explicitly raw entry for a value service wins over the generic raw
+      // one
     }
     ServerCallHandler<ReqT, RespT> handler =
         Relay.handler(upstream, loop, endless, limit, m.method(), m.transformers());
@@ -118,9 +129,10 @@ final class MethodTable extends HandlerRegistry {
     }
     if (treatmentOf(methodName) == Treatment.RAW) {
       // A method added to a value-free service after this proxy was built: pass it through.
-      ProxiedMethod<InputStream, InputStream> m = ProxiedMethod.raw(methodName, MethodDescriptor.MethodType.UNKNOWN);
-      return ServerMethodDefinition.create(m.method(),
-          Relay.handler(upstream, loop, endless, limit, m.method(), m.transformers()));
+      ProxiedMethod<InputStream, InputStream> m =
+          ProxiedMethod.raw(methodName, MethodDescriptor.MethodType.UNKNOWN);
+      return ServerMethodDefinition.create(
+          m.method(), Relay.handler(upstream, loop, endless, limit, m.method(), m.transformers()));
     }
     return denied(methodName);
   }

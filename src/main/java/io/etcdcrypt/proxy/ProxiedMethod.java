@@ -10,7 +10,10 @@ import java.util.function.Consumer;
 record ProxiedMethod<ReqT, RespT>(
     MethodDescriptor<ReqT, RespT> method, CallTransformer.Factory<ReqT, RespT> transformers) {
 
-  /** A message rewrite; its stage fails with a {@link io.grpc.StatusException} to refuse the message. */
+  /**
+   * A message rewrite; its stage fails with a {@link io.grpc.StatusException} to refuse the
+   * message.
+   */
   @FunctionalInterface
   interface Rewrite<T> {
     CompletionStage<T> apply(T message);
@@ -21,7 +24,8 @@ record ProxiedMethod<ReqT, RespT>(
   }
 
   /** A method forwarded as bytes, unparsed. */
-  static ProxiedMethod<InputStream, InputStream> raw(String fullMethodName, MethodDescriptor.MethodType type) {
+  static ProxiedMethod<InputStream, InputStream> raw(
+      String fullMethodName, MethodDescriptor.MethodType type) {
     return new ProxiedMethod<>(rawDescriptor(fullMethodName, type), CallTransformer.identity());
   }
 

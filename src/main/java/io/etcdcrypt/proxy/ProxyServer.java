@@ -16,14 +16,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The client-facing gRPC server. It serves every etcd v3 service by relaying each call to the etcd cluster,
- * passing values through the {@link ValueCodec} on the way (see {@link MethodTable} for which methods are
- * transformed, forwarded raw or refused).
+ * The client-facing gRPC server. It serves every etcd v3 service by relaying each call to the etcd
+ * cluster, passing values through the {@link ValueCodec} on the way (see {@link MethodTable} for
+ * which methods are transformed, forwarded raw or refused).
  *
- * <p>Transport settings follow etcd's own server where clients depend on them: pings are accepted every 5 s
- * (kube-apiserver pings every 30 s and grpc-java's 5 min default would answer it with GOAWAY), there is no idle
- * or age limit on connections (they carry long watches), and client messages are limited as etcd limits them
- * ({@link RequestLimit}), responses from etcd not at all by default.
+ * <p>Transport settings follow etcd's own server where clients depend on them: pings are accepted
+ * every 5 s (kube-apiserver pings every 30 s and grpc-java's 5 min default would answer it with
+ * GOAWAY), there is no idle or age limit on connections (they carry long watches), and client
+ * messages are limited as etcd limits them ({@link RequestLimit}), responses from etcd not at all
+ * by default.
  */
 public final class ProxyServer implements AutoCloseable {
 
@@ -43,22 +44,33 @@ public final class ProxyServer implements AutoCloseable {
 
   /** Connects to etcd and starts listening, with {@link Threading#defaults()} and no observers. */
   public static ProxyServer start(ProxyOptions options, ValueCodec codec) throws IOException {
-    return start(options, codec, ProxyObserver.NONE, ValueCodec.StaleListener.NONE, Threading.defaults());
+    return start(
+        options, codec, ProxyObserver.NONE, ValueCodec.StaleListener.NONE, Threading.defaults());
   }
 
   /**
-   * Connects to etcd and starts listening, with {@code observer}'s interceptors on both sides; {@code stale}
-   * hears of every stale value a client reads (for {@code --rewrite-stale-on-read}); {@code threading} says
-   * where calls run.
+   * Connects to etcd and starts listening, with {@code observer}'s interceptors on both sides;
+   * {@code stale} hears of every stale value a client reads (for {@code --rewrite-stale-on-read});
+   * {@code threading} says where calls run.
    */
-  public static ProxyServer start(ProxyOptions options, ValueCodec codec, ProxyObserver observer,
-      ValueCodec.StaleListener stale, Threading threading) throws IOException {
+  public static ProxyServer start(
+      ProxyOptions options,
+      ValueCodec codec,
+      ProxyObserver observer,
+      ValueCodec.StaleListener stale,
+      Threading threading)
+      throws IOException {
     SecureRandoms.seedNow(); // on this thread, not on an event loop's first write
     EventLoops loops = EventLoops.create(threading.eventLoopThreads());
     Upstream upstream;
     try {
-      upstream = new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes(),
-          observer.upstreamCallInterceptors(), loops);
+      upstream =
+          new Upstream(
+              options.endpoints(),
+              options.upstreamTls(),
+              options.maxRecvBytes(),
+              observer.upstreamCallInterceptors(),
+              loops);
     } catch (RuntimeException e) {
       loops.close();
       throw e;
@@ -73,16 +85,19 @@ public final class ProxyServer implements AutoCloseable {
       transformed.addAll(ClusterProxy.methods(clientUrls));
       EndlessCalls endless = new EndlessCalls();
       RequestLimit limit = RequestLimit.ofEtcd(options.maxRequestBytes());
-      MethodTable table = new MethodTable(upstream.channel(), loops::current, endless, limit, transformed);
+      MethodTable table =
+          new MethodTable(upstream.channel(), loops::current, endless, limit, transformed);
 
-      InetSocketAddress address = new InetSocketAddress(options.listen().host(), options.listen().port());
+      InetSocketAddress address =
+          new InetSocketAddress(options.listen().host(), options.listen().port());
       NettyServerBuilder builder =
           NettyServerBuilder.forAddress(address, options.listenerTls().serverCredentials())
               .bossEventLoopGroup(loops.group)
               .workerEventLoopGroup(loops.group)
               .channelType(loops.serverChannelType)
               .directExecutor();
-      // Server-wide interceptors also wrap the fallback registry's methods; the builder runs the last added first.
+      // Server-wide interceptors also wrap the fallback registry's methods; the builder runs the
+      // last added first.
       List<ServerInterceptor> interceptors = new ArrayList<>(observer.clientCallInterceptors());
       Collections.reverse(interceptors);
       interceptors.forEach(builder::intercept);
@@ -104,12 +119,17 @@ public final class ProxyServer implements AutoCloseable {
           options.listenerTls().trustedCaFile() != null ? "required" : "not required",
           options.endpoints());
       if (clientUrls.fromEachConnection()) {
-        log.warn("--listen-addr {} is a wildcard address: member lists hand out, as every member's client URL, the"
-            + " address each client reached the proxy on ({}); set --advertise-client-urls to the URLs clients"
-            + " should use (with TLS, names on --cert-file)", options.listen(), clientUrls.describe());
+        log.warn(
+            "--listen-addr {} is a wildcard address: member lists hand out, as every member's client URL, the"
+                + " address each client reached the proxy on ({}); set --advertise-client-urls to the URLs clients"
+                + " should use (with TLS, names on --cert-file)",
+            options.listen(),
+            clientUrls.describe());
       } else {
-        log.info("member lists hand out {} as every member's client URL, so clients that sync their endpoints"
-            + " from them keep using the proxy", clientUrls.describe());
+        log.info(
+            "member lists hand out {} as every member's client URL, so clients that sync their endpoints"
+                + " from them keep using the proxy",
+            clientUrls.describe());
       }
       return new ProxyServer(upstream, server, loops, endless);
     } catch (IOException | RuntimeException e) {
@@ -120,9 +140,10 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /**
-   * The largest message the transport reads: messages above {@code limit} are read and refused by the relay with
-   * etcd's (grpc-go's) words; up to 16 MiB more, so that a client cannot make the proxy hold much more than etcd
-   * would before it refuses (past that grpc-java refuses them with its own words, and the same code).
+   * The largest message the transport reads: messages above {@code limit} are read and refused by
+   * the relay with etcd's (grpc-go's) words; up to 16 MiB more, so that a client cannot make the
+   * proxy hold much more than etcd would before it refuses (past that grpc-java refuses them with
+   * its own words, and the same code).
    */
   static int transportLimit(RequestLimit limit) {
     return (int) Math.min(Integer.MAX_VALUE, (long) limit.maxMessageBytes() + (16 << 20));
@@ -142,8 +163,9 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /**
-   * Stops accepting calls, ends the endless ones (watches, keep-alives, observers) with UNAVAILABLE so their clients
-   * re-create them, lets the others finish for up to {@code grace}, then closes everything.
+   * Stops accepting calls, ends the endless ones (watches, keep-alives, observers) with UNAVAILABLE
+   * so their clients re-create them, lets the others finish for up to {@code grace}, then closes
+   * everything.
    */
   public void shutdown(long grace, TimeUnit unit) {
     server.shutdown();

@@ -8,9 +8,10 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 
 /**
- * Passes a message through as the bytes it arrived in, without parsing it. The inbound buffer is detached from
- * the transport (grpc-java would release it when {@code onMessage} returns) and written out as is, so a raw
- * method costs no copy and no protobuf work. Single use only: safe because the upstream channel never retries.
+ * Passes a message through as the bytes it arrived in, without parsing it. The inbound buffer is
+ * detached from the transport (grpc-java would release it when {@code onMessage} returns) and
+ * written out as is, so a raw method costs no copy and no protobuf work. Single use only: safe
+ * because the upstream channel never retries.
  */
 final class RawMarshaller implements MethodDescriptor.Marshaller<InputStream> {
 

@@ -22,28 +22,33 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * Relays one client call to one etcd call, as two halves that mirror each other (the shape of grpc-java's
- * {@code GrpcProxy} example): {@link #requests} carries what the client sends to etcd, {@link #responses} what etcd
- * sends back. Each half takes one message from its source, transforms it, hands it to its sink, and asks the source
- * for the next one only once the sink is ready ({@code isReady}, else on its {@code onReady}). So flow control is end
- * to end (a slow client slows its etcd stream through HTTP/2 windows instead of making the proxy buffer) and every
- * stream keeps its order.
+ * Relays one client call to one etcd call, as two halves that mirror each other (the shape of
+ * grpc-java's {@code GrpcProxy} example): {@link #requests} carries what the client sends to etcd,
+ * {@link #responses} what etcd sends back. Each half takes one message from its source, transforms
+ * it, hands it to its sink, and asks the source for the next one only once the sink is ready
+ * ({@code isReady}, else on its {@code onReady}). So flow control is end to end (a slow client
+ * slows its etcd stream through HTTP/2 windows instead of making the proxy buffer) and every stream
+ * keeps its order.
  *
- * <p>A transform is complete at once unless a value waits on a KMS plugin. Then only its half waits: it resumes on
- * the call's event loop when the transform completes, and the end of its source (the client's half-close, etcd's
- * close) that arrives meanwhile is passed on after it. No thread ever waits for a plugin.
+ * <p>A transform is complete at once unless a value waits on a KMS plugin. Then only its half
+ * waits: it resumes on the call's event loop when the transform completes, and the end of its
+ * source (the client's half-close, etcd's close) that arrives meanwhile is passed on after it. No
+ * thread ever waits for a plugin.
  *
- * <p>A client message larger than the {@link RequestLimit} is refused as etcd refuses it, and so is a request that
- * outgrows the limit once its values are encrypted; nothing is sent to etcd then. Calls never wait for a member:
- * when none is reachable they fail at once with UNAVAILABLE (see {@link Members}).
+ * <p>A client message larger than the {@link RequestLimit} is refused as etcd refuses it, and so is
+ * a request that outgrows the limit once its values are encrypted; nothing is sent to etcd then.
+ * Calls never wait for a member: when none is reachable they fail at once with UNAVAILABLE (see
+ * {@link Members}).
  *
- * <p>Headers, trailers, status code and description, deadline and cancellation pass through unchanged; the request
- * headers (etcd's {@code token}, {@code hasleader}, ...) are forwarded as received. A message dropped because the
- * call ended meanwhile is released (a raw message holds a buffer detached from the transport).
+ * <p>Headers, trailers, status code and description, deadline and cancellation pass through
+ * unchanged; the request headers (etcd's {@code token}, {@code hasleader}, ...) are forwarded as
+ * received. A message dropped because the call ended meanwhile is released (a raw message holds a
+ * buffer detached from the transport).
  *
- * <p>Both halves share one lock: neither {@code ServerCall} nor {@code ClientCall} may be used concurrently, and the
- * transport, the event loop and a completing plugin call may each call in. While a message is transformed, the MDC
- * key {@value #MDC_METHOD} holds the call's full method name, so that what the value codec logs names the request.
+ * <p>Both halves share one lock: neither {@code ServerCall} nor {@code ClientCall} may be used
+ * concurrently, and the transport, the event loop and a completing plugin call may each call in.
+ * While a message is transformed, the MDC key {@value #MDC_METHOD} holds the call's full method
+ * name, so that what the value codec logs names the request.
  */
 final class Relay<ReqT, RespT> {
 
@@ -60,57 +65,63 @@ final class Relay<ReqT, RespT> {
   private final Object lock = new Object();
   private boolean closed; // guarded by lock
 
-  private final Half<ReqT> requests = new Half<>("request") {
-    @Override
-    CompletionStage<ReqT> transform(ReqT message) {
-      return transformer.toUpstream(message);
-    }
+  private final Half<ReqT> requests =
+      new Half<>("request") {
+        @Override
+        CompletionStage<ReqT> transform(ReqT message) {
+          return transformer.toUpstream(message);
+        }
 
-    @Override
-    Status refuse(ReqT received, ReqT transformed) {
-      return limit.refuseSealed(received, transformed);
-    }
+        @Override
+        Status refuse(ReqT received, ReqT transformed) {
+          return limit.refuseSealed(received, transformed);
+        }
 
-    @Override
-    void deliver(ReqT message) {
-      clientCall.sendMessage(message);
-    }
+        @Override
+        void deliver(ReqT message) {
+          clientCall.sendMessage(message);
+        }
 
-    @Override
-    boolean sinkReady() {
-      return clientCall.isReady();
-    }
+        @Override
+        boolean sinkReady() {
+          return clientCall.isReady();
+        }
 
-    @Override
-    void requestNext() {
-      serverCall.request(1);
-    }
-  };
+        @Override
+        void requestNext() {
+          serverCall.request(1);
+        }
+      };
 
-  private final Half<RespT> responses = new Half<>("response") {
-    @Override
-    CompletionStage<RespT> transform(RespT message) {
-      return transformer.toDownstream(message, Relay.this::sendUpstream);
-    }
+  private final Half<RespT> responses =
+      new Half<>("response") {
+        @Override
+        CompletionStage<RespT> transform(RespT message) {
+          return transformer.toDownstream(message, Relay.this::sendUpstream);
+        }
 
-    @Override
-    void deliver(RespT message) {
-      serverCall.sendMessage(message);
-    }
+        @Override
+        void deliver(RespT message) {
+          serverCall.sendMessage(message);
+        }
 
-    @Override
-    boolean sinkReady() {
-      return serverCall.isReady();
-    }
+        @Override
+        boolean sinkReady() {
+          return serverCall.isReady();
+        }
 
-    @Override
-    void requestNext() {
-      clientCall.request(1);
-    }
-  };
+        @Override
+        void requestNext() {
+          clientCall.request(1);
+        }
+      };
 
-  private Relay(ServerCall<ReqT, RespT> serverCall, ClientCall<ReqT, RespT> clientCall,
-      CallTransformer<ReqT, RespT> transformer, Executor loop, RequestLimit limit) {
+  private Relay(
+      ServerCall<ReqT, RespT> serverCall,
+      ClientCall<ReqT, RespT> clientCall,
+      CallTransformer<ReqT, RespT> transformer,
+      Executor loop,
+      RequestLimit limit) {
     this.serverCall = serverCall;
     this.clientCall = clientCall;
     this.transformer = transformer;
@@ -119,10 +130,10 @@ final class Relay<ReqT, RespT> {
   }
 
   /**
-   * A server handler that relays every call of {@code method} to {@code upstream}. {@code loop} names the event
-   * loop a call starts on, where it continues after a transform that waited. A call that never ends by itself is
-   * registered with {@code endless}, so that shutdown can end it. Client messages larger than {@code limit} are
-   * refused.
+   * A server handler that relays every call of {@code method} to {@code upstream}. {@code loop}
+   * names the event loop a call starts on, where it continues after a transform that waited. A call
+   * that never ends by itself is registered with {@code endless}, so that shutdown can end it.
+   * Client messages larger than {@code limit} are refused.
    */
   static <ReqT, RespT> ServerCallHandler<ReqT, RespT> handler(
       Channel upstream,
@@ -133,16 +144,22 @@ final class Relay<ReqT, RespT> {
       CallTransformer.Factory<ReqT, RespT> transformers) {
     boolean isEndless = EndlessCalls.isEndless(method.getFullMethodName());
     return (serverCall, headers) -> {
-      // Created inside the server call's Context, so the client's deadline and cancellation carry over. No
-      // waitForReady: when no member is reachable the call fails at once, as a client's call to etcd would.
+      // Created inside the server call's Context, so the client's deadline and cancellation carry
+      // over. No
+      // waitForReady: when no member is reachable the call fails at once, as a client's call to
+      // etcd would.
       ClientCall<ReqT, RespT> clientCall = upstream.newCall(method, CallOptions.DEFAULT);
       SideCalls side = new SideCalls(upstream, headers, Context.current());
       Relay<ReqT, RespT> relay =
-          new Relay<>(serverCall, clientCall, transformers.newCall(side, serverCall), loop.get(), limit);
+          new Relay<>(
+              serverCall, clientCall, transformers.newCall(side, serverCall), loop.get(), limit);
       ServerCall.Listener<ReqT> listener = relay.start(headers);
       if (isEndless) {
-        endless.register(() -> relay.fail(
-            Status.UNAVAILABLE.withDescription("etcd-crypt-proxy is shutting down; reconnect to continue")));
+        endless.register(
+            () ->
+                relay.fail(
+                    Status.UNAVAILABLE.withDescription(
+                        "etcd-crypt-proxy is shutting down; reconnect to continue")));
       }
       return listener;
     };
@@ -172,7 +189,8 @@ final class Relay<ReqT, RespT> {
 
   /** Ends the call toward the client with {@code status} and abandons the upstream call. */
   private void fail(Status status) {
-    // The codec already logged transform failures with their key; this line ties them to the call's outcome.
+    // The codec already logged transform failures with their key; this line ties them to the call's
+    // outcome.
     log.atDebug()
         .addKeyValue(MDC_METHOD, method())
         .addKeyValue("grpc_code", status.getCode())
@@ -203,14 +221,15 @@ final class Relay<ReqT, RespT> {
   }
 
   /**
-   * One direction of the call: a source that delivers messages when asked, a transform, and a sink. At most one
-   * message is in the half at a time, which is what keeps order and flow control.
+   * One direction of the call: a source that delivers messages when asked, a transform, and a sink.
+   * At most one message is in the half at a time, which is what keeps order and flow control.
    */
   private abstract class Half<T> {
     private final String direction;
     // Guarded by lock.
     private boolean transforming; // a message's transform has not completed yet
-    private boolean sinkWasBusy; // the last message went out while the sink was not ready: ask on its onReady
+    private boolean
+        sinkWasBusy; // the last message went out while the sink was not ready: ask on its onReady
     private Runnable endAfterMessage; // the source ended while a message was being transformed
 
     Half(String direction) {
@@ -251,13 +270,17 @@ final class Relay<ReqT, RespT> {
       try {
         return transform(message).toCompletableFuture();
       } catch (RuntimeException e) {
-        return CompletableFuture.failedFuture(e); // a bug in a transform fails the call, not the transport
+        return CompletableFuture.failedFuture(
+            e); // a bug in a transform fails the call, not the transport
       } finally {
         MDC.remove(MDC_METHOD);
       }
     }
 
-    /** Passes on a message whose transform completed, then the source's end or the request for the next one. */
+    /**
+     * Passes on a message whose transform completed, then the source's end or the request for the
+     * next one.
+     */
     private void relay(T original, CompletableFuture<T> out) {
       if (out.isCompletedExceptionally()) {
         release(original);
@@ -281,12 +304,14 @@ final class Relay<ReqT, RespT> {
           try {
             deliver(message);
           } catch (RuntimeException e) {
-            // The transport could not take the message (e.g. out of direct memory); grpc may already have
+            // The transport could not take the message (e.g. out of direct memory); grpc may
+            // already have
             // closed the call. End both sides once.
             log.warn("could not relay a {} on {}: {}", direction, method(), e.toString());
             release(message);
-            fail(Status.RESOURCE_EXHAUSTED.withDescription(
-                "etcd-crypt-proxy: could not relay the " + direction + ": " + e.getMessage()));
+            fail(
+                Status.RESOURCE_EXHAUSTED.withDescription(
+                    "etcd-crypt-proxy: could not relay the " + direction + ": " + e.getMessage()));
             return;
           }
         }
@@ -302,14 +327,18 @@ final class Relay<ReqT, RespT> {
       }
     }
 
-    /** The status a failed transform ends the call with: its refusal's, or INTERNAL naming what went wrong. */
+    /**
+     * The status a failed transform ends the call with: its refusal's, or INTERNAL naming what went
+     * wrong.
+     */
     private Status refusal(CompletableFuture<T> failed) {
       Throwable error = Stages.cause(failed.handle((result, e) -> e).join());
       if (error instanceof StatusException e) {
         return e.getStatus();
       }
       log.error("{} transform failed on {}", direction, method(), error);
-      return Status.INTERNAL.withDescription("etcd-crypt-proxy: " + direction + " transform failed: " + error);
+      return Status.INTERNAL.withDescription(
+          "etcd-crypt-proxy: " + direction + " transform failed: " + error);
     }
 
     /** The source ended: passed on now, or after the message whose transform is still running. */
@@ -385,10 +414,11 @@ final class Relay<ReqT, RespT> {
 
     @Override
     public void onClose(Status status, Metadata trailers) {
-      responses.onEnd(() -> {
-        closed = true;
-        serverCall.close(status, trailers);
-      });
+      responses.onEnd(
+          () -> {
+            closed = true;
+            serverCall.close(status, trailers);
+          });
     }
 
     @Override

@@ -11,9 +11,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
- * Unary calls to etcd that a transformer makes on behalf of one client call, next to the call it relays (the reads
- * and retries of a Txn that compares on VALUE): with the client's request headers (etcd's {@code token},
- * {@code hasleader}), its deadline and its cancellation, so that etcd sees them as the client's own requests.
+ * Unary calls to etcd that a transformer makes on behalf of one client call, next to the call it
+ * relays (the reads and retries of a Txn that compares on VALUE): with the client's request headers
+ * (etcd's {@code token}, {@code hasleader}), its deadline and its cancellation, so that etcd sees
+ * them as the client's own requests.
  */
 final class SideCalls {
 
@@ -21,7 +22,10 @@ final class SideCalls {
   private final Metadata headers;
   private final Context context;
 
-  /** {@code context} is the client call's; {@code headers} its request headers, copied for each side call. */
+  /**
+   * {@code context} is the client call's; {@code headers} its request headers, copied for each side
+   * call.
+   */
   SideCalls(Channel upstream, Metadata headers, Context context) {
     this.upstream = upstream;
     this.headers = headers;
@@ -38,27 +42,33 @@ final class SideCalls {
     try {
       // No waitForReady, as for the relayed call: with no member reachable it fails at once.
       ClientCall<ReqT, RespT> call = upstream.newCall(method, CallOptions.DEFAULT);
-      call.start(new ClientCall.Listener<>() {
-        private RespT response;
+      call.start(
+          new ClientCall.Listener<>() {
+            private RespT response;
 
-        @Override
-        public void onMessage(RespT message) {
-          response = message;
-        }
+            @Override
+            public void onMessage(RespT message) {
+              response = message;
+            }
 
-        @Override
-        public void onClose(Status status, Metadata trailers) {
-          if (!status.isOk()) {
-            answer.completeExceptionally(status.asException(trailers));
-          } else if (response == null) {
-            answer.completeExceptionally(Status.INTERNAL
-                .withDescription("etcd-crypt-proxy: etcd ended " + method.getFullMethodName() + " without an answer")
-                .asException());
-          } else {
-            answer.complete(response);
-          }
-        }
-      }, copy);
+            @Override
+            public void onClose(Status status, Metadata trailers) {
+              if (!status.isOk()) {
+                answer.completeExceptionally(status.asException(trailers));
+              } else if (response == null) {
+                answer.completeExceptionally(
+                    Status.INTERNAL
+                        .withDescription(
+                            "etcd-crypt-proxy: etcd ended "
+                                + method.getFullMethodName()
+                                + " without an answer")
+                        .asException());
+              } else {
+                answer.complete(response);
+              }
+            }
+          },
+          copy);
       call.request(2);
       call.sendMessage(request);
       call.halfClose();

@@ -21,8 +21,9 @@ public record TlsFiles(Path certFile, Path keyFile, Path trustedCaFile) {
   }
 
   /**
-   * Credentials for the client-facing listener. With a trusted CA, clients must present a certificate signed
-   * by it, exactly as etcd does with {@code --client-cert-auth} and kube-apiserver expects.
+   * Credentials for the client-facing listener. With a trusted CA, clients must present a
+   * certificate signed by it, exactly as etcd does with {@code --client-cert-auth} and
+   * kube-apiserver expects.
    */
   public ServerCredentials serverCredentials() {
     if (!enabled()) {

@@ -12,10 +12,11 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The connections to the etcd cluster: one per member ({@link Members} chooses the member of each call). Their
- * settings are those of kube-apiserver's etcd client (keepalive 30 s with a 10 s timeout, no pings without calls),
- * with what a proxy needs on top: no retries (clients retry themselves, and a retried write must stay the client's
- * decision), no idle mode, and no 4 MiB response cap.
+ * The connections to the etcd cluster: one per member ({@link Members} chooses the member of each
+ * call). Their settings are those of kube-apiserver's etcd client (keepalive 30 s with a 10 s
+ * timeout, no pings without calls), with what a proxy needs on top: no retries (clients retry
+ * themselves, and a retried write must stay the client's decision), no idle mode, and no 4 MiB
+ * response cap.
  */
 public final class Upstream implements AutoCloseable {
 
@@ -29,29 +30,43 @@ public final class Upstream implements AutoCloseable {
 
   /** A channel whose every call passes through {@code interceptors} (the first one outermost). */
   public Upstream(
-      List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes, List<ClientInterceptor> interceptors) {
+      List<Endpoint> endpoints,
+      TlsFiles tls,
+      int maxInboundMessageBytes,
+      List<ClientInterceptor> interceptors) {
     this(endpoints, tls, maxInboundMessageBytes, interceptors, null);
   }
 
   /**
-   * Connections on the proxy's {@code loops}, whose calls run their callbacks on the event loop (the relay never
-   * waits there); with null, on grpc-java's own event loops and default pool (the ops tools, which block).
+   * Connections on the proxy's {@code loops}, whose calls run their callbacks on the event loop
+   * (the relay never waits there); with null, on grpc-java's own event loops and default pool (the
+   * ops tools, which block).
    */
-  Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes, List<ClientInterceptor> interceptors,
+  Upstream(
+      List<Endpoint> endpoints,
+      TlsFiles tls,
+      int maxInboundMessageBytes,
+      List<ClientInterceptor> interceptors,
       EventLoops loops) {
     this.endpoints = List.copyOf(endpoints);
-    this.members = new Members(this.endpoints, e -> connect(e, tls, maxInboundMessageBytes, loops),
-        loops == null ? null : command -> loops.current().execute(command));
+    this.members =
+        new Members(
+            this.endpoints,
+            e -> connect(e, tls, maxInboundMessageBytes, loops),
+            loops == null ? null : command -> loops.current().execute(command));
     List<ClientInterceptor> outermostLast = new ArrayList<>(interceptors);
-    Collections.reverse(outermostLast); // intercept() runs the last one first; callers list the outermost first
+    Collections.reverse(
+        outermostLast); // intercept() runs the last one first; callers list the outermost first
     this.channel = ClientInterceptors.intercept(members, outermostLast);
   }
 
-  private static ManagedChannel connect(Endpoint member, TlsFiles tls, int maxInboundMessageBytes,
-      EventLoops loops) {
-    // dns:/// resolves a host name again when its connection fails; the authority is the member's own host name,
+  private static ManagedChannel connect(
+      Endpoint member, TlsFiles tls, int maxInboundMessageBytes, EventLoops loops) {
+    // dns:/// resolves a host name again when its connection fails; the authority is the member's
+    // own host name,
     // so TLS verifies each member's certificate against it.
-    NettyChannelBuilder builder = NettyChannelBuilder.forTarget("dns:///" + member, tls.channelCredentials());
+    NettyChannelBuilder builder =
+        NettyChannelBuilder.forTarget("dns:///" + member, tls.channelCredentials());
     if (loops != null) {
       builder.eventLoopGroup(loops.group).channelType(loops.channelType).directExecutor();
     }

@@ -11,10 +11,11 @@ import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import java.util.Optional;
 
 /**
- * The one write census-driven tools make: {@code Txn(If MOD(key) == the revision read, Then Put(key, value),
- * Else Range(key))}. A concurrent update is never overwritten (the compare fails), and the else branch returns
- * the value that won, so the caller can decide again without another round trip. The Put keeps the key's lease
- * ({@code ignore_lease}), as a rewrite must not change anything but the bytes at rest.
+ * The one write census-driven tools make: {@code Txn(If MOD(key) == the revision read, Then
+ * Put(key, value), Else Range(key))}. A concurrent update is never overwritten (the compare fails),
+ * and the else branch returns the value that won, so the caller can decide again without another
+ * round trip. The Put keeps the key's lease ({@code ignore_lease}), as a rewrite must not change
+ * anything but the bytes at rest.
  */
 public final class GuardedPut {
 
@@ -22,13 +23,16 @@ public final class GuardedPut {
 
   public static TxnRequest txn(ByteString key, long modRevision, ByteString value) {
     return TxnRequest.newBuilder()
-        .addCompare(Compare.newBuilder()
-            .setKey(key)
-            .setTarget(Compare.CompareTarget.MOD)
-            .setResult(Compare.CompareResult.EQUAL)
-            .setModRevision(modRevision))
-        .addSuccess(RequestOp.newBuilder()
-            .setRequestPut(PutRequest.newBuilder().setKey(key).setValue(value).setIgnoreLease(true)))
+        .addCompare(
+            Compare.newBuilder()
+                .setKey(key)
+                .setTarget(Compare.CompareTarget.MOD)
+                .setResult(Compare.CompareResult.EQUAL)
+                .setModRevision(modRevision))
+        .addSuccess(
+            RequestOp.newBuilder()
+                .setRequestPut(
+                    PutRequest.newBuilder().setKey(key).setValue(value).setIgnoreLease(true)))
         .addFailure(RequestOp.newBuilder().setRequestRange(RangeRequest.newBuilder().setKey(key)))
         .build();
   }

@@ -6,10 +6,10 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 
 /**
- * The one rule set for messages that carry values, and the errors it answers with. A value-bearing message with
- * fields this proxy's protos do not define is refused, in either direction: such a field could carry a value past
- * encryption (a request) or ciphertext to a client (a response). Every message names itself in the error, and
- * every error starts with {@value #PREFIX}.
+ * The one rule set for messages that carry values, and the errors it answers with. A value-bearing
+ * message with fields this proxy's protos do not define is refused, in either direction: such a
+ * field could carry a value past encryption (a request) or ciphertext to a client (a response).
+ * Every message names itself in the error, and every error starts with {@value #PREFIX}.
  */
 final class Refusals {
 
@@ -17,40 +17,52 @@ final class Refusals {
 
   private Refusals() {}
 
-  /** Refuses a request message with fields this proxy cannot see into ({@code what}, e.g. "PutRequest"). */
+  /**
+   * Refuses a request message with fields this proxy cannot see into ({@code what}, e.g.
+   * "PutRequest").
+   */
   static void requireKnownFields(GeneratedMessageV3 request, String what) throws StatusException {
     if (hasUnknownFields(request)) {
       throw refuse(
           Status.INVALID_ARGUMENT,
-          what + " carries fields this proxy does not know (a newer etcd client?); refused so that no value can "
+          what
+              + " carries fields this proxy does not know (a newer etcd client?); refused so that no value can "
               + "bypass encryption. Upgrade etcd-crypt-proxy.");
     }
   }
 
   /** Fails a response message from etcd with fields this proxy cannot see into. */
-  static void requireKnownResponseFields(GeneratedMessageV3 response, String what) throws StatusException {
+  static void requireKnownResponseFields(GeneratedMessageV3 response, String what)
+      throws StatusException {
     if (hasUnknownFields(response)) {
       throw unknownResponseFields(what);
     }
   }
 
-  /** The failure of a response message from etcd ({@code what}, e.g. "KeyValue") with unknown fields. */
+  /**
+   * The failure of a response message from etcd ({@code what}, e.g. "KeyValue") with unknown
+   * fields.
+   */
   static StatusException unknownResponseFields(String what) {
     return refuse(
         Status.INTERNAL,
-        "etcd returned a " + what + " with fields this proxy does not know (a newer etcd?); refused so that no "
+        "etcd returned a "
+            + what
+            + " with fields this proxy does not know (a newer etcd?); refused so that no "
             + "ciphertext can reach the client. Upgrade etcd-crypt-proxy.");
   }
 
   /** The failure of a response message from etcd that is not valid protobuf of its type. */
   static StatusException unreadableResponse(String what, String why) {
     return refuse(
-        Status.INTERNAL, "etcd returned a " + what + " this proxy cannot read (" + why + "); it was not forwarded");
+        Status.INTERNAL,
+        "etcd returned a " + what + " this proxy cannot read (" + why + "); it was not forwarded");
   }
 
   /**
-   * Whether {@code m} carries fields this proxy's protos do not define. Every unknown field has a tag, so a set
-   * that serializes to no bytes is empty; {@code asMap()} would clone a TreeMap per message (per KeyValue of a list).
+   * Whether {@code m} carries fields this proxy's protos do not define. Every unknown field has a
+   * tag, so a set that serializes to no bytes is empty; {@code asMap()} would clone a TreeMap per
+   * message (per KeyValue of a list).
    */
   private static boolean hasUnknownFields(GeneratedMessageV3 m) {
     return m.getUnknownFields().getSerializedSize() != 0;

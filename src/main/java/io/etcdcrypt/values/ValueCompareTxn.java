@@ -23,44 +23,51 @@ import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 
 /**
- * A Txn whose compares on VALUE cover keys the codec may have encrypted, decided on the plaintexts and committed
- * atomically. etcd would compare the stored ciphertexts, which differ for equal values, so the proxy:
+ * A Txn whose compares on VALUE cover keys the codec may have encrypted, decided on the plaintexts
+ * and committed atomically. etcd would compare the stored ciphertexts, which differ for equal
+ * values, so the proxy:
  *
  * <ol>
- *   <li>reads every range those compares cover in one read-only Txn, so at one revision R ({@link #readRequest});
- *   <li>opens the values and decides each compare as etcd's {@code applyCompare} does on stored bytes: every key of
- *       the range must satisfy it, and a range without keys fails it ({@link #decide});
- *   <li>sends the client's Txn with each decided compare replaced by a compare of the same keys that always has the
- *       decided outcome, nested in a Txn whose compares (guards) hold exactly while nothing that could change a
- *       decision has been written since R ({@link #guarded});
- *   <li>if a guard failed, a concurrent write won the race and nothing was applied: it reads and decides again, up
- *       to {@value #MAX_ATTEMPTS} times, then answers {@code ABORTED} with nothing written.
+ *   <li>reads every range those compares cover in one read-only Txn, so at one revision R ({@link
+ *       #readRequest});
+ *   <li>opens the values and decides each compare as etcd's {@code applyCompare} does on stored
+ *       bytes: every key of the range must satisfy it, and a range without keys fails it ({@link
+ *       #decide});
+ *   <li>sends the client's Txn with each decided compare replaced by a compare of the same keys
+ *       that always has the decided outcome, nested in a Txn whose compares (guards) hold exactly
+ *       while nothing that could change a decision has been written since R ({@link #guarded});
+ *   <li>if a guard failed, a concurrent write won the race and nothing was applied: it reads and
+ *       decides again, up to {@value #MAX_ATTEMPTS} times, then answers {@code ABORTED} with
+ *       nothing written.
  * </ol>
  *
- * <p>etcd evaluates every compare of a Txn, nested ones included, against the store as the Txn starts
- * ({@code compareToPath}), so deciding all of them against revision R and committing only while R's answers still
- * hold is etcd's semantics on the plaintexts. The client gets what etcd answers for its own Txn: the same
- * {@code succeeded} flags and responses, the header of the commit.
+ * <p>etcd evaluates every compare of a Txn, nested ones included, against the store as the Txn
+ * starts ({@code compareToPath}), so deciding all of them against revision R and committing only
+ * while R's answers still hold is etcd's semantics on the plaintexts. The client gets what etcd
+ * answers for its own Txn: the same {@code succeeded} flags and responses, the header of the
+ * commit.
  *
- * <p>Guards, per decided compare: the one key that decides it unchanged ({@code MOD == its mod_revision}, or
- * {@code == 0} for a key that is absent); for a range that passes, also no key of the range written since R
- * ({@code MOD < R + 1}); for an empty range, only the latter.
+ * <p>Guards, per decided compare: the one key that decides it unchanged ({@code MOD == its
+ * mod_revision}, or {@code == 0} for a key that is absent); for a range that passes, also no key of
+ * the range written since R ({@code MOD < R + 1}); for an empty range, only the latter.
  */
 public final class ValueCompareTxn {
 
   static final int MAX_ATTEMPTS = 16;
 
   /**
-   * Operations per level in the Txns this class writes; etcd's default {@code --max-txn-ops} is 128. More nest one
-   * level deeper.
+   * Operations per level in the Txns this class writes; etcd's default {@code --max-txn-ops} is
+   * 128. More nest one level deeper.
    */
   static final int OPS_PER_LEVEL = 64;
 
   private final ValueCodec codec;
   private final ValueCodec.StaleListener stale;
   private final TxnRequest sealed;
-  private final List<Compare> decided = new ArrayList<>(); // in tree order: a level's compares, then its ops' Txns
-  private final Map<Range, Integer> ranges = new LinkedHashMap<>(); // each covered range, with its read position
+  private final List<Compare> decided =
+      new ArrayList<>(); // in tree order: a level's compares, then its ops' Txns
+  private final Map<Range, Integer> ranges =
+      new LinkedHashMap<>(); // each covered range, with its read position
 
   /** A range of keys as a compare names it: one key, or {@code [key, rangeEnd)}. */
   private record Range(ByteString key, ByteString rangeEnd) {
@@ -73,7 +80,9 @@ public final class ValueCompareTxn {
     }
   }
 
-  /** What was decided at revision R: one outcome per decided compare, in tree order, and the guards. */
+  /**
+   * What was decided at revision R: one outcome per decided compare, in tree order, and the guards.
+   */
   private record Decision(List<Boolean> outcomes, Set<Compare> guards) {}
 
   private ValueCompareTxn(ValueCodec codec, ValueCodec.StaleListener stale, TxnRequest sealed) {
@@ -83,7 +92,10 @@ public final class ValueCompareTxn {
     collect(sealed);
   }
 
-  /** The decision for {@code sealed} (values already sealed), or null when etcd can compare it as it is. */
+  /**
+   * The decision for {@code sealed} (values already sealed), or null when etcd can compare it as it
+   * is.
+   */
   static ValueCompareTxn of(ValueCodec codec, ValueCodec.StaleListener stale, TxnRequest sealed) {
     return needsDecision(codec, sealed) ? new ValueCompareTxn(codec, stale, sealed) : null;
   }
@@ -108,7 +120,8 @@ public final class ValueCompareTxn {
   }
 
   private static boolean isDecidedHere(ValueCodec codec, Compare c) {
-    return c.getTarget() == Compare.CompareTarget.VALUE && codec.mayProtectRange(c.getKey(), c.getRangeEnd());
+    return c.getTarget() == Compare.CompareTarget.VALUE
+        && codec.mayProtectRange(c.getKey(), c.getRangeEnd());
   }
 
   private void collect(TxnRequest t) {
@@ -130,18 +143,25 @@ public final class ValueCompareTxn {
     }
   }
 
-  /** The read-only Txn that reads every covered range at one revision: the first thing to send to etcd. */
+  /**
+   * The read-only Txn that reads every covered range at one revision: the first thing to send to
+   * etcd.
+   */
   public TxnRequest readRequest() {
     List<RequestOp> reads = new ArrayList<>(ranges.size());
     for (Range r : ranges.keySet()) {
-      reads.add(RequestOp.newBuilder()
-          .setRequestRange(RangeRequest.newBuilder().setKey(r.key()).setRangeEnd(r.rangeEnd()))
-          .build());
+      reads.add(
+          RequestOp.newBuilder()
+              .setRequestRange(RangeRequest.newBuilder().setKey(r.key()).setRangeEnd(r.rangeEnd()))
+              .build());
     }
     return nest(reads, 0);
   }
 
-  /** {@code ops[from..]} as a Txn of at most {@link #OPS_PER_LEVEL} operations, the rest in a nested Txn. */
+  /**
+   * {@code ops[from..]} as a Txn of at most {@link #OPS_PER_LEVEL} operations, the rest in a nested
+   * Txn.
+   */
   private static TxnRequest nest(List<RequestOp> ops, int from) {
     int end = Math.min(ops.size(), from + OPS_PER_LEVEL - 1);
     TxnRequest.Builder level = TxnRequest.newBuilder().addAllSuccess(ops.subList(from, end));
@@ -152,9 +172,9 @@ public final class ValueCompareTxn {
   }
 
   /**
-   * The client's Txn as etcd answers it, values still sealed, from etcd's answer to {@link #readRequest}: decided,
-   * committed under guards and, when a concurrent write won the race, read and decided again. {@code etcd} sends a
-   * Txn to etcd on behalf of the same client call.
+   * The client's Txn as etcd answers it, values still sealed, from etcd's answer to {@link
+   * #readRequest}: decided, committed under guards and, when a concurrent write won the race, read
+   * and decided again. {@code etcd} sends a Txn to etcd on behalf of the same client call.
    */
   public CompletionStage<TxnResponse> commit(
       TxnResponse firstRead, Function<TxnRequest, CompletionStage<TxnResponse>> etcd) {
@@ -164,23 +184,31 @@ public final class ValueCompareTxn {
   private CompletionStage<TxnResponse> attempt(
       TxnResponse read, Function<TxnRequest, CompletionStage<TxnResponse>> etcd, int attempt) {
     return ValueTransforms.run(codec, stale, values -> decide(values, read))
-        .thenCompose(decision -> etcd.apply(guarded(decision)).thenCompose(committed -> {
-          TxnResponse answer;
-          try {
-            answer = unwrap(committed, decision);
-          } catch (StatusException e) {
-            return CompletableFuture.failedFuture(e);
-          }
-          if (answer != null) {
-            return CompletableFuture.completedFuture(answer);
-          }
-          if (attempt == MAX_ATTEMPTS) {
-            return CompletableFuture.failedFuture(Refusals.refuse(Status.ABORTED,
-                "the keys this Txn compares on VALUE were written by others " + MAX_ATTEMPTS
-                    + " times while the proxy decided it; nothing was written. Retry the Txn."));
-          }
-          return etcd.apply(readRequest()).thenCompose(next -> attempt(next, etcd, attempt + 1));
-        }));
+        .thenCompose(
+            decision ->
+                etcd.apply(guarded(decision))
+                    .thenCompose(
+                        committed -> {
+                          TxnResponse answer;
+                          try {
+                            answer = unwrap(committed, decision);
+                          } catch (StatusException e) {
+                            return CompletableFuture.failedFuture(e);
+                          }
+                          if (answer != null) {
+                            return CompletableFuture.completedFuture(answer);
+                          }
+                          if (attempt == MAX_ATTEMPTS) {
+                            return CompletableFuture.failedFuture(
+                                Refusals.refuse(
+                                    Status.ABORTED,
+                                    "the keys this Txn compares on VALUE were written by others "
+                                        + MAX_ATTEMPTS
+                                        + " times while the proxy decided it; nothing was written. Retry the Txn."));
+                          }
+                          return etcd.apply(readRequest())
+                              .thenCompose(next -> attempt(next, etcd, attempt + 1));
+                        }));
   }
 
   // ---- deciding ----
@@ -202,7 +230,8 @@ public final class ValueCompareTxn {
       }
       if (kvs.isEmpty()) {
         outcomes.add(false); // etcd: a VALUE compare on keys that do not exist fails
-        guards.add(range.isSingleKey() ? unchanged(range.key(), 0) : nothingWrittenSince(range, revision));
+        guards.add(
+            range.isSingleKey() ? unchanged(range.key(), 0) : nothingWrittenSince(range, revision));
       } else if (failing != null) {
         outcomes.add(false);
         guards.add(unchanged(failing.getKey(), failing.getModRevision()));
@@ -218,7 +247,8 @@ public final class ValueCompareTxn {
   }
 
   /** The key-values of each range read, in read order, with their values opened. */
-  private static List<List<KeyValue>> openReads(ValueSource values, TxnResponse read) throws StatusException {
+  private static List<List<KeyValue>> openReads(ValueSource values, TxnResponse read)
+      throws StatusException {
     List<List<KeyValue>> out = new ArrayList<>();
     TxnResponse level = read;
     while (level != null) {
@@ -229,8 +259,10 @@ public final class ValueCompareTxn {
         } else if (op.hasResponseTxn() && next == null) {
           next = op.getResponseTxn();
         } else {
-          throw Refusals.refuse(Status.INTERNAL, "etcd answered the proxy's read of compared keys with "
-              + "something other than ranges; the Txn was not sent");
+          throw Refusals.refuse(
+              Status.INTERNAL,
+              "etcd answered the proxy's read of compared keys with "
+                  + "something other than ranges; the Txn was not sent");
         }
       }
       level = next;
@@ -238,23 +270,29 @@ public final class ValueCompareTxn {
     return out;
   }
 
-  private static List<KeyValue> opened(ValueSource values, RangeResponse range) throws StatusException {
+  private static List<KeyValue> opened(ValueSource values, RangeResponse range)
+      throws StatusException {
     Refusals.requireKnownResponseFields(range, "RangeResponse");
     List<KeyValue> kvs = new ArrayList<>(range.getKvsCount());
     for (KeyValue kv : range.getKvsList()) {
       Refusals.requireKnownResponseFields(kv, "KeyValue");
       // An empty stored value is its own plaintext, as a Range through the proxy answers it.
-      ByteString plain = kv.getValue().isEmpty()
-          ? kv.getValue()
-          : values.open(kv.getKey(), kv.getValue(), kv.getModRevision(), true);
+      ByteString plain =
+          kv.getValue().isEmpty()
+              ? kv.getValue()
+              : values.open(kv.getKey(), kv.getValue(), kv.getModRevision(), true);
       kvs.add(plain == kv.getValue() ? kv : kv.toBuilder().setValue(plain).build());
     }
     return kvs;
   }
 
-  /** etcd's {@code compareKV} for VALUE: bytes compared unsigned, a compare without a value against empty. */
+  /**
+   * etcd's {@code compareKV} for VALUE: bytes compared unsigned, a compare without a value against
+   * empty.
+   */
   private static boolean holds(Compare c, ByteString plaintext) {
-    ByteString target = c.getTargetUnionCase() == Compare.TargetUnionCase.VALUE ? c.getValue() : ByteString.EMPTY;
+    ByteString target =
+        c.getTargetUnionCase() == Compare.TargetUnionCase.VALUE ? c.getValue() : ByteString.EMPTY;
     int order = ByteString.unsignedLexicographicalComparator().compare(plaintext, target);
     return switch (c.getResult()) {
       case EQUAL -> order == 0;
@@ -266,13 +304,21 @@ public final class ValueCompareTxn {
   }
 
   private static Compare unchanged(ByteString key, long modRevision) {
-    return Compare.newBuilder().setKey(key).setTarget(Compare.CompareTarget.MOD)
-        .setResult(Compare.CompareResult.EQUAL).setModRevision(modRevision).build();
+    return Compare.newBuilder()
+        .setKey(key)
+        .setTarget(Compare.CompareTarget.MOD)
+        .setResult(Compare.CompareResult.EQUAL)
+        .setModRevision(modRevision)
+        .build();
   }
 
   private static Compare nothingWrittenSince(Range range, long revision) {
-    return Compare.newBuilder().setKey(range.key()).setRangeEnd(range.rangeEnd())
-        .setTarget(Compare.CompareTarget.MOD).setResult(Compare.CompareResult.LESS).setModRevision(revision + 1)
+    return Compare.newBuilder()
+        .setKey(range.key())
+        .setRangeEnd(range.rangeEnd())
+        .setTarget(Compare.CompareTarget.MOD)
+        .setResult(Compare.CompareResult.LESS)
+        .setModRevision(revision + 1)
         .build();
   }
 
@@ -286,10 +332,11 @@ public final class ValueCompareTxn {
     int levels = levels(guards.size());
     for (int level = levels - 1; level >= 0; level--) {
       int from = level * OPS_PER_LEVEL;
-      txn = TxnRequest.newBuilder()
-          .addAllCompare(guards.subList(from, Math.min(guards.size(), from + OPS_PER_LEVEL)))
-          .addSuccess(RequestOp.newBuilder().setRequestTxn(txn))
-          .build();
+      txn =
+          TxnRequest.newBuilder()
+              .addAllCompare(guards.subList(from, Math.min(guards.size(), from + OPS_PER_LEVEL)))
+              .addSuccess(RequestOp.newBuilder().setRequestTxn(txn))
+              .build();
     }
     return txn;
   }
@@ -308,32 +355,42 @@ public final class ValueCompareTxn {
     }
     for (int i = 0; i < t.getSuccessCount(); i++) {
       if (t.getSuccess(i).hasRequestTxn()) {
-        b.setSuccess(i, RequestOp.newBuilder().setRequestTxn(withOutcomes(t.getSuccess(i).getRequestTxn(), outcomes,
-            next)));
+        b.setSuccess(
+            i,
+            RequestOp.newBuilder()
+                .setRequestTxn(withOutcomes(t.getSuccess(i).getRequestTxn(), outcomes, next)));
       }
     }
     for (int i = 0; i < t.getFailureCount(); i++) {
       if (t.getFailure(i).hasRequestTxn()) {
-        b.setFailure(i, RequestOp.newBuilder().setRequestTxn(withOutcomes(t.getFailure(i).getRequestTxn(), outcomes,
-            next)));
+        b.setFailure(
+            i,
+            RequestOp.newBuilder()
+                .setRequestTxn(withOutcomes(t.getFailure(i).getRequestTxn(), outcomes, next)));
       }
     }
     return b.build();
   }
 
   /**
-   * A compare of the same keys (so the same permissions) that always has {@code outcome}: every stored key has a
-   * version of at least 1, and etcd compares an empty range as one key of version 0.
+   * A compare of the same keys (so the same permissions) that always has {@code outcome}: every
+   * stored key has a version of at least 1, and etcd compares an empty range as one key of version
+   * 0.
    */
   private static Compare constant(Compare c, boolean outcome) {
-    return Compare.newBuilder().setKey(c.getKey()).setRangeEnd(c.getRangeEnd())
+    return Compare.newBuilder()
+        .setKey(c.getKey())
+        .setRangeEnd(c.getRangeEnd())
         .setTarget(Compare.CompareTarget.VERSION)
         .setResult(outcome ? Compare.CompareResult.GREATER : Compare.CompareResult.LESS)
         .setVersion(outcome ? -1 : 0)
         .build();
   }
 
-  /** The client's Txn's response inside the committed one, with the commit's header; null if a guard failed. */
+  /**
+   * The client's Txn's response inside the committed one, with the commit's header; null if a guard
+   * failed.
+   */
   private static TxnResponse unwrap(TxnResponse committed, Decision d) throws StatusException {
     TxnResponse level = committed;
     for (int i = 0; i < levels(d.guards().size()); i++) {
@@ -341,7 +398,8 @@ public final class ValueCompareTxn {
         return null;
       }
       if (level.getResponsesCount() != 1 || !level.getResponses(0).hasResponseTxn()) {
-        throw Refusals.refuse(Status.INTERNAL, "etcd answered a guarded Txn with a response of another shape");
+        throw Refusals.refuse(
+            Status.INTERNAL, "etcd answered a guarded Txn with a response of another shape");
       }
       level = level.getResponses(0).getResponseTxn();
     }

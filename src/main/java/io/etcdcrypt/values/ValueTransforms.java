@@ -12,13 +12,15 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 
 /**
- * Runs one message walk over the codec's transforms of its values, which are complete at once unless a KMS plugin
- * has to be asked. The walk runs against the transforms as they come; when every one was complete (the common case)
- * its message is the result and nothing else happens. When some had to wait, the walk's first message is dropped
- * and the walk runs again once they are all complete, replaying every value's outcome in the same order: each value
- * is transformed, and counted in the metrics, exactly once.
+ * Runs one message walk over the codec's transforms of its values, which are complete at once
+ * unless a KMS plugin has to be asked. The walk runs against the transforms as they come; when
+ * every one was complete (the common case) its message is the result and nothing else happens. When
+ * some had to wait, the walk's first message is dropped and the walk runs again once they are all
+ * complete, replaying every value's outcome in the same order: each value is transformed, and
+ * counted in the metrics, exactly once.
  *
- * <p>A value that cannot be transformed fails the walk with {@code INTERNAL}, naming the key and the reason.
+ * <p>A value that cannot be transformed fails the walk with {@code INTERNAL}, naming the key and
+ * the reason.
  */
 final class ValueTransforms implements ValueSource {
 
@@ -40,7 +42,8 @@ final class ValueTransforms implements ValueSource {
   }
 
   /** The message {@code walk} builds, once every value it met is transformed. */
-  static <M> CompletionStage<M> run(ValueCodec codec, ValueCodec.StaleListener stale, Walk<M> walk) {
+  static <M> CompletionStage<M> run(
+      ValueCodec codec, ValueCodec.StaleListener stale, Walk<M> walk) {
     ValueTransforms values = new ValueTransforms(codec, stale);
     M first;
     try {
@@ -51,41 +54,58 @@ final class ValueTransforms implements ValueSource {
     if (values.waiting == null) {
       return CompletableFuture.completedFuture(first);
     }
-    // Wait for every waiting transform, failed or not: the replay then fails on the first failure in message order.
-    CompletableFuture<?>[] all = values.waiting.stream().map(f -> f.handle((r, e) -> null))
-        .toArray(CompletableFuture[]::new);
-    return CompletableFuture.allOf(all).thenApply(done -> {
-      values.replayed = 0;
-      try {
-        return walk.over(values);
-      } catch (StatusException e) {
-        throw new CompletionException(e);
-      }
-    });
+    // Wait for every waiting transform, failed or not: the replay then fails on the first failure
+    // in message order.
+    CompletableFuture<?>[] all =
+        values.waiting.stream()
+            .map(f -> f.handle((r, e) -> null))
+            .toArray(CompletableFuture[]::new);
+    return CompletableFuture.allOf(all)
+        .thenApply(
+            done -> {
+              values.replayed = 0;
+              try {
+                return walk.over(values);
+              } catch (StatusException e) {
+                throw new CompletionException(e);
+              }
+            });
   }
 
   @Override
   public ByteString seal(ByteString key, ByteString value) throws StatusException {
-    CompletableFuture<ByteString> outcome = replayed >= 0 ? replay() : record(codec.toStorage(key, value));
+    CompletableFuture<ByteString> outcome =
+        replayed >= 0 ? replay() : record(codec.toStorage(key, value));
     try {
       return valueOf(outcome, value);
     } catch (CompletionException e) {
-      throw Refusals.refuse(Status.INTERNAL, "cannot encrypt the value for key " + Refusals.printable(key)
-          + ", nothing was written: " + Stages.cause(e).getMessage());
+      throw Refusals.refuse(
+          Status.INTERNAL,
+          "cannot encrypt the value for key "
+              + Refusals.printable(key)
+              + ", nothing was written: "
+              + Stages.cause(e).getMessage());
     }
   }
 
   @Override
   public ByteString open(ByteString key, ByteString value, long modRevision, boolean current)
       throws StatusException {
-    CompletableFuture<ByteString> outcome = replayed >= 0
-        ? replay()
-        : record(codec.fromStorage(key, value, modRevision, current ? stale : ValueCodec.StaleListener.NONE));
+    CompletableFuture<ByteString> outcome =
+        replayed >= 0
+            ? replay()
+            : record(
+                codec.fromStorage(
+                    key, value, modRevision, current ? stale : ValueCodec.StaleListener.NONE));
     try {
       return valueOf(outcome, value);
     } catch (CompletionException e) {
-      throw Refusals.refuse(Status.INTERNAL,
-          "cannot decrypt the value of key " + Refusals.printable(key) + ": " + Stages.cause(e).getMessage());
+      throw Refusals.refuse(
+          Status.INTERNAL,
+          "cannot decrypt the value of key "
+              + Refusals.printable(key)
+              + ": "
+              + Stages.cause(e).getMessage());
     }
   }
 
@@ -106,14 +126,16 @@ final class ValueTransforms implements ValueSource {
 
   private CompletableFuture<ByteString> replay() {
     if (outcomes == null || replayed >= outcomes.size()) {
-      throw new IllegalStateException("a message walk met more values the second time than the first");
+      throw new IllegalStateException(
+          "a message walk met more values the second time than the first");
     }
     return outcomes.get(replayed++);
   }
 
   /**
-   * The value to use: the outcome's, or {@code value} itself when the codec left it as it is. A transform that
-   * is still waiting answers {@code value} too, as a stand-in: its walk runs again when it completes.
+   * The value to use: the outcome's, or {@code value} itself when the codec left it as it is. A
+   * transform that is still waiting answers {@code value} too, as a stand-in: its walk runs again
+   * when it completes.
    */
   private static ByteString valueOf(CompletableFuture<ByteString> outcome, ByteString value) {
     if (!outcome.isDone()) {

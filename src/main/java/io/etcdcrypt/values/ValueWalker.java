@@ -32,24 +32,27 @@ import java.util.List;
 import java.util.concurrent.CompletionStage;
 
 /**
- * The one place that knows where values live in etcd's messages, in both directions, and passes each of them
- * through the {@link ValueCodec} with the etcd key it is stored under: Put and Txn requests (at any depth),
- * Election Campaign and Proclaim; Range, Put, DeleteRange and Txn responses, Watch events ({@code kv} and
- * {@code prev_kv}) and Election Leader/Observe key-values. {@code KV/Range} responses and {@code KV/RangeStream}
- * chunks, the bulk of the traffic (kube-apiserver's get and list), are opened in their wire bytes
- * ({@link WireRangeOpener}); every other shape is walked parsed. A new RPC or field that carries values is one
- * change here.
+ * The one place that knows where values live in etcd's messages, in both directions, and passes
+ * each of them through the {@link ValueCodec} with the etcd key it is stored under: Put and Txn
+ * requests (at any depth), Election Campaign and Proclaim; Range, Put, DeleteRange and Txn
+ * responses, Watch events ({@code kv} and {@code prev_kv}) and Election Leader/Observe key-values.
+ * {@code KV/Range} responses and {@code KV/RangeStream} chunks, the bulk of the traffic
+ * (kube-apiserver's get and list), are opened in their wire bytes ({@link WireRangeOpener}); every
+ * other shape is walked parsed. A new RPC or field that carries values is one change here.
  *
- * <p>What etcd would decide on stored bytes, the proxy decides on plaintexts: sorts by VALUE ({@link PlaintextOrder})
- * and Txn compares on VALUE ({@link ValueCompareTxn}) over keys the codec may have encrypted.
+ * <p>What etcd would decide on stored bytes, the proxy decides on plaintexts: sorts by VALUE
+ * ({@link PlaintextOrder}) and Txn compares on VALUE ({@link ValueCompareTxn}) over keys the codec
+ * may have encrypted.
  *
- * <p>One rule set ({@link Refusals}): a value that cannot be opened fails the whole message (never ciphertext, never
- * a partial list); a request whose value cannot be sealed is not sent; value-bearing messages with fields or
- * operations this proxy does not know are refused, since they could carry a value past the codec. Messages without
- * a governed value are answered with the same instance, so unprotected traffic costs no rebuild.
+ * <p>One rule set ({@link Refusals}): a value that cannot be opened fails the whole message (never
+ * ciphertext, never a partial list); a request whose value cannot be sealed is not sent;
+ * value-bearing messages with fields or operations this proxy does not know are refused, since they
+ * could carry a value past the codec. Messages without a governed value are answered with the same
+ * instance, so unprotected traffic costs no rebuild.
  *
- * <p>Every result is a stage: complete when returned, unless a value's transform waits on a KMS plugin, and failed
- * with a {@link StatusException} (the status to answer the client with) when the message is refused.
+ * <p>Every result is a stage: complete when returned, unless a value's transform waits on a KMS
+ * plugin, and failed with a {@link StatusException} (the status to answer the client with) when the
+ * message is refused.
  */
 public final class ValueWalker {
 
@@ -60,9 +63,11 @@ public final class ValueWalker {
   public ValueWalker(ValueCodec codec, ValueCodec.StaleListener staleListener) {
     this.codec = codec;
     this.staleListener = staleListener;
-    // A wire key is a view of a whole response page; a listener may queue it, so it gets a copy of its own.
+    // A wire key is a view of a whole response page; a listener may queue it, so it gets a copy of
+    // its own.
     this.copyingKeys =
-        (key, modRevision) -> staleListener.stale(UnsafeByteOperations.unsafeWrap(key.toByteArray()), modRevision);
+        (key, modRevision) ->
+            staleListener.stale(UnsafeByteOperations.unsafeWrap(key.toByteArray()), modRevision);
   }
 
   private <M> CompletionStage<M> run(ValueTransforms.Walk<M> walk) {
@@ -81,25 +86,27 @@ public final class ValueWalker {
 
   /** A candidate's value, sealed for the key etcd stores it under ({@link #campaignKey}). */
   public CompletionStage<CampaignRequest> seal(CampaignRequest r) {
-    return run(values -> {
-      requireKnownFields(r, "CampaignRequest");
-      ByteString sealed = values.seal(campaignKey(r), r.getValue());
-      return sealed == r.getValue() ? r : r.toBuilder().setValue(sealed).build();
-    });
+    return run(
+        values -> {
+          requireKnownFields(r, "CampaignRequest");
+          ByteString sealed = values.seal(campaignKey(r), r.getValue());
+          return sealed == r.getValue() ? r : r.toBuilder().setValue(sealed).build();
+        });
   }
 
   /** A leader's new value, sealed for the leader's key. */
   public CompletionStage<ProclaimRequest> seal(ProclaimRequest r) {
-    return run(values -> {
-      requireKnownFields(r, "ProclaimRequest");
-      ByteString sealed = values.seal(r.getLeader().getKey(), r.getValue());
-      return sealed == r.getValue() ? r : r.toBuilder().setValue(sealed).build();
-    });
+    return run(
+        values -> {
+          requireKnownFields(r, "ProclaimRequest");
+          ByteString sealed = values.seal(r.getLeader().getKey(), r.getValue());
+          return sealed == r.getValue() ? r : r.toBuilder().setValue(sealed).build();
+        });
   }
 
   /**
-   * etcd stores a candidate's value at {@code <name>/<lease ID in lower-case hex>} (clientv3's concurrency
-   * package), so that is the key the value is sealed for.
+   * etcd stores a candidate's value at {@code <name>/<lease ID in lower-case hex>} (clientv3's
+   * concurrency package), so that is the key the value is sealed for.
    */
   static ByteString campaignKey(CampaignRequest r) {
     long lease = r.getLease();
@@ -110,7 +117,8 @@ public final class ValueWalker {
   private PutRequest seal(ValueSource values, PutRequest put) throws StatusException {
     requireKnownFields(put, "PutRequest");
     if (put.getIgnoreValue()) {
-      // ignore_value keeps the stored bytes; etcd rejects a non-empty value with it, so leave it untouched.
+      // ignore_value keeps the stored bytes; etcd rejects a non-empty value with it, so leave it
+      // untouched.
       return put;
     }
     ByteString sealed = values.seal(put.getKey(), put.getValue());
@@ -155,17 +163,21 @@ public final class ValueWalker {
         return txn == op.getRequestTxn() ? op : RequestOp.newBuilder().setRequestTxn(txn).build();
       case REQUEST_RANGE:
         RangeRequest range = toUpstream(op.getRequestRange());
-        return range == op.getRequestRange() ? op : RequestOp.newBuilder().setRequestRange(range).build();
+        return range == op.getRequestRange()
+            ? op
+            : RequestOp.newBuilder().setRequestRange(range).build();
       case REQUEST_DELETE_RANGE:
         return op;
       default:
-        throw refuse(Status.INVALID_ARGUMENT, "a Txn operation of a kind this proxy does not know was refused");
+        throw refuse(
+            Status.INVALID_ARGUMENT,
+            "a Txn operation of a kind this proxy does not know was refused");
     }
   }
 
   /**
-   * The Range to send to etcd for a client's {@code range}: itself, unless it sorts by VALUE over keys the codec may
-   * have encrypted, which the proxy sorts itself ({@link PlaintextOrder}).
+   * The Range to send to etcd for a client's {@code range}: itself, unless it sorts by VALUE over
+   * keys the codec may have encrypted, which the proxy sorts itself ({@link PlaintextOrder}).
    */
   public RangeRequest toUpstream(RangeRequest range) {
     return PlaintextOrder.applies(range, codec) ? PlaintextOrder.upstream(range) : range;
@@ -177,8 +189,9 @@ public final class ValueWalker {
   }
 
   /**
-   * What etcd's compares on VALUE over encrypted keys need: a decision on the plaintexts, made before the Txn is
-   * committed ({@link ValueCompareTxn}); null when etcd can decide {@code sealed} as it is.
+   * What etcd's compares on VALUE over encrypted keys need: a decision on the plaintexts, made
+   * before the Txn is committed ({@link ValueCompareTxn}); null when etcd can decide {@code sealed}
+   * as it is.
    */
   public ValueCompareTxn valueCompares(TxnRequest sealed) {
     return ValueCompareTxn.of(codec, staleListener, sealed);
@@ -187,39 +200,49 @@ public final class ValueWalker {
   // ---- values out of etcd ----
 
   /**
-   * The answer to a client's {@code KV/Range} {@code request}: etcd's response with its values opened in its wire
-   * bytes (the same instance when none changed), or, for a sort by VALUE the proxy does itself, parsed and sorted.
+   * The answer to a client's {@code KV/Range} {@code request}: etcd's response with its values
+   * opened in its wire bytes (the same instance when none changed), or, for a sort by VALUE the
+   * proxy does itself, parsed and sorted.
    */
   public CompletionStage<WireMessage<RangeResponse>> openRange(
       RangeRequest request, WireMessage<RangeResponse> r) {
     if (PlaintextOrder.applies(request, codec)) {
-      return run(values -> {
-        RangeResponse opened = open(values, parse(r, RangeResponse.parser(), "RangeResponse"));
-        return new WireMessage<>(PlaintextOrder.order(request, opened).toByteArray());
-      });
+      return run(
+          values -> {
+            RangeResponse opened = open(values, parse(r, RangeResponse.parser(), "RangeResponse"));
+            return new WireMessage<>(PlaintextOrder.order(request, opened).toByteArray());
+          });
     }
     return ValueTransforms.run(codec, copyingKeys, values -> WireRangeOpener.open(r, values));
   }
 
   /**
-   * One chunk of the answer to a client's {@code KV/RangeStream} {@code request}, as {@link #openRange}. A chunk
-   * that cannot be opened fails the stream: a client never takes the chunks before it for the whole list.
+   * One chunk of the answer to a client's {@code KV/RangeStream} {@code request}, as {@link
+   * #openRange}. A chunk that cannot be opened fails the stream: a client never takes the chunks
+   * before it for the whole list.
    */
   public CompletionStage<WireMessage<RangeStreamResponse>> openRangeChunk(
       RangeRequest request, WireMessage<RangeStreamResponse> chunk) {
     if (PlaintextOrder.applies(request, codec)) {
-      return run(values -> {
-        RangeStreamResponse parsed = parse(chunk, RangeStreamResponse.parser(), "RangeStreamResponse");
-        requireKnownResponseFields(parsed, "RangeStreamResponse");
-        RangeResponse opened = open(values, parsed.getRangeResponse());
-        return new WireMessage<>(RangeStreamResponse.newBuilder()
-            .setRangeResponse(PlaintextOrder.orderChunk(request, opened)).build().toByteArray());
-      });
+      return run(
+          values -> {
+            RangeStreamResponse parsed =
+                parse(chunk, RangeStreamResponse.parser(), "RangeStreamResponse");
+            requireKnownResponseFields(parsed, "RangeStreamResponse");
+            RangeResponse opened = open(values, parsed.getRangeResponse());
+            return new WireMessage<>(
+                RangeStreamResponse.newBuilder()
+                    .setRangeResponse(PlaintextOrder.orderChunk(request, opened))
+                    .build()
+                    .toByteArray());
+          });
     }
-    return ValueTransforms.run(codec, copyingKeys, values -> WireRangeOpener.openChunk(chunk, values));
+    return ValueTransforms.run(
+        codec, copyingKeys, values -> WireRangeOpener.openChunk(chunk, values));
   }
 
-  private static <M> M parse(WireMessage<?> m, Parser<M> parser, String what) throws StatusException {
+  private static <M> M parse(WireMessage<?> m, Parser<M> parser, String what)
+      throws StatusException {
     try {
       return parser.parseFrom(m.bytes());
     } catch (InvalidProtocolBufferException e) {
@@ -236,8 +259,8 @@ public final class ValueWalker {
   }
 
   /**
-   * The answer to a client's Txn {@code request} from etcd's {@code response}: values opened, and the results of
-   * Range operations sorted by VALUE over encrypted keys sorted by the plaintexts.
+   * The answer to a client's Txn {@code request} from etcd's {@code response}: values opened, and
+   * the results of Range operations sorted by VALUE over encrypted keys sorted by the plaintexts.
    */
   public CompletionStage<TxnResponse> open(TxnRequest request, TxnResponse response) {
     TxnRequest sorts = hasPlaintextOrders(request) ? request : null;
@@ -257,37 +280,39 @@ public final class ValueWalker {
   }
 
   /**
-   * A Watch response with its events' values opened: {@code kv} and {@code prev_kv}, the latter with the event's
-   * key (it is the previous value of that same key).
+   * A Watch response with its events' values opened: {@code kv} and {@code prev_kv}, the latter
+   * with the event's key (it is the previous value of that same key).
    */
   public CompletionStage<WatchResponse> open(WatchResponse r) {
-    return run(values -> {
-      requireKnownResponseFields(r, "WatchResponse");
-      WatchResponse.Builder b = null;
-      for (int i = 0; i < r.getEventsCount(); i++) {
-        Event e = r.getEvents(i);
-        Event opened = open(values, e);
-        if (opened != e) {
-          if (b == null) {
-            b = r.toBuilder();
+    return run(
+        values -> {
+          requireKnownResponseFields(r, "WatchResponse");
+          WatchResponse.Builder b = null;
+          for (int i = 0; i < r.getEventsCount(); i++) {
+            Event e = r.getEvents(i);
+            Event opened = open(values, e);
+            if (opened != e) {
+              if (b == null) {
+                b = r.toBuilder();
+              }
+              b.setEvents(i, opened);
+            }
           }
-          b.setEvents(i, opened);
-        }
-      }
-      return b == null ? r : b.build();
-    });
+          return b == null ? r : b.build();
+        });
   }
 
   /** An Election Leader or Observe answer with the leader's key-value opened. */
   public CompletionStage<LeaderResponse> open(LeaderResponse r) {
-    return run(values -> {
-      requireKnownResponseFields(r, "LeaderResponse");
-      if (!r.hasKv()) {
-        return r;
-      }
-      KeyValue kv = open(values, r.getKv());
-      return kv == r.getKv() ? r : r.toBuilder().setKv(kv).build();
-    });
+    return run(
+        values -> {
+          requireKnownResponseFields(r, "LeaderResponse");
+          if (!r.hasKv()) {
+            return r;
+          }
+          KeyValue kv = open(values, r.getKv());
+          return kv == r.getKv() ? r : r.toBuilder().setKv(kv).build();
+        });
   }
 
   private RangeResponse open(ValueSource values, RangeResponse r) throws StatusException {
@@ -316,7 +341,8 @@ public final class ValueWalker {
     return prev == r.getPrevKv() ? r : r.toBuilder().setPrevKv(prev).build();
   }
 
-  private DeleteRangeResponse open(ValueSource values, DeleteRangeResponse r) throws StatusException {
+  private DeleteRangeResponse open(ValueSource values, DeleteRangeResponse r)
+      throws StatusException {
     requireKnownResponseFields(r, "DeleteRangeResponse");
     DeleteRangeResponse.Builder b = null;
     for (int i = 0; i < r.getPrevKvsCount(); i++) {
@@ -333,14 +359,21 @@ public final class ValueWalker {
   }
 
   /**
-   * {@code r} opened; {@code request}, when not null, is the client's Txn, whose Range operations sorted by VALUE
-   * over encrypted keys get their results sorted (etcd answers the operations of the branch it took, in order).
+   * {@code r} opened; {@code request}, when not null, is the client's Txn, whose Range operations
+   * sorted by VALUE over encrypted keys get their results sorted (etcd answers the operations of
+   * the branch it took, in order).
    */
-  private TxnResponse open(ValueSource values, TxnResponse r, TxnRequest request) throws StatusException {
+  private TxnResponse open(ValueSource values, TxnResponse r, TxnRequest request)
+      throws StatusException {
     requireKnownResponseFields(r, "TxnResponse");
-    List<RequestOp> ops = request == null ? null : r.getSucceeded() ? request.getSuccessList() : request.getFailureList();
+    List<RequestOp> ops =
+        request == null
+            ? null
+            : r.getSucceeded() ? request.getSuccessList() : request.getFailureList();
     if (ops != null && ops.size() != r.getResponsesCount()) {
-      throw refuse(Status.INTERNAL, "etcd answered a Txn with a result per operation that does not match it");
+      throw refuse(
+          Status.INTERNAL,
+          "etcd answered a Txn with a result per operation that does not match it");
     }
     TxnResponse.Builder b = null;
     for (int i = 0; i < r.getResponsesCount(); i++) {
@@ -356,38 +389,51 @@ public final class ValueWalker {
     return b == null ? r : b.build();
   }
 
-  private ResponseOp open(ValueSource values, ResponseOp op, RequestOp request) throws StatusException {
+  private ResponseOp open(ValueSource values, ResponseOp op, RequestOp request)
+      throws StatusException {
     requireKnownResponseFields(op, "ResponseOp");
     switch (op.getResponseCase()) {
       case RESPONSE_RANGE:
         RangeResponse range = open(values, op.getResponseRange());
-        if (request != null && request.hasRequestRange() && PlaintextOrder.applies(request.getRequestRange(), codec)) {
+        if (request != null
+            && request.hasRequestRange()
+            && PlaintextOrder.applies(request.getRequestRange(), codec)) {
           range = PlaintextOrder.order(request.getRequestRange(), range);
         }
-        return range == op.getResponseRange() ? op : ResponseOp.newBuilder().setResponseRange(range).build();
+        return range == op.getResponseRange()
+            ? op
+            : ResponseOp.newBuilder().setResponseRange(range).build();
       case RESPONSE_PUT:
         PutResponse put = open(values, op.getResponsePut());
-        return put == op.getResponsePut() ? op : ResponseOp.newBuilder().setResponsePut(put).build();
+        return put == op.getResponsePut()
+            ? op
+            : ResponseOp.newBuilder().setResponsePut(put).build();
       case RESPONSE_DELETE_RANGE:
         DeleteRangeResponse del = open(values, op.getResponseDeleteRange());
         return del == op.getResponseDeleteRange()
             ? op
             : ResponseOp.newBuilder().setResponseDeleteRange(del).build();
       case RESPONSE_TXN:
-        TxnRequest nested = request != null && request.hasRequestTxn() ? request.getRequestTxn() : null;
+        TxnRequest nested =
+            request != null && request.hasRequestTxn() ? request.getRequestTxn() : null;
         TxnResponse txn = open(values, op.getResponseTxn(), nested);
-        return txn == op.getResponseTxn() ? op : ResponseOp.newBuilder().setResponseTxn(txn).build();
+        return txn == op.getResponseTxn()
+            ? op
+            : ResponseOp.newBuilder().setResponseTxn(txn).build();
       default:
-        throw refuse(Status.INTERNAL, "etcd returned a Txn result of a kind this proxy does not know");
+        throw refuse(
+            Status.INTERNAL, "etcd returned a Txn result of a kind this proxy does not know");
     }
   }
 
   private Event open(ValueSource values, Event e) throws StatusException {
     requireKnownResponseFields(e, "Event");
     KeyValue kv = e.hasKv() ? open(values, e.getKv()) : e.getKv();
-    // prev_kv is opened with the event's key: it is the previous value of that same key. It is history, so it is
+    // prev_kv is opened with the event's key: it is the previous value of that same key. It is
+    // history, so it is
     // never offered for rewriting.
-    KeyValue prev = e.hasPrevKv() ? open(values, e.getPrevKv(), e.getKv().getKey(), false) : e.getPrevKv();
+    KeyValue prev =
+        e.hasPrevKv() ? open(values, e.getPrevKv(), e.getKv().getKey(), false) : e.getPrevKv();
     if (kv == e.getKv() && prev == e.getPrevKv()) {
       return e;
     }
@@ -406,7 +452,8 @@ public final class ValueWalker {
     return open(values, kv, kv.getKey(), true);
   }
 
-  private KeyValue open(ValueSource values, KeyValue kv, ByteString key, boolean current) throws StatusException {
+  private KeyValue open(ValueSource values, KeyValue kv, ByteString key, boolean current)
+      throws StatusException {
     requireKnownResponseFields(kv, "KeyValue");
     // Empty values (keys_only ranges, delete events, lock keys) carry nothing to open.
     if (kv.getValue().isEmpty()) {

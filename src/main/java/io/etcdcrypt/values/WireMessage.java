@@ -10,14 +10,14 @@ import java.io.InputStream;
 import java.io.OutputStream;
 
 /**
- * A message as the bytes of its wire encoding, for the responses the proxy opens in place ({@link WireRangeOpener})
- * instead of parsing and rebuilding 500 KeyValues per list page: {@code KV/Range} responses and {@code
- * KV/RangeStream} chunks. {@code M} is the message the bytes encode ({@code RangeResponse}, {@code
- * RangeStreamResponse}); it is never parsed into one. The bytes are never modified once wrapped: a rewrite makes a
- * new instance.
+ * A message as the bytes of its wire encoding, for the responses the proxy opens in place ({@link
+ * WireRangeOpener}) instead of parsing and rebuilding 500 KeyValues per list page: {@code KV/Range}
+ * responses and {@code KV/RangeStream} chunks. {@code M} is the message the bytes encode ({@code
+ * RangeResponse}, {@code RangeStreamResponse}); it is never parsed into one. The bytes are never
+ * modified once wrapped: a rewrite makes a new instance.
  *
- * <p>Nothing checks the bytes on arrival: they reach a client only through {@link ValueWalker}, which refuses what
- * it cannot read.
+ * <p>Nothing checks the bytes on arrival: they reach a client only through {@link ValueWalker},
+ * which refuses what it cannot read.
  */
 public final class WireMessage<M> {
 
@@ -30,10 +30,13 @@ public final class WireMessage<M> {
     this.bytes = bytes;
   }
 
-  /** Reads a message's bytes once; writes them to the transport in one call, framed without a copy. */
+  /**
+   * Reads a message's bytes once; writes them to the transport in one call, framed without a copy.
+   */
   @SuppressWarnings("unchecked")
   public static <M> MethodDescriptor.Marshaller<WireMessage<M>> marshaller() {
-    return (MethodDescriptor.Marshaller<WireMessage<M>>) (MethodDescriptor.Marshaller<?>) MARSHALLER;
+    return (MethodDescriptor.Marshaller<WireMessage<M>>)
+        (MethodDescriptor.Marshaller<?>) MARSHALLER;
   }
 
   /** The wire bytes; not a copy, so callers must not modify them. */
@@ -59,14 +62,17 @@ public final class WireMessage<M> {
       try {
         return new WireMessage<>(readAll(stream));
       } catch (IOException e) {
-        throw Status.INTERNAL.withDescription("etcd-crypt-proxy: could not read a response from etcd")
-            .withCause(e).asRuntimeException();
+        throw Status.INTERNAL
+            .withDescription("etcd-crypt-proxy: could not read a response from etcd")
+            .withCause(e)
+            .asRuntimeException();
       }
     }
 
     private static byte[] readAll(InputStream stream) throws IOException {
       if (stream instanceof KnownLength) {
-        // grpc-java's inbound message: available() is its exact remaining size, so one array, one copy.
+        // grpc-java's inbound message: available() is its exact remaining size, so one array, one
+        // copy.
         byte[] b = new byte[stream.available()];
         int n = stream.readNBytes(b, 0, b.length);
         if (n == b.length && stream.read() == -1) {
@@ -78,8 +84,12 @@ public final class WireMessage<M> {
     }
   }
 
-  /** What grpc-java frames without buffering: it asks the length first, then drains the array in one write. */
-  private static final class BytesStream extends ByteArrayInputStream implements KnownLength, Drainable {
+  /**
+   * What grpc-java frames without buffering: it asks the length first, then drains the array in one
+   * write.
+   */
+  private static final class BytesStream extends ByteArrayInputStream
+      implements KnownLength, Drainable {
     BytesStream(byte[] bytes) {
       super(bytes);
     }

@@ -14,16 +14,18 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Opens the values of a {@code KV/Range} response, or of a {@code KV/RangeStream} chunk, in its wire bytes: what
- * {@link ValueWalker} does to a parsed {@code RangeResponse}, without the parse and rebuild. The rules are
- * {@link Refusals}' and the values come from the walker's {@link ValueSource}; this class only knows the byte layout
- * of {@code RangeStreamResponse}, {@code RangeResponse} (rpc.proto) and {@code KeyValue} (kv.proto).
+ * Opens the values of a {@code KV/Range} response, or of a {@code KV/RangeStream} chunk, in its
+ * wire bytes: what {@link ValueWalker} does to a parsed {@code RangeResponse}, without the parse
+ * and rebuild. The rules are {@link Refusals}' and the values come from the walker's {@link
+ * ValueSource}; this class only knows the byte layout of {@code RangeStreamResponse}, {@code
+ * RangeResponse} (rpc.proto) and {@code KeyValue} (kv.proto).
  *
- * <p>Only the value field of a KeyValue whose value the codec changes is replaced, together with that KeyValue's
- * length prefix; every other byte (the header, unchanged KeyValues, the fields around the value, in their order)
- * is copied as received. A response with nothing to change is returned as the very same instance. Fields this
- * proxy does not know, in RangeResponse or KeyValue, fail the response as the parsed path does; the header is
- * copied without looking inside (it carries no value).
+ * <p>Only the value field of a KeyValue whose value the codec changes is replaced, together with
+ * that KeyValue's length prefix; every other byte (the header, unchanged KeyValues, the fields
+ * around the value, in their order) is copied as received. A response with nothing to change is
+ * returned as the very same instance. Fields this proxy does not know, in RangeResponse or
+ * KeyValue, fail the response as the parsed path does; the header is copied without looking inside
+ * (it carries no value).
  */
 final class WireRangeOpener {
 
@@ -58,11 +60,11 @@ final class WireRangeOpener {
   }
 
   /**
-   * A {@code KV/RangeStream} chunk with every value of its {@code range_response} opened; the same instance if none
-   * changed. Only that one field may be there, as etcd sends it.
+   * A {@code KV/RangeStream} chunk with every value of its {@code range_response} opened; the same
+   * instance if none changed. Only that one field may be there, as etcd sends it.
    */
-  static WireMessage<RangeStreamResponse> openChunk(WireMessage<RangeStreamResponse> chunk, ValueSource values)
-      throws StatusException {
+  static WireMessage<RangeStreamResponse> openChunk(
+      WireMessage<RangeStreamResponse> chunk, ValueSource values) throws StatusException {
     byte[] in = chunk.bytes();
     int rangeAt = -1;
     int rangeLength = 0;
@@ -84,7 +86,8 @@ final class WireRangeOpener {
     if (opened == null) {
       return chunk;
     }
-    byte[] out = new byte[1 + CodedOutputStream.computeUInt32SizeNoTag(opened.length) + opened.length];
+    byte[] out =
+        new byte[1 + CodedOutputStream.computeUInt32SizeNoTag(opened.length) + opened.length];
     CodedOutputStream w = CodedOutputStream.newInstance(out);
     try {
       w.writeUInt32NoTag(CHUNK_RANGE_RESPONSE);
@@ -92,15 +95,18 @@ final class WireRangeOpener {
       w.writeRawBytes(opened);
       w.checkNoSpaceLeft();
     } catch (IOException e) {
-      throw new IllegalStateException("the rewritten RangeStream chunk did not fill its computed size", e);
+      throw new IllegalStateException(
+          "the rewritten RangeStream chunk did not fill its computed size", e);
     }
     return new WireMessage<>(out);
   }
 
   /**
-   * The RangeResponse encoded in {@code in[from, from + length)} with every value opened, or null when none changed.
+   * The RangeResponse encoded in {@code in[from, from + length)} with every value opened, or null
+   * when none changed.
    */
-  private static byte[] openRange(byte[] in, int from, int length, ValueSource values) throws StatusException {
+  private static byte[] openRange(byte[] in, int from, int length, ValueSource values)
+      throws StatusException {
     List<OpenedValue> opened = null;
     try {
       CodedInputStream s = CodedInputStream.newInstance(in, from, length);
@@ -126,24 +132,33 @@ final class WireRangeOpener {
   }
 
   /**
-   * Where one KeyValue lies in the input and its opened value. Offsets: {@code lengthAt} its length prefix,
-   * {@code bodyAt..bodyEnd} its fields, {@code valueLengthAt} the value's length prefix (after its tag),
-   * {@code valueEnd} the end of the stored value.
+   * Where one KeyValue lies in the input and its opened value. Offsets: {@code lengthAt} its length
+   * prefix, {@code bodyAt..bodyEnd} its fields, {@code valueLengthAt} the value's length prefix
+   * (after its tag), {@code valueEnd} the end of the stored value.
    */
   private record OpenedValue(
-      int lengthAt, int bodyAt, int bodyEnd, int valueLengthAt, int valueEnd, ByteString plaintext) {
+      int lengthAt,
+      int bodyAt,
+      int bodyEnd,
+      int valueLengthAt,
+      int valueEnd,
+      ByteString plaintext) {
 
     int newBodyLength() {
-      return (bodyEnd - bodyAt) - (valueEnd - valueLengthAt)
-          + CodedOutputStream.computeUInt32SizeNoTag(plaintext.size()) + plaintext.size();
+      return (bodyEnd - bodyAt)
+          - (valueEnd - valueLengthAt)
+          + CodedOutputStream.computeUInt32SizeNoTag(plaintext.size())
+          + plaintext.size();
     }
   }
 
   /**
-   * Reads the KeyValue at {@code s} (after its tag); null when its value stays as stored. {@code base} is where
-   * {@code s} starts in {@code in}: the offsets recorded are positions in {@code in}.
+   * Reads the KeyValue at {@code s} (after its tag); null when its value stays as stored. {@code
+   * base} is where {@code s} starts in {@code in}: the offsets recorded are positions in {@code
+   * in}.
    */
-  private static OpenedValue openKeyValue(CodedInputStream s, byte[] in, int base, ValueSource values)
+  private static OpenedValue openKeyValue(
+      CodedInputStream s, byte[] in, int base, ValueSource values)
       throws IOException, StatusException {
     int lengthAt = base + s.getTotalBytesRead();
     int length = s.readRawVarint32();
@@ -180,27 +195,29 @@ final class WireRangeOpener {
     if (valueLength == 0) {
       return null;
     }
-    ByteString key = keyAt < 0 ? ByteString.EMPTY : UnsafeByteOperations.unsafeWrap(in, keyAt, keyLength);
+    ByteString key =
+        keyAt < 0 ? ByteString.EMPTY : UnsafeByteOperations.unsafeWrap(in, keyAt, keyLength);
     ByteString value = UnsafeByteOperations.unsafeWrap(in, valueAt, valueLength);
     ByteString plaintext = values.open(key, value, modRevision, true);
     if (plaintext == value || sameBytes(plaintext, value)) {
       return null;
     }
-    return new OpenedValue(lengthAt, bodyAt, bodyAt + length, valueLengthAt, valueAt + valueLength, plaintext);
+    return new OpenedValue(
+        lengthAt, bodyAt, bodyAt + length, valueLengthAt, valueAt + valueLength, plaintext);
   }
 
   /**
-   * Whether a new instance holds the stored bytes (a governed key whose provider is identity). Compared as
-   * ByteBuffers, which the JDK compares vectorized; {@code ByteString.equals} compares byte by byte, which cost a
-   * third of the proxy's CPU on an identity list page.
+   * Whether a new instance holds the stored bytes (a governed key whose provider is identity).
+   * Compared as ByteBuffers, which the JDK compares vectorized; {@code ByteString.equals} compares
+   * byte by byte, which cost a third of the proxy's CPU on an identity list page.
    */
   private static boolean sameBytes(ByteString a, ByteString b) {
     return a.size() == b.size() && a.asReadOnlyByteBuffer().equals(b.asReadOnlyByteBuffer());
   }
 
   /**
-   * A repeated message field is valid protobuf (the last one wins, or both merge) but etcd never sends one;
-   * refused, so that no stored value can ride along next to the one that was opened.
+   * A repeated message field is valid protobuf (the last one wins, or both merge) but etcd never
+   * sends one; refused, so that no stored value can ride along next to the one that was opened.
    */
   private static void requireOnce(int seenAt, String message, String field) throws IOException {
     if (seenAt >= 0) {
@@ -209,16 +226,22 @@ final class WireRangeOpener {
   }
 
   /**
-   * {@code in[from, from + length)} with the opened values in place: sized first, then written once into one array.
+   * {@code in[from, from + length)} with the opened values in place: sized first, then written once
+   * into one array.
    */
-  private static byte[] rewrite(byte[] in, int from, int length, List<OpenedValue> opened) throws StatusException {
+  private static byte[] rewrite(byte[] in, int from, int length, List<OpenedValue> opened)
+      throws StatusException {
     long size = length;
     for (OpenedValue v : opened) {
       int bodyLength = v.newBodyLength();
-      size += CodedOutputStream.computeUInt32SizeNoTag(bodyLength) + bodyLength - (v.bodyEnd - v.lengthAt);
+      size +=
+          CodedOutputStream.computeUInt32SizeNoTag(bodyLength)
+              + bodyLength
+              - (v.bodyEnd - v.lengthAt);
     }
     if (size > Integer.MAX_VALUE - 8) {
-      throw Refusals.refuse(Status.RESOURCE_EXHAUSTED, "the decrypted Range response exceeds 2 GiB");
+      throw Refusals.refuse(
+          Status.RESOURCE_EXHAUSTED, "the decrypted Range response exceeds 2 GiB");
     }
     byte[] out = new byte[(int) size];
     CodedOutputStream w = CodedOutputStream.newInstance(out);
@@ -227,7 +250,8 @@ final class WireRangeOpener {
       for (OpenedValue v : opened) {
         w.writeRawBytes(in, copied, v.lengthAt - copied); // up to this KeyValue, its tag included
         w.writeUInt32NoTag(v.newBodyLength());
-        w.writeRawBytes(in, v.bodyAt, v.valueLengthAt - v.bodyAt); // fields before the value, the value's tag
+        w.writeRawBytes(
+            in, v.bodyAt, v.valueLengthAt - v.bodyAt); // fields before the value, the value's tag
         w.writeUInt32NoTag(v.plaintext.size());
         w.writeRawBytes(v.plaintext);
         w.writeRawBytes(in, v.valueEnd, v.bodyEnd - v.valueEnd); // fields after the value
@@ -236,7 +260,8 @@ final class WireRangeOpener {
       w.writeRawBytes(in, copied, from + length - copied);
       w.checkNoSpaceLeft();
     } catch (IOException e) {
-      throw new IllegalStateException("the rewritten Range response did not fill its computed size", e);
+      throw new IllegalStateException(
+          "the rewritten Range response did not fill its computed size", e);
     }
     return out;
   }

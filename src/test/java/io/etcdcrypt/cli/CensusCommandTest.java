@@ -37,7 +37,8 @@ class CensusCommandTest {
 
   @BeforeEach
   void threeSecretsAndAConfigMap() throws Exception {
-    try (ProxyFixture proxy = ProxyFixture.start(codec(config("secrets", AESGCM_KEY1)), etcd.endpoint());
+    try (ProxyFixture proxy =
+            ProxyFixture.start(codec(config("secrets", AESGCM_KEY1)), etcd.endpoint());
         Client client = proxy.client()) {
       putAll(client, 3, OpsFixtures::secretKey, i -> "v" + i);
     }
@@ -46,17 +47,27 @@ class CensusCommandTest {
 
   private CliRun census(String yaml, String... more) throws Exception {
     Path config = write(dir.resolve("enc.yaml"), yaml);
-    return CliRun.of(CliRun.args(List.of("census", "--endpoints", etcd.endpoint(), "--encryption-provider-config",
-        config.toString()), more));
+    return CliRun.of(
+        CliRun.args(
+            List.of(
+                "census",
+                "--endpoints",
+                etcd.endpoint(),
+                "--encryption-provider-config",
+                config.toString()),
+            more));
   }
 
   @Test
   void jsonIsResourceToLabelToCount() throws Exception {
     CliRun r = census(config("secrets", AESGCM_KEY2_KEY1), "--output", "json");
     assertEquals(0, r.exitCode(), r::toString);
-    assertEquals(counts("configmaps", "identity", 1, "secrets", PREFIX_KEY1, 3), OpsFixtures.censusJson(r.out()));
+    assertEquals(
+        counts("configmaps", "identity", 1, "secrets", PREFIX_KEY1, 3),
+        OpsFixtures.censusJson(r.out()));
 
-    CliRun secretsOnly = census(config("secrets", AESGCM_KEY2_KEY1), "--output", "json", "--resources", "secrets");
+    CliRun secretsOnly =
+        census(config("secrets", AESGCM_KEY2_KEY1), "--output", "json", "--resources", "secrets");
     assertEquals(counts("secrets", PREFIX_KEY1, 3), OpsFixtures.censusJson(secretsOnly.out()));
   }
 
@@ -66,18 +77,27 @@ class CensusCommandTest {
     assertEquals(0, r.exitCode(), r::toString);
     List<String> lines = r.out().lines().toList();
     assertEquals("RESOURCE    STORED AS                VALUES  STATE", lines.get(0));
-    assertEquals("configmaps  identity                      1  plaintext (the resource has no rule)", lines.get(1));
+    assertEquals(
+        "configmaps  identity                      1  plaintext (the resource has no rule)",
+        lines.get(1));
     assertEquals("secrets     k8s:enc:aesgcm:v1:key1:       3  stale", lines.get(2));
     assertTrue(lines.get(4).endsWith(": 3 stale (rewrap rewrites them)"), lines.get(4));
   }
 
   @Test
   void undecryptableValuesAreListedAndExitOne() throws Exception {
-    CliRun r = census(config("secrets", "aesgcm: {keys: [{name: other, secret: '" + OpsFixtures.KEY3 + "'}]}"));
+    CliRun r =
+        census(
+            config(
+                "secrets", "aesgcm: {keys: [{name: other, secret: '" + OpsFixtures.KEY3 + "'}]}"));
     assertEquals(1, r.exitCode(), r::toString);
     assertTrue(r.out().contains("secrets     undecryptable       3  cannot be read"), r.out());
-    assertTrue(r.err().contains("undecryptable: /registry/secrets/ns0/s-00000: no matching key was found for the"
-        + " provided AES transformer"), r.err());
+    assertTrue(
+        r.err()
+            .contains(
+                "undecryptable: /registry/secrets/ns0/s-00000: no matching key was found for the"
+                    + " provided AES transformer"),
+        r.err());
   }
 
   @Test
@@ -93,22 +113,41 @@ class CensusCommandTest {
     TestPki pki = new TestPki(java.nio.file.Files.createDirectories(dir.resolve("pki")), "etcd-ca");
     TestPki.Leaf client = pki.issue("etcd-crypt-proxy");
     try (EtcdProcess tlsEtcd = EtcdProcess.startSingleTls(pki)) {
-      List<String> tls = List.of("--cacert=" + pki.caCert(), "--cert=" + client.cert(), "--key=" + client.key());
-      new Etcdctl(tlsEtcd.clientUrl()).run(CliRun.args(tls, "put", "/registry/secrets/ns/tls", "plain")
-          .toArray(String[]::new)).assertOk();
+      List<String> tls =
+          List.of("--cacert=" + pki.caCert(), "--cert=" + client.cert(), "--key=" + client.key());
+      new Etcdctl(tlsEtcd.clientUrl())
+          .run(CliRun.args(tls, "put", "/registry/secrets/ns/tls", "plain").toArray(String[]::new))
+          .assertOk();
       Path config = write(dir.resolve("tls.yaml"), config("secrets", AESGCM_KEY1, IDENTITY));
-      List<String> common = CliRun.args(tls, "--endpoints", tlsEtcd.clientUrl(), "--encryption-provider-config",
-          config.toString());
+      List<String> common =
+          CliRun.args(
+              tls,
+              "--endpoints",
+              tlsEtcd.clientUrl(),
+              "--encryption-provider-config",
+              config.toString());
 
-      CliRun before = CliRun.of(CliRun.args(CliRun.args(List.of("census"), common.toArray(String[]::new)),
-          "--output", "json"));
+      CliRun before =
+          CliRun.of(
+              CliRun.args(
+                  CliRun.args(List.of("census"), common.toArray(String[]::new)),
+                  "--output",
+                  "json"));
       assertEquals(0, before.exitCode(), before::toString);
       assertEquals(counts("secrets", "identity", 1), OpsFixtures.censusJson(before.out()));
-      CliRun rewrap = CliRun.of(CliRun.args(CliRun.args(List.of("rewrap"), common.toArray(String[]::new)),
-          "--state-file", dir.resolve("s.json").toString()));
+      CliRun rewrap =
+          CliRun.of(
+              CliRun.args(
+                  CliRun.args(List.of("rewrap"), common.toArray(String[]::new)),
+                  "--state-file",
+                  dir.resolve("s.json").toString()));
       assertEquals(0, rewrap.exitCode(), rewrap::toString);
-      CliRun after = CliRun.of(CliRun.args(CliRun.args(List.of("census"), common.toArray(String[]::new)),
-          "--output", "json"));
+      CliRun after =
+          CliRun.of(
+              CliRun.args(
+                  CliRun.args(List.of("census"), common.toArray(String[]::new)),
+                  "--output",
+                  "json"));
       assertEquals(counts("secrets", PREFIX_KEY1, 1), OpsFixtures.censusJson(after.out()));
     }
   }

@@ -19,7 +19,8 @@ class CheckConfigCommandTest {
 
   private static final String KEY16 = "P3fqRREKNdXNRpKj2cvsBA==";
   private static final String KEY32 = "DoKJyPzloQdKfNdybeAfpdMzYIWxYHepxH7XbvX8xFw=";
-  private static final String HEADER = "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n";
+  private static final String HEADER =
+      "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n";
 
   @TempDir Path dir;
 
@@ -41,21 +42,34 @@ class CheckConfigCommandTest {
 
   @Test
   void validConfigPrintsOneLinePerRuleAndExitsZero() throws Exception {
-    Path file = write(HEADER + "resources:\n"
-        + "- resources: [secrets, configmaps]\n"
-        + "  providers:\n"
-        + "  - aesgcm: {keys: [{name: key1, secret: '" + KEY16 + "'}, {name: key2, secret: '" + KEY32 + "'}]}\n"
-        + "  - identity: {}\n"
-        + "- resources: ['*.apps']\n"
-        + "  providers:\n"
-        + "  - kms: {apiVersion: v2, name: vault, endpoint: 'unix:///@kms', timeout: 1m30s}\n"
-        + "  - kms: {name: legacy, endpoint: 'unix:///run/kms.sock', cachesize: -1}\n"
-        + "  - secretbox: {keys: [{name: box, secret: '" + KEY32 + "'}]}\n"
-        + "  - aescbc: {keys: [{name: cbc, secret: '" + KEY16 + "'}]}\n");
+    Path file =
+        write(
+            HEADER
+                + "resources:\n"
+                + "- resources: [secrets, configmaps]\n"
+                + "  providers:\n"
+                + "  - aesgcm: {keys: [{name: key1, secret: '"
+                + KEY16
+                + "'}, {name: key2, secret: '"
+                + KEY32
+                + "'}]}\n"
+                + "  - identity: {}\n"
+                + "- resources: ['*.apps']\n"
+                + "  providers:\n"
+                + "  - kms: {apiVersion: v2, name: vault, endpoint: 'unix:///@kms', timeout: 1m30s}\n"
+                + "  - kms: {name: legacy, endpoint: 'unix:///run/kms.sock', cachesize: -1}\n"
+                + "  - secretbox: {keys: [{name: box, secret: '"
+                + KEY32
+                + "'}]}\n"
+                + "  - aescbc: {keys: [{name: cbc, secret: '"
+                + KEY16
+                + "'}]}\n");
 
     assertEquals(0, run("check-config", file.toString()), err::toString);
 
-    assertEquals(String.join(System.lineSeparator(),
+    assertEquals(
+        String.join(
+            System.lineSeparator(),
             "secrets,configmaps: aesgcm(keys: key1,key2) -> identity",
             "*.apps: kms(apiVersion: v2, name: vault, endpoint: unix:///@kms, timeout: 1m30s)"
                 + " -> kms(apiVersion: v1, name: legacy, endpoint: unix:///run/kms.sock, cachesize: -1, timeout: 3s)"
@@ -68,30 +82,41 @@ class CheckConfigCommandTest {
 
   @Test
   void invalidConfigPrintsEveryErrorToStderrAndExitsOne() throws Exception {
-    Path file = write(HEADER + "resources:\n"
-        + "- resources: [Secrets]\n"
-        + "  providers:\n"
-        + "  - aesgcm: {keys: [{name: k, secret: 'c2VjcmV0IGlzIHNlY3VyZSBmb28='}]}\n"
-        + "- resources: ['*.*']\n  providers: [{identity: {}}]\n"
-        + "- resources: [pods]\n  providers: [{identity: {}}]\n");
+    Path file =
+        write(
+            HEADER
+                + "resources:\n"
+                + "- resources: [Secrets]\n"
+                + "  providers:\n"
+                + "  - aesgcm: {keys: [{name: k, secret: 'c2VjcmV0IGlzIHNlY3VyZSBmb28='}]}\n"
+                + "- resources: ['*.*']\n  providers: [{identity: {}}]\n"
+                + "- resources: [pods]\n  providers: [{identity: {}}]\n");
 
     assertEquals(1, run("check-config", file.toString()));
 
     assertEquals("", out.toString());
     String stderr = err.toString();
     assertTrue(stderr.contains(file.toString()), stderr);
-    assertTrue(stderr.contains("resources[0].resources[0]: \"Secrets\": resource names must not contain capital"),
+    assertTrue(
+        stderr.contains(
+            "resources[0].resources[0]: \"Secrets\": resource names must not contain capital"),
         stderr);
-    assertTrue(stderr.contains("resources[0].providers[0].aesgcm.keys[0].secret: secret must be base64 of 16, 24 or"
-        + " 32 bytes, got 20 bytes"), stderr);
-    assertTrue(stderr.contains("resources[2].resources[0]: resource \"pods\" is masked by earlier rule \"*.*\""),
+    assertTrue(
+        stderr.contains(
+            "resources[0].providers[0].aesgcm.keys[0].secret: secret must be base64 of 16, 24 or"
+                + " 32 bytes, got 20 bytes"),
+        stderr);
+    assertTrue(
+        stderr.contains(
+            "resources[2].resources[0]: resource \"pods\" is masked by earlier rule \"*.*\""),
         stderr);
     assertFalse(stderr.contains("c2VjcmV0IGlzIHNlY3VyZSBmb28="), stderr);
   }
 
   @Test
   void warningsGoToStderrWithoutFailing() throws Exception {
-    Path file = write(HEADER + "resources:\n- resources: [secret]\n  providers: [{identity: {}}]\n");
+    Path file =
+        write(HEADER + "resources:\n- resources: [secret]\n  providers: [{identity: {}}]\n");
     assertEquals(0, run("check-config", file.toString()));
     assertEquals("secret: identity" + System.lineSeparator(), out.toString());
     assertTrue(err.toString().startsWith("warning: resources[0].resources[0]: "), err.toString());
@@ -99,11 +124,15 @@ class CheckConfigCommandTest {
 
   @Test
   void automaticReloadMakesV1NamesUnique() throws Exception {
-    Path file = write(HEADER + "resources:\n- resources: [secrets]\n  providers:\n"
-        + "  - kms: {name: k, endpoint: 'unix:///a'}\n  - kms: {name: k, endpoint: 'unix:///b'}\n");
+    Path file =
+        write(
+            HEADER
+                + "resources:\n- resources: [secrets]\n  providers:\n"
+                + "  - kms: {name: k, endpoint: 'unix:///a'}\n  - kms: {name: k, endpoint: 'unix:///b'}\n");
     assertEquals(0, run("check-config", file.toString()));
     assertEquals(1, run("check-config", "--automatic-reload", file.toString()));
-    assertTrue(err.toString().contains("resources[0].providers[1].kms.name: duplicate KMS provider name"),
+    assertTrue(
+        err.toString().contains("resources[0].providers[1].kms.name: duplicate KMS provider name"),
         err.toString());
   }
 

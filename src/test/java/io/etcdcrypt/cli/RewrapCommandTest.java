@@ -46,7 +46,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code rewrap} end to end: data written through a proxy with the old configuration, rewrapped with the new. */
+/**
+ * {@code rewrap} end to end: data written through a proxy with the old configuration, rewrapped
+ * with the new.
+ */
 @RealComponents
 class RewrapCommandTest {
 
@@ -59,8 +62,14 @@ class RewrapCommandTest {
   @TempDir Path dir;
 
   private List<String> base(String command, Path config) {
-    List<String> args = new ArrayList<>(List.of(command, "--endpoints", etcd.endpoint(),
-        "--encryption-provider-config", config.toString()));
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                command,
+                "--endpoints",
+                etcd.endpoint(),
+                "--encryption-provider-config",
+                config.toString()));
     if (command.equals("rewrap")) {
       args.addAll(List.of("--state-file", dir.resolve("rewrap-state.json").toString()));
     }
@@ -77,13 +86,18 @@ class RewrapCommandTest {
     return OpsFixtures.censusJson(r.out());
   }
 
-  private static void populate(EncryptionCodec codec, int n, IntFunction<String> values) throws Exception {
-    try (ProxyFixture proxy = ProxyFixture.start(codec, etcd.endpoint()); Client client = proxy.client()) {
+  private static void populate(EncryptionCodec codec, int n, IntFunction<String> values)
+      throws Exception {
+    try (ProxyFixture proxy = ProxyFixture.start(codec, etcd.endpoint());
+        Client client = proxy.client()) {
       putAll(client, n, OpsFixtures::secretKey, values);
     }
   }
 
-  /** Clients updating secrets through a proxy while a rewrap runs; remembers each key's last written value. */
+  /**
+   * Clients updating secrets through a proxy while a rewrap runs; remembers each key's last written
+   * value.
+   */
   private static final class Writers implements AutoCloseable {
     final Map<String, String> last = new ConcurrentHashMap<>();
     final AtomicLong writes = new AtomicLong();
@@ -94,24 +108,29 @@ class RewrapCommandTest {
     Writers(Client client, int count, int keys) {
       for (int t = 0; t < count; t++) {
         int id = t;
-        Thread th = new Thread(() -> {
-          Random random = new Random(id);
-          for (long n = 0; running.get(); n++) {
-            int i = random.nextInt(keys / count) * count + id; // each key has one writer: "last" is well defined
-            String key = secretKey(i);
-            String value = "writer" + id + "-" + n;
-            try {
-              client.getKVClient().put(bs(key), bs(value)).get(10, TimeUnit.SECONDS);
-              last.put(key, value);
-              writes.incrementAndGet();
-            } catch (Exception e) {
-              synchronized (errors) {
-                errors.add(e);
-              }
-              return;
-            }
-          }
-        }, "writer-" + t);
+        Thread th =
+            new Thread(
+                () -> {
+                  Random random = new Random(id);
+                  for (long n = 0; running.get(); n++) {
+                    int i =
+                        random.nextInt(keys / count) * count
+                            + id; // each key has one writer: "last" is well defined
+                    String key = secretKey(i);
+                    String value = "writer" + id + "-" + n;
+                    try {
+                      client.getKVClient().put(bs(key), bs(value)).get(10, TimeUnit.SECONDS);
+                      last.put(key, value);
+                      writes.incrementAndGet();
+                    } catch (Exception e) {
+                      synchronized (errors) {
+                        errors.add(e);
+                      }
+                      return;
+                    }
+                  }
+                },
+                "writer-" + t);
         th.start();
         threads.add(th);
       }
@@ -128,8 +147,9 @@ class RewrapCommandTest {
     }
   }
 
-  private static void assertEveryValueIsTheLastWritten(Client client, int n, IntFunction<String> original,
-      Map<String, String> last) throws Exception {
+  private static void assertEveryValueIsTheLastWritten(
+      Client client, int n, IntFunction<String> original, Map<String, String> last)
+      throws Exception {
     Map<String, String> stored = OpsFixtures.getAll(client, "/registry/secrets/");
     assertEquals(n, stored.size());
     for (int i = 0; i < n; i++) {
@@ -148,7 +168,8 @@ class RewrapCommandTest {
 
     CliRun run;
     Writers writers;
-    try (ProxyFixture proxy = ProxyFixture.start(codec(NEW), etcd.endpoint()); Client client = proxy.client()) {
+    try (ProxyFixture proxy = ProxyFixture.start(codec(NEW), etcd.endpoint());
+        Client client = proxy.client()) {
       try (Writers w = new Writers(client, 3, n)) {
         writers = w;
         Await.until("writers to get going", Duration.ofSeconds(20), () -> w.writes.get() > 50);
@@ -160,8 +181,13 @@ class RewrapCommandTest {
     assertEquals(n, raw.assertAllStoredWith("/registry/secrets/", PREFIX_KEY2));
     assertEquals(counts("secrets", PREFIX_KEY2, n), census(newConfig));
     assertTrue(run.out().contains("verified by a census at revision"), run.out());
-    assertFalse(Files.exists(dir.resolve("rewrap-state.json")), "a completed run removes its state");
-    System.out.println("rotation with " + writers.writes.get() + " concurrent writes: " + run.out().lines().findFirst().orElse(""));
+    assertFalse(
+        Files.exists(dir.resolve("rewrap-state.json")), "a completed run removes its state");
+    System.out.println(
+        "rotation with "
+            + writers.writes.get()
+            + " concurrent writes: "
+            + run.out().lines().findFirst().orElse(""));
   }
 
   @Test
@@ -178,14 +204,18 @@ class RewrapCommandTest {
       assertEquals(counts("secrets", "k8s:enc:kms:v2:kms1: key_id=kek-1", n), census(newConfig));
 
       plugin.addKek("kek-2");
-      Await.until("the plugin uses kek-2", Duration.ofSeconds(10), () -> plugin.currentKekId().equals("kek-2"));
+      Await.until(
+          "the plugin uses kek-2",
+          Duration.ofSeconds(10),
+          () -> plugin.currentKekId().equals("kek-2"));
       assertEquals(counts("secrets", "k8s:enc:kms:v2:kms1: key_id=kek-1", n), census(newConfig));
       run = rewrap(newConfig);
       assertEquals(0, run.exitCode(), run::toString);
       assertEquals(counts("secrets", "k8s:enc:kms:v2:kms1: key_id=kek-2", n), census(newConfig));
 
       try (KmsProviders factory = new KmsProviders();
-          ProxyFixture proxy = ProxyFixture.start(codec(config("secrets", kms), factory), etcd.endpoint());
+          ProxyFixture proxy =
+              ProxyFixture.start(codec(config("secrets", kms), factory), etcd.endpoint());
           Client client = proxy.client()) {
         for (int i = 0; i < n; i += 17) {
           assertEquals("cbc-" + i, get(client, secretKey(i)));
@@ -208,7 +238,8 @@ class RewrapCommandTest {
     assertEquals(0, run.exitCode(), run::toString);
     assertEquals(counts("configmaps", "identity", 1, "secrets", PREFIX_KEY1, 50), census(config));
     assertEquals("not covered", raw.stored("/registry/configmaps/ns/cm"));
-    try (ProxyFixture proxy = ProxyFixture.start(codec(config("secrets", AESGCM_KEY1)), etcd.endpoint());
+    try (ProxyFixture proxy =
+            ProxyFixture.start(codec(config("secrets", AESGCM_KEY1)), etcd.endpoint());
         Client client = proxy.client()) {
       assertEquals("plain-42", get(client, secretKey(42)));
     }
@@ -223,7 +254,9 @@ class RewrapCommandTest {
     CliRun run = rewrap(config, "--dry-run");
 
     assertEquals(1, run.exitCode(), run::toString);
-    assertTrue(run.out().contains("dry run: 30 values would be rewritten, nothing was written"), run.out());
+    assertTrue(
+        run.out().contains("dry run: 30 values would be rewritten, nothing was written"),
+        run.out());
     assertEquals(revision, raw.revision(), "nothing was written");
     assertFalse(Files.exists(dir.resolve("rewrap-state.json")));
 
@@ -256,33 +289,45 @@ class RewrapCommandTest {
     populate(codec(OLD), n, i -> "v" + i);
     Path config = write(dir.resolve("new.yaml"), NEW);
     Path state = dir.resolve("rewrap-state.json");
-    List<String> args = CliRun.args(base("rewrap", config), "--rate", "300", "--progress-interval", "1");
+    List<String> args =
+        CliRun.args(base("rewrap", config), "--rate", "300", "--progress-interval", "1");
 
-    try (JavaProcess child = JavaProcess.start(dir.resolve("child.log"), Map.of(), args.toArray(String[]::new))) {
-      Await.until("saved progress and a progress line", Duration.ofSeconds(30),
-          () -> readQuietly(state).contains("\"after\"") && child.output().contains("rewrap progress:"));
+    try (JavaProcess child =
+        JavaProcess.start(dir.resolve("child.log"), Map.of(), args.toArray(String[]::new))) {
+      Await.until(
+          "saved progress and a progress line",
+          Duration.ofSeconds(30),
+          () ->
+              readQuietly(state).contains("\"after\"")
+                  && child.output().contains("rewrap progress:"));
       child.close(); // SIGTERM: the shutdown hook stops the run and saves its progress
       assertFalse(child.isAlive());
     }
     Map<String, KeyValue> afterKill = raw.all("/registry/secrets/");
     List<String> doneBefore = new ArrayList<>();
-    afterKill.forEach((k, kv) -> {
-      if (kv.getValue().toStringUtf8().startsWith(PREFIX_KEY2)) {
-        doneBefore.add(k);
-      }
-    });
-    assertTrue(!doneBefore.isEmpty() && doneBefore.size() < n, "killed mid-way: " + doneBefore.size());
+    afterKill.forEach(
+        (k, kv) -> {
+          if (kv.getValue().toStringUtf8().startsWith(PREFIX_KEY2)) {
+            doneBefore.add(k);
+          }
+        });
+    assertTrue(
+        !doneBefore.isEmpty() && doneBefore.size() < n, "killed mid-way: " + doneBefore.size());
 
     CliRun rerun = rewrap(config);
     assertEquals(0, rerun.exitCode(), rerun::toString);
     java.util.regex.Matcher m =
-        java.util.regex.Pattern.compile("^rewrap: (\\d+) keys read .*: (\\d+) rewritten").matcher(rerun.out());
+        java.util.regex.Pattern.compile("^rewrap: (\\d+) keys read .*: (\\d+) rewritten")
+            .matcher(rerun.out());
     assertTrue(m.find(), rerun.out());
-    assertTrue(Integer.parseInt(m.group(1)) < n, "the rerun skips what the killed run saved: " + rerun.out());
+    assertTrue(
+        Integer.parseInt(m.group(1)) < n,
+        "the rerun skips what the killed run saved: " + rerun.out());
     assertEquals(n - doneBefore.size(), Integer.parseInt(m.group(2)), rerun.out());
     assertEquals(n, raw.assertAllStoredWith("/registry/secrets/", PREFIX_KEY2));
     for (String k : doneBefore) {
-      assertEquals(afterKill.get(k).getModRevision(), raw.kv(k).getModRevision(), k + " rewritten twice");
+      assertEquals(
+          afterKill.get(k).getModRevision(), raw.kv(k).getModRevision(), k + " rewritten twice");
     }
   }
 
@@ -303,12 +348,18 @@ class RewrapCommandTest {
     CliRun run = rewrap(config);
 
     assertEquals(1, run.exitCode(), run::toString);
-    assertTrue(run.err().contains(
-        "/registry/secrets/ns/lost: no matching key was found for the provided AES transformer"), run.err());
+    assertTrue(
+        run.err()
+            .contains(
+                "/registry/secrets/ns/lost: no matching key was found for the provided AES transformer"),
+        run.err());
     assertTrue(run.out().contains("1 undecryptable"), run.out());
-    assertEquals("k8s:enc:aesgcm:v1:gone:0123456789abcdef0123456789abcdef", raw.stored("/registry/secrets/ns/lost"));
+    assertEquals(
+        "k8s:enc:aesgcm:v1:gone:0123456789abcdef0123456789abcdef",
+        raw.stored("/registry/secrets/ns/lost"));
     for (int i = 0; i < 5; i++) {
-      assertTrue(raw.stored(secretKey(i)).startsWith(PREFIX_KEY2), "the readable values are rewrapped");
+      assertTrue(
+          raw.stored(secretKey(i)).startsWith(PREFIX_KEY2), "the readable values are rewrapped");
     }
   }
 
@@ -317,19 +368,28 @@ class RewrapCommandTest {
     Path good = write(dir.resolve("new.yaml"), NEW);
     CliRun unknownResource = rewrap(good, "--resources", "foos.apps");
     assertEquals(2, unknownResource.exitCode(), unknownResource::toString);
-    assertTrue(unknownResource.err().contains("the etcd key prefix of \"foos.apps\" is not known"),
+    assertTrue(
+        unknownResource.err().contains("the etcd key prefix of \"foos.apps\" is not known"),
         unknownResource.err());
 
     Path bad = write(dir.resolve("bad.yaml"), config("secrets", "aesgcm: {keys: []}"));
     CliRun invalid = rewrap(bad);
     assertEquals(2, invalid.exitCode(), invalid::toString);
-    assertTrue(invalid.err().startsWith("rewrap: invalid --encryption-provider-config"), invalid.err());
+    assertTrue(
+        invalid.err().startsWith("rewrap: invalid --encryption-provider-config"), invalid.err());
 
     CliRun negative = rewrap(good, "--rate", "-1");
     assertEquals(2, negative.exitCode(), negative::toString);
 
-    CliRun noKms = rewrap(write(dir.resolve("kms.yaml"),
-        config("secrets", kmsV2("absent", "unix://" + dir.toAbsolutePath().resolve("none.sock")))), "--kms-wait", "1");
+    CliRun noKms =
+        rewrap(
+            write(
+                dir.resolve("kms.yaml"),
+                config(
+                    "secrets",
+                    kmsV2("absent", "unix://" + dir.toAbsolutePath().resolve("none.sock")))),
+            "--kms-wait",
+            "1");
     assertEquals(2, noKms.exitCode(), noKms::toString);
     assertTrue(noKms.err().contains("kms-provider absent"), noKms.err());
   }
@@ -345,7 +405,8 @@ class RewrapCommandTest {
     long elapsed;
     CliRun run;
     Writers writers;
-    try (ProxyFixture proxy = ProxyFixture.start(codec(NEW), etcd.endpoint()); Client client = proxy.client()) {
+    try (ProxyFixture proxy = ProxyFixture.start(codec(NEW), etcd.endpoint());
+        Client client = proxy.client()) {
       try (Writers w = new Writers(client, 1, n)) {
         writers = w;
         Await.until("the writer to get going", Duration.ofSeconds(20), () -> w.writes.get() > 20);
@@ -357,8 +418,9 @@ class RewrapCommandTest {
       assertEveryValueIsTheLastWritten(client, n, original, writers.last);
     }
     assertEquals(n, raw.assertAllStoredWith("/registry/secrets/", PREFIX_KEY2));
-    System.out.printf("REWRAP 10000 secrets with a concurrent writer (%d writes meanwhile): %.1f s (rewrap command,"
-        + " including the verifying census); %s%n", writers.writes.get(), elapsed / 1e9,
-        run.out().lines().findFirst().orElse(""));
+    System.out.printf(
+        "REWRAP 10000 secrets with a concurrent writer (%d writes meanwhile): %.1f s (rewrap command,"
+            + " including the verifying census); %s%n",
+        writers.writes.get(), elapsed / 1e9, run.out().lines().findFirst().orElse(""));
   }
 }

@@ -28,9 +28,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The {@code serve} command as an operator runs it, in its own JVM: it serves, reports health, applies a
- * rotated key from a changed configuration file without a restart, keeps the running configuration when the
- * file is broken, and re-encrypts stale values that clients read.
+ * The {@code serve} command as an operator runs it, in its own JVM: it serves, reports health,
+ * applies a rotated key from a changed configuration file without a restart, keeps the running
+ * configuration when the file is broken, and re-encrypts stale values that clients read.
  */
 @RealComponents
 class ServeCommandTest {
@@ -44,7 +44,8 @@ class ServeCommandTest {
     for (String key : keys) {
       k.append(k.length() == 0 ? "" : ", ").append(key);
     }
-    return String.join("\n",
+    return String.join(
+        "\n",
         "apiVersion: apiserver.config.k8s.io/v1",
         "kind: EncryptionConfiguration",
         "resources:",
@@ -63,8 +64,10 @@ class ServeCommandTest {
 
   private static int status(String url) {
     try {
-      return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
-          HttpResponse.BodyHandlers.discarding()).statusCode();
+      return http.send(
+              HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
+              HttpResponse.BodyHandlers.discarding())
+          .statusCode();
     } catch (IOException e) {
       return -1;
     } catch (InterruptedException e) {
@@ -73,12 +76,21 @@ class ServeCommandTest {
     }
   }
 
-  /** The {@code serve} process's count of configuration files it read and rejected, from its /metrics. */
+  /**
+   * The {@code serve} process's count of configuration files it read and rejected, from its
+   * /metrics.
+   */
   private static double rejectedReloads(String metricsUrl) {
     try {
-      String text = http.send(HttpRequest.newBuilder(URI.create(metricsUrl)).timeout(Duration.ofSeconds(5)).build(),
-          HttpResponse.BodyHandlers.ofString()).body();
-      return PrometheusText.parse(text).sum(MetricNames.CONFIG_RELOADS, "status", MetricNames.RELOAD_FAILURE);
+      String text =
+          http.send(
+                  HttpRequest.newBuilder(URI.create(metricsUrl))
+                      .timeout(Duration.ofSeconds(5))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      return PrometheusText.parse(text)
+          .sum(MetricNames.CONFIG_RELOADS, "status", MetricNames.RELOAD_FAILURE);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (InterruptedException e) {
@@ -95,44 +107,85 @@ class ServeCommandTest {
     Files.writeString(file, config(key1));
     int port = FreePorts.next();
     int admin = FreePorts.next();
-    try (JavaProcess serve = JavaProcess.start(dir.resolve("serve.log"), Map.of(),
-        "serve", "--listen-addr", "127.0.0.1:" + port, "--endpoints", etcd.endpoint(),
-        "--encryption-provider-config", file.toString(), "--metrics-addr", "127.0.0.1:" + admin,
-        "--encryption-provider-config-automatic-reload", "--rewrite-stale-on-read", "--log-format", "json")) {
+    try (JavaProcess serve =
+        JavaProcess.start(
+            dir.resolve("serve.log"),
+            Map.of(),
+            "serve",
+            "--listen-addr",
+            "127.0.0.1:" + port,
+            "--endpoints",
+            etcd.endpoint(),
+            "--encryption-provider-config",
+            file.toString(),
+            "--metrics-addr",
+            "127.0.0.1:" + admin,
+            "--encryption-provider-config-automatic-reload",
+            "--rewrite-stale-on-read",
+            "--log-format",
+            "json")) {
       String readyz = "http://127.0.0.1:" + admin + "/readyz";
-      Await.until("serve ready:\n" + serve.output(), Duration.ofSeconds(30), () -> status(readyz) == 200);
+      Await.until(
+          "serve ready:\n" + serve.output(), Duration.ofSeconds(30), () -> status(readyz) == 200);
       assertEquals(200, status("http://127.0.0.1:" + admin + "/livez"));
 
       Etcdctl proxy = new Etcdctl("127.0.0.1:" + port);
       Etcdctl raw = new Etcdctl(etcd.endpoint());
       String old = "/registry/secrets/serve/old";
       proxy.run("put", old, "written-under-key1").assertOk();
-      assertTrue(raw.run("get", old, "--print-value-only").assertOk().stdout().startsWith("k8s:enc:aesgcm:v1:key1:"));
+      assertTrue(
+          raw.run("get", old, "--print-value-only")
+              .assertOk()
+              .stdout()
+              .startsWith("k8s:enc:aesgcm:v1:key1:"));
 
       // Rotate: key2 first (it encrypts), key1 kept to read old data. No restart.
       replace(file, config(key2, key1));
       String fresh = "/registry/secrets/serve/fresh";
-      Await.until("the rotated configuration to be applied", Duration.ofSeconds(30), () -> {
-        proxy.run("put", fresh, "new").assertOk();
-        return raw.run("get", fresh, "--print-value-only").stdout().startsWith("k8s:enc:aesgcm:v1:key2:");
-      });
+      Await.until(
+          "the rotated configuration to be applied",
+          Duration.ofSeconds(30),
+          () -> {
+            proxy.run("put", fresh, "new").assertOk();
+            return raw.run("get", fresh, "--print-value-only")
+                .stdout()
+                .startsWith("k8s:enc:aesgcm:v1:key2:");
+          });
 
       // Reading the old value finds it stale: the proxy rewrites it under key2 in the background.
-      assertEquals("written-under-key1", proxy.run("get", old, "--print-value-only").assertOk().stdout().trim());
-      Await.until("the stale value to be rewritten", Duration.ofSeconds(30),
-          () -> raw.run("get", old, "--print-value-only").stdout().startsWith("k8s:enc:aesgcm:v1:key2:"));
-      assertEquals("written-under-key1", proxy.run("get", old, "--print-value-only").assertOk().stdout().trim());
+      assertEquals(
+          "written-under-key1",
+          proxy.run("get", old, "--print-value-only").assertOk().stdout().trim());
+      Await.until(
+          "the stale value to be rewritten",
+          Duration.ofSeconds(30),
+          () ->
+              raw.run("get", old, "--print-value-only")
+                  .stdout()
+                  .startsWith("k8s:enc:aesgcm:v1:key2:"));
+      assertEquals(
+          "written-under-key1",
+          proxy.run("get", old, "--print-value-only").assertOk().stdout().trim());
 
       // A broken file keeps the running configuration.
       String metrics = "http://127.0.0.1:" + admin + "/metrics";
       double rejectedBefore = rejectedReloads(metrics);
-      Files.writeString(file, "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources: [");
-      Await.until("serve to read and reject the broken file", Duration.ofSeconds(30),
+      Files.writeString(
+          file,
+          "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources: [");
+      Await.until(
+          "serve to read and reject the broken file",
+          Duration.ofSeconds(30),
           () -> rejectedReloads(metrics) > rejectedBefore);
       proxy.run("put", fresh, "still-key2").assertOk();
-      assertTrue(raw.run("get", fresh, "--print-value-only").stdout().startsWith("k8s:enc:aesgcm:v1:key2:"));
+      assertTrue(
+          raw.run("get", fresh, "--print-value-only")
+              .stdout()
+              .startsWith("k8s:enc:aesgcm:v1:key2:"));
       assertEquals(200, status(readyz));
-      assertTrue(serve.output().contains("\"level\":\"ERROR\"") || serve.output().contains("\"level\":\"WARN\""),
+      assertTrue(
+          serve.output().contains("\"level\":\"ERROR\"")
+              || serve.output().contains("\"level\":\"WARN\""),
           "the rejected file must be logged:\n" + serve.output());
     }
   }

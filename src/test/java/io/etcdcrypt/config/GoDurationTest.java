@@ -37,7 +37,8 @@ class GoDurationTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "s", "3", "1.5", "3x", "3 s", ".s", "-", "1h-1m", "3S", "9999999999h", "1e3s"})
+  @ValueSource(
+      strings = {"", "s", "3", "1.5", "3x", "3 s", ".s", "-", "1h-1m", "3S", "9999999999h", "1e3s"})
   void rejectsAnythingElse(String text) {
     assertThrows(GoDuration.InvalidDurationException.class, () -> GoDuration.parse(text));
   }

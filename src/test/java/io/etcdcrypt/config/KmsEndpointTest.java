@@ -35,9 +35,22 @@ class KmsEndpointTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {
-    "", "/var/run/kms.sock", "tcp://127.0.0.1:9000", "http://x/y", "unix:", "unix://", "unix://host",
-    "unix:relative.sock", "unix:///@", "unix:///bad%zzescape", "unix:///a\nb", ":///x", "1unix:///x"})
+  @ValueSource(
+      strings = {
+        "",
+        "/var/run/kms.sock",
+        "tcp://127.0.0.1:9000",
+        "http://x/y",
+        "unix:",
+        "unix://",
+        "unix://host",
+        "unix:relative.sock",
+        "unix:///@",
+        "unix:///bad%zzescape",
+        "unix:///a\nb",
+        ":///x",
+        "1unix:///x"
+      })
   void rejects(String endpoint) {
     assertThrows(KmsEndpoint.InvalidEndpointException.class, () -> KmsEndpoint.parse(endpoint));
   }

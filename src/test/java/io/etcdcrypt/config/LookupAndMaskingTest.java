@@ -22,7 +22,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The masking check between rules and {@link EncryptionConfiguration#providersFor}'s lookup order. */
+/**
+ * The masking check between rules and {@link EncryptionConfiguration#providersFor}'s lookup order.
+ */
 class LookupAndMaskingTest {
 
   /** A document with one rule per list, each rule having a lone identity provider. */
@@ -35,15 +37,17 @@ class LookupAndMaskingTest {
   }
 
   @ParameterizedTest(name = "{0} then {1}")
-  @CsvSource(delimiter = '|', value = {
-    "['*.'] | [secrets] | resource \"secrets\" is masked by earlier rule \"*.\"",
-    "['*.*'] | [secrets] | resource \"secrets\" is masked by earlier rule \"*.*\"",
-    "['*.apps'] | [deployments.apps] | resource \"deployments.apps\" is masked by earlier rule \"*.apps\"",
-    "['*.*'] | ['*.apps'] | resource \"*.apps\" is masked by earlier rule \"*.*\"",
-    "['*.'] | ['*.'] | resource \"*.\" is masked by earlier rule \"*.\"",
-    "['*.*'] | ['*.*'] | resource \"*.*\" is masked by earlier rule \"*.*\"",
-    "['*.*'] | [widgets.example.com] | resource \"widgets.example.com\" is masked by earlier rule \"*.*\"",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "['*.'] | [secrets] | resource \"secrets\" is masked by earlier rule \"*.\"",
+        "['*.*'] | [secrets] | resource \"secrets\" is masked by earlier rule \"*.*\"",
+        "['*.apps'] | [deployments.apps] | resource \"deployments.apps\" is masked by earlier rule \"*.apps\"",
+        "['*.*'] | ['*.apps'] | resource \"*.apps\" is masked by earlier rule \"*.*\"",
+        "['*.'] | ['*.'] | resource \"*.\" is masked by earlier rule \"*.\"",
+        "['*.*'] | ['*.*'] | resource \"*.*\" is masked by earlier rule \"*.*\"",
+        "['*.*'] | [widgets.example.com] | resource \"widgets.example.com\" is masked by earlier rule \"*.*\"",
+      })
   void aResourceCoveredByAnEarlierWildcardIsMasked(String first, String second, String message) {
     List<ConfigError> errors = errors(rules(first, second));
     assertEquals(List.of(new ConfigError("resources[1].resources[0]", message)), errors);
@@ -51,22 +55,31 @@ class LookupAndMaskingTest {
 
   @Test
   void maskingIsReportedForEveryMaskedResource() {
-    List<ConfigError> errors = errors(rules("['*.apps']", "[configmaps, deployments.apps]", "['*.*']",
-        "[secrets, jobs.batch]"));
-    assertEquals(List.of("resources[1].resources[1]", "resources[3].resources[0]", "resources[3].resources[1]"),
+    List<ConfigError> errors =
+        errors(
+            rules(
+                "['*.apps']",
+                "[configmaps, deployments.apps]",
+                "['*.*']",
+                "[secrets, jobs.batch]"));
+    assertEquals(
+        List.of(
+            "resources[1].resources[1]", "resources[3].resources[0]", "resources[3].resources[1]"),
         errors.stream().map(ConfigError::path).toList());
   }
 
   @ParameterizedTest(name = "{0} then {1}")
-  @CsvSource(delimiter = '|', value = {
-    "[events] | ['*.*']",
-    "[secrets] | ['*.']",
-    "[deployments.apps] | ['*.apps']",
-    "['*.apps'] | [secrets]",
-    "['*.'] | [deployments.apps]",
-    "['*.apps'] | ['*.batch']",
-    "[secrets] | [secrets]",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "[events] | ['*.*']",
+        "[secrets] | ['*.']",
+        "[deployments.apps] | ['*.apps']",
+        "['*.apps'] | [secrets]",
+        "['*.'] | [deployments.apps]",
+        "['*.apps'] | ['*.batch']",
+        "[secrets] | [secrets]",
+      })
   void specificBeforeWildcardOrOtherGroupsAreFine(String first, String second) {
     assertDoesNotThrow(() -> parse(rules(first, second)));
   }
@@ -74,7 +87,8 @@ class LookupAndMaskingTest {
   @Test
   void lookupOrderIsExactThenGroupWildcardThenEverything() throws Exception {
     EncryptionConfiguration config =
-        EncryptionConfigLoader.parse(resource("valid/wildcards.yaml"), "wildcards.yaml", LoadOptions.defaults());
+        EncryptionConfigLoader.parse(
+            resource("valid/wildcards.yaml"), "wildcards.yaml", LoadOptions.defaults());
 
     assertRule(config, "events", "events", Identity.class);
     assertRule(config, "secrets", "secrets", AesGcm.class);
@@ -84,7 +98,8 @@ class LookupAndMaskingTest {
     assertRule(config, "configmaps", "*.", AesCbc.class);
     assertRule(config, "leases.coordination.k8s.io", "*.*", Kms.class);
     assertRule(config, "gadgets.example.com", "*.*", Kms.class);
-    assertEquals(2, config.providersFor(GroupResource.parse("jobs.batch")).orElseThrow().providers().size());
+    assertEquals(
+        2, config.providersFor(GroupResource.parse("jobs.batch")).orElseThrow().providers().size());
   }
 
   @Test
@@ -97,10 +112,17 @@ class LookupAndMaskingTest {
 
   @Test
   void providersOfAResourceListedInSeveralRulesAreConcatenatedInFileOrder() throws Exception {
-    EncryptionConfiguration config = parse(doc("resources:\n"
-        + "- resources: [secrets]\n  providers: [{aesgcm: {keys: [{name: a, secret: '" + KEY16 + "'}]}}]\n"
-        + "- resources: [configmaps, secrets]\n  providers: [{aescbc: {keys: [{name: b, secret: '" + KEY32 + "'}]}},"
-        + " {identity: {}}]\n"));
+    EncryptionConfiguration config =
+        parse(
+            doc(
+                "resources:\n"
+                    + "- resources: [secrets]\n  providers: [{aesgcm: {keys: [{name: a, secret: '"
+                    + KEY16
+                    + "'}]}}]\n"
+                    + "- resources: [configmaps, secrets]\n  providers: [{aescbc: {keys: [{name: b, secret: '"
+                    + KEY32
+                    + "'}]}},"
+                    + " {identity: {}}]\n"));
 
     ResolvedRule secrets = config.providersFor(GroupResource.parse("secrets")).orElseThrow();
     assertEquals("secrets", secrets.configName());
@@ -118,10 +140,14 @@ class LookupAndMaskingTest {
   @Test
   void resourceSpellingsOfTheSameGroupResourceShareARule() throws Exception {
     EncryptionConfiguration config = parse(rules("['secrets.']"));
-    assertEquals("secrets", config.providersFor(GroupResource.parse("secrets")).orElseThrow().configName());
+    assertEquals(
+        "secrets", config.providersFor(GroupResource.parse("secrets")).orElseThrow().configName());
   }
 
-  private static void assertRule(EncryptionConfiguration config, String resource, String rule,
+  private static void assertRule(
+      EncryptionConfiguration config,
+      String resource,
+      String rule,
       Class<? extends ProviderConfig> firstProvider) {
     ResolvedRule resolved = config.providersFor(GroupResource.parse(resource)).orElseThrow();
     assertEquals(rule, resolved.configName(), resource);

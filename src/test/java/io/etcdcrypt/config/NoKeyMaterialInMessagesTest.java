@@ -13,11 +13,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Whatever is wrong with a secret, neither it nor its decoded bytes may appear in an error or in toString. */
+/**
+ * Whatever is wrong with a secret, neither it nor its decoded bytes may appear in an error or in
+ * toString.
+ */
 class NoKeyMaterialInMessagesTest {
 
   /** Looks like a key: 20 bytes, so of no allowed length. */
   private static final String WRONG_LENGTH = "c2VjcmV0IGlzIHNlY3VyZSBmb28=";
+
   private static final String NOT_BASE64 = "hunter2-is-my-password!";
 
   private static void assertNoSecretIn(String text, String... secrets) {
@@ -34,11 +38,25 @@ class NoKeyMaterialInMessagesTest {
   @ParameterizedTest
   @ValueSource(strings = {"aescbc", "aesgcm", "secretbox"})
   void badSecretsAreNotEchoed(String provider) {
-    String yaml = doc("resources:\n- resources: [secrets]\n  providers:\n  - " + provider + ":\n      keys:\n"
-        + "      - {name: a, secret: '" + WRONG_LENGTH + "'}\n"
-        + "      - {name: b, secret: '" + NOT_BASE64 + "'}\n"
-        + "      - {name: c, secret: " + KEY32 + ", secrte: " + KEY32 + "}\n"
-        + "      - {name: d, " + KEY32 + ": x}\n");
+    String yaml =
+        doc(
+            "resources:\n- resources: [secrets]\n  providers:\n  - "
+                + provider
+                + ":\n      keys:\n"
+                + "      - {name: a, secret: '"
+                + WRONG_LENGTH
+                + "'}\n"
+                + "      - {name: b, secret: '"
+                + NOT_BASE64
+                + "'}\n"
+                + "      - {name: c, secret: "
+                + KEY32
+                + ", secrte: "
+                + KEY32
+                + "}\n"
+                + "      - {name: d, "
+                + KEY32
+                + ": x}\n");
     ConfigException e = assertThrows(ConfigException.class, () -> parse(yaml));
     assertTrue(e.errors().size() >= 4, e::getMessage);
     assertNoSecretIn(e.getMessage(), WRONG_LENGTH, NOT_BASE64, KEY32);
@@ -47,8 +65,12 @@ class NoKeyMaterialInMessagesTest {
 
   @Test
   void aSecretOnALineWithASyntaxErrorIsNotEchoed() {
-    String yaml = doc("resources:\n- resources: [secrets]\n  providers:\n  - aesgcm:\n      keys:\n"
-        + "      - {name: a, secret: '" + KEY32 + "\n");
+    String yaml =
+        doc(
+            "resources:\n- resources: [secrets]\n  providers:\n  - aesgcm:\n      keys:\n"
+                + "      - {name: a, secret: '"
+                + KEY32
+                + "\n");
     ConfigException e = assertThrows(ConfigException.class, () -> parse(yaml));
     assertTrue(e.getMessage().contains("YAML syntax error"), e.getMessage());
     assertNoSecretIn(e.getMessage(), KEY32);
@@ -56,20 +78,31 @@ class NoKeyMaterialInMessagesTest {
 
   @Test
   void aSecretOfTheWrongTypeIsNotEchoed() {
-    String yaml = doc("resources:\n- resources: [secrets]\n  providers:\n  - aesgcm:\n      keys:\n"
-        + "      - {name: a, secret: 1234567890123456789012}\n");
+    String yaml =
+        doc(
+            "resources:\n- resources: [secrets]\n  providers:\n  - aesgcm:\n      keys:\n"
+                + "      - {name: a, secret: 1234567890123456789012}\n");
     ConfigException e = assertThrows(ConfigException.class, () -> parse(yaml));
     assertNoSecretIn(e.getMessage(), "1234567890123456789012");
   }
 
   @Test
   void theLoadedModelDoesNotPrintKeys() throws Exception {
-    EncryptionConfiguration config = parse(doc("resources:\n- resources: [secrets]\n  providers:\n"
-        + "  - aesgcm: {keys: [{name: a, secret: '" + KEY32 + "'}]}\n"
-        + "  - secretbox: {keys: [{name: b, secret: '" + KEY32 + "'}]}\n"));
-    String printed = config + " " + config.rules() + " " + config.providersFor(GroupResource.parse("secrets"));
+    EncryptionConfiguration config =
+        parse(
+            doc(
+                "resources:\n- resources: [secrets]\n  providers:\n"
+                    + "  - aesgcm: {keys: [{name: a, secret: '"
+                    + KEY32
+                    + "'}]}\n"
+                    + "  - secretbox: {keys: [{name: b, secret: '"
+                    + KEY32
+                    + "'}]}\n"));
+    String printed =
+        config + " " + config.rules() + " " + config.providersFor(GroupResource.parse("secrets"));
     assertTrue(printed.contains("redacted"), printed);
     assertNoSecretIn(printed, KEY32);
-    assertFalse(printed.contains(java.util.Arrays.toString(Base64.getDecoder().decode(KEY32))), printed);
+    assertFalse(
+        printed.contains(java.util.Arrays.toString(Base64.getDecoder().decode(KEY32))), printed);
   }
 }

@@ -13,13 +13,13 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
-import org.snakeyaml.engine.v2.api.Load;
-import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
 
 class ResourceResolverTest {
 
@@ -33,20 +33,28 @@ class ResourceResolverTest {
     return resolver.resolve(b(key));
   }
 
-  /** Rows of encryption-format.md §6: config name, scope, key with {@code <ns>} and {@code <name>} placeholders. */
+  /**
+   * Rows of encryption-format.md §6: config name, scope, key with {@code <ns>} and {@code <name>}
+   * placeholders.
+   */
   static Stream<Arguments> section6Table() {
     String csv = new String(TestConfigs.resource("resource-key-table.csv"), StandardCharsets.UTF_8);
-    return csv.lines().filter(l -> !l.startsWith("#") && !l.isBlank()).map(l -> {
-      String[] cells = l.split(",");
-      return Arguments.of(cells[0], cells[1], cells[2]);
-    });
+    return csv.lines()
+        .filter(l -> !l.startsWith("#") && !l.isBlank())
+        .map(
+            l -> {
+              String[] cells = l.split(",");
+              return Arguments.of(cells[0], cells[1], cells[2]);
+            });
   }
 
   @ParameterizedTest(name = "{0}: {2}")
   @MethodSource("section6Table")
-  void everyRowOfTheTableResolvesToItsConfigName(String configName, String scope, String keyPattern) {
+  void everyRowOfTheTableResolvesToItsConfigName(
+      String configName, String scope, String keyPattern) {
     GroupResource expected = GroupResource.parse(configName);
-    String key = keyPattern.replace("<ns>", "kube-system").replace("<name>", "obj-1.example:with.dots");
+    String key =
+        keyPattern.replace("<ns>", "kube-system").replace("<name>", "obj-1.example:with.dots");
     assertEquals(Optional.of(expected), resolve(key));
     assertEquals(scope.equals("ns") ? 1 : 0, keyPattern.split("<ns>", -1).length - 1);
   }
@@ -59,7 +67,9 @@ class ResourceResolverTest {
   @Test
   void keysOfTheSharedFormatVectorsResolve() throws Exception {
     Path vectors = io.etcdcrypt.testing.FormatVectors.file();
-    Map<?, ?> doc = (Map<?, ?>) new Load(LoadSettings.builder().build()).loadFromString(Files.readString(vectors));
+    Map<?, ?> doc =
+        (Map<?, ?>)
+            new Load(LoadSettings.builder().build()).loadFromString(Files.readString(vectors));
     int checked = 0;
     for (Object v : (List<?>) doc.get("vectors")) {
       String key = (String) ((Map<?, ?>) v).get("etcd_key");
@@ -67,7 +77,8 @@ class ResourceResolverTest {
         assertEquals(Optional.of(GroupResource.parse("secrets")), resolve(key), key);
         checked++;
       } else {
-        assertEquals(Optional.empty(), resolve(key), key); // upstream unit-test keys such as "bamboo"
+        assertEquals(
+            Optional.empty(), resolve(key), key); // upstream unit-test keys such as "bamboo"
       }
     }
     assertTrue(checked > 0);
@@ -77,7 +88,8 @@ class ResourceResolverTest {
   @MethodSource("section6Table")
   void keyPrefixesForEveryRowMatchTheTable(String configName, String scope, String keyPattern) {
     String prefix = keyPattern.substring(0, keyPattern.indexOf('<'));
-    assertTrue(resolver.keyPrefixesFor(GroupResource.parse(configName)).contains(prefix),
+    assertTrue(
+        resolver.keyPrefixesFor(GroupResource.parse(configName)).contains(prefix),
         () -> resolver.keyPrefixesFor(GroupResource.parse(configName)) + " lacks " + prefix);
   }
 
@@ -121,56 +133,63 @@ class ResourceResolverTest {
 
   @Test
   void servicesPrefixIsTheSpecsPathOnly() {
-    assertEquals(List.of("/registry/services/specs/"), resolver.keyPrefixesFor(GroupResource.parse("services")));
-    assertEquals(List.of("/registry/services/endpoints/"), resolver.keyPrefixesFor(GroupResource.parse("endpoints")));
+    assertEquals(
+        List.of("/registry/services/specs/"),
+        resolver.keyPrefixesFor(GroupResource.parse("services")));
+    assertEquals(
+        List.of("/registry/services/endpoints/"),
+        resolver.keyPrefixesFor(GroupResource.parse("endpoints")));
   }
 
   /**
-   * kube-apiserver writes these through its raw storage factory, without a transformer: they are plaintext whatever
-   * the configuration says, and the unknown-segment rule must not turn them into core resources.
+   * kube-apiserver writes these through its raw storage factory, without a transformer: they are
+   * plaintext whatever the configuration says, and the unknown-segment rule must not turn them into
+   * core resources.
    */
   @ParameterizedTest
-  @ValueSource(strings = {
-    "/registry/ranges/serviceips",
-    "/registry/ranges/secondaryserviceips",
-    "/registry/ranges/servicenodeports",
-    "/registry/masterleases/10.0.0.1",
-    "/registry/peerserverleases/kube-apiserver-abc",
-    "/registry/health",
-    "/registry/health/x",
-  })
+  @ValueSource(
+      strings = {
+        "/registry/ranges/serviceips",
+        "/registry/ranges/secondaryserviceips",
+        "/registry/ranges/servicenodeports",
+        "/registry/masterleases/10.0.0.1",
+        "/registry/peerserverleases/kube-apiserver-abc",
+        "/registry/health",
+        "/registry/health/x",
+      })
   void rawStorageKeysNeverResolve(String key) {
     assertEquals(Optional.empty(), resolve(key));
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {
-    "compact_rev_key",
-    "/registry",
-    "/registry/",
-    "/registry/health",
-    "/registry/secrets",
-    "/registry/secrets/",
-    "/registry/services",
-    "/registry/services/",
-    "/registry/services/specs",
-    "/registry/services/specs/",
-    "/registry/services/other/ns/x",
-    "/registry/services/endpoints/",
-    "/registry/services/endpoints",
-    "/registry/example.com/widgets",
-    "/registry/example.com/widgets/",
-    "/registry/example.com/",
-    "/registry/example.com//x",
-    "/registry//secrets/x",
-    "/registrysecrets/ns/x",
-    "/other/secrets/ns/x",
-    "registry/secrets/ns/x",
-    "/REGISTRY/secrets/ns/x",
-    "/registry/foo",
-    "/registry/foo/",
-    "",
-  })
+  @ValueSource(
+      strings = {
+        "compact_rev_key",
+        "/registry",
+        "/registry/",
+        "/registry/health",
+        "/registry/secrets",
+        "/registry/secrets/",
+        "/registry/services",
+        "/registry/services/",
+        "/registry/services/specs",
+        "/registry/services/specs/",
+        "/registry/services/other/ns/x",
+        "/registry/services/endpoints/",
+        "/registry/services/endpoints",
+        "/registry/example.com/widgets",
+        "/registry/example.com/widgets/",
+        "/registry/example.com/",
+        "/registry/example.com//x",
+        "/registry//secrets/x",
+        "/registrysecrets/ns/x",
+        "/other/secrets/ns/x",
+        "registry/secrets/ns/x",
+        "/REGISTRY/secrets/ns/x",
+        "/registry/foo",
+        "/registry/foo/",
+        "",
+      })
   void keysThatAreNotObjectsDoNotResolve(String key) {
     assertEquals(Optional.empty(), resolve(key));
   }
@@ -184,19 +203,23 @@ class ResourceResolverTest {
 
   @Test
   void keyPrefixesWhereNoKeyResolves() {
-    // A non-core built-in group: kube-apiserver would store it group-less, somewhere this table does not know.
+    // A non-core built-in group: kube-apiserver would store it group-less, somewhere this table
+    // does not know.
     assertEquals(List.of(), resolver.keyPrefixesFor(GroupResource.parse("foos.apps")));
     // A core name whose path belongs to another resource.
     assertEquals(List.of(), resolver.keyPrefixesFor(GroupResource.parse("minions")));
     assertEquals(List.of(), resolver.keyPrefixesFor(GroupResource.parse("ranges")));
     assertEquals(List.of(), resolver.keyPrefixesFor(GroupResource.parse("masterleases")));
-    assertEquals(List.of("/registry/minions/"), resolver.keyPrefixesFor(GroupResource.parse("nodes")));
+    assertEquals(
+        List.of("/registry/minions/"), resolver.keyPrefixesFor(GroupResource.parse("nodes")));
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"*.", "*.*", "*.apps", "secrets.*"})
   void wildcardsHaveNoKeyPrefix(String wildcard) {
-    assertThrows(IllegalArgumentException.class, () -> resolver.keyPrefixesFor(GroupResource.parse(wildcard)));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> resolver.keyPrefixesFor(GroupResource.parse(wildcard)));
   }
 
   @ParameterizedTest(name = "''{0}'' -> {1}")
@@ -220,19 +243,24 @@ class ResourceResolverTest {
   @Test
   void customPrefix() {
     ResourceResolver custom = new ResourceResolver("/custom");
-    assertEquals(Optional.of(GroupResource.parse("secrets")), custom.resolve(b("/custom/secrets/ns/s")));
+    assertEquals(
+        Optional.of(GroupResource.parse("secrets")), custom.resolve(b("/custom/secrets/ns/s")));
     assertEquals(Optional.of(GroupResource.parse("nodes")), custom.resolve(b("/custom/minions/n")));
     assertEquals(Optional.empty(), custom.resolve(b("/registry/secrets/ns/s")));
     assertEquals(Optional.empty(), custom.resolve(b("/custom/health")));
-    assertEquals(List.of("/custom/secrets/"), custom.keyPrefixesFor(GroupResource.parse("secrets")));
-    assertEquals(List.of("/custom/example.com/widgets/"),
+    assertEquals(
+        List.of("/custom/secrets/"), custom.keyPrefixesFor(GroupResource.parse("secrets")));
+    assertEquals(
+        List.of("/custom/example.com/widgets/"),
         custom.keyPrefixesFor(GroupResource.parse("widgets.example.com")));
   }
 
   @Test
   void prefixWithoutLeadingSlash() {
     ResourceResolver r = new ResourceResolver("registry");
-    assertEquals(Optional.of(GroupResource.parse("deployments.apps")), r.resolve(b("/registry/deployments/ns/d")));
+    assertEquals(
+        Optional.of(GroupResource.parse("deployments.apps")),
+        r.resolve(b("/registry/deployments/ns/d")));
     assertEquals(Optional.empty(), r.resolve(b("registry/deployments/ns/d")));
   }
 
@@ -248,20 +276,25 @@ class ResourceResolverTest {
   void byteStringOverloadAgrees() {
     ByteString key = ByteString.copyFromUtf8("/registry/deployments/ns/x");
     assertEquals(Optional.of(GroupResource.parse("deployments.apps")), resolver.resolve(key));
-    assertEquals(Optional.of(GroupResource.parse("widgets.example.com")),
-        resolver.resolve(ByteString.copyFromUtf8("/registry/example.com/widgets/ns/w").substring(0)));
+    assertEquals(
+        Optional.of(GroupResource.parse("widgets.example.com")),
+        resolver.resolve(
+            ByteString.copyFromUtf8("/registry/example.com/widgets/ns/w").substring(0)));
   }
 
   @Test
   void manyDistinctCustomResourcesResolveCorrectlyThroughTheCache() {
-    // Far more distinct group-resources than cache slots, twice, so that entries collide and are replaced.
+    // Far more distinct group-resources than cache slots, twice, so that entries collide and are
+    // replaced.
     for (int round = 0; round < 2; round++) {
       for (int i = 0; i < 3000; i++) {
         String group = "g" + i + ".example.com";
         String resource = "r" + (i % 7);
-        assertEquals(Optional.of(new GroupResource(group, resource)),
+        assertEquals(
+            Optional.of(new GroupResource(group, resource)),
             resolve("/registry/" + group + "/" + resource + "/ns/name-" + i));
-        assertEquals(Optional.of(new GroupResource("", "u" + i)), resolve("/registry/u" + i + "/x"));
+        assertEquals(
+            Optional.of(new GroupResource("", "u" + i)), resolve("/registry/u" + i + "/x"));
       }
     }
   }

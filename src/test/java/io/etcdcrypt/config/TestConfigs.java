@@ -10,10 +10,12 @@ import java.util.List;
 /** Small helpers for writing configurations inline in tests. */
 final class TestConfigs {
 
-  static final String HEADER = "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n";
+  static final String HEADER =
+      "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n";
 
   /** 16, 24 and 32 random bytes, base64; test-only keys. */
   static final String KEY16 = "P3fqRREKNdXNRpKj2cvsBA==";
+
   static final String KEY24 = "IUZNvmQ9V4p97H84HIGapOr9JnOh52Eh";
   static final String KEY32 = "DoKJyPzloQdKfNdybeAfpdMzYIWxYHepxH7XbvX8xFw=";
 
@@ -33,7 +35,8 @@ final class TestConfigs {
   }
 
   static List<ConfigError> errors(String yaml, LoadOptions options) {
-    return assertThrows(ConfigException.class, () -> EncryptionConfigLoader.parse(yaml, "test.yaml", options))
+    return assertThrows(
+            ConfigException.class, () -> EncryptionConfigLoader.parse(yaml, "test.yaml", options))
         .errors();
   }
 
@@ -50,7 +53,8 @@ final class TestConfigs {
 
   /** One rule for {@code secrets} with the given provider entries (each a YAML flow mapping). */
   static String secretsWith(String... providers) {
-    StringBuilder sb = new StringBuilder(HEADER).append("resources:\n- resources: [secrets]\n  providers:\n");
+    StringBuilder sb =
+        new StringBuilder(HEADER).append("resources:\n- resources: [secrets]\n  providers:\n");
     for (String p : providers) {
       sb.append("  - ").append(p).append('\n');
     }

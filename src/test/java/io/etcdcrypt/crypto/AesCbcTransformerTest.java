@@ -32,8 +32,10 @@ class AesCbcTransformerTest {
     for (int size : PLAINTEXT_SIZES) {
       byte[] plaintext = pseudoRandom(size, size);
       byte[] stored = cbc.seal(plaintext, ETCD_KEY);
-      // IV + plaintext + 1..16 bytes of padding (a whole block when the length is a multiple of 16).
-      assertEquals(16 + size + (16 - size % 16), stored.length, "stored size for plaintext of " + size);
+      // IV + plaintext + 1..16 bytes of padding (a whole block when the length is a multiple of
+      // 16).
+      assertEquals(
+          16 + size + (16 - size % 16), stored.length, "stored size for plaintext of " + size);
       Decrypted d = cbc.open(stored, ETCD_KEY);
       assertArrayEquals(plaintext, d.plaintext(), "plaintext of " + size);
       assertFalse(d.stale());
@@ -65,22 +67,28 @@ class AesCbcTransformerTest {
 
   @Test
   void rejectsPartialBlocks() {
-    assertFails(new AesCbcTransformer(KEY), new byte[16 + 17], "the stored data is not a multiple of the block size");
+    assertFails(
+        new AesCbcTransformer(KEY),
+        new byte[16 + 17],
+        "the stored data is not a multiple of the block size");
   }
 
   @Test
   void rejectsAnIvWithoutCiphertext() {
-    assertFails(new AesCbcTransformer(KEY), new byte[16], "invalid PKCS7 data (empty or not padded)");
+    assertFails(
+        new AesCbcTransformer(KEY), new byte[16], "invalid PKCS7 data (empty or not padded)");
   }
 
   @Test
   void reportsPaddingErrorsWithUpstreamMessages() throws Exception {
     byte[] zeroPad = new byte[16];
-    assertFails(new AesCbcTransformer(KEY), rawCbc(zeroPad), "invalid PKCS7 data (empty or not padded)");
+    assertFails(
+        new AesCbcTransformer(KEY), rawCbc(zeroPad), "invalid PKCS7 data (empty or not padded)");
 
     byte[] tooLong = new byte[16];
     tooLong[15] = 17;
-    assertFails(new AesCbcTransformer(KEY), rawCbc(tooLong), "invalid PKCS7 data (empty or not padded)");
+    assertFails(
+        new AesCbcTransformer(KEY), rawCbc(tooLong), "invalid PKCS7 data (empty or not padded)");
 
     byte[] inconsistent = new byte[16];
     inconsistent[14] = 1;
@@ -90,7 +98,8 @@ class AesCbcTransformerTest {
 
   @Test
   void acceptsPaddingLongerThanABlockLikeUpstream() throws Exception {
-    // Upstream checks 1 <= p <= len(data), not p <= 16: two blocks of 0x20 bytes decrypt to an empty plaintext.
+    // Upstream checks 1 <= p <= len(data), not p <= 16: two blocks of 0x20 bytes decrypt to an
+    // empty plaintext.
     byte[] twoBlocksOfPadding = new byte[32];
     Arrays.fill(twoBlocksOfPadding, (byte) 32);
     Decrypted d = new AesCbcTransformer(KEY).open(rawCbc(twoBlocksOfPadding), ETCD_KEY);
@@ -99,15 +108,18 @@ class AesCbcTransformerTest {
 
   @Test
   void detectsTamperingOnlyWhenItBreaksThePadding() throws Exception {
-    byte[] plaintext = pseudoRandom(55, 1); // 7 bytes in the last block, then 9 bytes of padding 0x09
+    byte[] plaintext =
+        pseudoRandom(55, 1); // 7 bytes in the last block, then 9 bytes of padding 0x09
     byte[] stored = new AesCbcTransformer(KEY, pinnedTo(IV)).seal(plaintext, ETCD_KEY);
 
-    // Flipping the low bit of the second-to-last block's last byte turns the final padding byte 9 into 8.
+    // Flipping the low bit of the second-to-last block's last byte turns the final padding byte 9
+    // into 8.
     byte[] paddingBroken = stored.clone();
     paddingBroken[stored.length - 17] ^= 1;
     assertFails(new AesCbcTransformer(KEY), paddingBroken, "invalid padding on input");
 
-    // Without a MAC, a flipped IV bit silently flips the same plaintext bit: the weakness upstream documents.
+    // Without a MAC, a flipped IV bit silently flips the same plaintext bit: the weakness upstream
+    // documents.
     byte[] ivFlipped = stored.clone();
     ivFlipped[0] ^= 1;
     byte[] opened = new AesCbcTransformer(KEY).open(ivFlipped, ETCD_KEY).plaintext();
@@ -125,10 +137,14 @@ class AesCbcTransformerTest {
 
   @Test
   void toStringRedactsTheKey() {
-    assertEquals("AesCbcTransformer[AES-256-CBC, key redacted]", new AesCbcTransformer(KEY).toString());
+    assertEquals(
+        "AesCbcTransformer[AES-256-CBC, key redacted]", new AesCbcTransformer(KEY).toString());
   }
 
-  /** {@code IV || AES-CBC-NoPadding(KEY, IV, blocks)}: lets a test choose the decrypted padding bytes. */
+  /**
+   * {@code IV || AES-CBC-NoPadding(KEY, IV, blocks)}: lets a test choose the decrypted padding
+   * bytes.
+   */
   private static byte[] rawCbc(byte[] blocks) throws Exception {
     Cipher c = Cipher.getInstance("AES/CBC/NoPadding");
     c.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(KEY, "AES"), new IvParameterSpec(IV));

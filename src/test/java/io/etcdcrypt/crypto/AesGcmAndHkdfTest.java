@@ -38,14 +38,17 @@ class AesGcmAndHkdfTest {
     byte[] framed = new byte[32 + body.length];
     System.arraycopy(body, 0, framed, 32, body.length);
     assertArrayEquals(utf8("after a header"), gcm.open(framed, 32, ETCD_KEY));
-    TransformException e = assertThrows(TransformException.class, () -> gcm.open(framed, framed.length - 11, ETCD_KEY));
+    TransformException e =
+        assertThrows(
+            TransformException.class, () -> gcm.open(framed, framed.length - 11, ETCD_KEY));
     assertEquals("the stored data was shorter than the required size", e.getMessage());
   }
 
   @Test
   void refusesNoncesOfTheWrongSize() {
     AesGcm gcm = AesGcm.forKey(new byte[16]);
-    assertThrows(IllegalArgumentException.class, () -> gcm.seal(new byte[16], new byte[1], ETCD_KEY));
+    assertThrows(
+        IllegalArgumentException.class, () -> gcm.seal(new byte[16], new byte[1], ETCD_KEY));
   }
 
   @Test
@@ -67,14 +70,20 @@ class AesGcmAndHkdfTest {
                 + "efe3d6ff6a1ef6ee9a5003b9833b3043cec1e47b35175b151107a8d2416b0e29"
                 + "6bbf66b5d102fcefdf9a78f293d271");
     byte[] key = Hkdf.expandSha256(seed, Arrays.copyOf(body, 32), 32);
-    assertEquals("6e58b7659c304b0c382f42f16bd700465def1dead80bf6f1bf1d52073bdb0c00", HEX.formatHex(key));
-    assertArrayEquals(utf8("pandas are the best"), AesGcm.forKey(key).open(body, 32, utf8("bamboo")));
+    assertEquals(
+        "6e58b7659c304b0c382f42f16bd700465def1dead80bf6f1bf1d52073bdb0c00", HEX.formatHex(key));
+    assertArrayEquals(
+        utf8("pandas are the best"), AesGcm.forKey(key).open(body, 32, utf8("bamboo")));
   }
 
   @Test
   void hkdfRejectsImpossibleRequests() {
-    assertThrows(IllegalArgumentException.class, () -> Hkdf.expandSha256(new byte[0], new byte[1], 32));
-    assertThrows(IllegalArgumentException.class, () -> Hkdf.expandSha256(new byte[32], new byte[1], 0));
-    assertThrows(IllegalArgumentException.class, () -> Hkdf.expandSha256(new byte[32], new byte[1], 255 * 32 + 1));
+    assertThrows(
+        IllegalArgumentException.class, () -> Hkdf.expandSha256(new byte[0], new byte[1], 32));
+    assertThrows(
+        IllegalArgumentException.class, () -> Hkdf.expandSha256(new byte[32], new byte[1], 0));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> Hkdf.expandSha256(new byte[32], new byte[1], 255 * 32 + 1));
   }
 }

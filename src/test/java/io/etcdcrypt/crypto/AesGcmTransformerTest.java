@@ -70,7 +70,9 @@ class AesGcmTransformerTest {
     for (int n = 0; n < 12; n++) {
       assertFails(gcm, new byte[n], ETCD_KEY, "the stored data was shorter than the required size");
     }
-    for (int n = 12; n < 28; n++) { // a nonce but no room for a tag: GCM's own authentication failure
+    for (int n = 12;
+        n < 28;
+        n++) { // a nonce but no room for a tag: GCM's own authentication failure
       assertFails(gcm, new byte[n], ETCD_KEY, AUTH_FAILED);
     }
   }
@@ -98,7 +100,8 @@ class AesGcmTransformerTest {
   void refusesToSealTwiceInARowWithTheSameNonce() throws Exception {
     AesGcmTransformer gcm = new AesGcmTransformer(KEY, pinnedTo(NONCE));
     gcm.seal(new byte[3], ETCD_KEY);
-    TransformException e = assertThrows(TransformException.class, () -> gcm.seal(new byte[3], ETCD_KEY));
+    TransformException e =
+        assertThrows(TransformException.class, () -> gcm.seal(new byte[3], ETCD_KEY));
     assertTrue(e.getMessage().contains("reuse"), e.getMessage());
   }
 
@@ -109,18 +112,21 @@ class AesGcmTransformerTest {
     Throwable[] failure = new Throwable[1];
     for (int t = 0; t < threads.length; t++) {
       int seed = t;
-      threads[t] = new Thread(() -> {
-        try {
-          for (int i = 0; i < 500; i++) {
-            byte[] plaintext = pseudoRandom(64 + i, seed * 1000L + i);
-            assertArrayEquals(plaintext, gcm.open(gcm.seal(plaintext, ETCD_KEY), ETCD_KEY).plaintext());
-          }
-        } catch (Throwable e) {
-          synchronized (failure) {
-            failure[0] = e;
-          }
-        }
-      });
+      threads[t] =
+          new Thread(
+              () -> {
+                try {
+                  for (int i = 0; i < 500; i++) {
+                    byte[] plaintext = pseudoRandom(64 + i, seed * 1000L + i);
+                    assertArrayEquals(
+                        plaintext, gcm.open(gcm.seal(plaintext, ETCD_KEY), ETCD_KEY).plaintext());
+                  }
+                } catch (Throwable e) {
+                  synchronized (failure) {
+                    failure[0] = e;
+                  }
+                }
+              });
       threads[t].start();
     }
     for (Thread t : threads) {
@@ -145,7 +151,8 @@ class AesGcmTransformerTest {
   @Test
   void toStringRedactsTheKey() {
     assertEquals(
-        "AesGcmTransformer[AesGcm[AES-128-GCM, key redacted]]", new AesGcmTransformer(new byte[16]).toString());
+        "AesGcmTransformer[AesGcm[AES-128-GCM, key redacted]]",
+        new AesGcmTransformer(new byte[16]).toString());
   }
 
   private static void assertFails(LocalTransformer t, byte[] stored, byte[] aad, String message) {

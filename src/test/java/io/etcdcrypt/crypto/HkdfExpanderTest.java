@@ -15,7 +15,10 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** The per-PRK expander KMS v2 derives its per-value keys with: the same bytes as the one-shot HKDF-Expand. */
+/**
+ * The per-PRK expander KMS v2 derives its per-value keys with: the same bytes as the one-shot
+ * HKDF-Expand.
+ */
 class HkdfExpanderTest {
 
   private static final HexFormat HEX = HexFormat.of();
@@ -43,17 +46,20 @@ class HkdfExpanderTest {
       List<Future<Boolean>> results = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
         int thread = t;
-        results.add(pool.submit(() -> {
-          for (int i = 0; i < 200; i++) {
-            byte[] info = new byte[32];
-            info[0] = (byte) thread;
-            info[1] = (byte) i;
-            if (!java.util.Arrays.equals(Hkdf.expandSha256(seed, info, 32), expander.expand(info, 32))) {
-              return false;
-            }
-          }
-          return true;
-        }));
+        results.add(
+            pool.submit(
+                () -> {
+                  for (int i = 0; i < 200; i++) {
+                    byte[] info = new byte[32];
+                    info[0] = (byte) thread;
+                    info[1] = (byte) i;
+                    if (!java.util.Arrays.equals(
+                        Hkdf.expandSha256(seed, info, 32), expander.expand(info, 32))) {
+                      return false;
+                    }
+                  }
+                  return true;
+                }));
       }
       for (Future<Boolean> r : results) {
         assertTrue(r.get(30, TimeUnit.SECONDS));
@@ -76,6 +82,7 @@ class HkdfExpanderTest {
   @Test
   void refusesAnEmptyPrkAndRedactsIt() {
     assertThrows(IllegalArgumentException.class, () -> new Hkdf.Sha256Expander(new byte[0]));
-    assertEquals("Hkdf.Sha256Expander[prk redacted]", new Hkdf.Sha256Expander(new byte[32]).toString());
+    assertEquals(
+        "Hkdf.Sha256Expander[prk redacted]", new Hkdf.Sha256Expander(new byte[32]).toString());
   }
 }

@@ -15,7 +15,15 @@ class IdentityTransformerTest {
   private final IdentityTransformer identity = IdentityTransformer.INSTANCE;
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "{\"kind\":\"Secret\"}", "k8s\u0000\n\u000fv1", "k8s:enc", "k8s:encx", "K8S:ENC:aesgcm"})
+  @ValueSource(
+      strings = {
+        "",
+        "{\"kind\":\"Secret\"}",
+        "k8s\u0000\n\u000fv1",
+        "k8s:enc",
+        "k8s:encx",
+        "K8S:ENC:aesgcm"
+      })
   void storesAndReadsPlaintextUnchanged(String value) throws Exception {
     byte[] bytes = utf8(value);
     assertArrayEquals(bytes, identity.seal(bytes, ETCD_KEY));
@@ -25,9 +33,11 @@ class IdentityTransformerTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"k8s:enc:", "k8s:enc:aesgcm:v1:key1:xyz", "k8s:enc:kms:v2:p:", "k8s:enc:unknown"})
+  @ValueSource(
+      strings = {"k8s:enc:", "k8s:enc:aesgcm:v1:key1:xyz", "k8s:enc:kms:v2:p:", "k8s:enc:unknown"})
   void refusesEncryptedData(String value) {
-    TransformException e = assertThrows(TransformException.class, () -> identity.open(utf8(value), ETCD_KEY));
+    TransformException e =
+        assertThrows(TransformException.class, () -> identity.open(utf8(value), ETCD_KEY));
     assertEquals("identity transformer tried to read encrypted data", e.getMessage());
   }
 }

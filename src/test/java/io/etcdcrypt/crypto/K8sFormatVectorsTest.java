@@ -1,6 +1,5 @@
 package io.etcdcrypt.crypto;
 
-import io.etcdcrypt.testing.Sync;
 import static io.etcdcrypt.crypto.TestBytes.pinnedTo;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -15,6 +14,7 @@ import io.etcdcrypt.kms.KmsVectorChecks;
 import io.etcdcrypt.testing.FormatVectors;
 import io.etcdcrypt.testing.FormatVectors.Vector;
 import io.etcdcrypt.testing.RealComponents;
+import io.etcdcrypt.testing.Sync;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -27,11 +27,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Every stored value in {@code shared/testdata/k8s-format-vectors.json} must open to its plaintext (unless its note
- * says it must fail), and re-encrypting with the same key and nonce must give the same bytes.
+ * Every stored value in {@code shared/testdata/k8s-format-vectors.json} must open to its plaintext
+ * (unless its note says it must fail), and re-encrypting with the same key and nonce must give the
+ * same bytes.
  *
- * <p>One case per vector; {@link #check} dispatches on the provider family. KMS families are checked by the KMS
- * package ({@link io.etcdcrypt.kms.KmsVectorChecks}) through the base64 mock plugin.
+ * <p>One case per vector; {@link #check} dispatches on the provider family. KMS families are
+ * checked by the KMS package ({@link io.etcdcrypt.kms.KmsVectorChecks}) through the base64 mock
+ * plugin.
  */
 @RealComponents
 class K8sFormatVectorsTest {
@@ -47,27 +49,43 @@ class K8sFormatVectorsTest {
       case "aescbc", "aesgcm", "secretbox" -> checkLocalProvider(v);
       case "aesgcm-body" -> checkGcmBody(v);
       case "kms-v1", "kms-v2", "kms-v2-hkdf-body" -> KmsVectorChecks.check(v);
-      default -> fail("vector " + v.id() + " has provider '" + v.provider() + "' that no check covers: add one");
+      default ->
+          fail(
+              "vector "
+                  + v.id()
+                  + " has provider '"
+                  + v.provider()
+                  + "' that no check covers: add one");
     }
   }
 
-  /** Guards against a vector file (or a switch) that silently skips everything this package owns. */
+  /**
+   * Guards against a vector file (or a switch) that silently skips everything this package owns.
+   */
   @Test
   void vectorFileCoversEveryLocalProvider() throws IOException {
     Set<String> providers = vectors().stream().map(Vector::provider).collect(Collectors.toSet());
-    assertTrue(providers.containsAll(Set.of("aescbc", "aesgcm", "secretbox", "aesgcm-body")), providers::toString);
-    assertTrue(providers.containsAll(Set.of("kms-v1", "kms-v2", "kms-v2-hkdf-body")), providers::toString);
-    assertTrue(vectors().stream().anyMatch(Vector::mustFail), "expected a vector that must fail to open");
+    assertTrue(
+        providers.containsAll(Set.of("aescbc", "aesgcm", "secretbox", "aesgcm-body")),
+        providers::toString);
+    assertTrue(
+        providers.containsAll(Set.of("kms-v1", "kms-v2", "kms-v2-hkdf-body")), providers::toString);
+    assertTrue(
+        vectors().stream().anyMatch(Vector::mustFail), "expected a vector that must fail to open");
   }
 
-  /** A full stored value (prefix included) of an aescbc, aesgcm or secretbox provider with one key. */
+  /**
+   * A full stored value (prefix included) of an aescbc, aesgcm or secretbox provider with one key.
+   */
   private static void checkLocalProvider(Vector v) throws Exception {
     ProviderConfig config = providerWithOneKey(v);
     byte[] aad = v.associatedData();
-    PrefixTransformers chain = ProviderChains.forProviders(List.of(config), KmsTransformerFactory.UNAVAILABLE);
+    PrefixTransformers chain =
+        ProviderChains.forProviders(List.of(config), KmsTransformerFactory.UNAVAILABLE);
 
     if (v.mustFail()) {
-      UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, v.stored(), aad));
+      UnreadableValueException e =
+          assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, v.stored(), aad));
       if (v.provider().equals("aesgcm")) {
         assertEquals("cipher: message authentication failed", e.getMessage());
       }
@@ -84,7 +102,8 @@ class K8sFormatVectorsTest {
     int start = prefix.getBytes(StandardCharsets.UTF_8).length;
     byte[] nonce = Arrays.copyOfRange(v.stored(), start, start + nonceSize(v.provider()));
     PrefixTransformers pinned =
-        ProviderChains.forProviders(List.of(config), KmsTransformerFactory.UNAVAILABLE, pinnedTo(nonce));
+        ProviderChains.forProviders(
+            List.of(config), KmsTransformerFactory.UNAVAILABLE, pinnedTo(nonce));
     assertArrayEquals(v.stored(), Sync.encrypt(pinned, v.plaintext(), aad));
   }
 
@@ -92,11 +111,14 @@ class K8sFormatVectorsTest {
   private static void checkGcmBody(Vector v) throws Exception {
     byte[] aad = v.associatedData();
     assertArrayEquals(v.plaintext(), AesGcm.forKey(v.key()).open(v.stored(), aad));
-    assertArrayEquals(v.plaintext(), new AesGcmTransformer(v.key()).open(v.stored(), aad).plaintext());
+    assertArrayEquals(
+        v.plaintext(), new AesGcmTransformer(v.key()).open(v.stored(), aad).plaintext());
 
     byte[] nonce = Arrays.copyOf(v.stored(), AesGcm.NONCE_SIZE);
-    assertArrayEquals(v.stored(), AesGcm.seal(new SecretKeySpec(v.key(), "AES"), nonce, v.plaintext(), aad));
-    assertArrayEquals(v.stored(), new AesGcmTransformer(v.key(), pinnedTo(nonce)).seal(v.plaintext(), aad));
+    assertArrayEquals(
+        v.stored(), AesGcm.seal(new SecretKeySpec(v.key(), "AES"), nonce, v.plaintext(), aad));
+    assertArrayEquals(
+        v.stored(), new AesGcmTransformer(v.key(), pinnedTo(nonce)).seal(v.plaintext(), aad));
   }
 
   private static ProviderConfig providerWithOneKey(Vector v) {

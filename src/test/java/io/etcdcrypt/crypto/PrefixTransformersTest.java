@@ -1,6 +1,5 @@
 package io.etcdcrypt.crypto;
 
-import io.etcdcrypt.testing.Sync;
 import static io.etcdcrypt.crypto.Providers.aescbc;
 import static io.etcdcrypt.crypto.Providers.aesgcm;
 import static io.etcdcrypt.crypto.Providers.chain;
@@ -16,16 +15,21 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.etcdcrypt.testing.Sync;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.ArrayList;
 import org.junit.jupiter.api.Test;
 
-/** kube-apiserver's prefix-list semantics, at the provider level and the key level, on real providers. */
+/**
+ * kube-apiserver's prefix-list semantics, at the provider level and the key level, on real
+ * providers.
+ */
 class PrefixTransformersTest {
 
-  private static final byte[] OBJECT = utf8("{\"kind\":\"Secret\",\"apiVersion\":\"v1\",\"data\":{\"k\":\"dg==\"}}");
+  private static final byte[] OBJECT =
+      utf8("{\"kind\":\"Secret\",\"apiVersion\":\"v1\",\"data\":{\"k\":\"dg==\"}}");
 
   @Test
   void firstProviderAndItsFirstKeyEncrypt() throws Exception {
@@ -58,7 +62,8 @@ class PrefixTransformersTest {
   @Test
   void providerRotationMakesDataOfLaterProvidersStale() throws Exception {
     byte[] cbcData = Sync.encrypt(chain(aescbc(key("a", 5))), OBJECT, ETCD_KEY);
-    DecryptedDetail d = Sync.decryptDetailed(chain(secretbox(key("s", 6)), aescbc(key("a", 5))), cbcData, ETCD_KEY);
+    DecryptedDetail d =
+        Sync.decryptDetailed(chain(secretbox(key("s", 6)), aescbc(key("a", 5))), cbcData, ETCD_KEY);
     assertArrayEquals(OBJECT, d.plaintext());
     assertTrue(d.stale());
     assertEquals("k8s:enc:aescbc:v1:", d.providerPrefix());
@@ -79,7 +84,8 @@ class PrefixTransformersTest {
   @Test
   void plaintextIsUnreadableWhenIdentityIsNotInTheList() throws Exception {
     PrefixTransformers chain = chain(aesgcm(key("key1", 1)));
-    UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, OBJECT, ETCD_KEY));
+    UnreadableValueException e =
+        assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, OBJECT, ETCD_KEY));
     assertEquals("no matching prefix found", e.getMessage());
     assertTrue(e.noPrefixMatched());
     assertEquals(List.of(), e.attemptedPrefixes());
@@ -107,13 +113,16 @@ class PrefixTransformersTest {
   void identityAloneSkipsItsRefusalAndReportsNoMatch() throws Exception {
     byte[] encrypted = Sync.encrypt(chain(aesgcm(key("key1", 1))), OBJECT, ETCD_KEY);
     UnreadableValueException e =
-        assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain(identity()), encrypted, ETCD_KEY));
+        assertThrows(
+            UnreadableValueException.class,
+            () -> Sync.decrypt(chain(identity()), encrypted, ETCD_KEY));
     assertEquals("no matching prefix found", e.getMessage());
   }
 
   @Test
   void twoAescbcProvidersSharingAPrefixAreBothTried() throws Exception {
-    // Upstream's own example: rotating from aescbc key "1" to a second aescbc provider with key "2".
+    // Upstream's own example: rotating from aescbc key "1" to a second aescbc provider with key
+    // "2".
     byte[] old = Sync.encrypt(chain(aescbc(key("1", 1))), OBJECT, ETCD_KEY);
     PrefixTransformers chain = chain(aescbc(key("2", 2)), aescbc(key("1", 1)));
     DecryptedDetail d = Sync.decryptDetailed(chain, old, ETCD_KEY);
@@ -135,14 +144,17 @@ class PrefixTransformersTest {
   void distinctFailuresAreAggregatedInWalkOrder() throws Exception {
     PrefixTransformers chain = chain(aescbc(key("key1", 1)), aescbc(key("key2", 2)));
     byte[] truncated = utf8("k8s:enc:aescbc:v1:key1:12345");
-    UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, truncated, ETCD_KEY));
+    UnreadableValueException e =
+        assertThrows(
+            UnreadableValueException.class, () -> Sync.decrypt(chain, truncated, ETCD_KEY));
     assertEquals(
         "[the stored data was shorter than the required size,"
             + " no matching key was found for the provided AES transformer]",
         e.getMessage());
     assertFalse(e.noPrefixMatched());
     assertEquals(List.of("k8s:enc:aescbc:v1:key1:", "k8s:enc:aescbc:v1:"), e.attemptedPrefixes());
-    assertEquals(List.of("k8s:enc:aescbc:v1:", "k8s:enc:aescbc:v1:"), e.attemptedProviderPrefixes());
+    assertEquals(
+        List.of("k8s:enc:aescbc:v1:", "k8s:enc:aescbc:v1:"), e.attemptedProviderPrefixes());
     assertEquals(1, e.getSuppressed().length);
   }
 
@@ -150,7 +162,8 @@ class PrefixTransformersTest {
   void repeatedFailureMessagesAreReportedOnce() throws Exception {
     byte[] stored = Sync.encrypt(chain(aesgcm(key("key1", 1))), OBJECT, ETCD_KEY);
     PrefixTransformers chain = chain(aesgcm(key("key1", 7)), aesgcm(key("key1", 8)));
-    UnreadableValueException e = assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, stored, ETCD_KEY));
+    UnreadableValueException e =
+        assertThrows(UnreadableValueException.class, () -> Sync.decrypt(chain, stored, ETCD_KEY));
     assertEquals("cipher: message authentication failed", e.getMessage());
     assertEquals(2, e.attemptedPrefixes().size());
   }
@@ -161,7 +174,9 @@ class PrefixTransformersTest {
     stored[stored.length - 1] ^= 1;
     assertMessage(chain(aesgcm(key("key1", 1))), stored, "cipher: message authentication failed");
     assertMessage(
-        chain(aesgcm(key("other", 1))), stored, "no matching key was found for the provided AES transformer");
+        chain(aesgcm(key("other", 1))),
+        stored,
+        "no matching key was found for the provided AES transformer");
     assertMessage(
         chain(secretbox(key("other", 1))),
         utf8("k8s:enc:secretbox:v1:key1:x"),
@@ -184,7 +199,8 @@ class PrefixTransformersTest {
         };
     PrefixTransformers chain =
         PrefixTransformers.of(
-            PrefixTransformers.NO_MATCHING_PREFIX, PrefixTransformers.Entry.of("k8s:enc:kms:v2:p:", staleBody));
+            PrefixTransformers.NO_MATCHING_PREFIX,
+            PrefixTransformers.Entry.of("k8s:enc:kms:v2:p:", staleBody));
     DecryptedDetail d = Sync.decryptDetailed(chain, utf8("k8s:enc:kms:v2:p:body"), ETCD_KEY);
     assertTrue(d.stale());
     assertArrayEquals(utf8("body"), d.plaintext());
@@ -219,7 +235,8 @@ class PrefixTransformersTest {
   }
 
   private static void assertMessage(Transformer chain, byte[] stored, String message) {
-    TransformException e = assertThrows(TransformException.class, () -> Sync.decrypt(chain, stored, ETCD_KEY));
+    TransformException e =
+        assertThrows(TransformException.class, () -> Sync.decrypt(chain, stored, ETCD_KEY));
     assertEquals(message, e.getMessage());
   }
 
@@ -228,7 +245,10 @@ class PrefixTransformersTest {
     return value.length >= p.length && Arrays.equals(value, 0, p.length, p, 0, p.length);
   }
 
-  /** The samples a walk reports, one per chain level, in the order kube-apiserver's nested chains record them. */
+  /**
+   * The samples a walk reports, one per chain level, in the order kube-apiserver's nested chains
+   * record them.
+   */
   @Test
   void everyLevelOfTheWalkReportsItsSample() throws Exception {
     PrefixTransformers chain = chain(aesgcm(key("key2", 2), key("key1", 1)), identity());
@@ -250,18 +270,28 @@ class PrefixTransformersTest {
     samples.clear();
     byte[] tampered = stored.clone();
     tampered[tampered.length - 1] ^= 1;
-    assertThrows(UnreadableValueException.class, () -> Stages.join(chain.decryptDetailed(tampered, ETCD_KEY,
-        recorder)));
-    assertEquals(List.of("key2: failed", "k8s:enc:aesgcm:v1: failed"), samples, "the key fails, then its provider");
+    assertThrows(
+        UnreadableValueException.class,
+        () -> Stages.join(chain.decryptDetailed(tampered, ETCD_KEY, recorder)));
+    assertEquals(
+        List.of("key2: failed", "k8s:enc:aesgcm:v1: failed"),
+        samples,
+        "the key fails, then its provider");
 
     samples.clear();
     PrefixTransformers noIdentity = chain(aesgcm(key("key1", 1)));
-    assertThrows(UnreadableValueException.class, () -> Stages.join(noIdentity.decryptDetailed(
-        utf8("k8s:enc:aesgcm:v1:gone:xyz"), ETCD_KEY, recorder)));
-    assertEquals(List.of("unknown failed", "k8s:enc:aesgcm:v1: failed"), samples, "no key of that name");
+    assertThrows(
+        UnreadableValueException.class,
+        () ->
+            Stages.join(
+                noIdentity.decryptDetailed(
+                    utf8("k8s:enc:aesgcm:v1:gone:xyz"), ETCD_KEY, recorder)));
+    assertEquals(
+        List.of("unknown failed", "k8s:enc:aesgcm:v1: failed"), samples, "no key of that name");
     samples.clear();
-    assertThrows(UnreadableValueException.class, () -> Stages.join(noIdentity.decryptDetailed(OBJECT, ETCD_KEY,
-        recorder)));
+    assertThrows(
+        UnreadableValueException.class,
+        () -> Stages.join(noIdentity.decryptDetailed(OBJECT, ETCD_KEY, recorder)));
     assertEquals(List.of("unknown failed"), samples, "no provider's prefix");
   }
 }

@@ -85,8 +85,11 @@ class SecretboxTransformerTest {
   @ValueSource(ints = {0, 16, 24, 31, 33})
   void acceptsOnly32ByteKeys(int size) {
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> new SecretboxTransformer(new byte[size]));
-    assertTrue(e.getMessage().startsWith("expected key size 32 for secretbox provider, got " + size), e.getMessage());
+        assertThrows(
+            IllegalArgumentException.class, () -> new SecretboxTransformer(new byte[size]));
+    assertTrue(
+        e.getMessage().startsWith("expected key size 32 for secretbox provider, got " + size),
+        e.getMessage());
   }
 
   @Test

@@ -12,7 +12,10 @@ final class TestBytes {
   static final byte[] OTHER_ETCD_KEY = utf8("/registry/secrets/default/bar");
   static final int MIB = 1 << 20;
 
-  /** Plaintext lengths worth covering: empty, around the AES block size, a typical object, and 1 MiB. */
+  /**
+   * Plaintext lengths worth covering: empty, around the AES block size, a typical object, and 1
+   * MiB.
+   */
   static final int[] PLAINTEXT_SIZES = {0, 1, 15, 16, 17, 55, 4096, MIB};
 
   private TestBytes() {}
@@ -33,7 +36,9 @@ final class TestBytes {
     return b;
   }
 
-  /** Hands out {@code nonce}, and fails the test if a transformer asks for a nonce of another size. */
+  /**
+   * Hands out {@code nonce}, and fails the test if a transformer asks for a nonce of another size.
+   */
   static NonceSource pinnedTo(byte[] nonce) {
     return out -> {
       assertEquals(nonce.length, out.length, "nonce size");

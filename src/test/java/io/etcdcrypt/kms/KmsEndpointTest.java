@@ -33,9 +33,12 @@ class KmsEndpointTest {
 
   @Test
   void rejectsWhatKubernetesRejects() {
-    for (String bad : new String[] {"", "tcp://127.0.0.1:80", "unix://plugin.sock", "unix:///", "/var/run/x.sock",
-        "unix:///@"}) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KmsEndpoint.of(bad), bad);
+    for (String bad :
+        new String[] {
+          "", "tcp://127.0.0.1:80", "unix://plugin.sock", "unix:///", "/var/run/x.sock", "unix:///@"
+        }) {
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> KmsEndpoint.of(bad), bad);
       assertTrue(e.getMessage().contains("unix://"), e.getMessage());
     }
   }
@@ -44,7 +47,8 @@ class KmsEndpointTest {
   void abstractSocketsWork() throws Exception {
     KmsEndpoint endpoint = KmsEndpoint.of("unix:///@etcd-crypt-test-" + UUID.randomUUID());
     try (MockKmsPlugin plugin = MockKmsPlugin.startAt(endpoint);
-        KmsV2Client client = new KmsV2Client("abstract", endpoint, Duration.ofSeconds(3), KmsObserver.NONE)) {
+        KmsV2Client client =
+            new KmsV2Client("abstract", endpoint, Duration.ofSeconds(3), KmsObserver.NONE)) {
       assertEquals("1", client.status().join().getKeyId());
       assertEquals(1, plugin.statusCalls.get());
     }

@@ -1,6 +1,5 @@
 package io.etcdcrypt.kms;
 
-import io.etcdcrypt.testing.Sync;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -17,6 +16,7 @@ import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.testing.MockKmsPlugin;
 import io.etcdcrypt.testing.MutableClock;
 import io.etcdcrypt.testing.RealComponents;
+import io.etcdcrypt.testing.Sync;
 import io.grpc.Status;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -48,8 +48,8 @@ class KmsProvidersTest {
   }
 
   private ProviderConfig.Kms config(KmsApiVersion version, String name) {
-    return new ProviderConfig.Kms(version, name, plugin.endpoint().url(), version == KmsApiVersion.V1 ? 1000 : 0,
-        TIMEOUT);
+    return new ProviderConfig.Kms(
+        version, name, plugin.endpoint().url(), version == KmsApiVersion.V1 ? 1000 : 0, TIMEOUT);
   }
 
   @Test
@@ -65,7 +65,9 @@ class KmsProvidersTest {
     kms.close();
     int polls = plugin.statusCalls.get();
     assertThrows(TransformException.class, () -> kms.create(config(KmsApiVersion.V2, "c")));
-    assertThrows(TransformException.class, () -> Sync.encrypt(v2, new byte[1], AAD),
+    assertThrows(
+        TransformException.class,
+        () -> Sync.encrypt(v2, new byte[1], AAD),
         "a closed provider's channel is shut down");
     assertEquals(polls, plugin.statusCalls.get());
   }
@@ -73,21 +75,33 @@ class KmsProvidersTest {
   @Test
   void configurationErrorsAreTransformExceptions() {
     try (KmsProviders kms = new KmsProviders()) {
-      TransformException badEndpoint = assertThrows(TransformException.class,
-          () -> kms.create(new ProviderConfig.Kms(KmsApiVersion.V2, "x", "unix://relative.sock", 0, TIMEOUT)));
+      TransformException badEndpoint =
+          assertThrows(
+              TransformException.class,
+              () ->
+                  kms.create(
+                      new ProviderConfig.Kms(
+                          KmsApiVersion.V2, "x", "unix://relative.sock", 0, TIMEOUT)));
       assertTrue(badEndpoint.getMessage().contains("three slashes"), badEndpoint.getMessage());
-      assertThrows(TransformException.class, () -> kms.create(new ProviderConfig.Kms(KmsApiVersion.V1, "x",
-          plugin.endpoint().url(), 0, TIMEOUT)));
+      assertThrows(
+          TransformException.class,
+          () ->
+              kms.create(
+                  new ProviderConfig.Kms(
+                      KmsApiVersion.V1, "x", plugin.endpoint().url(), 0, TIMEOUT)));
     }
   }
 
   @Test
   void theCryptoChainAddsTheKmsPrefix() throws Exception {
     try (KmsProviders kms = new KmsProviders()) {
-      PrefixTransformers chain = ProviderChains.forProviders(List.of(config(KmsApiVersion.V2, "my-kms")), kms);
+      PrefixTransformers chain =
+          ProviderChains.forProviders(List.of(config(KmsApiVersion.V2, "my-kms")), kms);
       byte[] stored = Sync.encrypt(chain, "x".getBytes(StandardCharsets.UTF_8), AAD);
-      assertTrue(new String(stored, StandardCharsets.ISO_8859_1).startsWith("k8s:enc:kms:v2:my-kms:\n"));
-      assertArrayEquals("x".getBytes(StandardCharsets.UTF_8), Sync.decrypt(chain, stored, AAD).plaintext());
+      assertTrue(
+          new String(stored, StandardCharsets.ISO_8859_1).startsWith("k8s:enc:kms:v2:my-kms:\n"));
+      assertArrayEquals(
+          "x".getBytes(StandardCharsets.UTF_8), Sync.decrypt(chain, stored, AAD).plaintext());
     }
   }
 
@@ -118,31 +132,35 @@ class KmsProvidersTest {
   @Test
   void theObserverSeesPluginCallsCacheUseAndKeyIds() throws Exception {
     List<String> events = new CopyOnWriteArrayList<>();
-    KmsObserver observer = new KmsObserver() {
-      @Override
-      public void pluginCall(String provider, String fullMethod, Status.Code code, long nanos) {
-        events.add(provider + " " + fullMethod + " " + code);
-      }
+    KmsObserver observer =
+        new KmsObserver() {
+          @Override
+          public void pluginCall(String provider, String fullMethod, Status.Code code, long nanos) {
+            events.add(provider + " " + fullMethod + " " + code);
+          }
 
-      @Override
-      public void keyIdUsed(String provider, Direction direction, String keyId) {
-        events.add(provider + " " + direction + " " + keyId);
-      }
+          @Override
+          public void keyIdUsed(String provider, Direction direction, String keyId) {
+            events.add(provider + " " + direction + " " + keyId);
+          }
 
-      @Override
-      public void statusKeyId(String provider, String keyId) {
-        events.add(provider + " status " + keyId);
-      }
-    };
-    try (KmsProviders kms = new KmsProviders(KmsProviderOptions.defaults().withObserver(observer))) {
+          @Override
+          public void statusKeyId(String provider, String keyId) {
+            events.add(provider + " status " + keyId);
+          }
+        };
+    try (KmsProviders kms =
+        new KmsProviders(KmsProviderOptions.defaults().withObserver(observer))) {
       KmsProvider p = kms.create(config(KmsApiVersion.V2, "a"));
       Sync.decrypt(p, Sync.encrypt(p, new byte[] {1}, AAD), AAD);
     }
-    assertEquals(List.of(
-        "a /v2.KeyManagementService/Status OK",
-        "a status 1",
-        "a /v2.KeyManagementService/Encrypt OK",
-        "a TO_STORAGE 1",
-        "a FROM_STORAGE 1"), events);
+    assertEquals(
+        List.of(
+            "a /v2.KeyManagementService/Status OK",
+            "a status 1",
+            "a /v2.KeyManagementService/Encrypt OK",
+            "a TO_STORAGE 1",
+            "a FROM_STORAGE 1"),
+        events);
   }
 }

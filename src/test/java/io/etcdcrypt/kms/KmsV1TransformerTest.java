@@ -1,6 +1,5 @@
 package io.etcdcrypt.kms;
 
-import io.etcdcrypt.testing.Sync;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -14,6 +13,7 @@ import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.testing.FormatVectors;
 import io.etcdcrypt.testing.MockKmsPlugin;
 import io.etcdcrypt.testing.RealComponents;
+import io.etcdcrypt.testing.Sync;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -53,8 +53,9 @@ class KmsV1TransformerTest {
   }
 
   private KmsV1Transformer provider(int cacheSize, Duration timeout) {
-    KmsV1Transformer t = KmsV1Transformer.create("kms-v1", plugin.endpoint(), timeout, cacheSize,
-        KmsProviderOptions.defaults());
+    KmsV1Transformer t =
+        KmsV1Transformer.create(
+            "kms-v1", plugin.endpoint(), timeout, cacheSize, KmsProviderOptions.defaults());
     providers.add(t);
     return t;
   }
@@ -69,15 +70,22 @@ class KmsV1TransformerTest {
 
     int len = ((a[0] & 0xff) << 8) | (a[1] & 0xff);
     byte[] encryptedDek = Arrays.copyOfRange(a, 2, 2 + len);
-    assertEquals(32, Base64.getDecoder().decode(encryptedDek).length, "a fresh 32-byte DEK, base64 by the mock");
-    assertEquals(2 + len + 12 + PLAINTEXT.length + 16, a.length, "u16 || encDEK || nonce || ct || tag");
-    assertNotEquals(Arrays.toString(Arrays.copyOfRange(b, 2, 2 + len)), Arrays.toString(encryptedDek));
+    assertEquals(
+        32,
+        Base64.getDecoder().decode(encryptedDek).length,
+        "a fresh 32-byte DEK, base64 by the mock");
+    assertEquals(
+        2 + len + 12 + PLAINTEXT.length + 16, a.length, "u16 || encDEK || nonce || ct || tag");
+    assertNotEquals(
+        Arrays.toString(Arrays.copyOfRange(b, 2, 2 + len)), Arrays.toString(encryptedDek));
 
     Decrypted d = Sync.decrypt(kms, a, AAD);
     assertArrayEquals(PLAINTEXT, d.plaintext());
     assertFalse(d.stale());
     assertEquals(0, plugin.v1DecryptCalls.get(), "DEKs of our own writes are cached");
-    assertThrows(TransformException.class, () -> Sync.decrypt(kms, a, bytes("/registry/secrets/default/other")));
+    assertThrows(
+        TransformException.class,
+        () -> Sync.decrypt(kms, a, bytes("/registry/secrets/default/other")));
   }
 
   @Test
@@ -119,7 +127,8 @@ class KmsV1TransformerTest {
     Sync.decrypt(reader, v3, AAD);
     assertEquals(3, plugin.v1DecryptCalls.get());
     assertEquals(2, reader.dekCacheSize(), "cachesize bounds the cache");
-    // Which DEK made room is the cache's choice (frequency and recency, not strictly the least recent one):
+    // Which DEK made room is the cache's choice (frequency and recency, not strictly the least
+    // recent one):
     // reading all three again asks the plugin again for at least the one that left.
     for (byte[] v : List.of(v1, v2, v3)) {
       Sync.decrypt(reader, v, AAD);
@@ -147,8 +156,10 @@ class KmsV1TransformerTest {
   @Test
   void malformedValuesAreRejected() {
     KmsV1Transformer kms = provider(1000);
-    TransformException e = assertThrows(TransformException.class, () -> Sync.decrypt(kms, new byte[] {0, 9, 1}, AAD));
-    assertEquals("invalid data encountered by envelope transformer: failed to read uint16 length prefixed data",
+    TransformException e =
+        assertThrows(TransformException.class, () -> Sync.decrypt(kms, new byte[] {0, 9, 1}, AAD));
+    assertEquals(
+        "invalid data encountered by envelope transformer: failed to read uint16 length prefixed data",
         e.getMessage());
     assertThrows(TransformException.class, () -> Sync.decrypt(kms, new byte[] {0}, AAD));
   }
@@ -172,12 +183,16 @@ class KmsV1TransformerTest {
   void aPluginSpeakingAnotherVersionIsRefused() throws Exception {
     plugin.v1Version = "v2alpha1";
     KmsV1Transformer kms = provider(1000);
-    TransformException e = assertThrows(TransformException.class, () -> Sync.encrypt(kms, PLAINTEXT, AAD));
-    assertTrue(e.getMessage().contains("KMS provider api version v2alpha1 is not supported, only v1beta1"),
+    TransformException e =
+        assertThrows(TransformException.class, () -> Sync.encrypt(kms, PLAINTEXT, AAD));
+    assertTrue(
+        e.getMessage().contains("KMS provider api version v2alpha1 is not supported, only v1beta1"),
         e.getMessage());
     assertEquals(0, plugin.v1EncryptCalls.get());
     plugin.v1Version = "v1beta1";
-    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext(),
+    assertArrayEquals(
+        PLAINTEXT,
+        Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext(),
         "a failed handshake is retried on the next call");
   }
 
@@ -194,9 +209,13 @@ class KmsV1TransformerTest {
     KmsV1Transformer fresh = provider(1000, Duration.ofMillis(300));
     KmsHealth h = fresh.health();
     assertFalse(h.ok());
-    assertTrue(h.error().startsWith("failed to perform encrypt section of the healthz check for KMS Provider kms-v1"),
+    assertTrue(
+        h.error()
+            .startsWith(
+                "failed to perform encrypt section of the healthz check for KMS Provider kms-v1"),
         h.error());
-    TransformException e = assertThrows(TransformException.class, () -> Sync.encrypt(fresh, PLAINTEXT, AAD));
+    TransformException e =
+        assertThrows(TransformException.class, () -> Sync.encrypt(fresh, PLAINTEXT, AAD));
     assertTrue(e.getMessage().contains(plugin.endpoint().url()), e.getMessage());
   }
 

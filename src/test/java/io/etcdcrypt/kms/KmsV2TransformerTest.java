@@ -1,6 +1,5 @@
 package io.etcdcrypt.kms;
 
-import io.etcdcrypt.testing.Sync;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -20,6 +19,7 @@ import io.etcdcrypt.testing.FormatVectors;
 import io.etcdcrypt.testing.MockKmsPlugin;
 import io.etcdcrypt.testing.MutableClock;
 import io.etcdcrypt.testing.RealComponents;
+import io.etcdcrypt.testing.Sync;
 import io.grpc.Status;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -43,7 +43,8 @@ import org.junit.jupiter.api.io.TempDir;
 class KmsV2TransformerTest {
 
   private static final byte[] AAD = bytes("/registry/secrets/default/db");
-  private static final byte[] PLAINTEXT = bytes("{\"kind\":\"Secret\",\"data\":{\"password\":\"c2VjcmV0\"}}");
+  private static final byte[] PLAINTEXT =
+      bytes("{\"kind\":\"Secret\",\"data\":{\"password\":\"c2VjcmV0\"}}");
   private static final Duration TIMEOUT = Duration.ofSeconds(3);
 
   @TempDir Path dir;
@@ -82,9 +83,13 @@ class KmsV2TransformerTest {
 
     EncryptedObject o = EncryptedObject.parseFrom(stored);
     assertEquals("1", o.getKeyID());
-    assertEquals(EncryptedDEKSourceType.HKDF_SHA256_XNONCE_AES_GCM_SEED, o.getEncryptedDEKSourceType());
-    assertEquals(Map.of(MockKmsPlugin.ANNOTATION_KEY, MockKmsPlugin.ANNOTATION_VALUE), o.getAnnotationsMap());
-    // The mock "encrypts" with base64, so the seed is in plain sight: open the data by hand, per the format notes.
+    assertEquals(
+        EncryptedDEKSourceType.HKDF_SHA256_XNONCE_AES_GCM_SEED, o.getEncryptedDEKSourceType());
+    assertEquals(
+        Map.of(MockKmsPlugin.ANNOTATION_KEY, MockKmsPlugin.ANNOTATION_VALUE),
+        o.getAnnotationsMap());
+    // The mock "encrypts" with base64, so the seed is in plain sight: open the data by hand, per
+    // the format notes.
     byte[] seed = Base64.getDecoder().decode(o.getEncryptedDEKSource().toByteArray());
     assertEquals(32, seed.length);
     byte[] data = o.getEncryptedData().toByteArray();
@@ -93,15 +98,25 @@ class KmsV2TransformerTest {
     SecretKeySpec k = new SecretKeySpec(Hkdf.expandSha256(seed, info, 32), "AES");
     assertArrayEquals(PLAINTEXT, AesGcm.open(k, Arrays.copyOfRange(data, 32, data.length), AAD));
     // ...and with another etcd key as AAD it does not open: the value is bound to its key.
-    assertThrows(TransformException.class, () -> AesGcm.open(k, Arrays.copyOfRange(data, 32, data.length),
-        bytes("/registry/secrets/default/other")));
-    assertThrows(TransformException.class, () -> Sync.decrypt(kms, stored, bytes("/registry/secrets/default/other")));
+    assertThrows(
+        TransformException.class,
+        () ->
+            AesGcm.open(
+                k,
+                Arrays.copyOfRange(data, 32, data.length),
+                bytes("/registry/secrets/default/other")));
+    assertThrows(
+        TransformException.class,
+        () -> Sync.decrypt(kms, stored, bytes("/registry/secrets/default/other")));
 
     Decrypted d = Sync.decrypt(kms, stored, AAD);
     assertArrayEquals(PLAINTEXT, d.plaintext());
     assertFalse(d.stale());
-    assertTrue(plugin.authorities.contains("localhost"), "authority seen by the plugin: " + plugin.authorities);
-    assertEquals(1, plugin.authorities.size(), "authority seen by the plugin: " + plugin.authorities);
+    assertTrue(
+        plugin.authorities.contains("localhost"),
+        "authority seen by the plugin: " + plugin.authorities);
+    assertEquals(
+        1, plugin.authorities.size(), "authority seen by the plugin: " + plugin.authorities);
   }
 
   @Test
@@ -110,11 +125,13 @@ class KmsV2TransformerTest {
     byte[] dek = new byte[32];
     Arrays.fill(dek, (byte) 7);
     byte[] nonce = new byte[12];
-    EncryptedObject o = EncryptedObject.newBuilder()
-        .setKeyID("1")
-        .setEncryptedDEKSource(ByteString.copyFromUtf8(Base64.getEncoder().encodeToString(dek)))
-        .setEncryptedData(ByteString.copyFrom(AesGcm.forKey(dek).seal(nonce, PLAINTEXT, AAD)))
-        .build(); // type 0 (AES_GCM_KEY) is the proto3 default: the field is absent, as in 1.27 data
+    EncryptedObject o =
+        EncryptedObject.newBuilder()
+            .setKeyID("1")
+            .setEncryptedDEKSource(ByteString.copyFromUtf8(Base64.getEncoder().encodeToString(dek)))
+            .setEncryptedData(ByteString.copyFrom(AesGcm.forKey(dek).seal(nonce, PLAINTEXT, AAD)))
+            .build(); // type 0 (AES_GCM_KEY) is the proto3 default: the field is absent, as in 1.27
+    // data
     Decrypted d = Sync.decrypt(kms, o.toByteArray(), AAD);
     assertArrayEquals(PLAINTEXT, d.plaintext());
     assertTrue(d.stale(), "same key id but another source type than the current writer: stale");
@@ -130,16 +147,18 @@ class KmsV2TransformerTest {
     }
     assertEquals(1, plugin.encryptCalls.get(), "writes must not call the plugin");
     for (int i = 0; i < 1000; i++) {
-      assertArrayEquals(bytes("value-" + i), Sync.decrypt(writer, stored.get(i), bytes("/registry/secrets/ns/s" + i))
-          .plaintext());
+      assertArrayEquals(
+          bytes("value-" + i),
+          Sync.decrypt(writer, stored.get(i), bytes("/registry/secrets/ns/s" + i)).plaintext());
     }
     assertEquals(0, plugin.decryptCalls.get(), "reading our own writes must not call Decrypt");
 
     CountingObserver counts = new CountingObserver();
     KmsV2Transformer reader = provider(KmsProviderOptions.defaults().withObserver(counts));
     for (int i = 0; i < 1000; i++) {
-      assertArrayEquals(bytes("value-" + i), Sync.decrypt(reader, stored.get(i), bytes("/registry/secrets/ns/s" + i))
-          .plaintext());
+      assertArrayEquals(
+          bytes("value-" + i),
+          Sync.decrypt(reader, stored.get(i), bytes("/registry/secrets/ns/s" + i)).plaintext());
     }
     assertEquals(1, plugin.decryptCalls.get(), "a second server decrypts the writer's seed once");
     assertEquals(1, counts.misses.get());
@@ -158,14 +177,19 @@ class KmsV2TransformerTest {
     CountDownLatch gate = new CountDownLatch(1);
     plugin.decryptGate = gate;
     try {
-      // Every read asks while the plugin holds the first Decrypt: none waits, each gets a stage of its own.
+      // Every read asks while the plugin holds the first Decrypt: none waits, each gets a stage of
+      // its own.
       List<CompletableFuture<Decrypted>> results = new ArrayList<>();
       for (byte[] value : stored) {
         results.add(reader.decrypt(value, AAD).toCompletableFuture());
       }
-      Await.until("the first Decrypt to reach the plugin", Duration.ofSeconds(10),
+      Await.until(
+          "the first Decrypt to reach the plugin",
+          Duration.ofSeconds(10),
           () -> plugin.decryptCalls.get() >= 1);
-      assertTrue(results.stream().noneMatch(CompletableFuture::isDone), "no read can complete before the plugin");
+      assertTrue(
+          results.stream().noneMatch(CompletableFuture::isDone),
+          "no read can complete before the plugin");
       gate.countDown();
       for (int i = 0; i < reads; i++) {
         assertArrayEquals(bytes("v" + i), Sync.await(results.get(i)).plaintext());
@@ -173,7 +197,8 @@ class KmsV2TransformerTest {
     } finally {
       gate.countDown();
     }
-    assertEquals(1, plugin.decryptCalls.get(), "concurrent misses for the same seed must share one Decrypt");
+    assertEquals(
+        1, plugin.decryptCalls.get(), "concurrent misses for the same seed must share one Decrypt");
   }
 
   @Test
@@ -215,7 +240,8 @@ class KmsV2TransformerTest {
     plugin.annotationsOverride = Map.of("Not_A_Domain", ByteString.copyFromUtf8("x"));
     KmsV2Transformer kms = provider();
     assertFalse(kms.health().ok());
-    assertTrue(kms.health().error().contains("annotation key 'Not_A_Domain'"), kms.health().error());
+    assertTrue(
+        kms.health().error().contains("annotation key 'Not_A_Domain'"), kms.health().error());
     assertNull(kms.currentKeyId());
   }
 
@@ -239,7 +265,8 @@ class KmsV2TransformerTest {
     byte[] stored = Sync.encrypt(writer, PLAINTEXT, AAD);
     KmsV2Transformer reader = provider(KmsProviderOptions.defaults(), Duration.ofMillis(300));
     plugin.delay = Duration.ofSeconds(2);
-    KmsPluginException e = assertThrows(KmsPluginException.class, () -> Sync.decrypt(reader, stored, AAD));
+    KmsPluginException e =
+        assertThrows(KmsPluginException.class, () -> Sync.decrypt(reader, stored, AAD));
     assertEquals(Status.Code.DEADLINE_EXCEEDED, e.code());
     assertTrue(e.getMessage().contains("failed to decrypt DEK"), e.getMessage());
     assertTrue(e.getMessage().contains("timeout of 300 ms"), e.getMessage());
@@ -249,46 +276,62 @@ class KmsV2TransformerTest {
   @Test
   void whileThePluginIsDownCachedSeedsStillReadAndWritesLastThreeMinutes() throws Exception {
     MutableClock clock = MutableClock.startingNow();
-    KmsV2Transformer kms = provider(KmsProviderOptions.defaults().withClock(clock), Duration.ofMillis(500));
+    KmsV2Transformer kms =
+        provider(KmsProviderOptions.defaults().withClock(clock), Duration.ofMillis(500));
     byte[] own = Sync.encrypt(kms, PLAINTEXT, AAD);
     KmsV2Transformer other = provider();
     byte[] foreign = Sync.encrypt(other, PLAINTEXT, AAD);
 
     plugin.stop();
     assertFalse(kms.checkNow().ok());
-    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, own, AAD).plaintext(), "the write seed is cached");
-    TransformException miss = assertThrows(TransformException.class, () -> Sync.decrypt(kms, foreign, AAD));
+    assertArrayEquals(
+        PLAINTEXT, Sync.decrypt(kms, own, AAD).plaintext(), "the write seed is cached");
+    TransformException miss =
+        assertThrows(TransformException.class, () -> Sync.decrypt(kms, foreign, AAD));
     assertTrue(miss.getMessage().contains("failed to decrypt DEK"), miss.getMessage());
 
     clock.advance(Duration.ofMinutes(2));
-    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext(),
+    assertArrayEquals(
+        PLAINTEXT,
+        Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext(),
         "writes go on within 3 minutes of the last good Status");
 
     clock.advance(Duration.ofMinutes(1).plusSeconds(1));
-    TransformException refused = assertThrows(TransformException.class, () -> Sync.encrypt(kms, PLAINTEXT, AAD));
+    TransformException refused =
+        assertThrows(TransformException.class, () -> Sync.encrypt(kms, PLAINTEXT, AAD));
     assertTrue(refused.getMessage().contains("refuses to write"), refused.getMessage());
     assertTrue(refused.getMessage().contains("expired at"), refused.getMessage());
     assertTrue(refused.getMessage().contains(plugin.endpoint().url()), refused.getMessage());
-    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, own, AAD).plaintext(), "reads of cached seeds never expire");
+    assertArrayEquals(
+        PLAINTEXT, Sync.decrypt(kms, own, AAD).plaintext(), "reads of cached seeds never expire");
 
     plugin.restart();
     assertTrue(kms.checkNow().ok());
-    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext());
+    assertArrayEquals(
+        PLAINTEXT, Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext());
     assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, foreign, AAD).plaintext());
   }
 
   @Test
   void createdWhileThePluginIsDownItBecomesReadyWhenThePluginComesUp() throws Exception {
     plugin.stop();
-    KmsV2Transformer kms = provider(KmsProviderOptions.defaults()
-        .withStatusPollIntervals(Duration.ofSeconds(60), Duration.ofMillis(100)), Duration.ofMillis(300));
+    KmsV2Transformer kms =
+        provider(
+            KmsProviderOptions.defaults()
+                .withStatusPollIntervals(Duration.ofSeconds(60), Duration.ofMillis(100)),
+            Duration.ofMillis(300));
     assertFalse(kms.health().ok());
-    TransformException notYet = assertThrows(TransformException.class, () -> Sync.encrypt(kms, PLAINTEXT, AAD));
+    TransformException notYet =
+        assertThrows(TransformException.class, () -> Sync.encrypt(kms, PLAINTEXT, AAD));
     assertTrue(notYet.getMessage().contains("cannot write yet"), notYet.getMessage());
 
     plugin.restart();
-    Await.until("the provider to pick up the plugin", Duration.ofSeconds(20), () -> kms.currentKeyId() != null);
-    assertArrayEquals(PLAINTEXT, Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext());
+    Await.until(
+        "the provider to pick up the plugin",
+        Duration.ofSeconds(20),
+        () -> kms.currentKeyId() != null);
+    assertArrayEquals(
+        PLAINTEXT, Sync.decrypt(kms, Sync.encrypt(kms, PLAINTEXT, AAD), AAD).plaintext());
   }
 
   @Test
@@ -320,14 +363,22 @@ class KmsV2TransformerTest {
 
   @Test
   void closedProvidersStopPolling() throws Exception {
-    KmsV2Transformer kms = provider(KmsProviderOptions.defaults()
-        .withStatusPollIntervals(Duration.ofMillis(50), Duration.ofMillis(50)));
+    KmsV2Transformer kms =
+        provider(
+            KmsProviderOptions.defaults()
+                .withStatusPollIntervals(Duration.ofMillis(50), Duration.ofMillis(50)));
     Await.until("a few polls", Duration.ofSeconds(10), () -> plugin.statusCalls.get() >= 3);
     kms.close(); // returns once a poll that was running has ended
     int after = plugin.statusCalls.get();
     // Six poll intervals without a call: the poller is gone, not merely between polls.
-    assertEquals(after, Await.steady("Status calls after close", Duration.ofMillis(300), Duration.ofSeconds(10),
-        plugin.statusCalls::get), "no Status call after close");
+    assertEquals(
+        after,
+        Await.steady(
+            "Status calls after close",
+            Duration.ofMillis(300),
+            Duration.ofSeconds(10),
+            plugin.statusCalls::get),
+        "no Status call after close");
   }
 
   static byte[] bytes(String s) {

@@ -55,7 +55,8 @@ class KeyFileKekStoreTest {
     assertRejected("# only comments\n", "no KEK", null);
   }
 
-  private void assertRejected(String content, String expected, String mustNotAppear) throws IOException {
+  private void assertRejected(String content, String expected, String mustNotAppear)
+      throws IOException {
     Path f = dir.resolve("bad-" + System.nanoTime());
     Files.writeString(f, content);
     IOException e = assertThrows(IOException.class, () -> KeyFileKekStore.open(f));
@@ -70,7 +71,8 @@ class KeyFileKekStoreTest {
     Path f = dir.resolve("sub/keks");
     String first = KeyFileKekStore.generateKey(f, null, Clock.systemUTC());
     assertTrue(first.startsWith("kek-"), first);
-    assertEquals(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE),
+    assertEquals(
+        Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE),
         Files.getPosixFilePermissions(f));
     String second = KeyFileKekStore.generateKey(f, null, Clock.systemUTC());
     assertFalse(first.equals(second));
@@ -85,8 +87,13 @@ class KeyFileKekStoreTest {
     CommandLine cl = Main.commandLine();
     cl.setOut(new PrintWriter(out));
     cl.getSubcommands().get("kms-plugin").setOut(new PrintWriter(out));
-    cl.getSubcommands().get("kms-plugin").getSubcommands().get("generate-key").setOut(new PrintWriter(out));
-    assertEquals(0, cl.execute("kms-plugin", "generate-key", "--key-file", f.toString(), "--id", "first"));
+    cl.getSubcommands()
+        .get("kms-plugin")
+        .getSubcommands()
+        .get("generate-key")
+        .setOut(new PrintWriter(out));
+    assertEquals(
+        0, cl.execute("kms-plugin", "generate-key", "--key-file", f.toString(), "--id", "first"));
     assertEquals("first", out.toString().strip());
     assertEquals("first", KeyFileKekStore.open(f).ring().current().id());
 
@@ -100,7 +107,8 @@ class KeyFileKekStoreTest {
 
   @Test
   void labelsSortNaturally() {
-    List<String> labels = new java.util.ArrayList<>(List.of("kek-10", "kek-9", "kek-1", "kek-2b", "kek-2a"));
+    List<String> labels =
+        new java.util.ArrayList<>(List.of("kek-10", "kek-9", "kek-1", "kek-2b", "kek-2a"));
     labels.sort(Pkcs11KekStore.NATURAL_ORDER);
     assertEquals(List.of("kek-1", "kek-2a", "kek-2b", "kek-9", "kek-10"), labels);
   }

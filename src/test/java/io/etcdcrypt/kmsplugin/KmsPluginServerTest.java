@@ -1,8 +1,5 @@
 package io.etcdcrypt.kmsplugin;
 
-import io.etcdcrypt.testing.RealComponents;
-import io.etcdcrypt.testing.Sync;
-import io.etcdcrypt.crypto.Stages;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,10 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.etcdcrypt.config.KmsApiVersion;
+import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.crypto.Decrypted;
+import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.TransformException;
-import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.kms.KmsObserver;
 import io.etcdcrypt.kms.KmsPluginException;
 import io.etcdcrypt.kms.KmsProvider;
@@ -27,6 +25,8 @@ import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import io.etcdcrypt.kms.proto.v2.StatusResponse;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.KmsPluginFixture;
+import io.etcdcrypt.testing.RealComponents;
+import io.etcdcrypt.testing.Sync;
 import io.grpc.Status;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -39,7 +39,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The bundled plugin, in-process on a real unix socket, driven by the project's own KMS clients and providers. */
+/**
+ * The bundled plugin, in-process on a real unix socket, driven by the project's own KMS clients and
+ * providers.
+ */
 @RealComponents
 class KmsPluginServerTest {
 
@@ -83,13 +86,17 @@ class KmsPluginServerTest {
     assertArrayEquals(SEED, Stages.join(v2.decrypt(r.getCiphertext(), r.getKeyId(), Map.of())));
 
     KmsPluginException wrongId =
-        assertThrows(KmsPluginException.class, () -> Stages.join(v2.decrypt(r.getCiphertext(), "kek-9", Map.of())));
+        assertThrows(
+            KmsPluginException.class,
+            () -> Stages.join(v2.decrypt(r.getCiphertext(), "kek-9", Map.of())));
     assertEquals(Status.Code.INVALID_ARGUMENT, wrongId.code());
 
     byte[] tampered = r.getCiphertext().toByteArray();
     tampered[tampered.length - 1] ^= 1;
     KmsPluginException e =
-        assertThrows(KmsPluginException.class, () -> Stages.join(v2.decrypt(ByteString.copyFrom(tampered), "kek-1", Map.of())));
+        assertThrows(
+            KmsPluginException.class,
+            () -> Stages.join(v2.decrypt(ByteString.copyFrom(tampered), "kek-1", Map.of())));
     assertEquals(Status.Code.INVALID_ARGUMENT, e.code());
     assertTrue(e.getMessage().contains("message authentication failed"), e.getMessage());
   }
@@ -98,7 +105,9 @@ class KmsPluginServerTest {
   void v1IsServedOnTheSameSocket() throws Exception {
     byte[] cipher = Stages.join(v1.encrypt(SEED));
     assertArrayEquals(SEED, Stages.join(v1.decrypt(cipher)));
-    assertArrayEquals(SEED, Stages.join(v2.decrypt(ByteString.copyFrom(cipher), "kek-1", Map.of())),
+    assertArrayEquals(
+        SEED,
+        Stages.join(v2.decrypt(ByteString.copyFrom(cipher), "kek-1", Map.of())),
         "both APIs share the wrap format and KEKs");
   }
 
@@ -107,16 +116,22 @@ class KmsPluginServerTest {
     EncryptResponse old = Stages.join(v2.encrypt(SEED));
     byte[] oldV1 = Stages.join(v1.encrypt(SEED));
     plugin.addKek("kek-2");
-    Await.until("the plugin to reload its key file", Duration.ofSeconds(10), () -> {
-      try {
-        return Stages.join(v2.status()).getKeyId().equals("kek-2");
-      } catch (TransformException e) {
-        return false;
-      }
-    });
+    Await.until(
+        "the plugin to reload its key file",
+        Duration.ofSeconds(10),
+        () -> {
+          try {
+            return Stages.join(v2.status()).getKeyId().equals("kek-2");
+          } catch (TransformException e) {
+            return false;
+          }
+        });
     EncryptResponse fresh = Stages.join(v2.encrypt(SEED));
     assertEquals("kek-2", fresh.getKeyId());
-    assertArrayEquals(SEED, Stages.join(v2.decrypt(old.getCiphertext(), "kek-1", Map.of())), "old KEKs still unwrap");
+    assertArrayEquals(
+        SEED,
+        Stages.join(v2.decrypt(old.getCiphertext(), "kek-1", Map.of())),
+        "old KEKs still unwrap");
     assertArrayEquals(SEED, Stages.join(v1.decrypt(oldV1)));
   }
 
@@ -125,24 +140,35 @@ class KmsPluginServerTest {
     EncryptResponse old = Stages.join(v2.encrypt(SEED));
     plugin.addKek("kek-2");
     String content = Files.readString(plugin.keyFile());
-    Files.writeString(plugin.keyFile(), content.lines().filter(l -> !l.startsWith("kek-1:"))
-        .reduce("", (a, b) -> a + b + "\n"));
-    Await.until("the plugin to drop kek-1", Duration.ofSeconds(10), () -> plugin.currentKekId().equals("kek-2"));
-    Await.until("the ring to lose kek-1", Duration.ofSeconds(10), () -> {
-      try {
-        Stages.join(v2.decrypt(old.getCiphertext(), "kek-1", Map.of()));
-        return false;
-      } catch (TransformException e) {
-        return e instanceof KmsPluginException k && k.code() == Status.Code.FAILED_PRECONDITION
-            && e.getMessage().contains("KEK kek-1 is not in");
-      }
-    });
+    Files.writeString(
+        plugin.keyFile(),
+        content.lines().filter(l -> !l.startsWith("kek-1:")).reduce("", (a, b) -> a + b + "\n"));
+    Await.until(
+        "the plugin to drop kek-1",
+        Duration.ofSeconds(10),
+        () -> plugin.currentKekId().equals("kek-2"));
+    Await.until(
+        "the ring to lose kek-1",
+        Duration.ofSeconds(10),
+        () -> {
+          try {
+            Stages.join(v2.decrypt(old.getCiphertext(), "kek-1", Map.of()));
+            return false;
+          } catch (TransformException e) {
+            return e instanceof KmsPluginException k
+                && k.code() == Status.Code.FAILED_PRECONDITION
+                && e.getMessage().contains("KEK kek-1 is not in");
+          }
+        });
   }
 
   @Test
   void aBrokenKeyFileKeepsThePreviousKeks() throws Exception {
-    Files.writeString(plugin.keyFile(), "kek-2: not-base64!\n", java.nio.file.StandardOpenOption.APPEND);
-    Await.until("the plugin to re-read the broken key file and reject it", Duration.ofSeconds(10),
+    Files.writeString(
+        plugin.keyFile(), "kek-2: not-base64!\n", java.nio.file.StandardOpenOption.APPEND);
+    Await.until(
+        "the plugin to re-read the broken key file and reject it",
+        Duration.ofSeconds(10),
         () -> plugin.failedReloads() > 0);
     StatusResponse s = Stages.join(v2.status());
     assertEquals("kek-1", s.getKeyId());
@@ -152,18 +178,28 @@ class KmsPluginServerTest {
   @Test
   void kmsV2AndV1ProvidersWorkAgainstTheBundledPlugin() throws Exception {
     try (KmsProviders kms = new KmsProviders()) {
-      KmsProvider p2 = kms.create(new ProviderConfig.Kms(KmsApiVersion.V2, "bundled", plugin.endpoint().url(), 0, TIMEOUT));
-      KmsProvider p1 = kms.create(new ProviderConfig.Kms(KmsApiVersion.V1, "bundled-v1", plugin.endpoint().url(), 1000, TIMEOUT));
+      KmsProvider p2 =
+          kms.create(
+              new ProviderConfig.Kms(
+                  KmsApiVersion.V2, "bundled", plugin.endpoint().url(), 0, TIMEOUT));
+      KmsProvider p1 =
+          kms.create(
+              new ProviderConfig.Kms(
+                  KmsApiVersion.V1, "bundled-v1", plugin.endpoint().url(), 1000, TIMEOUT));
       assertTrue(p2.health().ok(), p2.health().text());
       assertTrue(p1.health().ok(), p1.health().text());
       byte[] plaintext = "secret".getBytes(StandardCharsets.UTF_8);
       byte[] s2 = Sync.encrypt(p2, plaintext, AAD);
       assertEquals("kek-1", EncryptedObject.parseFrom(s2).getKeyID());
       assertArrayEquals(plaintext, Sync.decrypt(p2, s2, AAD).plaintext());
-      assertArrayEquals(plaintext, Sync.decrypt(p1, Sync.encrypt(p1, plaintext, AAD), AAD).plaintext());
+      assertArrayEquals(
+          plaintext, Sync.decrypt(p1, Sync.encrypt(p1, plaintext, AAD), AAD).plaintext());
 
       plugin.addKek("kek-2");
-      Await.until("the plugin to reload", Duration.ofSeconds(10), () -> plugin.currentKekId().equals("kek-2"));
+      Await.until(
+          "the plugin to reload",
+          Duration.ofSeconds(10),
+          () -> plugin.currentKekId().equals("kek-2"));
       assertTrue(((KmsV2Transformer) p2).checkNow().ok());
       byte[] s2b = Sync.encrypt(p2, plaintext, AAD);
       assertEquals("kek-2", EncryptedObject.parseFrom(s2b).getKeyID());
@@ -185,12 +221,25 @@ class KmsPluginServerTest {
 
   @Test
   void aProviderNeverSeesKeyMaterialInErrors() {
-    TransformException e = assertThrows(TransformException.class,
-        () -> Stages.join(v2.decrypt(ByteString.copyFrom(new byte[] {1, 5, 'k', 'e', 'k', '-', '1'}), "kek-1", Map.of())));
+    TransformException e =
+        assertThrows(
+            TransformException.class,
+            () ->
+                Stages.join(
+                    v2.decrypt(
+                        ByteString.copyFrom(new byte[] {1, 5, 'k', 'e', 'k', '-', '1'}),
+                        "kek-1",
+                        Map.of())));
     assertTrue(e.getMessage().contains("truncated"), e.getMessage());
     String keyFile = assertDoesNotThrowRead(plugin.keyFile());
-    String base64Key = keyFile.lines().filter(l -> l.startsWith("kek-1:")).findFirst().orElseThrow()
-        .substring("kek-1:".length()).strip();
+    String base64Key =
+        keyFile
+            .lines()
+            .filter(l -> l.startsWith("kek-1:"))
+            .findFirst()
+            .orElseThrow()
+            .substring("kek-1:".length())
+            .strip();
     assertFalse(e.getMessage().contains(base64Key));
   }
 

@@ -1,17 +1,14 @@
 package io.etcdcrypt.kmsplugin;
 
-import io.etcdcrypt.testing.RealComponents;
-import io.etcdcrypt.testing.Sync;
-import io.etcdcrypt.crypto.Stages;
-import io.etcdcrypt.crypto.TransformException;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.config.KmsEndpoint;
+import io.etcdcrypt.crypto.Stages;
+import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.kms.KmsObserver;
-import io.etcdcrypt.kms.KmsPluginException;
 import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsV1Client;
 import io.etcdcrypt.kms.KmsV2Client;
@@ -21,7 +18,9 @@ import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import io.etcdcrypt.kms.proto.v2.StatusResponse;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.JavaProcess;
+import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.SoftHsm;
+import io.etcdcrypt.testing.Sync;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,8 +30,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The bundled plugin with its KEKs on a SoftHSM2 token, run as {@code kms-plugin} in a child JVM (SoftHSM takes its
- * configuration from the environment). Skipped, loudly, only when SoftHSM2 is not installed.
+ * The bundled plugin with its KEKs on a SoftHSM2 token, run as {@code kms-plugin} in a child JVM
+ * (SoftHSM takes its configuration from the environment). Skipped, loudly, only when SoftHSM2 is
+ * not installed.
  */
 @RealComponents
 class Pkcs11KmsPluginTest {
@@ -44,9 +44,20 @@ class Pkcs11KmsPluginTest {
 
   private String generateKey(SoftHsm hsm, String label) throws Exception {
     Path log = dir.resolve("generate-" + label + ".log");
-    try (JavaProcess p = JavaProcess.start(log, hsm.environment(), "kms-plugin", "generate-key",
-        "--pkcs11-config", hsm.pkcs11Config().toString(), "--pkcs11-pin-file", hsm.pinFile().toString(),
-        "--pkcs11-key-label-prefix", "kek-", "--id", label)) {
+    try (JavaProcess p =
+        JavaProcess.start(
+            log,
+            hsm.environment(),
+            "kms-plugin",
+            "generate-key",
+            "--pkcs11-config",
+            hsm.pkcs11Config().toString(),
+            "--pkcs11-pin-file",
+            hsm.pinFile().toString(),
+            "--pkcs11-key-label-prefix",
+            "kek-",
+            "--id",
+            label)) {
       assertEquals(0, p.waitFor(), p.output());
       assertTrue(p.output().lines().anyMatch(l -> l.strip().equals(label)), p.output());
     }
@@ -60,13 +71,26 @@ class Pkcs11KmsPluginTest {
 
     Path socket = dir.resolve("plugin.sock");
     KmsEndpoint endpoint = KmsEndpoint.of("unix://" + socket);
-    try (JavaProcess plugin = JavaProcess.start(dir.resolve("plugin.log"), hsm.environment(), "kms-plugin",
-            "--listen", endpoint.url(), "--pkcs11-config", hsm.pkcs11Config().toString(),
-            "--pkcs11-pin-file", hsm.pinFile().toString(), "--pkcs11-key-label-prefix", "kek-",
-            "--reload-interval", "200ms");
+    try (JavaProcess plugin =
+            JavaProcess.start(
+                dir.resolve("plugin.log"),
+                hsm.environment(),
+                "kms-plugin",
+                "--listen",
+                endpoint.url(),
+                "--pkcs11-config",
+                hsm.pkcs11Config().toString(),
+                "--pkcs11-pin-file",
+                hsm.pinFile().toString(),
+                "--pkcs11-key-label-prefix",
+                "kek-",
+                "--reload-interval",
+                "200ms");
         KmsV2Client v2 = new KmsV2Client("hsm", endpoint, TIMEOUT, KmsObserver.NONE);
         KmsV1Client v1 = new KmsV1Client("hsm", endpoint, TIMEOUT, KmsObserver.NONE)) {
-      Await.until("the plugin to listen (log: " + dir.resolve("plugin.log") + ")", Duration.ofSeconds(60),
+      Await.until(
+          "the plugin to listen (log: " + dir.resolve("plugin.log") + ")",
+          Duration.ofSeconds(60),
           () -> Files.exists(socket) || !plugin.isAlive());
       assertTrue(plugin.isAlive(), plugin.output());
 
@@ -83,25 +107,32 @@ class Pkcs11KmsPluginTest {
       byte[] v1Cipher = Stages.join(v1.encrypt(seed));
       assertArrayEquals(seed, Stages.join(v1.decrypt(v1Cipher)));
 
-      KmsV2Transformer provider = KmsV2Transformer.start("hsm", endpoint, TIMEOUT, KmsProviderOptions.defaults());
+      KmsV2Transformer provider =
+          KmsV2Transformer.start("hsm", endpoint, TIMEOUT, KmsProviderOptions.defaults());
       try {
         byte[] stored = Sync.encrypt(provider, "secret".getBytes(StandardCharsets.UTF_8), AAD);
         assertEquals("kek-1", EncryptedObject.parseFrom(stored).getKeyID());
 
         // Rotation: a second key on the token becomes current at the plugin's next reload.
         generateKey(hsm, "kek-2");
-        Await.until("the plugin to see kek-2", Duration.ofSeconds(30), () -> {
-          try {
-            return Stages.join(v2.status()).getKeyId().equals("kek-2");
-          } catch (TransformException e) {
-            return false;
-          }
-        });
+        Await.until(
+            "the plugin to see kek-2",
+            Duration.ofSeconds(30),
+            () -> {
+              try {
+                return Stages.join(v2.status()).getKeyId().equals("kek-2");
+              } catch (TransformException e) {
+                return false;
+              }
+            });
         assertTrue(provider.checkNow().ok(), provider.health().text());
         byte[] fresh = Sync.encrypt(provider, "secret".getBytes(StandardCharsets.UTF_8), AAD);
         assertEquals("kek-2", EncryptedObject.parseFrom(fresh).getKeyID());
         assertTrue(Sync.decrypt(provider, stored, AAD).stale());
-        assertArrayEquals(seed, Stages.join(v2.decrypt(wrapped.getCiphertext(), "kek-1", Map.of())), "kek-1 still unwraps");
+        assertArrayEquals(
+            seed,
+            Stages.join(v2.decrypt(wrapped.getCiphertext(), "kek-1", Map.of())),
+            "kek-1 still unwraps");
         assertArrayEquals(seed, Stages.join(v1.decrypt(v1Cipher)));
         assertNotEquals(wrapped.getCiphertext(), Stages.join(v2.encrypt(seed)).getCiphertext());
       } finally {

@@ -46,18 +46,20 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * A real kube-apiserver whose {@code --etcd-servers} is the proxy, driven through the Kubernetes API: every verb
- * kube-apiserver turns into etcd traffic (create, get, list in pages with continue, update, patch, delete, watch
- * from a resourceVersion, watch-list with initial events) on Secrets (KMS v2), ConfigMaps (aesgcm), PodTemplates
- * (aescbc), custom resources (secretbox) and CustomResourceDefinitions (no rule). Each step checks what the API
- * returns and what etcd stores: configured resources in kube-apiserver's encrypted format, opened by the test's own
- * decoder to kube-apiserver's serialization, the others exactly as kube-apiserver writes them.
+ * A real kube-apiserver whose {@code --etcd-servers} is the proxy, driven through the Kubernetes
+ * API: every verb kube-apiserver turns into etcd traffic (create, get, list in pages with continue,
+ * update, patch, delete, watch from a resourceVersion, watch-list with initial events) on Secrets
+ * (KMS v2), ConfigMaps (aesgcm), PodTemplates (aescbc), custom resources (secretbox) and
+ * CustomResourceDefinitions (no rule). Each step checks what the API returns and what etcd stores:
+ * configured resources in kube-apiserver's encrypted format, opened by the test's own decoder to
+ * kube-apiserver's serialization, the others exactly as kube-apiserver writes them.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 @RealComponents
 class KubeApiThroughProxyIT {
 
-  @RegisterExtension static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);
+  @RegisterExtension
+  static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);
 
   private static final int OBJECTS = 12;
   private static final int PAGE = 5;
@@ -77,7 +79,8 @@ class KubeApiThroughProxyIT {
   @AfterAll
   static void noStorageErrors() {
     List<String> errors = bed.apiserver().storageErrorsSince(logMark);
-    assertTrue(errors.isEmpty(), "kube-apiserver logged storage errors:\n" + String.join("\n", errors));
+    assertTrue(
+        errors.isEmpty(), "kube-apiserver logged storage errors:\n" + String.join("\n", errors));
   }
 
   @ParameterizedTest
@@ -103,10 +106,11 @@ class KubeApiThroughProxyIT {
     String token = null;
     int pages = 0;
     do {
-      GenericKubernetesResourceList page = api.list(new ListOptionsBuilder().withLimit((long) PAGE)
-          .withContinue(token).build());
+      GenericKubernetesResourceList page =
+          api.list(new ListOptionsBuilder().withLimit((long) PAGE).withContinue(token).build());
       pages++;
-      page.getItems().stream().filter(o -> names.contains(o.getMetadata().getName()))
+      page.getItems().stream()
+          .filter(o -> names.contains(o.getMetadata().getName()))
           .forEach(o -> listed.add(o.getMetadata().getName() + "=" + value(o)));
       token = page.getMetadata().getContinue();
     } while (token != null && !token.isEmpty());
@@ -121,12 +125,15 @@ class KubeApiThroughProxyIT {
     GenericKubernetesResource read = api.withName(third).get();
     read.getMetadata().getAnnotations().put("value", "v-3-updated");
     GenericKubernetesResource updated = api.resource(read).update();
-    assertTrue(Long.parseLong(updated.getMetadata().getResourceVersion())
-        > Long.parseLong(read.getMetadata().getResourceVersion()));
+    assertTrue(
+        Long.parseLong(updated.getMetadata().getResourceVersion())
+            > Long.parseLong(read.getMetadata().getResourceVersion()));
     assertEquals("v-3-updated", objects.read(kind, ns, third));
     assertStored(kind, ns, third, "v-3-updated");
-    api.withName(names.get(4)).patch(PatchContext.of(PatchType.JSON_MERGE),
-        "{\"metadata\":{\"annotations\":{\"value\":\"v-4-patched\"}}}");
+    api.withName(names.get(4))
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
+            "{\"metadata\":{\"annotations\":{\"value\":\"v-4-patched\"}}}");
     assertEquals("v-4-patched", objects.read(kind, ns, names.get(4)));
     assertStored(kind, ns, names.get(4), "v-4-patched");
 
@@ -134,11 +141,15 @@ class KubeApiThroughProxyIT {
     String from = api.list().getMetadata().getResourceVersion();
     String fresh = kind.name("fresh");
     BlockingQueue<String> events = new LinkedBlockingQueue<>();
-    try (Watch ignored = api.watch(new ListOptionsBuilder().withResourceVersion(from).build(),
-        recorder(events, List.of(fresh)))) {
+    try (Watch ignored =
+        api.watch(
+            new ListOptionsBuilder().withResourceVersion(from).build(),
+            recorder(events, List.of(fresh)))) {
       objects.create(kind, ns, fresh, "one");
-      api.withName(fresh).patch(PatchContext.of(PatchType.JSON_MERGE),
-          "{\"metadata\":{\"annotations\":{\"value\":\"two\"}}}");
+      api.withName(fresh)
+          .patch(
+              PatchContext.of(PatchType.JSON_MERGE),
+              "{\"metadata\":{\"annotations\":{\"value\":\"two\"}}}");
       api.withName(fresh).delete();
       assertEquals("ADDED " + fresh + "=one", next(events));
       assertEquals("MODIFIED " + fresh + "=two", next(events));
@@ -150,8 +161,12 @@ class KubeApiThroughProxyIT {
     String later = kind.name("later");
     List<String> watched = new ArrayList<>(names);
     watched.add(later);
-    ListOptions watchList = new ListOptionsBuilder().withSendInitialEvents(true)
-        .withResourceVersionMatch("NotOlderThan").withAllowWatchBookmarks(true).build();
+    ListOptions watchList =
+        new ListOptionsBuilder()
+            .withSendInitialEvents(true)
+            .withResourceVersionMatch("NotOlderThan")
+            .withAllowWatchBookmarks(true)
+            .build();
     try (Watch ignored = api.watch(watchList, recorder(events, watched))) {
       List<String> initial = new ArrayList<>();
       for (String e = next(events); !e.equals("BOOKMARK initial-events-end"); e = next(events)) {
@@ -160,7 +175,11 @@ class KubeApiThroughProxyIT {
       initial.sort(null);
       List<String> added = new ArrayList<>();
       for (int i = 0; i < OBJECTS; i++) {
-        added.add("ADDED " + names.get(i) + "=" + (i == 3 ? "v-3-updated" : i == 4 ? "v-4-patched" : "v-" + i));
+        added.add(
+            "ADDED "
+                + names.get(i)
+                + "="
+                + (i == 3 ? "v-3-updated" : i == 4 ? "v-4-patched" : "v-" + i));
       }
       assertEquals(added, initial);
       objects.create(kind, ns, later, "three");
@@ -172,21 +191,32 @@ class KubeApiThroughProxyIT {
       api.withName(name).delete();
     }
     api.withName(fresh).delete();
-    // Gone from etcd; a CRD at least marked for deletion there (its finalizer removes it when kube-apiserver's
+    // Gone from etcd; a CRD at least marked for deletion there (its finalizer removes it when
+    // kube-apiserver's
     // cleanup of its objects is done).
-    Await.until("every " + kind + " deleted in etcd", Duration.ofSeconds(60), () -> names.stream().allMatch(n -> {
-      byte[] stored = bed.rawValue(kind.key(ns, n));
-      return stored == null || kind == Kind.CRD && contains(stored, "deletionTimestamp");
-    }));
+    Await.until(
+        "every " + kind + " deleted in etcd",
+        Duration.ofSeconds(60),
+        () ->
+            names.stream()
+                .allMatch(
+                    n -> {
+                      byte[] stored = bed.rawValue(kind.key(ns, n));
+                      return stored == null
+                          || kind == Kind.CRD && contains(stored, "deletionTimestamp");
+                    }));
     GenericKubernetesResource gone = api.withName(third).get();
-    assertTrue(gone == null || kind == Kind.CRD && gone.getMetadata().getDeletionTimestamp() != null);
+    assertTrue(
+        gone == null || kind == Kind.CRD && gone.getMetadata().getDeletionTimestamp() != null);
   }
 
   /**
-   * How etcd stores the object: under the kind's provider, with kube-apiserver's serialization inside (protobuf for
-   * built-in kinds, JSON for custom resources) holding the value; or, without a rule, as kube-apiserver writes it.
+   * How etcd stores the object: under the kind's provider, with kube-apiserver's serialization
+   * inside (protobuf for built-in kinds, JSON for custom resources) holding the value; or, without
+   * a rule, as kube-apiserver writes it.
    */
-  private static void assertStored(Kind kind, String ns, String name, String value) throws Exception {
+  private static void assertStored(Kind kind, String ns, String name, String value)
+      throws Exception {
     String key = kind.key(ns, name);
     byte[] stored = bed.rawValue(key);
     assertNotNull(stored, key);
@@ -202,7 +232,8 @@ class KubeApiThroughProxyIT {
       String json = new String(plain, StandardCharsets.UTF_8);
       assertTrue(json.startsWith("{\"apiVersion\":\"example.com/v1\""), json);
     } else {
-      assertTrue(startsWith(plain, K8S_PROTOBUF), "kube-apiserver's protobuf inside: " + head(plain));
+      assertTrue(
+          startsWith(plain, K8S_PROTOBUF), "kube-apiserver's protobuf inside: " + head(plain));
     }
     assertTrue(contains(plain, value), key);
   }
@@ -210,25 +241,38 @@ class KubeApiThroughProxyIT {
   @Test
   void resourcesWithoutARuleAreStoredAsKubeApiserverWritesThem() {
     assertTrue(startsWith(bed.rawValue("/registry/namespaces/default"), K8S_PROTOBUF));
-    assertTrue(startsWith(bed.rawValue("/registry/services/specs/default/kubernetes"), K8S_PROTOBUF));
+    assertTrue(
+        startsWith(bed.rawValue("/registry/services/specs/default/kubernetes"), K8S_PROTOBUF));
   }
 
   @Test
   void typedClientsSeeTheSameObjects() {
-    k.secrets().inNamespace("default").resource(new SecretBuilder().withNewMetadata().withName("typed")
-        .endMetadata().addToStringData("password", "hunter2").build()).create();
-    assertEquals("hunter2", KubeObjects.secretValue(k.secrets().inNamespace("default").withName("typed").get(),
-        "password"));
+    k.secrets()
+        .inNamespace("default")
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName("typed")
+                .endMetadata()
+                .addToStringData("password", "hunter2")
+                .build())
+        .create();
+    assertEquals(
+        "hunter2",
+        KubeObjects.secretValue(
+            k.secrets().inNamespace("default").withName("typed").get(), "password"));
     assertStoredUnder(bed.rawValue("/registry/secrets/default/typed"), KubeTestBed.KMS_PREFIX);
   }
 
   /**
-   * Records each event of the {@code watched} objects that changes what a client sees, as {@code TYPE name=value}, and
-   * bookmarks as {@code BOOKMARK <kind>}. Skipped: a MODIFIED event that leaves the value as it was (a CRD's status
-   * as its controller accepts it). A CRD's deletion starts with a MODIFIED event that carries the deletion timestamp,
-   * and its finalizer removes the object later at kube-apiserver's own pace: that start counts as DELETED.
+   * Records each event of the {@code watched} objects that changes what a client sees, as {@code
+   * TYPE name=value}, and bookmarks as {@code BOOKMARK <kind>}. Skipped: a MODIFIED event that
+   * leaves the value as it was (a CRD's status as its controller accepts it). A CRD's deletion
+   * starts with a MODIFIED event that carries the deletion timestamp, and its finalizer removes the
+   * object later at kube-apiserver's own pace: that start counts as DELETED.
    */
-  private static Watcher<GenericKubernetesResource> recorder(BlockingQueue<String> events, List<String> watched) {
+  private static Watcher<GenericKubernetesResource> recorder(
+      BlockingQueue<String> events, List<String> watched) {
     Map<String, String> lastValue = new HashMap<>();
     Set<String> deleted = new HashSet<>();
     return new Watcher<>() {
@@ -237,14 +281,18 @@ class KubeApiThroughProxyIT {
         String name = o.getMetadata().getName();
         if (action == Action.BOOKMARK) {
           Map<String, String> a = o.getMetadata().getAnnotations();
-          events.add("BOOKMARK " + (a != null && "true".equals(a.get("k8s.io/initial-events-end"))
-              ? "initial-events-end" : "progress"));
+          events.add(
+              "BOOKMARK "
+                  + (a != null && "true".equals(a.get("k8s.io/initial-events-end"))
+                      ? "initial-events-end"
+                      : "progress"));
           return;
         }
         if (!watched.contains(name)) {
           return;
         }
-        boolean deleting = action == Action.DELETED || o.getMetadata().getDeletionTimestamp() != null;
+        boolean deleting =
+            action == Action.DELETED || o.getMetadata().getDeletionTimestamp() != null;
         if (deleting) {
           if (deleted.add(name)) {
             events.add("DELETED " + name + "=" + value(o));

@@ -18,19 +18,22 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Switching a cluster between the proxy and kube-apiserver's native encryption with the very same
- * EncryptionConfiguration file, both ways, with nothing re-encrypted: what the proxy wrote under KMS v2 (through
- * the same plugin socket), aesgcm, aescbc and secretbox, kube-apiserver reads natively, and what kube-apiserver
- * wrote natively, the proxy reads.
+ * EncryptionConfiguration file, both ways, with nothing re-encrypted: what the proxy wrote under
+ * KMS v2 (through the same plugin socket), aesgcm, aescbc and secretbox, kube-apiserver reads
+ * natively, and what kube-apiserver wrote natively, the proxy reads.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 @RealComponents
 class NativeSwitchIT {
 
-  @RegisterExtension static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);
+  @RegisterExtension
+  static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);
 
   private static final String NS = "switch";
+
   /** One kind per provider: KMS v2, aesgcm, aescbc, secretbox. */
-  private static final List<Kind> ENCRYPTED = List.of(Kind.SECRET, Kind.CONFIGMAP, Kind.PODTEMPLATE, Kind.WIDGET);
+  private static final List<Kind> ENCRYPTED =
+      List.of(Kind.SECRET, Kind.CONFIGMAP, Kind.PODTEMPLATE, Kind.WIDGET);
 
   @Test
   void proxyToNativeAndBackWithTheSameFile() throws Exception {
@@ -47,15 +50,18 @@ class NativeSwitchIT {
       storedByProxy.put(kind, stored);
     }
 
-    // In one edit kube-apiserver talks to etcd and encrypts with the proxy's file; then the proxy goes away.
+    // In one edit kube-apiserver talks to etcd and encrypts with the proxy's file; then the proxy
+    // goes away.
     bed.apiserver().restart(bed.nativeEncryption(bed.config()));
     bed.proxy().stop();
     int nativeLog = bed.apiserver().logLines();
     objects.awaitWidgetsServed();
     for (Kind kind : ENCRYPTED) {
-      assertEquals(kind + " written through the proxy", objects.read(kind, NS, "by-proxy"), kind.toString());
+      assertEquals(
+          kind + " written through the proxy", objects.read(kind, NS, "by-proxy"), kind.toString());
       // Reading rewrote nothing: the proxy's bytes are the very bytes kube-apiserver opened.
-      assertArrayEquals(storedByProxy.get(kind), bed.rawValue(kind.key(NS, "by-proxy")), kind.toString());
+      assertArrayEquals(
+          storedByProxy.get(kind), bed.rawValue(kind.key(NS, "by-proxy")), kind.toString());
       objects.create(kind, NS, "native", kind + " written natively");
       assertStoredUnder(bed.rawValue(kind.key(NS, "native")), kind.storedPrefix);
     }
@@ -68,13 +74,15 @@ class NativeSwitchIT {
     objects.awaitWidgetsServed();
     for (Kind kind : ENCRYPTED) {
       assertEquals(kind + " written natively", objects.read(kind, NS, "native"), kind.toString());
-      assertEquals(kind + " written through the proxy", objects.read(kind, NS, "by-proxy"), kind.toString());
+      assertEquals(
+          kind + " written through the proxy", objects.read(kind, NS, "by-proxy"), kind.toString());
     }
     assertNoStorageErrors(proxyLog);
   }
 
   private static void assertNoStorageErrors(int fromLine) {
     List<String> errors = bed.apiserver().storageErrorsSince(fromLine);
-    assertTrue(errors.isEmpty(), "kube-apiserver logged storage errors:\n" + String.join("\n", errors));
+    assertTrue(
+        errors.isEmpty(), "kube-apiserver logged storage errors:\n" + String.join("\n", errors));
   }
 }

@@ -10,11 +10,16 @@ import org.junit.jupiter.api.Test;
 
 class ApiServerIdTest {
 
-  /** kube-apiserver's integration tests run with host name testAPIServerID and expect this apiserver_id_hash. */
+  /**
+   * kube-apiserver's integration tests run with host name testAPIServerID and expect this
+   * apiserver_id_hash.
+   */
   @Test
   void matchesKubeApiServersIdForTheSameHostName() {
     String id = ApiServerId.forHost("testAPIServerID");
-    assertEquals("sha256:3c607df3b2bf22c9d9f01d5314b4bbf411c48ef43ff44ff29b1d55b41367c795", ApiServerId.hash(id));
+    assertEquals(
+        "sha256:3c607df3b2bf22c9d9f01d5314b4bbf411c48ef43ff44ff29b1d55b41367c795",
+        ApiServerId.hash(id));
     assertEquals(kubeApiServerId("testAPIServerID"), id);
   }
 
@@ -22,10 +27,15 @@ class ApiServerIdTest {
   void hashesAsUpstreamLabelsThem() {
     assertEquals("", ApiServerId.hash(""));
     // sha256("1"), the key_id_hash upstream's tests expect for key id "1"
-    assertEquals("sha256:6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b", ApiServerId.hash("1"));
+    assertEquals(
+        "sha256:6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+        ApiServerId.hash("1"));
   }
 
-  /** An independent rendering of the formula: base32 (RFC 4648 alphabet, lowercase, no padding) by hand. */
+  /**
+   * An independent rendering of the formula: base32 (RFC 4648 alphabet, lowercase, no padding) by
+   * hand.
+   */
   static String kubeApiServerId(String host) {
     try {
       byte[] h = host.getBytes(StandardCharsets.UTF_8);

@@ -12,10 +12,14 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** Micrometer meters under upstream's names: what Micrometer would otherwise add or round is not in the exposition. */
+/**
+ * Micrometer meters under upstream's names: what Micrometer would otherwise add or round is not in
+ * the exposition.
+ */
 class InstrumentsTest {
 
-  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final PrometheusMeterRegistry registry =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Instruments instruments = new Instruments(registry);
 
   private PrometheusText.Exposition scrape() {
@@ -24,8 +28,9 @@ class InstrumentsTest {
 
   @Test
   void durationsUnderASecondLandInTheirOwnBuckets() {
-    Instruments.Family<Timer> h = instruments.histogram("x_duration_seconds", "X.", MetricNames.kmsOperationBuckets(),
-        "method");
+    Instruments.Family<Timer> h =
+        instruments.histogram(
+            "x_duration_seconds", "X.", MetricNames.kmsOperationBuckets(), "method");
     h.labelValues("Decrypt").record(123_456, TimeUnit.NANOSECONDS); // 0.000123456 s
     h.labelValues("Decrypt").record(3_000_000_000L, TimeUnit.NANOSECONDS);
     PrometheusText.Exposition m = scrape();
@@ -40,7 +45,9 @@ class InstrumentsTest {
 
   @Test
   void onlyTheMaxGaugesOfTheseHistogramsAreDropped() {
-    instruments.histogram("x_duration_seconds", "X.", new double[] {0.5}).labelValues()
+    instruments
+        .histogram("x_duration_seconds", "X.", new double[] {0.5})
+        .labelValues()
         .record(1, TimeUnit.SECONDS);
     // Any other meter's _max, e.g. the JVM binders' jvm_gc_pause_seconds_max, stays.
     Timer.builder("other_seconds").register(registry).record(2, TimeUnit.SECONDS);
@@ -53,7 +60,8 @@ class InstrumentsTest {
 
   @Test
   void countersKeepTheirNamesAndLabelSetsCanBeRemoved() {
-    Instruments.Family<io.micrometer.core.instrument.Counter> c = instruments.counter("y_total", "Y.", "k");
+    Instruments.Family<io.micrometer.core.instrument.Counter> c =
+        instruments.counter("y_total", "Y.", "k");
     c.labelValues("a").increment();
     c.labelValues("b").increment(2);
     c.remove("a");
@@ -77,8 +85,11 @@ class InstrumentsTest {
 
   @Test
   void histogramsRefuseWhatTheExpositionCouldNotShowAsGiven() {
-    assertThrows(IllegalArgumentException.class, () -> instruments.histogram("latency", "L.", new double[] {1}));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> instruments.histogram("latency", "L.", new double[] {1}));
+    assertThrows(
+        IllegalArgumentException.class,
         () -> instruments.histogram("l_seconds", "L.", new double[] {1.5e-10}));
   }
 }

@@ -15,7 +15,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
-/** The text line carries the request-scoped fields (MDC and key-value pairs) and nothing when there are none. */
+/**
+ * The text line carries the request-scoped fields (MDC and key-value pairs) and nothing when there
+ * are none.
+ */
 class LoggingTest {
 
   private final PrintStream originalErr = System.err;
@@ -37,7 +40,9 @@ class LoggingTest {
 
     MDC.put("method", "etcdserverpb.KV/Range");
     try {
-      log.atWarn().addKeyValue("key", "/registry/secrets/ns/a").addKeyValue("resource", "secrets")
+      log.atWarn()
+          .addKeyValue("key", "/registry/secrets/ns/a")
+          .addKeyValue("resource", "secrets")
           .log("cannot decrypt a value: {}", "cipher: message authentication failed");
     } finally {
       MDC.remove("method");
@@ -48,10 +53,17 @@ class LoggingTest {
 
     List<String> lines = captured.toString(StandardCharsets.UTF_8).lines().toList();
     assertEquals(3, lines.size(), String.join("\n", lines));
-    assertTrue(lines.get(0).matches("\\S+ WARN  io\\.etcdcrypt\\.test\\.Example method=etcdserverpb\\.KV/Range"
-        + " key=\"/registry/secrets/ns/a\" resource=\"secrets\" - cannot decrypt a value: cipher: message"
-        + " authentication failed"), lines.get(0));
-    assertTrue(lines.get(1).matches("\\S+ INFO  io\\.etcdcrypt\\.test\\.Example - plain event"), lines.get(1));
+    assertTrue(
+        lines
+            .get(0)
+            .matches(
+                "\\S+ WARN  io\\.etcdcrypt\\.test\\.Example method=etcdserverpb\\.KV/Range"
+                    + " key=\"/registry/secrets/ns/a\" resource=\"secrets\" - cannot decrypt a value: cipher: message"
+                    + " authentication failed"),
+        lines.get(0));
+    assertTrue(
+        lines.get(1).matches("\\S+ INFO  io\\.etcdcrypt\\.test\\.Example - plain event"),
+        lines.get(1));
     assertTrue(lines.get(2).endsWith(" - debug is on"), lines.get(2));
   }
 }

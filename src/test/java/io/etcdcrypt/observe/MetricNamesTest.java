@@ -24,7 +24,9 @@ class MetricNamesTest {
     assertEquals(20, kms.length);
     assertEquals(0.0001, kms[0]);
     assertEquals(52.4288, kms[19], 1e-12);
-    assertArrayEquals(new double[] {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}, MetricNames.grpcHandlingBuckets());
+    assertArrayEquals(
+        new double[] {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+        MetricNames.grpcHandlingBuckets());
     // Callers get copies: nobody can change the bounds for everyone.
     MetricNames.transformationBuckets()[0] = 42;
     assertEquals(5e-6, MetricNames.transformationBuckets()[0]);
@@ -34,9 +36,26 @@ class MetricNamesTest {
   void grpcCodesAreSpelledAsGoSpellsThem() {
     Set<String> names = new HashSet<>();
     Arrays.stream(Status.Code.values()).forEach(c -> names.add(MetricNames.grpcCodeName(c)));
-    assertEquals(Set.of("OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
-        "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange",
-        "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"), names);
+    assertEquals(
+        Set.of(
+            "OK",
+            "Canceled",
+            "Unknown",
+            "InvalidArgument",
+            "DeadlineExceeded",
+            "NotFound",
+            "AlreadyExists",
+            "PermissionDenied",
+            "ResourceExhausted",
+            "FailedPrecondition",
+            "Aborted",
+            "OutOfRange",
+            "Unimplemented",
+            "Internal",
+            "Unavailable",
+            "DataLoss",
+            "Unauthenticated"),
+        names);
     assertEquals("Canceled", MetricNames.grpcCodeName(Status.Code.CANCELLED));
     assertEquals("DeadlineExceeded", MetricNames.grpcCodeName(Status.Code.DEADLINE_EXCEEDED));
   }

@@ -1,6 +1,5 @@
 package io.etcdcrypt.observe;
 
-import io.etcdcrypt.testing.Sync;
 import static io.etcdcrypt.testing.Clients.bs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -29,6 +28,7 @@ import io.etcdcrypt.testing.JavaProcess;
 import io.etcdcrypt.testing.KmsPluginFixture;
 import io.etcdcrypt.testing.PrometheusText;
 import io.etcdcrypt.testing.RealComponents;
+import io.etcdcrypt.testing.Sync;
 import io.etcdcrypt.testing.TestCodecs;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -61,11 +61,12 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * The {@code serve} command in its own JVM, with {@code --metrics-addr} and {@code --log-format json}, in front of
- * a real etcd with aesgcm (+ identity), KMS v2 and KMS v1 providers on the bundled plugin. A scripted workload runs
- * through it; {@code /metrics} is then fetched over HTTP, parsed with a strict text-format parser, and every series
- * the workload must have produced is checked by name, labels and count. Then the KMS v2 plugin is stopped and
- * started again: {@code /readyz} follows it, naming the provider, and {@code /livez} does not.
+ * The {@code serve} command in its own JVM, with {@code --metrics-addr} and {@code --log-format
+ * json}, in front of a real etcd with aesgcm (+ identity), KMS v2 and KMS v1 providers on the
+ * bundled plugin. A scripted workload runs through it; {@code /metrics} is then fetched over HTTP,
+ * parsed with a strict text-format parser, and every series the workload must have produced is
+ * checked by name, labels and count. Then the KMS v2 plugin is stopped and started again: {@code
+ * /readyz} follows it, naming the provider, and {@code /livez} does not.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @RealComponents
@@ -74,6 +75,7 @@ class MetricsAndHealthEndToEndTest {
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
   private static final String GCM_KEY = TestCodecs.randomKey(32);
+
   /** Every plaintext of the workload contains this, so the log check can look for it. */
   private static final String MARK = "plaintext-" + UUID.randomUUID();
 
@@ -99,37 +101,55 @@ class MetricsAndHealthEndToEndTest {
     dir = Files.createTempDirectory("observe-e2e");
     pluginV2 = KmsPluginFixture.start(Files.createDirectory(dir.resolve("v2")));
     pluginV1 = KmsPluginFixture.start(Files.createDirectory(dir.resolve("v1")));
-    config = String.join("\n",
-        "apiVersion: apiserver.config.k8s.io/v1",
-        "kind: EncryptionConfiguration",
-        "resources:",
-        "  - resources: [secrets]",
-        "    providers:",
-        "      - aesgcm: {keys: [{name: key1, secret: " + GCM_KEY + "}]}",
-        "      - identity: {}",
-        "  - resources: [configmaps]",
-        "    providers: [{kms: {apiVersion: v2, name: kms2, endpoint: '" + pluginV2.endpoint().url() + "'}}]",
-        "  - resources: [serviceaccounts]",
-        "    providers: [{kms: {apiVersion: v1, name: kms1, endpoint: '" + pluginV1.endpoint().url() + "',"
-            + " cachesize: 100}}]",
-        "");
+    config =
+        String.join(
+            "\n",
+            "apiVersion: apiserver.config.k8s.io/v1",
+            "kind: EncryptionConfiguration",
+            "resources:",
+            "  - resources: [secrets]",
+            "    providers:",
+            "      - aesgcm: {keys: [{name: key1, secret: " + GCM_KEY + "}]}",
+            "      - identity: {}",
+            "  - resources: [configmaps]",
+            "    providers: [{kms: {apiVersion: v2, name: kms2, endpoint: '"
+                + pluginV2.endpoint().url()
+                + "'}}]",
+            "  - resources: [serviceaccounts]",
+            "    providers: [{kms: {apiVersion: v1, name: kms1, endpoint: '"
+                + pluginV1.endpoint().url()
+                + "',"
+                + " cachesize: 100}}]",
+            "");
     Path configFile = dir.resolve("encryption.yaml");
     Files.writeString(configFile, config);
 
     String listen = "127.0.0.1:" + FreePorts.next();
     admin = "http://127.0.0.1:" + FreePorts.next();
-    proxy = JavaProcess.start(dir.resolve("proxy.log"), Map.of(), "serve",
-        "--listen-addr", listen,
-        "--endpoints", etcd.endpoint(),
-        "--encryption-provider-config", configFile.toString(),
-        "--metrics-addr", admin.substring("http://".length()),
-        "--log-format", "json");
-    Await.until("the proxy to be ready", Duration.ofSeconds(60), () -> {
-      if (!proxy.isAlive()) {
-        throw new AssertionError("serve exited:\n" + proxy.output());
-      }
-      return status("/readyz") == 200;
-    });
+    proxy =
+        JavaProcess.start(
+            dir.resolve("proxy.log"),
+            Map.of(),
+            "serve",
+            "--listen-addr",
+            listen,
+            "--endpoints",
+            etcd.endpoint(),
+            "--encryption-provider-config",
+            configFile.toString(),
+            "--metrics-addr",
+            admin.substring("http://".length()),
+            "--log-format",
+            "json");
+    Await.until(
+        "the proxy to be ready",
+        Duration.ofSeconds(60),
+        () -> {
+          if (!proxy.isAlive()) {
+            throw new AssertionError("serve exited:\n" + proxy.output());
+          }
+          return status("/readyz") == 200;
+        });
     client = Clients.jetcd("http://" + listen);
     direct = Clients.jetcd(etcd.process().clientUrl());
   }
@@ -162,21 +182,33 @@ class MetricsAndHealthEndToEndTest {
   void aScriptedWorkloadShowsUpUnderTheNamesOperatorsAlertOn() throws Exception {
     KV kv = client.getKVClient();
     for (int i = 0; i < SECRETS; i++) {
-      kv.put(bs("/registry/secrets/default/s" + i), bs(MARK + " secret " + i)).get(10, TimeUnit.SECONDS);
+      kv.put(bs("/registry/secrets/default/s" + i), bs(MARK + " secret " + i))
+          .get(10, TimeUnit.SECONDS);
     }
     for (int i = 0; i < CONFIGMAPS; i++) {
-      kv.put(bs("/registry/configmaps/default/c" + i), bs(MARK + " configmap " + i)).get(10, TimeUnit.SECONDS);
+      kv.put(bs("/registry/configmaps/default/c" + i), bs(MARK + " configmap " + i))
+          .get(10, TimeUnit.SECONDS);
     }
     for (int i = 0; i < SERVICE_ACCOUNTS; i++) {
-      kv.put(bs("/registry/serviceaccounts/default/a" + i), bs(MARK + " sa " + i)).get(10, TimeUnit.SECONDS);
+      kv.put(bs("/registry/serviceaccounts/default/a" + i), bs(MARK + " sa " + i))
+          .get(10, TimeUnit.SECONDS);
     }
-    // Written around the proxy: plaintext where encryption is configured (the leak detector's case).
-    direct.getKVClient().put(bs("/registry/secrets/default/leaked"), bs(MARK + " leaked")).get(10, TimeUnit.SECONDS);
+    // Written around the proxy: plaintext where encryption is configured (the leak detector's
+    // case).
+    direct
+        .getKVClient()
+        .put(bs("/registry/secrets/default/leaked"), bs(MARK + " leaked"))
+        .get(10, TimeUnit.SECONDS);
 
     GetOption prefix = GetOption.builder().isPrefix(true).build();
-    assertEquals(SECRETS + 1, kv.get(bs("/registry/secrets/"), prefix).get(10, TimeUnit.SECONDS).getKvs().size());
-    assertEquals(CONFIGMAPS, kv.get(bs("/registry/configmaps/"), prefix).get(10, TimeUnit.SECONDS).getKvs().size());
-    assertEquals(SERVICE_ACCOUNTS,
+    assertEquals(
+        SECRETS + 1,
+        kv.get(bs("/registry/secrets/"), prefix).get(10, TimeUnit.SECONDS).getKvs().size());
+    assertEquals(
+        CONFIGMAPS,
+        kv.get(bs("/registry/configmaps/"), prefix).get(10, TimeUnit.SECONDS).getKvs().size());
+    assertEquals(
+        SERVICE_ACCOUNTS,
         kv.get(bs("/registry/serviceaccounts/"), prefix).get(10, TimeUnit.SECONDS).getKvs().size());
 
     // A KMS v2 value another server wrote (its own seed): the proxy's DEK cache misses it once.
@@ -185,7 +217,9 @@ class MetricsAndHealthEndToEndTest {
       EncryptionCodec other = TestCodecs.fromYaml(config, otherKms);
       ByteString key = ByteString.copyFromUtf8("/registry/configmaps/default/foreign");
       ByteString stored = Sync.toStorage(other, key, ByteString.copyFromUtf8(MARK + " foreign"));
-      direct.getKVClient().put(bs("/registry/configmaps/default/foreign"), bs(stored.toByteArray()))
+      direct
+          .getKVClient()
+          .put(bs("/registry/configmaps/default/foreign"), bs(stored.toByteArray()))
           .get(10, TimeUnit.SECONDS);
     } finally {
       otherKms.close();
@@ -195,26 +229,46 @@ class MetricsAndHealthEndToEndTest {
     // Two values nothing can open: one whose AES-GCM tag fails, one whose prefix no provider has.
     byte[] tampered = new byte[40];
     Arrays.fill(tampered, (byte) 7);
-    direct.getKVClient().put(bs("/registry/secrets/default/tampered"),
-        bs(concat("k8s:enc:aesgcm:v1:key1:".getBytes(StandardCharsets.UTF_8), tampered))).get(10, TimeUnit.SECONDS);
-    direct.getKVClient().put(bs("/registry/secrets/default/alien"), bs("k8s:enc:other:v1:whatever"))
+    direct
+        .getKVClient()
+        .put(
+            bs("/registry/secrets/default/tampered"),
+            bs(concat("k8s:enc:aesgcm:v1:key1:".getBytes(StandardCharsets.UTF_8), tampered)))
         .get(10, TimeUnit.SECONDS);
-    assertThrows(ExecutionException.class,
+    direct
+        .getKVClient()
+        .put(bs("/registry/secrets/default/alien"), bs("k8s:enc:other:v1:whatever"))
+        .get(10, TimeUnit.SECONDS);
+    assertThrows(
+        ExecutionException.class,
         () -> kv.get(bs("/registry/secrets/default/tampered")).get(10, TimeUnit.SECONDS));
-    assertThrows(ExecutionException.class,
+    assertThrows(
+        ExecutionException.class,
         () -> kv.get(bs("/registry/secrets/default/alien")).get(10, TimeUnit.SECONDS));
 
     // One Watch stream: counted while open, its event decrypted, gone once closed.
     List<String> seen = new CopyOnWriteArrayList<>();
-    Watch.Watcher watcher = CreatedWatch.start(client, bs("/registry/configmaps/"),
-        WatchOption.builder().isPrefix(true),
-        r -> r.getEvents().forEach(e -> seen.add(e.getKeyValue().getValue().toString(StandardCharsets.UTF_8))));
-    Await.until("one active watch stream", Duration.ofSeconds(20),
+    Watch.Watcher watcher =
+        CreatedWatch.start(
+            client,
+            bs("/registry/configmaps/"),
+            WatchOption.builder().isPrefix(true),
+            r ->
+                r.getEvents()
+                    .forEach(
+                        e ->
+                            seen.add(e.getKeyValue().getValue().toString(StandardCharsets.UTF_8))));
+    Await.until(
+        "one active watch stream",
+        Duration.ofSeconds(20),
         () -> scrape().value(MetricNames.ACTIVE_WATCH_STREAMS) == 1);
-    kv.put(bs("/registry/configmaps/default/watched"), bs(MARK + " watched")).get(10, TimeUnit.SECONDS);
+    kv.put(bs("/registry/configmaps/default/watched"), bs(MARK + " watched"))
+        .get(10, TimeUnit.SECONDS);
     Await.until("the watch event", Duration.ofSeconds(20), () -> seen.contains(MARK + " watched"));
     watcher.close();
-    Await.until("no active watch stream", Duration.ofSeconds(20),
+    Await.until(
+        "no active watch stream",
+        Duration.ofSeconds(20),
         () -> scrape().value(MetricNames.ACTIVE_WATCH_STREAMS) == 0);
 
     PrometheusText.Exposition m = scrape();
@@ -230,51 +284,197 @@ class MetricsAndHealthEndToEndTest {
     String gcm = "k8s:enc:aesgcm:v1:";
     String kms2 = "k8s:enc:kms:v2:kms2:";
     String kms1 = "k8s:enc:kms:v1:kms1:";
-    // Writes: the provider's sample and, for aesgcm, its key list's (as kube-apiserver's nested chains record).
-    assertEquals(SECRETS, m.value(ops, "resource", "secrets", "transformation_type", "to_storage",
-        "transformer_prefix", gcm, "status", "OK"));
-    assertEquals(SECRETS, m.value(ops, "resource", "secrets", "transformation_type", "to_storage",
-        "transformer_prefix", "key1:", "status", "OK"));
-    assertEquals(CONFIGMAPS + 1, m.value(ops, "resource", "configmaps", "transformation_type", "to_storage",
-        "transformer_prefix", kms2, "status", "OK"));
-    assertEquals(SERVICE_ACCOUNTS, m.value(ops, "resource", "serviceaccounts", "transformation_type", "to_storage",
-        "transformer_prefix", kms1, "status", "OK"));
+    // Writes: the provider's sample and, for aesgcm, its key list's (as kube-apiserver's nested
+    // chains record).
+    assertEquals(
+        SECRETS,
+        m.value(
+            ops,
+            "resource",
+            "secrets",
+            "transformation_type",
+            "to_storage",
+            "transformer_prefix",
+            gcm,
+            "status",
+            "OK"));
+    assertEquals(
+        SECRETS,
+        m.value(
+            ops,
+            "resource",
+            "secrets",
+            "transformation_type",
+            "to_storage",
+            "transformer_prefix",
+            "key1:",
+            "status",
+            "OK"));
+    assertEquals(
+        CONFIGMAPS + 1,
+        m.value(
+            ops,
+            "resource",
+            "configmaps",
+            "transformation_type",
+            "to_storage",
+            "transformer_prefix",
+            kms2,
+            "status",
+            "OK"));
+    assertEquals(
+        SERVICE_ACCOUNTS,
+        m.value(
+            ops,
+            "resource",
+            "serviceaccounts",
+            "transformation_type",
+            "to_storage",
+            "transformer_prefix",
+            kms1,
+            "status",
+            "OK"));
     // Reads.
-    assertEquals(SECRETS, m.value(ops, "resource", "secrets", "transformation_type", "from_storage",
-        "transformer_prefix", gcm, "status", "OK"));
-    assertEquals(SECRETS, m.value(ops, "resource", "secrets", "transformation_type", "from_storage",
-        "transformer_prefix", "key1:", "status", "OK"));
-    assertEquals(1, m.value(ops, "resource", "secrets", "transformation_type", "from_storage",
-        "transformer_prefix", "identity", "status", "OK"));
-    // The tampered value fails at its key (key1:) and so at its provider, each level recording its sample as
+    assertEquals(
+        SECRETS,
+        m.value(
+            ops,
+            "resource",
+            "secrets",
+            "transformation_type",
+            "from_storage",
+            "transformer_prefix",
+            gcm,
+            "status",
+            "OK"));
+    assertEquals(
+        SECRETS,
+        m.value(
+            ops,
+            "resource",
+            "secrets",
+            "transformation_type",
+            "from_storage",
+            "transformer_prefix",
+            "key1:",
+            "status",
+            "OK"));
+    assertEquals(
+        1,
+        m.value(
+            ops,
+            "resource",
+            "secrets",
+            "transformation_type",
+            "from_storage",
+            "transformer_prefix",
+            "identity",
+            "status",
+            "OK"));
+    // The tampered value fails at its key (key1:) and so at its provider, each level recording its
+    // sample as
     // kube-apiserver's nested chains do; the value with a prefix nobody has is "unknown".
-    assertEquals(1, m.value(ops, "resource", "secrets", "transformation_type", "from_storage",
-        "transformer_prefix", "key1:", "status", "unknown-non-grpc"));
-    assertEquals(1, m.value(ops, "resource", "secrets", "transformation_type", "from_storage",
-        "transformer_prefix", gcm, "status", "unknown-non-grpc"));
-    assertEquals(1, m.value(ops, "resource", "secrets", "transformation_type", "from_storage",
-        "transformer_prefix", "unknown", "status", "unknown-non-grpc"));
+    assertEquals(
+        1,
+        m.value(
+            ops,
+            "resource",
+            "secrets",
+            "transformation_type",
+            "from_storage",
+            "transformer_prefix",
+            "key1:",
+            "status",
+            "unknown-non-grpc"));
+    assertEquals(
+        1,
+        m.value(
+            ops,
+            "resource",
+            "secrets",
+            "transformation_type",
+            "from_storage",
+            "transformer_prefix",
+            gcm,
+            "status",
+            "unknown-non-grpc"));
+    assertEquals(
+        1,
+        m.value(
+            ops,
+            "resource",
+            "secrets",
+            "transformation_type",
+            "from_storage",
+            "transformer_prefix",
+            "unknown",
+            "status",
+            "unknown-non-grpc"));
     // range + foreign + watch event
-    assertEquals(CONFIGMAPS + 2, m.value(ops, "resource", "configmaps", "transformation_type", "from_storage",
-        "transformer_prefix", kms2, "status", "OK"));
-    assertEquals(SERVICE_ACCOUNTS, m.value(ops, "resource", "serviceaccounts", "transformation_type",
-        "from_storage", "transformer_prefix", kms1, "status", "OK"));
+    assertEquals(
+        CONFIGMAPS + 2,
+        m.value(
+            ops,
+            "resource",
+            "configmaps",
+            "transformation_type",
+            "from_storage",
+            "transformer_prefix",
+            kms2,
+            "status",
+            "OK"));
+    assertEquals(
+        SERVICE_ACCOUNTS,
+        m.value(
+            ops,
+            "resource",
+            "serviceaccounts",
+            "transformation_type",
+            "from_storage",
+            "transformer_prefix",
+            kms1,
+            "status",
+            "OK"));
     assertEquals(12, m.samples(ops).size(), "no other transformation series: " + m.samples(ops));
-    assertEquals(Set.of("resource", "transformation_type", "transformer_prefix", "status"),
+    assertEquals(
+        Set.of("resource", "transformation_type", "transformer_prefix", "status"),
         m.samples(ops).get(0).labels().keySet());
 
     // The duration histogram: successes only, kube-apiserver's buckets.
     String duration = MetricNames.TRANSFORMATION_DURATION;
     assertEquals("histogram", m.family(duration).type());
-    assertEquals(SECRETS, m.value(duration + "_count", "transformation_type", "to_storage",
-        "transformer_prefix", gcm));
-    assertEquals(1, m.value(duration + "_count", "transformation_type", "from_storage",
-        "transformer_prefix", "identity"));
+    assertEquals(
+        SECRETS,
+        m.value(
+            duration + "_count", "transformation_type", "to_storage", "transformer_prefix", gcm));
+    assertEquals(
+        1,
+        m.value(
+            duration + "_count",
+            "transformation_type",
+            "from_storage",
+            "transformer_prefix",
+            "identity"));
     assertTrue(m.matching(duration + "_count", "transformer_prefix", "unknown").isEmpty());
-    assertBuckets(m, duration, MetricNames.exponential(5e-6, 2, 25),
-        "transformation_type", "to_storage", "transformer_prefix", gcm);
-    assertEquals("5e-06", m.matching(duration + "_bucket", "transformation_type", "to_storage",
-        "transformer_prefix", gcm).get(0).labels().get("le"));
+    assertBuckets(
+        m,
+        duration,
+        MetricNames.exponential(5e-6, 2, 25),
+        "transformation_type",
+        "to_storage",
+        "transformer_prefix",
+        gcm);
+    assertEquals(
+        "5e-06",
+        m.matching(
+                duration + "_bucket",
+                "transformation_type",
+                "to_storage",
+                "transformer_prefix",
+                gcm)
+            .get(0)
+            .labels()
+            .get("le"));
 
     assertEquals(1, m.value(MetricNames.PLAINTEXT_VALUES, "resource", "secrets"));
     assertEquals(1, m.value(MetricNames.STALE_VALUES, "resource", "secrets"));
@@ -283,16 +483,58 @@ class MetricsAndHealthEndToEndTest {
 
   private static void assertEnvelopeMetrics(PrometheusText.Exposition m) throws Exception {
     String latency = MetricNames.KMS_OPERATIONS_LATENCY + "_count";
-    assertTrue(m.value(latency, "provider_name", "kms2", "method_name", "/v2.KeyManagementService/Status",
-        "grpc_status_code", "OK") >= 1);
-    assertEquals(1, m.value(latency, "provider_name", "kms2", "method_name", "/v2.KeyManagementService/Encrypt",
-        "grpc_status_code", "OK"), "one seed, drawn at start");
-    assertEquals(1, m.value(latency, "provider_name", "kms2", "method_name", "/v2.KeyManagementService/Decrypt",
-        "grpc_status_code", "OK"), "one Decrypt: the foreign seed");
-    assertTrue(m.value(latency, "provider_name", "kms1", "method_name", "/v1beta1.KeyManagementService/Encrypt",
-        "grpc_status_code", "OK") >= SERVICE_ACCOUNTS);
-    assertBuckets(m, MetricNames.KMS_OPERATIONS_LATENCY, MetricNames.exponential(0.0001, 2, 20),
-        "provider_name", "kms2", "method_name", "/v2.KeyManagementService/Decrypt", "grpc_status_code", "OK");
+    assertTrue(
+        m.value(
+                latency,
+                "provider_name",
+                "kms2",
+                "method_name",
+                "/v2.KeyManagementService/Status",
+                "grpc_status_code",
+                "OK")
+            >= 1);
+    assertEquals(
+        1,
+        m.value(
+            latency,
+            "provider_name",
+            "kms2",
+            "method_name",
+            "/v2.KeyManagementService/Encrypt",
+            "grpc_status_code",
+            "OK"),
+        "one seed, drawn at start");
+    assertEquals(
+        1,
+        m.value(
+            latency,
+            "provider_name",
+            "kms2",
+            "method_name",
+            "/v2.KeyManagementService/Decrypt",
+            "grpc_status_code",
+            "OK"),
+        "one Decrypt: the foreign seed");
+    assertTrue(
+        m.value(
+                latency,
+                "provider_name",
+                "kms1",
+                "method_name",
+                "/v1beta1.KeyManagementService/Encrypt",
+                "grpc_status_code",
+                "OK")
+            >= SERVICE_ACCOUNTS);
+    assertBuckets(
+        m,
+        MetricNames.KMS_OPERATIONS_LATENCY,
+        MetricNames.exponential(0.0001, 2, 20),
+        "provider_name",
+        "kms2",
+        "method_name",
+        "/v2.KeyManagementService/Decrypt",
+        "grpc_status_code",
+        "OK");
 
     assertEquals(1, m.value(MetricNames.ENVELOPE_CACHE_MISSES));
     assertEquals(1, m.value(MetricNames.DEK_CACHE_MISSES, "provider", "kms2"));
@@ -301,20 +543,60 @@ class MetricsAndHealthEndToEndTest {
     assertEquals(SERVICE_ACCOUNTS, m.value(MetricNames.DEK_CACHE_HITS, "provider", "kms1"));
     assertEquals(2, m.value(MetricNames.DEK_SOURCE_CACHE_SIZE, "provider_name", "kms2"));
     assertEquals(SERVICE_ACCOUNTS / 100.0, m.value(MetricNames.DEK_CACHE_FILL_PERCENT), 1e-9);
-    assertEquals(1 + SERVICE_ACCOUNTS, m.value(MetricNames.DATA_KEY_GENERATION_DURATION + "_count"));
-    assertBuckets(m, MetricNames.DATA_KEY_GENERATION_DURATION, MetricNames.exponential(5e-6, 2, 14));
+    assertEquals(
+        1 + SERVICE_ACCOUNTS, m.value(MetricNames.DATA_KEY_GENERATION_DURATION + "_count"));
+    assertBuckets(
+        m, MetricNames.DATA_KEY_GENERATION_DURATION, MetricNames.exponential(5e-6, 2, 14));
     assertEquals(0, m.value(MetricNames.DATA_KEY_GENERATION_FAILURES));
 
     String keyIdHash = sha256("kek-1");
     String serverIdHash = sha256(apiServerIdOfThisHost());
-    assertEquals(CONFIGMAPS + 1, m.value(MetricNames.KEY_ID_HASH_TOTAL, "transformation_type", "to_storage",
-        "provider_name", "kms2", "key_id_hash", keyIdHash, "apiserver_id_hash", serverIdHash));
-    assertEquals(CONFIGMAPS + 2, m.value(MetricNames.KEY_ID_HASH_TOTAL, "transformation_type", "from_storage",
-        "provider_name", "kms2", "key_id_hash", keyIdHash, "apiserver_id_hash", serverIdHash));
-    assertTrue(m.value(MetricNames.KEY_ID_HASH_LAST_TIMESTAMP, "transformation_type", "from_storage",
-        "provider_name", "kms2", "key_id_hash", keyIdHash, "apiserver_id_hash", serverIdHash) >= startedAtSeconds);
-    assertTrue(m.value(MetricNames.KEY_ID_HASH_STATUS_LAST_TIMESTAMP, "provider_name", "kms2",
-        "key_id_hash", keyIdHash, "apiserver_id_hash", serverIdHash) >= startedAtSeconds);
+    assertEquals(
+        CONFIGMAPS + 1,
+        m.value(
+            MetricNames.KEY_ID_HASH_TOTAL,
+            "transformation_type",
+            "to_storage",
+            "provider_name",
+            "kms2",
+            "key_id_hash",
+            keyIdHash,
+            "apiserver_id_hash",
+            serverIdHash));
+    assertEquals(
+        CONFIGMAPS + 2,
+        m.value(
+            MetricNames.KEY_ID_HASH_TOTAL,
+            "transformation_type",
+            "from_storage",
+            "provider_name",
+            "kms2",
+            "key_id_hash",
+            keyIdHash,
+            "apiserver_id_hash",
+            serverIdHash));
+    assertTrue(
+        m.value(
+                MetricNames.KEY_ID_HASH_LAST_TIMESTAMP,
+                "transformation_type",
+                "from_storage",
+                "provider_name",
+                "kms2",
+                "key_id_hash",
+                keyIdHash,
+                "apiserver_id_hash",
+                serverIdHash)
+            >= startedAtSeconds);
+    assertTrue(
+        m.value(
+                MetricNames.KEY_ID_HASH_STATUS_LAST_TIMESTAMP,
+                "provider_name",
+                "kms2",
+                "key_id_hash",
+                keyIdHash,
+                "apiserver_id_hash",
+                serverIdHash)
+            >= startedAtSeconds);
     assertTrue(m.samples(MetricNames.INVALID_KEY_ID_FROM_STATUS).isEmpty());
   }
 
@@ -326,42 +608,83 @@ class MetricsAndHealthEndToEndTest {
     assertEquals(puts, m.value(MetricNames.GRPC_SERVER_MSG_RECEIVED, put));
     assertEquals(puts, m.value(MetricNames.GRPC_SERVER_MSG_SENT, put));
     assertEquals(puts, m.value(MetricNames.GRPC_SERVER_HANDLING + "_count", put));
-    assertBuckets(m, MetricNames.GRPC_SERVER_HANDLING, new double[] {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+    assertBuckets(
+        m,
+        MetricNames.GRPC_SERVER_HANDLING,
+        new double[] {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
         put);
-    // Bounds are spelled as etcd's Go client spells them, so le="1" in an alert matches on Prometheus 2 too.
-    assertEquals(List.of("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"),
-        m.matching(MetricNames.GRPC_SERVER_HANDLING + "_bucket", put).stream().map(s -> s.labels().get("le")).toList());
+    // Bounds are spelled as etcd's Go client spells them, so le="1" in an alert matches on
+    // Prometheus 2 too.
+    assertEquals(
+        List.of(
+            "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"),
+        m.matching(MetricNames.GRPC_SERVER_HANDLING + "_bucket", put).stream()
+            .map(s -> s.labels().get("le"))
+            .toList());
 
-    // 3 prefix ranges, the foreign value, the two values nothing opens (Internal, and no response message).
-    String[] range = {"grpc_type", "unary", "grpc_service", "etcdserverpb.KV", "grpc_method", "Range"};
+    // 3 prefix ranges, the foreign value, the two values nothing opens (Internal, and no response
+    // message).
+    String[] range = {
+      "grpc_type", "unary", "grpc_service", "etcdserverpb.KV", "grpc_method", "Range"
+    };
     assertEquals(6, m.value(MetricNames.GRPC_SERVER_STARTED, range));
     assertEquals(4, m.value(MetricNames.GRPC_SERVER_HANDLED, with(range, "grpc_code", "OK")));
     assertEquals(2, m.value(MetricNames.GRPC_SERVER_HANDLED, with(range, "grpc_code", "Internal")));
     assertEquals(6, m.value(MetricNames.GRPC_SERVER_MSG_RECEIVED, range));
     assertEquals(4, m.value(MetricNames.GRPC_SERVER_MSG_SENT, range));
 
-    String[] watch = {"grpc_type", "bidi_stream", "grpc_service", "etcdserverpb.Watch", "grpc_method", "Watch"};
+    String[] watch = {
+      "grpc_type", "bidi_stream", "grpc_service", "etcdserverpb.Watch", "grpc_method", "Watch"
+    };
     assertEquals(1, m.value(MetricNames.GRPC_SERVER_STARTED, watch));
     assertEquals(1, m.sum(MetricNames.GRPC_SERVER_HANDLED, watch));
     assertTrue(m.value(MetricNames.GRPC_SERVER_MSG_RECEIVED, watch) >= 1, "the create request");
     assertTrue(m.value(MetricNames.GRPC_SERVER_MSG_SENT, watch) >= 2, "created, then the event");
 
     Set<String> codes = PrometheusText.labelValues(m, MetricNames.GRPC_SERVER_HANDLED, "grpc_code");
-    Set<String> goNames = Set.of("OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
-        "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange",
-        "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated");
+    Set<String> goNames =
+        Set.of(
+            "OK",
+            "Canceled",
+            "Unknown",
+            "InvalidArgument",
+            "DeadlineExceeded",
+            "NotFound",
+            "AlreadyExists",
+            "PermissionDenied",
+            "ResourceExhausted",
+            "FailedPrecondition",
+            "Aborted",
+            "OutOfRange",
+            "Unimplemented",
+            "Internal",
+            "Unavailable",
+            "DataLoss",
+            "Unauthenticated");
     assertTrue(goNames.containsAll(codes), "gRPC codes are spelled as Go spells them: " + codes);
   }
 
   private static void assertProxyMetrics(PrometheusText.Exposition m) {
     int puts = SECRETS + CONFIGMAPS + SERVICE_ACCOUNTS + 1;
     String upstream = MetricNames.UPSTREAM_REQUEST_DURATION + "_count";
-    assertEquals(puts, m.value(upstream, "member", etcd.endpoint(), "grpc_method", "Put", "grpc_code", "OK"));
+    assertEquals(
+        puts,
+        m.value(upstream, "member", etcd.endpoint(), "grpc_method", "Put", "grpc_code", "OK"));
     // Every Range reached etcd; the two failures happened in the proxy, after etcd answered.
-    assertEquals(6, m.value(upstream, "member", etcd.endpoint(), "grpc_method", "Range", "grpc_code", "OK"));
-    assertTrue(m.matching(upstream, "grpc_method", "Watch").isEmpty(), "streams have no request latency");
-    assertBuckets(m, MetricNames.UPSTREAM_REQUEST_DURATION, MetricNames.exponential(0.0001, 2, 16),
-        "member", etcd.endpoint(), "grpc_method", "Put", "grpc_code", "OK");
+    assertEquals(
+        6, m.value(upstream, "member", etcd.endpoint(), "grpc_method", "Range", "grpc_code", "OK"));
+    assertTrue(
+        m.matching(upstream, "grpc_method", "Watch").isEmpty(), "streams have no request latency");
+    assertBuckets(
+        m,
+        MetricNames.UPSTREAM_REQUEST_DURATION,
+        MetricNames.exponential(0.0001, 2, 16),
+        "member",
+        etcd.endpoint(),
+        "grpc_method",
+        "Put",
+        "grpc_code",
+        "OK");
     assertEquals(0, m.value(MetricNames.ACTIVE_WATCH_STREAMS));
     assertEquals(0, m.value(MetricNames.CONFIG_RELOADS, "status", "success"));
     assertEquals(0, m.value(MetricNames.CONFIG_RELOADS, "status", "failure"));
@@ -369,19 +692,39 @@ class MetricsAndHealthEndToEndTest {
 
   /** Every family in the apiserver_/grpc_/etcd_crypt_proxy_ namespaces is one MetricNames lists. */
   private static void assertNoUnknownNames(PrometheusText.Exposition m) {
-    Set<String> ours = m.families().keySet().stream()
-        .filter(n -> n.startsWith("apiserver_") || n.startsWith("grpc_") || n.startsWith("etcd_crypt_proxy_"))
-        .collect(Collectors.toCollection(TreeSet::new));
-    Set<String> listed = Set.of(MetricNames.TRANSFORMATION_DURATION, MetricNames.TRANSFORMATION_OPERATIONS,
-        MetricNames.ENVELOPE_CACHE_MISSES, MetricNames.DATA_KEY_GENERATION_DURATION,
-        MetricNames.DATA_KEY_GENERATION_FAILURES, MetricNames.KMS_OPERATIONS_LATENCY,
-        MetricNames.DEK_CACHE_FILL_PERCENT, MetricNames.DEK_SOURCE_CACHE_SIZE, MetricNames.KEY_ID_HASH_TOTAL,
-        MetricNames.KEY_ID_HASH_LAST_TIMESTAMP, MetricNames.KEY_ID_HASH_STATUS_LAST_TIMESTAMP,
-        MetricNames.GRPC_SERVER_STARTED, MetricNames.GRPC_SERVER_HANDLED,
-        MetricNames.GRPC_SERVER_HANDLING, MetricNames.GRPC_SERVER_MSG_RECEIVED, MetricNames.GRPC_SERVER_MSG_SENT,
-        MetricNames.UPSTREAM_REQUEST_DURATION, MetricNames.DEK_CACHE_HITS, MetricNames.DEK_CACHE_MISSES,
-        MetricNames.ACTIVE_WATCH_STREAMS, MetricNames.CONFIG_RELOADS, MetricNames.PLAINTEXT_VALUES,
-        MetricNames.STALE_VALUES);
+    Set<String> ours =
+        m.families().keySet().stream()
+            .filter(
+                n ->
+                    n.startsWith("apiserver_")
+                        || n.startsWith("grpc_")
+                        || n.startsWith("etcd_crypt_proxy_"))
+            .collect(Collectors.toCollection(TreeSet::new));
+    Set<String> listed =
+        Set.of(
+            MetricNames.TRANSFORMATION_DURATION,
+            MetricNames.TRANSFORMATION_OPERATIONS,
+            MetricNames.ENVELOPE_CACHE_MISSES,
+            MetricNames.DATA_KEY_GENERATION_DURATION,
+            MetricNames.DATA_KEY_GENERATION_FAILURES,
+            MetricNames.KMS_OPERATIONS_LATENCY,
+            MetricNames.DEK_CACHE_FILL_PERCENT,
+            MetricNames.DEK_SOURCE_CACHE_SIZE,
+            MetricNames.KEY_ID_HASH_TOTAL,
+            MetricNames.KEY_ID_HASH_LAST_TIMESTAMP,
+            MetricNames.KEY_ID_HASH_STATUS_LAST_TIMESTAMP,
+            MetricNames.GRPC_SERVER_STARTED,
+            MetricNames.GRPC_SERVER_HANDLED,
+            MetricNames.GRPC_SERVER_HANDLING,
+            MetricNames.GRPC_SERVER_MSG_RECEIVED,
+            MetricNames.GRPC_SERVER_MSG_SENT,
+            MetricNames.UPSTREAM_REQUEST_DURATION,
+            MetricNames.DEK_CACHE_HITS,
+            MetricNames.DEK_CACHE_MISSES,
+            MetricNames.ACTIVE_WATCH_STREAMS,
+            MetricNames.CONFIG_RELOADS,
+            MetricNames.PLAINTEXT_VALUES,
+            MetricNames.STALE_VALUES);
     // INVALID_KEY_ID_FROM_STATUS has no series until a plugin reports a bad key id.
     assertEquals(new TreeSet<>(listed), ours);
   }
@@ -398,7 +741,8 @@ class MetricsAndHealthEndToEndTest {
       assertEquals(200, status("/readyz/" + check), check);
       assertEquals(200, status("/healthz/" + check), check);
     }
-    // With a KMS v1 provider configured, kube-apiserver checks each provider on its own, not in aggregate.
+    // With a KMS v1 provider configured, kube-apiserver checks each provider on its own, not in
+    // aggregate.
     assertEquals(404, status("/readyz/kms-providers"));
     assertEquals(404, status("/readyz/no-such-check"));
     String verbose = get("/readyz?verbose").body();
@@ -407,7 +751,9 @@ class MetricsAndHealthEndToEndTest {
     }
 
     pluginV2.close();
-    Await.until("/readyz to fail after the KMS v2 plugin stopped", Duration.ofSeconds(45),
+    Await.until(
+        "/readyz to fail after the KMS v2 plugin stopped",
+        Duration.ofSeconds(45),
         () -> status("/readyz") == 500);
     HttpResponse<String> failing = get("/readyz/kms-provider-0");
     assertEquals(500, failing.statusCode());
@@ -418,9 +764,16 @@ class MetricsAndHealthEndToEndTest {
     assertEquals(200, status("/livez"));
     assertTrue(get("/readyz?verbose").body().contains("[-]kms-provider-0 failed"));
 
-    restartedV2 = KmsPluginServer.start(pluginV2.endpoint(), KeyFileKekStore.open(pluginV2.keyFile()),
-        KmsPluginFixture.RELOAD_INTERVAL, "test");
-    Await.until("/readyz to pass once the plugin is back", Duration.ofSeconds(45), () -> status("/readyz") == 200);
+    restartedV2 =
+        KmsPluginServer.start(
+            pluginV2.endpoint(),
+            KeyFileKekStore.open(pluginV2.keyFile()),
+            KmsPluginFixture.RELOAD_INTERVAL,
+            "test");
+    Await.until(
+        "/readyz to pass once the plugin is back",
+        Duration.ofSeconds(45),
+        () -> status("/readyz") == 200);
     assertEquals(200, status("/readyz/kms-provider-0"));
     assertEquals(200, status("/livez"));
   }
@@ -443,17 +796,26 @@ class MetricsAndHealthEndToEndTest {
     assertFalse(events.isEmpty());
     assertFalse(output.contains(MARK), "a value reached the log");
 
-    JsonObject failure = events.stream()
-        .filter(e -> e.get("loggerName").getAsString().endsWith("EncryptionCodec"))
-        .filter(e -> keyValues(e).getOrDefault("key", "").equals("/registry/secrets/default/tampered"))
-        .findFirst()
-        .orElseThrow(() -> new AssertionError("no log event for the value that could not be decrypted:\n" + output));
+    JsonObject failure =
+        events.stream()
+            .filter(e -> e.get("loggerName").getAsString().endsWith("EncryptionCodec"))
+            .filter(
+                e ->
+                    keyValues(e)
+                        .getOrDefault("key", "")
+                        .equals("/registry/secrets/default/tampered"))
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    new AssertionError(
+                        "no log event for the value that could not be decrypted:\n" + output));
     assertEquals("WARN", failure.get("level").getAsString());
     Map<String, String> kv = keyValues(failure);
     assertEquals("secrets", kv.get("resource"));
     assertEquals("from_storage", kv.get("transformation_type"));
     assertEquals("k8s:enc:aesgcm:v1:", kv.get("transformer_prefix"));
-    assertEquals("etcdserverpb.KV/Range", failure.getAsJsonObject("mdc").get("method").getAsString());
+    assertEquals(
+        "etcdserverpb.KV/Range", failure.getAsJsonObject("mdc").get("method").getAsString());
   }
 
   // ---- helpers ----
@@ -463,18 +825,21 @@ class MetricsAndHealthEndToEndTest {
     JsonElement list = event.get("kvpList");
     if (list != null && list.isJsonArray()) {
       for (JsonElement pair : list.getAsJsonArray()) {
-        pair.getAsJsonObject().entrySet().forEach(e -> out.put(e.getKey(), e.getValue().getAsString()));
+        pair.getAsJsonObject()
+            .entrySet()
+            .forEach(e -> out.put(e.getKey(), e.getValue().getAsString()));
       }
     }
     return out;
   }
 
   /** The bucket bounds of one series of a histogram are exactly {@code bounds} plus +Inf. */
-  private static void assertBuckets(PrometheusText.Exposition m, String histogram, double[] bounds,
-      String... labels) {
-    List<Double> les = m.matching(histogram + "_bucket", labels).stream()
-        .map(s -> Double.parseDouble(s.labels().get("le").replace("+Inf", "Infinity")))
-        .toList();
+  private static void assertBuckets(
+      PrometheusText.Exposition m, String histogram, double[] bounds, String... labels) {
+    List<Double> les =
+        m.matching(histogram + "_bucket", labels).stream()
+            .map(s -> Double.parseDouble(s.labels().get("le").replace("+Inf", "Infinity")))
+            .toList();
     List<Double> expected = new ArrayList<>();
     for (double b : bounds) {
       expected.add(b);
@@ -493,7 +858,8 @@ class MetricsAndHealthEndToEndTest {
   private static PrometheusText.Exposition scrape() {
     HttpResponse<String> r = get("/metrics");
     assertEquals(200, r.statusCode());
-    assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"));
+    assertTrue(
+        r.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"));
     return PrometheusText.parse(r.body());
   }
 
@@ -507,7 +873,8 @@ class MetricsAndHealthEndToEndTest {
 
   private static HttpResponse<String> get(String path) {
     try {
-      return http.send(HttpRequest.newBuilder(URI.create(admin + path)).timeout(Duration.ofSeconds(20)).build(),
+      return http.send(
+          HttpRequest.newBuilder(URI.create(admin + path)).timeout(Duration.ofSeconds(20)).build(),
           HttpResponse.BodyHandlers.ofString());
     } catch (Exception e) {
       throw new IllegalStateException("GET " + path + ": " + e, e);
@@ -515,7 +882,12 @@ class MetricsAndHealthEndToEndTest {
   }
 
   private static String value(KV kv, String key) throws Exception {
-    return kv.get(bs(key)).get(10, TimeUnit.SECONDS).getKvs().get(0).getValue().toString(StandardCharsets.UTF_8);
+    return kv.get(bs(key))
+        .get(10, TimeUnit.SECONDS)
+        .getKvs()
+        .get(0)
+        .getValue()
+        .toString(StandardCharsets.UTF_8);
   }
 
   private static byte[] concat(byte[] a, byte[] b) {
@@ -526,11 +898,16 @@ class MetricsAndHealthEndToEndTest {
 
   /** {@code sha256:<hex>}, written here independently of the code under test. */
   private static String sha256(String s) throws Exception {
-    return "sha256:" + HexFormat.of().formatHex(
-        MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+    return "sha256:"
+        + HexFormat.of()
+            .formatHex(
+                MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
   }
 
-  /** kube-apiserver's id formula (see {@link ApiServerIdTest} for the upstream vector) for this machine. */
+  /**
+   * kube-apiserver's id formula (see {@link ApiServerIdTest} for the upstream vector) for this
+   * machine.
+   */
   private static String apiServerIdOfThisHost() throws Exception {
     String host = Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
     return ApiServerIdTest.kubeApiServerId(host);

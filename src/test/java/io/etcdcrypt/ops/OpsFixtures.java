@@ -18,8 +18,8 @@ import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
-import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.etcd.etcdserverpb.TxnRequest;
+import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
@@ -43,28 +43,37 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.BeforeEachCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.function.IntFunction;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
-/** Configurations, codecs and raw etcd access shared by the census, rewrap, reload and stale-rewrite tests. */
+/**
+ * Configurations, codecs and raw etcd access shared by the census, rewrap, reload and stale-rewrite
+ * tests.
+ */
 public final class OpsFixtures {
 
   /** Test-only AES keys (random, base64). */
   public static final String KEY1 = "P3fqRREKNdXNRpKj2cvsBA==";
+
   public static final String KEY2 = "DoKJyPzloQdKfNdybeAfpdMzYIWxYHepxH7XbvX8xFw=";
   public static final String KEY3 = "IUZNvmQ9V4p97H84HIGapOr9JnOh52Eh";
 
   public static final String AESGCM_KEY1 = "aesgcm: {keys: [{name: key1, secret: '" + KEY1 + "'}]}";
   public static final String AESGCM_KEY2_KEY1 =
-      "aesgcm: {keys: [{name: key2, secret: '" + KEY2 + "'}, {name: key1, secret: '" + KEY1 + "'}]}";
+      "aesgcm: {keys: [{name: key2, secret: '"
+          + KEY2
+          + "'}, {name: key1, secret: '"
+          + KEY1
+          + "'}]}";
   public static final String AESCBC_KEY1 = "aescbc: {keys: [{name: cbc1, secret: '" + KEY2 + "'}]}";
-  public static final String SECRETBOX = "secretbox: {keys: [{name: box1, secret: '" + KEY2 + "'}]}";
+  public static final String SECRETBOX =
+      "secretbox: {keys: [{name: box1, secret: '" + KEY2 + "'}]}";
   public static final String IDENTITY = "identity: {}";
 
   public static final String PREFIX_KEY1 = "k8s:enc:aesgcm:v1:key1:";
@@ -73,11 +82,15 @@ public final class OpsFixtures {
   /** How long a test waits for a write (or a window of pipelined writes) to be acknowledged. */
   private static final Duration WRITE_LIMIT = Duration.ofSeconds(60);
 
-  private static final String HEADER = "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n";
+  private static final String HEADER =
+      "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n";
 
   private OpsFixtures() {}
 
-  /** A configuration with one rule for {@code resources} (comma-separated) and the given providers in order. */
+  /**
+   * A configuration with one rule for {@code resources} (comma-separated) and the given providers
+   * in order.
+   */
   public static String config(String resources, String... providers) {
     StringBuilder sb = new StringBuilder(HEADER).append("resources:\n");
     appendRule(sb, resources, providers);
@@ -100,7 +113,11 @@ public final class OpsFixtures {
 
   /** A KMS v2 provider entry for the plugin at {@code endpointUrl}. */
   public static String kmsV2(String name, String endpointUrl) {
-    return "kms: {apiVersion: v2, name: " + name + ", endpoint: '" + endpointUrl + "', timeout: 2s}";
+    return "kms: {apiVersion: v2, name: "
+        + name
+        + ", endpoint: '"
+        + endpointUrl
+        + "', timeout: 2s}";
   }
 
   public static Path write(Path file, String yaml) throws Exception {
@@ -133,8 +150,12 @@ public final class OpsFixtures {
     return String.format("/registry/secrets/ns%d/s-%05d", i % 10, i);
   }
 
-  /** Writes {@code values.apply(i)} at {@code keys.apply(i)} for i in [0, n), pipelined, through {@code client}. */
-  public static void putAll(Client client, int n, IntFunction<String> keys, IntFunction<String> values) {
+  /**
+   * Writes {@code values.apply(i)} at {@code keys.apply(i)} for i in [0, n), pipelined, through
+   * {@code client}.
+   */
+  public static void putAll(
+      Client client, int n, IntFunction<String> keys, IntFunction<String> values) {
     KV kv = client.getKVClient();
     List<CompletableFuture<?>> window = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -148,7 +169,9 @@ public final class OpsFixtures {
   }
 
   private static void awaitWrites(List<CompletableFuture<?>> window) {
-    Await.join(window.size() + " pipelined writes", WRITE_LIMIT,
+    Await.join(
+        window.size() + " pipelined writes",
+        WRITE_LIMIT,
         CompletableFuture.allOf(window.toArray(CompletableFuture[]::new)));
   }
 
@@ -161,56 +184,74 @@ public final class OpsFixtures {
   /** Every plaintext under {@code prefix}, read through {@code client} (a proxy) in one Range. */
   public static Map<String, String> getAll(Client client, String prefix) throws Exception {
     Map<String, String> out = new TreeMap<>();
-    client.getKVClient().get(bs(prefix), GetOption.builder().isPrefix(true).build()).get(60, TimeUnit.SECONDS)
-        .getKvs().forEach(kv -> out.put(kv.getKey().toString(StandardCharsets.UTF_8),
-            kv.getValue().toString(StandardCharsets.UTF_8)));
+    client
+        .getKVClient()
+        .get(bs(prefix), GetOption.builder().isPrefix(true).build())
+        .get(60, TimeUnit.SECONDS)
+        .getKvs()
+        .forEach(
+            kv ->
+                out.put(
+                    kv.getKey().toString(StandardCharsets.UTF_8),
+                    kv.getValue().toString(StandardCharsets.UTF_8)));
     return out;
   }
 
   /** Parses census {@code --output json}. */
   public static Map<String, Map<String, Long>> censusJson(String json) {
-    return new Gson().fromJson(json, new TypeToken<TreeMap<String, TreeMap<String, Long>>>() {}.getType());
+    return new Gson()
+        .fromJson(json, new TypeToken<TreeMap<String, TreeMap<String, Long>>>() {}.getType());
   }
 
   public static Map<String, Map<String, Long>> counts(Object... resourceLabelCount) {
     Map<String, Map<String, Long>> m = new TreeMap<>();
     for (int i = 0; i < resourceLabelCount.length; i += 3) {
       m.computeIfAbsent((String) resourceLabelCount[i], r -> new TreeMap<>())
-          .put((String) resourceLabelCount[i + 1], ((Number) resourceLabelCount[i + 2]).longValue());
+          .put(
+              (String) resourceLabelCount[i + 1], ((Number) resourceLabelCount[i + 2]).longValue());
     }
     return m;
   }
 
   /**
-   * {@code channel}, with the write {@code beforeFirstTxn} makes run once, and waited for, just before the first Txn
-   * whose compare is on {@code key} is sent: a client's write landing between a rewrite's read and its write, on cue.
+   * {@code channel}, with the write {@code beforeFirstTxn} makes run once, and waited for, just
+   * before the first Txn whose compare is on {@code key} is sent: a client's write landing between
+   * a rewrite's read and its write, on cue.
    */
-  public static Channel interceptFirstTxn(Channel channel, String key,
-      Function<String, CompletableFuture<?>> beforeFirstTxn) {
+  public static Channel interceptFirstTxn(
+      Channel channel, String key, Function<String, CompletableFuture<?>> beforeFirstTxn) {
     AtomicBoolean done = new AtomicBoolean();
-    ClientInterceptor interceptor = new ClientInterceptor() {
-      @Override
-      public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
-        return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+    ClientInterceptor interceptor =
+        new ClientInterceptor() {
           @Override
-          public void sendMessage(Q message) {
-            if (message instanceof TxnRequest txn && txn.getCompareCount() > 0
-                && txn.getCompare(0).getKey().toStringUtf8().equals(key) && done.compareAndSet(false, true)) {
-              Await.join("the write cued before the first Txn on " + key, WRITE_LIMIT, beforeFirstTxn.apply(key));
-            }
-            super.sendMessage(message);
+          public <Q, R> ClientCall<Q, R> interceptCall(
+              MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+            return new ForwardingClientCall.SimpleForwardingClientCall<>(
+                next.newCall(method, options)) {
+              @Override
+              public void sendMessage(Q message) {
+                if (message instanceof TxnRequest txn
+                    && txn.getCompareCount() > 0
+                    && txn.getCompare(0).getKey().toStringUtf8().equals(key)
+                    && done.compareAndSet(false, true)) {
+                  Await.join(
+                      "the write cued before the first Txn on " + key,
+                      WRITE_LIMIT,
+                      beforeFirstTxn.apply(key));
+                }
+                super.sendMessage(message);
+              }
+            };
           }
         };
-      }
-    };
     return ClientInterceptors.intercept(channel, interceptor);
   }
 
   /**
-   * Two proxies in front of the same etcd, one writing with an old configuration and one with the new, each with a
-   * jetcd client: the setting of the rewrite tests. A JUnit extension beside the class's {@link EtcdExtension}:
-   * started before the first test (not before all: JUnit does not promise which extension field runs first, and
-   * etcd has started by then), closed after all.
+   * Two proxies in front of the same etcd, one writing with an old configuration and one with the
+   * new, each with a jetcd client: the setting of the rewrite tests. A JUnit extension beside the
+   * class's {@link EtcdExtension}: started before the first test (not before all: JUnit does not
+   * promise which extension field runs first, and etcd has started by then), closed after all.
    */
   public static final class OldAndNewProxies implements BeforeEachCallback, AfterAllCallback {
     private final EtcdExtension etcd;
@@ -268,9 +309,10 @@ public final class OpsFixtures {
   }
 
   /**
-   * Direct access to etcd's stored bytes, bypassing every proxy. A JUnit extension beside the class's
-   * {@link EtcdExtension}: it connects before the first test (JUnit does not promise which extension field runs
-   * first; etcd has started by then), empties the store before each test and disconnects after all.
+   * Direct access to etcd's stored bytes, bypassing every proxy. A JUnit extension beside the
+   * class's {@link EtcdExtension}: it connects before the first test (JUnit does not promise which
+   * extension field runs first; etcd has started by then), empties the store before each test and
+   * disconnects after all.
    */
   public static final class RawEtcd implements BeforeEachCallback, AfterAllCallback {
     private final EtcdExtension etcd;
@@ -284,8 +326,11 @@ public final class OpsFixtures {
     @Override
     public void beforeEach(ExtensionContext context) {
       if (channel == null) {
-        channel = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext()
-            .maxInboundMessageSize(Integer.MAX_VALUE).build();
+        channel =
+            NettyChannelBuilder.forTarget(etcd.endpoint())
+                .usePlaintext()
+                .maxInboundMessageSize(Integer.MAX_VALUE)
+                .build();
         kv = KVGrpc.newBlockingStub(channel).withInterceptors(Channels.DEFAULT_DEADLINE);
       }
       clear();
@@ -313,7 +358,11 @@ public final class OpsFixtures {
     }
 
     public void put(String key, String value) {
-      kv.put(PutRequest.newBuilder().setKey(key(key)).setValue(ByteString.copyFromUtf8(value)).build());
+      kv.put(
+          PutRequest.newBuilder()
+              .setKey(key(key))
+              .setValue(ByteString.copyFromUtf8(value))
+              .build());
     }
 
     public void put(String key, ByteString value, long lease) {
@@ -323,7 +372,12 @@ public final class OpsFixtures {
     /** Every key-value under {@code prefix}, by key. */
     public Map<String, KeyValue> all(String prefix) {
       ByteString start = key(prefix);
-      RangeResponse r = kv.range(RangeRequest.newBuilder().setKey(start).setRangeEnd(io.etcdcrypt.config.EtcdKeys.prefixRangeEnd(start)).build());
+      RangeResponse r =
+          kv.range(
+              RangeRequest.newBuilder()
+                  .setKey(start)
+                  .setRangeEnd(io.etcdcrypt.config.EtcdKeys.prefixRangeEnd(start))
+                  .build());
       Map<String, KeyValue> out = new LinkedHashMap<>();
       r.getKvsList().forEach(kv -> out.put(kv.getKey().toStringUtf8(), kv));
       return out;
@@ -331,25 +385,34 @@ public final class OpsFixtures {
 
     /** The current revision of the store. */
     public long revision() {
-      return kv.range(RangeRequest.newBuilder().setKey(key("/")).setCountOnly(true).build()).getHeader().getRevision();
+      return kv.range(RangeRequest.newBuilder().setKey(key("/")).setCountOnly(true).build())
+          .getHeader()
+          .getRevision();
     }
 
     /** Removes every key: each test starts from an empty store. */
     public void clear() {
-      kv.deleteRange(DeleteRangeRequest.newBuilder().setKey(ByteString.copyFrom(new byte[] {0}))
-          .setRangeEnd(ByteString.copyFrom(new byte[] {0})).build());
+      kv.deleteRange(
+          DeleteRangeRequest.newBuilder()
+              .setKey(ByteString.copyFrom(new byte[] {0}))
+              .setRangeEnd(ByteString.copyFrom(new byte[] {0}))
+              .build());
     }
 
-    /** Asserts that every value under {@code prefix} is stored with {@code storedPrefix}; returns how many. */
+    /**
+     * Asserts that every value under {@code prefix} is stored with {@code storedPrefix}; returns
+     * how many.
+     */
     public int assertAllStoredWith(String prefix, String storedPrefix) {
       Map<String, KeyValue> all = all(prefix);
       for (Map.Entry<String, KeyValue> e : all.entrySet()) {
         String stored = e.getValue().getValue().toString(StandardCharsets.ISO_8859_1);
-        assertEquals(storedPrefix, stored.substring(0, Math.min(stored.length(), storedPrefix.length())),
+        assertEquals(
+            storedPrefix,
+            stored.substring(0, Math.min(stored.length(), storedPrefix.length())),
             "value of " + e.getKey());
       }
       return all.size();
     }
-
   }
 }

@@ -18,19 +18,22 @@ class ProgressReporterTest {
     s.rewritten.set(2_400);
 
     String bar = ProgressReporter.barLine(s);
-    assertTrue(bar.startsWith("[#######......................."
-        + "] 2500/10000 (25%), 2400 rewritten, "), bar);
+    assertTrue(
+        bar.startsWith("[#######......................." + "] 2500/10000 (25%), 2400 rewritten, "),
+        bar);
     assertTrue(bar.matches(".*, \\d+/s, ETA \\d+:\\d\\d(:\\d\\d)?$"), bar);
   }
 
   @Test
   void aFinishedRunShowsAFullBarAndNoTimeLeft() {
     RewrapStats s = new RewrapStats();
-    assertTrue(ProgressReporter.line(s).startsWith("0/0 (100%), 0 rewritten, "), ProgressReporter.line(s));
+    assertTrue(
+        ProgressReporter.line(s).startsWith("0/0 (100%), 0 rewritten, "), ProgressReporter.line(s));
     assertTrue(ProgressReporter.line(s).endsWith("ETA 0:00"), ProgressReporter.line(s));
 
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (ProgressReporter bar = ProgressReporter.bar(s, new PrintStream(out, true, StandardCharsets.UTF_8))) {
+    try (ProgressReporter bar =
+        ProgressReporter.bar(s, new PrintStream(out, true, StandardCharsets.UTF_8))) {
       s.total.set(4);
       s.resolved.set(4);
     }

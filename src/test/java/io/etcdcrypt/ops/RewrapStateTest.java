@@ -20,8 +20,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 class RewrapStateTest {
 
-  private static final Scope SECRETS = Scope.ofPrefix("/registry/secrets/", ResourceSelection.all());
-  private static final Scope CONFIGMAPS = Scope.ofPrefix("/registry/configmaps/", ResourceSelection.all());
+  private static final Scope SECRETS =
+      Scope.ofPrefix("/registry/secrets/", ResourceSelection.all());
+  private static final Scope CONFIGMAPS =
+      Scope.ofPrefix("/registry/configmaps/", ResourceSelection.all());
   private static final List<String> TARGETS = List.of("secrets=aesgcm:key2");
 
   @TempDir Path dir;
@@ -45,7 +47,10 @@ class RewrapStateTest {
     assertEquals(key("/registry/secrets/ns/s-7"), again.resumeAfter(SECRETS));
     assertFalse(again.isComplete(SECRETS));
     assertTrue(again.isComplete(CONFIGMAPS));
-    assertEquals(List.of("state.json"), List.of(file.getParent().toFile().list()), "no temporary file is left");
+    assertEquals(
+        List.of("state.json"),
+        List.of(file.getParent().toFile().list()),
+        "no temporary file is left");
     String json = Files.readString(file);
     assertTrue(json.contains("\"after\": \"/registry/secrets/ns/s-7\""), json);
     assertTrue(json.contains("\"clusterId\": \"abc\""), json);
@@ -87,16 +92,23 @@ class RewrapStateTest {
 
   @Test
   void targetsNameProvidersAndKeysButHoldNoKeyMaterial() throws Exception {
-    String yaml = withRule(config("secrets,configmaps", AESGCM_KEY2_KEY1),
-        "'*.apps'", OpsFixtures.kmsV2("vault", "unix:///tmp/kms.sock"), OpsFixtures.AESCBC_KEY1);
+    String yaml =
+        withRule(
+            config("secrets,configmaps", AESGCM_KEY2_KEY1),
+            "'*.apps'",
+            OpsFixtures.kmsV2("vault", "unix:///tmp/kms.sock"),
+            OpsFixtures.AESCBC_KEY1);
     List<String> targets = RewrapTargets.of(OpsFixtures.parse(yaml));
-    assertEquals(List.of("*.apps=kms:v2:vault", "configmaps=aesgcm:key2", "secrets=aesgcm:key2"), targets);
-    assertFalse(String.join(",", targets).contains(KEY1) || String.join(",", targets).contains(KEY2));
+    assertEquals(
+        List.of("*.apps=kms:v2:vault", "configmaps=aesgcm:key2", "secrets=aesgcm:key2"), targets);
+    assertFalse(
+        String.join(",", targets).contains(KEY1) || String.join(",", targets).contains(KEY2));
   }
 
   @Test
   void theDefaultFileIsUnderXdgStateHomeOrTheWorkingDirectory() {
-    assertEquals(Path.of("/var/lib/me/etcd-crypt-proxy/rewrap-state.json"),
+    assertEquals(
+        Path.of("/var/lib/me/etcd-crypt-proxy/rewrap-state.json"),
         RewrapState.defaultFile(Map.of("XDG_STATE_HOME", "/var/lib/me")));
     assertEquals(Path.of("etcd-crypt-proxy-rewrap-state.json"), RewrapState.defaultFile(Map.of()));
   }

@@ -1,6 +1,5 @@
 package io.etcdcrypt.ops;
 
-import io.etcdcrypt.testing.Sync;
 import static io.etcdcrypt.ops.OpsFixtures.AESGCM_KEY1;
 import static io.etcdcrypt.ops.OpsFixtures.AESGCM_KEY2_KEY1;
 import static io.etcdcrypt.ops.OpsFixtures.PREFIX_KEY1;
@@ -28,6 +27,7 @@ import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.RealComponents;
+import io.etcdcrypt.testing.Sync;
 import io.grpc.Channel;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,7 +41,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The rewrap engine against a real etcd: conflicts, deletions, leases, unreadable values, stopping and resuming. */
+/**
+ * The rewrap engine against a real etcd: conflicts, deletions, leases, unreadable values, stopping
+ * and resuming.
+ */
 @RealComponents
 class RewrapperTest {
 
@@ -49,10 +52,13 @@ class RewrapperTest {
   @RegisterExtension static final OpsFixtures.RawEtcd raw = new OpsFixtures.RawEtcd(etcd);
   private static final String OLD = config("secrets", AESGCM_KEY1);
   private static final String NEW = config("secrets", AESGCM_KEY2_KEY1);
-  @RegisterExtension static final OpsFixtures.OldAndNewProxies proxies =
+
+  @RegisterExtension
+  static final OpsFixtures.OldAndNewProxies proxies =
       new OpsFixtures.OldAndNewProxies(etcd, OLD, NEW);
 
-  private static final List<Scope> SECRETS = Scopes.select(ResourceResolver.withDefaultPrefix(), List.of("secrets"));
+  private static final List<Scope> SECRETS =
+      Scopes.select(ResourceResolver.withDefaultPrefix(), List.of("secrets"));
 
   @TempDir Path dir;
 
@@ -65,7 +71,8 @@ class RewrapperTest {
     putAll(proxies.oldClient(), n, OpsFixtures::secretKey, i -> "value-" + i);
   }
 
-  private static Channel interceptFirstTxn(String key, Function<String, CompletableFuture<?>> beforeFirstTxn) {
+  private static Channel interceptFirstTxn(
+      String key, Function<String, CompletableFuture<?>> beforeFirstTxn) {
     return OpsFixtures.interceptFirstTxn(raw.channel(), key, beforeFirstTxn);
   }
 
@@ -96,12 +103,14 @@ class RewrapperTest {
     writeOld(10);
     String contested = secretKey(4);
     Channel channel =
-        interceptFirstTxn(contested, k -> proxies.newClient().getKVClient().put(bs(k), bs("client")));
+        interceptFirstTxn(
+            contested, k -> proxies.newClient().getKVClient().put(bs(k), bs("client")));
 
     Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
 
-    assertEquals("client", get(proxies.newClient(), contested), "the client's update is never overwritten");
+    assertEquals(
+        "client", get(proxies.newClient(), contested), "the client's update is never overwritten");
     assertEquals(1, r.stats().conflicts());
     assertEquals(1, r.stats().updatedConcurrently(), "the winner was written with key2 already");
     assertEquals(9, r.stats().rewritten());
@@ -112,9 +121,11 @@ class RewrapperTest {
   void aStaleUpdateBetweenReadAndWriteIsRewrittenAtItsNewRevision() throws Exception {
     writeOld(10);
     String contested = secretKey(7);
-    // A writer still on the old configuration (another kube-apiserver behind an old proxy) updates the value.
+    // A writer still on the old configuration (another kube-apiserver behind an old proxy) updates
+    // the value.
     Channel channel =
-        interceptFirstTxn(contested, k -> proxies.oldClient().getKVClient().put(bs(k), bs("old writer")));
+        interceptFirstTxn(
+            contested, k -> proxies.oldClient().getKVClient().put(bs(k), bs("old writer")));
 
     Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
@@ -129,7 +140,8 @@ class RewrapperTest {
   void aValueDeletedBeforeTheWriteStaysDeleted() throws Exception {
     writeOld(6);
     String deleted = secretKey(2);
-    Channel channel = interceptFirstTxn(deleted, k -> proxies.newClient().getKVClient().delete(bs(k)));
+    Channel channel =
+        interceptFirstTxn(deleted, k -> proxies.newClient().getKVClient().delete(bs(k)));
 
     Rewrapper r = new Rewrapper(proxies.newCodec(), channel, small());
     r.run(SECRETS, null);
@@ -141,11 +153,17 @@ class RewrapperTest {
 
   @Test
   void onlyTheStoredBytesChange() throws Exception {
-    long lease = LeaseGrpc.newBlockingStub(raw.channel()).withInterceptors(Channels.DEFAULT_DEADLINE)
-        .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(600).build()).getID();
+    long lease =
+        LeaseGrpc.newBlockingStub(raw.channel())
+            .withInterceptors(Channels.DEFAULT_DEADLINE)
+            .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(600).build())
+            .getID();
     EncryptionCodec old = codec(OLD);
     ByteString k = key("/registry/secrets/ns/leased");
-    raw.put("/registry/secrets/ns/leased", Sync.toStorage(old, k, ByteString.copyFromUtf8("with lease")), lease);
+    raw.put(
+        "/registry/secrets/ns/leased",
+        Sync.toStorage(old, k, ByteString.copyFromUtf8("with lease")),
+        lease);
     KeyValue before = raw.kv("/registry/secrets/ns/leased");
 
     new Rewrapper(proxies.newCodec(), raw.channel(), small()).run(SECRETS, null);
@@ -170,8 +188,12 @@ class RewrapperTest {
 
     assertEquals(before, raw.kv("/registry/secrets/ns/lost"));
     assertEquals(1, r.stats().undecryptable());
-    assertEquals(List.of(new KeyProblem("/registry/secrets/ns/lost",
-        "no matching key was found for the provided AES transformer")), r.stats().problems());
+    assertEquals(
+        List.of(
+            new KeyProblem(
+                "/registry/secrets/ns/lost",
+                "no matching key was found for the provided AES transformer")),
+        r.stats().problems());
     assertEquals(3, r.stats().rewritten());
     assertEquals(1, r.stats().passedOver(), "the configmap has no rule");
     assertEquals("not covered", raw.stored("/registry/configmaps/ns/cm"));
@@ -203,11 +225,12 @@ class RewrapperTest {
     assertEquals(7, first.stats().rewritten());
     Map<String, KeyValue> afterFirst = raw.all("/registry/secrets/");
     List<String> rewrittenFirst = new ArrayList<>();
-    afterFirst.forEach((k, kv) -> {
-      if (kv.getValue().toStringUtf8().startsWith(PREFIX_KEY2)) {
-        rewrittenFirst.add(k);
-      }
-    });
+    afterFirst.forEach(
+        (k, kv) -> {
+          if (kv.getValue().toStringUtf8().startsWith(PREFIX_KEY2)) {
+            rewrittenFirst.add(k);
+          }
+        });
     assertEquals(7, rewrittenFirst.size());
 
     RewrapState resumed = RewrapState.load(file, "/registry/", targets);
@@ -219,7 +242,8 @@ class RewrapperTest {
     assertEquals(13, second.stats().rewritten());
     assertEquals(20, raw.assertAllStoredWith("/registry/secrets/", PREFIX_KEY2));
     for (String k : rewrittenFirst) {
-      assertEquals(afterFirst.get(k).getModRevision(), raw.kv(k).getModRevision(), k + " was written once");
+      assertEquals(
+          afterFirst.get(k).getModRevision(), raw.kv(k).getModRevision(), k + " was written once");
     }
 
     Rewrapper third = new Rewrapper(proxies.newCodec(), raw.channel(), small());
@@ -233,16 +257,24 @@ class RewrapperTest {
     RangeScanner scanner = new RangeScanner(raw.channel(), 3, Duration.ofSeconds(10));
     List<String> seen = new ArrayList<>();
     long[] pinned = new long[1];
-    scanner.scan(key("/registry/secrets/"), io.etcdcrypt.config.EtcdKeys.prefixRangeEnd(key("/registry/secrets/")), page -> {
-      if (seen.isEmpty()) {
-        pinned[0] = scanner.revision();
-        raw.put("/registry/configmaps/ns/bump", "x"); // outside the range
-        KVGrpc.newBlockingStub(raw.channel()).withInterceptors(Channels.DEFAULT_DEADLINE).compact(
-            CompactionRequest.newBuilder().setRevision(raw.revision()).setPhysical(true).build());
-      }
-      page.forEach(kv -> seen.add(kv.getKey().toStringUtf8()));
-      return true;
-    });
+    scanner.scan(
+        key("/registry/secrets/"),
+        io.etcdcrypt.config.EtcdKeys.prefixRangeEnd(key("/registry/secrets/")),
+        page -> {
+          if (seen.isEmpty()) {
+            pinned[0] = scanner.revision();
+            raw.put("/registry/configmaps/ns/bump", "x"); // outside the range
+            KVGrpc.newBlockingStub(raw.channel())
+                .withInterceptors(Channels.DEFAULT_DEADLINE)
+                .compact(
+                    CompactionRequest.newBuilder()
+                        .setRevision(raw.revision())
+                        .setPhysical(true)
+                        .build());
+          }
+          page.forEach(kv -> seen.add(kv.getKey().toStringUtf8()));
+          return true;
+        });
 
     List<String> expected = new ArrayList<>();
     for (int i = 0; i < 10; i++) {

@@ -4,7 +4,6 @@ import static io.etcdcrypt.ops.OpsFixtures.AESGCM_KEY1;
 import static io.etcdcrypt.ops.OpsFixtures.AESGCM_KEY2_KEY1;
 import static io.etcdcrypt.ops.OpsFixtures.PREFIX_KEY2;
 import static io.etcdcrypt.ops.OpsFixtures.bs;
-import static io.etcdcrypt.ops.OpsFixtures.codec;
 import static io.etcdcrypt.ops.OpsFixtures.config;
 import static io.etcdcrypt.ops.OpsFixtures.get;
 import static io.etcdcrypt.ops.OpsFixtures.key;
@@ -29,8 +28,11 @@ class StaleRewriterTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
   @RegisterExtension static final OpsFixtures.RawEtcd raw = new OpsFixtures.RawEtcd(etcd);
-  @RegisterExtension static final OpsFixtures.OldAndNewProxies proxies =
-      new OpsFixtures.OldAndNewProxies(etcd, config("secrets", AESGCM_KEY1), config("secrets", AESGCM_KEY2_KEY1));
+
+  @RegisterExtension
+  static final OpsFixtures.OldAndNewProxies proxies =
+      new OpsFixtures.OldAndNewProxies(
+          etcd, config("secrets", AESGCM_KEY1), config("secrets", AESGCM_KEY2_KEY1));
 
   private static final Duration WAIT = Duration.ofSeconds(20);
 
@@ -77,7 +79,9 @@ class StaleRewriterTest {
     }
     assertTrue(raw.stored(secretKey(0)).startsWith(PREFIX_KEY2));
     assertTrue(raw.stored(secretKey(1)).startsWith(PREFIX_KEY2));
-    assertFalse(raw.stored(secretKey(2)).startsWith(PREFIX_KEY2), "the dropped key waits for its next read");
+    assertFalse(
+        raw.stored(secretKey(2)).startsWith(PREFIX_KEY2),
+        "the dropped key waits for its next read");
   }
 
   @Test
@@ -100,8 +104,9 @@ class StaleRewriterTest {
   void aClientWriteBetweenTheWorkersReadAndWriteWins() throws Exception {
     putAll(proxies.oldClient(), 1, OpsFixtures::secretKey, i -> "old");
     String k = secretKey(0);
-    Channel channel = OpsFixtures.interceptFirstTxn(raw.channel(), k,
-        key -> proxies.oldClient().getKVClient().put(bs(key), bs("client")));
+    Channel channel =
+        OpsFixtures.interceptFirstTxn(
+            raw.channel(), k, key -> proxies.oldClient().getKVClient().put(bs(key), bs("client")));
     try (StaleRewriter r = rewriter(channel, 10).start()) {
       offer(r, k);
       Await.until("the conflict", WAIT, () -> r.conflicts() == 1);

@@ -17,26 +17,34 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Grafana dashboard (one file, shipped by the chart and provisioned by the compose demo) charts only metrics
- * the proxy exports, and every panel has a query.
+ * The Grafana dashboard (one file, shipped by the chart and provisioned by the compose demo) charts
+ * only metrics the proxy exports, and every panel has a query.
  */
 class DashboardTest {
 
-  private static final Path DASHBOARD = Path.of("charts/etcd-crypt-proxy/dashboards/etcd-crypt-proxy.json");
+  private static final Path DASHBOARD =
+      Path.of("charts/etcd-crypt-proxy/dashboards/etcd-crypt-proxy.json");
 
-  /** The metric names the proxy exports (kube-apiserver's names where one exists), plus Prometheus' own up. */
-  private static final Set<String> EXPORTED = Set.of(
-      "up",
-      "grpc_server_handled_total",
-      "grpc_server_handling_seconds_bucket",
-      "apiserver_storage_transformation_duration_seconds_bucket",
-      "apiserver_storage_transformation_operations_total",
-      "apiserver_envelope_encryption_kms_operations_latency_seconds_bucket",
-      "apiserver_envelope_encryption_kms_operations_latency_seconds_count",
-      "etcd_crypt_proxy_dek_cache_hits_total",
-      "etcd_crypt_proxy_dek_cache_misses_total");
+  /**
+   * The metric names the proxy exports (kube-apiserver's names where one exists), plus Prometheus'
+   * own up.
+   */
+  private static final Set<String> EXPORTED =
+      Set.of(
+          "up",
+          "grpc_server_handled_total",
+          "grpc_server_handling_seconds_bucket",
+          "apiserver_storage_transformation_duration_seconds_bucket",
+          "apiserver_storage_transformation_operations_total",
+          "apiserver_envelope_encryption_kms_operations_latency_seconds_bucket",
+          "apiserver_envelope_encryption_kms_operations_latency_seconds_count",
+          "etcd_crypt_proxy_dek_cache_hits_total",
+          "etcd_crypt_proxy_dek_cache_misses_total");
 
-  /** A metric name directly followed by a label selector or a range: how every query here names a series. */
+  /**
+   * A metric name directly followed by a label selector or a range: how every query here names a
+   * series.
+   */
   private static final Pattern SERIES = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)\\s*[{\\[]");
 
   private static JsonNode dashboard;
@@ -67,9 +75,12 @@ class DashboardTest {
     assertEquals("etcd-crypt-proxy", dashboard.path("uid").asText());
     boolean datasourceVariable = false;
     for (JsonNode v : dashboard.path("templating").path("list")) {
-      datasourceVariable |= "datasource".equals(v.path("type").asText()) && "prometheus".equals(v.path("query").asText());
+      datasourceVariable |=
+          "datasource".equals(v.path("type").asText())
+              && "prometheus".equals(v.path("query").asText());
     }
-    assertTrue(datasourceVariable, "a datasource variable, so that the dashboard works in any Grafana");
+    assertTrue(
+        datasourceVariable, "a datasource variable, so that the dashboard works in any Grafana");
   }
 
   @Test
@@ -83,7 +94,8 @@ class DashboardTest {
     }
     Set<String> unknown = new TreeSet<>(used);
     unknown.removeAll(EXPORTED);
-    assertTrue(unknown.isEmpty(), "the dashboard queries metrics the proxy does not export: " + unknown);
+    assertTrue(
+        unknown.isEmpty(), "the dashboard queries metrics the proxy does not export: " + unknown);
     assertEquals(new TreeSet<>(EXPORTED), used, "every exported metric has a panel");
   }
 }

@@ -24,9 +24,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The compose demo's topology without Docker: a real etcd, the bundled KMS plugin, the proxy running the example
- * configuration (only its socket path moved into a temp dir), and the demo client script itself, run with sh and
- * etcdctl. What the script prints is what a new user sees in {@code docker compose logs client}.
+ * The compose demo's topology without Docker: a real etcd, the bundled KMS plugin, the proxy
+ * running the example configuration (only its socket path moved into a temp dir), and the demo
+ * client script itself, run with sh and etcdctl. What the script prints is what a new user sees in
+ * {@code docker compose logs client}.
  */
 @RealComponents
 class DemoClientScriptTest {
@@ -34,7 +35,8 @@ class DemoClientScriptTest {
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
   private static final Path SCRIPT = Path.of("deploy", "client", "demo.sh").toAbsolutePath();
-  private static final Path EXAMPLE_CONFIG = Path.of("config", "encryption-config.yaml").toAbsolutePath();
+  private static final Path EXAMPLE_CONFIG =
+      Path.of("config", "encryption-config.yaml").toAbsolutePath();
   private static final String COMPOSE_SOCKET = "unix:///var/run/kmsplugin/socket.sock";
 
   @TempDir Path dir;
@@ -45,17 +47,22 @@ class DemoClientScriptTest {
         KmsProviders kms = new KmsProviders()) {
       String yaml = Files.readString(EXAMPLE_CONFIG);
       assertTrue(yaml.contains(COMPOSE_SOCKET));
-      EncryptionConfiguration config = EncryptionConfigLoader.parse(
-          yaml.replace(COMPOSE_SOCKET, "unix://" + dir.resolve("plugin.sock")), "example");
-      try (ProxyFixture proxy = ProxyFixture.start(
-          EncryptionCodec.create(config, new ResourceResolver("/registry"), kms), etcd.endpoint())) {
+      EncryptionConfiguration config =
+          EncryptionConfigLoader.parse(
+              yaml.replace(COMPOSE_SOCKET, "unix://" + dir.resolve("plugin.sock")), "example");
+      try (ProxyFixture proxy =
+          ProxyFixture.start(
+              EncryptionCodec.create(config, new ResourceResolver("/registry"), kms),
+              etcd.endpoint())) {
 
         String out = runScript(proxy.url(), etcdUrl());
 
-        String raw = section(out, "== what etcd itself stores", "== the same keys read through the proxy");
+        String raw =
+            section(out, "== what etcd itself stores", "== the same keys read through the proxy");
         assertTrue(raw.contains("\"Value\" : \"k8s:enc:kms:v2:bundled-kms:"), out);
         assertTrue(raw.contains("\"Value\" : \"k8s:enc:secretbox:v1:demo-only-not-secret:"), out);
-        assertFalse(raw.contains("hunter2") || raw.contains("color=blue"), "plain text in etcd: " + out);
+        assertFalse(
+            raw.contains("hunter2") || raw.contains("color=blue"), "plain text in etcd: " + out);
 
         String readBack = section(out, "== the same keys read through the proxy", null);
         assertTrue(readBack.contains("password=hunter2 (written by the demo client)"), out);
@@ -71,16 +78,23 @@ class DemoClientScriptTest {
 
   private String runScript(String proxyUrl, String etcdUrl) throws Exception {
     File output = dir.resolve("demo.out").toFile();
-    ProcessBuilder pb = new ProcessBuilder("sh", SCRIPT.toString()).redirectErrorStream(true).redirectOutput(output);
+    ProcessBuilder pb =
+        new ProcessBuilder("sh", SCRIPT.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(output);
     Path etcdctl = Path.of(Etcdctl.binary()).toAbsolutePath().getParent();
-    pb.environment().put("PATH", etcdctl + File.pathSeparator + System.getenv().getOrDefault("PATH", "/usr/bin"));
+    pb.environment()
+        .put(
+            "PATH",
+            etcdctl + File.pathSeparator + System.getenv().getOrDefault("PATH", "/usr/bin"));
     pb.environment().put("ETCDCTL_API", "3");
     pb.environment().put("PROXY", proxyUrl);
     pb.environment().put("ETCD", etcdUrl);
     Process p = pb.start();
     if (!p.waitFor(120, TimeUnit.SECONDS)) {
       p.destroyForcibly();
-      throw new AssertionError("demo.sh did not finish within 120 s: " + Files.readString(output.toPath()));
+      throw new AssertionError(
+          "demo.sh did not finish within 120 s: " + Files.readString(output.toPath()));
     }
     String out = Files.readString(output.toPath(), StandardCharsets.UTF_8);
     assertEquals(0, p.exitValue(), out);

@@ -60,15 +60,18 @@ import org.junit.jupiter.params.provider.MethodSource;
 import picocli.CommandLine;
 
 /**
- * The Helm chart: {@code helm lint --strict} and {@code helm template} run in-process; the rendered manifests are
- * checked for every point of the chart's contract, with the default values and with each option turned on.
+ * The Helm chart: {@code helm lint --strict} and {@code helm template} run in-process; the rendered
+ * manifests are checked for every point of the chart's contract, with the default values and with
+ * each option turned on.
  */
 @RealComponents
 class HelmChartTest {
 
   private static final String FULLNAME = RenderedChart.RELEASE + "-etcd-crypt-proxy";
-  private static final Path EXAMPLE_CONFIG = Path.of("config", "encryption-config.yaml").toAbsolutePath();
-  private static final Path DASHBOARD = RenderedChart.CHART.resolve("dashboards/etcd-crypt-proxy.json");
+  private static final Path EXAMPLE_CONFIG =
+      Path.of("config", "encryption-config.yaml").toAbsolutePath();
+  private static final Path DASHBOARD =
+      RenderedChart.CHART.resolve("dashboards/etcd-crypt-proxy.json");
 
   private static RenderedChart defaults;
   private static RenderedChart withSidecar;
@@ -79,8 +82,13 @@ class HelmChartTest {
   static void render() {
     defaults = RenderedChart.render(Map.of());
     withSidecar = RenderedChart.render(Map.of("kmsPlugin.enabled", true));
-    withServiceMonitor = RenderedChart.render(Map.of(
-        "metrics.serviceMonitor.enabled", true, "metrics.serviceMonitor.labels.release", "kube-prometheus"));
+    withServiceMonitor =
+        RenderedChart.render(
+            Map.of(
+                "metrics.serviceMonitor.enabled",
+                true,
+                "metrics.serviceMonitor.labels.release",
+                "kube-prometheus"));
     withHostNetwork = RenderedChart.render(Map.of("hostNetwork", true));
   }
 
@@ -93,36 +101,47 @@ class HelmChartTest {
     LintResult result = new Helm(RenderedChart.CHART).lint().strict().call();
 
     assertFalse(result.isFailed(), () -> String.join("\n", result.getMessages()));
-    assertTrue(result.getMessages().stream().noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]")),
+    assertTrue(
+        result.getMessages().stream()
+            .noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]")),
         () -> String.join("\n", result.getMessages()));
   }
 
   @Test
   void runsAsADaemonSetOnControlPlaneNodesOnly() {
-    assertTrue(defaults.all(Deployment.class).isEmpty() && defaults.all(StatefulSet.class).isEmpty());
+    assertTrue(
+        defaults.all(Deployment.class).isEmpty() && defaults.all(StatefulSet.class).isEmpty());
     DaemonSet ds = defaults.daemonSet();
     PodSpec pod = defaults.pod();
 
     assertEquals(Map.of("node-role.kubernetes.io/control-plane", ""), pod.getNodeSelector());
-    Toleration controlPlane = pod.getTolerations().stream()
-        .filter(t -> "node-role.kubernetes.io/control-plane".equals(t.getKey())).findFirst()
-        .orElseThrow(() -> new AssertionError("no toleration for the control-plane taint: " + pod.getTolerations()));
+    Toleration controlPlane =
+        pod.getTolerations().stream()
+            .filter(t -> "node-role.kubernetes.io/control-plane".equals(t.getKey()))
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    new AssertionError(
+                        "no toleration for the control-plane taint: " + pod.getTolerations()));
     assertEquals("Exists", controlPlane.getOperator());
     assertEquals("NoSchedule", controlPlane.getEffect());
     assertEquals("system-node-critical", pod.getPriorityClassName());
     Map<String, String> podLabels = ds.getSpec().getTemplate().getMetadata().getLabels();
-    assertTrue(podLabels.entrySet().containsAll(ds.getSpec().getSelector().getMatchLabels().entrySet()),
+    assertTrue(
+        podLabels.entrySet().containsAll(ds.getSpec().getSelector().getMatchLabels().entrySet()),
         "the DaemonSet's selector must match its own pods");
     assertEquals(NAMESPACE, ds.getMetadata().getNamespace());
   }
 
   @Test
   void everyRenderingPassesArgumentsTheCommandsAccept() {
-    everyRendering().forEach(chart -> {
-      List<String> proxyArgs = chart.container("proxy").getArgs();
-      assertEquals("serve", proxyArgs.get(0));
-      assertParses(proxyArgs);
-    });
+    everyRendering()
+        .forEach(
+            chart -> {
+              List<String> proxyArgs = chart.container("proxy").getArgs();
+              assertEquals("serve", proxyArgs.get(0));
+              assertParses(proxyArgs);
+            });
     assertParses(withSidecar.container("kms-plugin").getArgs());
   }
 
@@ -130,7 +149,8 @@ class HelmChartTest {
     try {
       Main.commandLine().parseArgs(args.toArray(String[]::new));
     } catch (CommandLine.ParameterException e) {
-      throw new AssertionError("the CLI rejects the chart's arguments " + args + ": " + e.getMessage(), e);
+      throw new AssertionError(
+          "the CLI rejects the chart's arguments " + args + ": " + e.getMessage(), e);
     }
   }
 
@@ -139,101 +159,150 @@ class HelmChartTest {
     Container proxy = defaults.container("proxy");
 
     assertEquals("https://$(HOST_IP):2379", requiredFlag(proxy, "--endpoints"));
-    EnvVar hostIp = proxy.getEnv().stream().filter(e -> "HOST_IP".equals(e.getName())).findFirst()
-        .orElseThrow(() -> new AssertionError("$(HOST_IP) is used but HOST_IP is not defined"));
+    EnvVar hostIp =
+        proxy.getEnv().stream()
+            .filter(e -> "HOST_IP".equals(e.getName()))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("$(HOST_IP) is used but HOST_IP is not defined"));
     assertEquals("status.hostIP", hostIp.getValueFrom().getFieldRef().getFieldPath());
     assertEquals("/registry", requiredFlag(proxy, "--etcd-prefix"));
   }
 
   @Test
   void encryptionConfigurationComesFromASecretNeverAConfigMap() {
-    everyRendering().forEach(chart -> {
-      Container proxy = chart.container("proxy");
-      String file = requiredFlag(proxy, "--encryption-provider-config");
-      Volume volume = chart.volumeHolding(proxy, file);
-      SecretVolumeSource secret = volume.getSecret();
+    everyRendering()
+        .forEach(
+            chart -> {
+              Container proxy = chart.container("proxy");
+              String file = requiredFlag(proxy, "--encryption-provider-config");
+              Volume volume = chart.volumeHolding(proxy, file);
+              SecretVolumeSource secret = volume.getSecret();
 
-      assertNotNull(secret, "the EncryptionConfiguration volume must be a Secret, not " + volume);
-      assertEquals(FULLNAME + "-encryption-config", secret.getSecretName());
-      VolumeMount mount = mountHolding(proxy, file);
-      assertTrue(mount.getReadOnly());
-      String fileName = file.substring(mount.getMountPath().length() + 1);
-      assertTrue(secret.getItems().stream()
-              .anyMatch(i -> "encryption-config.yaml".equals(i.getKey()) && fileName.equals(i.getPath())),
-          "the flag must name the Secret's file: " + file + " vs " + secret.getItems());
-      assertEquals(0440, secret.getDefaultMode());
-      assertTrue(chart.pod().getVolumes().stream().allMatch(v -> v.getConfigMap() == null),
-          "no ConfigMap volume at all");
-      assertTrue(chart.all(ConfigMap.class).isEmpty(), "no ConfigMap by default");
-      // By default the chart creates no Secret holding keys: the operator creates it out of band.
-      assertTrue(chart.all(Secret.class).isEmpty());
-    });
+              assertNotNull(
+                  secret, "the EncryptionConfiguration volume must be a Secret, not " + volume);
+              assertEquals(FULLNAME + "-encryption-config", secret.getSecretName());
+              VolumeMount mount = mountHolding(proxy, file);
+              assertTrue(mount.getReadOnly());
+              String fileName = file.substring(mount.getMountPath().length() + 1);
+              assertTrue(
+                  secret.getItems().stream()
+                      .anyMatch(
+                          i ->
+                              "encryption-config.yaml".equals(i.getKey())
+                                  && fileName.equals(i.getPath())),
+                  "the flag must name the Secret's file: " + file + " vs " + secret.getItems());
+              assertEquals(0440, secret.getDefaultMode());
+              assertTrue(
+                  chart.pod().getVolumes().stream().allMatch(v -> v.getConfigMap() == null),
+                  "no ConfigMap volume at all");
+              assertTrue(chart.all(ConfigMap.class).isEmpty(), "no ConfigMap by default");
+              // By default the chart creates no Secret holding keys: the operator creates it out of
+              // band.
+              assertTrue(chart.all(Secret.class).isEmpty());
+            });
   }
 
   @Test
   void chartCreatedEncryptionConfigurationIsASecretHoldingTheFile() throws Exception {
-    RenderedChart chart = RenderedChart.parse(RenderedChart.template()
-        .set("encryptionConfig.create", true)
-        .setFile("encryptionConfig.content", EXAMPLE_CONFIG)
-        .call());
+    RenderedChart chart =
+        RenderedChart.parse(
+            RenderedChart.template()
+                .set("encryptionConfig.create", true)
+                .setFile("encryptionConfig.content", EXAMPLE_CONFIG)
+                .call());
 
     Secret secret = chart.one(Secret.class);
     assertEquals(FULLNAME + "-encryption-config", secret.getMetadata().getName());
-    assertEquals(Files.readString(EXAMPLE_CONFIG),
-        new String(Base64.getDecoder().decode(secret.getData().get("encryption-config.yaml")), StandardCharsets.UTF_8));
-    assertEquals(secret.getMetadata().getName(),
-        chart.volumeHolding(chart.container("proxy"), requiredFlag(chart.container("proxy"),
-            "--encryption-provider-config")).getSecret().getSecretName());
+    assertEquals(
+        Files.readString(EXAMPLE_CONFIG),
+        new String(
+            Base64.getDecoder().decode(secret.getData().get("encryption-config.yaml")),
+            StandardCharsets.UTF_8));
+    assertEquals(
+        secret.getMetadata().getName(),
+        chart
+            .volumeHolding(
+                chart.container("proxy"),
+                requiredFlag(chart.container("proxy"), "--encryption-provider-config"))
+            .getSecret()
+            .getSecretName());
     assertTrue(chart.all(ConfigMap.class).isEmpty());
-    assertNotNull(chart.daemonSet().getSpec().getTemplate().getMetadata().getAnnotations()
-        .get("checksum/encryption-config"), "pods must restart when the chart-managed file changes");
+    assertNotNull(
+        chart
+            .daemonSet()
+            .getSpec()
+            .getTemplate()
+            .getMetadata()
+            .getAnnotations()
+            .get("checksum/encryption-config"),
+        "pods must restart when the chart-managed file changes");
   }
 
   @Test
   void tlsSecretsAreMountedAndWiredToTheServeFlags() {
     Container proxy = defaults.container("proxy");
 
-    assertTlsFlags(defaults, proxy, FULLNAME + "-listener-tls", "--cert-file", "--key-file", "--trusted-ca-file");
+    assertTlsFlags(
+        defaults,
+        proxy,
+        FULLNAME + "-listener-tls",
+        "--cert-file",
+        "--key-file",
+        "--trusted-ca-file");
     assertTlsFlags(defaults, proxy, FULLNAME + "-etcd-client-tls", "--cert", "--key", "--cacert");
 
-    RenderedChart noClientCerts = RenderedChart.render(Map.of("tls.listener.requireClientCert", false));
+    RenderedChart noClientCerts =
+        RenderedChart.render(Map.of("tls.listener.requireClientCert", false));
     assertTrue(flag(noClientCerts.container("proxy"), "--trusted-ca-file").isEmpty());
     assertTrue(flag(noClientCerts.container("proxy"), "--cert-file").isPresent());
 
-    RenderedChart plain = RenderedChart.render(Map.of("tls.listener.enabled", false, "tls.upstream.enabled", false));
+    RenderedChart plain =
+        RenderedChart.render(Map.of("tls.listener.enabled", false, "tls.upstream.enabled", false));
     Container plainProxy = plain.container("proxy");
-    for (String f : List.of("--cert-file", "--key-file", "--trusted-ca-file", "--cert", "--key", "--cacert")) {
+    for (String f :
+        List.of("--cert-file", "--key-file", "--trusted-ca-file", "--cert", "--key", "--cacert")) {
       assertTrue(flag(plainProxy, f).isEmpty(), f + " without TLS");
     }
     assertTrue(plain.pod().getVolumes().stream().noneMatch(v -> v.getName().endsWith("-tls")));
   }
 
-  private static void assertTlsFlags(RenderedChart chart, Container proxy, String secretName, String certFlag,
-      String keyFlag, String caFlag) {
-    Map<String, String> expectedFiles = Map.of(certFlag, "tls.crt", keyFlag, "tls.key", caFlag, "ca.crt");
-    expectedFiles.forEach((f, fileName) -> {
-      String path = requiredFlag(proxy, f);
-      Volume volume = chart.volumeHolding(proxy, path);
-      assertNotNull(volume.getSecret(), f + " must come from a Secret");
-      assertEquals(secretName, volume.getSecret().getSecretName(), f);
-      assertTrue(mountHolding(proxy, path).getReadOnly(), f);
-      assertEquals(mountHolding(proxy, path).getMountPath() + "/" + fileName, path, f);
-    });
+  private static void assertTlsFlags(
+      RenderedChart chart,
+      Container proxy,
+      String secretName,
+      String certFlag,
+      String keyFlag,
+      String caFlag) {
+    Map<String, String> expectedFiles =
+        Map.of(certFlag, "tls.crt", keyFlag, "tls.key", caFlag, "ca.crt");
+    expectedFiles.forEach(
+        (f, fileName) -> {
+          String path = requiredFlag(proxy, f);
+          Volume volume = chart.volumeHolding(proxy, path);
+          assertNotNull(volume.getSecret(), f + " must come from a Secret");
+          assertEquals(secretName, volume.getSecret().getSecretName(), f);
+          assertTrue(mountHolding(proxy, path).getReadOnly(), f);
+          assertEquals(mountHolding(proxy, path).getMountPath() + "/" + fileName, path, f);
+        });
   }
 
   @Test
   void probesUseLivezAndReadyzOnTheMetricsPort() {
-    everyRendering().forEach(chart -> {
-      Container proxy = chart.container("proxy");
-      String metricsAddr = requiredFlag(proxy, "--metrics-addr");
-      assertTrue(metricsAddr.startsWith("0.0.0.0:"), "the kubelet must reach the probes: " + metricsAddr);
-      int metricsPort = port(proxy, "metrics");
-      assertEquals(portOf(metricsAddr), metricsPort);
+    everyRendering()
+        .forEach(
+            chart -> {
+              Container proxy = chart.container("proxy");
+              String metricsAddr = requiredFlag(proxy, "--metrics-addr");
+              assertTrue(
+                  metricsAddr.startsWith("0.0.0.0:"),
+                  "the kubelet must reach the probes: " + metricsAddr);
+              int metricsPort = port(proxy, "metrics");
+              assertEquals(portOf(metricsAddr), metricsPort);
 
-      assertProbe(proxy.getLivenessProbe(), "/livez", proxy);
-      assertProbe(proxy.getReadinessProbe(), "/readyz", proxy);
-      assertProbe(proxy.getStartupProbe(), "/livez", proxy);
-    });
+              assertProbe(proxy.getLivenessProbe(), "/livez", proxy);
+              assertProbe(proxy.getReadinessProbe(), "/readyz", proxy);
+              assertProbe(proxy.getStartupProbe(), "/livez", proxy);
+            });
   }
 
   private static void assertProbe(Probe probe, String path, Container c) {
@@ -252,7 +321,8 @@ class HelmChartTest {
     assertEquals("metrics", port.getName());
     assertEquals("metrics", port.getTargetPort().getStrVal());
     assertEquals(port(defaults.container("proxy"), "metrics"), port.getPort());
-    Map<String, String> podLabels = defaults.daemonSet().getSpec().getTemplate().getMetadata().getLabels();
+    Map<String, String> podLabels =
+        defaults.daemonSet().getSpec().getTemplate().getMetadata().getLabels();
     assertTrue(podLabels.entrySet().containsAll(service.getSpec().getSelector().entrySet()));
     assertTrue(defaults.ofKind("ServiceMonitor").isEmpty());
   }
@@ -260,7 +330,8 @@ class HelmChartTest {
   @Test
   @SuppressWarnings("unchecked")
   void serviceMonitorOptionScrapesTheMetricsService() {
-    GenericKubernetesResource monitor = (GenericKubernetesResource) withServiceMonitor.ofKind("ServiceMonitor").get(0);
+    GenericKubernetesResource monitor =
+        (GenericKubernetesResource) withServiceMonitor.ofKind("ServiceMonitor").get(0);
     assertEquals(1, withServiceMonitor.ofKind("ServiceMonitor").size());
     assertEquals("monitoring.coreos.com/v1", monitor.getApiVersion());
     assertEquals("kube-prometheus", monitor.getMetadata().getLabels().get("release"));
@@ -272,9 +343,11 @@ class HelmChartTest {
     assertEquals(service.getSpec().getPorts().get(0).getName(), endpoint.get("port"));
     Map<String, String> matchLabels =
         (Map<String, String>) ((Map<String, Object>) spec.get("selector")).get("matchLabels");
-    assertTrue(service.getMetadata().getLabels().entrySet().containsAll(matchLabels.entrySet()),
+    assertTrue(
+        service.getMetadata().getLabels().entrySet().containsAll(matchLabels.entrySet()),
         "the ServiceMonitor must select the metrics Service: " + matchLabels);
-    assertEquals(List.of(NAMESPACE),
+    assertEquals(
+        List.of(NAMESPACE),
         ((Map<String, Object>) spec.get("namespaceSelector")).get("matchNames"));
   }
 
@@ -284,10 +357,14 @@ class HelmChartTest {
 
     assertEquals("policy/v1", pdb.getApiVersion());
     assertEquals(1, pdb.getSpec().getMaxUnavailable().getIntVal());
-    Map<String, String> podLabels = defaults.daemonSet().getSpec().getTemplate().getMetadata().getLabels();
-    assertTrue(podLabels.entrySet().containsAll(pdb.getSpec().getSelector().getMatchLabels().entrySet()));
-    assertTrue(RenderedChart.render(Map.of("podDisruptionBudget.enabled", false))
-        .all(PodDisruptionBudget.class).isEmpty());
+    Map<String, String> podLabels =
+        defaults.daemonSet().getSpec().getTemplate().getMetadata().getLabels();
+    assertTrue(
+        podLabels.entrySet().containsAll(pdb.getSpec().getSelector().getMatchLabels().entrySet()));
+    assertTrue(
+        RenderedChart.render(Map.of("podDisruptionBudget.enabled", false))
+            .all(PodDisruptionBudget.class)
+            .isEmpty());
   }
 
   @Test
@@ -302,33 +379,46 @@ class HelmChartTest {
 
   @Test
   void everyContainerRunsNonRootWithAReadOnlyRootAndNoCapabilities() {
-    everyRendering().forEach(chart -> {
-      PodSecurityContext pod = chart.pod().getSecurityContext();
-      assertEquals("RuntimeDefault", pod.getSeccompProfile().getType());
-      for (Container c : chart.pod().getContainers()) {
-        SecurityContext sc = c.getSecurityContext();
-        assertNotNull(sc, c.getName() + " securityContext");
-        assertTrue(Boolean.TRUE.equals(sc.getRunAsNonRoot()) || Boolean.TRUE.equals(pod.getRunAsNonRoot()),
-            c.getName() + " runAsNonRoot");
-        Long uid = sc.getRunAsUser() != null ? sc.getRunAsUser() : pod.getRunAsUser();
-        assertNotNull(uid, c.getName() + " must run as a numeric user");
-        assertNotEquals(0L, uid);
-        assertEquals(Boolean.TRUE, sc.getReadOnlyRootFilesystem(), c.getName() + " readOnlyRootFilesystem");
-        assertEquals(Boolean.FALSE, sc.getAllowPrivilegeEscalation(), c.getName() + " allowPrivilegeEscalation");
-        assertEquals(List.of("ALL"), sc.getCapabilities().getDrop(), c.getName() + " capabilities");
-        List<String> added = sc.getCapabilities().getAdd();
-        assertTrue(added == null || added.isEmpty(), c.getName() + " adds capabilities " + added);
-        // The root is read-only: the JVM and gRPC's native transport need a writable /tmp.
-        VolumeMount tmp = mountHolding(c, "/tmp/x");
-        assertNotNull(chart.volume(tmp.getName()).getEmptyDir(), c.getName() + " /tmp");
-      }
-      assertEquals(Boolean.FALSE, chart.pod().getAutomountServiceAccountToken());
-    });
+    everyRendering()
+        .forEach(
+            chart -> {
+              PodSecurityContext pod = chart.pod().getSecurityContext();
+              assertEquals("RuntimeDefault", pod.getSeccompProfile().getType());
+              for (Container c : chart.pod().getContainers()) {
+                SecurityContext sc = c.getSecurityContext();
+                assertNotNull(sc, c.getName() + " securityContext");
+                assertTrue(
+                    Boolean.TRUE.equals(sc.getRunAsNonRoot())
+                        || Boolean.TRUE.equals(pod.getRunAsNonRoot()),
+                    c.getName() + " runAsNonRoot");
+                Long uid = sc.getRunAsUser() != null ? sc.getRunAsUser() : pod.getRunAsUser();
+                assertNotNull(uid, c.getName() + " must run as a numeric user");
+                assertNotEquals(0L, uid);
+                assertEquals(
+                    Boolean.TRUE,
+                    sc.getReadOnlyRootFilesystem(),
+                    c.getName() + " readOnlyRootFilesystem");
+                assertEquals(
+                    Boolean.FALSE,
+                    sc.getAllowPrivilegeEscalation(),
+                    c.getName() + " allowPrivilegeEscalation");
+                assertEquals(
+                    List.of("ALL"), sc.getCapabilities().getDrop(), c.getName() + " capabilities");
+                List<String> added = sc.getCapabilities().getAdd();
+                assertTrue(
+                    added == null || added.isEmpty(), c.getName() + " adds capabilities " + added);
+                // The root is read-only: the JVM and gRPC's native transport need a writable /tmp.
+                VolumeMount tmp = mountHolding(c, "/tmp/x");
+                assertNotNull(chart.volume(tmp.getName()).getEmptyDir(), c.getName() + " /tmp");
+              }
+              assertEquals(Boolean.FALSE, chart.pod().getAutomountServiceAccountToken());
+            });
   }
 
   @Test
   void kmsPluginSidecarSharesItsSocketWithTheProxyThroughAnEmptyDir() throws Exception {
-    assertTrue(defaults.containerIfPresent("kms-plugin").isEmpty(), "the sidecar is off by default");
+    assertTrue(
+        defaults.containerIfPresent("kms-plugin").isEmpty(), "the sidecar is off by default");
 
     Container proxy = withSidecar.container("proxy");
     Container plugin = withSidecar.container("kms-plugin");
@@ -342,20 +432,25 @@ class HelmChartTest {
     VolumeMount proxyMount = mountHolding(proxy, socket);
     assertEquals(pluginMount.getName(), proxyMount.getName());
     assertEquals(pluginMount.getMountPath(), proxyMount.getMountPath());
-    assertNotNull(withSidecar.volume(pluginMount.getName()).getEmptyDir(), "the socket lives in an emptyDir");
+    assertNotNull(
+        withSidecar.volume(pluginMount.getName()).getEmptyDir(), "the socket lives in an emptyDir");
 
     String keyFile = requiredFlag(plugin, "--key-file");
     Volume keys = withSidecar.volumeHolding(plugin, keyFile);
     assertNotNull(keys.getSecret(), "the KEK file comes from a Secret");
     assertEquals(FULLNAME + "-kms-keys", keys.getSecret().getSecretName());
     assertTrue(mountHolding(plugin, keyFile).getReadOnly());
-    assertTrue(proxy.getVolumeMounts().stream().noneMatch(m -> m.getName().equals(keys.getName())),
+    assertTrue(
+        proxy.getVolumeMounts().stream().noneMatch(m -> m.getName().equals(keys.getName())),
         "the proxy never sees the KEKs");
 
     // The example configuration names exactly the socket the sidecar serves on.
-    List<String> kmsEndpoints = EncryptionConfigLoader.load(EXAMPLE_CONFIG).rules().stream()
-        .flatMap(r -> r.providers().stream())
-        .filter(p -> p instanceof ProviderConfig.Kms).map(p -> ((ProviderConfig.Kms) p).endpoint()).toList();
+    List<String> kmsEndpoints =
+        EncryptionConfigLoader.load(EXAMPLE_CONFIG).rules().stream()
+            .flatMap(r -> r.providers().stream())
+            .filter(p -> p instanceof ProviderConfig.Kms)
+            .map(p -> ((ProviderConfig.Kms) p).endpoint())
+            .toList();
     assertEquals(List.of(listen), kmsEndpoints);
   }
 
@@ -366,11 +461,18 @@ class HelmChartTest {
     assertFalse(podNet.getHostNetwork());
     assertEquals("ClusterFirst", podNet.getDnsPolicy());
     assertEquals("0.0.0.0:23790", requiredFlag(podNetProxy, "--listen-addr"));
-    ContainerPort etcdPort = podNetProxy.getPorts().stream().filter(p -> "etcd".equals(p.getName())).findFirst()
-        .orElseThrow();
+    ContainerPort etcdPort =
+        podNetProxy.getPorts().stream()
+            .filter(p -> "etcd".equals(p.getName()))
+            .findFirst()
+            .orElseThrow();
     assertEquals(23790, etcdPort.getContainerPort());
-    assertEquals(23790, etcdPort.getHostPort(), "kube-apiserver reaches a pod-network proxy on the node's IP");
-    // ... so member lists name the node's IP, not the pod's, which clients would not reach or verify.
+    assertEquals(
+        23790,
+        etcdPort.getHostPort(),
+        "kube-apiserver reaches a pod-network proxy on the node's IP");
+    // ... so member lists name the node's IP, not the pod's, which clients would not reach or
+    // verify.
     assertEquals("https://$(HOST_IP):23790", requiredFlag(podNetProxy, "--advertise-client-urls"));
 
     PodSpec hostNet = withHostNetwork.pod();
@@ -379,7 +481,9 @@ class HelmChartTest {
     assertEquals("ClusterFirstWithHostNet", hostNet.getDnsPolicy());
     assertEquals("127.0.0.1:23790", requiredFlag(hostNetProxy, "--listen-addr"));
     assertTrue(hostNetProxy.getPorts().stream().allMatch(p -> p.getHostPort() == null));
-    assertEquals(Optional.empty(), RenderedChart.flag(hostNetProxy, "--advertise-client-urls"),
+    assertEquals(
+        Optional.empty(),
+        RenderedChart.flag(hostNetProxy, "--advertise-client-urls"),
         "with hostNetwork the listener's own URL is the one to hand out");
   }
 
@@ -393,7 +497,8 @@ class HelmChartTest {
     ObjectMapper json = new ObjectMapper();
     JsonNode shipped = json.readTree(cm.getData().get("etcd-crypt-proxy.json"));
     assertEquals(json.readTree(DASHBOARD.toFile()), shipped);
-    assertFalse(cm.getData().values().stream().anyMatch(v -> v.contains("EncryptionConfiguration")));
+    assertFalse(
+        cm.getData().values().stream().anyMatch(v -> v.contains("EncryptionConfiguration")));
   }
 
   /** Values files the schema must reject, each with the document path the error has to name. */
@@ -407,31 +512,42 @@ class HelmChartTest {
         Arguments.of("proxy:\n  etcdPrefix: registry\n", "'/proxy/etcdPrefix'"),
         Arguments.of("encryptionConfig:\n  create: true\n", "'/encryptionConfig/content'"),
         Arguments.of("kmsPlugin:\n  reloadInterval: soon\n", "'/kmsPlugin/reloadInterval'"),
-        Arguments.of("tls:\n  listener:\n    secretName: Not_A_Name\n", "'/tls/listener/secretName'"),
-        Arguments.of("podDisruptionBudget:\n  maxUnavailable: lots\n", "'/podDisruptionBudget/maxUnavailable'"));
+        Arguments.of(
+            "tls:\n  listener:\n    secretName: Not_A_Name\n", "'/tls/listener/secretName'"),
+        Arguments.of(
+            "podDisruptionBudget:\n  maxUnavailable: lots\n",
+            "'/podDisruptionBudget/maxUnavailable'"));
   }
 
   @ParameterizedTest
   @MethodSource("badValues")
-  void badValuesFailSchemaValidation(String values, String expectedInError, @TempDir Path dir) throws Exception {
+  void badValuesFailSchemaValidation(String values, String expectedInError, @TempDir Path dir)
+      throws Exception {
     Path file = Files.writeString(dir.resolve("values.yaml"), values);
 
-    IllegalStateException e = assertThrows(IllegalStateException.class,
-        () -> RenderedChart.template().withValuesFile(file).call());
-    assertTrue(e.getMessage().contains("don't meet the specifications of the schema"), e.getMessage());
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class,
+            () -> RenderedChart.template().withValuesFile(file).call());
+    assertTrue(
+        e.getMessage().contains("don't meet the specifications of the schema"), e.getMessage());
     assertTrue(e.getMessage().contains(expectedInError), e.getMessage());
   }
 
   @Test
   void aValidValuesFilePassesTheSchema(@TempDir Path dir) throws Exception {
-    Path file = Files.writeString(dir.resolve("values.yaml"), ""
-        + "hostNetwork: true\n"
-        + "proxy:\n  logFormat: text\n  port: 2379\n  etcdEndpoints: [https://10.0.0.1:2379, https://10.0.0.2:2379]\n"
-        + "kmsPlugin:\n  enabled: true\n  reloadInterval: 30s\n"
-        + "podDisruptionBudget:\n  enabled: true\n  maxUnavailable: 50%\n");
+    Path file =
+        Files.writeString(
+            dir.resolve("values.yaml"),
+            ""
+                + "hostNetwork: true\n"
+                + "proxy:\n  logFormat: text\n  port: 2379\n  etcdEndpoints: [https://10.0.0.1:2379, https://10.0.0.2:2379]\n"
+                + "kmsPlugin:\n  enabled: true\n  reloadInterval: 30s\n"
+                + "podDisruptionBudget:\n  enabled: true\n  maxUnavailable: 50%\n");
 
     RenderedChart chart = RenderedChart.parse(RenderedChart.template().withValuesFile(file).call());
-    assertEquals("https://10.0.0.1:2379,https://10.0.0.2:2379",
+    assertEquals(
+        "https://10.0.0.1:2379,https://10.0.0.2:2379",
         requiredFlag(chart.container("proxy"), "--endpoints"));
     assertEquals("127.0.0.1:2379", requiredFlag(chart.container("proxy"), "--listen-addr"));
   }

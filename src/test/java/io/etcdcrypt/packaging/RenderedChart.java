@@ -25,15 +25,20 @@ import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 
 /**
- * The Helm chart rendered by {@code helm template} (in-process, through helm-java), parsed into fabric8's typed
- * Kubernetes objects. Kinds fabric8 does not model (the ServiceMonitor) come back as generic resources.
+ * The Helm chart rendered by {@code helm template} (in-process, through helm-java), parsed into
+ * fabric8's typed Kubernetes objects. Kinds fabric8 does not model (the ServiceMonitor) come back
+ * as generic resources.
  */
 final class RenderedChart {
 
   static final Path CHART = Path.of("charts", "etcd-crypt-proxy").toAbsolutePath();
   static final String RELEASE = "ecp";
   static final String NAMESPACE = "kube-system";
-  /** helm-java's embedded helm assumes Kubernetes 1.20 without a cluster; the chart needs 1.23 or later. */
+
+  /**
+   * helm-java's embedded helm assumes Kubernetes 1.20 without a cluster; the chart needs 1.23 or
+   * later.
+   */
   static final String KUBE_VERSION = "1.31.0";
 
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -49,7 +54,11 @@ final class RenderedChart {
   /** A template command for the chart, with the test's release name and namespace. */
   static TemplateCommand template() {
     RealComponentsGuard.starting("helm (helm-java's native library)");
-    return new Helm(CHART).template().withName(RELEASE).withNamespace(NAMESPACE).withKubeVersion(KUBE_VERSION);
+    return new Helm(CHART)
+        .template()
+        .withName(RELEASE)
+        .withNamespace(NAMESPACE)
+        .withKubeVersion(KUBE_VERSION);
   }
 
   /** Renders with the chart's own values plus {@code --set} pairs. */
@@ -82,7 +91,10 @@ final class RenderedChart {
   /** The one object of {@code type}; fails when there is none or more than one. */
   <T extends HasMetadata> T one(Class<T> type) {
     List<T> found = all(type);
-    assertEquals(1, found.size(), () -> "expected exactly one " + type.getSimpleName() + ", got " + found.size());
+    assertEquals(
+        1,
+        found.size(),
+        () -> "expected exactly one " + type.getSimpleName() + ", got " + found.size());
     return found.get(0);
   }
 
@@ -95,7 +107,8 @@ final class RenderedChart {
   }
 
   Container container(String name) {
-    return containerIfPresent(name).orElseThrow(() -> new AssertionError("no container named " + name));
+    return containerIfPresent(name)
+        .orElseThrow(() -> new AssertionError("no container named " + name));
   }
 
   Optional<Container> containerIfPresent(String name) {
@@ -103,14 +116,22 @@ final class RenderedChart {
   }
 
   Volume volume(String name) {
-    return pod().getVolumes().stream().filter(v -> name.equals(v.getName())).findFirst()
+    return pod().getVolumes().stream()
+        .filter(v -> name.equals(v.getName()))
+        .findFirst()
         .orElseThrow(() -> new AssertionError("no volume named " + name));
   }
 
-  /** The value of {@code --flag=value} in the container's args (each flag once, in = form, as the chart writes). */
+  /**
+   * The value of {@code --flag=value} in the container's args (each flag once, in = form, as the
+   * chart writes).
+   */
   static Optional<String> flag(Container c, String flag) {
-    List<String> values = c.getArgs().stream().filter(a -> a.startsWith(flag + "="))
-        .map(a -> a.substring(flag.length() + 1)).collect(Collectors.toList());
+    List<String> values =
+        c.getArgs().stream()
+            .filter(a -> a.startsWith(flag + "="))
+            .map(a -> a.substring(flag.length() + 1))
+            .collect(Collectors.toList());
     if (values.size() > 1) {
       throw new AssertionError(flag + " given " + values.size() + " times in " + c.getArgs());
     }
@@ -118,15 +139,21 @@ final class RenderedChart {
   }
 
   static String requiredFlag(Container c, String flag) {
-    return flag(c, flag).orElseThrow(() -> new AssertionError(flag + " missing from " + c.getArgs()));
+    return flag(c, flag)
+        .orElseThrow(() -> new AssertionError(flag + " missing from " + c.getArgs()));
   }
 
   /** The volume mount of {@code c} under which {@code file} lies. */
   static VolumeMount mountHolding(Container c, String file) {
     return c.getVolumeMounts().stream()
-        .filter(m -> file.startsWith(m.getMountPath().endsWith("/") ? m.getMountPath() : m.getMountPath() + "/"))
+        .filter(
+            m ->
+                file.startsWith(
+                    m.getMountPath().endsWith("/") ? m.getMountPath() : m.getMountPath() + "/"))
         .findFirst()
-        .orElseThrow(() -> new AssertionError(file + " lies in no volume mount of container " + c.getName()));
+        .orElseThrow(
+            () ->
+                new AssertionError(file + " lies in no volume mount of container " + c.getName()));
   }
 
   /** The volume that provides {@code file} to container {@code c}. */
@@ -137,7 +164,9 @@ final class RenderedChart {
 
   /** The container port named {@code name}. */
   static int port(Container c, String name) {
-    return c.getPorts().stream().filter(p -> name.equals(p.getName())).findFirst()
+    return c.getPorts().stream()
+        .filter(p -> name.equals(p.getName()))
+        .findFirst()
         .map(p -> p.getContainerPort())
         .orElseThrow(() -> new AssertionError("no port named " + name + " on " + c.getName()));
   }

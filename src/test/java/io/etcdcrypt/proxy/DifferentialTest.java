@@ -46,9 +46,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs the same operations against one fresh etcd directly and against another fresh etcd through the proxy
- * (identity codec), and requires the same observable results: values, revisions, counts, flags, events and
- * error codes and messages. Both clusters see the same sequence of writes, so even revisions must match.
+ * Runs the same operations against one fresh etcd directly and against another fresh etcd through
+ * the proxy (identity codec), and requires the same observable results: values, revisions, counts,
+ * flags, events and error codes and messages. Both clusters see the same sequence of writes, so
+ * even revisions must match.
  */
 @RealComponents
 class DifferentialTest {
@@ -99,12 +100,20 @@ class DifferentialTest {
             (c, out) -> {
               KV kv = c.getKVClient();
               out.add(put(kv.put(bs("/diff/a/1"), bs("one"))));
-              out.add(put(kv.put(bs("/diff/a/1"), bs("uno"), PutOption.builder().withPrevKV().build())));
+              out.add(
+                  put(
+                      kv.put(
+                          bs("/diff/a/1"), bs("uno"), PutOption.builder().withPrevKV().build())));
               out.add(put(kv.put(bs("/diff/a/2"), bs("two"))));
               out.add(get(kv.get(bs("/diff/a/1"))));
               out.add(get(kv.get(bs("/diff/a/missing"))));
-              out.add(del(kv.delete(bs("/diff/a/1"), DeleteOption.builder().withPrevKV(true).build())));
-              out.add(del(kv.delete(bs("/diff/a/"), DeleteOption.builder().isPrefix(true).withPrevKV(true).build())));
+              out.add(
+                  del(kv.delete(bs("/diff/a/1"), DeleteOption.builder().withPrevKV(true).build())));
+              out.add(
+                  del(
+                      kv.delete(
+                          bs("/diff/a/"),
+                          DeleteOption.builder().isPrefix(true).withPrevKV(true).build())));
               out.add(get(kv.get(bs("/diff/a/"), GetOption.builder().isPrefix(true).build())));
             });
     assertTrue(t.get(1).contains("prev=/diff/a/1=one"), t.get(1));
@@ -118,34 +127,61 @@ class DifferentialTest {
               KV kv = c.getKVClient();
               kv.put(bs("/diff/txn/k"), bs("v0")).get(10, TimeUnit.SECONDS);
               // create-if-absent, as kube-apiserver does it: fails because the key exists
-              out.add(txn(kv.txn()
-                  .If(new Cmp(bs("/diff/txn/k"), Cmp.Op.EQUAL, CmpTarget.modRevision(0)))
-                  .Then(Op.put(bs("/diff/txn/k"), bs("created"), PutOption.DEFAULT))
-                  .Else(Op.get(bs("/diff/txn/k"), GetOption.DEFAULT))
-                  .commit()));
-              long rev = kv.get(bs("/diff/txn/k")).get(10, TimeUnit.SECONDS).getKvs().get(0).getModRevision();
+              out.add(
+                  txn(
+                      kv.txn()
+                          .If(new Cmp(bs("/diff/txn/k"), Cmp.Op.EQUAL, CmpTarget.modRevision(0)))
+                          .Then(Op.put(bs("/diff/txn/k"), bs("created"), PutOption.DEFAULT))
+                          .Else(Op.get(bs("/diff/txn/k"), GetOption.DEFAULT))
+                          .commit()));
+              long rev =
+                  kv.get(bs("/diff/txn/k"))
+                      .get(10, TimeUnit.SECONDS)
+                      .getKvs()
+                      .get(0)
+                      .getModRevision();
               // guarded update with a nested txn in the success branch
-              out.add(txn(kv.txn()
-                  .If(new Cmp(bs("/diff/txn/k"), Cmp.Op.EQUAL, CmpTarget.modRevision(rev)))
-                  .Then(
-                      Op.put(bs("/diff/txn/k"), bs("v1"), PutOption.builder().withPrevKV().build()),
-                      Op.txn(
-                          new Cmp[] {new Cmp(bs("/diff/txn/other"), Cmp.Op.EQUAL, CmpTarget.version(0))},
-                          new Op[] {Op.put(bs("/diff/txn/other"), bs("nested"), PutOption.DEFAULT),
-                              Op.get(bs("/diff/txn/"), GetOption.builder().isPrefix(true).build())},
-                          new Op[] {}))
-                  .Else(Op.get(bs("/diff/txn/k"), GetOption.DEFAULT))
-                  .commit()));
+              out.add(
+                  txn(
+                      kv.txn()
+                          .If(new Cmp(bs("/diff/txn/k"), Cmp.Op.EQUAL, CmpTarget.modRevision(rev)))
+                          .Then(
+                              Op.put(
+                                  bs("/diff/txn/k"),
+                                  bs("v1"),
+                                  PutOption.builder().withPrevKV().build()),
+                              Op.txn(
+                                  new Cmp[] {
+                                    new Cmp(
+                                        bs("/diff/txn/other"), Cmp.Op.EQUAL, CmpTarget.version(0))
+                                  },
+                                  new Op[] {
+                                    Op.put(bs("/diff/txn/other"), bs("nested"), PutOption.DEFAULT),
+                                    Op.get(
+                                        bs("/diff/txn/"),
+                                        GetOption.builder().isPrefix(true).build())
+                                  },
+                                  new Op[] {}))
+                          .Else(Op.get(bs("/diff/txn/k"), GetOption.DEFAULT))
+                          .commit()));
               // value compare on an unprotected key, then a delete with prev_kv inside a txn
-              out.add(txn(kv.txn()
-                  .If(new Cmp(bs("/diff/txn/k"), Cmp.Op.EQUAL, CmpTarget.value(bs("v1"))))
-                  .Then(Op.delete(bs("/diff/txn/other"), DeleteOption.builder().withPrevKV(true).build()))
-                  .commit()));
+              out.add(
+                  txn(
+                      kv.txn()
+                          .If(new Cmp(bs("/diff/txn/k"), Cmp.Op.EQUAL, CmpTarget.value(bs("v1"))))
+                          .Then(
+                              Op.delete(
+                                  bs("/diff/txn/other"),
+                                  DeleteOption.builder().withPrevKV(true).build()))
+                          .commit()));
               // an invalid txn: the same key put twice; etcd's error must come through unchanged
-              out.add(txn(kv.txn()
-                  .Then(Op.put(bs("/diff/txn/dup"), bs("1"), PutOption.DEFAULT),
-                      Op.put(bs("/diff/txn/dup"), bs("2"), PutOption.DEFAULT))
-                  .commit()));
+              out.add(
+                  txn(
+                      kv.txn()
+                          .Then(
+                              Op.put(bs("/diff/txn/dup"), bs("1"), PutOption.DEFAULT),
+                              Op.put(bs("/diff/txn/dup"), bs("2"), PutOption.DEFAULT))
+                          .commit()));
             });
     assertTrue(t.get(0).startsWith("txn succeeded=false"), t.get(0));
     assertTrue(t.get(1).contains("/diff/txn/other=nested"), t.get(1));
@@ -163,18 +199,41 @@ class DifferentialTest {
               }
               ByteSequence p = bs("/diff/range/");
               out.add(get(kv.get(p, GetOption.builder().isPrefix(true).withLimit(3).build())));
-              out.add(get(kv.get(p, GetOption.builder().isPrefix(true)
-                  .withSortField(GetOption.SortTarget.VALUE).withSortOrder(GetOption.SortOrder.ASCEND).build())));
-              out.add(get(kv.get(p, GetOption.builder().isPrefix(true)
-                  .withSortField(GetOption.SortTarget.MOD).withSortOrder(GetOption.SortOrder.DESCEND)
-                  .withLimit(2).build())));
-              out.add(get(kv.get(p, GetOption.builder().isPrefix(true).withKeysOnly(true).build())));
-              out.add(get(kv.get(p, GetOption.builder().isPrefix(true).withCountOnly(true).build())));
-              out.add(get(kv.get(bs("/diff/range/2"),
-                  GetOption.builder().withRange(bs("/diff/range/5")).build())));
+              out.add(
+                  get(
+                      kv.get(
+                          p,
+                          GetOption.builder()
+                              .isPrefix(true)
+                              .withSortField(GetOption.SortTarget.VALUE)
+                              .withSortOrder(GetOption.SortOrder.ASCEND)
+                              .build())));
+              out.add(
+                  get(
+                      kv.get(
+                          p,
+                          GetOption.builder()
+                              .isPrefix(true)
+                              .withSortField(GetOption.SortTarget.MOD)
+                              .withSortOrder(GetOption.SortOrder.DESCEND)
+                              .withLimit(2)
+                              .build())));
+              out.add(
+                  get(kv.get(p, GetOption.builder().isPrefix(true).withKeysOnly(true).build())));
+              out.add(
+                  get(kv.get(p, GetOption.builder().isPrefix(true).withCountOnly(true).build())));
+              out.add(
+                  get(
+                      kv.get(
+                          bs("/diff/range/2"),
+                          GetOption.builder().withRange(bs("/diff/range/5")).build())));
               long rev = kv.get(p).get(10, TimeUnit.SECONDS).getHeader().getRevision();
-              out.add(get(kv.get(p, GetOption.builder().isPrefix(true).withRevision(rev - 3).build())));
-              out.add(get(kv.get(p, GetOption.builder().isPrefix(true).withRevision(rev + 100).build())));
+              out.add(
+                  get(kv.get(p, GetOption.builder().isPrefix(true).withRevision(rev - 3).build())));
+              out.add(
+                  get(
+                      kv.get(
+                          p, GetOption.builder().isPrefix(true).withRevision(rev + 100).build())));
             });
     assertTrue(t.get(0).contains("count=7 more=true"), t.get(0));
     assertTrue(t.get(7).startsWith("ERR"), t.get(7)); // future revision
@@ -186,18 +245,32 @@ class DifferentialTest {
         assertSameOutcome(
             (c, out) -> {
               KV kv = c.getKVClient();
-              long start = kv.put(bs("/diff/watch/a"), bs("1")).get(10, TimeUnit.SECONDS).getHeader().getRevision();
+              long start =
+                  kv.put(bs("/diff/watch/a"), bs("1"))
+                      .get(10, TimeUnit.SECONDS)
+                      .getHeader()
+                      .getRevision();
               kv.put(bs("/diff/watch/a"), bs("2")).get(10, TimeUnit.SECONDS);
               kv.put(bs("/diff/watch/b"), bs("3")).get(10, TimeUnit.SECONDS);
               kv.delete(bs("/diff/watch/a")).get(10, TimeUnit.SECONDS);
               LinkedBlockingQueue<String> events = new LinkedBlockingQueue<>();
               WatchOption opt =
                   WatchOption.builder().isPrefix(true).withPrevKV(true).withRevision(start).build();
-              try (var w = c.getWatchClient().watch(bs("/diff/watch/"), opt, r -> {
-                for (WatchEvent e : r.getEvents()) {
-                  events.add(e.getEventType() + " " + kv(e.getKeyValue()) + " prev=" + kv(e.getPrevKV()));
-                }
-              })) {
+              try (var w =
+                  c.getWatchClient()
+                      .watch(
+                          bs("/diff/watch/"),
+                          opt,
+                          r -> {
+                            for (WatchEvent e : r.getEvents()) {
+                              events.add(
+                                  e.getEventType()
+                                      + " "
+                                      + kv(e.getKeyValue())
+                                      + " prev="
+                                      + kv(e.getPrevKV()));
+                            }
+                          })) {
                 for (int i = 0; i < 4; i++) {
                   out.add(events.poll(10, TimeUnit.SECONDS));
                 }
@@ -216,18 +289,33 @@ class DifferentialTest {
         assertSameOutcome(
             (c, out) -> {
               KV kv = c.getKVClient();
-              long old = kv.put(bs("/diff/compact/k"), bs("1")).get(10, TimeUnit.SECONDS).getHeader().getRevision();
-              long now = kv.put(bs("/diff/compact/k"), bs("2")).get(10, TimeUnit.SECONDS).getHeader().getRevision();
+              long old =
+                  kv.put(bs("/diff/compact/k"), bs("1"))
+                      .get(10, TimeUnit.SECONDS)
+                      .getHeader()
+                      .getRevision();
+              long now =
+                  kv.put(bs("/diff/compact/k"), bs("2"))
+                      .get(10, TimeUnit.SECONDS)
+                      .getHeader()
+                      .getRevision();
               c.getKVClient().compact(now).get(10, TimeUnit.SECONDS);
-              out.add(get(kv.get(bs("/diff/compact/k"), GetOption.builder().withRevision(old).build())));
+              out.add(
+                  get(
+                      kv.get(
+                          bs("/diff/compact/k"), GetOption.builder().withRevision(old).build())));
               CompletableFuture<String> watchError = new CompletableFuture<>();
-              try (var w = c.getWatchClient().watch(
-                  bs("/diff/compact/k"),
-                  WatchOption.builder().withRevision(old).build(),
-                  r -> watchError.complete("events " + r.getEvents().size()),
-                  e -> watchError.complete(e instanceof CompactedException ce
-                      ? "ERR compacted at " + ce.getCompactedRevision()
-                      : "ERR " + e))) {
+              try (var w =
+                  c.getWatchClient()
+                      .watch(
+                          bs("/diff/compact/k"),
+                          WatchOption.builder().withRevision(old).build(),
+                          r -> watchError.complete("events " + r.getEvents().size()),
+                          e ->
+                              watchError.complete(
+                                  e instanceof CompactedException ce
+                                      ? "ERR compacted at " + ce.getCompactedRevision()
+                                      : "ERR " + e))) {
                 out.add(watchError.get(10, TimeUnit.SECONDS));
               }
             });
@@ -241,19 +329,29 @@ class DifferentialTest {
         assertSameOutcome(
             (c, out) -> {
               long id = c.getLeaseClient().grant(120).get(10, TimeUnit.SECONDS).getID();
-              out.add("granted ttl=" + c.getLeaseClient().grant(120).get(10, TimeUnit.SECONDS).getTTL());
-              c.getKVClient().put(bs("/diff/lease/k"), bs("v"), PutOption.builder().withLeaseId(id).build())
+              out.add(
+                  "granted ttl="
+                      + c.getLeaseClient().grant(120).get(10, TimeUnit.SECONDS).getTTL());
+              c.getKVClient()
+                  .put(bs("/diff/lease/k"), bs("v"), PutOption.builder().withLeaseId(id).build())
                   .get(10, TimeUnit.SECONDS);
-              out.add("keepalive ttl=" + c.getLeaseClient().keepAliveOnce(id).get(10, TimeUnit.SECONDS).getTTL());
+              out.add(
+                  "keepalive ttl="
+                      + c.getLeaseClient().keepAliveOnce(id).get(10, TimeUnit.SECONDS).getTTL());
               LeaseTimeToLiveResponse ttl =
-                  c.getLeaseClient().timeToLive(id, LeaseOption.builder().withAttachedKeys().build())
+                  c.getLeaseClient()
+                      .timeToLive(id, LeaseOption.builder().withAttachedKeys().build())
                       .get(10, TimeUnit.SECONDS);
               out.add("granted=" + ttl.getGrantedTTL() + " keys=" + ttl.getKeys());
               out.add(get(c.getKVClient().get(bs("/diff/lease/k"))));
               c.getLeaseClient().revoke(id).get(10, TimeUnit.SECONDS);
               out.add(get(c.getKVClient().get(bs("/diff/lease/k"))));
-              out.add("after revoke ttl="
-                  + c.getLeaseClient().timeToLive(id, LeaseOption.DEFAULT).get(10, TimeUnit.SECONDS).getTTL());
+              out.add(
+                  "after revoke ttl="
+                      + c.getLeaseClient()
+                          .timeToLive(id, LeaseOption.DEFAULT)
+                          .get(10, TimeUnit.SECONDS)
+                          .getTTL());
             });
     assertEquals("keepalive ttl=120", t.get(1));
     assertTrue(t.get(3).contains("leased"), t.get(3));
@@ -265,11 +363,16 @@ class DifferentialTest {
     List<String> t =
         assertSameOutcome(
             (c, out) -> {
-              var members = c.getClusterClient().listMember().get(10, TimeUnit.SECONDS).getMembers();
-              out.add("members " + members.stream().map(m -> m.getName() + " learner=" + m.isLearner())
-                  .collect(Collectors.toList()));
+              var members =
+                  c.getClusterClient().listMember().get(10, TimeUnit.SECONDS).getMembers();
+              out.add(
+                  "members "
+                      + members.stream()
+                          .map(m -> m.getName() + " learner=" + m.isLearner())
+                          .collect(Collectors.toList()));
               String endpoint = c == direct ? directEtcd.clientUrl() : proxy.url();
-              var status = c.getMaintenanceClient().statusMember(endpoint).get(10, TimeUnit.SECONDS);
+              var status =
+                  c.getMaintenanceClient().statusMember(endpoint).get(10, TimeUnit.SECONDS);
               out.add("version " + status.getVersion() + " dbSize>0 " + (status.getDbSize() > 0));
             });
     assertTrue(t.get(1).startsWith("version 3."), t.get(1));
@@ -291,8 +394,11 @@ class DifferentialTest {
 
   /** "hash revision totalKeys totalSize" as etcdctl reads them from a snapshot file. */
   private static String snapshotStatus(Path file) {
-    return new Etcdctl("127.0.0.1:1").run("snapshot", "status", file.toString(), "-w", "simple").assertOk()
-        .stdout().trim();
+    return new Etcdctl("127.0.0.1:1")
+        .run("snapshot", "status", file.toString(), "-w", "simple")
+        .assertOk()
+        .stdout()
+        .trim();
   }
 
   // ---- rendering, so transcripts compare whole observable results ----
@@ -301,8 +407,16 @@ class DifferentialTest {
     if (kv == null || kv.getKey().isEmpty()) {
       return "-";
     }
-    return kv.getKey() + "=" + kv.getValue() + " c" + kv.getCreateRevision() + " m" + kv.getModRevision()
-        + " v" + kv.getVersion() + (kv.getLease() != 0 ? " leased" : "");
+    return kv.getKey()
+        + "="
+        + kv.getValue()
+        + " c"
+        + kv.getCreateRevision()
+        + " m"
+        + kv.getModRevision()
+        + " v"
+        + kv.getVersion()
+        + (kv.getLease() != 0 ? " leased" : "");
   }
 
   private static String kvs(List<KeyValue> kvs) {
@@ -310,7 +424,8 @@ class DifferentialTest {
   }
 
   /** Waits for {@code f} and renders its result, or the error etcd (or the proxy) answered with. */
-  private static <T> String await(CompletableFuture<T> f, java.util.function.Function<T, String> render)
+  private static <T> String await(
+      CompletableFuture<T> f, java.util.function.Function<T, String> render)
       throws InterruptedException {
     try {
       return render.apply(f.get(10, TimeUnit.SECONDS));
@@ -324,7 +439,12 @@ class DifferentialTest {
   }
 
   private static String put(CompletableFuture<PutResponse> f) throws InterruptedException {
-    return await(f, r -> "put rev=" + r.getHeader().getRevision() + (r.hasPrevKv() ? " prev=" + kv(r.getPrevKv()) : ""));
+    return await(
+        f,
+        r ->
+            "put rev="
+                + r.getHeader().getRevision()
+                + (r.hasPrevKv() ? " prev=" + kv(r.getPrevKv()) : ""));
   }
 
   private static String del(CompletableFuture<DeleteResponse> f) throws InterruptedException {
@@ -336,19 +456,32 @@ class DifferentialTest {
   }
 
   private static String render(GetResponse r) {
-    return "get rev=" + r.getHeader().getRevision() + " count=" + r.getCount() + " more=" + r.isMore()
-        + " kvs=" + kvs(r.getKvs());
+    return "get rev="
+        + r.getHeader().getRevision()
+        + " count="
+        + r.getCount()
+        + " more="
+        + r.isMore()
+        + " kvs="
+        + kvs(r.getKvs());
   }
 
   private static String render(DeleteResponse r) {
-    return "delete rev=" + r.getHeader().getRevision() + " deleted=" + r.getDeleted() + " prev="
+    return "delete rev="
+        + r.getHeader().getRevision()
+        + " deleted="
+        + r.getDeleted()
+        + " prev="
         + kvs(r.getPrevKvs());
   }
 
   private static String render(TxnResponse r) {
-    StringBuilder sb = new StringBuilder("txn succeeded=" + r.isSucceeded() + " rev=" + r.getHeader().getRevision());
+    StringBuilder sb =
+        new StringBuilder(
+            "txn succeeded=" + r.isSucceeded() + " rev=" + r.getHeader().getRevision());
     r.getGetResponses().forEach(g -> sb.append(" {").append(render(g)).append('}'));
-    r.getPutResponses().forEach(p -> sb.append(" {put prev=").append(kv(p.getPrevKv())).append('}'));
+    r.getPutResponses()
+        .forEach(p -> sb.append(" {put prev=").append(kv(p.getPrevKv())).append('}'));
     r.getDeleteResponses().forEach(d -> sb.append(" {").append(render(d)).append('}'));
     r.getTxnResponses().forEach(n -> sb.append(" {").append(render(n)).append('}'));
     return sb.toString();

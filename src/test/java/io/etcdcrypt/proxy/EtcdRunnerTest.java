@@ -24,10 +24,11 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * etcd's own client stress tool, etcd-runner, through the proxy on keys the proxy encrypts: election, lock-racer and
- * watcher finish their rounds (etcd-runner exits non-zero on any inconsistency it sees: two lock holders, a leader
- * other than the one observed, a watch event out of order or missing), and lease-renewer keeps its lease alive.
- * Release 3.4 is built from Debian's sources, 3.5 from etcd's tests module; later releases no longer ship it.
+ * etcd's own client stress tool, etcd-runner, through the proxy on keys the proxy encrypts:
+ * election, lock-racer and watcher finish their rounds (etcd-runner exits non-zero on any
+ * inconsistency it sees: two lock holders, a leader other than the one observed, a watch event out
+ * of order or missing), and lease-renewer keeps its lease alive. Release 3.4 is built from Debian's
+ * sources, 3.5 from etcd's tests module; later releases no longer ship it.
  */
 @RealComponents
 class EtcdRunnerTest {
@@ -36,7 +37,8 @@ class EtcdRunnerTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
-  @RegisterExtension static final ProxyExtension proxy = new ProxyExtension(etcd, TestCodecs.secretsUnderAesGcm());
+  @RegisterExtension
+  static final ProxyExtension proxy = new ProxyExtension(etcd, TestCodecs.secretsUnderAesGcm());
 
   private static StoredWrites stored;
 
@@ -52,18 +54,37 @@ class EtcdRunnerTest {
     }
   }
 
-  /** {@code etcd-runner <command> <args>} against the proxy: {@code rounds} rounds, not rate-limited to 30 requests/s. */
+  /**
+   * {@code etcd-runner <command> <args>} against the proxy: {@code rounds} rounds, not rate-limited
+   * to 30 requests/s.
+   */
   private static Command.Result run(String runner, int rounds, String command, String... args) {
-    List<String> cmd = new ArrayList<>(List.of(Testenv.require(runner).toString(), command,
-        "--endpoints", proxy.endpoint(), "--rounds", String.valueOf(rounds), "--req-rate", "1000"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Testenv.require(runner).toString(),
+                command,
+                "--endpoints",
+                proxy.endpoint(),
+                "--rounds",
+                String.valueOf(rounds),
+                "--req-rate",
+                "1000"));
     cmd.addAll(List.of(args));
     return Command.run(Duration.ofSeconds(90), cmd);
   }
 
-  /** Four clients race for one election (leader checked against what each observed) or one lock, ten rounds. */
+  /**
+   * Four clients race for one election (leader checked against what each observed) or one lock, ten
+   * rounds.
+   */
   @ParameterizedTest
-  @CsvSource({"etcd-runner-3.4, election", "etcd-runner-3.4, lock-racer",
-      "etcd-runner-3.5, election", "etcd-runner-3.5, lock-racer"})
+  @CsvSource({
+    "etcd-runner-3.4, election",
+    "etcd-runner-3.4, lock-racer",
+    "etcd-runner-3.5, election",
+    "etcd-runner-3.5, lock-racer"
+  })
   void clientsRacing(String runner, String command) {
     String name = "/registry/secrets/runner/" + runner + "/" + command;
     run(runner, 10, command, name, "--total-client-connections", "4").assertOk();
@@ -74,21 +95,42 @@ class EtcdRunnerTest {
   @ValueSource(strings = {"etcd-runner-3.4", "etcd-runner-3.5"})
   void watcher(String runner) {
     String prefix = "/registry/secrets/runner/" + runner + "/watch";
-    Command.Result r = run(runner, 3, "watcher", "--prefix", prefix, "--total-keys", "40", "--total-prefixes", "4",
-        "--watch-per-prefix", "2").assertOk();
+    Command.Result r =
+        run(
+                runner,
+                3,
+                "watcher",
+                "--prefix",
+                prefix,
+                "--total-keys",
+                "40",
+                "--total-prefixes",
+                "4",
+                "--watch-per-prefix",
+                "2")
+            .assertOk();
     assertTrue(r.stdout().contains("round 2"), r.stdout());
     StoredWrites.assertAllStoredAs(stored.takeAll(), prefix, ENCRYPTED);
   }
 
   /**
-   * lease-renewer never ends by itself: it renews a 3 s lease every second and exits (1) only when the lease is
-   * lost. Four renewals with it still running show keep-alives getting through in time.
+   * lease-renewer never ends by itself: it renews a 3 s lease every second and exits (1) only when
+   * the lease is lost. Four renewals with it still running show keep-alives getting through in
+   * time.
    */
   @ParameterizedTest
   @ValueSource(strings = {"etcd-runner-3.4", "etcd-runner-3.5"})
   void leaseRenewer(String runner) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(Testenv.require(runner).toString(), "lease-renewer", "--ttl", "3",
-        "--endpoints", proxy.endpoint()).redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder(
+                Testenv.require(runner).toString(),
+                "lease-renewer",
+                "--ttl",
+                "3",
+                "--endpoints",
+                proxy.endpoint())
+            .redirectErrorStream(true)
+            .start();
     try {
       OutputLines out = OutputLines.of(p);
       List<String> seen = new ArrayList<>();

@@ -17,11 +17,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
 /**
- * etcd's Go client runs each scenario of {@code testenv/goclient} against a fresh etcd directly and against another
- * fresh etcd through the proxy, which encrypts Secrets ({@value #GOVERNED}) with AES-GCM. The transcripts must be
- * equal; every value the scenario stored under {@value #GOVERNED} must be in etcd as aesgcm ciphertext, and every
- * other value exactly as the client stored it directly. Subclasses pick the client and etcd releases (and carry
- * {@code @RealComponents}, which is not inherited).
+ * etcd's Go client runs each scenario of {@code testenv/goclient} against a fresh etcd directly and
+ * against another fresh etcd through the proxy, which encrypts Secrets ({@value #GOVERNED}) with
+ * AES-GCM. The transcripts must be equal; every value the scenario stored under {@value #GOVERNED}
+ * must be in etcd as aesgcm ciphertext, and every other value exactly as the client stored it
+ * directly. Subclasses pick the client and etcd releases (and carry {@code @RealComponents}, which
+ * is not inherited).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class GoClientScenarios {
@@ -53,7 +54,8 @@ abstract class GoClientScenarios {
 
   @AfterAll
   void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {storedDirectly, storedThroughProxy, proxy, directEtcd, proxiedEtcd}) {
+    for (AutoCloseable c :
+        new AutoCloseable[] {storedDirectly, storedThroughProxy, proxy, directEtcd, proxiedEtcd}) {
       try {
         if (c != null) {
           c.close();
@@ -65,16 +67,23 @@ abstract class GoClientScenarios {
   }
 
   /**
-   * Runs {@code scenario} directly and through the proxy, requires the same transcript and the stored values
-   * described above, and returns the transcript.
+   * Runs {@code scenario} directly and through the proxy, requires the same transcript and the
+   * stored values described above, and returns the transcript.
    */
   String assertSameTranscript(String scenario) {
     storedDirectly.takeAll();
     storedThroughProxy.takeAll();
     String direct = client.run(directEtcd.endpoint(), scenario).assertOk().stdout();
     String proxied = client.run(proxy.endpoint(), scenario).assertOk().stdout();
-    assertEquals(direct, proxied, client + " on " + release + ": scenario " + scenario
-        + " differs through the proxy (expected: directly)");
+    assertEquals(
+        direct,
+        proxied,
+        client
+            + " on "
+            + release
+            + ": scenario "
+            + scenario
+            + " differs through the proxy (expected: directly)");
     assertStored(storedDirectly.takeAll(), storedThroughProxy.takeAll());
     assertTrue(direct.lines().count() > 1, direct);
     return direct;
@@ -82,12 +91,19 @@ abstract class GoClientScenarios {
 
   private static void assertStored(List<StoredWrites.Put> direct, List<StoredWrites.Put> proxied) {
     StoredWrites.assertAllStoredAs(proxied, GOVERNED, ENCRYPTED);
-    assertEquals(ungoverned(direct), ungoverned(proxied), "values outside " + GOVERNED + " as stored");
+    assertEquals(
+        ungoverned(direct), ungoverned(proxied), "values outside " + GOVERNED + " as stored");
   }
 
-  /** Every put outside the governed prefix as key=value, in order of key (concurrent scenarios interleave). */
+  /**
+   * Every put outside the governed prefix as key=value, in order of key (concurrent scenarios
+   * interleave).
+   */
   private static List<String> ungoverned(List<StoredWrites.Put> puts) {
-    return puts.stream().filter(p -> !p.key().startsWith(GOVERNED)).map(p -> p.key() + "=" + p.valueText()).sorted()
+    return puts.stream()
+        .filter(p -> !p.key().startsWith(GOVERNED))
+        .map(p -> p.key() + "=" + p.valueText())
+        .sorted()
         .collect(Collectors.toList());
   }
 
@@ -105,7 +121,9 @@ abstract class GoClientScenarios {
   @Test
   void transactions() {
     String t = assertSameTranscript("txn");
-    assertContains(t, "txn succeeded=false rev=r+1 {get rev=r+1 count=1 more=false kvs=[/registry/secrets/go-txn/k=\"created\"");
+    assertContains(
+        t,
+        "txn succeeded=false rev=r+1 {get rev=r+1 count=1 more=false kvs=[/registry/secrets/go-txn/k=\"created\"");
     assertContains(t, "ERR InvalidArgument etcdserver: duplicate key given in txn request");
   }
 
@@ -113,7 +131,9 @@ abstract class GoClientScenarios {
   void watchWithProgressNotify() {
     String t = assertSameTranscript("watch");
     assertContains(t, "progress=true");
-    assertContains(t, "event DELETE /registry/secrets/go-watch/a=\"\" c=0 m=r+4 v=0 prev=/registry/secrets/go-watch/a=\"2\"");
+    assertContains(
+        t,
+        "event DELETE /registry/secrets/go-watch/a=\"\" c=0 m=r+4 v=0 prev=/registry/secrets/go-watch/a=\"2\"");
   }
 
   @Test
@@ -169,6 +189,7 @@ abstract class GoClientScenarios {
   @Test
   void valueComparesAndSortsOnGovernedKeys() {
     String t = assertSameTranscript("value-compare");
-    assertContains(t, "txn succeeded=true rev=r+5 {put prev=/registry/secrets/go-value-compare/a=\"pear\"");
+    assertContains(
+        t, "txn succeeded=true rev=r+5 {put prev=/registry/secrets/go-value-compare/a=\"pear\"");
   }
 }

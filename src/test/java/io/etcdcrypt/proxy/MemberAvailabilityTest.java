@@ -41,9 +41,10 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
- * Which member a call goes to, and what a client sees when none can take it: with every member down calls fail at
- * once with UNAVAILABLE, as a client's calls to etcd would, and flow again when a member is back; a member without
- * a leader, or one that reports NOT_SERVING, gets no calls while another member serves.
+ * Which member a call goes to, and what a client sees when none can take it: with every member down
+ * calls fail at once with UNAVAILABLE, as a client's calls to etcd would, and flow again when a
+ * member is back; a member without a leader, or one that reports NOT_SERVING, gets no calls while
+ * another member serves.
  */
 @RealComponents
 class MemberAvailabilityTest {
@@ -51,13 +52,16 @@ class MemberAvailabilityTest {
   private static final long DEADLINE_SECONDS = 30;
 
   private static void put(ManagedChannel ch, String key, String value) {
-    KVGrpc.newBlockingStub(ch).withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS)
+    KVGrpc.newBlockingStub(ch)
+        .withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS)
         .put(PutRequest.newBuilder().setKey(pb(key)).setValue(pb(value)).build());
   }
 
   private static long count(ManagedChannel ch, String key) {
-    return KVGrpc.newBlockingStub(ch).withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS)
-        .range(RangeRequest.newBuilder().setKey(pb(key)).setSerializable(true).build()).getCount();
+    return KVGrpc.newBlockingStub(ch)
+        .withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS)
+        .range(RangeRequest.newBuilder().setKey(pb(key)).setSerializable(true).build())
+        .getCount();
   }
 
   private static boolean putSucceeds(ManagedChannel ch, String key) {
@@ -84,33 +88,53 @@ class MemberAvailabilityTest {
         cluster.forEach(EtcdProcess::kill);
 
         // What a client of etcd itself sees: its call fails at once, UNAVAILABLE.
-        Status fromEtcd = assertThrows(StatusRuntimeException.class, () -> put(direct, "/down/k", "v")).getStatus();
+        Status fromEtcd =
+            assertThrows(StatusRuntimeException.class, () -> put(direct, "/down/k", "v"))
+                .getStatus();
         assertEquals(Status.Code.UNAVAILABLE, fromEtcd.getCode());
 
-        // Through the proxy: the same code, long before the call's deadline, naming every member. (A call may
+        // Through the proxy: the same code, long before the call's deadline, naming every member.
+        // (A call may
         // first meet a connection still closing; within a second the proxy knows all are down.)
-        Await.until("the proxy to see every member down", Duration.ofSeconds(10),
-            () -> java.util.regex.Pattern.compile(", down\\)").matcher(proxy.server().upstream().memberStates())
-                .results().count() == cluster.size());
+        Await.until(
+            "the proxy to see every member down",
+            Duration.ofSeconds(10),
+            () ->
+                java.util.regex.Pattern.compile(", down\\)")
+                        .matcher(proxy.server().upstream().memberStates())
+                        .results()
+                        .count()
+                    == cluster.size());
         long start = System.nanoTime();
-        Status viaProxy = assertThrows(StatusRuntimeException.class, () -> put(via, "/down/k", "v")).getStatus();
+        Status viaProxy =
+            assertThrows(StatusRuntimeException.class, () -> put(via, "/down/k", "v")).getStatus();
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertEquals(Status.Code.UNAVAILABLE, viaProxy.getCode(), viaProxy.toString());
-        assertTrue(millis < TimeUnit.SECONDS.toMillis(DEADLINE_SECONDS) / 3,
+        assertTrue(
+            millis < TimeUnit.SECONDS.toMillis(DEADLINE_SECONDS) / 3,
             "the call waited " + millis + " ms instead of failing at once");
         for (EtcdProcess m : cluster) {
           assertTrue(viaProxy.getDescription().contains(m.endpoint()), viaProxy.getDescription());
         }
         // A watch too: its stream ends with UNAVAILABLE, and the client re-creates it.
-        assertEquals(Status.Code.UNAVAILABLE, WatchEnd.of(via,
-            WatchRequest.newBuilder().setCreateRequest(WatchCreateRequest.newBuilder().setKey(pb("/w"))).build(),
-            Duration.ofSeconds(10)).getCode());
+        assertEquals(
+            Status.Code.UNAVAILABLE,
+            WatchEnd.of(
+                    via,
+                    WatchRequest.newBuilder()
+                        .setCreateRequest(WatchCreateRequest.newBuilder().setKey(pb("/w")))
+                        .build(),
+                    Duration.ofSeconds(10))
+                .getCode());
 
-        // Two of three back: a quorum. Calls flow again as soon as a member serves, without a new client.
+        // Two of three back: a quorum. Calls flow again as soon as a member serves, without a new
+        // client.
         cluster.get(1).relaunch();
         cluster.get(2).relaunch();
         cluster.get(1).awaitReady(Duration.ofSeconds(60));
-        Await.until("calls through the proxy to succeed again", Duration.ofSeconds(10),
+        Await.until(
+            "calls through the proxy to succeed again",
+            Duration.ofSeconds(10),
             () -> putSucceeds(via, "/down/after"));
         assertEquals(1, count(via, "/down/before"));
       } finally {
@@ -123,9 +147,10 @@ class MemberAvailabilityTest {
   }
 
   /**
-   * The survivor of a 3-member cluster that lost two members has no leader but serves its connections; next to it a
-   * member with a leader (a cluster of its own, so the two can be told apart). Writes through the proxy go to the
-   * one with a leader, none waits for the other; once the survivor has a leader again it gets calls again.
+   * The survivor of a 3-member cluster that lost two members has no leader but serves its
+   * connections; next to it a member with a leader (a cluster of its own, so the two can be told
+   * apart). Writes through the proxy go to the one with a leader, none waits for the other; once
+   * the survivor has a leader again it gets calls again.
    */
   @Test
   void aMemberWithoutALeaderGetsNoCallsUntilItHasOneAgain() throws Exception {
@@ -137,31 +162,47 @@ class MemberAvailabilityTest {
     try {
       quorumLost.get(1).kill();
       quorumLost.get(2).kill();
-      Await.until("the survivor to lose its leader", Duration.ofSeconds(30), () -> leader(toSurvivor) == 0);
+      Await.until(
+          "the survivor to lose its leader", Duration.ofSeconds(30), () -> leader(toSurvivor) == 0);
 
-      try (ProxyFixture proxy = ProxyFixture.start(ValueCodec.IDENTITY,
-          List.of(survivor.endpoint(), healthy.endpoint()))) {
+      try (ProxyFixture proxy =
+          ProxyFixture.start(
+              ValueCodec.IDENTITY, List.of(survivor.endpoint(), healthy.endpoint()))) {
         ManagedChannel via = Channels.plaintext(proxy.endpoint());
         try {
-          Await.until("the proxy to find a member that serves", Duration.ofSeconds(10),
+          Await.until(
+              "the proxy to find a member that serves",
+              Duration.ofSeconds(10),
               () -> proxy.server().upstream().whyNoMemberServes().isEmpty());
           for (int i = 0; i < 40; i++) {
-            // Without the leader check half of these would wait on the survivor until their deadline.
-            KVGrpc.newBlockingStub(via).withDeadlineAfter(5, TimeUnit.SECONDS)
-                .put(PutRequest.newBuilder().setKey(pb("/leaderless/" + i)).setValue(pb("v")).build());
+            // Without the leader check half of these would wait on the survivor until their
+            // deadline.
+            KVGrpc.newBlockingStub(via)
+                .withDeadlineAfter(5, TimeUnit.SECONDS)
+                .put(
+                    PutRequest.newBuilder()
+                        .setKey(pb("/leaderless/" + i))
+                        .setValue(pb("v"))
+                        .build());
           }
           assertEquals(1, count(toHealthy, "/leaderless/39"));
 
           quorumLost.get(1).relaunch();
           quorumLost.get(2).relaunch();
-          Await.until("the survivor to have a leader again", Duration.ofSeconds(60), () -> leader(toSurvivor) != 0);
+          Await.until(
+              "the survivor to have a leader again",
+              Duration.ofSeconds(60),
+              () -> leader(toSurvivor) != 0);
           // Round robin over both again: some write lands in the survivor's cluster.
           AtomicInteger n = new AtomicInteger();
-          Await.until("a write through the proxy to reach the survivor", Duration.ofSeconds(20), () -> {
-            String key = "/again/" + n.incrementAndGet();
-            put(via, key, "v");
-            return count(toSurvivor, key) == 1;
-          });
+          Await.until(
+              "a write through the proxy to reach the survivor",
+              Duration.ofSeconds(20),
+              () -> {
+                String key = "/again/" + n.incrementAndGet();
+                put(via, key, "v");
+                return count(toSurvivor, key) == 1;
+              });
         } finally {
           via.shutdownNow();
         }
@@ -176,61 +217,83 @@ class MemberAvailabilityTest {
 
   private static long leader(ManagedChannel member) {
     try {
-      return MaintenanceGrpc.newBlockingStub(member).withDeadlineAfter(2, TimeUnit.SECONDS)
-          .status(StatusRequest.getDefaultInstance()).getLeader();
+      return MaintenanceGrpc.newBlockingStub(member)
+          .withDeadlineAfter(2, TimeUnit.SECONDS)
+          .status(StatusRequest.getDefaultInstance())
+          .getLeader();
     } catch (StatusRuntimeException e) {
       return -1;
     }
   }
 
   /**
-   * A member that reports NOT_SERVING on etcd's gRPC health service (etcd does while it defragments with
-   * {@code StopGRPCServiceOnDefrag}; played here by a stand-in, as a defragmentation is too quick to catch) gets no
-   * calls; when it reports SERVING it gets its share again, and none once it reports NOT_SERVING again.
+   * A member that reports NOT_SERVING on etcd's gRPC health service (etcd does while it defragments
+   * with {@code StopGRPCServiceOnDefrag}; played here by a stand-in, as a defragmentation is too
+   * quick to catch) gets no calls; when it reports SERVING it gets its share again, and none once
+   * it reports NOT_SERVING again.
    */
   @Test
   void aMemberReportingNotServingGetsNoCalls() throws Exception {
     AtomicInteger calledStandIn = new AtomicInteger();
     HealthStatusManager health = new HealthStatusManager();
     health.setStatus("", HealthCheckResponse.ServingStatus.NOT_SERVING);
-    ServerCallHandler<InputStream, InputStream> refuse = (call, headers) -> {
-      calledStandIn.incrementAndGet();
-      call.close(Status.UNAVAILABLE.withDescription("the stand-in member was called"), new Metadata());
-      return new ServerCall.Listener<>() {};
-    };
-    Server standIn = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", FreePorts.next()))
-        .addService(health.getHealthService())
-        .fallbackHandlerRegistry(new io.grpc.HandlerRegistry() {
-          @Override
-          public ServerMethodDefinition<?, ?> lookupMethod(String method, String authority) {
-            return ServerMethodDefinition.create(
-                ProxiedMethod.rawDescriptor(method, io.grpc.MethodDescriptor.MethodType.UNKNOWN), refuse);
-          }
-        })
-        .build().start();
+    ServerCallHandler<InputStream, InputStream> refuse =
+        (call, headers) -> {
+          calledStandIn.incrementAndGet();
+          call.close(
+              Status.UNAVAILABLE.withDescription("the stand-in member was called"), new Metadata());
+          return new ServerCall.Listener<>() {};
+        };
+    Server standIn =
+        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", FreePorts.next()))
+            .addService(health.getHealthService())
+            .fallbackHandlerRegistry(
+                new io.grpc.HandlerRegistry() {
+                  @Override
+                  public ServerMethodDefinition<?, ?> lookupMethod(
+                      String method, String authority) {
+                    return ServerMethodDefinition.create(
+                        ProxiedMethod.rawDescriptor(
+                            method, io.grpc.MethodDescriptor.MethodType.UNKNOWN),
+                        refuse);
+                  }
+                })
+            .build()
+            .start();
     EtcdProcess etcd = EtcdProcess.startSingle();
-    try (ProxyFixture proxy = ProxyFixture.start(ValueCodec.IDENTITY,
-        List.of("127.0.0.1:" + standIn.getPort(), etcd.endpoint()))) {
+    try (ProxyFixture proxy =
+        ProxyFixture.start(
+            ValueCodec.IDENTITY, List.of("127.0.0.1:" + standIn.getPort(), etcd.endpoint()))) {
       ManagedChannel via = Channels.plaintext(proxy.endpoint());
       try {
-        Await.until("the proxy to find a member that serves", Duration.ofSeconds(10),
+        Await.until(
+            "the proxy to find a member that serves",
+            Duration.ofSeconds(10),
             () -> proxy.server().upstream().whyNoMemberServes().isEmpty());
-        Await.until("the proxy to probe the stand-in", Duration.ofSeconds(10),
-            () -> proxy.server().upstream().whyNoMemberServes().isEmpty()
-                && String.valueOf(probed(proxy)).contains("NOT_SERVING"));
+        Await.until(
+            "the proxy to probe the stand-in",
+            Duration.ofSeconds(10),
+            () ->
+                proxy.server().upstream().whyNoMemberServes().isEmpty()
+                    && String.valueOf(probed(proxy)).contains("NOT_SERVING"));
         for (int i = 0; i < 40; i++) {
           put(via, "/ns/" + i, "v");
         }
         assertEquals(0, calledStandIn.get());
 
         health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
-        Await.until("calls to reach the stand-in once it serves", Duration.ofSeconds(10), () -> {
-          putSucceeds(via, "/ns/serving");
-          return calledStandIn.get() > 0;
-        });
+        Await.until(
+            "calls to reach the stand-in once it serves",
+            Duration.ofSeconds(10),
+            () -> {
+              putSucceeds(via, "/ns/serving");
+              return calledStandIn.get() > 0;
+            });
 
         health.setStatus("", HealthCheckResponse.ServingStatus.NOT_SERVING);
-        Await.until("the proxy to see the stand-in not serving", Duration.ofSeconds(10),
+        Await.until(
+            "the proxy to see the stand-in not serving",
+            Duration.ofSeconds(10),
             () -> String.valueOf(probed(proxy)).contains("NOT_SERVING"));
         int before = calledStandIn.get();
         for (int i = 0; i < 40; i++) {
@@ -247,7 +310,10 @@ class MemberAvailabilityTest {
     }
   }
 
-  /** What the proxy's probes say about its members, as its readiness check would (here: with the etcd one down). */
+  /**
+   * What the proxy's probes say about its members, as its readiness check would (here: with the
+   * etcd one down).
+   */
   private static String probed(ProxyFixture proxy) {
     return proxy.server().upstream().memberStates();
   }

@@ -26,7 +26,8 @@ class RealClientsTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
-  @RegisterExtension static final ProxyExtension proxy = new ProxyExtension(etcd, ValueCodec.IDENTITY);
+  @RegisterExtension
+  static final ProxyExtension proxy = new ProxyExtension(etcd, ValueCodec.IDENTITY);
 
   private static Etcdctl viaProxy;
   private static Etcdctl direct;
@@ -41,13 +42,16 @@ class RealClientsTest {
   void etcdctlKeyValueAndTxn() {
     assertEquals("OK", viaProxy.run("put", "/ctl/a", "alpha").assertOk().stdout().trim());
     viaProxy.run("put", "/ctl/b", "beta").assertOk();
-    assertEquals("/ctl/a\nalpha\n/ctl/b\nbeta", viaProxy.run("get", "--prefix", "/ctl/").assertOk().stdout().trim());
+    assertEquals(
+        "/ctl/a\nalpha\n/ctl/b\nbeta",
+        viaProxy.run("get", "--prefix", "/ctl/").assertOk().stdout().trim());
     assertEquals("/ctl/a\nalpha", direct.run("get", "/ctl/a").assertOk().stdout().trim());
 
     String txn = "mod(\"/ctl/a\") > \"0\"\n\nput /ctl/a updated\n\nput /ctl/a failed\n\n";
     String out = viaProxy.runWithInput(txn, "txn", "-i").assertOk().stdout();
     assertTrue(out.contains("SUCCESS\n"), out);
-    assertEquals("updated", direct.run("get", "/ctl/a", "--print-value-only").assertOk().stdout().trim());
+    assertEquals(
+        "updated", direct.run("get", "/ctl/a", "--print-value-only").assertOk().stdout().trim());
 
     assertEquals("2", viaProxy.run("del", "--prefix", "/ctl/").assertOk().stdout().trim());
     assertEquals("", direct.run("get", "--prefix", "/ctl/").assertOk().stdout().trim());
@@ -57,17 +61,26 @@ class RealClientsTest {
   void etcdctlWatchSeesEventsWithPrevKv() throws Exception {
     long watchersBefore = etcd.process().watchers();
     Process watch =
-        new ProcessBuilder(Etcdctl.binary(), "--endpoints=" + proxy.endpoint(), "watch", "--prev-kv", "/ctlw/k")
+        new ProcessBuilder(
+                Etcdctl.binary(),
+                "--endpoints=" + proxy.endpoint(),
+                "watch",
+                "--prev-kv",
+                "/ctlw/k")
             .redirectErrorStream(true)
             .start();
     try {
       OutputLines r = OutputLines.of(watch);
-      // etcdctl prints nothing when the watch is created: etcd counting one more watcher shows it exists.
-      Await.until("etcdctl's watch to be created in etcd", Duration.ofSeconds(10),
+      // etcdctl prints nothing when the watch is created: etcd counting one more watcher shows it
+      // exists.
+      Await.until(
+          "etcdctl's watch to be created in etcd",
+          Duration.ofSeconds(10),
           () -> etcd.process().watchers() > watchersBefore);
       viaProxy.run("put", "/ctlw/k", "first").assertOk();
       viaProxy.run("put", "/ctlw/k", "second").assertOk();
-      List<String> expected = List.of("PUT", "/ctlw/k", "first", "PUT", "/ctlw/k", "first", "/ctlw/k", "second");
+      List<String> expected =
+          List.of("PUT", "/ctlw/k", "first", "PUT", "/ctlw/k", "first", "/ctlw/k", "second");
       for (String line : expected) {
         assertEquals(line, r.next(Duration.ofSeconds(10)));
       }
@@ -82,12 +95,19 @@ class RealClientsTest {
     String grant = viaProxy.run("lease", "grant", "300").assertOk().stdout();
     String id = grant.split(" ")[1];
     viaProxy.run("put", "--lease=" + id, "/ctll/leased", "v").assertOk();
-    assertTrue(viaProxy.run("lease", "keep-alive", "--once", id).assertOk().stdout().contains("TTL(300)"));
-    assertTrue(viaProxy.run("lease", "timetolive", "--keys", id).assertOk().stdout().contains("/ctll/leased"));
+    assertTrue(
+        viaProxy.run("lease", "keep-alive", "--once", id).assertOk().stdout().contains("TTL(300)"));
+    assertTrue(
+        viaProxy
+            .run("lease", "timetolive", "--keys", id)
+            .assertOk()
+            .stdout()
+            .contains("/ctll/leased"));
     viaProxy.run("lease", "revoke", id).assertOk();
     assertEquals("", direct.run("get", "/ctll/leased").assertOk().stdout().trim());
 
-    assertEquals("holding", viaProxy.run("lock", "ctl-lock", "echo", "holding").assertOk().stdout().trim());
+    assertEquals(
+        "holding", viaProxy.run("lock", "ctl-lock", "echo", "holding").assertOk().stdout().trim());
 
     assertTrue(viaProxy.run("member", "list").assertOk().stdout().contains("etcd0"));
     String status = viaProxy.run("endpoint", "status", "-w", "json").assertOk().stdout();
@@ -108,7 +128,8 @@ class RealClientsTest {
   @Test
   void pythonEtcd3() {
     String script =
-        String.join("\n",
+        String.join(
+            "\n",
             "import sys, etcd3",
             "host, port = sys.argv[1].split(':')",
             "c = etcd3.client(host=host, port=int(port))",
@@ -131,7 +152,8 @@ class RealClientsTest {
     String[] lines = Python.run(script, proxy.endpoint()).assertOk().stdout().trim().split("\n");
     String tail = String.join("\n", List.of(lines).subList(lines.length - 6, lines.length));
     assertEquals(
-        String.join("\n",
+        String.join(
+            "\n",
             "hello",
             "['hello', 'world']",
             "True txn",

@@ -29,10 +29,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Client requests are limited as etcd limits them: etcd started with {@code --max-request-bytes=8192} and the proxy
- * told the same refuse the same requests with the same status, whether they are too large for etcd's gRPC server
- * (RESOURCE_EXHAUSTED, grpc-go's words), too large for its raft log (INVALID_ARGUMENT {@code etcdserver: request is
- * too large}), or only too large once the proxy encrypted their value.
+ * Client requests are limited as etcd limits them: etcd started with {@code
+ * --max-request-bytes=8192} and the proxy told the same refuse the same requests with the same
+ * status, whether they are too large for etcd's gRPC server (RESOURCE_EXHAUSTED, grpc-go's words),
+ * too large for its raft log (INVALID_ARGUMENT {@code etcdserver: request is too large}), or only
+ * too large once the proxy encrypted their value.
  */
 @RealComponents
 class RequestSizeTest {
@@ -50,9 +51,12 @@ class RequestSizeTest {
   @BeforeAll
   static void start() {
     etcd = EtcdProcess.startSingle("--max-request-bytes=" + MAX_REQUEST_BYTES);
-    proxy = ProxyFixture.start(TestCodecs.secretsUnderAesGcm(),
-        ProxyOptions.plaintext(new Endpoint("127.0.0.1", 0), List.of(Endpoint.parse(etcd.endpoint())))
-            .withMaxRequestBytes(MAX_REQUEST_BYTES));
+    proxy =
+        ProxyFixture.start(
+            TestCodecs.secretsUnderAesGcm(),
+            ProxyOptions.plaintext(
+                    new Endpoint("127.0.0.1", 0), List.of(Endpoint.parse(etcd.endpoint())))
+                .withMaxRequestBytes(MAX_REQUEST_BYTES));
     direct = Channels.plaintext(etcd.endpoint());
     via = Channels.plaintext(proxy.endpoint());
   }
@@ -72,7 +76,10 @@ class RequestSizeTest {
   }
 
   private static PutRequest put(String key, int valueBytes) {
-    return PutRequest.newBuilder().setKey(pb(key)).setValue(ByteString.copyFrom(new byte[valueBytes])).build();
+    return PutRequest.newBuilder()
+        .setKey(pb(key))
+        .setValue(ByteString.copyFrom(new byte[valueBytes]))
+        .build();
   }
 
   /** A put of {@code key} whose encoding is exactly {@code bytes} long. */
@@ -87,16 +94,21 @@ class RequestSizeTest {
   }
 
   private static Status refusal(ManagedChannel ch, PutRequest r) {
-    return assertThrows(StatusRuntimeException.class, () -> KVGrpc.newBlockingStub(ch).put(r)).getStatus();
+    return assertThrows(StatusRuntimeException.class, () -> KVGrpc.newBlockingStub(ch).put(r))
+        .getStatus();
   }
 
   private static void assertSameStatus(Status expected, Status actual) {
-    assertEquals(expected.getCode() + ": " + expected.getDescription(),
+    assertEquals(
+        expected.getCode() + ": " + expected.getDescription(),
         actual.getCode() + ": " + actual.getDescription());
   }
 
   private static boolean stored(String key) {
-    return KVGrpc.newBlockingStub(direct).range(RangeRequest.newBuilder().setKey(pb(key)).build()).getCount() > 0;
+    return KVGrpc.newBlockingStub(direct)
+            .range(RangeRequest.newBuilder().setKey(pb(key)).build())
+            .getCount()
+        > 0;
   }
 
   @Test
@@ -105,20 +117,33 @@ class RequestSizeTest {
       PutRequest r = putOfSize(key, GRPC_LIMIT + 1);
       Status fromEtcd = refusal(direct, r);
       assertEquals(Status.Code.RESOURCE_EXHAUSTED, fromEtcd.getCode());
-      assertEquals("grpc: received message larger than max (" + (GRPC_LIMIT + 1) + " vs. " + GRPC_LIMIT + ")",
+      assertEquals(
+          "grpc: received message larger than max ("
+              + (GRPC_LIMIT + 1)
+              + " vs. "
+              + GRPC_LIMIT
+              + ")",
           fromEtcd.getDescription());
       assertSameStatus(fromEtcd, refusal(via, r));
       assertTrue(!stored(key), key);
     }
     // A method the proxy forwards as bytes, unparsed.
-    LockRequest lock = LockRequest.newBuilder().setName(ByteString.copyFrom(new byte[GRPC_LIMIT])).build();
+    LockRequest lock =
+        LockRequest.newBuilder().setName(ByteString.copyFrom(new byte[GRPC_LIMIT])).build();
     assertSameStatus(
-        assertThrows(StatusRuntimeException.class, () -> LockGrpc.newBlockingStub(direct).lock(lock)).getStatus(),
-        assertThrows(StatusRuntimeException.class, () -> LockGrpc.newBlockingStub(via).lock(lock)).getStatus());
+        assertThrows(
+                StatusRuntimeException.class, () -> LockGrpc.newBlockingStub(direct).lock(lock))
+            .getStatus(),
+        assertThrows(StatusRuntimeException.class, () -> LockGrpc.newBlockingStub(via).lock(lock))
+            .getStatus());
     // A stream: etcd ends the Watch stream with it.
-    WatchRequest watch = WatchRequest.newBuilder().setCreateRequest(
-        WatchCreateRequest.newBuilder().setKey(ByteString.copyFrom(new byte[GRPC_LIMIT]))).build();
-    assertSameStatus(WatchEnd.of(direct, watch, Duration.ofSeconds(20)),
+    WatchRequest watch =
+        WatchRequest.newBuilder()
+            .setCreateRequest(
+                WatchCreateRequest.newBuilder().setKey(ByteString.copyFrom(new byte[GRPC_LIMIT])))
+            .build();
+    assertSameStatus(
+        WatchEnd.of(direct, watch, Duration.ofSeconds(20)),
         WatchEnd.of(via, watch, Duration.ofSeconds(20)));
   }
 
@@ -138,7 +163,8 @@ class RequestSizeTest {
     Status tooLargeForEtcd = refusal(direct, put("/registry/secrets/ns/b", fits + 64));
     assertEquals(Status.Code.INVALID_ARGUMENT, tooLargeForEtcd.getCode());
 
-    // Through the proxy the same value is encrypted (AES-GCM adds 51 bytes here) and no longer fits: etcd's answer.
+    // Through the proxy the same value is encrypted (AES-GCM adds 51 bytes here) and no longer
+    // fits: etcd's answer.
     assertSameStatus(tooLargeForEtcd, refusal(via, put("/registry/secrets/ns/c", fits)));
     assertTrue(!stored("/registry/secrets/ns/c"));
     // Outside the encrypted resources it fits as it does in etcd.
@@ -149,7 +175,8 @@ class RequestSizeTest {
 
   @Test
   void aMessageThatOutgrowsTheGrpcLimitOnceEncryptedIsRefusedAsEtcdRefusesIt() {
-    // Fits etcd's gRPC server as sent, not once encrypted. etcd refuses the plaintext as too large for its log; the
+    // Fits etcd's gRPC server as sent, not once encrypted. etcd refuses the plaintext as too large
+    // for its log; the
     // proxy refuses it with the same status, without sending it.
     PutRequest r = putOfSize("/registry/secrets/ns/e", GRPC_LIMIT - 10);
     Status fromEtcd = refusal(direct, r);
@@ -160,19 +187,28 @@ class RequestSizeTest {
 
   @Test
   void theDefaultIsEtcds() {
-    ProxyOptions defaults = ProxyOptions.plaintext(new Endpoint("127.0.0.1", 0), List.of(new Endpoint("e", 1)));
+    ProxyOptions defaults =
+        ProxyOptions.plaintext(new Endpoint("127.0.0.1", 0), List.of(new Endpoint("e", 1)));
     assertEquals(3 * 512 * 1024, defaults.maxRequestBytes());
-    assertEquals(2 * 1024 * 1024, RequestLimit.ofEtcd(defaults.maxRequestBytes()).maxMessageBytes());
-    // Each message the proxy refuses as etcd would is one the transport read: 16 MiB above the limit at most.
-    assertEquals(18 * 1024 * 1024, ProxyServer.transportLimit(RequestLimit.ofEtcd(defaults.maxRequestBytes())));
+    assertEquals(
+        2 * 1024 * 1024, RequestLimit.ofEtcd(defaults.maxRequestBytes()).maxMessageBytes());
+    // Each message the proxy refuses as etcd would is one the transport read: 16 MiB above the
+    // limit at most.
+    assertEquals(
+        18 * 1024 * 1024,
+        ProxyServer.transportLimit(RequestLimit.ofEtcd(defaults.maxRequestBytes())));
 
     try (EtcdProcess defaultEtcd = EtcdProcess.startSingle();
-        ProxyFixture defaultProxy = ProxyFixture.start(TestCodecs.secretsUnderAesGcm(), defaultEtcd.endpoint())) {
-      withChannels(defaultEtcd.endpoint(), defaultProxy.endpoint(), (d, v) -> {
-        PutRequest r = putOfSize("/plain/default", 2 * 1024 * 1024 + 1);
-        assertSameStatus(refusal(d, r), refusal(v, r));
-        assertEquals(Status.Code.RESOURCE_EXHAUSTED, refusal(v, r).getCode());
-      });
+        ProxyFixture defaultProxy =
+            ProxyFixture.start(TestCodecs.secretsUnderAesGcm(), defaultEtcd.endpoint())) {
+      withChannels(
+          defaultEtcd.endpoint(),
+          defaultProxy.endpoint(),
+          (d, v) -> {
+            PutRequest r = putOfSize("/plain/default", 2 * 1024 * 1024 + 1);
+            assertSameStatus(refusal(d, r), refusal(v, r));
+            assertEquals(Status.Code.RESOURCE_EXHAUSTED, refusal(v, r).getCode());
+          });
     }
   }
 

@@ -34,8 +34,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Shutdown ends the calls that never end by themselves (a watch) at once with UNAVAILABLE, which etcd clients
- * answer by reconnecting, while a call that will finish (a Lock waiting for its holder) keeps the grace.
+ * Shutdown ends the calls that never end by themselves (a watch) at once with UNAVAILABLE, which
+ * etcd clients answer by reconnecting, while a call that will finish (a Lock waiting for its
+ * holder) keeps the grace.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 @RealComponents
@@ -50,39 +51,50 @@ class ShutdownTest {
     ManagedChannel toEtcd = Channels.plaintext(etcd.endpoint());
     try {
       // A lock held straight on etcd, and a Lock call through the proxy that waits for it.
-      long lease = LeaseGrpc.newBlockingStub(toEtcd)
-          .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(60).build()).getID();
-      LockGrpc.newBlockingStub(toEtcd).lock(LockRequest.newBuilder().setName(pb("/shutdown/lock")).setLease(lease)
-          .build());
-      long waiterLease = LeaseGrpc.newBlockingStub(toEtcd)
-          .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(60).build()).getID();
+      long lease =
+          LeaseGrpc.newBlockingStub(toEtcd)
+              .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(60).build())
+              .getID();
+      LockGrpc.newBlockingStub(toEtcd)
+          .lock(LockRequest.newBuilder().setName(pb("/shutdown/lock")).setLease(lease).build());
+      long waiterLease =
+          LeaseGrpc.newBlockingStub(toEtcd)
+              .leaseGrant(LeaseGrantRequest.newBuilder().setTTL(60).build())
+              .getID();
       CompletableFuture<LockResponse> waiter = new CompletableFuture<>();
-      LockGrpc.newStub(toProxy).lock(LockRequest.newBuilder().setName(pb("/shutdown/lock")).setLease(waiterLease)
-          .build(), observer(waiter));
+      LockGrpc.newStub(toProxy)
+          .lock(
+              LockRequest.newBuilder().setName(pb("/shutdown/lock")).setLease(waiterLease).build(),
+              observer(waiter));
 
       BlockingQueue<Object> watch = new LinkedBlockingQueue<>();
-      StreamObserver<WatchRequest> requests = WatchGrpc.newStub(toProxy).watch(new StreamObserver<>() {
-        @Override
-        public void onNext(WatchResponse r) {
-          watch.add(r);
-        }
+      StreamObserver<WatchRequest> requests =
+          WatchGrpc.newStub(toProxy)
+              .watch(
+                  new StreamObserver<>() {
+                    @Override
+                    public void onNext(WatchResponse r) {
+                      watch.add(r);
+                    }
 
-        @Override
-        public void onError(Throwable t) {
-          watch.add(Status.fromThrowable(t));
-        }
+                    @Override
+                    public void onError(Throwable t) {
+                      watch.add(Status.fromThrowable(t));
+                    }
 
-        @Override
-        public void onCompleted() {
-          watch.add("completed");
-        }
-      });
-      requests.onNext(WatchRequest.newBuilder()
-          .setCreateRequest(WatchCreateRequest.newBuilder().setKey(pb("/shutdown/w"))).build());
+                    @Override
+                    public void onCompleted() {
+                      watch.add("completed");
+                    }
+                  });
+      requests.onNext(
+          WatchRequest.newBuilder()
+              .setCreateRequest(WatchCreateRequest.newBuilder().setKey(pb("/shutdown/w")))
+              .build());
       assertTrue(((WatchResponse) watch.poll(30, TimeUnit.SECONDS)).getCreated());
 
-      CompletableFuture<Void> shutdown = CompletableFuture.runAsync(() -> proxy.server().shutdown(60,
-          TimeUnit.SECONDS));
+      CompletableFuture<Void> shutdown =
+          CompletableFuture.runAsync(() -> proxy.server().shutdown(60, TimeUnit.SECONDS));
 
       Object end = watch.poll(30, TimeUnit.SECONDS);
       assertNotNull(end, "the watch did not end");
@@ -93,9 +105,12 @@ class ShutdownTest {
       assertFalse(waiter.isDone(), "the lock call ended before the watch: " + waiter);
       assertFalse(shutdown.isDone());
 
-      // The holder goes away; the waiting Lock call completes within the grace, and shutdown returns.
-      LeaseGrpc.newBlockingStub(toEtcd).leaseRevoke(LeaseRevokeRequest.newBuilder().setID(lease).build());
-      assertTrue(waiter.get(30, TimeUnit.SECONDS).getKey().toStringUtf8().startsWith("/shutdown/lock/"));
+      // The holder goes away; the waiting Lock call completes within the grace, and shutdown
+      // returns.
+      LeaseGrpc.newBlockingStub(toEtcd)
+          .leaseRevoke(LeaseRevokeRequest.newBuilder().setID(lease).build());
+      assertTrue(
+          waiter.get(30, TimeUnit.SECONDS).getKey().toStringUtf8().startsWith("/shutdown/lock/"));
       shutdown.get(30, TimeUnit.SECONDS);
     } finally {
       toProxy.shutdownNow();

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.crypto.ValueCodec;
-import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.Command;
+import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.RealComponents;
@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The deployment kube-apiserver has: mutual TLS from the client to the proxy (client certificates required)
- * and from the proxy to etcd, with the same CA files a kubeadm cluster uses.
+ * The deployment kube-apiserver has: mutual TLS from the client to the proxy (client certificates
+ * required) and from the proxy to etcd, with the same CA files a kubeadm cluster uses.
  */
 @RealComponents
 class TlsTest {
@@ -45,11 +45,20 @@ class TlsTest {
       };
       Etcdctl ctl = new Etcdctl(url);
       assertEquals("OK", ctl.run(concat(tls, "put", "/tls/k", "v")).assertOk().stdout().trim());
-      assertEquals("v", ctl.run(concat(tls, "get", "/tls/k", "--print-value-only")).assertOk().stdout().trim());
+      assertEquals(
+          "v",
+          ctl.run(concat(tls, "get", "/tls/k", "--print-value-only")).assertOk().stdout().trim());
 
-      // Without a client certificate the proxy refuses the connection, as etcd with --client-cert-auth does.
+      // Without a client certificate the proxy refuses the connection, as etcd with
+      // --client-cert-auth does.
       Command.Result anonymous =
-          new Etcdctl(url).run("--cacert=" + pki.caCert(), "--dial-timeout=2s", "--command-timeout=3s", "get", "/tls/k");
+          new Etcdctl(url)
+              .run(
+                  "--cacert=" + pki.caCert(),
+                  "--dial-timeout=2s",
+                  "--command-timeout=3s",
+                  "get",
+                  "/tls/k");
       assertNotEquals(0, anonymous.exitCode(), anonymous.stdout());
       assertTrue(!anonymous.stdout().contains("/tls/k"), anonymous.stdout());
     }

@@ -27,17 +27,19 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * The Watch stream details kube-apiserver depends on, compared between etcd directly and through the proxy on
- * the raw protocol: client-chosen watch IDs, progress requests answered with {@code watch_id = -1}, fragments,
- * and cancellation.
+ * The Watch stream details kube-apiserver depends on, compared between etcd directly and through
+ * the proxy on the raw protocol: client-chosen watch IDs, progress requests answered with {@code
+ * watch_id = -1}, fragments, and cancellation.
  */
 @RealComponents
 class WatchStreamTest {
 
   // A small request limit makes etcd fragment a catching-up watcher's batch of history.
-  @RegisterExtension static final EtcdExtension etcd = new EtcdExtension("--max-request-bytes=65536");
+  @RegisterExtension
+  static final EtcdExtension etcd = new EtcdExtension("--max-request-bytes=65536");
 
-  @RegisterExtension static final ProxyExtension proxy =
+  @RegisterExtension
+  static final ProxyExtension proxy =
       new ProxyExtension(etcd, ValueCodec.IDENTITY).withMaxInboundMessageSize(64 << 20);
 
   /** One open Watch stream with its responses queued. */
@@ -46,18 +48,21 @@ class WatchStreamTest {
     final StreamObserver<WatchRequest> requests;
 
     Stream(ManagedChannel ch) {
-      requests = WatchGrpc.newStub(ch).watch(new StreamObserver<>() {
-        @Override
-        public void onNext(WatchResponse r) {
-          responses.add(r);
-        }
+      requests =
+          WatchGrpc.newStub(ch)
+              .watch(
+                  new StreamObserver<>() {
+                    @Override
+                    public void onNext(WatchResponse r) {
+                      responses.add(r);
+                    }
 
-        @Override
-        public void onError(Throwable t) {}
+                    @Override
+                    public void onError(Throwable t) {}
 
-        @Override
-        public void onCompleted() {}
-      });
+                    @Override
+                    public void onCompleted() {}
+                  });
     }
 
     WatchResponse next() throws InterruptedException {
@@ -80,38 +85,75 @@ class WatchStreamTest {
 
   /** What a response says, without the fields that legitimately differ between two runs. */
   private static String shape(WatchResponse r) {
-    return "id=" + r.getWatchId() + " created=" + r.getCreated() + " canceled=" + r.getCanceled()
-        + " fragment=" + r.getFragment() + " events=" + r.getEventsCount()
-        + " progress=" + (r.getEventsCount() == 0 && !r.getCreated() && !r.getCanceled() && r.getHeader().getRevision() > 0);
+    return "id="
+        + r.getWatchId()
+        + " created="
+        + r.getCreated()
+        + " canceled="
+        + r.getCanceled()
+        + " fragment="
+        + r.getFragment()
+        + " events="
+        + r.getEventsCount()
+        + " progress="
+        + (r.getEventsCount() == 0
+            && !r.getCreated()
+            && !r.getCanceled()
+            && r.getHeader().getRevision() > 0);
   }
 
-  private static List<String> scenario(ManagedChannel ch, String prefix) throws InterruptedException {
-    // History to catch up on: 25 revisions of ~30 KiB, together above the 64 KiB + 512 KiB etcd fragments at.
+  private static List<String> scenario(ManagedChannel ch, String prefix)
+      throws InterruptedException {
+    // History to catch up on: 25 revisions of ~30 KiB, together above the 64 KiB + 512 KiB etcd
+    // fragments at.
     long first = 0;
     for (int i = 0; i < 25; i++) {
-      long rev = KVGrpc.newBlockingStub(ch).put(PutRequest.newBuilder().setKey(pb(prefix + "big" + i))
-          .setValue(ByteString.copyFrom(new byte[30_000])).build()).getHeader().getRevision();
+      long rev =
+          KVGrpc.newBlockingStub(ch)
+              .put(
+                  PutRequest.newBuilder()
+                      .setKey(pb(prefix + "big" + i))
+                      .setValue(ByteString.copyFrom(new byte[30_000]))
+                      .build())
+              .getHeader()
+              .getRevision();
       first = first == 0 ? rev : first;
     }
     List<String> out = new ArrayList<>();
     try (Stream s = new Stream(ch)) {
-      s.send(WatchRequest.newBuilder().setCreateRequest(WatchCreateRequest.newBuilder()
-          .setKey(pb(prefix)).setRangeEnd(pb(prefix + "\u00ff")).setStartRevision(first)
-          .setWatchId(7).setFragment(true).setPrevKv(true)).build());
+      s.send(
+          WatchRequest.newBuilder()
+              .setCreateRequest(
+                  WatchCreateRequest.newBuilder()
+                      .setKey(pb(prefix))
+                      .setRangeEnd(pb(prefix + "\u00ff"))
+                      .setStartRevision(first)
+                      .setWatchId(7)
+                      .setFragment(true)
+                      .setPrevKv(true))
+              .build());
       int events = 0;
       while (events < 25) {
         WatchResponse r = s.next();
         out.add(shape(r));
         events += r.getEventsCount();
       }
-      s.send(WatchRequest.newBuilder().setCreateRequest(WatchCreateRequest.newBuilder()
-          .setKey(pb(prefix + "other"))).build());
+      s.send(
+          WatchRequest.newBuilder()
+              .setCreateRequest(WatchCreateRequest.newBuilder().setKey(pb(prefix + "other")))
+              .build());
       out.add(shape(s.next()));
 
-      s.send(WatchRequest.newBuilder().setProgressRequest(WatchProgressRequest.getDefaultInstance()).build());
+      s.send(
+          WatchRequest.newBuilder()
+              .setProgressRequest(WatchProgressRequest.getDefaultInstance())
+              .build());
       out.add(shape(s.next()));
 
-      s.send(WatchRequest.newBuilder().setCancelRequest(WatchCancelRequest.newBuilder().setWatchId(7)).build());
+      s.send(
+          WatchRequest.newBuilder()
+              .setCancelRequest(WatchCancelRequest.newBuilder().setWatchId(7))
+              .build());
       out.add(shape(s.next()));
     }
     return out;
@@ -122,10 +164,13 @@ class WatchStreamTest {
     List<String> direct = scenario(proxy.toEtcd(), "/watchstream/direct/");
     List<String> proxied = scenario(proxy.toProxy(), "/watchstream/proxied/");
     assertEquals(direct, proxied);
-    assertEquals("id=7 created=true canceled=false fragment=false events=0 progress=false", direct.get(0));
+    assertEquals(
+        "id=7 created=true canceled=false fragment=false events=0 progress=false", direct.get(0));
     String progress = direct.get(direct.size() - 2);
     assertTrue(progress.startsWith("id=-1 ") && progress.endsWith("progress=true"), progress);
-    assertTrue(direct.stream().anyMatch(l -> l.contains("fragment=true")), "etcd did not fragment: " + direct);
+    assertTrue(
+        direct.stream().anyMatch(l -> l.contains("fragment=true")),
+        "etcd did not fragment: " + direct);
     assertTrue(direct.get(direct.size() - 1).contains("canceled=true"), direct.toString());
   }
 }

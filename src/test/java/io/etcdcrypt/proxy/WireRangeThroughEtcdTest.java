@@ -23,16 +23,17 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Range through the proxy, compared as bytes with the same Range sent to etcd directly: a page without governed
- * values arrives as the very bytes etcd sent, and a page with them differs only in their values.
+ * Range through the proxy, compared as bytes with the same Range sent to etcd directly: a page
+ * without governed values arrives as the very bytes etcd sent, and a page with them differs only in
+ * their values.
  */
 @RealComponents
 class WireRangeThroughEtcdTest {
 
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
-  @RegisterExtension static final ProxyExtension proxy =
-      new ProxyExtension(etcd, TestCodecs.secretsUnderAesGcm());
+  @RegisterExtension
+  static final ProxyExtension proxy = new ProxyExtension(etcd, TestCodecs.secretsUnderAesGcm());
 
   @BeforeAll
   static void start() {
@@ -43,12 +44,16 @@ class WireRangeThroughEtcdTest {
   }
 
   private static void put(String key, String value) {
-    KVGrpc.newBlockingStub(proxy.toProxy()).put(PutRequest.newBuilder().setKey(pb(key)).setValue(pb(value)).build());
+    KVGrpc.newBlockingStub(proxy.toProxy())
+        .put(PutRequest.newBuilder().setKey(pb(key)).setValue(pb(value)).build());
   }
 
   private static RangeRequest prefix(String p, long limit) {
-    return RangeRequest.newBuilder().setKey(pb(p)).setRangeEnd(pb(p.substring(0, p.length() - 1) + "0"))
-        .setLimit(limit).build();
+    return RangeRequest.newBuilder()
+        .setKey(pb(p))
+        .setRangeEnd(pb(p.substring(0, p.length() - 1) + "0"))
+        .setLimit(limit)
+        .build();
   }
 
   /** The response bytes as they arrived on the wire. */
@@ -61,7 +66,8 @@ class WireRangeThroughEtcdTest {
     RangeRequest pods = prefix("/registry/pods/wire/", 15);
     byte[] direct = rangeBytes(proxy.toEtcd(), pods);
     assertArrayEquals(direct, rangeBytes(proxy.toProxy(), pods));
-    RangeRequest keysOnly = prefix("/registry/secrets/wire/", 0).toBuilder().setKeysOnly(true).build();
+    RangeRequest keysOnly =
+        prefix("/registry/secrets/wire/", 0).toBuilder().setKeysOnly(true).build();
     assertArrayEquals(rangeBytes(proxy.toEtcd(), keysOnly), rangeBytes(proxy.toProxy(), keysOnly));
   }
 
@@ -82,7 +88,8 @@ class WireRangeThroughEtcdTest {
     }
     assertEquals(15, stored.getKvsCount());
     assertEquals(true, stored.getMore());
-    // etcd and protobuf-java both write fields in number order, so the whole response is byte-identical.
+    // etcd and protobuf-java both write fields in number order, so the whole response is
+    // byte-identical.
     assertArrayEquals(expected.build().toByteArray(), proxied);
   }
 }

@@ -11,8 +11,9 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
- * Waits for something that happens in the background (a reload, a reconnect, a watch being created) by polling
- * for the evidence, failing after a generous limit: a test never sleeps a fixed time and hopes.
+ * Waits for something that happens in the background (a reload, a reconnect, a watch being created)
+ * by polling for the evidence, failing after a generous limit: a test never sleeps a fixed time and
+ * hopes.
  */
 public final class Await {
 
@@ -20,7 +21,10 @@ public final class Await {
 
   private Await() {}
 
-  /** Polls {@code condition} until it holds; fails naming {@code what} once {@code limit} has passed. */
+  /**
+   * Polls {@code condition} until it holds; fails naming {@code what} once {@code limit} has
+   * passed.
+   */
   public static void until(String what, Duration limit, BooleanSupplier condition) {
     if (!within(limit, condition, what)) {
       throw new AssertionError("timed out after " + limit.toSeconds() + " s waiting for: " + what);
@@ -28,17 +32,18 @@ public final class Await {
   }
 
   /**
-   * Polls {@code condition} until it holds or {@code limit} passes, and says whether it held: for a test whose own
-   * assertion, made next, says what went wrong.
+   * Polls {@code condition} until it holds or {@code limit} passes, and says whether it held: for a
+   * test whose own assertion, made next, says what went wrong.
    */
   public static boolean within(Duration limit, BooleanSupplier condition) {
     return within(limit, condition, "a condition");
   }
 
   /**
-   * Polls {@code value} until it has stayed equal for {@code quiet} and returns it; fails naming {@code what} once
-   * {@code limit} has passed. For what must stop: a flow that backpressure should hold to a few messages has
-   * settled when nothing more arrives for a while, however slowly the machine got there.
+   * Polls {@code value} until it has stayed equal for {@code quiet} and returns it; fails naming
+   * {@code what} once {@code limit} has passed. For what must stop: a flow that backpressure should
+   * hold to a few messages has settled when nothing more arrives for a while, however slowly the
+   * machine got there.
    */
   public static <T> T steady(String what, Duration quiet, Duration limit, Supplier<T> value) {
     long deadline = System.nanoTime() + limit.toNanos();
@@ -46,8 +51,15 @@ public final class Await {
     long since = System.nanoTime();
     while (System.nanoTime() - since < quiet.toNanos()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out after " + limit.toSeconds() + " s waiting for " + what
-            + " to stay the same for " + quiet.toMillis() + " ms; last: " + last);
+        throw new AssertionError(
+            "timed out after "
+                + limit.toSeconds()
+                + " s waiting for "
+                + what
+                + " to stay the same for "
+                + quiet.toMillis()
+                + " ms; last: "
+                + last);
       }
       pause(what);
       T now = value.get();
@@ -60,8 +72,9 @@ public final class Await {
   }
 
   /**
-   * The result of {@code future}, as {@code join()} returns it (a failed future throws
-   * {@link java.util.concurrent.CompletionException}), but failing naming {@code what} once {@code limit} has passed.
+   * The result of {@code future}, as {@code join()} returns it (a failed future throws {@link
+   * java.util.concurrent.CompletionException}), but failing naming {@code what} once {@code limit}
+   * has passed.
    */
   public static <T> T join(String what, Duration limit, CompletableFuture<T> future) {
     try {

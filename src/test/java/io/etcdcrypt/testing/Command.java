@@ -12,8 +12,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs a program to completion within a time limit, with its standard output and error captured apart (in files,
- * so that a chatty child never blocks on a full pipe).
+ * Runs a program to completion within a time limit, with its standard output and error captured
+ * apart (in files, so that a chatty child never blocks on a full pipe).
  */
 public final class Command {
 
@@ -21,7 +21,8 @@ public final class Command {
   public record Result(String name, int exitCode, String stdout, String stderr) {
     public Result assertOk() {
       if (exitCode != 0) {
-        throw new AssertionError(name + " exited " + exitCode + ":\n" + stdout + "\n--- stderr:\n" + stderr);
+        throw new AssertionError(
+            name + " exited " + exitCode + ":\n" + stdout + "\n--- stderr:\n" + stderr);
       }
       return this;
     }
@@ -35,11 +36,15 @@ public final class Command {
   }
 
   /**
-   * Runs {@code command} with {@code stdin} (or nothing) as its input and {@code env} added to this process's
-   * environment; fails if it is still running after {@code limit} (and kills it).
+   * Runs {@code command} with {@code stdin} (or nothing) as its input and {@code env} added to this
+   * process's environment; fails if it is still running after {@code limit} (and kills it).
    */
-  public static Result run(Duration limit, List<String> command, String stdin, Map<String, String> env) {
-    String name = new File(command.get(0)).getName() + " " + String.join(" ", command.subList(1, command.size()));
+  public static Result run(
+      Duration limit, List<String> command, String stdin, Map<String, String> env) {
+    String name =
+        new File(command.get(0)).getName()
+            + " "
+            + String.join(" ", command.subList(1, command.size()));
     try {
       File out = File.createTempFile("command", ".out");
       File err = File.createTempFile("command", ".err");
@@ -54,8 +59,14 @@ public final class Command {
         }
         if (!p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
           Processes.stop(p, Duration.ofSeconds(5));
-          throw new AssertionError(name + " did not finish within " + limit.toSeconds() + " s; output:\n"
-              + read(out) + "\n--- stderr:\n" + read(err));
+          throw new AssertionError(
+              name
+                  + " did not finish within "
+                  + limit.toSeconds()
+                  + " s; output:\n"
+                  + read(out)
+                  + "\n--- stderr:\n"
+                  + read(err));
         }
         return new Result(name, p.exitValue(), read(out), read(err));
       } finally {
@@ -70,7 +81,9 @@ public final class Command {
     }
   }
 
-  /** Lenient decoding: raw reads of encrypted values are not UTF-8 (their ASCII prefix survives). */
+  /**
+   * Lenient decoding: raw reads of encrypted values are not UTF-8 (their ASCII prefix survives).
+   */
   private static String read(File f) throws IOException {
     return new String(Files.readAllBytes(f.toPath()), StandardCharsets.UTF_8);
   }

@@ -12,10 +12,10 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
- * Starts a jetcd watch and returns once etcd has created it, as its {@code created} response (relayed by the proxy)
- * shows: a write made before then would not be among its events, so a test waits for this instead of sleeping and
- * hoping. The listener sees what it would see without the wait: the responses that carry events, never the
- * creation notice.
+ * Starts a jetcd watch and returns once etcd has created it, as its {@code created} response
+ * (relayed by the proxy) shows: a write made before then would not be among its events, so a test
+ * waits for this instead of sleeping and hoping. The listener sees what it would see without the
+ * wait: the responses that carry events, never the creation notice.
  */
 public final class CreatedWatch {
 
@@ -23,36 +23,54 @@ public final class CreatedWatch {
 
   private CreatedWatch() {}
 
-  /** A created watch on {@code key}; errors after creation are ignored, as jetcd's own overload does. */
-  public static Watch.Watcher start(Client client, ByteSequence key, WatchOption.Builder option,
-      Consumer<WatchResponse> onNext) throws InterruptedException {
+  /**
+   * A created watch on {@code key}; errors after creation are ignored, as jetcd's own overload
+   * does.
+   */
+  public static Watch.Watcher start(
+      Client client, ByteSequence key, WatchOption.Builder option, Consumer<WatchResponse> onNext)
+      throws InterruptedException {
     return start(client, key, option, onNext, error -> {});
   }
 
   /** A created watch on {@code key} whose errors after creation go to {@code onError}. */
-  public static Watch.Watcher start(Client client, ByteSequence key, WatchOption.Builder option,
-      Consumer<WatchResponse> onNext, Consumer<Throwable> onError) throws InterruptedException {
+  public static Watch.Watcher start(
+      Client client,
+      ByteSequence key,
+      WatchOption.Builder option,
+      Consumer<WatchResponse> onNext,
+      Consumer<Throwable> onError)
+      throws InterruptedException {
     CompletableFuture<Void> created = new CompletableFuture<>();
-    Watch.Watcher watcher = client.getWatchClient().watch(key, option.withCreateNotify(true).build(), r -> {
-      if (r.isCreatedNotify()) {
-        created.complete(null);
-      } else {
-        onNext.accept(r);
-      }
-    }, error -> {
-      if (!created.completeExceptionally(error)) {
-        onError.accept(error);
-      }
-    });
+    Watch.Watcher watcher =
+        client
+            .getWatchClient()
+            .watch(
+                key,
+                option.withCreateNotify(true).build(),
+                r -> {
+                  if (r.isCreatedNotify()) {
+                    created.complete(null);
+                  } else {
+                    onNext.accept(r);
+                  }
+                },
+                error -> {
+                  if (!created.completeExceptionally(error)) {
+                    onError.accept(error);
+                  }
+                });
     try {
       created.get(LIMIT_SECONDS, TimeUnit.SECONDS);
       return watcher;
     } catch (ExecutionException e) {
       watcher.close();
-      throw new AssertionError("the watch on " + key + " failed before it was created", e.getCause());
+      throw new AssertionError(
+          "the watch on " + key + " failed before it was created", e.getCause());
     } catch (TimeoutException e) {
       watcher.close();
-      throw new AssertionError("the watch on " + key + " was not created within " + LIMIT_SECONDS + " s");
+      throw new AssertionError(
+          "the watch on " + key + " was not created within " + LIMIT_SECONDS + " s");
     }
   }
 }

@@ -5,8 +5,8 @@ import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * JUnit 5 extension that runs one real etcd process for a test class:
- * {@code @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();}
+ * JUnit 5 extension that runs one real etcd process for a test class: {@code @RegisterExtension
+ * static final EtcdExtension etcd = new EtcdExtension();}
  */
 public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback {
 

@@ -22,12 +22,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A real etcd server process on loopback, with its data in a temporary directory (on tmpfs when the machine
- * has one), of the release {@link EtcdRelease#current()} names unless one is given.
+ * A real etcd server process on loopback, with its data in a temporary directory (on tmpfs when the
+ * machine has one), of the release {@link EtcdRelease#current()} names unless one is given.
  */
 public final class EtcdProcess implements AutoCloseable {
 
-  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   private final EtcdRelease release;
   private final String name;
@@ -40,8 +41,14 @@ public final class EtcdProcess implements AutoCloseable {
   private Process process;
   private List<String> launchArgs; // what the last launch passed to etcd, for a relaunch
 
-  private EtcdProcess(EtcdRelease release, String name, int clientPort, int peerPort, Path dataDir,
-      List<String> extraArgs, TlsFiles clientTls) {
+  private EtcdProcess(
+      EtcdRelease release,
+      String name,
+      int clientPort,
+      int peerPort,
+      Path dataDir,
+      List<String> extraArgs,
+      TlsFiles clientTls) {
     this.release = release;
     this.name = name;
     this.clientPort = clientPort;
@@ -63,8 +70,8 @@ public final class EtcdProcess implements AutoCloseable {
   }
 
   /**
-   * Starts a one-member cluster that serves clients over TLS and requires client certificates signed by
-   * {@code pki}'s CA, like a kubeadm etcd.
+   * Starts a one-member cluster that serves clients over TLS and requires client certificates
+   * signed by {@code pki}'s CA, like a kubeadm etcd.
    */
   public static EtcdProcess startSingleTls(TestPki pki) {
     return startSingleTls(EtcdRelease.current(), pki);
@@ -74,19 +81,29 @@ public final class EtcdProcess implements AutoCloseable {
   public static EtcdProcess startSingleTls(EtcdRelease release, TestPki pki) {
     TestPki.Leaf server = pki.issue("etcd-server");
     TestPki.Leaf probe = pki.issue("etcd-probe");
-    return startSingle(release,
-        List.of("--cert-file", server.cert().toString(), "--key-file", server.key().toString(),
-            "--client-cert-auth", "--trusted-ca-file", pki.caCert().toString()),
+    return startSingle(
+        release,
+        List.of(
+            "--cert-file",
+            server.cert().toString(),
+            "--key-file",
+            server.key().toString(),
+            "--client-cert-auth",
+            "--trusted-ca-file",
+            pki.caCert().toString()),
         new TlsFiles(probe.cert(), probe.key(), pki.caCert()));
   }
 
   /**
-   * Starts a one-member cluster on two free ports; again on two others, up to three times, when another process
-   * took one of them between {@link FreePorts#next()} and etcd's bind (other builds run on the same machine).
+   * Starts a one-member cluster on two free ports; again on two others, up to three times, when
+   * another process took one of them between {@link FreePorts#next()} and etcd's bind (other builds
+   * run on the same machine).
    */
-  private static EtcdProcess startSingle(EtcdRelease release, List<String> extraArgs, TlsFiles clientTls) {
+  private static EtcdProcess startSingle(
+      EtcdRelease release, List<String> extraArgs, TlsFiles clientTls) {
     for (int attempt = 1; ; attempt++) {
-      EtcdProcess p = create(release, "etcd0", FreePorts.next(), FreePorts.next(), extraArgs, clientTls);
+      EtcdProcess p =
+          create(release, "etcd0", FreePorts.next(), FreePorts.next(), extraArgs, clientTls);
       p.launch(p.name + "=" + p.peerUrl(), "etcd-test-" + p.clientPort);
       try {
         p.awaitReady(Duration.ofSeconds(30));
@@ -105,11 +122,22 @@ public final class EtcdProcess implements AutoCloseable {
   public static List<EtcdProcess> startCluster(int members) {
     List<EtcdProcess> ps = new ArrayList<>();
     for (int i = 0; i < members; i++) {
-      ps.add(create(EtcdRelease.current(), "etcd" + i, FreePorts.next(), FreePorts.next(), List.of(), TlsFiles.NONE));
+      ps.add(
+          create(
+              EtcdRelease.current(),
+              "etcd" + i,
+              FreePorts.next(),
+              FreePorts.next(),
+              List.of(),
+              TlsFiles.NONE));
     }
     StringBuilder initial = new StringBuilder();
     for (EtcdProcess p : ps) {
-      initial.append(initial.length() == 0 ? "" : ",").append(p.name).append('=').append(p.peerUrl());
+      initial
+          .append(initial.length() == 0 ? "" : ",")
+          .append(p.name)
+          .append('=')
+          .append(p.peerUrl());
     }
     String token = "etcd-cluster-" + ps.get(0).clientPort;
     for (EtcdProcess p : ps) {
@@ -126,23 +154,34 @@ public final class EtcdProcess implements AutoCloseable {
    * {@link #peerUrl()}: not started; {@link #join} starts it.
    */
   public static EtcdProcess toJoin(String name) {
-    return create(EtcdRelease.current(), name, FreePorts.next(), FreePorts.next(), List.of(), TlsFiles.NONE);
+    return create(
+        EtcdRelease.current(), name, FreePorts.next(), FreePorts.next(), List.of(), TlsFiles.NONE);
   }
 
   /**
-   * Starts this member, made by {@link #toJoin}, into the cluster whose members (this one included, as MemberAdd
-   * answered) {@code initialCluster} lists as {@code name=peerURL,...}; does not wait for it to catch up.
+   * Starts this member, made by {@link #toJoin}, into the cluster whose members (this one included,
+   * as MemberAdd answered) {@code initialCluster} lists as {@code name=peerURL,...}; does not wait
+   * for it to catch up.
    */
   public void join(String initialCluster) {
     launch(initialCluster, "unused-when-joining", "existing");
   }
 
-  private static EtcdProcess create(EtcdRelease release, String name, int clientPort, int peerPort,
-      List<String> extraArgs, TlsFiles clientTls) {
+  private static EtcdProcess create(
+      EtcdRelease release,
+      String name,
+      int clientPort,
+      int peerPort,
+      List<String> extraArgs,
+      TlsFiles clientTls) {
     try {
       Path base = Files.isWritable(Paths.get("/dev/shm")) ? Paths.get("/dev/shm") : null;
-      Path dir = base == null ? Files.createTempDirectory("etcd-") : Files.createTempDirectory(base, "etcd-");
-      return new EtcdProcess(release, name, clientPort, peerPort, dir.resolve("data"), extraArgs, clientTls);
+      Path dir =
+          base == null
+              ? Files.createTempDirectory("etcd-")
+              : Files.createTempDirectory(base, "etcd-");
+      return new EtcdProcess(
+          release, name, clientPort, peerPort, dir.resolve("data"), extraArgs, clientTls);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -154,19 +193,32 @@ public final class EtcdProcess implements AutoCloseable {
 
   private void launch(String initialCluster, String token, String state) {
     RealComponentsGuard.starting("etcd");
-    List<String> cmd = new ArrayList<>(List.of(
-        release.binary().toString(),
-        "--name", name,
-        "--data-dir", dataDir.toString(),
-        "--listen-client-urls", clientUrl(),
-        "--advertise-client-urls", clientUrl(),
-        "--listen-peer-urls", peerUrl(),
-        "--initial-advertise-peer-urls", peerUrl(),
-        "--initial-cluster", initialCluster,
-        "--initial-cluster-token", token,
-        "--initial-cluster-state", state,
-        "--logger", "zap",
-        "--log-level", "warn"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                release.binary().toString(),
+                "--name",
+                name,
+                "--data-dir",
+                dataDir.toString(),
+                "--listen-client-urls",
+                clientUrl(),
+                "--advertise-client-urls",
+                clientUrl(),
+                "--listen-peer-urls",
+                peerUrl(),
+                "--initial-advertise-peer-urls",
+                peerUrl(),
+                "--initial-cluster",
+                initialCluster,
+                "--initial-cluster-token",
+                token,
+                "--initial-cluster-state",
+                state,
+                "--logger",
+                "zap",
+                "--log-level",
+                "warn"));
     cmd.addAll(extraArgs);
     launchArgs = cmd;
     start(cmd);
@@ -174,16 +226,20 @@ public final class EtcdProcess implements AutoCloseable {
 
   private void start(List<String> cmd) {
     try {
-      process = new ProcessBuilder(cmd).redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile())).start();
+      process =
+          new ProcessBuilder(cmd)
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+              .start();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start " + cmd.get(0), e);
     }
   }
 
   /**
-   * Starts this member again after {@link #kill()}, on the same ports and data, as an operator restarting a crashed
-   * member does; does not wait (a member of a cluster serves once a quorum runs): {@link #awaitReady} does.
+   * Starts this member again after {@link #kill()}, on the same ports and data, as an operator
+   * restarting a crashed member does; does not wait (a member of a cluster serves once a quorum
+   * runs): {@link #awaitReady} does.
    */
   public void relaunch() {
     if (isAlive()) {
@@ -192,7 +248,10 @@ public final class EtcdProcess implements AutoCloseable {
     start(launchArgs);
   }
 
-  /** Waits until this member serves requests with a leader; fails with its log after {@code timeout}. */
+  /**
+   * Waits until this member serves requests with a leader; fails with its log after {@code
+   * timeout}.
+   */
   public void awaitReady(Duration timeout) {
     Instant deadline = Instant.now().plus(timeout);
     ManagedChannel ch = channel();
@@ -205,12 +264,18 @@ public final class EtcdProcess implements AutoCloseable {
         if (s != null && s.getLeader() != 0) {
           if (!s.getVersion().startsWith(release.version() + ".")) {
             throw new IllegalStateException(
-                release.binary() + " is etcd " + s.getVersion() + ", not the " + release + " it should be");
+                release.binary()
+                    + " is etcd "
+                    + s.getVersion()
+                    + ", not the "
+                    + release
+                    + " it should be");
           }
           return;
         }
         if (Instant.now().isAfter(deadline)) {
-          throw new IllegalStateException("etcd " + name + " not ready after " + timeout + ":\n" + log());
+          throw new IllegalStateException(
+              "etcd " + name + " not ready after " + timeout + ":\n" + log());
         }
         Thread.sleep(100); // the interval of this bounded readiness poll
       }
@@ -223,17 +288,19 @@ public final class EtcdProcess implements AutoCloseable {
   }
 
   /**
-   * A gRPC channel straight to this member, with the client certificate a TLS member demands: for reading and
-   * writing the stored (raw) bytes. The caller shuts it down.
+   * A gRPC channel straight to this member, with the client certificate a TLS member demands: for
+   * reading and writing the stored (raw) bytes. The caller shuts it down.
    */
   public ManagedChannel channel() {
-    return NettyChannelBuilder.forTarget(endpoint(), clientTls.channelCredentials()).overrideAuthority("localhost")
+    return NettyChannelBuilder.forTarget(endpoint(), clientTls.channelCredentials())
+        .overrideAuthority("localhost")
         .build();
   }
 
   private static StatusResponse statusOrNull(ManagedChannel ch) {
     try {
-      return MaintenanceGrpc.newBlockingStub(ch).withDeadlineAfter(1, TimeUnit.SECONDS)
+      return MaintenanceGrpc.newBlockingStub(ch)
+          .withDeadlineAfter(1, TimeUnit.SECONDS)
           .status(StatusRequest.getDefaultInstance());
     } catch (RuntimeException notYet) {
       return null; // still starting
@@ -241,13 +308,15 @@ public final class EtcdProcess implements AutoCloseable {
   }
 
   /**
-   * How many watchers this member has now, from its own {@code /metrics} (the gauge
-   * {@code etcd_debugging_mvcc_watcher_total}): the evidence that a watch a client asked for exists, for a client
-   * that prints nothing when it does (etcdctl). A plaintext member only.
+   * How many watchers this member has now, from its own {@code /metrics} (the gauge {@code
+   * etcd_debugging_mvcc_watcher_total}): the evidence that a watch a client asked for exists, for a
+   * client that prints nothing when it does (etcdctl). A plaintext member only.
    */
   public long watchers() {
-    HttpRequest request = HttpRequest.newBuilder(URI.create(clientUrl() + "/metrics"))
-        .timeout(Duration.ofSeconds(5)).build();
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create(clientUrl() + "/metrics"))
+            .timeout(Duration.ofSeconds(5))
+            .build();
     try {
       String text = HTTP.send(request, HttpResponse.BodyHandlers.ofString()).body();
       return (long) PrometheusText.parse(text).value("etcd_debugging_mvcc_watcher_total");

@@ -5,12 +5,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The etcd server releases the tests run against, and the one place that decides which: the system property
- * {@code etcd.release} ({@code 3.4}, {@code 3.5}, {@code 3.6} or {@code 3.7}; default {@value #DEFAULT}).
+ * The etcd server releases the tests run against, and the one place that decides which: the system
+ * property {@code etcd.release} ({@code 3.4}, {@code 3.5}, {@code 3.6} or {@code 3.7}; default
+ * {@value #DEFAULT}).
  *
- * <p>3.4 is Debian's {@code etcd-server} ({@code etcd} on {@code PATH}, or {@code $ETCD_BIN}); 3.5, 3.6 and 3.7 are
- * built from etcd's published Go modules by {@code testenv/build.sh} and linked as {@code testenv/bin/etcd-3.x}
- * ({@code -Dtestenv.bin} elsewhere). The README's test command builds them.
+ * <p>3.4 is Debian's {@code etcd-server} ({@code etcd} on {@code PATH}, or {@code $ETCD_BIN}); 3.5,
+ * 3.6 and 3.7 are built from etcd's published Go modules by {@code testenv/build.sh} and linked as
+ * {@code testenv/bin/etcd-3.x} ({@code -Dtestenv.bin} elsewhere). The README's test command builds
+ * them.
  */
 public enum EtcdRelease {
   V3_4("3.4"),

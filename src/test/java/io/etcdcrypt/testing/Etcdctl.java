@@ -8,7 +8,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** Runs the real Go etcd client, {@code etcdctl} (Debian: {@code etcd-client}), against an endpoint. */
+/**
+ * Runs the real Go etcd client, {@code etcdctl} (Debian: {@code etcd-client}), against an endpoint.
+ */
 public final class Etcdctl {
 
   private final String endpoint;
@@ -37,7 +39,8 @@ public final class Etcdctl {
   /** Runs etcdctl with {@code stdin} fed to it (for {@code txn -i}). */
   public Command.Result runWithInput(String stdin, String... args) {
     RealComponentsGuard.starting("etcdctl");
-    List<String> cmd = new ArrayList<>(List.of(binary(), "--endpoints=" + endpoint, "--command-timeout=10s"));
+    List<String> cmd =
+        new ArrayList<>(List.of(binary(), "--endpoints=" + endpoint, "--command-timeout=10s"));
     cmd.addAll(List.of(args));
     return Command.run(Duration.ofSeconds(60), cmd, stdin, Map.of("ETCDCTL_API", "3"));
   }

@@ -9,12 +9,13 @@ import reactor.blockhound.BlockingOperationError;
 import reactor.blockhound.integration.BlockHoundIntegration;
 
 /**
- * Makes every test of the suite prove that the proxy's event loops never block. BlockHound (installed for the whole
- * run by {@code blockhound-junit-platform}) takes this integration from {@code META-INF/services}: on a thread of the
- * proxy's event-loop group, every call that would park, sleep or wait (a future's {@code get}, a lock under
- * contention, blocking I/O) is recorded and fails where it happens. Netty or grpc may swallow that failure inside a
- * callback, so the record is what counts: as a JUnit extension (auto-detected, see {@code junit-platform.properties})
- * this class fails the test class during which anything was recorded.
+ * Makes every test of the suite prove that the proxy's event loops never block. BlockHound
+ * (installed for the whole run by {@code blockhound-junit-platform}) takes this integration from
+ * {@code META-INF/services}: on a thread of the proxy's event-loop group, every call that would
+ * park, sleep or wait (a future's {@code get}, a lock under contention, blocking I/O) is recorded
+ * and fails where it happens. Netty or grpc may swallow that failure inside a callback, so the
+ * record is what counts: as a JUnit extension (auto-detected, see {@code
+ * junit-platform.properties}) this class fails the test class during which anything was recorded.
  */
 public final class EventLoopBlockingDetector implements BlockHoundIntegration, AfterAllCallback {
 
@@ -27,14 +28,21 @@ public final class EventLoopBlockingDetector implements BlockHoundIntegration, A
   public void applyTo(BlockHound.Builder builder) {
     builder
         .nonBlockingThreadPredicate(p -> p.or(t -> t.getName().startsWith(EVENT_LOOP_THREADS)))
-        .blockingMethodCallback(method -> {
-          // Other libraries mark their own event loops too (Vert.x, under the jetcd test client); what a test does
-          // on those is the test's business.
-          if (Thread.currentThread().getName().startsWith(EVENT_LOOP_THREADS)) {
-            VIOLATIONS.add(Thread.currentThread().getName() + " blocked in " + method + "\n" + stack(new Throwable()));
-            throw new BlockingOperationError(method);
-          }
-        });
+        .blockingMethodCallback(
+            method -> {
+              // Other libraries mark their own event loops too (Vert.x, under the jetcd test
+              // client); what a test does
+              // on those is the test's business.
+              if (Thread.currentThread().getName().startsWith(EVENT_LOOP_THREADS)) {
+                VIOLATIONS.add(
+                    Thread.currentThread().getName()
+                        + " blocked in "
+                        + method
+                        + "\n"
+                        + stack(new Throwable()));
+                throw new BlockingOperationError(method);
+              }
+            });
   }
 
   private static String stack(Throwable t) {
@@ -50,7 +58,10 @@ public final class EventLoopBlockingDetector implements BlockHoundIntegration, A
     return List.copyOf(VIOLATIONS);
   }
 
-  /** Takes what was recorded, so that a test that blocks on purpose (to check the detector) can clear it. */
+  /**
+   * Takes what was recorded, so that a test that blocks on purpose (to check the detector) can
+   * clear it.
+   */
   static List<String> drain() {
     List<String> seen = List.copyOf(VIOLATIONS);
     VIOLATIONS.removeAll(seen);
@@ -61,8 +72,11 @@ public final class EventLoopBlockingDetector implements BlockHoundIntegration, A
   public void afterAll(ExtensionContext context) {
     List<String> seen = drain();
     if (!seen.isEmpty()) {
-      throw new AssertionError("a proxy event loop blocked during " + context.getDisplayName() + ":\n"
-          + String.join("\n", seen));
+      throw new AssertionError(
+          "a proxy event loop blocked during "
+              + context.getDisplayName()
+              + ":\n"
+              + String.join("\n", seen));
     }
   }
 }

@@ -14,14 +14,18 @@ import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 
 /**
- * The shared stored-value vectors ({@code shared/testdata/k8s-format-vectors.json}): values in kube-apiserver's
- * encryption-at-rest format with the keys that open them. JSON is YAML, so snakeyaml-engine reads it.
+ * The shared stored-value vectors ({@code shared/testdata/k8s-format-vectors.json}): values in
+ * kube-apiserver's encryption-at-rest format with the keys that open them. JSON is YAML, so
+ * snakeyaml-engine reads it.
  */
 public final class FormatVectors {
 
   private FormatVectors() {}
 
-  /** One vector. {@code key} is null for KMS vectors (their key material comes from the mock plugin). */
+  /**
+   * One vector. {@code key} is null for KMS vectors (their key material comes from the mock
+   * plugin).
+   */
   public record Vector(
       String id,
       String source,
@@ -50,8 +54,9 @@ public final class FormatVectors {
   }
 
   /**
-   * The team's shared copy ({@code ../shared/testdata}, where CI and the developer machines have it) when present,
-   * else the copy committed with the tests, so a clone anywhere else still runs the vector tests.
+   * The team's shared copy ({@code ../shared/testdata}, where CI and the developer machines have
+   * it) when present, else the copy committed with the tests, so a clone anywhere else still runs
+   * the vector tests.
    */
   public static Path file() {
     String shared = System.getProperty("shared.dir");
@@ -64,8 +69,9 @@ public final class FormatVectors {
     try {
       return Path.of(FormatVectors.class.getResource("/testdata/k8s-format-vectors.json").toURI());
     } catch (java.net.URISyntaxException | NullPointerException e) {
-      throw new IllegalStateException("k8s-format-vectors.json is neither in shared/testdata nor on the test"
-          + " classpath", e);
+      throw new IllegalStateException(
+          "k8s-format-vectors.json is neither in shared/testdata nor on the test" + " classpath",
+          e);
     }
   }
 
@@ -83,7 +89,9 @@ public final class FormatVectors {
               (String) v.get("source"),
               (String) v.get("provider"),
               (String) v.get("key_name"),
-              v.get("key_base64") == null ? null : Base64.getDecoder().decode((String) v.get("key_base64")),
+              v.get("key_base64") == null
+                  ? null
+                  : Base64.getDecoder().decode((String) v.get("key_base64")),
               (String) v.get("etcd_key"),
               HexFormat.of().parseHex((String) v.get("plaintext_hex")),
               HexFormat.of().parseHex((String) v.get("stored_hex")),

@@ -5,9 +5,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * etcd's Go client running the named scenarios of {@code testenv/goclient} against one endpoint; its standard
- * output is the transcript, which must not depend on whether the endpoint is etcd or the proxy in front of an
- * equal etcd. Built by {@code testenv/build.sh} once per client release.
+ * etcd's Go client running the named scenarios of {@code testenv/goclient} against one endpoint;
+ * its standard output is the transcript, which must not depend on whether the endpoint is etcd or
+ * the proxy in front of an equal etcd. Built by {@code testenv/build.sh} once per client release.
  */
 public enum GoClient {
   /** client/v3 v3.7.4 from the Go module proxy. */
@@ -24,10 +24,14 @@ public enum GoClient {
     this.fixture = fixture;
   }
 
-  /** Runs {@code scenarios} against {@code endpoint} ({@code host:port}); the transcript is the standard output. */
+  /**
+   * Runs {@code scenarios} against {@code endpoint} ({@code host:port}); the transcript is the
+   * standard output.
+   */
   public Command.Result run(String endpoint, String... scenarios) {
     RealComponentsGuard.starting(fixture);
-    List<String> command = new ArrayList<>(List.of(Testenv.require(fixture).toString(), "-endpoint", endpoint));
+    List<String> command =
+        new ArrayList<>(List.of(Testenv.require(fixture).toString(), "-endpoint", endpoint));
     command.addAll(List.of(scenarios));
     return Command.run(LIMIT, command);
   }

@@ -11,10 +11,11 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs the command line in a child JVM, for what needs its own process (a PKCS#11 library configured through
- * environment variables, a proxy to restart, a tool run as operators run it). Output goes to a log file. The child
- * runs the built jar ({@code java -jar}) when {@code -Dproxy.jar} names one (failsafe's tests, after {@code package}),
- * else {@code io.etcdcrypt.cli.Main} with this test's class path.
+ * Runs the command line in a child JVM, for what needs its own process (a PKCS#11 library
+ * configured through environment variables, a proxy to restart, a tool run as operators run it).
+ * Output goes to a log file. The child runs the built jar ({@code java -jar}) when {@code
+ * -Dproxy.jar} names one (failsafe's tests, after {@code package}), else {@code
+ * io.etcdcrypt.cli.Main} with this test's class path.
  */
 public final class JavaProcess implements AutoCloseable {
 
@@ -27,7 +28,8 @@ public final class JavaProcess implements AutoCloseable {
   }
 
   /** Starts {@code Main args...} with {@code env} added to this process's environment. */
-  public static JavaProcess start(Path log, Map<String, String> env, String... args) throws IOException {
+  public static JavaProcess start(Path log, Map<String, String> env, String... args)
+      throws IOException {
     RealComponentsGuard.starting("a child JVM");
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -35,10 +37,12 @@ public final class JavaProcess implements AutoCloseable {
     if (jar != null && Files.isReadable(Path.of(jar))) {
       command.addAll(List.of("-jar", jar));
     } else {
-      command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.etcdcrypt.cli.Main"));
+      command.addAll(
+          List.of("-cp", System.getProperty("java.class.path"), "io.etcdcrypt.cli.Main"));
     }
     command.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().putAll(env);
     return new JavaProcess(pb.start(), log);
   }

@@ -8,8 +8,8 @@ import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * JUnit 5 extension that runs the bundled KMS plugin ({@link KmsPluginFixture}) in a temporary folder of its own
- * for a test class, and removes the folder after all tests:
+ * JUnit 5 extension that runs the bundled KMS plugin ({@link KmsPluginFixture}) in a temporary
+ * folder of its own for a test class, and removes the folder after all tests:
  * {@code @RegisterExtension static final KmsPluginExtension kms = new KmsPluginExtension();}
  */
 public final class KmsPluginExtension implements BeforeAllCallback, AfterAllCallback {
@@ -39,7 +39,10 @@ public final class KmsPluginExtension implements BeforeAllCallback, AfterAllCall
     return plugin.endpoint();
   }
 
-  /** The plugin's folder (its socket and key file are there); a test may put files of its own beside them. */
+  /**
+   * The plugin's folder (its socket and key file are there); a test may put files of its own beside
+   * them.
+   */
   public Path dir() {
     return dir;
   }

@@ -12,8 +12,9 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The bundled KMS plugin started in-process on a socket in a temp dir, with a fresh key file holding one KEK
- * ({@code kek-1}). {@link #addKek(String)} rotates; the plugin re-reads the file every 100 ms.
+ * The bundled KMS plugin started in-process on a socket in a temp dir, with a fresh key file
+ * holding one KEK ({@code kek-1}). {@link #addKek(String)} rotates; the plugin re-reads the file
+ * every 100 ms.
  */
 public final class KmsPluginFixture implements AutoCloseable {
 
@@ -29,7 +30,10 @@ public final class KmsPluginFixture implements AutoCloseable {
     this.endpoint = endpoint;
   }
 
-  /** Starts the plugin in {@code dir} (the socket is {@code dir/plugin.sock}, the key file {@code dir/keks}). */
+  /**
+   * Starts the plugin in {@code dir} (the socket is {@code dir/plugin.sock}, the key file {@code
+   * dir/keks}).
+   */
   public static KmsPluginFixture start(Path dir) throws IOException {
     return start(dir, KmsEndpoint.of("unix://" + dir.toAbsolutePath().resolve("plugin.sock")));
   }
@@ -39,7 +43,9 @@ public final class KmsPluginFixture implements AutoCloseable {
     Path keyFile = dir.resolve("keks");
     KeyFileKekStore.generateKey(keyFile, "kek-1", Clock.systemUTC());
     KmsPluginFixture f = new KmsPluginFixture(keyFile, endpoint);
-    f.server = KmsPluginServer.start(endpoint, f.counted(KeyFileKekStore.open(keyFile)), RELOAD_INTERVAL, "test");
+    f.server =
+        KmsPluginServer.start(
+            endpoint, f.counted(KeyFileKekStore.open(keyFile)), RELOAD_INTERVAL, "test");
     return f;
   }
 
@@ -97,7 +103,9 @@ public final class KmsPluginFixture implements AutoCloseable {
   /** Starts the plugin again on the same socket with the same key file. */
   public void restart() throws IOException {
     stop();
-    server = KmsPluginServer.start(endpoint, counted(KeyFileKekStore.open(keyFile)), RELOAD_INTERVAL, "test");
+    server =
+        KmsPluginServer.start(
+            endpoint, counted(KeyFileKekStore.open(keyFile)), RELOAD_INTERVAL, "test");
   }
 
   /** How many times the plugin re-read its key file and rejected it, since this fixture started. */

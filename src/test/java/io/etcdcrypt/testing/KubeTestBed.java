@@ -5,8 +5,8 @@ import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeResponse;
 import io.etcdcrypt.proxy.TlsFiles;
-import io.grpc.ManagedChannel;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.grpc.ManagedChannel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -24,12 +24,15 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.TestWatcher;
 
 /**
- * A Kubernetes control plane the way the README deploys it, for one test class: etcd with client-certificate
- * authentication (as kubeadm runs it), the bundled KMS plugin, the proxy ({@code serve} in its own JVM) with mTLS on
- * both sides, and a real kube-apiserver whose {@code --etcd-servers} is the proxy and which has no
- * {@code --encryption-provider-config}. Every certificate comes from one test CA, as kubeadm's etcd CA.
+ * A Kubernetes control plane the way the README deploys it, for one test class: etcd with
+ * client-certificate authentication (as kubeadm runs it), the bundled KMS plugin, the proxy ({@code
+ * serve} in its own JVM) with mTLS on both sides, and a real kube-apiserver whose {@code
+ * --etcd-servers} is the proxy and which has no {@code --encryption-provider-config}. Every
+ * certificate comes from one test CA, as kubeadm's etcd CA.
  *
- * <pre>{@code @RegisterExtension static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);}</pre>
+ * <pre>
+ * {@code @RegisterExtension static final KubeTestBed bed = KubeTestBed.withConfig(KubeTestBed.ALL_PROVIDERS);}
+ * </pre>
  */
 public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, TestWatcher {
 
@@ -41,11 +44,13 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
   public static final String CBC_KEY = TestCodecs.randomKey(32);
 
   /**
-   * One configured resource per provider kind, each keeping identity for reading: Secrets with KMS v2 through the
-   * bundled plugin, ConfigMaps with aesgcm, the custom resource {@code widgets.example.com} with secretbox and
-   * PodTemplates with aescbc. {@code ${KMS_ENDPOINT}} is the plugin's socket.
+   * One configured resource per provider kind, each keeping identity for reading: Secrets with KMS
+   * v2 through the bundled plugin, ConfigMaps with aesgcm, the custom resource {@code
+   * widgets.example.com} with secretbox and PodTemplates with aescbc. {@code ${KMS_ENDPOINT}} is
+   * the plugin's socket.
    */
-  public static final String ALL_PROVIDERS = """
+  public static final String ALL_PROVIDERS =
+      """
       apiVersion: apiserver.config.k8s.io/v1
       kind: EncryptionConfiguration
       resources:
@@ -65,10 +70,12 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
           providers:
             - aescbc: {keys: [{name: cbc1, secret: "%s"}]}
             - identity: {}
-      """.formatted(KMS_NAME, GCM_KEY, BOX_KEY, CBC_KEY);
+      """
+          .formatted(KMS_NAME, GCM_KEY, BOX_KEY, CBC_KEY);
 
   /** The provider prefixes {@link #ALL_PROVIDERS} writes. */
   public static final String KMS_PREFIX = "k8s:enc:kms:v2:" + KMS_NAME + ":";
+
   public static final String GCM_PREFIX = "k8s:enc:aesgcm:v1:gcm1:";
   public static final String BOX_PREFIX = "k8s:enc:secretbox:v1:box1:";
   public static final String CBC_PREFIX = "k8s:enc:aescbc:v1:cbc1:";
@@ -93,8 +100,8 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
   }
 
   /**
-   * A cluster before the proxy: kube-apiserver straight on etcd without encryption, and no proxy until
-   * {@link #startProxy(Path)}.
+   * A cluster before the proxy: kube-apiserver straight on etcd without encryption, and no proxy
+   * until {@link #startProxy(Path)}.
    */
   public static KubeTestBed withoutProxy() {
     return new KubeTestBed(EtcdRelease.current(), null);
@@ -128,7 +135,10 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
     apiserver = KubeApiServer.start(dir, pki, throughProxy());
   }
 
-  /** Starts the proxy with {@code configFile} (kube-apiserver keeps its storage flags until restarted). */
+  /**
+   * Starts the proxy with {@code configFile} (kube-apiserver keeps its storage flags until
+   * restarted).
+   */
   public void startProxy(Path configFile) {
     if (proxy != null) {
       throw new IllegalStateException("the proxy runs already; restart it instead");
@@ -136,7 +146,9 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
     proxy = ProxyProcess.start(dir, proxyArgs(configFile));
   }
 
-  /** Writes {@code template} with the plugin's endpoint filled in, as a file in the bed's directory. */
+  /**
+   * Writes {@code template} with the plugin's endpoint filled in, as a file in the bed's directory.
+   */
   public Path writeConfig(String fileName, String template) {
     Path file = dir.resolve(fileName);
     try {
@@ -148,27 +160,50 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
   }
 
   /**
-   * {@code serve}'s flags for this bed: etcd over mTLS with the proxy's own client certificate, a listener that
-   * requires client certificates from the same CA, and {@code configFile}.
+   * {@code serve}'s flags for this bed: etcd over mTLS with the proxy's own client certificate, a
+   * listener that requires client certificates from the same CA, and {@code configFile}.
    */
   public List<String> proxyArgs(Path configFile) {
     TestPki.Leaf server = pki.issue("etcd-crypt-proxy");
     TestPki.Leaf client = pki.issue("etcd-crypt-proxy-client");
-    return new ArrayList<>(List.of(
-        "--endpoints", etcd.clientUrl(),
-        "--cacert", pki.caCert().toString(), "--cert", client.cert().toString(), "--key", client.key().toString(),
-        "--cert-file", server.cert().toString(), "--key-file", server.key().toString(),
-        "--trusted-ca-file", pki.caCert().toString(),
-        "--encryption-provider-config", configFile.toString()));
+    return new ArrayList<>(
+        List.of(
+            "--endpoints",
+            etcd.clientUrl(),
+            "--cacert",
+            pki.caCert().toString(),
+            "--cert",
+            client.cert().toString(),
+            "--key",
+            client.key().toString(),
+            "--cert-file",
+            server.cert().toString(),
+            "--key-file",
+            server.key().toString(),
+            "--trusted-ca-file",
+            pki.caCert().toString(),
+            "--encryption-provider-config",
+            configFile.toString()));
   }
 
-  /** The etcd client flags of {@code rewrap} and {@code census}, straight to etcd with a client certificate. */
+  /**
+   * The etcd client flags of {@code rewrap} and {@code census}, straight to etcd with a client
+   * certificate.
+   */
   public synchronized List<String> etcdToolArgs() {
     if (operator == null) {
       operator = pki.issue("etcd-operator");
     }
-    return new ArrayList<>(List.of("--endpoints", etcd.clientUrl(), "--cacert", pki.caCert().toString(),
-        "--cert", operator.cert().toString(), "--key", operator.key().toString()));
+    return new ArrayList<>(
+        List.of(
+            "--endpoints",
+            etcd.clientUrl(),
+            "--cacert",
+            pki.caCert().toString(),
+            "--cert",
+            operator.cert().toString(),
+            "--key",
+            operator.key().toString()));
   }
 
   /** What kube-apiserver's {@code --etcd-servers} is set to for the proxy. */
@@ -181,27 +216,39 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
     return KubeApiServer.Storage.plain(proxyUrl(), apiserverToEtcd);
   }
 
-  /** kube-apiserver's storage flags when it talks to etcd directly and does not encrypt: a cluster before. */
+  /**
+   * kube-apiserver's storage flags when it talks to etcd directly and does not encrypt: a cluster
+   * before.
+   */
   public KubeApiServer.Storage directToEtcd() {
     return KubeApiServer.Storage.plain(etcd.clientUrl(), apiserverToEtcd);
   }
 
-  /** kube-apiserver's storage flags when it talks to etcd directly and encrypts with {@code configFile}. */
+  /**
+   * kube-apiserver's storage flags when it talks to etcd directly and encrypts with {@code
+   * configFile}.
+   */
   public KubeApiServer.Storage nativeEncryption(Path configFile) {
     return KubeApiServer.Storage.nativeEncryption(etcd.clientUrl(), apiserverToEtcd, configFile);
   }
 
-  /** The bytes etcd stores under {@code key} (its latest revision), or null when the key does not exist. */
+  /**
+   * The bytes etcd stores under {@code key} (its latest revision), or null when the key does not
+   * exist.
+   */
   public byte[] rawValue(String key) {
-    RangeResponse r = KVGrpc.newBlockingStub(raw).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .range(RangeRequest.newBuilder().setKey(ByteString.copyFromUtf8(key)).build());
+    RangeResponse r =
+        KVGrpc.newBlockingStub(raw)
+            .withDeadlineAfter(10, TimeUnit.SECONDS)
+            .range(RangeRequest.newBuilder().setKey(ByteString.copyFromUtf8(key)).build());
     return r.getKvsCount() == 0 ? null : r.getKvs(0).getValue().toByteArray();
   }
 
   /**
-   * Opens what etcd stores under {@code key} with {@link SpecDecoder} (code independent of the proxy's) and the
-   * keys of {@link #ALL_PROVIDERS}: the plaintext kube-apiserver serialized. A value stored unencrypted comes back as
-   * it is; a value under any other {@code k8s:enc:} prefix fails the test.
+   * Opens what etcd stores under {@code key} with {@link SpecDecoder} (code independent of the
+   * proxy's) and the keys of {@link #ALL_PROVIDERS}: the plaintext kube-apiserver serialized. A
+   * value stored unencrypted comes back as it is; a value under any other {@code k8s:enc:} prefix
+   * fails the test.
    */
   public byte[] storedPlaintext(String key) throws Exception {
     byte[] stored = rawValue(key);
@@ -212,7 +259,8 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
     String head = new String(stored, 0, Math.min(stored.length, 64), StandardCharsets.ISO_8859_1);
     Base64.Decoder b64 = Base64.getDecoder();
     if (head.startsWith(KMS_PREFIX)) {
-      return SpecDecoder.kmsV2(kms.endpoint(), SpecDecoder.body(stored, KMS_PREFIX), aad).plaintext();
+      return SpecDecoder.kmsV2(kms.endpoint(), SpecDecoder.body(stored, KMS_PREFIX), aad)
+          .plaintext();
     } else if (head.startsWith(GCM_PREFIX)) {
       return SpecDecoder.aesGcm(b64.decode(GCM_KEY), SpecDecoder.body(stored, GCM_PREFIX), aad);
     } else if (head.startsWith(BOX_PREFIX)) {

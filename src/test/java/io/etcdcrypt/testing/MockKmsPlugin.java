@@ -31,11 +31,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Kubernetes' own mock KMS plugin, rebuilt for tests and served on a real unix socket: "encryption" is base64,
- * Status reports {@code healthz: ok} with key id {@code "1"}, Encrypt adds the annotation
- * {@code local-kek.kms.kubernetes.io: encrypted-local-kek}. Data written through it is what kube-apiserver's
- * integration tests recorded, so reading their vectors through it proves format compatibility. It serves KMS v2 and
- * v1beta1, counts every call, and can be made slow, failing, rotated, stopped and restarted.
+ * Kubernetes' own mock KMS plugin, rebuilt for tests and served on a real unix socket: "encryption"
+ * is base64, Status reports {@code healthz: ok} with key id {@code "1"}, Encrypt adds the
+ * annotation {@code local-kek.kms.kubernetes.io: encrypted-local-kek}. Data written through it is
+ * what kube-apiserver's integration tests recorded, so reading their vectors through it proves
+ * format compatibility. It serves KMS v2 and v1beta1, counts every call, and can be made slow,
+ * failing, rotated, stopped and restarted.
  */
 public final class MockKmsPlugin implements AutoCloseable {
 
@@ -51,22 +52,29 @@ public final class MockKmsPlugin implements AutoCloseable {
   public final AtomicInteger v1VersionCalls = new AtomicInteger();
   public final AtomicInteger v1EncryptCalls = new AtomicInteger();
   public final AtomicInteger v1DecryptCalls = new AtomicInteger();
+
   /** Every {@code :authority} a call arrived with. */
   public final Set<String> authorities = ConcurrentHashMap.newKeySet();
 
   /** The key id Status and Encrypt report. */
   public volatile String keyId = "1";
+
   /** When set, Encrypt reports this key id instead (a plugin that disagrees with itself). */
   public volatile String encryptKeyIdOverride;
+
   /** When set, Encrypt returns these annotations instead of the default one. */
   public volatile Map<String, ByteString> annotationsOverride;
+
   public volatile String healthz = "ok";
   public volatile String statusVersion = "v2";
   public volatile String v1Version = "v1beta1";
+
   /** Every call answers FAILED_PRECONDITION, like the upstream mock's failed state. */
   public volatile boolean failing;
+
   /** Every call waits this long before answering. */
   public volatile Duration delay = Duration.ZERO;
+
   /** When set, Decrypt calls wait until it is opened. */
   public volatile CountDownLatch decryptGate;
 
@@ -124,20 +132,22 @@ public final class MockKmsPlugin implements AutoCloseable {
 
   private void bind() throws IOException {
     RealComponentsGuard.starting("a KMS plugin on a unix socket");
-    ServerInterceptor recordAuthority = new ServerInterceptor() {
-      @Override
-      public <Q, R> ServerCall.Listener<Q> interceptCall(
-          ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
-        String authority = call.getAuthority();
-        authorities.add(authority == null ? "<none>" : authority);
-        return next.startCall(call, headers);
-      }
-    };
-    server = UnixSocketTransport.serverBuilder(endpoint)
-        .addService(ServerInterceptors.intercept(new V2(), recordAuthority))
-        .addService(ServerInterceptors.intercept(new V1(), recordAuthority))
-        .build()
-        .start();
+    ServerInterceptor recordAuthority =
+        new ServerInterceptor() {
+          @Override
+          public <Q, R> ServerCall.Listener<Q> interceptCall(
+              ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            String authority = call.getAuthority();
+            authorities.add(authority == null ? "<none>" : authority);
+            return next.startCall(call, headers);
+          }
+        };
+    server =
+        UnixSocketTransport.serverBuilder(endpoint)
+            .addService(ServerInterceptors.intercept(new V2(), recordAuthority))
+            .addService(ServerInterceptors.intercept(new V1(), recordAuthority))
+            .build()
+            .start();
   }
 
   /** Waits {@link #delay}, then answers whether the call must fail. */
@@ -145,13 +155,17 @@ public final class MockKmsPlugin implements AutoCloseable {
     Duration d = delay;
     if (!d.isZero()) {
       try {
-        Thread.sleep(d.toMillis()); // a slow plugin on purpose: the delay is the behaviour tests set
+        Thread.sleep(
+            d.toMillis()); // a slow plugin on purpose: the delay is the behaviour tests set
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
     }
     if (failing) {
-      out.onError(Status.FAILED_PRECONDITION.withDescription("failed precondition - key disabled").asRuntimeException());
+      out.onError(
+          Status.FAILED_PRECONDITION
+              .withDescription("failed precondition - key disabled")
+              .asRuntimeException());
       return true;
     }
     return false;
@@ -161,14 +175,20 @@ public final class MockKmsPlugin implements AutoCloseable {
     return Base64.getDecoder().decode(b.toByteArray());
   }
 
-  private final class V2 extends io.etcdcrypt.kms.proto.v2.KeyManagementServiceGrpc.KeyManagementServiceImplBase {
+  private final class V2
+      extends io.etcdcrypt.kms.proto.v2.KeyManagementServiceGrpc.KeyManagementServiceImplBase {
     @Override
     public void status(StatusRequest request, StreamObserver<StatusResponse> out) {
       statusCalls.incrementAndGet();
       if (failNow(out)) {
         return;
       }
-      out.onNext(StatusResponse.newBuilder().setVersion(statusVersion).setHealthz(healthz).setKeyId(keyId).build());
+      out.onNext(
+          StatusResponse.newBuilder()
+              .setVersion(statusVersion)
+              .setHealthz(healthz)
+              .setKeyId(keyId)
+              .build());
       out.onCompleted();
     }
 
@@ -179,17 +199,23 @@ public final class MockKmsPlugin implements AutoCloseable {
         return;
       }
       if (request.getUid().isEmpty()) {
-        out.onError(Status.INVALID_ARGUMENT.withDescription("uid is required").asRuntimeException());
+        out.onError(
+            Status.INVALID_ARGUMENT.withDescription("uid is required").asRuntimeException());
         return;
       }
       String id = encryptKeyIdOverride != null ? encryptKeyIdOverride : keyId;
       Map<String, ByteString> annotations =
-          annotationsOverride != null ? annotationsOverride : Map.of(ANNOTATION_KEY, ANNOTATION_VALUE);
-      out.onNext(EncryptResponse.newBuilder()
-          .setCiphertext(ByteString.copyFromUtf8(Base64.getEncoder().encodeToString(request.getPlaintext().toByteArray())))
-          .setKeyId(id)
-          .putAllAnnotations(annotations)
-          .build());
+          annotationsOverride != null
+              ? annotationsOverride
+              : Map.of(ANNOTATION_KEY, ANNOTATION_VALUE);
+      out.onNext(
+          EncryptResponse.newBuilder()
+              .setCiphertext(
+                  ByteString.copyFromUtf8(
+                      Base64.getEncoder().encodeToString(request.getPlaintext().toByteArray())))
+              .setKeyId(id)
+              .putAllAnnotations(annotations)
+              .build());
       out.onCompleted();
     }
 
@@ -208,11 +234,16 @@ public final class MockKmsPlugin implements AutoCloseable {
         return;
       }
       if (request.getUid().isEmpty() || request.getKeyId().isEmpty()) {
-        out.onError(Status.INVALID_ARGUMENT.withDescription("uid and key_id are required").asRuntimeException());
+        out.onError(
+            Status.INVALID_ARGUMENT
+                .withDescription("uid and key_id are required")
+                .asRuntimeException());
         return;
       }
-      out.onNext(DecryptResponse.newBuilder().setPlaintext(ByteString.copyFrom(base64Decode(request.getCiphertext())))
-          .build());
+      out.onNext(
+          DecryptResponse.newBuilder()
+              .setPlaintext(ByteString.copyFrom(base64Decode(request.getCiphertext())))
+              .build());
       out.onCompleted();
     }
   }
@@ -225,34 +256,44 @@ public final class MockKmsPlugin implements AutoCloseable {
       if (failNow(out)) {
         return;
       }
-      out.onNext(VersionResponse.newBuilder().setVersion(v1Version).setRuntimeName("mock").setRuntimeVersion("0")
-          .build());
+      out.onNext(
+          VersionResponse.newBuilder()
+              .setVersion(v1Version)
+              .setRuntimeName("mock")
+              .setRuntimeVersion("0")
+              .build());
       out.onCompleted();
     }
 
     @Override
-    public void encrypt(io.etcdcrypt.kms.proto.v1beta1.EncryptRequest request,
+    public void encrypt(
+        io.etcdcrypt.kms.proto.v1beta1.EncryptRequest request,
         StreamObserver<io.etcdcrypt.kms.proto.v1beta1.EncryptResponse> out) {
       v1EncryptCalls.incrementAndGet();
       if (failNow(out)) {
         return;
       }
-      out.onNext(io.etcdcrypt.kms.proto.v1beta1.EncryptResponse.newBuilder()
-          .setCipher(ByteString.copyFromUtf8(Base64.getEncoder().encodeToString(request.getPlain().toByteArray())))
-          .build());
+      out.onNext(
+          io.etcdcrypt.kms.proto.v1beta1.EncryptResponse.newBuilder()
+              .setCipher(
+                  ByteString.copyFromUtf8(
+                      Base64.getEncoder().encodeToString(request.getPlain().toByteArray())))
+              .build());
       out.onCompleted();
     }
 
     @Override
-    public void decrypt(io.etcdcrypt.kms.proto.v1beta1.DecryptRequest request,
+    public void decrypt(
+        io.etcdcrypt.kms.proto.v1beta1.DecryptRequest request,
         StreamObserver<io.etcdcrypt.kms.proto.v1beta1.DecryptResponse> out) {
       v1DecryptCalls.incrementAndGet();
       if (failNow(out)) {
         return;
       }
-      out.onNext(io.etcdcrypt.kms.proto.v1beta1.DecryptResponse.newBuilder()
-          .setPlain(ByteString.copyFrom(base64Decode(request.getCipher())))
-          .build());
+      out.onNext(
+          io.etcdcrypt.kms.proto.v1beta1.DecryptResponse.newBuilder()
+              .setPlain(ByteString.copyFrom(base64Decode(request.getCipher())))
+              .build());
       out.onCompleted();
     }
   }

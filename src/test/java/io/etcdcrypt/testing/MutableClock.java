@@ -6,7 +6,10 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 
-/** A clock that tests move by hand, so that time windows (e.g. KMS v2's 3 minutes) pass without waiting. */
+/**
+ * A clock that tests move by hand, so that time windows (e.g. KMS v2's 3 minutes) pass without
+ * waiting.
+ */
 public final class MutableClock extends Clock {
 
   private volatile Instant now;

@@ -11,12 +11,13 @@ import org.junit.platform.launcher.LauncherSession;
 import org.junit.platform.launcher.LauncherSessionListener;
 
 /**
- * Fails the test class during which Netty found a leaked buffer. The suite runs with Netty's leak detection at
- * {@code paranoid} (every buffer tracked; see {@code test.jvm.args}, the {@code argLine} of surefire and failsafe).
- * When the launcher session opens, before any buffer exists, this installs Netty's leak detectors with a recording of
- * their own, so a report is caught whatever the logging configuration (the CLI tests reconfigure logback). As an
- * auto-detected JUnit extension it then collects garbage after each class, lets Netty report what it finds, and
- * fails the class if anything was.
+ * Fails the test class during which Netty found a leaked buffer. The suite runs with Netty's leak
+ * detection at {@code paranoid} (every buffer tracked; see {@code test.jvm.args}, the {@code
+ * argLine} of surefire and failsafe). When the launcher session opens, before any buffer exists,
+ * this installs Netty's leak detectors with a recording of their own, so a report is caught
+ * whatever the logging configuration (the CLI tests reconfigure logback). As an auto-detected JUnit
+ * extension it then collects garbage after each class, lets Netty report what it finds, and fails
+ * the class if anything was.
  */
 public final class NettyLeakDetector implements LauncherSessionListener, AfterAllCallback {
 
@@ -24,12 +25,14 @@ public final class NettyLeakDetector implements LauncherSessionListener, AfterAl
 
   @Override
   public void launcherSessionOpened(LauncherSession session) {
-    ResourceLeakDetectorFactory.setResourceLeakDetectorFactory(new ResourceLeakDetectorFactory() {
-      @Override
-      public <T> ResourceLeakDetector<T> newResourceLeakDetector(Class<T> resource, int interval, long maxActive) {
-        return new Recording<>(resource, interval);
-      }
-    });
+    ResourceLeakDetectorFactory.setResourceLeakDetectorFactory(
+        new ResourceLeakDetectorFactory() {
+          @Override
+          public <T> ResourceLeakDetector<T> newResourceLeakDetector(
+              Class<T> resource, int interval, long maxActive) {
+            return new Recording<>(resource, interval);
+          }
+        });
   }
 
   /** Netty's detector, which also records what it reports. */
@@ -40,7 +43,8 @@ public final class NettyLeakDetector implements LauncherSessionListener, AfterAl
 
     @Override
     protected void reportTracedLeak(String resourceType, String records) {
-      REPORTS.add("LEAK: " + resourceType + ".release() was not called; recent access records:" + records);
+      REPORTS.add(
+          "LEAK: " + resourceType + ".release() was not called; recent access records:" + records);
       super.reportTracedLeak(resourceType, records);
     }
 
@@ -67,8 +71,11 @@ public final class NettyLeakDetector implements LauncherSessionListener, AfterAl
     }
     List<String> seen = drain();
     if (!seen.isEmpty()) {
-      throw new AssertionError("Netty reported leaked buffers during " + context.getDisplayName() + ":\n"
-          + String.join("\n", seen));
+      throw new AssertionError(
+          "Netty reported leaked buffers during "
+              + context.getDisplayName()
+              + ":\n"
+              + String.join("\n", seen));
     }
   }
 }

@@ -15,12 +15,15 @@ class NettyLeakDetectorTest {
   void aBufferCollectedWithoutReleaseIsReported() {
     ByteBufAllocator.DEFAULT.buffer(64).writeLong(42); // dropped without release()
     List<String> reports = new ArrayList<>();
-    Await.until("Netty to report the leaked buffer", Duration.ofSeconds(20), () -> {
-      System.gc();
-      ByteBufAllocator.DEFAULT.buffer(16).release(); // tracking a buffer is when Netty reports
-      reports.addAll(NettyLeakDetector.drain());
-      return !reports.isEmpty();
-    });
+    Await.until(
+        "Netty to report the leaked buffer",
+        Duration.ofSeconds(20),
+        () -> {
+          System.gc();
+          ByteBufAllocator.DEFAULT.buffer(16).release(); // tracking a buffer is when Netty reports
+          reports.addAll(NettyLeakDetector.drain());
+          return !reports.isEmpty();
+        });
     assertTrue(reports.get(0).startsWith("LEAK: ByteBuf.release() was not called"), reports.get(0));
   }
 }

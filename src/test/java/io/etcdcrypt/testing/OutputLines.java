@@ -12,8 +12,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The lines a running child process prints, read on a daemon thread into a queue, so that a test waits for each
- * line with a time limit instead of blocking in {@code readLine()} for ever when the child prints nothing more.
+ * The lines a running child process prints, read on a daemon thread into a queue, so that a test
+ * waits for each line with a time limit instead of blocking in {@code readLine()} for ever when the
+ * child prints nothing more.
  */
 public final class OutputLines {
 
@@ -25,7 +26,10 @@ public final class OutputLines {
 
   private OutputLines() {}
 
-  /** Starts reading {@code process}'s standard output (with standard error, when it is redirected there). */
+  /**
+   * Starts reading {@code process}'s standard output (with standard error, when it is redirected
+   * there).
+   */
   public static OutputLines of(Process process) {
     OutputLines lines = new OutputLines();
     Thread reader = new Thread(() -> lines.read(process), "output-of-pid-" + process.pid());
@@ -36,7 +40,8 @@ public final class OutputLines {
 
   private void read(Process process) {
     try (BufferedReader r =
-        new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+        new BufferedReader(
+            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line = r.readLine(); line != null; line = r.readLine()) {
         queue.add(line);
       }
@@ -48,14 +53,17 @@ public final class OutputLines {
   }
 
   /**
-   * The next line, or null at the end of the output, as {@code readLine()} returns; fails, quoting the lines taken
-   * so far, when none comes within {@code limit}.
+   * The next line, or null at the end of the output, as {@code readLine()} returns; fails, quoting
+   * the lines taken so far, when none comes within {@code limit}.
    */
   public String next(Duration limit) throws InterruptedException {
     String line = queue.poll(limit.toMillis(), TimeUnit.MILLISECONDS);
     if (line == null) {
-      throw new AssertionError("the child printed no further line within " + limit.toSeconds() + " s; taken so far: "
-          + taken);
+      throw new AssertionError(
+          "the child printed no further line within "
+              + limit.toSeconds()
+              + " s; taken so far: "
+              + taken);
     }
     if (line == END) {
       queue.add(END);

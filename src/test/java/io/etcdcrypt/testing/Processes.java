@@ -13,7 +13,10 @@ public final class Processes {
 
   private Processes() {}
 
-  /** SIGTERM, then SIGKILL when {@code grace} passes; returns once the process is gone (or 10 s after the kill). */
+  /**
+   * SIGTERM, then SIGKILL when {@code grace} passes; returns once the process is gone (or 10 s
+   * after the kill).
+   */
   public static void stop(Process process, Duration grace) {
     if (process == null) {
       return;

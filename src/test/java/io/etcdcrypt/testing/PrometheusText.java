@@ -13,22 +13,26 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
- * A strict parser of Prometheus' text exposition format (version 0.0.4), for tests that read {@code /metrics}.
+ * A strict parser of Prometheus' text exposition format (version 0.0.4), for tests that read {@code
+ * /metrics}.
  *
- * <p>No maintained Java parser of this format exists on Maven Central (the Prometheus Java client only writes it),
- * so this one follows the format's specification and rejects what a Prometheus server would reject or
- * misread: malformed names, labels, escapes or values; a second HELP or TYPE for a family, TYPE after the
- * family's samples, a family whose lines are not one contiguous group, a repeated label name, a duplicate series,
- * reserved {@code __} labels, a negative counter, a histogram bucket without {@code le}, non-cumulative buckets, a
- * histogram without a {@code +Inf} bucket or whose {@code _count} differs from it.
+ * <p>No maintained Java parser of this format exists on Maven Central (the Prometheus Java client
+ * only writes it), so this one follows the format's specification and rejects what a Prometheus
+ * server would reject or misread: malformed names, labels, escapes or values; a second HELP or TYPE
+ * for a family, TYPE after the family's samples, a family whose lines are not one contiguous group,
+ * a repeated label name, a duplicate series, reserved {@code __} labels, a negative counter, a
+ * histogram bucket without {@code le}, non-cumulative buckets, a histogram without a {@code +Inf}
+ * bucket or whose {@code _count} differs from it.
  */
 public final class PrometheusText {
 
   private static final Pattern METRIC_NAME = Pattern.compile("[a-zA-Z_:][a-zA-Z0-9_:]*");
   private static final Pattern LABEL_NAME = Pattern.compile("[a-zA-Z_][a-zA-Z0-9_]*");
-  private static final Pattern NUMBER = Pattern.compile("[+-]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][+-]?\\d+)?");
+  private static final Pattern NUMBER =
+      Pattern.compile("[+-]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][+-]?\\d+)?");
   private static final Pattern TIMESTAMP = Pattern.compile("-?\\d+");
-  private static final Set<String> TYPES = Set.of("counter", "gauge", "histogram", "summary", "untyped");
+  private static final Set<String> TYPES =
+      Set.of("counter", "gauge", "histogram", "summary", "untyped");
 
   private PrometheusText() {}
 
@@ -40,7 +44,10 @@ public final class PrometheusText {
     }
   }
 
-  /** A metric family: its name, type ({@code untyped} when not declared), help and samples in exposition order. */
+  /**
+   * A metric family: its name, type ({@code untyped} when not declared), help and samples in
+   * exposition order.
+   */
   public record Family(String name, String type, String help, List<Sample> samples) {}
 
   /** A parsed exposition, with lookups for assertions. */
@@ -50,7 +57,8 @@ public final class PrometheusText {
     public Family family(String name) {
       Family f = families.get(name);
       if (f == null) {
-        throw new AssertionError("no metric family " + name + " in the exposition; families: " + families.keySet());
+        throw new AssertionError(
+            "no metric family " + name + " in the exposition; families: " + families.keySet());
       }
       return f;
     }
@@ -67,7 +75,10 @@ public final class PrometheusText {
           .toList();
     }
 
-    /** Samples named {@code sampleName} whose labels include all of {@code labelPairs} (name, value, ...). */
+    /**
+     * Samples named {@code sampleName} whose labels include all of {@code labelPairs} (name, value,
+     * ...).
+     */
     public List<Sample> matching(String sampleName, String... labelPairs) {
       Map<String, String> wanted = pairs(labelPairs);
       return samples(sampleName).stream()
@@ -75,18 +86,31 @@ public final class PrometheusText {
           .toList();
     }
 
-    /** The value of the one sample named {@code sampleName} with exactly the labels {@code labelPairs}. */
+    /**
+     * The value of the one sample named {@code sampleName} with exactly the labels {@code
+     * labelPairs}.
+     */
     public double value(String sampleName, String... labelPairs) {
       Map<String, String> wanted = pairs(labelPairs);
-      List<Sample> found = samples(sampleName).stream().filter(s -> s.labels().equals(wanted)).toList();
+      List<Sample> found =
+          samples(sampleName).stream().filter(s -> s.labels().equals(wanted)).toList();
       if (found.size() != 1) {
-        throw new AssertionError("expected one sample " + sampleName + wanted + ", found " + found.size()
-            + "; samples of that name: " + samples(sampleName));
+        throw new AssertionError(
+            "expected one sample "
+                + sampleName
+                + wanted
+                + ", found "
+                + found.size()
+                + "; samples of that name: "
+                + samples(sampleName));
       }
       return found.get(0).value();
     }
 
-    /** The sum of the samples named {@code sampleName} whose labels include {@code labelPairs} (0 if none). */
+    /**
+     * The sum of the samples named {@code sampleName} whose labels include {@code labelPairs} (0 if
+     * none).
+     */
     public double sum(String sampleName, String... labelPairs) {
       return matching(sampleName, labelPairs).stream().mapToDouble(Sample::value).sum();
     }
@@ -127,9 +151,12 @@ public final class PrometheusText {
     /** Whether a sample named {@code sample} belongs to this family. */
     boolean owns(String sample) {
       return switch (type()) {
-        case "histogram" -> sample.equals(name + "_bucket") || sample.equals(name + "_sum")
-            || sample.equals(name + "_count");
-        case "summary" -> sample.equals(name) || sample.equals(name + "_sum") || sample.equals(name + "_count");
+        case "histogram" ->
+            sample.equals(name + "_bucket")
+                || sample.equals(name + "_sum")
+                || sample.equals(name + "_count");
+        case "summary" ->
+            sample.equals(name) || sample.equals(name + "_sum") || sample.equals(name + "_count");
         default -> sample.equals(name);
       };
     }
@@ -156,14 +183,16 @@ public final class PrometheusText {
         c.requireBlank();
         String name = c.word();
         if (!METRIC_NAME.matcher(name).matches()) {
-          throw new FormatException(lineNo, "invalid metric name in " + keyword + ": '" + name + "'");
+          throw new FormatException(
+              lineNo, "invalid metric name in " + keyword + ": '" + name + "'");
         }
         FamilyBuilder f = families.get(name);
         if (f == null) {
           f = new FamilyBuilder(name);
           families.put(name, f);
         } else if (f != current) {
-          throw new FormatException(lineNo, keyword + " for " + name + " outside its family's group of lines");
+          throw new FormatException(
+              lineNo, keyword + " for " + name + " outside its family's group of lines");
         }
         if (keyword.equals("HELP")) {
           if (f.help != null) {
@@ -195,10 +224,12 @@ public final class PrometheusText {
       } else {
         f = families.values().stream().filter(x -> x.owns(s.name())).findFirst().orElse(null);
         if (f != null) {
-          throw new FormatException(lineNo, "sample " + s.name() + " outside its family's group of lines");
+          throw new FormatException(
+              lineNo, "sample " + s.name() + " outside its family's group of lines");
         }
         if (families.containsKey(s.name())) {
-          throw new FormatException(lineNo, "sample " + s.name() + " does not fit the type of family " + s.name());
+          throw new FormatException(
+              lineNo, "sample " + s.name() + " does not fit the type of family " + s.name());
         }
         f = new FamilyBuilder(s.name());
         families.put(s.name(), f);
@@ -232,7 +263,8 @@ public final class PrometheusText {
       case "histogram" -> {
         boolean bucket = s.name().endsWith("_bucket");
         if (bucket != s.labels().containsKey("le")) {
-          throw new FormatException(lineNo, bucket ? "bucket without le" : "le on a non-bucket sample");
+          throw new FormatException(
+              lineNo, bucket ? "bucket without le" : "le on a non-bucket sample");
         }
         if (bucket) {
           parseValue(s.labels().get("le"), lineNo);
@@ -241,7 +273,8 @@ public final class PrometheusText {
       case "summary" -> {
         boolean quantile = s.name().equals(f.name);
         if (quantile != s.labels().containsKey("quantile")) {
-          throw new FormatException(lineNo, "summary sample " + s.name() + " with a misplaced quantile label");
+          throw new FormatException(
+              lineNo, "summary sample " + s.name() + " with a misplaced quantile label");
         }
       }
       default -> {}
@@ -277,15 +310,28 @@ public final class PrometheusText {
       double previous = 0;
       for (var e : b.entrySet()) {
         if (e.getValue() < previous) {
-          throw new FormatException(0, "histogram " + f.name + labels + ": bucket le=" + e.getKey()
-              + " holds fewer observations than a lower one");
+          throw new FormatException(
+              0,
+              "histogram "
+                  + f.name
+                  + labels
+                  + ": bucket le="
+                  + e.getKey()
+                  + " holds fewer observations than a lower one");
         }
         previous = e.getValue();
       }
       Double count = counts.get(labels);
       if (count == null || count.doubleValue() != b.get(Double.POSITIVE_INFINITY)) {
-        throw new FormatException(0, "histogram " + f.name + labels + ": _count " + count
-            + " differs from the +Inf bucket " + b.get(Double.POSITIVE_INFINITY));
+        throw new FormatException(
+            0,
+            "histogram "
+                + f.name
+                + labels
+                + ": _count "
+                + count
+                + " differs from the +Inf bucket "
+                + b.get(Double.POSITIVE_INFINITY));
       }
       if (!sums.contains(labels)) {
         throw new FormatException(0, "histogram " + f.name + labels + " has no _sum");
@@ -332,7 +378,8 @@ public final class PrometheusText {
       }
     }
     if (!c.atEnd()) {
-      throw new FormatException(lineNo, "unexpected text after the sample: '" + line.substring(c.pos) + "'");
+      throw new FormatException(
+          lineNo, "unexpected text after the sample: '" + line.substring(c.pos) + "'");
     }
     return new Sample(name, Collections.unmodifiableMap(labels), value);
   }
@@ -385,7 +432,8 @@ public final class PrometheusText {
 
     void expect(char ch) {
       if (peek() != ch) {
-        throw new FormatException(lineNo, "expected '" + ch + "' at column " + pos + " of '" + s + "'");
+        throw new FormatException(
+            lineNo, "expected '" + ch + "' at column " + pos + " of '" + s + "'");
       }
       pos++;
     }
@@ -425,7 +473,8 @@ public final class PrometheusText {
     private String matching(Pattern p, String what) {
       var m = p.matcher(s).region(pos, s.length());
       if (!m.lookingAt()) {
-        throw new FormatException(lineNo, "expected a " + what + " at column " + pos + " of '" + s + "'");
+        throw new FormatException(
+            lineNo, "expected a " + what + " at column " + pos + " of '" + s + "'");
       }
       pos = m.end();
       return m.group();
@@ -448,7 +497,8 @@ public final class PrometheusText {
             case '\\' -> b.append('\\');
             case '"' -> b.append('"');
             case 'n' -> b.append('\n');
-            default -> throw new FormatException(lineNo, "invalid escape \\" + e + " in a label value");
+            default ->
+                throw new FormatException(lineNo, "invalid escape \\" + e + " in a label value");
           }
         } else {
           b.append(ch);
@@ -464,7 +514,9 @@ public final class PrometheusText {
       StringBuilder b = new StringBuilder();
       for (int i = 0; i < rest.length(); i++) {
         char ch = rest.charAt(i);
-        if (ch == '\\' && i + 1 < rest.length() && (rest.charAt(i + 1) == '\\' || rest.charAt(i + 1) == 'n')) {
+        if (ch == '\\'
+            && i + 1 < rest.length()
+            && (rest.charAt(i + 1) == '\\' || rest.charAt(i + 1) == 'n')) {
           b.append(rest.charAt(++i) == 'n' ? '\n' : '\\');
         } else {
           b.append(ch);

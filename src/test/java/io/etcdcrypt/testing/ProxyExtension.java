@@ -8,16 +8,19 @@ import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * JUnit 5 extension: an in-process proxy in front of the class's {@link EtcdExtension}, with plaintext channels
- * to the proxy and straight to etcd ({@link Channels}) and a jetcd client of the proxy, shared by the class's
- * tests:
+ * JUnit 5 extension: an in-process proxy in front of the class's {@link EtcdExtension}, with
+ * plaintext channels to the proxy and straight to etcd ({@link Channels}) and a jetcd client of the
+ * proxy, shared by the class's tests:
+ *
  * <pre>{@code
  * @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
  * @RegisterExtension static final ProxyExtension proxy = new ProxyExtension(etcd, codec);
  * }</pre>
- * Each part starts on first use and all close after all tests. On first use, not before all: JUnit does not promise
- * which extension field runs first (etcd has started by the time a {@code @BeforeAll} method or a test runs), and
- * the codec may need what the class's {@code @BeforeAll} methods or other extensions start, such as a KMS plugin.
+ *
+ * Each part starts on first use and all close after all tests. On first use, not before all: JUnit
+ * does not promise which extension field runs first (etcd has started by the time a
+ * {@code @BeforeAll} method or a test runs), and the codec may need what the class's
+ * {@code @BeforeAll} methods or other extensions start, such as a KMS plugin.
  */
 public final class ProxyExtension implements AfterAllCallback {
 
@@ -74,7 +77,9 @@ public final class ProxyExtension implements AfterAllCallback {
     return toEtcd;
   }
 
-  /** The jetcd client of the proxy that the class's tests share; closed after all, never by a test. */
+  /**
+   * The jetcd client of the proxy that the class's tests share; closed after all, never by a test.
+   */
   public synchronized Client client() {
     if (client == null) {
       client = fixture().client();
@@ -82,7 +87,10 @@ public final class ProxyExtension implements AfterAllCallback {
     return client;
   }
 
-  /** A jetcd client of the proxy of the caller's own (its own Watch stream, say); the caller closes it. */
+  /**
+   * A jetcd client of the proxy of the caller's own (its own Watch stream, say); the caller closes
+   * it.
+   */
   public Client newClient() {
     return fixture().client();
   }

@@ -1,10 +1,10 @@
 package io.etcdcrypt.testing;
 
+import io.etcd.jetcd.Client;
 import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.ProxyOptions;
 import io.etcdcrypt.proxy.ProxyServer;
-import io.etcd.jetcd.Client;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.List;
@@ -24,7 +24,8 @@ public final class ProxyFixture implements AutoCloseable {
   }
 
   public static ProxyFixture start(ValueCodec codec, List<String> etcdEndpoints) {
-    List<Endpoint> endpoints = etcdEndpoints.stream().map(Endpoint::parse).collect(Collectors.toList());
+    List<Endpoint> endpoints =
+        etcdEndpoints.stream().map(Endpoint::parse).collect(Collectors.toList());
     return start(codec, ProxyOptions.plaintext(new Endpoint("127.0.0.1", 0), endpoints));
   }
 

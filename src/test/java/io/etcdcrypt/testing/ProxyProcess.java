@@ -13,13 +13,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * {@code etcd-crypt-proxy serve} in a child JVM, as operators run it, on fixed loopback ports that survive
- * {@link #restart()}: kube-apiserver keeps dialling the same address while the proxy is down. Each start writes its
- * own log ({@code proxy-1.log}, {@code proxy-2.log}, ...).
+ * {@code etcd-crypt-proxy serve} in a child JVM, as operators run it, on fixed loopback ports that
+ * survive {@link #restart()}: kube-apiserver keeps dialling the same address while the proxy is
+ * down. Each start writes its own log ({@code proxy-1.log}, {@code proxy-2.log}, ...).
  */
 public final class ProxyProcess implements AutoCloseable {
 
-  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
   private final Path dir;
   private final int port = FreePorts.next();
@@ -34,8 +35,9 @@ public final class ProxyProcess implements AutoCloseable {
   }
 
   /**
-   * Starts {@code serve args...} (everything but {@code --listen-addr} and {@code --metrics-addr}, which this
-   * class chooses) and waits until {@code /readyz} passes: etcd answers and every KMS plugin is healthy.
+   * Starts {@code serve args...} (everything but {@code --listen-addr} and {@code --metrics-addr},
+   * which this class chooses) and waits until {@code /readyz} passes: etcd answers and every KMS
+   * plugin is healthy.
    */
   public static ProxyProcess start(Path dir, List<String> args) {
     ProxyProcess p = new ProxyProcess(dir, args);
@@ -44,12 +46,18 @@ public final class ProxyProcess implements AutoCloseable {
     return p;
   }
 
-  /** Stops the proxy (SIGTERM: running calls get the shutdown grace) and starts it again with the same flags. */
+  /**
+   * Stops the proxy (SIGTERM: running calls get the shutdown grace) and starts it again with the
+   * same flags.
+   */
   public void restart() {
     restart(args);
   }
 
-  /** Stops the proxy and starts it with other flags (a new configuration file, say) on the same ports. */
+  /**
+   * Stops the proxy and starts it with other flags (a new configuration file, say) on the same
+   * ports.
+   */
   public void restart(List<String> newArgs) {
     long t0 = System.nanoTime();
     stop();
@@ -57,29 +65,41 @@ public final class ProxyProcess implements AutoCloseable {
     args = newArgs;
     launch();
     awaitReady();
-    System.out.printf("proxy restarted: stop %d ms, start %d ms%n", (t1 - t0) / 1_000_000,
-        (System.nanoTime() - t1) / 1_000_000);
+    System.out.printf(
+        "proxy restarted: stop %d ms, start %d ms%n",
+        (t1 - t0) / 1_000_000, (System.nanoTime() - t1) / 1_000_000);
   }
 
   /** Starts the proxy again after {@link #stop()} without waiting for it to be ready. */
   public void launch() {
-    List<String> all = new ArrayList<>(List.of("serve", "--listen-addr", endpoint(),
-        "--metrics-addr", "127.0.0.1:" + metricsPort));
+    List<String> all =
+        new ArrayList<>(
+            List.of(
+                "serve",
+                "--listen-addr",
+                endpoint(),
+                "--metrics-addr",
+                "127.0.0.1:" + metricsPort));
     all.addAll(args);
     try {
-      process = JavaProcess.start(dir.resolve("proxy-" + (++starts) + ".log"), Map.of(), all.toArray(String[]::new));
+      process =
+          JavaProcess.start(
+              dir.resolve("proxy-" + (++starts) + ".log"), Map.of(), all.toArray(String[]::new));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start the proxy", e);
     }
   }
 
   public void awaitReady() {
-    Await.until("the proxy's /readyz on " + metricsPort, Duration.ofSeconds(60), () -> {
-      if (!process.isAlive()) {
-        throw new IllegalStateException("the proxy exited at start:\n" + process.output());
-      }
-      return ready();
-    });
+    Await.until(
+        "the proxy's /readyz on " + metricsPort,
+        Duration.ofSeconds(60),
+        () -> {
+          if (!process.isAlive()) {
+            throw new IllegalStateException("the proxy exited at start:\n" + process.output());
+          }
+          return ready();
+        });
   }
 
   /** Whether {@code /readyz} answers 200. */
@@ -101,8 +121,10 @@ public final class ProxyProcess implements AutoCloseable {
   }
 
   private HttpResponse<String> get(String path) throws IOException {
-    HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + path))
-        .timeout(Duration.ofSeconds(5)).build();
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + path))
+            .timeout(Duration.ofSeconds(5))
+            .build();
     try {
       return HTTP.send(request, HttpResponse.BodyHandlers.ofString());
     } catch (InterruptedException e) {

@@ -21,7 +21,10 @@ public final class Python {
     return env != null && !env.isBlank() ? env : "/usr/bin/python3";
   }
 
-  /** Runs {@code script} with {@code args}; what it printed is the standard output, a traceback the error. */
+  /**
+   * Runs {@code script} with {@code args}; what it printed is the standard output, a traceback the
+   * error.
+   */
   public static Command.Result run(String script, String... args) {
     RealComponentsGuard.starting("python3");
     try {
@@ -30,8 +33,12 @@ public final class Python {
         Files.writeString(file, script);
         List<String> cmd = new ArrayList<>(List.of(binary(), file.toString()));
         cmd.addAll(List.of(args));
-        // The etcd3 package generates old protobuf code; the pure-Python runtime accepts it everywhere.
-        return Command.run(Duration.ofSeconds(120), cmd, null,
+        // The etcd3 package generates old protobuf code; the pure-Python runtime accepts it
+        // everywhere.
+        return Command.run(
+            Duration.ofSeconds(120),
+            cmd,
+            null,
             Map.of("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python"));
       } finally {
         Files.deleteIfExists(file);

@@ -8,15 +8,17 @@ import java.lang.annotation.Target;
 import org.junit.jupiter.api.Tag;
 
 /**
- * Marks a test class that runs real components: an etcd process ({@link EtcdExtension}, {@link EtcdProcess}), a
- * KMS plugin on a unix socket ({@link KmsPluginFixture}, {@link MockKmsPlugin}), a child JVM ({@link JavaProcess},
- * {@link ProxyProcess}), a proxy on a loopback port ({@link ProxyFixture}), kube-apiserver, etcdctl, python3-etcd3,
- * SoftHSM2, helm (helm-java's native library) or docker-compose.
+ * Marks a test class that runs real components: an etcd process ({@link EtcdExtension}, {@link
+ * EtcdProcess}), a KMS plugin on a unix socket ({@link KmsPluginFixture}, {@link MockKmsPlugin}), a
+ * child JVM ({@link JavaProcess}, {@link ProxyProcess}), a proxy on a loopback port ({@link
+ * ProxyFixture}), kube-apiserver, etcdctl, python3-etcd3, SoftHSM2, helm (helm-java's native
+ * library) or docker-compose.
  *
- * <p>Surefire excludes the tag, so {@code mvn test} runs only the unit tests, which start nothing and touch no
- * network. Failsafe runs the tagged {@code *Test} classes in the {@code integration-test} phase, after
- * {@code package}, against the built jar (the {@code *IT} classes run there whatever their tags). A class that starts
- * any of the above, even in one of its tests, carries this; {@link RealComponentsGuard} fails one that does not.
+ * <p>Surefire excludes the tag, so {@code mvn test} runs only the unit tests, which start nothing
+ * and touch no network. Failsafe runs the tagged {@code *Test} classes in the {@code
+ * integration-test} phase, after {@code package}, against the built jar (the {@code *IT} classes
+ * run there whatever their tags). A class that starts any of the above, even in one of its tests,
+ * carries this; {@link RealComponentsGuard} fails one that does not.
  */
 @Target(ElementType.TYPE)
 @Retention(RetentionPolicy.RUNTIME)
@@ -24,6 +26,9 @@ import org.junit.jupiter.api.Tag;
 @Tag(RealComponents.TAG)
 public @interface RealComponents {
 
-  /** The JUnit tag, named by surefire's {@code excludedGroups} and failsafe's {@code groups} in pom.xml. */
+  /**
+   * The JUnit tag, named by surefire's {@code excludedGroups} and failsafe's {@code groups} in
+   * pom.xml.
+   */
   String TAG = "real-components";
 }

@@ -21,8 +21,9 @@ import org.bouncycastle.crypto.params.KeyParameter;
 import org.bouncycastle.crypto.params.ParametersWithIV;
 
 /**
- * Opens stored values in kube-apiserver's format straight from the format notes, sharing no code with the
- * production providers, so a test can tell "the proxy wrote the right bytes" from "the proxy agrees with itself".
+ * Opens stored values in kube-apiserver's format straight from the format notes, sharing no code
+ * with the production providers, so a test can tell "the proxy wrote the right bytes" from "the
+ * proxy agrees with itself".
  */
 public final class SpecDecoder {
   private SpecDecoder() {}
@@ -31,8 +32,12 @@ public final class SpecDecoder {
   public static byte[] body(byte[] stored, String prefix) {
     byte[] p = prefix.getBytes(StandardCharsets.US_ASCII);
     if (stored.length < p.length || !Arrays.equals(Arrays.copyOf(stored, p.length), p)) {
-      throw new AssertionError("stored value does not start with " + prefix + ": "
-          + new String(Arrays.copyOf(stored, Math.min(40, stored.length)), StandardCharsets.ISO_8859_1));
+      throw new AssertionError(
+          "stored value does not start with "
+              + prefix
+              + ": "
+              + new String(
+                  Arrays.copyOf(stored, Math.min(40, stored.length)), StandardCharsets.ISO_8859_1));
     }
     return Arrays.copyOfRange(stored, p.length, stored.length);
   }
@@ -40,7 +45,8 @@ public final class SpecDecoder {
   /** nonce(12) || ct || tag(16), AAD = etcd key. */
   public static byte[] aesGcm(byte[] key, byte[] body, byte[] aad) throws Exception {
     Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
-    c.init(Cipher.DECRYPT_MODE, new SecretKeySpec(key, "AES"), new GCMParameterSpec(128, body, 0, 12));
+    c.init(
+        Cipher.DECRYPT_MODE, new SecretKeySpec(key, "AES"), new GCMParameterSpec(128, body, 0, 12));
     c.updateAAD(aad);
     return c.doFinal(body, 12, body.length - 12);
   }
@@ -57,7 +63,8 @@ public final class SpecDecoder {
     byte[] nonce = Arrays.copyOfRange(body, 0, 24);
     byte[] tag = Arrays.copyOfRange(body, 24, 40);
     byte[] ct = Arrays.copyOfRange(body, 40, body.length);
-    // One XSalsa20 keystream: bytes 0..31 key Poly1305, the message is XOR-ed with the stream from byte 32 on.
+    // One XSalsa20 keystream: bytes 0..31 key Poly1305, the message is XOR-ed with the stream from
+    // byte 32 on.
     XSalsa20Engine salsa = new XSalsa20Engine();
     salsa.init(false, new ParametersWithIV(new KeyParameter(key), nonce));
     byte[] stream = new byte[32 + ct.length];
@@ -80,17 +87,27 @@ public final class SpecDecoder {
   /** What a KMS v2 value holds, opened with the seed the plugin unwraps. */
   public record KmsV2Opened(String keyId, int sourceType, byte[] plaintext) {}
 
-  /** Parses the EncryptedObject, asks the plugin's v2 Decrypt for the seed, derives the key, opens the data. */
+  /**
+   * Parses the EncryptedObject, asks the plugin's v2 Decrypt for the seed, derives the key, opens
+   * the data.
+   */
   public static KmsV2Opened kmsV2(KmsEndpoint plugin, byte[] body, byte[] aad) throws Exception {
     EncryptedObject o = EncryptedObject.parseFrom(body);
     ManagedChannel ch = UnixSocketTransport.channel(plugin);
     byte[] seed;
     try {
-      seed = KeyManagementServiceGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS)
-          .decrypt(io.etcdcrypt.kms.proto.v2.DecryptRequest.newBuilder()
-              .setCiphertext(o.getEncryptedDEKSource()).setKeyId(o.getKeyID()).setUid("spec-decoder")
-              .putAllAnnotations(o.getAnnotationsMap()).build())
-          .getPlaintext().toByteArray();
+      seed =
+          KeyManagementServiceGrpc.newBlockingStub(ch)
+              .withDeadlineAfter(5, TimeUnit.SECONDS)
+              .decrypt(
+                  io.etcdcrypt.kms.proto.v2.DecryptRequest.newBuilder()
+                      .setCiphertext(o.getEncryptedDEKSource())
+                      .setKeyId(o.getKeyID())
+                      .setUid("spec-decoder")
+                      .putAllAnnotations(o.getAnnotationsMap())
+                      .build())
+              .getPlaintext()
+              .toByteArray();
     } finally {
       ch.shutdownNow();
     }
@@ -102,7 +119,8 @@ public final class SpecDecoder {
       hmac.update(info);
       hmac.update((byte) 1);
       byte[] key = hmac.doFinal();
-      return new KmsV2Opened(o.getKeyID(), 1, aesGcm(key, Arrays.copyOfRange(data, 32, data.length), aad));
+      return new KmsV2Opened(
+          o.getKeyID(), 1, aesGcm(key, Arrays.copyOfRange(data, 32, data.length), aad));
     }
     return new KmsV2Opened(o.getKeyID(), 0, aesGcm(seed, data, aad));
   }
@@ -116,11 +134,19 @@ public final class SpecDecoder {
     ManagedChannel ch = UnixSocketTransport.channel(plugin);
     byte[] dek;
     try {
-      var stub = io.etcdcrypt.kms.proto.v1beta1.KeyManagementServiceGrpc.newBlockingStub(ch)
-          .withDeadlineAfter(5, TimeUnit.SECONDS);
-      stub.version(io.etcdcrypt.kms.proto.v1beta1.VersionRequest.newBuilder().setVersion("v1beta1").build());
-      dek = stub.decrypt(io.etcdcrypt.kms.proto.v1beta1.DecryptRequest.newBuilder().setVersion("v1beta1")
-          .setCipher(ByteString.copyFrom(encDek)).build()).getPlain().toByteArray();
+      var stub =
+          io.etcdcrypt.kms.proto.v1beta1.KeyManagementServiceGrpc.newBlockingStub(ch)
+              .withDeadlineAfter(5, TimeUnit.SECONDS);
+      stub.version(
+          io.etcdcrypt.kms.proto.v1beta1.VersionRequest.newBuilder().setVersion("v1beta1").build());
+      dek =
+          stub.decrypt(
+                  io.etcdcrypt.kms.proto.v1beta1.DecryptRequest.newBuilder()
+                      .setVersion("v1beta1")
+                      .setCipher(ByteString.copyFrom(encDek))
+                      .build())
+              .getPlain()
+              .toByteArray();
     } finally {
       ch.shutdownNow();
     }

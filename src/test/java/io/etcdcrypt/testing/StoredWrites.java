@@ -14,9 +14,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Every value an etcd member stores, as a watch of its whole keyspace made straight to it (past any proxy) sees it
- * written: for checking what clients' writes through the proxy became in etcd, deleted keys included. A watch that
- * has caught up keeps every write even when the member compacts its history.
+ * Every value an etcd member stores, as a watch of its whole keyspace made straight to it (past any
+ * proxy) sees it written: for checking what clients' writes through the proxy became in etcd,
+ * deleted keys included. A watch that has caught up keeps every write even when the member compacts
+ * its history.
  */
 public final class StoredWrites implements AutoCloseable {
 
@@ -37,21 +38,29 @@ public final class StoredWrites implements AutoCloseable {
   private StoredWrites(Client client) throws InterruptedException {
     this.client = client;
     this.seenRevision = currentRevision();
-    this.watcher = CreatedWatch.start(client, ALL, WatchOption.builder().withRange(ALL), r -> {
-      synchronized (this) {
-        for (WatchEvent e : r.getEvents()) {
-          if (e.getEventType() == WatchEvent.EventType.PUT) {
-            puts.add(new Put(e.getKeyValue().getKey().toString(), e.getKeyValue().getValue().getBytes()));
-          }
-        }
-        seenRevision = Math.max(seenRevision, r.getHeader().getRevision());
-      }
-    });
+    this.watcher =
+        CreatedWatch.start(
+            client,
+            ALL,
+            WatchOption.builder().withRange(ALL),
+            r -> {
+              synchronized (this) {
+                for (WatchEvent e : r.getEvents()) {
+                  if (e.getEventType() == WatchEvent.EventType.PUT) {
+                    puts.add(
+                        new Put(
+                            e.getKeyValue().getKey().toString(),
+                            e.getKeyValue().getValue().getBytes()));
+                  }
+                }
+                seenRevision = Math.max(seenRevision, r.getHeader().getRevision());
+              }
+            });
   }
 
   /**
-   * Fails unless {@code puts} stored something under {@code keyPrefix} and every value stored there starts with
-   * {@code valuePrefix} (a provider's prefix: encrypted).
+   * Fails unless {@code puts} stored something under {@code keyPrefix} and every value stored there
+   * starts with {@code valuePrefix} (a provider's prefix: encrypted).
    */
   public static void assertAllStoredAs(List<Put> puts, String keyPrefix, String valuePrefix) {
     List<Put> under = puts.stream().filter(p -> p.key().startsWith(keyPrefix)).toList();
@@ -61,15 +70,20 @@ public final class StoredWrites implements AutoCloseable {
     for (Put p : under) {
       if (!p.valueText().startsWith(valuePrefix)) {
         String v = p.valueText();
-        throw new AssertionError(p.key() + " is stored as \"" + (v.length() > 40 ? v.substring(0, 40) + "..." : v)
-            + "\", not under " + valuePrefix);
+        throw new AssertionError(
+            p.key()
+                + " is stored as \""
+                + (v.length() > 40 ? v.substring(0, 40) + "..." : v)
+                + "\", not under "
+                + valuePrefix);
       }
     }
   }
 
   /** Starts watching everything {@code etcd} stores from now on. */
   public static StoredWrites of(EtcdProcess etcd) {
-    Client client = Client.builder().endpoints(etcd.clientUrl()).maxInboundMessageSize(64 << 20).build();
+    Client client =
+        Client.builder().endpoints(etcd.clientUrl()).maxInboundMessageSize(64 << 20).build();
     try {
       return new StoredWrites(client);
     } catch (InterruptedException | RuntimeException | Error e) {
@@ -81,10 +95,16 @@ public final class StoredWrites implements AutoCloseable {
     }
   }
 
-  /** The puts stored since the last call, once the watch has seen every write up to the member's revision now. */
+  /**
+   * The puts stored since the last call, once the watch has seen every write up to the member's
+   * revision now.
+   */
   public List<Put> takeAll() {
     long revision = currentRevision();
-    Await.until("the raw watch to see revision " + revision, Duration.ofSeconds(30), () -> seen() >= revision);
+    Await.until(
+        "the raw watch to see revision " + revision,
+        Duration.ofSeconds(30),
+        () -> seen() >= revision);
     synchronized (this) {
       List<Put> taken = new ArrayList<>(puts);
       puts.clear();

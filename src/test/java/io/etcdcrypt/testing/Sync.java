@@ -17,9 +17,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Transformers and codecs as tests call them: each waits (at most {@link #LIMIT}) for the stage and throws the
- * {@link TransformException} it failed with, so {@code assertThrows(UnreadableValueException.class, ...)} reads as
- * before the API went asynchronous. The proxy itself never waits this way.
+ * Transformers and codecs as tests call them: each waits (at most {@link #LIMIT}) for the stage and
+ * throws the {@link TransformException} it failed with, so {@code
+ * assertThrows(UnreadableValueException.class, ...)} reads as before the API went asynchronous. The
+ * proxy itself never waits this way.
  */
 public final class Sync {
 
@@ -28,7 +29,10 @@ public final class Sync {
 
   private Sync() {}
 
-  /** The stage's outcome, or the TransformException it failed with; fails the test if it takes over a limit. */
+  /**
+   * The stage's outcome, or the TransformException it failed with; fails the test if it takes over
+   * a limit.
+   */
   public static <T> T await(CompletionStage<T> stage) throws TransformException {
     try {
       return stage.toCompletableFuture().get(LIMIT.toSeconds(), TimeUnit.SECONDS);
@@ -42,36 +46,50 @@ public final class Sync {
     }
   }
 
-  public static byte[] encrypt(Transformer t, byte[] plaintext, byte[] associatedData) throws TransformException {
+  public static byte[] encrypt(Transformer t, byte[] plaintext, byte[] associatedData)
+      throws TransformException {
     return await(t.encrypt(plaintext, associatedData));
   }
 
-  public static Decrypted decrypt(Transformer t, byte[] stored, byte[] associatedData) throws TransformException {
+  public static Decrypted decrypt(Transformer t, byte[] stored, byte[] associatedData)
+      throws TransformException {
     return await(t.decrypt(stored, associatedData));
   }
 
-  public static DecryptedDetail decryptDetailed(PrefixTransformers t, byte[] stored, byte[] associatedData)
-      throws TransformException {
+  public static DecryptedDetail decryptDetailed(
+      PrefixTransformers t, byte[] stored, byte[] associatedData) throws TransformException {
     return await(t.decryptDetailed(stored, associatedData));
   }
 
-  /** The bytes the codec stores for {@code value}: {@code value} itself when it leaves it as it is. */
-  public static ByteString toStorage(ValueCodec codec, ByteString key, ByteString value) throws TransformException {
+  /**
+   * The bytes the codec stores for {@code value}: {@code value} itself when it leaves it as it is.
+   */
+  public static ByteString toStorage(ValueCodec codec, ByteString key, ByteString value)
+      throws TransformException {
     return ValueCodec.valueOf(await(codec.toStorage(key, value)), value);
   }
 
-  /** The plaintext the codec opens {@code value} to: {@code value} itself when it is its own plaintext. */
-  public static ByteString fromStorage(ValueCodec codec, ByteString key, ByteString value) throws TransformException {
+  /**
+   * The plaintext the codec opens {@code value} to: {@code value} itself when it is its own
+   * plaintext.
+   */
+  public static ByteString fromStorage(ValueCodec codec, ByteString key, ByteString value)
+      throws TransformException {
     return ValueCodec.valueOf(await(codec.fromStorage(key, value)), value);
   }
 
-  public static ByteString fromStorage(ValueCodec codec, ByteString key, ByteString value, long modRevision,
-      ValueCodec.StaleListener listener) throws TransformException {
+  public static ByteString fromStorage(
+      ValueCodec codec,
+      ByteString key,
+      ByteString value,
+      long modRevision,
+      ValueCodec.StaleListener listener)
+      throws TransformException {
     return ValueCodec.valueOf(await(codec.fromStorage(key, value, modRevision, listener)), value);
   }
 
-  public static Optional<EncryptionCodec.Inspection> inspect(EncryptionCodec codec, ByteString key, ByteString value)
-      throws TransformException {
+  public static Optional<EncryptionCodec.Inspection> inspect(
+      EncryptionCodec codec, ByteString key, ByteString value) throws TransformException {
     return await(codec.inspect(key, value));
   }
 }

@@ -31,8 +31,9 @@ import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
- * A throw-away certificate authority writing PEM files: a CA, and leaf certificates for 127.0.0.1/localhost
- * usable as server and client certificates, as etcd and kube-apiserver deployments have them.
+ * A throw-away certificate authority writing PEM files: a CA, and leaf certificates for
+ * 127.0.0.1/localhost usable as server and client certificates, as etcd and kube-apiserver
+ * deployments have them.
  */
 public final class TestPki {
 
@@ -71,25 +72,36 @@ public final class TestPki {
   }
 
   /**
-   * {@link #issue(String)} with an organisation in the subject: kube-apiserver reads it as the user's group
-   * ({@code system:masters} is a cluster admin).
+   * {@link #issue(String)} with an organisation in the subject: kube-apiserver reads it as the
+   * user's group ({@code system:masters} is a cluster admin).
    */
   public Leaf issue(String commonName, String organization) {
     try {
       KeyPair keys = newKeyPair();
       String subject = (organization == null ? "" : "O=" + organization + ",") + "CN=" + commonName;
       X509v3CertificateBuilder b =
-          builder(new X500Name(caCert.getSubjectX500Principal().getName()), new X500Name(subject),
+          builder(
+              new X500Name(caCert.getSubjectX500Principal().getName()),
+              new X500Name(subject),
               keys.getPublic());
-      b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
-          new GeneralName(GeneralName.iPAddress, "127.0.0.1"),
-          new GeneralName(GeneralName.dNSName, "localhost")}));
-      b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(new KeyPurposeId[] {
-          KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
+      b.addExtension(
+          Extension.subjectAlternativeName,
+          false,
+          new GeneralNames(
+              new GeneralName[] {
+                new GeneralName(GeneralName.iPAddress, "127.0.0.1"),
+                new GeneralName(GeneralName.dNSName, "localhost")
+              }));
+      b.addExtension(
+          Extension.extendedKeyUsage,
+          false,
+          new ExtendedKeyUsage(
+              new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
       X509Certificate cert = sign(b, caKeys.getPrivate());
       Leaf leaf = new Leaf(dir.resolve(commonName + ".crt"), dir.resolve(commonName + ".key"));
       write(leaf.cert(), cert);
-      try (Writer w = Files.newBufferedWriter(leaf.key()); JcaPEMWriter pem = new JcaPEMWriter(w)) {
+      try (Writer w = Files.newBufferedWriter(leaf.key());
+          JcaPEMWriter pem = new JcaPEMWriter(w)) {
         pem.writeObject(new JcaPKCS8Generator(keys.getPrivate(), null));
       }
       return leaf;
@@ -106,10 +118,16 @@ public final class TestPki {
     return g.generateKeyPair();
   }
 
-  private static X509v3CertificateBuilder builder(X500Name issuer, X500Name subject, PublicKey key) {
+  private static X509v3CertificateBuilder builder(
+      X500Name issuer, X500Name subject, PublicKey key) {
     Instant now = Instant.now();
-    return new JcaX509v3CertificateBuilder(issuer, BigInteger.valueOf(SERIAL.incrementAndGet()),
-        Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(Duration.ofDays(2))), subject, key);
+    return new JcaX509v3CertificateBuilder(
+        issuer,
+        BigInteger.valueOf(SERIAL.incrementAndGet()),
+        Date.from(now.minus(Duration.ofHours(1))),
+        Date.from(now.plus(Duration.ofDays(2))),
+        subject,
+        key);
   }
 
   private static X509Certificate sign(X509v3CertificateBuilder b, PrivateKey key) throws Exception {
@@ -118,7 +136,8 @@ public final class TestPki {
   }
 
   private static void write(Path file, Object pemObject) throws IOException {
-    try (Writer w = Files.newBufferedWriter(file); JcaPEMWriter pem = new JcaPEMWriter(w)) {
+    try (Writer w = Files.newBufferedWriter(file);
+        JcaPEMWriter pem = new JcaPEMWriter(w)) {
       pem.writeObject(pemObject);
     }
   }

@@ -17,8 +17,12 @@ public final class Testenv {
   public static Path require(String name) {
     Path p = bin(name);
     if (!Files.isExecutable(p)) {
-      throw new IllegalStateException("no " + name + " at " + p
-          + ": run testenv/build.sh (the README's test command does) to build it from the published Go modules");
+      throw new IllegalStateException(
+          "no "
+              + name
+              + " at "
+              + p
+              + ": run testenv/build.sh (the README's test command does) to build it from the published Go modules");
     }
     return p;
   }

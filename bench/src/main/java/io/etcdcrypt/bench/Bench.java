@@ -17,7 +17,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,15 +26,18 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * The side-by-side benchmark: starts etcd on tmpfs, etcd's grpc-proxy and one etcd-crypt-proxy per provider as
- * separate processes on loopback, loads them all in ONE run with interleaved slices, and writes the results.
+ * The side-by-side benchmark: starts etcd on tmpfs, etcd's grpc-proxy and one etcd-crypt-proxy per
+ * provider as separate processes on loopback, loads them all in ONE run with interleaved slices,
+ * and writes the results.
  *
- * <p>Usage (bench/run.sh passes these): {@code Bench [--quick] [--out DIR] [--name NAME] [--proxy-jar JAR]
- * [--targets a,b] [--ops create,get] [--rounds N] [--slice-ms MS] [--warmup-rounds N] [--jfr TARGET] [--proxy-java-opts "..."]}
+ * <p>Usage (bench/run.sh passes these): {@code Bench [--quick] [--out DIR] [--name NAME]
+ * [--proxy-jar JAR] [--targets a,b] [--ops create,get] [--rounds N] [--slice-ms MS]
+ * [--warmup-rounds N] [--jfr TARGET] [--proxy-java-opts "..."]}
  */
 public final class Bench {
 
-  static final List<String> PROVIDERS = List.of("identity", "aescbc", "aesgcm", "secretbox", "kmsv2", "kmsv1");
+  static final List<String> PROVIDERS =
+      List.of("identity", "aescbc", "aesgcm", "secretbox", "kmsv2", "kmsv1");
   static final String DEFAULT_PROXY_JAVA_OPTS = "-Xmx256m -XX:+UseSerialGC";
 
   private final Map<String, String> opts;
@@ -55,15 +57,22 @@ public final class Bench {
     this.opts = opts;
     Plan p = opts.containsKey("quick") ? Plan.quick() : Plan.full();
     if (opts.containsKey("ops")) {
-      p = p.only(Arrays.stream(opts.get("ops").split(",")).map(s -> Op.valueOf(s.trim().toUpperCase())).toList());
+      p =
+          p.only(
+              Arrays.stream(opts.get("ops").split(","))
+                  .map(s -> Op.valueOf(s.trim().toUpperCase()))
+                  .toList());
     }
     if (opts.containsKey("sizes")) {
-      List<Integer> sizes = Arrays.stream(opts.get("sizes").split(",")).map(x -> Integer.parseInt(x.trim())).toList();
+      List<Integer> sizes =
+          Arrays.stream(opts.get("sizes").split(",")).map(x -> Integer.parseInt(x.trim())).toList();
       p = p.onlySizes(sizes);
     }
     if (opts.containsKey("rounds") || opts.containsKey("slice-ms")) {
-      p = p.withSlices(Integer.parseInt(opts.getOrDefault("rounds", "" + p.rounds())),
-          Long.parseLong(opts.getOrDefault("slice-ms", "" + p.sliceMillis())));
+      p =
+          p.withSlices(
+              Integer.parseInt(opts.getOrDefault("rounds", "" + p.rounds())),
+              Long.parseLong(opts.getOrDefault("slice-ms", "" + p.sliceMillis())));
     }
     if (opts.containsKey("warmup-rounds")) {
       p = p.withWarmupRounds(Integer.parseInt(opts.get("warmup-rounds")));
@@ -110,9 +119,15 @@ public final class Bench {
   private void run() throws Exception {
     Instant started = Instant.now();
     String loadBefore = Machine.loadAverage();
-    log("plan %s: %d scenarios x targets, %d warm-up round(s) of %d ms slices, %d rounds of %d ms slices; work dir %s",
-        plan.name(), plan.scenarios().size(), plan.warmupRounds(), plan.warmupSliceMillis(), plan.rounds(),
-        plan.sliceMillis(), work);
+    log(
+        "plan %s: %d scenarios x targets, %d warm-up round(s) of %d ms slices, %d rounds of %d ms slices; work dir %s",
+        plan.name(),
+        plan.scenarios().size(),
+        plan.warmupRounds(),
+        plan.warmupSliceMillis(),
+        plan.rounds(),
+        plan.sliceMillis(),
+        work);
     startTargets();
     prepare();
     for (Scenario s : plan.scenarios()) {
@@ -145,8 +160,19 @@ public final class Bench {
     String loadAfter = Machine.loadAverage();
     Path out = Path.of(opts.getOrDefault("out", "bench/results"));
     String name = opts.getOrDefault("name", plan.name());
-    Report report = new Report(plan, targets, cells, rss, Machine.describe(etcd.processCommand), loadBefore,
-        loadAfter, took, proxyJavaOpts, kmsPluginPid, notes);
+    Report report =
+        new Report(
+            plan,
+            targets,
+            cells,
+            rss,
+            Machine.describe(etcd.processCommand),
+            loadBefore,
+            loadAfter,
+            took,
+            proxyJavaOpts,
+            kmsPluginPid,
+            notes);
     report.write(out, name);
     System.out.println(report.summary());
     log("wrote %s/%s.{json,md,png} in %d s", out, name, took.toSeconds());
@@ -156,40 +182,73 @@ public final class Bench {
 
   private void startTargets() throws Exception {
     String etcdBin = opts.getOrDefault("etcd", "etcd");
-    Path jar = Path.of(opts.getOrDefault("proxy-jar", "target/etcd-crypt-proxy.jar")).toAbsolutePath();
+    Path jar =
+        Path.of(opts.getOrDefault("proxy-jar", "target/etcd-crypt-proxy.jar")).toAbsolutePath();
     proxyJavaOpts = opts.getOrDefault("proxy-java-opts", DEFAULT_PROXY_JAVA_OPTS);
-    List<String> wanted = opts.containsKey("targets")
-        ? Arrays.asList(opts.get("targets").split(","))
-        : null;
+    List<String> wanted =
+        opts.containsKey("targets") ? Arrays.asList(opts.get("targets").split(",")) : null;
 
     int client = Procs.freePort();
     int peer = Procs.freePort();
     String clientUrl = "http://127.0.0.1:" + client;
     String peerUrl = "http://127.0.0.1:" + peer;
-    List<String> etcdCmd = List.of(etcdBin, "--name", "bench", "--data-dir", work.resolve("etcd").toString(),
-        "--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl,
-        "--listen-peer-urls", peerUrl, "--initial-advertise-peer-urls", peerUrl,
-        "--initial-cluster", "bench=" + peerUrl,
-        // tmpfs holds everything: a big quota and frequent snapshots keep the WAL and the db in memory bounds.
-        "--quota-backend-bytes", "" + (8L << 30), "--snapshot-count", "5000",
-        "--logger", "zap", "--log-level", "warn");
+    List<String> etcdCmd =
+        List.of(
+            etcdBin,
+            "--name",
+            "bench",
+            "--data-dir",
+            work.resolve("etcd").toString(),
+            "--listen-client-urls",
+            clientUrl,
+            "--advertise-client-urls",
+            clientUrl,
+            "--listen-peer-urls",
+            peerUrl,
+            "--initial-advertise-peer-urls",
+            peerUrl,
+            "--initial-cluster",
+            "bench=" + peerUrl,
+            // tmpfs holds everything: a big quota and frequent snapshots keep the WAL and the db in
+            // memory bounds.
+            "--quota-backend-bytes",
+            "" + (8L << 30),
+            "--snapshot-count",
+            "5000",
+            "--logger",
+            "zap",
+            "--log-level",
+            "warn");
     Process etcdProc = procs.start("etcd", etcdCmd);
     etcdPid = etcdProc.pid();
     Procs.awaitPort(etcdProc, "etcd", client, 30_000);
-    etcd = new Target("etcd", Target.Kind.ETCD, client, etcdPid, "plain", String.join(" ", etcdCmd));
+    etcd =
+        new Target("etcd", Target.Kind.ETCD, client, etcdPid, "plain", String.join(" ", etcdCmd));
     targets.add(etcd);
 
     List<Runnable> waits = new ArrayList<>();
     if (wanted == null || wanted.contains("grpc-proxy")) {
       int port = Procs.freePort();
-      List<String> cmd = List.of(etcdBin, "grpc-proxy", "start", "--endpoints", "127.0.0.1:" + client,
-          "--listen-addr", "127.0.0.1:" + port, "--max-send-bytes", "" + (256 << 20));
+      List<String> cmd =
+          List.of(
+              etcdBin,
+              "grpc-proxy",
+              "start",
+              "--endpoints",
+              "127.0.0.1:" + client,
+              "--listen-addr",
+              "127.0.0.1:" + port,
+              "--max-send-bytes",
+              "" + (256 << 20));
       Process p = procs.start("grpc-proxy", cmd);
-      targets.add(new Target("grpc-proxy", Target.Kind.GRPC_PROXY, port, p.pid(), "plain", String.join(" ", cmd)));
+      targets.add(
+          new Target(
+              "grpc-proxy", Target.Kind.GRPC_PROXY, port, p.pid(), "plain", String.join(" ", cmd)));
       waits.add(() -> await(p, "grpc-proxy", port));
     }
 
-    // name -> (provider, extra JVM options, jar): one per provider, plus --variants "name=provider|jar|opts;..."
+    // name -> (provider, extra JVM options, jar): one per provider, plus --variants
+    // "name=provider|jar|opts;..."
     // to compare jars or settings within one interleaved run.
     Map<String, String[]> proxies = new LinkedHashMap<>();
     for (String provider : PROVIDERS) {
@@ -198,25 +257,55 @@ public final class Bench {
       }
     }
     if (opts.containsKey("variants")) {
-      // name=provider|jar|JVM options (each part may be empty: aesgcm, the jar under test, no extra options)
+      // name=provider|jar|JVM options (each part may be empty: aesgcm, the jar under test, no extra
+      // options)
       for (String v : opts.get("variants").split(";")) {
         String[] kv = v.split("=", 2);
         String[] parts = (kv[1] + "||").split("\\|", -1);
-        proxies.put(kv[0].trim(), new String[] {parts[0].isBlank() ? "aesgcm" : parts[0].trim(), parts[2].trim(),
-            parts[1].isBlank() ? jar.toString() : parts[1].trim()});
+        proxies.put(
+            kv[0].trim(),
+            new String[] {
+              parts[0].isBlank() ? "aesgcm" : parts[0].trim(),
+              parts[2].trim(),
+              parts[1].isBlank() ? jar.toString() : parts[1].trim()
+            });
       }
     }
     Path sock = work.resolve("kms.sock");
     boolean kms = proxies.values().stream().anyMatch(x -> x[0].startsWith("kms"));
     if (kms) {
       Path keks = work.resolve("keks");
-      Process gen = new ProcessBuilder("java", "-jar", jar.toString(), "kms-plugin", "generate-key", "--key-file",
-          keks.toString()).redirectErrorStream(true).redirectOutput(work.resolve("generate-key.log").toFile()).start();
+      Process gen =
+          new ProcessBuilder(
+                  "java",
+                  "-jar",
+                  jar.toString(),
+                  "kms-plugin",
+                  "generate-key",
+                  "--key-file",
+                  keks.toString())
+              .redirectErrorStream(true)
+              .redirectOutput(work.resolve("generate-key.log").toFile())
+              .start();
       if (gen.waitFor() != 0) {
-        throw new IOException("kms-plugin generate-key failed: " + Files.readString(work.resolve("generate-key.log")));
+        throw new IOException(
+            "kms-plugin generate-key failed: "
+                + Files.readString(work.resolve("generate-key.log")));
       }
-      Process plugin = procs.start("kms-plugin", List.of("java", "-Xmx128m", "-XX:+UseSerialGC", "-jar",
-          jar.toString(), "kms-plugin", "--listen", "unix://" + sock, "--key-file", keks.toString()));
+      Process plugin =
+          procs.start(
+              "kms-plugin",
+              List.of(
+                  "java",
+                  "-Xmx128m",
+                  "-XX:+UseSerialGC",
+                  "-jar",
+                  jar.toString(),
+                  "kms-plugin",
+                  "--listen",
+                  "unix://" + sock,
+                  "--key-file",
+                  keks.toString()));
       kmsPluginPid = plugin.pid();
     }
 
@@ -226,7 +315,8 @@ public final class Bench {
       Path config = work.resolve(name + ".yaml");
       Files.writeString(config, BenchConfigs.encryptionConfig(provider, sock));
       int port = Procs.freePort();
-      // Options of the form NAME=value are environment variables (e.g. MALLOC_ARENA_MAX=2), set through env(1),
+      // Options of the form NAME=value are environment variables (e.g. MALLOC_ARENA_MAX=2), set
+      // through env(1),
       // which execs java: the pid stays the proxy's.
       List<String> cmd = new ArrayList<>();
       List<String> jvm = new ArrayList<>();
@@ -245,17 +335,36 @@ public final class Bench {
       if (name.equals(opts.get("jfr"))) {
         cmd.add("-XX:+FlightRecorder");
       }
-      cmd.addAll(List.of("-jar", e.getValue()[2], "serve", "--listen-addr", "127.0.0.1:" + port, "--endpoints",
-          "127.0.0.1:" + client, "--encryption-provider-config", config.toString(), "--log-level", "warn"));
+      cmd.addAll(
+          List.of(
+              "-jar",
+              e.getValue()[2],
+              "serve",
+              "--listen-addr",
+              "127.0.0.1:" + port,
+              "--endpoints",
+              "127.0.0.1:" + client,
+              "--encryption-provider-config",
+              config.toString(),
+              "--log-level",
+              "warn"));
       Process p = procs.start(name, cmd);
-      targets.add(new Target(name, Target.Kind.CRYPT_PROXY, port, p.pid(),
-          provider.equals("identity") ? "plain" : name, String.join(" ", cmd)));
+      targets.add(
+          new Target(
+              name,
+              Target.Kind.CRYPT_PROXY,
+              port,
+              p.pid(),
+              provider.equals("identity") ? "plain" : name,
+              String.join(" ", cmd)));
       waits.add(() -> await(p, name, port));
     }
     for (Runnable w : waits) {
       w.run();
     }
-    log("targets up: %s", targets.stream().map(t -> t.name + "@" + t.port + "(pid " + t.pid + ")").toList());
+    log(
+        "targets up: %s",
+        targets.stream().map(t -> t.name + "@" + t.port + "(pid " + t.pid + ")").toList());
   }
 
   private static void await(Process p, String what, int port) {
@@ -269,11 +378,13 @@ public final class Bench {
   // ---- data ----
 
   private ByteString value(int size) {
-    return values.computeIfAbsent(size, s -> {
-      byte[] v = new byte[s];
-      new SecureRandom().nextBytes(v);
-      return ByteString.copyFrom(v);
-    });
+    return values.computeIfAbsent(
+        size,
+        s -> {
+          byte[] v = new byte[s];
+          new SecureRandom().nextBytes(v);
+          return ByteString.copyFrom(v);
+        });
   }
 
   /** Writes, through each target itself, the keys update and get use, and the list data sets. */
@@ -283,14 +394,16 @@ public final class Bench {
     try {
       List<Future<?>> jobs = new ArrayList<>();
       for (Target t : targets) {
-        jobs.add(pool.submit(() -> {
-          waitUsable(t);
-          for (int size : plan.valueSizes()) {
-            Target.KeyPool kp = t.pool(size);
-            writeBatched(t, Arrays.asList(kp.keys), value(size), kp);
-          }
-          return null;
-        }));
+        jobs.add(
+            pool.submit(
+                () -> {
+                  waitUsable(t);
+                  for (int size : plan.valueSizes()) {
+                    Target.KeyPool kp = t.pool(size);
+                    writeBatched(t, Arrays.asList(kp.keys), value(size), kp);
+                  }
+                  return null;
+                }));
       }
       for (Future<?> f : jobs) {
         f.get();
@@ -302,17 +415,19 @@ public final class Bench {
       }
       boolean lists = plan.scenarios().stream().anyMatch(s -> s.op() == Op.LIST);
       for (Target t : lists ? listWriters.values() : List.<Target>of()) {
-        jobs.add(pool.submit(() -> {
-          for (int size : plan.listValueSizes()) {
-            ByteString prefix = t.listPrefix(size);
-            List<ByteString> keys = new ArrayList<>();
-            for (int i = 0; i < Plan.LIST_OBJECTS; i++) {
-              keys.add(prefix.concat(Keys.of(String.format("obj-%05d", i))));
-            }
-            writeBatched(t, keys, value(size), null);
-          }
-          return null;
-        }));
+        jobs.add(
+            pool.submit(
+                () -> {
+                  for (int size : plan.listValueSizes()) {
+                    ByteString prefix = t.listPrefix(size);
+                    List<ByteString> keys = new ArrayList<>();
+                    for (int i = 0; i < Plan.LIST_OBJECTS; i++) {
+                      keys.add(prefix.concat(Keys.of(String.format("obj-%05d", i))));
+                    }
+                    writeBatched(t, keys, value(size), null);
+                  }
+                  return null;
+                }));
       }
       for (Future<?> f : jobs) {
         f.get();
@@ -324,13 +439,18 @@ public final class Bench {
     log("data written in %.1f s", (System.nanoTime() - t0) / 1e9);
   }
 
-  /** The first request through a KMS proxy may wait for its plugin: retry a write until one succeeds. */
+  /**
+   * The first request through a KMS proxy may wait for its plugin: retry a write until one
+   * succeeds.
+   */
   private static void waitUsable(Target t) throws InterruptedException {
     ByteString key = Keys.of(t.namespace() + "probe");
     long deadline = System.currentTimeMillis() + 60_000;
     while (true) {
       try {
-        t.conn.blocking().put(PutRequest.newBuilder().setKey(key).setValue(Keys.of("probe")).build());
+        t.conn
+            .blocking()
+            .put(PutRequest.newBuilder().setKey(key).setValue(Keys.of("probe")).build());
         return;
       } catch (RuntimeException e) {
         if (System.currentTimeMillis() > deadline) {
@@ -341,13 +461,16 @@ public final class Bench {
     }
   }
 
-  private static void writeBatched(Target t, List<ByteString> keys, ByteString value, Target.KeyPool pool) {
+  private static void writeBatched(
+      Target t, List<ByteString> keys, ByteString value, Target.KeyPool pool) {
     int batch = Math.max(1, Math.min(100, (1 << 20) / value.size()));
     for (int from = 0; from < keys.size(); from += batch) {
       TxnRequest.Builder txn = TxnRequest.newBuilder();
       int to = Math.min(keys.size(), from + batch);
       for (int i = from; i < to; i++) {
-        txn.addSuccess(RequestOp.newBuilder().setRequestPut(PutRequest.newBuilder().setKey(keys.get(i)).setValue(value)));
+        txn.addSuccess(
+            RequestOp.newBuilder()
+                .setRequestPut(PutRequest.newBuilder().setKey(keys.get(i)).setValue(value)));
       }
       TxnResponse r = t.conn.blocking().txn(txn.build());
       if (pool != null) {
@@ -360,16 +483,27 @@ public final class Bench {
 
   /** Compacts etcd's history to its current revision and waits until the compaction is applied. */
   private void compact() {
-    long rev = etcd.conn.blocking().range(RangeRequest.newBuilder().setKey(Keys.of("compact-probe")).build())
-        .getHeader().getRevision();
-    etcd.conn.blocking().compact(CompactionRequest.newBuilder().setRevision(rev).setPhysical(true).build());
+    long rev =
+        etcd.conn
+            .blocking()
+            .range(RangeRequest.newBuilder().setKey(Keys.of("compact-probe")).build())
+            .getHeader()
+            .getRevision();
+    etcd.conn
+        .blocking()
+        .compact(CompactionRequest.newBuilder().setRevision(rev).setPhysical(true).build());
   }
 
   private void deleteCreated() {
     for (Target t : targets) {
       ByteString prefix = t.createPrefix();
-      etcd.conn.blocking().deleteRange(
-          DeleteRangeRequest.newBuilder().setKey(prefix).setRangeEnd(Keys.rangeEnd(prefix)).build());
+      etcd.conn
+          .blocking()
+          .deleteRange(
+              DeleteRangeRequest.newBuilder()
+                  .setKey(prefix)
+                  .setRangeEnd(Keys.rangeEnd(prefix))
+                  .build());
     }
   }
 
@@ -384,9 +518,11 @@ public final class Bench {
         long cpu0 = Procs.cpuNanos(t.pid);
         long etcd0 = Procs.cpuNanos(etcdPid);
         long gen0 = os.getProcessCpuTime();
-        SliceResult r = s.op() == Op.WATCH
-            ? new WatchFanOut(t, value(s.valueBytes())).run(s.inFlight(), sliceMillis)
-            : UnaryLoads.forScenario(t, s, value(s.valueBytes())).run(s.inFlight(), sliceMillis);
+        SliceResult r =
+            s.op() == Op.WATCH
+                ? new WatchFanOut(t, value(s.valueBytes())).run(s.inFlight(), sliceMillis)
+                : UnaryLoads.forScenario(t, s, value(s.valueBytes()))
+                    .run(s.inFlight(), sliceMillis);
         long cpu = Procs.cpuNanos(t.pid) - cpu0;
         long etcdCpu = Procs.cpuNanos(etcdPid) - etcd0;
         long gen = os.getProcessCpuTime() - gen0;
@@ -414,8 +550,10 @@ public final class Bench {
     Cell base = cells.get(s).get(etcd);
     for (Cell c : cells.get(s).values()) {
       double ratio = base.throughput() > 0 ? c.throughput() / base.throughput() : 0;
-      b.append(String.format("%s %.0f/s (x%.2f) p99 %.1fms  ", c.target.name, c.throughput(), ratio,
-          c.percentileMicros(99) / 1000));
+      b.append(
+          String.format(
+              "%s %.0f/s (x%.2f) p99 %.1fms  ",
+              c.target.name, c.throughput(), ratio, c.percentileMicros(99) / 1000));
     }
     return b.toString();
   }
@@ -430,7 +568,8 @@ public final class Bench {
 
   private Path jfrFile(String target) {
     String name = opts.getOrDefault("name", plan.name());
-    return Path.of(opts.getOrDefault("out", "bench/results")).toAbsolutePath()
+    return Path.of(opts.getOrDefault("out", "bench/results"))
+        .toAbsolutePath()
         .resolve(name + "-profile-" + target + ".jfr");
   }
 
@@ -446,14 +585,24 @@ public final class Bench {
     jcmd(target, "JFR.stop", "name=bench");
     Path file = jfrFile(target);
     Path summary = file.resolveSibling(file.getFileName().toString().replace(".jfr", ".md"));
-    JfrProfile.write(file, summary, target + ", " + plan.scenarios().stream().map(Scenario::id)
-        .distinct().collect(java.util.stream.Collectors.joining(", ")));
+    JfrProfile.write(
+        file,
+        summary,
+        target
+            + ", "
+            + plan.scenarios().stream()
+                .map(Scenario::id)
+                .distinct()
+                .collect(java.util.stream.Collectors.joining(", ")));
     notes.add("Profile summary: " + summary.getFileName());
   }
 
   private void jcmd(String target, String... args) throws Exception {
-    Target t = targets.stream().filter(x -> x.name.equals(target)).findFirst()
-        .orElseThrow(() -> new IllegalArgumentException("no target " + target));
+    Target t =
+        targets.stream()
+            .filter(x -> x.name.equals(target))
+            .findFirst()
+            .orElseThrow(() -> new IllegalArgumentException("no target " + target));
     List<String> cmd = new ArrayList<>(List.of("jcmd", "" + t.pid));
     cmd.addAll(List.of(args));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

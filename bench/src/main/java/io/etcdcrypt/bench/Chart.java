@@ -15,14 +15,20 @@ import java.util.function.ToDoubleFunction;
 import javax.imageio.ImageIO;
 
 /**
- * The results chart, drawn with Java2D (headless): for each operation at 1 KiB and its highest load level, one
- * panel of throughput and one of p99 latency, a bar per target.
+ * The results chart, drawn with Java2D (headless): for each operation at 1 KiB and its highest load
+ * level, one panel of throughput and one of p99 latency, a bar per target.
  */
 final class Chart {
 
   private static final Color[] PALETTE = {
-    new Color(0x4c4c4c), new Color(0x9e9e9e), new Color(0x8ecae6), new Color(0x219ebc), new Color(0xd62828),
-    new Color(0x2a9d8f), new Color(0xf4a261), new Color(0xe9c46a)
+    new Color(0x4c4c4c),
+    new Color(0x9e9e9e),
+    new Color(0x8ecae6),
+    new Color(0x219ebc),
+    new Color(0xd62828),
+    new Color(0x2a9d8f),
+    new Color(0xf4a261),
+    new Color(0xe9c46a)
   };
   private static final int PANEL_W = 360;
   private static final int PANEL_H = 300;
@@ -30,7 +36,8 @@ final class Chart {
 
   private Chart() {}
 
-  static void render(Map<Scenario, Map<Target, Cell>> cells, List<Target> targets, Path file, String title)
+  static void render(
+      Map<Scenario, Map<Target, Cell>> cells, List<Target> targets, Path file, String title)
       throws IOException {
     System.setProperty("java.awt.headless", "true");
     List<Scenario> shown = headline(cells);
@@ -39,22 +46,33 @@ final class Chart {
     BufferedImage img = new BufferedImage(Math.max(w, 900), h, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = img.createGraphics();
     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-    g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+    g.setRenderingHint(
+        RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
     g.setColor(Color.WHITE);
     g.fillRect(0, 0, img.getWidth(), h);
     g.setColor(Color.BLACK);
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 18));
     g.drawString("etcd-crypt-proxy vs direct etcd and etcd grpc-proxy (" + title + ")", MARGIN, 30);
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-    g.drawString("Closed loop, all targets interleaved in one run; 1 KiB values. Higher is better on top, lower is "
-        + "better below.", MARGIN, 50);
+    g.drawString(
+        "Closed loop, all targets interleaved in one run; 1 KiB values. Higher is better on top, lower is "
+            + "better below.",
+        MARGIN,
+        50);
     for (int i = 0; i < shown.size(); i++) {
       Scenario s = shown.get(i);
       List<Cell> row = new ArrayList<>(cells.get(s).values());
       int x = MARGIN + i * (PANEL_W + 20);
-      panel(g, x, 80, s.op().label + " @" + s.inFlight() + ": ops/s", row, Cell::throughput, "%.0f");
-      panel(g, x, 80 + PANEL_H + 70, s.op().label + " @" + s.inFlight() + ": p99 ms", row,
-          c -> c.percentileMicros(99) / 1000, "%.1f");
+      panel(
+          g, x, 80, s.op().label + " @" + s.inFlight() + ": ops/s", row, Cell::throughput, "%.0f");
+      panel(
+          g,
+          x,
+          80 + PANEL_H + 70,
+          s.op().label + " @" + s.inFlight() + ": p99 ms",
+          row,
+          c -> c.percentileMicros(99) / 1000,
+          "%.1f");
     }
     int lx = MARGIN;
     int ly = h - 25;
@@ -81,7 +99,13 @@ final class Chart {
     return out;
   }
 
-  private static void panel(Graphics2D g, int x, int y, String title, List<Cell> row, ToDoubleFunction<Cell> value,
+  private static void panel(
+      Graphics2D g,
+      int x,
+      int y,
+      String title,
+      List<Cell> row,
+      ToDoubleFunction<Cell> value,
       String format) {
     g.setColor(Color.BLACK);
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));

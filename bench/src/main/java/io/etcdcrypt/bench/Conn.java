@@ -12,15 +12,17 @@ import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The load generator's connections to one target: a few HTTP/2 channels (kube-apiserver keeps one or a few per
- * etcd), async stubs, callbacks run on the event-loop threads (directExecutor) so the generator itself spends as
- * little CPU per request as it can. All targets share one two-thread epoll event-loop group.
+ * The load generator's connections to one target: a few HTTP/2 channels (kube-apiserver keeps one
+ * or a few per etcd), async stubs, callbacks run on the event-loop threads (directExecutor) so the
+ * generator itself spends as little CPU per request as it can. All targets share one two-thread
+ * epoll event-loop group.
  */
 final class Conn implements AutoCloseable {
 
   static final int CHANNELS = 2;
   private static final EventLoopGroup LOOP =
-      new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("loadgen", true), EpollIoHandler.newFactory());
+      new MultiThreadIoEventLoopGroup(
+          2, new DefaultThreadFactory("loadgen", true), EpollIoHandler.newFactory());
 
   private final ManagedChannel[] channels = new ManagedChannel[CHANNELS];
   private final KVGrpc.KVStub[] kv = new KVGrpc.KVStub[CHANNELS];

@@ -15,16 +15,18 @@ import jdk.jfr.consumer.RecordedStackTrace;
 import jdk.jfr.consumer.RecordingFile;
 
 /**
- * Where a proxy's CPU goes, from a JFR recording ({@code --jfr TARGET}): the execution samples aggregated by the
- * top frame's component (self time), by the proxy's own steps (inclusive: a sample counts for every step on its
- * stack), and the hottest methods. Written as Markdown next to the recording, so a result that misses a target
- * comes with the profile that explains it.
+ * Where a proxy's CPU goes, from a JFR recording ({@code --jfr TARGET}): the execution samples
+ * aggregated by the top frame's component (self time), by the proxy's own steps (inclusive: a
+ * sample counts for every step on its stack), and the hottest methods. Written as Markdown next to
+ * the recording, so a result that misses a target comes with the profile that explains it.
  *
  * <pre>java -cp ... io.etcdcrypt.bench.JfrProfile recording.jfr out.md "title"</pre>
  */
 final class JfrProfile {
 
-  /** Self time by component: the first prefix of the top frame's class that matches. Order matters. */
+  /**
+   * Self time by component: the first prefix of the top frame's class that matches. Order matters.
+   */
   private static final Map<String, String> COMPONENTS = new LinkedHashMap<>();
 
   static {
@@ -47,21 +49,40 @@ final class JfrProfile {
   private static final Map<String, String> STEPS = new LinkedHashMap<>();
 
   static {
-    STEPS.put("io.etcdcrypt.crypto.EncryptionCodec.fromStorage", "decrypt a value (codec: resolve, chain, metrics)");
-    STEPS.put("io.etcdcrypt.crypto.EncryptionCodec.toStorage", "encrypt a value (codec: resolve, chain, metrics)");
-    STEPS.put("io.etcdcrypt.crypto.PrefixTransformers.decryptDetailed", "  of which the provider's decrypt");
-    STEPS.put("io.etcdcrypt.crypto.PrefixTransformers.encrypt", "  of which the provider's encrypt");
-    STEPS.put("io.etcdcrypt.config.ResourceResolver.resolve", "  of which key -> resource resolution");
-    STEPS.put("io.etcdcrypt.observe.TransformMetrics.transformed", "  of which transformation metrics");
-    STEPS.put("io.etcdcrypt.values.WireRangeOpener.open", "Range response scan and rewrite (wire level)");
-    STEPS.put("io.etcdcrypt.values.RangeResponseBytes$Marshaller.parse", "Range response read from the transport");
+    STEPS.put(
+        "io.etcdcrypt.crypto.EncryptionCodec.fromStorage",
+        "decrypt a value (codec: resolve, chain, metrics)");
+    STEPS.put(
+        "io.etcdcrypt.crypto.EncryptionCodec.toStorage",
+        "encrypt a value (codec: resolve, chain, metrics)");
+    STEPS.put(
+        "io.etcdcrypt.crypto.PrefixTransformers.decryptDetailed",
+        "  of which the provider's decrypt");
+    STEPS.put(
+        "io.etcdcrypt.crypto.PrefixTransformers.encrypt", "  of which the provider's encrypt");
+    STEPS.put(
+        "io.etcdcrypt.config.ResourceResolver.resolve", "  of which key -> resource resolution");
+    STEPS.put(
+        "io.etcdcrypt.observe.TransformMetrics.transformed", "  of which transformation metrics");
+    STEPS.put(
+        "io.etcdcrypt.values.WireRangeOpener.open", "Range response scan and rewrite (wire level)");
+    STEPS.put(
+        "io.etcdcrypt.values.RangeResponseBytes$Marshaller.parse",
+        "Range response read from the transport");
     STEPS.put("io.etcdcrypt.proxy.Relay", "the relay (transform + send, both directions)");
-    STEPS.put("io.grpc.protobuf.lite.ProtoLiteUtils$MessageMarshaller.parse", "protobuf parse of parsed messages");
+    STEPS.put(
+        "io.grpc.protobuf.lite.ProtoLiteUtils$MessageMarshaller.parse",
+        "protobuf parse of parsed messages");
     STEPS.put("io.grpc.internal.MessageFramer.writePayload", "gRPC framing of outgoing messages");
-    STEPS.put("io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler", "Netty HTTP/2, client side connection");
-    STEPS.put("io.grpc.netty.shaded.io.grpc.netty.NettyClientHandler", "Netty HTTP/2, etcd side connection");
+    STEPS.put(
+        "io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler",
+        "Netty HTTP/2, client side connection");
+    STEPS.put(
+        "io.grpc.netty.shaded.io.grpc.netty.NettyClientHandler",
+        "Netty HTTP/2, etcd side connection");
     STEPS.put("io.grpc.netty.shaded.io.netty.channel.epoll.Native", "epoll / socket system calls");
-    STEPS.put("io.grpc.netty.shaded.io.netty.channel.epoll.LinuxSocket", "epoll / socket system calls");
+    STEPS.put(
+        "io.grpc.netty.shaded.io.netty.channel.epoll.LinuxSocket", "epoll / socket system calls");
   }
 
   private JfrProfile() {}
@@ -107,14 +128,21 @@ final class JfrProfile {
     }
     StringBuilder md = new StringBuilder();
     md.append("# Profile: ").append(title).append("\n\n");
-    md.append("From `").append(recording.getFileName()).append("` (JFR `settings=profile`, jdk.ExecutionSample): ")
-        .append(samples).append(" samples of Java code on the proxy's threads. Percentages are of all samples.\n\n");
+    md.append("From `")
+        .append(recording.getFileName())
+        .append("` (JFR `settings=profile`, jdk.ExecutionSample): ")
+        .append(samples)
+        .append(
+            " samples of Java code on the proxy's threads. Percentages are of all samples.\n\n");
     table(md, "Self time by component (top frame)", components, samples, 20, false);
     md.append("Steps of the proxy (inclusive; indented rows are part of the row above):\n\n");
     md.append("| step | samples |\n|---|--:|\n");
     for (String step : new java.util.LinkedHashSet<>(STEPS.values())) {
-      md.append("| ").append(step.replace("  ", "&nbsp;&nbsp;&nbsp;")).append(" | ")
-          .append(percent(steps.getOrDefault(step, 0), samples)).append(" |\n");
+      md.append("| ")
+          .append(step.replace("  ", "&nbsp;&nbsp;&nbsp;"))
+          .append(" | ")
+          .append(percent(steps.getOrDefault(step, 0), samples))
+          .append(" |\n");
     }
     md.append('\n');
     table(md, "Threads", threads, samples, 10, false);
@@ -123,13 +151,23 @@ final class JfrProfile {
   }
 
   private static void table(
-      StringBuilder md, String title, Map<String, Integer> counts, int total, int limit, boolean code) {
+      StringBuilder md,
+      String title,
+      Map<String, Integer> counts,
+      int total,
+      int limit,
+      boolean code) {
     md.append(title).append(":\n\n| | samples |\n|---|--:|\n");
     counts.entrySet().stream()
         .sorted(Map.Entry.<String, Integer>comparingByValue().reversed())
         .limit(limit)
-        .forEach(en -> md.append("| ").append(code ? "`" + en.getKey() + "`" : en.getKey()).append(" | ")
-            .append(percent(en.getValue(), total)).append(" |\n"));
+        .forEach(
+            en ->
+                md.append("| ")
+                    .append(code ? "`" + en.getKey() + "`" : en.getKey())
+                    .append(" | ")
+                    .append(percent(en.getValue(), total))
+                    .append(" |\n"));
     md.append('\n');
   }
 
@@ -150,7 +188,10 @@ final class JfrProfile {
     return "other";
   }
 
-  /** Thread names without their numbers: {@code proxy-event-loop-4-1} becomes {@code proxy-event-loop}. */
+  /**
+   * Thread names without their numbers: {@code proxy-event-loop-4-1} becomes {@code
+   * proxy-event-loop}.
+   */
   private static String threadGroup(RecordedEvent e) {
     var thread = e.getThread("sampledThread");
     String n = thread == null || thread.getJavaName() == null ? "?" : thread.getJavaName();

@@ -3,7 +3,10 @@ package io.etcdcrypt.bench;
 import com.google.protobuf.ByteString;
 import java.util.Arrays;
 
-/** The etcd keys the harness uses: every target and data set has its own namespace of {@code secrets}. */
+/**
+ * The etcd keys the harness uses: every target and data set has its own namespace of {@code
+ * secrets}.
+ */
 final class Keys {
 
   private Keys() {}

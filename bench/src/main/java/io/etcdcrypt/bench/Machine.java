@@ -17,7 +17,9 @@ final class Machine {
     m.put("memory", meminfo("MemTotal:"));
     m.put("cpu", cpuModel());
     m.put("kernel", read("/proc/sys/kernel/osrelease"));
-    m.put("jdk", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
+    m.put(
+        "jdk",
+        System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
     m.put("etcd", command("etcd", "--version").lines().findFirst().orElse("?"));
     m.put("etcd_command", etcdCommand);
     m.put("etcd_data", "tmpfs (/dev/shm)");
@@ -46,10 +48,11 @@ final class Machine {
     try {
       return Files.readAllLines(Path.of("/proc/meminfo")).stream()
           .filter(l -> l.startsWith(field))
-          .map(l -> {
-            long kib = Long.parseLong(l.substring(field.length()).trim().split("\\s+")[0]);
-            return String.format("%.1f GiB", kib / 1024.0 / 1024.0);
-          })
+          .map(
+              l -> {
+                long kib = Long.parseLong(l.substring(field.length()).trim().split("\\s+")[0]);
+                return String.format("%.1f GiB", kib / 1024.0 / 1024.0);
+              })
           .findFirst()
           .orElse("?");
     } catch (IOException e) {

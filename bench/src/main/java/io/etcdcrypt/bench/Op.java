@@ -8,9 +8,15 @@ enum Op {
   UPDATE("update", "Txn MOD==rev then Put else Range"),
   /** Range of one key, limit 1, linearizable: kube-apiserver's get. */
   GET("get", "Range key limit 1"),
-  /** One page (limit 500) of a paginated list over 10,000 objects, continuing at the first page's revision. */
+  /**
+   * One page (limit 500) of a paginated list over 10,000 objects, continuing at the first page's
+   * revision.
+   */
   LIST("list", "Range page limit 500 of 10,000 objects"),
-  /** One writer, 100 watch streams on the prefix; latency is Put sent to event received, per watcher. */
+  /**
+   * One writer, 100 watch streams on the prefix; latency is Put sent to event received, per
+   * watcher.
+   */
   WATCH("watch", "1 writer -> 100 watchers");
 
   final String label;

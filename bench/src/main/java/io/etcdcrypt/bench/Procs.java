@@ -11,8 +11,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The child processes of one benchmark run (etcd, etcd's grpc-proxy, the KMS plugin, one proxy per provider), and
- * what the run reads about them from /proc. Every child is ended by its own handle when the run ends.
+ * The child processes of one benchmark run (etcd, etcd's grpc-proxy, the KMS plugin, one proxy per
+ * provider), and what the run reads about them from /proc. Every child is ended by its own handle
+ * when the run ends.
  */
 final class Procs implements AutoCloseable {
 
@@ -29,10 +30,7 @@ final class Procs implements AutoCloseable {
   synchronized Process start(String name, List<String> command) throws IOException {
     Path log = logDir.resolve(name + ".log");
     Process p =
-        new ProcessBuilder(command)
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile())
-            .start();
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     started.add(p);
     return p;
   }
@@ -48,11 +46,13 @@ final class Procs implements AutoCloseable {
   }
 
   /** Waits until something accepts TCP connections on 127.0.0.1:port, or the process died. */
-  static void awaitPort(Process p, String what, int port, long timeoutMillis) throws IOException, InterruptedException {
+  static void awaitPort(Process p, String what, int port, long timeoutMillis)
+      throws IOException, InterruptedException {
     long deadline = System.currentTimeMillis() + timeoutMillis;
     while (System.currentTimeMillis() < deadline) {
       if (!p.isAlive()) {
-        throw new IOException(what + " exited with " + p.exitValue() + " before listening on " + port);
+        throw new IOException(
+            what + " exited with " + p.exitValue() + " before listening on " + port);
       }
       try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
         return;

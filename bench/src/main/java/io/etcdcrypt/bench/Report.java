@@ -30,9 +30,18 @@ final class Report {
   /** One of issue 7's targets, as measured. */
   record Check(String what, String measured, String goal, boolean met) {}
 
-  Report(Plan plan, List<Target> targets, Map<Scenario, Map<Target, Cell>> cells, Map<Target, long[]> rss,
-      Map<String, String> machine, String loadBefore, String loadAfter, Duration took, String proxyJavaOpts,
-      long kmsPluginPid, List<String> notes) {
+  Report(
+      Plan plan,
+      List<Target> targets,
+      Map<Scenario, Map<Target, Cell>> cells,
+      Map<Target, long[]> rss,
+      Map<String, String> machine,
+      String loadBefore,
+      String loadAfter,
+      Duration took,
+      String proxyJavaOpts,
+      long kmsPluginPid,
+      List<String> notes) {
     this.plan = plan;
     this.targets = targets;
     this.cells = cells;
@@ -64,7 +73,9 @@ final class Report {
   }
 
   private Optional<Cell> etcdCell(Scenario s) {
-    return cells.get(s).values().stream().filter(c -> c.target.kind == Target.Kind.ETCD).findFirst();
+    return cells.get(s).values().stream()
+        .filter(c -> c.target.kind == Target.Kind.ETCD)
+        .findFirst();
   }
 
   private List<Check> checks() {
@@ -75,15 +86,25 @@ final class Report {
       Optional<Cell> grpc = cell(op, 64, Plan.KIB, "grpc-proxy");
       if (gcm.isPresent() && etcd.isPresent()) {
         double ratio = gcm.get().throughput() / etcd.get().throughput();
-        out.add(new Check("aesgcm " + op.label + " @64, 1 KiB: throughput vs direct etcd",
-            String.format("%.2fx (%.0f vs %.0f /s)", ratio, gcm.get().throughput(), etcd.get().throughput()),
-            ">= 0.85x", ratio >= 0.85));
+        out.add(
+            new Check(
+                "aesgcm " + op.label + " @64, 1 KiB: throughput vs direct etcd",
+                String.format(
+                    "%.2fx (%.0f vs %.0f /s)",
+                    ratio, gcm.get().throughput(), etcd.get().throughput()),
+                ">= 0.85x",
+                ratio >= 0.85));
       }
       if (gcm.isPresent() && grpc.isPresent()) {
         double ratio = gcm.get().throughput() / grpc.get().throughput();
-        out.add(new Check("aesgcm " + op.label + " @64, 1 KiB: throughput vs etcd grpc-proxy",
-            String.format("%.2fx (%.0f vs %.0f /s)", ratio, gcm.get().throughput(), grpc.get().throughput()),
-            "> 1.00x", ratio > 1.0));
+        out.add(
+            new Check(
+                "aesgcm " + op.label + " @64, 1 KiB: throughput vs etcd grpc-proxy",
+                String.format(
+                    "%.2fx (%.0f vs %.0f /s)",
+                    ratio, gcm.get().throughput(), grpc.get().throughput()),
+                "> 1.00x",
+                ratio > 1.0));
       }
     }
     for (Op op : List.of(Op.CREATE, Op.UPDATE, Op.GET, Op.LIST)) {
@@ -91,10 +112,16 @@ final class Report {
       Optional<Cell> etcd = cell(op, 16, Plan.KIB, "etcd");
       if (gcm.isPresent() && etcd.isPresent()) {
         double added = (gcm.get().percentileMicros(99) - etcd.get().percentileMicros(99)) / 1000;
-        out.add(new Check("aesgcm " + op.label + " @16, 1 KiB: p99 added over direct etcd",
-            String.format("%+.2f ms (%.2f vs %.2f ms)", added, gcm.get().percentileMicros(99) / 1000,
-                etcd.get().percentileMicros(99) / 1000),
-            "< 1 ms", added < 1.0));
+        out.add(
+            new Check(
+                "aesgcm " + op.label + " @16, 1 KiB: p99 added over direct etcd",
+                String.format(
+                    "%+.2f ms (%.2f vs %.2f ms)",
+                    added,
+                    gcm.get().percentileMicros(99) / 1000,
+                    etcd.get().percentileMicros(99) / 1000),
+                "< 1 ms",
+                added < 1.0));
       }
     }
     for (Op op : List.of(Op.CREATE, Op.UPDATE, Op.GET, Op.LIST)) {
@@ -102,9 +129,14 @@ final class Report {
       Optional<Cell> kms = cell(op, 64, Plan.KIB, "kmsv2");
       if (gcm.isPresent() && kms.isPresent()) {
         double ratio = kms.get().throughput() / gcm.get().throughput();
-        out.add(new Check("kmsv2 " + op.label + " @64, 1 KiB: throughput vs aesgcm",
-            String.format("%.2fx (%.0f vs %.0f /s)", ratio, kms.get().throughput(), gcm.get().throughput()),
-            ">= 0.95x", ratio >= 0.95));
+        out.add(
+            new Check(
+                "kmsv2 " + op.label + " @64, 1 KiB: throughput vs aesgcm",
+                String.format(
+                    "%.2fx (%.0f vs %.0f /s)",
+                    ratio, kms.get().throughput(), gcm.get().throughput()),
+                ">= 0.95x",
+                ratio >= 0.95));
       }
     }
     long peak = -1;
@@ -116,8 +148,12 @@ final class Report {
       }
     }
     if (peak > 0) {
-      out.add(new Check("etcd-crypt-proxy peak RSS (VmHWM, worst provider)",
-          String.format("%.0f MiB (%s)", peak / 1024.0, peakOf), "< 512 MiB", peak < 512 * 1024));
+      out.add(
+          new Check(
+              "etcd-crypt-proxy peak RSS (VmHWM, worst provider)",
+              String.format("%.0f MiB (%s)", peak / 1024.0, peakOf),
+              "< 512 MiB",
+              peak < 512 * 1024));
     }
     return out;
   }
@@ -128,13 +164,17 @@ final class Report {
     Files.createDirectories(dir);
     Files.writeString(dir.resolve(name + ".json"), Json.write(json()));
     Files.writeString(dir.resolve(name + ".md"), markdown(name));
-    Chart.render(cells, targets, dir.resolve(name + ".png"), plan.name() + " run, " + Instant.now());
+    Chart.render(
+        cells, targets, dir.resolve(name + ".png"), plan.name() + " run, " + Instant.now());
   }
 
   String summary() {
     StringBuilder b = new StringBuilder("\nIssue 7 targets:\n");
     for (Check c : checks) {
-      b.append(String.format("  [%s] %-62s %-34s goal %s%n", c.met() ? "met " : "MISS", c.what(), c.measured(), c.goal()));
+      b.append(
+          String.format(
+              "  [%s] %-62s %-34s goal %s%n",
+              c.met() ? "met " : "MISS", c.what(), c.measured(), c.goal()));
     }
     return b.toString();
   }
@@ -148,8 +188,17 @@ final class Report {
     root.put("load_average_before", loadBefore);
     root.put("load_average_after", loadAfter);
     root.put("proxy_java_options", proxyJavaOpts);
-    root.put("slices", Map.of("warmup_rounds", plan.warmupRounds(), "warmup_slice_ms", plan.warmupSliceMillis(),
-        "rounds", plan.rounds(), "slice_ms", plan.sliceMillis()));
+    root.put(
+        "slices",
+        Map.of(
+            "warmup_rounds",
+            plan.warmupRounds(),
+            "warmup_slice_ms",
+            plan.warmupSliceMillis(),
+            "rounds",
+            plan.rounds(),
+            "slice_ms",
+            plan.sliceMillis()));
     List<Object> ts = new ArrayList<>();
     for (Target t : targets) {
       Map<String, Object> m = new LinkedHashMap<>();
@@ -166,7 +215,8 @@ final class Report {
     }
     List<Object> checksJson = new ArrayList<>();
     for (Check c : checks) {
-      checksJson.add(Map.of("what", c.what(), "measured", c.measured(), "goal", c.goal(), "met", c.met()));
+      checksJson.add(
+          Map.of("what", c.what(), "measured", c.measured(), "goal", c.goal(), "met", c.met()));
     }
     root.put("targets_of_issue_7", checksJson);
     List<Object> results = new ArrayList<>();
@@ -210,54 +260,107 @@ final class Report {
   private String markdown(String name) {
     StringBuilder b = new StringBuilder();
     b.append("# etcd-crypt-proxy side-by-side benchmark: `").append(name).append("` run\n\n");
-    b.append("Generated by `bench/run.sh").append(plan.name().equals("quick") ? " --quick" : "")
-        .append("`; see bench/README.md for how to read it. Chart: `").append(name).append(".png`, raw numbers: `")
-        .append(name).append(".json`.\n\n");
+    b.append("Generated by `bench/run.sh")
+        .append(plan.name().equals("quick") ? " --quick" : "")
+        .append("`; see bench/README.md for how to read it. Chart: `")
+        .append(name)
+        .append(".png`, raw numbers: `")
+        .append(name)
+        .append(".json`.\n\n");
     b.append("| machine | |\n|---|---|\n");
-    machine.forEach((k, v) -> b.append("| ").append(k).append(" | ").append(v.replace("|", "\\|")).append(" |\n"));
-    b.append("| load average before / after | ").append(loadBefore).append(" / ").append(loadAfter).append(" |\n");
+    machine.forEach(
+        (k, v) ->
+            b.append("| ").append(k).append(" | ").append(v.replace("|", "\\|")).append(" |\n"));
+    b.append("| load average before / after | ")
+        .append(loadBefore)
+        .append(" / ")
+        .append(loadAfter)
+        .append(" |\n");
     b.append("| run took | ").append(took.toSeconds()).append(" s |\n");
-    b.append("| slices | ").append(plan.warmupRounds()).append(" warm-up round(s) of ").append(plan.warmupSliceMillis())
-        .append(" ms, then ").append(plan.rounds()).append(" rounds of ").append(plan.sliceMillis())
+    b.append("| slices | ")
+        .append(plan.warmupRounds())
+        .append(" warm-up round(s) of ")
+        .append(plan.warmupSliceMillis())
+        .append(" ms, then ")
+        .append(plan.rounds())
+        .append(" rounds of ")
+        .append(plan.sliceMillis())
         .append(" ms per target and scenario, targets interleaved (rotated order each round) |\n");
     b.append("| proxy JVM options | `").append(proxyJavaOpts).append("` |\n\n");
-    b.append("All processes (load generator, etcd, the proxy under test, and the idle other targets) share the same ")
-        .append(machine.get("nproc")).append(" CPUs: a proxy's throughput relative to direct etcd is decided by how ")
+    b.append(
+            "All processes (load generator, etcd, the proxy under test, and the idle other targets) share the same ")
+        .append(machine.get("nproc"))
+        .append(" CPUs: a proxy's throughput relative to direct etcd is decided by how ")
         .append("much CPU per request it takes away from etcd and the load generator.\n\n");
 
     b.append("## Issue 7 targets\n\n| target | measured | goal | |\n|---|---|---|---|\n");
     for (Check c : checks) {
-      b.append("| ").append(c.what()).append(" | ").append(c.measured()).append(" | ").append(c.goal()).append(" | ")
-          .append(c.met() ? "met" : "**missed**").append(" |\n");
+      b.append("| ")
+          .append(c.what())
+          .append(" | ")
+          .append(c.measured())
+          .append(" | ")
+          .append(c.goal())
+          .append(" | ")
+          .append(c.met() ? "met" : "**missed**")
+          .append(" |\n");
     }
-    b.append("\n## Results\n\nLatency in ms; `x etcd` is throughput relative to direct etcd; `+p99` is p99 added ")
-        .append("over direct etcd; CPU columns are CPU microseconds per operation of the target's own process, of ")
-        .append("etcd, and of the load generator. One operation is one request, except list (one 500-object page) ")
+    b.append(
+            "\n## Results\n\nLatency in ms; `x etcd` is throughput relative to direct etcd; `+p99` is p99 added ")
+        .append(
+            "over direct etcd; CPU columns are CPU microseconds per operation of the target's own process, of ")
+        .append(
+            "etcd, and of the load generator. One operation is one request, except list (one 500-object page) ")
         .append("and watch (one event delivered to all 100 watchers; latency per delivery).\n");
     for (Map.Entry<Scenario, Map<Target, Cell>> e : cells.entrySet()) {
       Scenario s = e.getKey();
       Cell base = etcdCell(s).orElse(null);
-      b.append("\n### ").append(s.op().label).append(", ").append(s.inFlight()).append(" in flight, ")
-          .append(Scenario.sizeLabel(s.valueBytes())).append(" values (").append(s.op().shape).append(")\n\n");
-      b.append("| target | ops/s | x etcd | p50 | p99 | p99.9 | +p99 | proxy CPU us/op | etcd CPU us/op | loadgen CPU us/op | errors |\n");
+      b.append("\n### ")
+          .append(s.op().label)
+          .append(", ")
+          .append(s.inFlight())
+          .append(" in flight, ")
+          .append(Scenario.sizeLabel(s.valueBytes()))
+          .append(" values (")
+          .append(s.op().shape)
+          .append(")\n\n");
+      b.append(
+          "| target | ops/s | x etcd | p50 | p99 | p99.9 | +p99 | proxy CPU us/op | etcd CPU us/op | loadgen CPU us/op | errors |\n");
       b.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
       for (Cell c : e.getValue().values()) {
         boolean hasBase = base != null && base.throughput() > 0;
-        b.append(String.format("| %s | %.0f | %s | %.2f | %.2f | %.2f | %s | %s | %.0f | %.0f | %d |%n",
-            c.target.name, c.throughput(),
-            hasBase ? String.format("%.2f", c.throughput() / base.throughput()) : "",
-            c.percentileMicros(50) / 1000, c.percentileMicros(99) / 1000, c.percentileMicros(99.9) / 1000,
-            hasBase && c != base ? String.format("%+.2f", (c.percentileMicros(99) - base.percentileMicros(99)) / 1000) : "",
-            c.target.kind == Target.Kind.ETCD ? "" : String.format("%.0f", c.targetCpuMicrosPerOp()),
-            c.etcdCpuMicrosPerOp(), c.loadgenCpuMicrosPerOp(), c.errors));
+        b.append(
+            String.format(
+                "| %s | %.0f | %s | %.2f | %.2f | %.2f | %s | %s | %.0f | %.0f | %d |%n",
+                c.target.name,
+                c.throughput(),
+                hasBase ? String.format("%.2f", c.throughput() / base.throughput()) : "",
+                c.percentileMicros(50) / 1000,
+                c.percentileMicros(99) / 1000,
+                c.percentileMicros(99.9) / 1000,
+                hasBase && c != base
+                    ? String.format(
+                        "%+.2f", (c.percentileMicros(99) - base.percentileMicros(99)) / 1000)
+                    : "",
+                c.target.kind == Target.Kind.ETCD
+                    ? ""
+                    : String.format("%.0f", c.targetCpuMicrosPerOp()),
+                c.etcdCpuMicrosPerOp(),
+                c.loadgenCpuMicrosPerOp(),
+                c.errors));
       }
     }
-    b.append("\n## Memory\n\n| target | RSS at end (MiB) | peak RSS, VmHWM (MiB) |\n|---|--:|--:|\n");
+    b.append(
+        "\n## Memory\n\n| target | RSS at end (MiB) | peak RSS, VmHWM (MiB) |\n|---|--:|--:|\n");
     for (Target t : targets) {
-      b.append(String.format("| %s | %.0f | %.0f |%n", t.name, rss.get(t)[0] / 1024.0, rss.get(t)[1] / 1024.0));
+      b.append(
+          String.format(
+              "| %s | %.0f | %.0f |%n", t.name, rss.get(t)[0] / 1024.0, rss.get(t)[1] / 1024.0));
     }
     if (kmsPluginPid > 0) {
-      b.append(String.format("| (bundled KMS plugin) | | %.0f |%n", Procs.peakRssKiB(kmsPluginPid) / 1024.0));
+      b.append(
+          String.format(
+              "| (bundled KMS plugin) | | %.0f |%n", Procs.peakRssKiB(kmsPluginPid) / 1024.0));
     }
     if (!notes.isEmpty()) {
       b.append("\n## Notes\n\n");

@@ -4,7 +4,10 @@ import com.google.protobuf.ByteString;
 import java.util.HashMap;
 import java.util.Map;
 
-/** One thing the load is sent to: direct etcd, etcd's grpc-proxy, or etcd-crypt-proxy with one provider. */
+/**
+ * One thing the load is sent to: direct etcd, etcd's grpc-proxy, or etcd-crypt-proxy with one
+ * provider.
+ */
 final class Target {
 
   enum Kind {
@@ -17,8 +20,13 @@ final class Target {
   final Kind kind;
   final int port;
   final long pid;
-  /** The data set lists read: shared by the targets that store plaintext (etcd, grpc-proxy, identity). */
+
+  /**
+   * The data set lists read: shared by the targets that store plaintext (etcd, grpc-proxy,
+   * identity).
+   */
   final String listGroup;
+
   final String processCommand;
   final Conn conn;
   private final Map<Integer, KeyPool> pools = new HashMap<>();
@@ -52,11 +60,13 @@ final class Target {
   }
 
   ByteString listPrefix(int valueBytes) {
-    return Keys.of(Keys.ROOT + "bench-list-" + listGroup + "-" + Scenario.sizeLabel(valueBytes) + "/");
+    return Keys.of(
+        Keys.ROOT + "bench-list-" + listGroup + "-" + Scenario.sizeLabel(valueBytes) + "/");
   }
 
   synchronized KeyPool pool(int valueBytes) {
-    return pools.computeIfAbsent(valueBytes, size -> new KeyPool(namespace() + "u-" + Scenario.sizeLabel(size) + "-"));
+    return pools.computeIfAbsent(
+        valueBytes, size -> new KeyPool(namespace() + "u-" + Scenario.sizeLabel(size) + "-"));
   }
 
   boolean isProxy() {
@@ -68,7 +78,10 @@ final class Target {
     return name;
   }
 
-  /** Keys that update and get cycle over; slot s of N in flight owns keys s, s+N, ... so updates never collide. */
+  /**
+   * Keys that update and get cycle over; slot s of N in flight owns keys s, s+N, ... so updates
+   * never collide.
+   */
   static final class KeyPool {
     final ByteString[] keys = new ByteString[Plan.POOL_KEYS];
     final long[] modRevision = new long[Plan.POOL_KEYS];

@@ -45,12 +45,15 @@ final class UnaryLoads {
       }
       TxnRequest txn =
           TxnRequest.newBuilder()
-              .addCompare(Compare.newBuilder()
-                  .setTarget(Compare.CompareTarget.MOD)
-                  .setResult(Compare.CompareResult.EQUAL)
-                  .setKey(key)
-                  .setModRevision(0))
-              .addSuccess(RequestOp.newBuilder().setRequestPut(PutRequest.newBuilder().setKey(key).setValue(value)))
+              .addCompare(
+                  Compare.newBuilder()
+                      .setTarget(Compare.CompareTarget.MOD)
+                      .setResult(Compare.CompareResult.EQUAL)
+                      .setKey(key)
+                      .setModRevision(0))
+              .addSuccess(
+                  RequestOp.newBuilder()
+                      .setRequestPut(PutRequest.newBuilder().setKey(key).setValue(value)))
               .build();
       target.conn.kv(slot).txn(txn, observer);
     }
@@ -90,13 +93,17 @@ final class UnaryLoads {
       ByteString key = pool.keys[k];
       TxnRequest txn =
           TxnRequest.newBuilder()
-              .addCompare(Compare.newBuilder()
-                  .setTarget(Compare.CompareTarget.MOD)
-                  .setResult(Compare.CompareResult.EQUAL)
-                  .setKey(key)
-                  .setModRevision(pool.modRevision[k]))
-              .addSuccess(RequestOp.newBuilder().setRequestPut(PutRequest.newBuilder().setKey(key).setValue(value)))
-              .addFailure(RequestOp.newBuilder().setRequestRange(RangeRequest.newBuilder().setKey(key)))
+              .addCompare(
+                  Compare.newBuilder()
+                      .setTarget(Compare.CompareTarget.MOD)
+                      .setResult(Compare.CompareResult.EQUAL)
+                      .setKey(key)
+                      .setModRevision(pool.modRevision[k]))
+              .addSuccess(
+                  RequestOp.newBuilder()
+                      .setRequestPut(PutRequest.newBuilder().setKey(key).setValue(value)))
+              .addFailure(
+                  RequestOp.newBuilder().setRequestRange(RangeRequest.newBuilder().setKey(key)))
               .build();
       target.conn.kv(slot).txn(txn, observer);
     }
@@ -108,7 +115,8 @@ final class UnaryLoads {
         pool.modRevision[k] = response.getHeader().getRevision();
         return true;
       }
-      // Someone else wrote it (never, by construction): take the current revision, as kube-apiserver retries.
+      // Someone else wrote it (never, by construction): take the current revision, as
+      // kube-apiserver retries.
       RangeResponse r = response.getResponses(0).getResponseRange();
       pool.modRevision[k] = r.getKvsCount() > 0 ? r.getKvs(0).getModRevision() : 0;
       return false;
@@ -136,7 +144,10 @@ final class UnaryLoads {
     @Override
     void send(int slot, StreamObserver<RangeResponse> observer) {
       ByteString key = pool.keys[nextKey(slot, inFlight, cursor)];
-      target.conn.kv(slot).range(RangeRequest.newBuilder().setKey(key).setLimit(1).build(), observer);
+      target
+          .conn
+          .kv(slot)
+          .range(RangeRequest.newBuilder().setKey(key).setLimit(1).build(), observer);
     }
 
     @Override
@@ -146,8 +157,8 @@ final class UnaryLoads {
   }
 
   /**
-   * kube-apiserver's paginated list: each slot walks the 10,000 objects page by page (limit 500), every page after
-   * the first at the first page's revision; one operation is one page.
+   * kube-apiserver's paginated list: each slot walks the 10,000 objects page by page (limit 500),
+   * every page after the first at the first page's revision; one operation is one page.
    */
   static final class ListPages extends ClosedLoop<RangeResponse> {
     private final Target target;
@@ -164,7 +175,8 @@ final class UnaryLoads {
 
     @Override
     void beforeSlice(int n) {
-      // Start every slot at a fresh list: revisions of an earlier slice may have been compacted since.
+      // Start every slot at a fresh list: revisions of an earlier slice may have been compacted
+      // since.
       next = new ByteString[n];
       revision = new long[n];
       for (int i = 0; i < n; i++) {

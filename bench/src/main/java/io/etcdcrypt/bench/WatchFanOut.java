@@ -21,11 +21,12 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.HdrHistogram.Recorder;
 
 /**
- * One writer, {@value Plan#WATCHERS} watchers: each watcher is its own Watch stream on the target's watch prefix
- * (as many kube-apiserver instances, or informers behind a proxy, would each hold one). The writer keeps up to
- * {@code window} events outstanding, an event being outstanding until every watcher received it; each value carries
- * the writer's send time and its window slot, so the latency recorded per delivery is Put sent to event received.
- * One operation is one event delivered to all watchers.
+ * One writer, {@value Plan#WATCHERS} watchers: each watcher is its own Watch stream on the target's
+ * watch prefix (as many kube-apiserver instances, or informers behind a proxy, would each hold
+ * one). The writer keeps up to {@code window} events outstanding, an event being outstanding until
+ * every watcher received it; each value carries the writer's send time and its window slot, so the
+ * latency recorded per delivery is Put sent to event received. One operation is one event delivered
+ * to all watchers.
  */
 final class WatchFanOut {
 
@@ -50,37 +51,42 @@ final class WatchFanOut {
     ByteString prefix = target.watchPrefix();
     WatchRequest create =
         WatchRequest.newBuilder()
-            .setCreateRequest(WatchCreateRequest.newBuilder().setKey(prefix).setRangeEnd(Keys.rangeEnd(prefix)))
+            .setCreateRequest(
+                WatchCreateRequest.newBuilder().setKey(prefix).setRangeEnd(Keys.rangeEnd(prefix)))
             .build();
     for (int w = 0; w < Plan.WATCHERS; w++) {
       AtomicReference<ClientCallStreamObserver<WatchRequest>> ref = new AtomicReference<>();
-      target.conn.watch(w).watch(new ClientResponseObserver<WatchRequest, WatchResponse>() {
-        @Override
-        public void beforeStart(ClientCallStreamObserver<WatchRequest> requestStream) {
-          ref.set(requestStream);
-        }
+      target
+          .conn
+          .watch(w)
+          .watch(
+              new ClientResponseObserver<WatchRequest, WatchResponse>() {
+                @Override
+                public void beforeStart(ClientCallStreamObserver<WatchRequest> requestStream) {
+                  ref.set(requestStream);
+                }
 
-        @Override
-        public void onNext(WatchResponse r) {
-          if (r.getCreated()) {
-            created.countDown();
-          }
-          long now = System.nanoTime();
-          for (Event e : r.getEventsList()) {
-            delivered(e, now);
-          }
-        }
+                @Override
+                public void onNext(WatchResponse r) {
+                  if (r.getCreated()) {
+                    created.countDown();
+                  }
+                  long now = System.nanoTime();
+                  for (Event e : r.getEventsList()) {
+                    delivered(e, now);
+                  }
+                }
 
-        @Override
-        public void onError(Throwable t) {
-          if (remaining != null && System.nanoTime() < deadline) {
-            fail(t.toString());
-          }
-        }
+                @Override
+                public void onError(Throwable t) {
+                  if (remaining != null && System.nanoTime() < deadline) {
+                    fail(t.toString());
+                  }
+                }
 
-        @Override
-        public void onCompleted() {}
-      });
+                @Override
+                public void onCompleted() {}
+              });
       ref.get().onNext(create);
       streams.add(ref.get());
     }
@@ -99,10 +105,12 @@ final class WatchFanOut {
         write(slot);
       }
       if (!slotsDone.await(millis + 60_000, TimeUnit.MILLISECONDS)) {
-        throw new IllegalStateException(target + ": events still undelivered a minute after the slice ended");
+        throw new IllegalStateException(
+            target + ": events still undelivered a minute after the slice ended");
       }
       long nanos = System.nanoTime() - start;
-      return new SliceResult(events.get(), errors.get(), nanos, recorder.getIntervalHistogram(), firstError.get());
+      return new SliceResult(
+          events.get(), errors.get(), nanos, recorder.getIntervalHistogram(), firstError.get());
     } finally {
       for (ClientCallStreamObserver<WatchRequest> s : streams) {
         s.cancel("slice over", null);
@@ -120,20 +128,28 @@ final class WatchFanOut {
     stamp.flip();
     ByteString value = ByteString.copyFrom(stamp).concat(template.substring(12));
     PutRequest put =
-        PutRequest.newBuilder().setKey(target.watchPrefix().concat(Keys.of("k" + slot))).setValue(value).build();
-    target.conn.kv(slot).put(put, new StreamObserver<PutResponse>() {
-      @Override
-      public void onNext(PutResponse value) {}
+        PutRequest.newBuilder()
+            .setKey(target.watchPrefix().concat(Keys.of("k" + slot)))
+            .setValue(value)
+            .build();
+    target
+        .conn
+        .kv(slot)
+        .put(
+            put,
+            new StreamObserver<PutResponse>() {
+              @Override
+              public void onNext(PutResponse value) {}
 
-      @Override
-      public void onError(Throwable t) {
-        fail(t.toString());
-        slotsDone.countDown(); // this slot stops: its event will never arrive
-      }
+              @Override
+              public void onError(Throwable t) {
+                fail(t.toString());
+                slotsDone.countDown(); // this slot stops: its event will never arrive
+              }
 
-      @Override
-      public void onCompleted() {}
-    });
+              @Override
+              public void onCompleted() {}
+            });
   }
 
   private void delivered(Event e, long now) {

@@ -23,9 +23,10 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The raw primitives under the providers, with warm objects and no framing: JCE AES-256-GCM and AES-256-CBC
- * (PKCS#5), and BouncyCastle's XSalsa20 + Poly1305 (NaCl secretbox). The gap to {@link ProviderBench} is what the
- * provider adds (prefix walk, key resolution, copies, nonce generation, for KMS the envelope).
+ * The raw primitives under the providers, with warm objects and no framing: JCE AES-256-GCM and
+ * AES-256-CBC (PKCS#5), and BouncyCastle's XSalsa20 + Poly1305 (NaCl secretbox). The gap to {@link
+ * ProviderBench} is what the provider adds (prefix walk, key resolution, copies, nonce generation,
+ * for KMS the envelope).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)

@@ -2,11 +2,11 @@ package io.etcdcrypt.bench.jmh;
 
 import com.google.protobuf.ByteString;
 import io.etcdcrypt.config.EncryptionConfigLoader;
+import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.ValueCodec;
-import io.etcdcrypt.config.KmsEndpoint;
 import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.kmsplugin.KeyFileKekStore;
 import io.etcdcrypt.kmsplugin.KmsPluginServer;
@@ -31,9 +31,10 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Each provider's encrypt and decrypt of one value, through the codec the proxy uses (the EncryptionConfiguration
- * is parsed, the provider chain built, the etcd key resolved to its resource and used as associated data). KMS
- * providers talk to the bundled plugin, started in this JVM on a unix socket. Compare with {@link PrimitiveBench}.
+ * Each provider's encrypt and decrypt of one value, through the codec the proxy uses (the
+ * EncryptionConfiguration is parsed, the provider chain built, the etcd key resolved to its
+ * resource and used as associated data). KMS providers talk to the bundled plugin, started in this
+ * JVM on a unix socket. Compare with {@link PrimitiveBench}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -64,13 +65,19 @@ public class ProviderBench {
     if (provider.startsWith("kms")) {
       Path keks = dir.resolve("keks");
       KeyFileKekStore.generateKey(keks, "bench-kek", Clock.systemUTC());
-      plugin = KmsPluginServer.start(KmsEndpoint.of("unix://" + sock), KeyFileKekStore.open(keks),
-          Duration.ofMinutes(10), "bench");
+      plugin =
+          KmsPluginServer.start(
+              KmsEndpoint.of("unix://" + sock),
+              KeyFileKekStore.open(keks),
+              Duration.ofMinutes(10),
+              "bench");
     }
     Path config = dir.resolve("config.yaml");
     Files.writeString(config, io.etcdcrypt.bench.BenchConfigs.encryptionConfig(provider, sock));
     kms = new KmsProviders();
-    codec = EncryptionCodec.create(EncryptionConfigLoader.load(config), new ResourceResolver("/registry"), kms);
+    codec =
+        EncryptionCodec.create(
+            EncryptionConfigLoader.load(config), new ResourceResolver("/registry"), kms);
     byte[] v = new byte[size];
     new SecureRandom().nextBytes(v);
     plaintext = ByteString.copyFrom(v);
@@ -86,7 +93,8 @@ public class ProviderBench {
         Thread.sleep(100); // the KMS provider is usable once its first Status check answered
       }
     }
-    if (!ValueCodec.valueOf(Stages.join(codec.fromStorage(key, stored)), stored).equals(plaintext)) {
+    if (!ValueCodec.valueOf(Stages.join(codec.fromStorage(key, stored)), stored)
+        .equals(plaintext)) {
       throw new IllegalStateException(provider + " did not round-trip");
     }
   }
@@ -102,7 +110,10 @@ public class ProviderBench {
     }
   }
 
-  /** The codec's stage: complete when returned, except for a KMS v1 write, which waits for its plugin. */
+  /**
+   * The codec's stage: complete when returned, except for a KMS v1 write, which waits for its
+   * plugin.
+   */
   @Benchmark
   public ByteString encrypt() throws Exception {
     return codec.toStorage(key, plaintext).toCompletableFuture().join();

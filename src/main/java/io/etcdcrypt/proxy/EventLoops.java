@@ -13,6 +13,7 @@ import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import io.grpc.netty.shaded.io.netty.util.concurrent.EventExecutor;
+import io.grpc.netty.shaded.io.netty.util.concurrent.FastThreadLocalThread;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
@@ -28,6 +29,14 @@ final class EventLoops implements AutoCloseable {
   /** The name of its threads, {@code proxy-event-loop-<n>-<m>}. */
   static final String THREAD_NAME = "proxy-event-loop";
 
+  /**
+   * The stack of each of its threads. Reading, walking and writing a Txn nested as deep as etcd
+   * takes ({@link KvProxy#RECURSION_LIMIT}) recurses once per level, about 1 KiB each, more than
+   * the JVM's default 1 MiB stack holds. The memory is reserved, not committed: a thread only uses
+   * what its deepest message touched.
+   */
+  static final long THREAD_STACK_BYTES = 32L << 20;
+
   final EventLoopGroup group;
   final Class<? extends ServerChannel> serverChannelType;
   final Class<? extends Channel> channelType;
@@ -42,7 +51,13 @@ final class EventLoops implements AutoCloseable {
   }
 
   static EventLoops create(int threads) {
-    DefaultThreadFactory threadFactory = new DefaultThreadFactory(THREAD_NAME, true);
+    DefaultThreadFactory threadFactory =
+        new DefaultThreadFactory(THREAD_NAME, true) {
+          @Override
+          protected Thread newThread(Runnable r, String name) {
+            return new FastThreadLocalThread(threadGroup, r, name, THREAD_STACK_BYTES);
+          }
+        };
     if (Epoll.isAvailable()) {
       return new EventLoops(
           new MultiThreadIoEventLoopGroup(threads, threadFactory, EpollIoHandler.newFactory()),

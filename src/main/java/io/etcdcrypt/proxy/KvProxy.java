@@ -12,6 +12,7 @@ import io.etcdcrypt.values.ValueCompareTxn;
 import io.etcdcrypt.values.ValueWalker;
 import io.etcdcrypt.values.WireMessage;
 import io.grpc.MethodDescriptor;
+import io.grpc.protobuf.ProtoUtils;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -45,6 +46,25 @@ final class KvProxy {
               WireMessage.<RangeStreamResponse>marshaller())
           .build();
 
+  /**
+   * How deep a message may nest, as etcd 3.7's protobuf runtime counts it (Go's default limit of
+   * 10,000 levels, the outermost message included); protobuf-java counts the levels below the
+   * outermost one, and stops at 100 unless told. Only Txn nests without bound: each level of a
+   * nested Txn is two messages (TxnRequest, RequestOp), so etcd 3.7 takes Txns nested about 5,000
+   * deep, and etcd 3.4 to 3.6 deeper still. With protobuf-java's 100, a Txn nested 49 deep was
+   * applied by etcd while its answer could not be read back.
+   */
+  static final int RECURSION_LIMIT = 10_000 - 1;
+
+  /** {@code KV/Txn}, read at etcd's nesting depth on both sides of the relay. */
+  static final MethodDescriptor<TxnRequest, TxnResponse> TXN =
+      KVGrpc.getTxnMethod().toBuilder(
+              ProtoUtils.marshallerWithRecursionLimit(
+                  TxnRequest.getDefaultInstance(), RECURSION_LIMIT),
+              ProtoUtils.marshallerWithRecursionLimit(
+                  TxnResponse.getDefaultInstance(), RECURSION_LIMIT))
+          .build();
+
   private KvProxy() {}
 
   static List<ProxiedMethod<?, ?>> methods(ValueWalker walker) {
@@ -55,7 +75,7 @@ final class KvProxy {
             side -> new RangeCall<>(walker::toUpstreamStream, walker::openRangeChunk)),
         rewriting(KVGrpc.getPutMethod(), walker::seal, walker::open),
         rewriting(KVGrpc.getDeleteRangeMethod(), ProxiedMethod.Rewrite.none(), walker::open),
-        new ProxiedMethod<>(KVGrpc.getTxnMethod(), side -> new TxnCall(walker, side)),
+        new ProxiedMethod<>(TXN, side -> new TxnCall(walker, side)),
         // Compact carries no value.
         ProxiedMethod.raw(
             KVGrpc.getCompactMethod().getFullMethodName(), MethodDescriptor.MethodType.UNARY));
@@ -132,7 +152,7 @@ final class KvProxy {
         return walker.open(request, response);
       }
       return decided
-          .commit(response, txn -> side.unary(KVGrpc.getTxnMethod(), txn))
+          .commit(response, txn -> side.unary(TXN, txn))
           .thenCompose(txn -> walker.open(request, txn));
     }
   }

@@ -65,8 +65,8 @@ public final class EtcdProcess implements AutoCloseable {
   }
 
   /** {@link #startSingle(String...)} of the given release, whatever {@code etcd.release} says. */
-  public static EtcdProcess startSingle(EtcdRelease release) {
-    return startSingle(release, List.of(), TlsFiles.NONE);
+  public static EtcdProcess startSingle(EtcdRelease release, String... extraArgs) {
+    return startSingle(release, List.of(extraArgs), TlsFiles.NONE);
   }
 
   /**

@@ -64,7 +64,7 @@ final class Refusals {
    * tag, so a set that serializes to no bytes is empty; {@code asMap()} would clone a TreeMap per
    * message (per KeyValue of a list).
    */
-  private static boolean hasUnknownFields(GeneratedMessageV3 m) {
+  static boolean hasUnknownFields(GeneratedMessageV3 m) {
     return m.getUnknownFields().getSerializedSize() != 0;
   }
 

@@ -105,6 +105,26 @@ public final class ValueWalker {
   }
 
   /**
+   * Whether etcd would store {@code r}'s value under a lease it grants itself, at a key the codec
+   * protects: a Campaign without a lease (0) makes etcd's election server grant one, and the
+   * value's key names that lease, which the proxy cannot know before it is granted. The proxy then
+   * grants the lease itself, as etcd would ({@link #CAMPAIGN_LEASE_TTL_SECONDS}), and campaigns
+   * with it.
+   */
+  public boolean needsOwnLease(CampaignRequest r) {
+    // A request the seal refuses (unknown fields) gets no lease granted for it.
+    return r.getLease() == 0
+        && !Refusals.hasUnknownFields(r)
+        && codec.mayProtectRange(campaignKey(r), ByteString.EMPTY);
+  }
+
+  /**
+   * The TTL of the lease etcd's election server grants a Campaign without one: the default of
+   * clientv3's concurrency sessions, which it does not keep alive (the same in 3.4 to 3.7).
+   */
+  public static final long CAMPAIGN_LEASE_TTL_SECONDS = 60;
+
+  /**
    * etcd stores a candidate's value at {@code <name>/<lease ID in lower-case hex>} (clientv3's
    * concurrency package), so that is the key the value is sealed for.
    */

@@ -2,6 +2,7 @@ package io.etcdcrypt.observe;
 
 import io.etcdcrypt.observe.Instruments.Family;
 import io.etcdcrypt.observe.Instruments.SettableGauge;
+import io.etcdcrypt.values.Refusals;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -43,6 +44,7 @@ final class GrpcServerMetrics implements ServerInterceptor {
   private final Family<Counter> received;
   private final Family<Counter> sent;
   private final SettableGauge activeWatchStreams;
+  private final Family<Counter> appliedWritesUnanswered;
   private final ConcurrentHashMap<String, MethodSeries> methods = new ConcurrentHashMap<>();
 
   GrpcServerMetrics(Instruments instruments) {
@@ -77,6 +79,12 @@ final class GrpcServerMetrics implements ServerInterceptor {
                 MetricNames.ACTIVE_WATCH_STREAMS,
                 "Watch streams clients hold open through the proxy (each may carry many watches).")
             .labelValues();
+    appliedWritesUnanswered =
+        instruments.counter(
+            MetricNames.APPLIED_WRITES_UNANSWERED,
+            "Writes etcd applied whose answer could not be returned to the client (a previous value"
+                + " that cannot be decrypted).",
+            MetricNames.GRPC_METHOD);
   }
 
   /** The series of one method, looked up once per call. */
@@ -132,6 +140,11 @@ final class GrpcServerMetrics implements ServerInterceptor {
             // counted.
             if (ended.compareAndSet(false, true)) {
               m.handled(status.getCode(), start);
+              if (status.getCode() == Status.Code.INTERNAL
+                  && status.getDescription() != null
+                  && status.getDescription().startsWith(Refusals.WRITE_APPLIED)) {
+                appliedWritesUnanswered.labelValues(m.labels[2]).increment();
+              }
             }
             super.close(status, trailers);
           }

@@ -120,6 +120,13 @@ public final class MetricNames {
   /** Gauge, no labels: open client Watch streams (each carries any number of watches). */
   public static final String ACTIVE_WATCH_STREAMS = "etcd_crypt_proxy_active_watch_streams";
 
+  /**
+   * Counter {grpc_method}: writes etcd applied whose answer the proxy could not return (a previous
+   * value it cannot decrypt); the client got INTERNAL saying the write was applied.
+   */
+  public static final String APPLIED_WRITES_UNANSWERED =
+      "etcd_crypt_proxy_applied_writes_unanswered_total";
+
   /** Counter {status = success | failure}: EncryptionConfiguration reloads. */
   public static final String CONFIG_RELOADS = "etcd_crypt_proxy_config_reloads_total";
 

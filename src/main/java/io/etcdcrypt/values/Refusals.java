@@ -11,7 +11,7 @@ import io.grpc.StatusException;
  * field could carry a value past encryption (a request) or ciphertext to a client (a response).
  * Every message names itself in the error, and every error starts with {@value #PREFIX}.
  */
-final class Refusals {
+public final class Refusals {
 
   static final String PREFIX = "etcd-crypt-proxy: ";
 
@@ -70,6 +70,34 @@ final class Refusals {
 
   static StatusException refuse(Status status, String message) {
     return status.withDescription(PREFIX + message).asException();
+  }
+
+  /**
+   * Begins the description of a failure to answer a write that etcd applied: clients (and the
+   * metrics, which count these) can tell it from a write that was refused.
+   */
+  public static final String WRITE_APPLIED = PREFIX + "the write was applied: ";
+
+  /**
+   * The failure of a client's {@code write} (Put, DeleteRange, a Txn that wrote) whose answer could
+   * not be opened after etcd applied it: it says so, so that a client does not retry blindly.
+   */
+  static Throwable afterApplied(String write, Throwable failure) {
+    if (failure instanceof StatusException e
+        && e.getStatus().getCode() == Status.Code.INTERNAL
+        && e.getStatus().getDescription() != null
+        && e.getStatus().getDescription().startsWith(PREFIX)) {
+      String why = e.getStatus().getDescription().substring(PREFIX.length());
+      return Status.INTERNAL
+          .withDescription(
+              WRITE_APPLIED
+                  + "etcd applied the "
+                  + write
+                  + ", but its answer cannot be returned (retrying repeats the write): "
+                  + why)
+          .asException();
+    }
+    return failure;
   }
 
   /** The key as text for error messages; keys are names, never secrets. */

@@ -8,6 +8,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Parser;
 import com.google.protobuf.UnsafeByteOperations;
+import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.etcd.etcdserverpb.Compare;
 import io.etcdcrypt.etcd.etcdserverpb.DeleteRangeResponse;
@@ -29,6 +30,7 @@ import io.etcdcrypt.etcd.v3electionpb.ProclaimRequest;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -271,11 +273,11 @@ public final class ValueWalker {
   }
 
   public CompletionStage<PutResponse> open(PutResponse r) {
-    return run(values -> open(values, r));
+    return applied("Put", run(values -> open(values, r)));
   }
 
   public CompletionStage<DeleteRangeResponse> open(DeleteRangeResponse r) {
-    return run(values -> open(values, r));
+    return applied("DeleteRange", run(values -> open(values, r)));
   }
 
   /**
@@ -284,7 +286,26 @@ public final class ValueWalker {
    */
   public CompletionStage<TxnResponse> open(TxnRequest request, TxnResponse response) {
     TxnRequest sorts = hasPlaintextOrders(request) ? request : null;
-    return run(values -> open(values, response, sorts));
+    CompletionStage<TxnResponse> opened = run(values -> open(values, response, sorts));
+    return wrote(response) ? applied("Txn", opened) : opened;
+  }
+
+  /** The answer to a write etcd applied: a failure to open it says the write was applied. */
+  private static <M> CompletionStage<M> applied(String write, CompletionStage<M> opening) {
+    return opening.exceptionallyCompose(
+        e -> CompletableFuture.failedFuture(Refusals.afterApplied(write, Stages.cause(e))));
+  }
+
+  /** Whether the branch etcd took wrote anything (at any depth). */
+  private static boolean wrote(TxnResponse r) {
+    for (ResponseOp op : r.getResponsesList()) {
+      if (op.hasResponsePut()
+          || op.hasResponseDeleteRange()
+          || op.hasResponseTxn() && wrote(op.getResponseTxn())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private boolean hasPlaintextOrders(TxnRequest t) {

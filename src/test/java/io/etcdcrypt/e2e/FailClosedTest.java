@@ -13,6 +13,7 @@ import io.etcd.jetcd.options.WatchOption;
 import io.etcd.jetcd.watch.WatchEvent;
 import io.etcdcrypt.crypto.KmsTransformerFactory;
 import io.etcdcrypt.etcd.etcdserverpb.Compare;
+import io.etcdcrypt.etcd.etcdserverpb.DeleteRangeRequest;
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
 import io.etcdcrypt.etcd.etcdserverpb.RangeRequest;
@@ -250,6 +251,60 @@ class FailClosedTest {
         KVGrpc.newBlockingStub(proxy.toEtcd())
             .range(RangeRequest.newBuilder().setKey(pb("/registry/secrets/kmsdown/x")).build())
             .getCount());
+  }
+
+  @Test
+  void aWriteWhosePreviousValueCannotBeDecryptedSaysItWasApplied() {
+    String key = "/registry/secrets/prev/bad";
+    byte[] undecryptable = "k8s:enc:aesgcm:v1:key1:0123456789abcdef0123456789abcdef".getBytes();
+    var kv = KVGrpc.newBlockingStub(proxy.toProxy());
+    PutRequest put =
+        PutRequest.newBuilder().setKey(pb(key)).setValue(pb("new")).setPrevKv(true).build();
+    List<Runnable> writes =
+        List.of(
+            () -> kv.put(put),
+            () ->
+                kv.txn(
+                    TxnRequest.newBuilder()
+                        .addSuccess(RequestOp.newBuilder().setRequestPut(put))
+                        .build()),
+            () ->
+                kv.deleteRange(
+                    DeleteRangeRequest.newBuilder().setKey(pb(key)).setPrevKv(true).build()));
+    for (Runnable write : writes) {
+      put(proxy.toEtcd(), key, undecryptable);
+      long before = storedRevision(key);
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, write::run);
+      assertEquals(Status.Code.INTERNAL, e.getStatus().getCode());
+      String why = e.getStatus().getDescription();
+      assertTrue(
+          why.startsWith("etcd-crypt-proxy: the write was applied: ")
+              && why.contains(key)
+              && why.contains("authentication failed"),
+          why);
+      assertTrue(storedRevision(key) != before, "etcd applied it: " + why);
+    }
+    // A Txn that only reads the value fails as a read: nothing was applied.
+    put(proxy.toEtcd(), key, undecryptable);
+    StatusRuntimeException read =
+        assertThrows(
+            StatusRuntimeException.class,
+            () ->
+                kv.txn(
+                    TxnRequest.newBuilder()
+                        .addSuccess(
+                            RequestOp.newBuilder()
+                                .setRequestRange(RangeRequest.newBuilder().setKey(pb(key))))
+                        .build()));
+    assertFalse(read.getStatus().getDescription().contains("applied"), read.getStatus().toString());
+  }
+
+  /** The key's mod revision in etcd, or 0 when deleted. */
+  private static long storedRevision(String key) {
+    var r =
+        KVGrpc.newBlockingStub(proxy.toEtcd())
+            .range(RangeRequest.newBuilder().setKey(pb(key)).build());
+    return r.getCount() == 0 ? 0 : r.getKvs(0).getModRevision();
   }
 
   @Test

@@ -75,14 +75,20 @@ class UnknownFieldsTest {
     } catch (CompletionException e) {
       StatusException s = (StatusException) Stages.cause(e);
       assertEquals(code, s.getStatus().getCode(), s.getStatus().toString());
-      assertTrue(
+      // The answer to a write etcd applied says so first (Refusals.afterApplied).
+      String why =
           s.getStatus()
               .getDescription()
-              .startsWith(
-                  "etcd-crypt-proxy: "
-                      + (code == Status.Code.INTERNAL
-                          ? "etcd returned a " + message + " with fields this proxy does not know"
-                          : message + " carries fields this proxy does not know")),
+              .replaceFirst(
+                  "^etcd-crypt-proxy: the write was applied: etcd applied the (Put|DeleteRange), but"
+                      + " its answer cannot be returned \\(retrying repeats the write\\): ",
+                  "etcd-crypt-proxy: ");
+      assertTrue(
+          why.startsWith(
+              "etcd-crypt-proxy: "
+                  + (code == Status.Code.INTERNAL
+                      ? "etcd returned a " + message + " with fields this proxy does not know"
+                      : message + " carries fields this proxy does not know")),
           s.getStatus().getDescription());
     }
   }
@@ -162,6 +168,16 @@ class UnknownFieldsTest {
         walker.open(withUnknownField(PutResponse.getDefaultInstance())),
         Status.Code.INTERNAL,
         "PutResponse");
+    assertTrue(
+        Stages.cause(
+                walker
+                    .open(withUnknownField(PutResponse.getDefaultInstance()))
+                    .toCompletableFuture()
+                    .handle((r, e) -> e)
+                    .join())
+            .getMessage()
+            .contains(Refusals.WRITE_APPLIED),
+        "a Put etcd applied says so");
     assertRefused(
         walker.open(PutResponse.newBuilder().setPrevKv(withUnknownField(KV)).build()),
         Status.Code.INTERNAL,

@@ -157,10 +157,9 @@ public final class EncryptionConfigLoader {
     try {
       root = new Compose(settings).composeString(text);
     } catch (MarkedYamlEngineException e) {
-      throw single(sourceName, syntaxError(e));
+      throw single(sourceName, syntaxError(e, text));
     } catch (YamlEngineException e) {
-      // Unmarked engine errors carry no document text.
-      throw single(sourceName, "not valid YAML: " + e.getMessage());
+      throw single(sourceName, "not valid YAML: " + withoutDocumentText(e.getMessage(), text));
     }
     if (root.isEmpty()) {
       throw single(sourceName, "the file contains no document (only whitespace or comments)");
@@ -169,10 +168,11 @@ public final class EncryptionConfigLoader {
   }
 
   /**
-   * Describes a YAML syntax error by position only: snakeyaml's own message quotes the offending
-   * line, which may hold a key.
+   * Describes a YAML syntax error by position and snakeyaml's wording only: its own message quotes
+   * the offending line, and its problem texts name what they found (an alias, a character), which
+   * may be a key ({@link #withoutDocumentText}).
    */
-  private static String syntaxError(MarkedYamlEngineException e) {
+  private static String syntaxError(MarkedYamlEngineException e, String text) {
     StringBuilder sb = new StringBuilder("YAML syntax error");
     Optional<Mark> mark = e.getProblemMark().isPresent() ? e.getProblemMark() : e.getContextMark();
     mark.ifPresent(
@@ -182,12 +182,31 @@ public final class EncryptionConfigLoader {
                 .append(", column ")
                 .append(m.getColumn() + 1));
     if (e.getContext() != null) {
-      sb.append(": ").append(e.getContext());
+      sb.append(": ").append(withoutDocumentText(e.getContext(), text));
     }
     if (e.getProblem() != null) {
-      sb.append(e.getContext() != null ? ", " : ": ").append(e.getProblem());
+      sb.append(e.getContext() != null ? ", " : ": ")
+          .append(withoutDocumentText(e.getProblem(), text));
     }
     return sb.toString();
+  }
+
+  /**
+   * A parser's {@code message} with every word that also occurs in the document replaced by "…":
+   * snakeyaml names what it found ({@code found undefined alias <name>}, where {@code secret:
+   * *<key>} makes the name a key), and only its own wording may be shown. Words shorter than four
+   * characters (a quote, a tab) stay: no key is that short.
+   */
+  static String withoutDocumentText(String message, String document) {
+    StringBuilder out = new StringBuilder(message.length());
+    for (String word : message.split(" ", -1)) {
+      String core = word.replaceAll("^['\"(]+|['\",.:;)]+$", "");
+      if (out.length() > 0) {
+        out.append(' ');
+      }
+      out.append(core.length() >= 4 && document.contains(core) ? word.replace(core, "…") : word);
+    }
+    return out.toString();
   }
 
   private static List<ResourceRule> readDocument(

@@ -202,7 +202,11 @@ final class YamlObject {
       if (isString(s)) {
         return "a string";
       }
-      return "a value tagged " + t.getValue();
+      // A custom tag is document text ("secret: !'<key>'" makes the key a tag): only YAML's own
+      // tags are named.
+      return t.getValue().startsWith(Tag.PREFIX)
+          ? "a value tagged " + t.getValue()
+          : "a value with a custom tag";
     }
     return "nothing";
   }

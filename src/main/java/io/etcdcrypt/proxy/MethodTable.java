@@ -104,9 +104,9 @@ final class MethodTable extends HandlerRegistry {
       return; // a transformed or explicitly raw entry for a value service wins over the generic raw
       // one
     }
-    ServerCallHandler<ReqT, RespT> handler =
+    ServerCallHandler<InputStream, RespT> handler =
         Relay.handler(upstream, loop, endless, limit, m.method(), m.transformers());
-    known.put(name, ServerMethodDefinition.create(m.method(), handler));
+    known.put(name, ServerMethodDefinition.create(Relay.serverSide(m.method()), handler));
     treatments.put(name, treatment);
   }
 

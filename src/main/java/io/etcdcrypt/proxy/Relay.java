@@ -57,7 +57,9 @@ final class Relay<ReqT, RespT> {
 
   private static final Logger log = LoggerFactory.getLogger(Relay.class);
 
-  private final ServerCall<ReqT, RespT> serverCall;
+  // The client's requests arrive as bytes and are parsed here ({@link DownstreamListener}).
+  private final ServerCall<InputStream, RespT> serverCall;
+  private final MethodDescriptor<ReqT, RespT> method;
   private final ClientCall<ReqT, RespT> clientCall;
   private final CallTransformer<ReqT, RespT> transformer;
   private final Executor loop;
@@ -117,12 +119,14 @@ final class Relay<ReqT, RespT> {
       };
 
   private Relay(
-      ServerCall<ReqT, RespT> serverCall,
+      ServerCall<InputStream, RespT> serverCall,
+      MethodDescriptor<ReqT, RespT> method,
       ClientCall<ReqT, RespT> clientCall,
       CallTransformer<ReqT, RespT> transformer,
       Executor loop,
       RequestLimit limit) {
     this.serverCall = serverCall;
+    this.method = method;
     this.clientCall = clientCall;
     this.transformer = transformer;
     this.loop = loop;
@@ -135,7 +139,7 @@ final class Relay<ReqT, RespT> {
    * that never ends by itself is registered with {@code endless}, so that shutdown can end it.
    * Client messages larger than {@code limit} are refused.
    */
-  static <ReqT, RespT> ServerCallHandler<ReqT, RespT> handler(
+  static <ReqT, RespT> ServerCallHandler<InputStream, RespT> handler(
       Channel upstream,
       Supplier<Executor> loop,
       EndlessCalls endless,
@@ -152,8 +156,13 @@ final class Relay<ReqT, RespT> {
       SideCalls side = new SideCalls(upstream, headers, Context.current());
       Relay<ReqT, RespT> relay =
           new Relay<>(
-              serverCall, clientCall, transformers.newCall(side, serverCall), loop.get(), limit);
-      ServerCall.Listener<ReqT> listener = relay.start(headers);
+              serverCall,
+              method,
+              clientCall,
+              transformers.newCall(side, serverCall),
+              loop.get(),
+              limit);
+      ServerCall.Listener<InputStream> listener = relay.start(headers);
       if (isEndless) {
         endless.register(
             () ->
@@ -165,7 +174,18 @@ final class Relay<ReqT, RespT> {
     };
   }
 
-  private ServerCall.Listener<ReqT> start(Metadata headers) {
+  /**
+   * The server-side descriptor of {@code method}: requests arrive as bytes, which the relay parses
+   * itself, so that one that is not a valid message is answered as etcd answers it (grpc-java's own
+   * parse failure is an UNKNOWN "Application error processing RPC" with a stack trace in the log
+   * for every such request).
+   */
+  static <ReqT, RespT> MethodDescriptor<InputStream, RespT> serverSide(
+      MethodDescriptor<ReqT, RespT> method) {
+    return method.toBuilder(RawMarshaller.INSTANCE, method.getResponseMarshaller()).build();
+  }
+
+  private ServerCall.Listener<InputStream> start(Metadata headers) {
     synchronized (lock) {
       clientCall.start(new UpstreamListener(), headers);
       clientCall.request(1);
@@ -366,14 +386,26 @@ final class Relay<ReqT, RespT> {
     }
   }
 
-  private final class DownstreamListener extends ServerCall.Listener<ReqT> {
+  private final class DownstreamListener extends ServerCall.Listener<InputStream> {
     @Override
-    public void onMessage(ReqT message) {
-      Status refused = limit.refuseReceived(message);
+    public void onMessage(InputStream bytes) {
+      // etcd checks the size before it parses.
+      Status refused = limit.refuseReceived(bytes);
       if (refused != null) {
-        release(message);
+        release(bytes);
         fail(refused);
         return;
+      }
+      ReqT message;
+      try {
+        message = method.parseRequest(bytes);
+      } catch (RuntimeException malformed) {
+        release(bytes);
+        fail(MalformedRequests.refuse(serverCall, malformed));
+        return;
+      }
+      if (message != bytes) {
+        release(bytes); // parsed into a message of its own: the detached buffer is done with
       }
       requests.onMessage(message);
     }

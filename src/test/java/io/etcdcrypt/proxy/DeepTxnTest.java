@@ -38,9 +38,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Txns nested as deep as etcd takes them pass through the proxy, their values sealed at every
  * depth: etcd 3.7 reads messages nested up to 10,000 levels (a Txn nested 4,999 deep, whose answer
- * is one level deeper), etcd 3.4 to 3.6 deeper still. Beyond 3.7's limit the proxy refuses, and
- * writes nothing. Before, protobuf-java's limit of 100 levels made a Txn nested 49 deep get
- * CANCELLED while etcd applied it, and one nested 50 deep UNKNOWN.
+ * is one level deeper), etcd 3.4 to 3.6 deeper still. Beyond 3.7's limit the proxy refuses as 3.7
+ * does (INTERNAL), and writes nothing. Before, protobuf-java's limit of 100 levels made a Txn
+ * nested 49 deep get CANCELLED while etcd applied it, and one nested 50 deep UNKNOWN.
  */
 @RealComponents
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
@@ -97,6 +97,7 @@ class DeepTxnTest {
         int tooDeep = DEEPEST + 1;
         Status fromProxy = refusal(deepStack, via, nested(tooDeep, "proxy-too-deep"));
         assertEquals(0, read(direct, PREFIX + "proxy-too-deep").getCount(), fromProxy.toString());
+        assertEquals(Status.Code.INTERNAL, fromProxy.getCode(), fromProxy.toString());
         if (release.atLeast(EtcdRelease.V3_7)) {
           Status fromEtcd = refusal(deepStack, direct, nested(tooDeep, "direct-too-deep"));
           assertEquals(Status.Code.INTERNAL, fromEtcd.getCode(), fromEtcd.toString());

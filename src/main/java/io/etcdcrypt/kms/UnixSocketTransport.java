@@ -13,6 +13,9 @@ import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChanne
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -68,6 +71,10 @@ public final class UnixSocketTransport {
         .channelType(EpollServerDomainSocketChannel.class);
   }
 
+  /**
+   * Removes a socket file that nothing listens on any more (a leftover of a process that died); a
+   * socket something answers on is another server's, and is refused, never taken over.
+   */
   static void removeStaleSocket(Path socket) throws IOException {
     BasicFileAttributes attrs;
     try {
@@ -75,13 +82,43 @@ public final class UnixSocketTransport {
     } catch (java.nio.file.NoSuchFileException e) {
       return;
     }
-    if (attrs.isOther()) { // a socket (or fifo/device): a leftover from a previous run
+    if (attrs.isOther()) { // a socket (or fifo/device)
+      if (answers(socket)) {
+        throw new IOException(
+            "cannot listen on "
+                + socket
+                + ": another process is serving on it (a KMS plugin already running?); stop it or"
+                + " pick another path");
+      }
       Files.deleteIfExists(socket);
     } else {
       throw new IOException(
           "cannot listen on "
               + socket
               + ": a regular file or directory is in the way; remove it or pick another path");
+    }
+  }
+
+  /** Whether a server accepts connections on the unix socket {@code socket}. */
+  private static boolean answers(Path socket) {
+    try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      return probe.connect(UnixDomainSocketAddress.of(socket));
+    } catch (IOException refusedOrNotASocket) {
+      return false;
+    }
+  }
+
+  /**
+   * The identity of the socket file at {@code socket} (its inode), or null when there is none: a
+   * server removes on close only the file it created, never one that another process put there
+   * since.
+   */
+  public static Object socketFileKey(Path socket) {
+    try {
+      return Files.readAttributes(socket, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+          .fileKey();
+    } catch (IOException e) {
+      return null;
     }
   }
 

@@ -26,10 +26,16 @@ public final class KmsPluginServer implements AutoCloseable {
   private final KekStore store;
   private final Server server;
   private final ScheduledExecutorService reloader;
+  private final Object socketFile; // the inode of the socket file it created; null for abstract
 
   private KmsPluginServer(
-      KmsEndpoint endpoint, KekStore store, Server server, ScheduledExecutorService reloader) {
+      KmsEndpoint endpoint,
+      KekStore store,
+      Server server,
+      ScheduledExecutorService reloader,
+      Object socketFile) {
     this.endpoint = endpoint;
+    this.socketFile = socketFile;
     this.store = store;
     this.server = server;
     this.reloader = reloader;
@@ -64,7 +70,11 @@ public final class KmsPluginServer implements AutoCloseable {
         endpoint,
         store.describe(),
         store.ring().current().id());
-    return new KmsPluginServer(endpoint, store, server, reloader);
+    Object socketFile =
+        endpoint.isAbstract()
+            ? null
+            : UnixSocketTransport.socketFileKey(Path.of(endpoint.socketPath()));
+    return new KmsPluginServer(endpoint, store, server, reloader, socketFile);
   }
 
   private static void reload(KekStore store) {
@@ -100,13 +110,24 @@ public final class KmsPluginServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    if (!endpoint.isAbstract()) {
-      try {
-        Files.deleteIfExists(Path.of(endpoint.socketPath()));
-      } catch (IOException e) {
-        log.warn("could not remove socket {}: {}", endpoint.socketPath(), e.getMessage());
-      }
-    }
+    removeOwnSocket();
     store.close();
+  }
+
+  /** Removes the socket file this server created, unless another process has replaced it since. */
+  private void removeOwnSocket() {
+    if (socketFile == null) {
+      return;
+    }
+    Path socket = Path.of(endpoint.socketPath());
+    if (!socketFile.equals(UnixSocketTransport.socketFileKey(socket))) {
+      log.info("not removing {}: another process created the socket there since", socket);
+      return;
+    }
+    try {
+      Files.deleteIfExists(socket);
+    } catch (IOException e) {
+      log.warn("could not remove socket {}: {}", socket, e.getMessage());
+    }
   }
 }

@@ -28,6 +28,10 @@ import io.etcdcrypt.testing.KmsPluginFixture;
 import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.Sync;
 import io.grpc.Status;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -206,6 +210,33 @@ class KmsPluginServerTest {
       Decrypted old = Sync.decrypt(p2, s2, AAD);
       assertTrue(old.stale());
       assertFalse(Sync.decrypt(p2, s2b, AAD).stale());
+    }
+  }
+
+  @Test
+  void aSecondPluginOnASocketInUseIsRefusedAndTheFirstServesOn() throws Exception {
+    Path other = Files.createDirectory(dir.resolve("second"));
+    IOException e =
+        assertThrows(IOException.class, () -> KmsPluginFixture.start(other, plugin.endpoint()));
+    assertTrue(e.getMessage().contains("another process is serving on it"), e.getMessage());
+    assertTrue(e.getMessage().contains(plugin.endpoint().socketPath()), e.getMessage());
+    assertEquals("ok", Stages.join(v2.status()).getHealthz(), "the first plugin still answers");
+    assertTrue(Files.exists(Path.of(plugin.endpoint().socketPath())));
+  }
+
+  @Test
+  void aStaleSocketFileIsReplaced() throws Exception {
+    Path socket = dir.resolve("stale.sock");
+    // A socket nobody listens on any more: what a plugin that was killed leaves behind.
+    try (ServerSocketChannel dead = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      dead.bind(UnixDomainSocketAddress.of(socket));
+    }
+    assertTrue(Files.exists(socket));
+    KmsEndpoint endpoint = KmsEndpoint.of("unix://" + socket);
+    Path other = Files.createDirectory(dir.resolve("stale"));
+    try (KmsPluginFixture p = KmsPluginFixture.start(other, endpoint);
+        KmsV2Client client = new KmsV2Client("stale", endpoint, TIMEOUT, KmsObserver.NONE)) {
+      assertEquals("ok", Stages.join(client.status()).getHealthz());
     }
   }
 

@@ -198,21 +198,26 @@ public final class RewrapCommand implements Callable<Integer> {
           1,
           TimeUnit.SECONDS);
     }
-    Rewrapper.Outcome outcome;
-    ProgressReporter progress =
-        System.console() != null
-            ? ProgressReporter.bar(stats, System.out)
-            : ProgressReporter.logLines(
-                stats, Duration.ofSeconds(Math.max(1, progressIntervalSeconds)));
+    // The signal hook waits until the outcome is printed, so a stopped run always says so.
     try {
-      outcome = rewrapper.run(scopes, state);
-    } finally {
-      progress.close();
-      saver.shutdownNow();
-      saver.awaitTermination(5, TimeUnit.SECONDS);
-      if (state != null) {
-        state.save();
+      Rewrapper.Outcome outcome;
+      ProgressReporter progress =
+          System.console() != null
+              ? ProgressReporter.bar(stats, System.out)
+              : ProgressReporter.logLines(
+                  stats, Duration.ofSeconds(Math.max(1, progressIntervalSeconds)));
+      try {
+        outcome = rewrapper.run(scopes, state);
+      } finally {
+        progress.close();
+        saver.shutdownNow();
+        saver.awaitTermination(5, TimeUnit.SECONDS);
+        if (state != null) {
+          state.save();
+        }
       }
+      return report(session, scopes, options, state, stats, outcome, out, err);
+    } finally {
       ended.countDown();
       try {
         Runtime.getRuntime().removeShutdownHook(onSignal);
@@ -220,13 +225,28 @@ public final class RewrapCommand implements Callable<Integer> {
         // the hook is running: it only waited for us
       }
     }
+  }
 
+  /** Prints the outcome of a run and returns the exit code. */
+  int report(
+      EtcdSession session,
+      List<Scope> scopes,
+      Rewrapper.Options options,
+      RewrapState state,
+      RewrapStats stats,
+      Rewrapper.Outcome outcome,
+      PrintWriter out,
+      PrintWriter err)
+      throws IOException, InterruptedException {
     out.println(summary(stats, options.dryRun()));
     if (outcome == Rewrapper.Outcome.STOPPED) {
       out.println(
-          "stopped before the end; progress is saved in "
-              + state.file()
-              + ": run rewrap again to continue");
+          state == null
+              ? "stopped before the end (dry run: nothing was written); run it again to count"
+                  + " everything"
+              : "stopped before the end; progress is saved in "
+                  + state.file()
+                  + ": run rewrap again to continue");
       out.flush();
       return 3;
     }

@@ -70,7 +70,7 @@ public final class KmsPluginCommand implements Callable<Integer> {
     String version = Main.class.getPackage().getImplementationVersion();
     KmsPluginServer server =
         KmsPluginServer.start(endpoint, store, reload, version == null ? "development" : version);
-    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "kms-plugin-shutdown"));
+    StopOnSignal.install("kms-plugin-shutdown", server::close);
     server.awaitTermination();
     return 0;
   }

@@ -256,23 +256,21 @@ public final class ServeCommand implements Callable<Integer> {
       closeAfterServer.add(0, startAdmin(proxy, metrics, config, currentKms));
     }
 
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  log.info(
-                      "shutting down: letting running calls finish for up to {} s",
-                      shutdownGraceSeconds);
-                  proxy.shutdown(shutdownGraceSeconds, TimeUnit.SECONDS);
-                  for (AutoCloseable c : closeAfterServer) {
-                    try {
-                      c.close();
-                    } catch (Exception e) {
-                      log.warn("error while shutting down {}", c, e);
-                    }
-                  }
-                },
-                "shutdown"));
+    StopOnSignal.install(
+        "shutdown",
+        () -> {
+          log.info(
+              "shutting down: letting running calls finish for up to {} s", shutdownGraceSeconds);
+          proxy.shutdown(shutdownGraceSeconds, TimeUnit.SECONDS);
+          for (AutoCloseable c : closeAfterServer) {
+            try {
+              c.close();
+            } catch (Exception e) {
+              log.warn("error while shutting down {}", c, e);
+            }
+          }
+          log.info("shut down cleanly");
+        });
     proxy.awaitTermination();
     return 0;
   }

@@ -187,6 +187,10 @@ class ServeCommandTest {
           serve.output().contains("\"level\":\"ERROR\"")
               || serve.output().contains("\"level\":\"WARN\""),
           "the rejected file must be logged:\n" + serve.output());
+
+      // A supervisor's SIGTERM stops it cleanly, with status 0 (not the JVM's 143).
+      assertEquals(0, serve.terminate(), serve.output());
+      assertTrue(serve.output().contains("shut down cleanly"), serve.output());
     }
   }
 }

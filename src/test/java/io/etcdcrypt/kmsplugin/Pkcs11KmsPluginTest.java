@@ -2,6 +2,7 @@ package io.etcdcrypt.kmsplugin;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -138,6 +139,9 @@ class Pkcs11KmsPluginTest {
       } finally {
         provider.close();
       }
+      // A supervisor's SIGTERM stops it cleanly, with status 0, and it removes its socket.
+      assertEquals(0, plugin.terminate(), plugin.output());
+      assertFalse(Files.exists(socket), "the plugin removed the socket it created");
     }
   }
 }

@@ -56,6 +56,17 @@ public final class JavaProcess implements AutoCloseable {
     return process.exitValue();
   }
 
+  /** Sends SIGTERM, as a supervisor stops a process, and returns the exit code once it ended. */
+  public int terminate() throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(30, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      throw new AssertionError(
+          "child JVM did not stop within 30 s of SIGTERM; output:\n" + output());
+    }
+    return process.exitValue();
+  }
+
   public boolean isAlive() {
     return process.isAlive();
   }

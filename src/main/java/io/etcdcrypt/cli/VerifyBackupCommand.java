@@ -2,16 +2,25 @@ package io.etcdcrypt.cli;
 
 import io.etcdcrypt.ops.CodecSession;
 import io.etcdcrypt.ops.OpsException;
+import io.etcdcrypt.ops.ProxyCheck;
 import io.etcdcrypt.ops.ResourceSelection;
 import io.etcdcrypt.ops.Scopes;
 import io.etcdcrypt.ops.backup.BackupReport;
 import io.etcdcrypt.ops.backup.BackupVerifier;
+import io.etcdcrypt.ops.backup.SnapshotDownload;
+import io.etcdcrypt.proxy.Endpoint;
+import io.etcdcrypt.proxy.TlsFiles;
+import io.etcdcrypt.proxy.Upstream;
 import io.etcdcrypt.snapshot.EtcdSnapshot;
 import io.etcdcrypt.snapshot.SnapshotFormatException;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -35,6 +44,8 @@ import picocli.CommandLine.Spec;
           + " per data key or seed.",
       "With --all-revisions it also reads every older revision still in the file and names the keys whose"
           + " history holds plaintext of an encrypted resource or values only a retired key opens.",
+      "With --endpoints instead of a file, streams a snapshot from that etcd member (etcd itself: a proxy is"
+          + " refused) and verifies it; --save keeps it as etcdctl snapshot save would.",
       "Prints keys, labels and reasons, never a value or key material. --output json is documented in"
           + " docs/operations.md."
     },
@@ -61,12 +72,31 @@ public final class VerifyBackupCommand implements Callable<Integer> {
 
   @Parameters(
       index = "0",
+      arity = "0..1",
       paramLabel = "SNAPSHOT",
       description =
-          "The snapshot file: what etcdctl snapshot save wrote, or a member's member/snap/db.")
+          "The snapshot file: what etcdctl snapshot save wrote, or a member's member/snap/db. Without it,"
+              + " --endpoints names the etcd member to take a snapshot from.")
   Path snapshot;
 
   @Mixin ConfigToolOptions tool;
+
+  @Mixin EtcdClientOptions etcd;
+
+  @Option(
+      names = "--save",
+      paramLabel = "FILE",
+      description =
+          "With --endpoints: keep the snapshot in FILE, as etcdctl snapshot save writes it (with etcd's"
+              + " SHA-256 checksum). Without it, the snapshot goes to a temporary file that is deleted.")
+  Path save;
+
+  @Option(
+      names = "--snapshot-timeout",
+      defaultValue = "600",
+      paramLabel = "SECONDS",
+      description = "How long the snapshot stream from etcd may take. Default: ${DEFAULT-VALUE}")
+  int snapshotTimeoutSeconds;
 
   @Option(
       names = "--output",
@@ -86,19 +116,35 @@ public final class VerifyBackupCommand implements Callable<Integer> {
     tool.log.apply();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
+    boolean live = spec.commandLine().getParseResult().hasMatchedOption("--endpoints");
+    if (live == (snapshot != null)) {
+      return fail(
+          err,
+          EXIT_ERROR,
+          "give either a SNAPSHOT file or --endpoints of the etcd member to take one from");
+    }
+    if (save != null && !live) {
+      return fail(err, EXIT_ERROR, "--save goes with --endpoints");
+    }
+    Path temporary = null;
     try (CodecSession codecs = tool.openCodecs()) {
       Scopes.select(codecs.resolver(), tool.resources); // checks the names
+      Path file = snapshot;
+      if (live) {
+        file = save != null ? save : (temporary = Files.createTempFile("etcd-snapshot-", ".db"));
+        download(file);
+      }
       BackupVerifier verifier =
           new BackupVerifier(codecs.codec(), ResourceSelection.of(tool.resources));
       BackupReport report;
-      try (EtcdSnapshot snap = EtcdSnapshot.open(snapshot)) {
-        report = verifier.verify(snapshot.toString(), snap, allRevisions);
+      try (EtcdSnapshot snap = EtcdSnapshot.open(file)) {
+        report = verifier.verify(file.toString(), snap, allRevisions);
       } catch (NoSuchFileException e) {
-        return fail(err, EXIT_UNREADABLE_FILE, "cannot read " + snapshot + ": no such file");
+        return fail(err, EXIT_UNREADABLE_FILE, "cannot read " + file + ": no such file");
       } catch (IOException e) {
-        return fail(err, EXIT_UNREADABLE_FILE, "cannot read " + snapshot + ": " + e.getMessage());
+        return fail(err, EXIT_UNREADABLE_FILE, "cannot read " + file + ": " + e.getMessage());
       } catch (SnapshotFormatException e) {
-        return fail(err, EXIT_UNREADABLE_FILE, snapshot + ": " + e.getMessage());
+        return fail(err, EXIT_UNREADABLE_FILE, file + ": " + e.getMessage());
       }
       if (output == Output.JSON) {
         out.println(report.toJson());
@@ -109,6 +155,41 @@ public final class VerifyBackupCommand implements Callable<Integer> {
       return report.outcome().exitCode();
     } catch (OpsException | IllegalArgumentException e) {
       return fail(err, EXIT_ERROR, e.getMessage());
+    } catch (IOException e) {
+      return fail(err, EXIT_ERROR, "cannot write the snapshot: " + e.getMessage());
+    } finally {
+      deleteQuietly(temporary);
+    }
+  }
+
+  /** Streams a snapshot from the one member --endpoints names, after making sure it is etcd. */
+  private void download(Path file) throws OpsException, IOException {
+    List<Endpoint> members;
+    TlsFiles tls = etcd.tls();
+    try {
+      members = etcd.members();
+      tls.channelCredentials(); // checks the files now, with the flag names in the message
+    } catch (IllegalArgumentException | UncheckedIOException e) {
+      throw new OpsException(e.getMessage(), e);
+    }
+    if (members.size() != 1) {
+      throw new OpsException(
+          "a snapshot is taken from one member: give exactly one endpoint in --endpoints");
+    }
+    try (Upstream upstream = new Upstream(members, tls, etcd.maxRecvBytes)) {
+      ProxyCheck.refuseProxy(upstream.channel(), etcd.endpoints, Duration.ofSeconds(10));
+      SnapshotDownload.save(
+          upstream.channel(), file, Duration.ofSeconds(Math.max(1, snapshotTimeoutSeconds)));
+    }
+  }
+
+  private static void deleteQuietly(Path file) {
+    if (file != null) {
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException e) {
+        // a temporary file in the temporary directory: nothing to do about it
+      }
     }
   }
 

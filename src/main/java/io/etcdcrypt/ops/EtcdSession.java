@@ -13,9 +13,12 @@ import java.util.List;
 
 /**
  * What census and rewrap work with: a {@link CodecSession} and a channel straight to etcd (built
- * like the proxy's own). Closing it closes the channel and the KMS providers.
+ * like the proxy's own), never to an etcd-crypt-proxy ({@link ProxyCheck}). Closing it closes the
+ * channel and the KMS providers.
  */
 public final class EtcdSession implements AutoCloseable {
+
+  private static final Duration PROXY_CHECK_TIMEOUT = Duration.ofSeconds(10);
 
   private final CodecSession codecs;
   private final Upstream upstream;
@@ -41,12 +44,24 @@ public final class EtcdSession implements AutoCloseable {
       Duration kmsWait)
       throws OpsException, InterruptedException {
     CodecSession codecs = CodecSession.open(configFile, etcdPrefix, kmsWait);
+    Upstream upstream = null;
     try {
-      return new EtcdSession(codecs, new Upstream(endpoints, tls, maxRecvBytes));
-    } catch (RuntimeException e) {
+      upstream = new Upstream(endpoints, tls, maxRecvBytes);
+      ProxyCheck.refuseProxy(upstream.channel(), endpointList(endpoints), PROXY_CHECK_TIMEOUT);
+      return new EtcdSession(codecs, upstream);
+    } catch (OpsException | RuntimeException e) {
+      if (upstream != null) {
+        upstream.close();
+      }
       codecs.close();
       throw e;
     }
+  }
+
+  static String endpointList(List<Endpoint> endpoints) {
+    return endpoints.stream()
+        .map(Endpoint::toString)
+        .collect(java.util.stream.Collectors.joining(","));
   }
 
   public EncryptionConfiguration config() {

@@ -198,6 +198,55 @@ class VerifyBackupCommandTest {
   }
 
   @Test
+  void aLiveSnapshotIsStreamedVerifiedAndSavedAsEtcdctlSavesIt() throws Exception {
+    raw.put("/registry/secrets/a/lost", "k8s:enc:aesgcm:v1:gone:0123456789abcdef0123456789");
+    Path config = write(dir.resolve("enc.yaml"), config("secrets", AESGCM_KEY1, IDENTITY));
+    Path saved = dir.resolve("live.db");
+    CliRun live =
+        CliRun.of(
+            "verify-backup",
+            "--endpoints",
+            etcd.endpoint(),
+            "--encryption-provider-config",
+            config.toString(),
+            "--save",
+            saved.toString(),
+            "--output",
+            "json");
+    CliRun fromFile = verify(saved, config("secrets", AESGCM_KEY1, IDENTITY), "--output", "json");
+
+    assertEquals(1, live.exitCode(), "the lost value: " + live);
+    JsonObject liveDoc = JsonParser.parseString(live.out()).getAsJsonObject();
+    JsonObject fileDoc = JsonParser.parseString(fromFile.out()).getAsJsonObject();
+    assertEquals("verified", liveDoc.getAsJsonObject("snapshot").get("checksum").getAsString());
+    assertEquals(fileDoc.get("latest"), liveDoc.get("latest"));
+    new io.etcdcrypt.testing.Etcdctl(etcd.endpoint())
+        .run("snapshot", "status", saved.toString())
+        .assertOk();
+    assertFalse(Files.exists(dir.resolve("live.db.part")));
+
+    CliRun twoMembers =
+        CliRun.of(
+            "verify-backup",
+            "--endpoints",
+            etcd.endpoint() + "," + etcd.endpoint(),
+            "--encryption-provider-config",
+            config.toString());
+    assertEquals(2, twoMembers.exitCode(), twoMembers::toString);
+    assertTrue(twoMembers.err().contains("exactly one endpoint"), twoMembers::toString);
+
+    CliRun both =
+        CliRun.of(
+            "verify-backup",
+            saved.toString(),
+            "--endpoints",
+            etcd.endpoint(),
+            "--encryption-provider-config",
+            config.toString());
+    assertEquals(2, both.exitCode(), both::toString);
+  }
+
+  @Test
   void usageErrorsExitTwo() throws Exception {
     CliRun noFile = CliRun.of("verify-backup", "--encryption-provider-config", "x.yaml");
     assertEquals(2, noFile.exitCode(), noFile::toString);

@@ -8,6 +8,7 @@ import io.etcdcrypt.ops.Scopes;
 import io.etcdcrypt.ops.backup.BackupReport;
 import io.etcdcrypt.ops.backup.BackupVerifier;
 import io.etcdcrypt.ops.backup.SnapshotDownload;
+import io.etcdcrypt.ops.backup.SnapshotRotation;
 import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.TlsFiles;
 import io.etcdcrypt.proxy.Upstream;
@@ -20,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -92,6 +94,22 @@ public final class VerifyBackupCommand implements Callable<Integer> {
   Path save;
 
   @Option(
+      names = "--save-dir",
+      paramLabel = "DIR",
+      description =
+          "With --endpoints: keep the snapshot in DIR as etcd-snapshot-<UTC time>.db (as --save keeps it).")
+  Path saveDir;
+
+  @Option(
+      names = "--keep",
+      defaultValue = "0",
+      paramLabel = "N",
+      description =
+          "With --save-dir: once a snapshot verifies (exit 0), delete all but the N newest etcd-snapshot-*.db"
+              + " in DIR (0: keep every one). A snapshot that fails deletes none. Default: ${DEFAULT-VALUE}")
+  int keep;
+
+  @Option(
       names = "--snapshot-timeout",
       defaultValue = "600",
       paramLabel = "SECONDS",
@@ -123,15 +141,27 @@ public final class VerifyBackupCommand implements Callable<Integer> {
           EXIT_ERROR,
           "give either a SNAPSHOT file or --endpoints of the etcd member to take one from");
     }
-    if (save != null && !live) {
-      return fail(err, EXIT_ERROR, "--save goes with --endpoints");
+    if ((save != null || saveDir != null) && !live) {
+      return fail(err, EXIT_ERROR, "--save and --save-dir go with --endpoints");
+    }
+    if (save != null && saveDir != null) {
+      return fail(err, EXIT_ERROR, "give --save or --save-dir, not both");
+    }
+    if (keep < 0 || (keep > 0 && saveDir == null)) {
+      return fail(err, EXIT_ERROR, "--keep takes a number of files and goes with --save-dir");
     }
     Path temporary = null;
     try (CodecSession codecs = tool.openCodecs()) {
       Scopes.select(codecs.resolver(), tool.resources); // checks the names
       Path file = snapshot;
       if (live) {
-        file = save != null ? save : (temporary = Files.createTempFile("etcd-snapshot-", ".db"));
+        if (saveDir != null) {
+          file = SnapshotRotation.fileFor(saveDir, Instant.now());
+        } else if (save != null) {
+          file = save;
+        } else {
+          file = temporary = Files.createTempFile("etcd-snapshot-", ".db");
+        }
         download(file);
       }
       BackupVerifier verifier =
@@ -152,11 +182,17 @@ public final class VerifyBackupCommand implements Callable<Integer> {
         report.toText().forEach(out::println);
       }
       out.flush();
+      if (keep > 0 && report.outcome() == BackupReport.Outcome.OK) {
+        for (Path old : SnapshotRotation.prune(saveDir, keep)) {
+          err.println("verify-backup: deleted " + old + " (--keep " + keep + ")");
+        }
+        err.flush();
+      }
       return report.outcome().exitCode();
     } catch (OpsException | IllegalArgumentException e) {
       return fail(err, EXIT_ERROR, e.getMessage());
     } catch (IOException e) {
-      return fail(err, EXIT_ERROR, "cannot write the snapshot: " + e.getMessage());
+      return fail(err, EXIT_ERROR, "cannot write or rotate the snapshot files: " + e.getMessage());
     } finally {
       deleteQuietly(temporary);
     }

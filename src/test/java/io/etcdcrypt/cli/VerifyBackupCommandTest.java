@@ -247,6 +247,44 @@ class VerifyBackupCommandTest {
   }
 
   @Test
+  void saveDirKeepsTheNewestSnapshotsOnceOneVerifies() throws Exception {
+    Path backups = Files.createDirectory(dir.resolve("backups"));
+    java.time.Instant now = java.time.Instant.now();
+    Path oldest = io.etcdcrypt.ops.backup.SnapshotRotation.fileFor(backups, now.minusSeconds(7200));
+    Path older = io.etcdcrypt.ops.backup.SnapshotRotation.fileFor(backups, now.minusSeconds(3600));
+    Files.copy(clean, oldest);
+    Files.copy(clean, older);
+    Path config = write(dir.resolve("enc.yaml"), config("secrets", AESGCM_KEY1));
+    List<String> args =
+        List.of(
+            "verify-backup",
+            "--endpoints",
+            etcd.endpoint(),
+            "--encryption-provider-config",
+            config.toString(),
+            "--save-dir",
+            backups.toString(),
+            "--keep",
+            "2");
+
+    raw.put("/registry/secrets/a/lost", "k8s:enc:aesgcm:v1:gone:0123456789abcdef0123456789");
+    CliRun failing = CliRun.of(args);
+    assertEquals(1, failing.exitCode(), failing::toString);
+    assertTrue(Files.exists(oldest), "a snapshot that fails deletes none");
+
+    raw.clear();
+    CliRun ok = CliRun.of(args);
+    assertEquals(0, ok.exitCode(), ok::toString);
+    try (java.util.stream.Stream<Path> left = Files.list(backups)) {
+      List<Path> kept = left.sorted().toList();
+      assertEquals(2, kept.size(), kept.toString());
+      assertFalse(kept.contains(oldest), kept.toString());
+      assertTrue(kept.stream().allMatch(p -> p.compareTo(older) >= 0), "the newest: " + kept);
+    }
+    assertTrue(ok.err().contains("deleted " + oldest), ok::toString);
+  }
+
+  @Test
   void usageErrorsExitTwo() throws Exception {
     CliRun noFile = CliRun.of("verify-backup", "--encryption-provider-config", "x.yaml");
     assertEquals(2, noFile.exitCode(), noFile::toString);

@@ -8,12 +8,27 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.etcdcrypt.proxy.ProxyMarker;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.RealComponents;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.MetadataUtils;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -61,4 +76,74 @@ class ToolsRefuseAProxyTest {
       }
     }
   }
+
+  /**
+   * The mark: in the headers of a call that has them, in the trailers of one that fails at once.
+   */
+  @Test
+  void everyProxyResponseIsMarkedAndNoEtcdResponseIs() throws Exception {
+    try (ProxyFixture proxy =
+        ProxyFixture.start(codec(config("secrets", AESGCM_KEY1)), etcd.endpoint())) {
+      ManagedChannel toProxy =
+          NettyChannelBuilder.forTarget(proxy.endpoint()).usePlaintext().build();
+      ManagedChannel toEtcd = NettyChannelBuilder.forTarget(etcd.endpoint()).usePlaintext().build();
+      try {
+        Metadata[] denied = call(toProxy, "etcdserverpb.KV/RangeAll");
+        assertEquals(null, denied[0], "a call refused at once sends no headers");
+        assertTrue(denied[1].get(ProxyMarker.KEY) != null, "the trailers carry the mark");
+
+        Metadata[] health = call(toProxy, "grpc.health.v1.Health/Check");
+        assertTrue(health[0].get(ProxyMarker.KEY) != null, "the headers carry the mark");
+
+        for (String method : List.of("grpc.health.v1.Health/Check", "etcdserverpb.KV/RangeAll")) {
+          Metadata[] direct = call(toEtcd, method);
+          for (Metadata m : direct) {
+            assertTrue(m == null || m.get(ProxyMarker.KEY) == null, method + " on etcd: " + m);
+          }
+        }
+      } finally {
+        toProxy.shutdownNow();
+        toEtcd.shutdownNow();
+      }
+    }
+  }
+
+  /** Headers and trailers of one unary call with an empty request, whatever its outcome. */
+  private static Metadata[] call(ManagedChannel channel, String method) {
+    AtomicReference<Metadata> headers = new AtomicReference<>();
+    AtomicReference<Metadata> trailers = new AtomicReference<>();
+    MethodDescriptor<InputStream, InputStream> md =
+        MethodDescriptor.<InputStream, InputStream>newBuilder()
+            .setType(MethodDescriptor.MethodType.UNARY)
+            .setFullMethodName(method)
+            .setRequestMarshaller(RAW)
+            .setResponseMarshaller(RAW)
+            .build();
+    Channel ch =
+        ClientInterceptors.intercept(
+            channel, MetadataUtils.newCaptureMetadataInterceptor(headers, trailers));
+    try {
+      ClientCalls.blockingUnaryCall(
+          ch,
+          md,
+          CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS),
+          new ByteArrayInputStream(new byte[0]));
+    } catch (StatusRuntimeException e) {
+      // the outcome does not matter here, the metadata does
+    }
+    return new Metadata[] {headers.get(), trailers.get()};
+  }
+
+  private static final MethodDescriptor.Marshaller<InputStream> RAW =
+      new MethodDescriptor.Marshaller<>() {
+        @Override
+        public InputStream stream(InputStream value) {
+          return value;
+        }
+
+        @Override
+        public InputStream parse(InputStream stream) {
+          return stream;
+        }
+      };
 }

@@ -207,18 +207,29 @@ class BackupVerifierTest {
     }
   }
 
-  /** KMS v2: every value under one seed costs one Decrypt, whatever the number of values. */
+  /**
+   * KMS v2: every value under one seed costs one Decrypt, whatever the number of values; KMS v1
+   * values are read too.
+   */
   @Test
   void kmsV2ValuesCostOneDecryptPerSeed() throws Exception {
     try (Live live = Live.start(EtcdRelease.current());
         KmsPluginFixture plugin = KmsPluginFixture.start(dir)) {
       EtcdProcess etcd = live.etcd();
       ManagedChannel raw = live.raw();
-      String yaml = config("secrets", OpsFixtures.kmsV2("kms1", plugin.endpoint().url()));
-      String[] kvs = new String[2 * 200];
+      String yaml =
+          withRule(
+              config("secrets", OpsFixtures.kmsV2("kms1", plugin.endpoint().url())),
+              "configmaps",
+              "kms: {name: kmsv1, endpoint: '" + plugin.endpoint().url() + "', timeout: 2s}");
+      String[] kvs = new String[2 * 220];
       for (int i = 0; i < 200; i++) {
         kvs[2 * i] = OpsFixtures.secretKey(i);
         kvs[2 * i + 1] = "value " + i;
+      }
+      for (int i = 200; i < 220; i++) {
+        kvs[2 * i] = "/registry/configmaps/ns/cm-" + i;
+        kvs[2 * i + 1] = "{}";
       }
       try (KmsProviders writer = new KmsProviders()) {
         writeThrough(codec(yaml, writer), etcd.endpoint(), kvs);
@@ -231,7 +242,7 @@ class BackupVerifierTest {
             @Override
             public void pluginCall(
                 String provider, String fullMethod, Status.Code code, long nanos) {
-              if (fullMethod.endsWith("/Decrypt")) {
+              if (fullMethod.startsWith("/v2.") && fullMethod.endsWith("/Decrypt")) {
                 decrypts.incrementAndGet();
               }
             }
@@ -241,7 +252,11 @@ class BackupVerifierTest {
         EncryptionCodec codec = codec(yaml, reader);
         BackupReport r = verify(snap, codec, true);
         assertEquals(
-            Map.of("secrets", Map.of("k8s:enc:kms:v2:kms1: key_id=kek-1", 200L)),
+            Map.of(
+                "secrets",
+                Map.of("k8s:enc:kms:v2:kms1: key_id=kek-1", 200L),
+                "configmaps",
+                Map.of("k8s:enc:kms:v1:kmsv1:", 20L)),
             r.latest().counts());
         assertEquals(BackupReport.Outcome.OK, r.outcome());
         assertEquals(1, decrypts.get(), "one seed, one Decrypt, across latest and history");

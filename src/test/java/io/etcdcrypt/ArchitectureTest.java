@@ -39,6 +39,28 @@ class ArchitectureTest {
   }
 
   @Test
+  void theSnapshotReaderKnowsOnlyEtcdsMessages() {
+    noClasses()
+        .that()
+        .resideInAPackage("io.etcdcrypt.snapshot..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            "io.etcdcrypt.config..",
+            "io.etcdcrypt.crypto..",
+            "io.etcdcrypt.kms..",
+            "io.etcdcrypt.values..",
+            "io.etcdcrypt.proxy..",
+            "io.etcdcrypt.ops..",
+            "io.etcdcrypt.observe..",
+            "io.etcdcrypt.cli..",
+            "io.etcdcrypt.kmsplugin..")
+        .because(
+            "it reads a file's bytes as etcd wrote them; what they mean is ops.backup's business")
+        .check(main);
+  }
+
+  @Test
   void configurationDependsOnNothingElseOfOurs() {
     noClasses()
         .that()

@@ -55,7 +55,7 @@ public final class CensusCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    etcd.log.apply();
+    etcd.tool.log.apply();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     CensusResult result;
@@ -63,7 +63,7 @@ public final class CensusCommand implements Callable<Integer> {
       result =
           new Census(
                   session.codec(), session.channel(), etcd.pageSize, EtcdToolOptions.CALL_TIMEOUT)
-              .run(Scopes.select(session.resolver(), etcd.resources));
+              .run(Scopes.select(session.resolver(), etcd.tool.resources));
     } catch (OpsException | EtcdAccessException | IllegalArgumentException e) {
       err.println("census: " + e.getMessage());
       err.flush();

@@ -5,7 +5,6 @@ import io.etcdcrypt.ops.OpsException;
 import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.TlsFiles;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -17,31 +16,13 @@ import picocli.CommandLine.Option;
 final class EtcdToolOptions {
 
   @Mixin EtcdClientOptions etcd;
-  @Mixin EncryptionConfigOptions config;
-  @Mixin LogOptions log;
-
-  @Option(
-      names = "--resources",
-      split = ",",
-      paramLabel = "RESOURCE",
-      description =
-          "Only these resources, named as in the configuration: secrets, deployments.apps, *.apps, ..."
-              + " Default: every resource under --etcd-prefix.")
-  List<String> resources = new ArrayList<>();
+  @Mixin ConfigToolOptions tool;
 
   @Option(
       names = "--page-size",
       defaultValue = "500",
       description = "Keys per Range request. Default: ${DEFAULT-VALUE}")
   int pageSize;
-
-  @Option(
-      names = "--kms-wait",
-      defaultValue = "30",
-      paramLabel = "SECONDS",
-      description =
-          "How long KMS providers get to become healthy before giving up. Default: ${DEFAULT-VALUE}")
-  int kmsWaitSeconds;
 
   static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
 
@@ -59,11 +40,6 @@ final class EtcdToolOptions {
       throw new OpsException(e.getMessage(), e);
     }
     return EtcdSession.open(
-        config.file,
-        config.etcdPrefix,
-        members,
-        tls,
-        etcd.maxRecvBytes,
-        Duration.ofSeconds(Math.max(0, kmsWaitSeconds)));
+        tool.config.file, tool.config.etcdPrefix, members, tls, etcd.maxRecvBytes, tool.kmsWait());
   }
 }

@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       KmsPluginCommand.class,
       RewrapCommand.class,
       CensusCommand.class,
+      VerifyBackupCommand.class,
     })
 public final class Main {
 

@@ -111,7 +111,7 @@ public final class RewrapCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    etcd.log.apply();
+    etcd.tool.log.apply();
     Logger log = LoggerFactory.getLogger(RewrapCommand.class);
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
@@ -130,8 +130,8 @@ public final class RewrapCommand implements Callable<Integer> {
       return 2;
     }
     try (EtcdSession session = etcd.open()) {
-      List<Scope> scopes = Scopes.select(session.resolver(), etcd.resources);
-      for (String name : etcd.resources) {
+      List<Scope> scopes = Scopes.select(session.resolver(), etcd.tool.resources);
+      for (String name : etcd.tool.resources) {
         GroupResource gr = GroupResource.parse(name.trim());
         if (!gr.isWildcard() && session.config().providersFor(gr).isEmpty()) {
           log.warn(

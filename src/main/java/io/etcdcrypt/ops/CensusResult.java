@@ -61,7 +61,8 @@ public final class CensusResult {
   private long undecryptableCount;
   private long revision;
 
-  void add(String key, StoredAs v) {
+  /** Counts the value stored at {@code key}. */
+  public void add(String key, StoredAs v) {
     Bucket b =
         byResource
             .computeIfAbsent(v.resource(), r -> new TreeMap<>())
@@ -82,7 +83,7 @@ public final class CensusResult {
     }
   }
 
-  void revision(long revision) {
+  public void revision(long revision) {
     this.revision = revision;
   }
 

@@ -1,12 +1,8 @@
 package io.etcdcrypt.ops;
 
-import io.etcdcrypt.config.ConfigException;
-import io.etcdcrypt.config.EncryptionConfigLoader;
 import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
-import io.etcdcrypt.crypto.TransformException;
-import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.TlsFiles;
 import io.etcdcrypt.proxy.Upstream;
@@ -14,40 +10,27 @@ import io.grpc.Channel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * What census and rewrap work with: the EncryptionConfiguration, its codec with every KMS provider
- * healthy, and a channel straight to etcd (built like the proxy's own). Closing it closes the
+ * What census and rewrap work with: a {@link CodecSession} and a channel straight to etcd (built
+ * like the proxy's own), never to an etcd-crypt-proxy ({@link ProxyCheck}). Closing it closes the
  * channel and the KMS providers.
  */
 public final class EtcdSession implements AutoCloseable {
 
-  private static final Logger log = LoggerFactory.getLogger(EtcdSession.class);
+  private static final Duration PROXY_CHECK_TIMEOUT = Duration.ofSeconds(10);
 
-  private final EncryptionConfiguration config;
-  private final ResourceResolver resolver;
-  private final KmsProviders kms;
-  private final EncryptionCodec codec;
+  private final CodecSession codecs;
   private final Upstream upstream;
 
-  private EtcdSession(
-      EncryptionConfiguration config,
-      ResourceResolver resolver,
-      KmsProviders kms,
-      EncryptionCodec codec,
-      Upstream upstream) {
-    this.config = config;
-    this.resolver = resolver;
-    this.kms = kms;
-    this.codec = codec;
+  private EtcdSession(CodecSession codecs, Upstream upstream) {
+    this.codecs = codecs;
     this.upstream = upstream;
   }
 
   /**
-   * Loads {@code configFile}, builds its providers and waits for its KMS providers to be healthy
-   * (at most {@code kmsWait}, and at least kube-apiserver's reload wait), then connects to etcd.
+   * Opens a {@link CodecSession} for {@code configFile} (waiting at most {@code kmsWait} for its
+   * KMS providers), then connects to etcd.
    *
    * @throws OpsException when the configuration is invalid, a provider cannot be built, or a KMS
    *     provider does not become healthy; nothing is left open then
@@ -60,50 +43,37 @@ public final class EtcdSession implements AutoCloseable {
       int maxRecvBytes,
       Duration kmsWait)
       throws OpsException, InterruptedException {
-    EncryptionConfiguration config;
+    CodecSession codecs = CodecSession.open(configFile, etcdPrefix, kmsWait);
+    Upstream upstream = null;
     try {
-      config = EncryptionConfigLoader.load(configFile);
-    } catch (ConfigException e) {
-      throw new OpsException("invalid --encryption-provider-config: " + e.getMessage(), e);
-    }
-    config
-        .warnings()
-        .forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
-    ResourceResolver resolver = new ResourceResolver(etcdPrefix);
-    KmsProviders kms = new KmsProviders();
-    try {
-      EncryptionCodec codec = EncryptionCodec.create(config, resolver, kms);
-      List<String> unhealthy = KmsReadiness.await(kms, kmsWait);
-      if (!unhealthy.isEmpty()) {
-        throw new OpsException(
-            "KMS providers did not become healthy within "
-                + kmsWait.toSeconds()
-                + " s: "
-                + String.join("; ", unhealthy)
-                + ". Check that the plugins run and their sockets are reachable.");
+      upstream = new Upstream(endpoints, tls, maxRecvBytes);
+      ProxyCheck.refuseProxy(upstream.channel(), endpointList(endpoints), PROXY_CHECK_TIMEOUT);
+      return new EtcdSession(codecs, upstream);
+    } catch (OpsException | RuntimeException e) {
+      if (upstream != null) {
+        upstream.close();
       }
-      Upstream upstream = new Upstream(endpoints, tls, maxRecvBytes);
-      return new EtcdSession(config, resolver, kms, codec, upstream);
-    } catch (TransformException e) {
-      kms.close();
-      throw new OpsException(
-          "cannot build the providers of " + configFile + ": " + e.getMessage(), e);
-    } catch (OpsException | InterruptedException | RuntimeException e) {
-      kms.close();
+      codecs.close();
       throw e;
     }
   }
 
+  static String endpointList(List<Endpoint> endpoints) {
+    return endpoints.stream()
+        .map(Endpoint::toString)
+        .collect(java.util.stream.Collectors.joining(","));
+  }
+
   public EncryptionConfiguration config() {
-    return config;
+    return codecs.config();
   }
 
   public ResourceResolver resolver() {
-    return resolver;
+    return codecs.resolver();
   }
 
   public EncryptionCodec codec() {
-    return codec;
+    return codecs.codec();
   }
 
   public Channel channel() {
@@ -115,7 +85,7 @@ public final class EtcdSession implements AutoCloseable {
     try {
       upstream.close();
     } finally {
-      kms.close();
+      codecs.close();
     }
   }
 }

@@ -101,6 +101,7 @@ public final class ProxyServer implements AutoCloseable {
       List<ServerInterceptor> interceptors = new ArrayList<>(observer.clientCallInterceptors());
       Collections.reverse(interceptors);
       interceptors.forEach(builder::intercept);
+      builder.intercept(new ProxyMarker()); // added last: runs first, so every call carries it
       Server server =
           builder
               .fallbackHandlerRegistry(table)

@@ -4,6 +4,7 @@ import io.etcdcrypt.config.KmsEndpoint;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
@@ -49,6 +50,9 @@ public final class UnixSocketTransport {
     return NettyChannelBuilder.forAddress(address(endpoint))
         .eventLoopGroup(group())
         .channelType(EpollDomainSocketChannel.class)
+        // grpc-java sets TCP keep-alive on every channel; a unix socket has none, and Netty warned
+        // about the unknown option on every connection. A null value removes it.
+        .withOption(ChannelOption.SO_KEEPALIVE, null)
         .usePlaintext()
         .overrideAuthority("localhost")
         // A plugin reply carries a DEK or a seed; 4 MiB is far above anything legitimate.
@@ -68,7 +72,8 @@ public final class UnixSocketTransport {
     return NettyServerBuilder.forAddress(address(endpoint))
         .bossEventLoopGroup(group)
         .workerEventLoopGroup(group)
-        .channelType(EpollServerDomainSocketChannel.class);
+        .channelType(EpollServerDomainSocketChannel.class)
+        .withChildOption(ChannelOption.SO_KEEPALIVE, null); // as for channel(): no TCP here
   }
 
   /**

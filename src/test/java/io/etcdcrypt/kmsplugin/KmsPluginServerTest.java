@@ -225,6 +225,28 @@ class KmsPluginServerTest {
   }
 
   @Test
+  void connectionsLogNoUnknownChannelOption() throws Exception {
+    // grpc-java sets TCP keep-alive on every channel: Netty warned once per unix-socket connection,
+    // on both sides.
+    ch.qos.logback.classic.Logger netty =
+        (ch.qos.logback.classic.Logger)
+            org.slf4j.LoggerFactory.getLogger("io.grpc.netty.shaded.io.netty.bootstrap");
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    netty.addAppender(logged);
+    try (KmsV2Client fresh =
+        new KmsV2Client("fresh", plugin.endpoint(), TIMEOUT, KmsObserver.NONE)) {
+      assertEquals("ok", Stages.join(fresh.status()).getHealthz());
+    } finally {
+      netty.detachAppender(logged);
+    }
+    assertTrue(
+        logged.list.stream().noneMatch(e -> e.getFormattedMessage().contains("channel option")),
+        () -> logged.list.toString());
+  }
+
+  @Test
   void aStaleSocketFileIsReplaced() throws Exception {
     Path socket = dir.resolve("stale.sock");
     // A socket nobody listens on any more: what a plugin that was killed leaves behind.

@@ -11,6 +11,9 @@
 # ETCD_PORT, PROXY_PORT and ADMIN_PORT variables).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/require.sh
+require_java17
+require_maven
 root=$PWD
 keep=false
 [ "${1:-}" = "--keep" ] && keep=true

@@ -11,6 +11,10 @@
 # benchmarks (bench/) against that jar, without running them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/require.sh
+require_java17
+require_maven
+require_go
 
 missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)

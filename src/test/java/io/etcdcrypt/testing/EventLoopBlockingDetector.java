@@ -28,6 +28,11 @@ public final class EventLoopBlockingDetector implements BlockHoundIntegration, A
   public void applyTo(BlockHound.Builder builder) {
     builder
         .nonBlockingThreadPredicate(p -> p.or(t -> t.getName().startsWith(EVENT_LOOP_THREADS)))
+        // Scheduling a task takes the queue's lock for a few instructions (grpc-java schedules the
+        // release of its shared executor when a channel terminates on an event loop); Reactor's
+        // own BlockHound integration allows the same.
+        .allowBlockingCallsInside(
+            "java.util.concurrent.ScheduledThreadPoolExecutor$DelayedWorkQueue", "offer")
         .blockingMethodCallback(
             method -> {
               // Other libraries mark their own event loops too (Vert.x, under the jetcd test

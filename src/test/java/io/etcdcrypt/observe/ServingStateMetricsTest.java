@@ -1,0 +1,98 @@
+package io.etcdcrypt.observe;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.etcdcrypt.testing.MutableClock;
+import io.etcdcrypt.testing.PrometheusText;
+import io.etcdcrypt.testing.TestPki;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The gauges the alert rules read for state the proxy does not count: readiness checks, etcd
+ * members, the KMS v2 write window and certificate expiry.
+ */
+class ServingStateMetricsTest {
+
+  private final Metrics metrics =
+      new Metrics("test-host", new MutableClock(Instant.parse("2030-01-01T00:00:00Z")));
+
+  private PrometheusText.Exposition scrape() {
+    return PrometheusText.parse(metrics.scrape());
+  }
+
+  @Test
+  void eachReadinessCheckIsOneWhilePassingAndZeroWhenFailingOrThrowing() {
+    metrics.exportReadiness(
+        List.of(
+            HealthCheck.of("etcd", Optional::empty),
+            HealthCheck.of("kms-provider-0", () -> Optional.of("plugin down")),
+            HealthCheck.of(
+                "kms-provider-1",
+                () -> {
+                  throw new IllegalStateException("broken");
+                })));
+    PrometheusText.Exposition m = scrape();
+    assertEquals(1, m.value(MetricNames.READINESS_CHECK, "check", "etcd"));
+    assertEquals(0, m.value(MetricNames.READINESS_CHECK, "check", "kms-provider-0"));
+    assertEquals(0, m.value(MetricNames.READINESS_CHECK, "check", "kms-provider-1"));
+  }
+
+  @Test
+  void membersAreReadAtEachScrapeAndOnesNoLongerReportedDisappear() {
+    Map<String, Boolean> serving = new LinkedHashMap<>();
+    serving.put("10.0.0.1:2379", true);
+    serving.put("10.0.0.2:2379", false);
+    metrics.exportEtcdMembers(() -> Map.copyOf(serving));
+    PrometheusText.Exposition m = scrape();
+    assertEquals(1, m.value(MetricNames.ETCD_MEMBER_SERVING, "member", "10.0.0.1:2379"));
+    assertEquals(0, m.value(MetricNames.ETCD_MEMBER_SERVING, "member", "10.0.0.2:2379"));
+
+    serving.remove("10.0.0.2:2379");
+    serving.put("10.0.0.1:2379", false);
+    m = scrape();
+    assertEquals(0, m.value(MetricNames.ETCD_MEMBER_SERVING, "member", "10.0.0.1:2379"));
+    assertTrue(m.matching(MetricNames.ETCD_MEMBER_SERVING, "member", "10.0.0.2:2379").isEmpty());
+  }
+
+  @Test
+  void theWriteWindowEndIsExportedInUnixSecondsPerProvider() {
+    metrics.kms().writeWindowEnds("kms2", Instant.parse("2030-01-01T00:03:00.500Z"));
+    assertEquals(
+        Instant.parse("2030-01-01T00:03:00.500Z").toEpochMilli() / 1000.0,
+        scrape().value(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms2"));
+  }
+
+  @Test
+  void theCertificateExpiryIsTheNotAfterOfTheFileLoaded(@TempDir Path dir) throws Exception {
+    TestPki pki = new TestPki(dir, "test-ca");
+    TestPki.Leaf leaf = pki.issue("proxy");
+    metrics.certificateInUse(MetricNames.USE_LISTENER, leaf.cert());
+    X509Certificate cert;
+    try (var in = Files.newInputStream(leaf.cert())) {
+      cert = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+    }
+    assertEquals(
+        cert.getNotAfter().getTime() / 1000.0,
+        scrape().value(MetricNames.CERTIFICATE_EXPIRY, "use", "listener"));
+
+    Path notACertificate = Files.writeString(dir.resolve("garbage.pem"), "not a certificate");
+    IOException e =
+        assertThrows(
+            IOException.class,
+            () -> metrics.certificateInUse(MetricNames.USE_ETCD_CLIENT, notACertificate));
+    assertTrue(e.getMessage().contains("garbage.pem"), e.getMessage());
+  }
+}

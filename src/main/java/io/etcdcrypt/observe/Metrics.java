@@ -23,7 +23,6 @@ import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
 
 /**
@@ -60,7 +59,7 @@ public final class Metrics implements AutoCloseable {
   private final UpstreamMetrics upstream;
   private final Instruments.Family<Counter> configReloads;
   private final Instruments.Family<Instruments.SettableGauge> certificateExpiry;
-  private final List<ScrapedGauge> scrapedGauges = new CopyOnWriteArrayList<>();
+  private final ScrapedGauges scrapedGauges = new ScrapedGauges();
 
   /**
    * Metrics whose {@code apiserver_id_hash} is derived from {@code hostname} as kube-apiserver
@@ -233,7 +232,7 @@ public final class Metrics implements AutoCloseable {
    */
   public String scrape() {
     registryClock.advance();
-    scrapedGauges.forEach(ScrapedGauge::refresh);
+    scrapedGauges.refresh();
     return GoFloats.rewriteBucketBounds(instruments.withoutMaxGauges(registry.scrape()));
   }
 
@@ -244,6 +243,7 @@ public final class Metrics implements AutoCloseable {
 
   @Override
   public void close() {
+    scrapedGauges.close();
     gc.close();
     registry.close();
   }

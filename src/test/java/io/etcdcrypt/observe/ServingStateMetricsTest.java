@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.MutableClock;
 import io.etcdcrypt.testing.PrometheusText;
 import io.etcdcrypt.testing.TestPki;
@@ -12,11 +13,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -65,6 +69,41 @@ class ServingStateMetricsTest {
     m = scrape();
     assertEquals(0, m.value(MetricNames.ETCD_MEMBER_SERVING, "member", "10.0.0.1:2379"));
     assertTrue(m.matching(MetricNames.ETCD_MEMBER_SERVING, "member", "10.0.0.2:2379").isEmpty());
+  }
+
+  @Test
+  void aBlockingSourceDelaysAScrapeByAtMostTheWaitAndTheNextScrapeShowsItsValue() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicBoolean blocking = new AtomicBoolean();
+    metrics.exportReadiness(
+        List.of(
+            HealthCheck.of(
+                "kms-providers",
+                () -> {
+                  if (blocking.get()) {
+                    try {
+                      release.await(); // a KMS plugin call waiting for its timeout
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                    }
+                    return Optional.of("plugin down");
+                  }
+                  return Optional.empty();
+                })));
+    assertEquals(1, scrape().value(MetricNames.READINESS_CHECK, "check", "kms-providers"));
+
+    blocking.set(true);
+    long start = System.nanoTime();
+    PrometheusText.Exposition during = scrape();
+    long tookMillis = (System.nanoTime() - start) / 1_000_000;
+    assertTrue(tookMillis < ScrapedGauges.WAIT.toMillis() + 1000, "scrape took " + tookMillis);
+    assertEquals(1, during.value(MetricNames.READINESS_CHECK, "check", "kms-providers"));
+
+    release.countDown();
+    Await.until(
+        "the next scrape to show the check's outcome",
+        Duration.ofSeconds(10),
+        () -> scrape().value(MetricNames.READINESS_CHECK, "check", "kms-providers") == 0);
   }
 
   @Test

@@ -383,21 +383,10 @@ class MonitoringEndToEndTest {
     // The failed pods reads, the key1 reads after the rotation, the 2-day test certificate of the
     // proxy's etcd client: each shows in its alert's expression. A healthy proxy shows in no other.
     assertEquals(Set.of("CertificateExpiring", "DecryptionFailures", "StaleValuesRead"), returned);
-    JsonObject failure =
-        prometheus
-            .query(expr("DecryptionFailures"))
-            .get(0)
-            .getAsJsonObject()
-            .getAsJsonObject("metric");
+    JsonObject failure = firstSeries(expr("DecryptionFailures"));
     assertEquals("pods", failure.get("resource").getAsString());
     assertEquals("unknown-non-grpc", failure.get("status").getAsString());
-    JsonObject certificate =
-        prometheus
-            .query(expr("CertificateExpiring"))
-            .get(0)
-            .getAsJsonObject()
-            .getAsJsonObject("metric");
-    assertEquals("etcd-client", certificate.get("use").getAsString());
+    assertEquals("etcd-client", firstSeries(expr("CertificateExpiring")).get("use").getAsString());
     // The alerts whose conditions held long enough for the test's short for: are now firing.
     Await.until(
         "DecryptionFailures to fire",
@@ -531,6 +520,13 @@ class MonitoringEndToEndTest {
     List<Double> values = values(result, false);
     assertEquals(1, values.size(), "expected one series: " + result);
     return values.get(0);
+  }
+
+  /** The labels of the first series {@code promql} returns. */
+  private static JsonObject firstSeries(String promql) {
+    JsonArray result = prometheus.query(promql);
+    assertFalse(result.isEmpty(), "no series for " + promql);
+    return result.get(0).getAsJsonObject().getAsJsonObject("metric");
   }
 
   /** The pending and firing alerts named {@code name}. */

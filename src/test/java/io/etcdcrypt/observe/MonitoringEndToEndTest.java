@@ -33,6 +33,8 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -61,7 +63,8 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  * stops and restarts the KMS plugin. Then every panel query of the shipped dashboard and every
  * alert expression goes through Prometheus' HTTP API: each panel query returns series carrying the
  * labels its legend names, latency quantiles and the DEK cache hit ratio are finite and plausible,
- * and the KMS plugin alert went pending, then firing, then resolved.
+ * and the KMS plugin alert went pending, then firing, then resolved. Last, a second {@code serve}
+ * with a listener certificate shows that the expiry gauge holds the notAfter of both files loaded.
  *
  * <p>Intervals are 1 s instead of the demo's 10 s, and the rules are the shipped ones with every
  * {@code for:} cut to {@value #TEST_FOR}: the expressions are the shipped ones, byte for byte.
@@ -97,6 +100,8 @@ class MonitoringEndToEndTest {
 
   private static final HttpClient http = HttpClient.newHttpClient();
   private static Path dir;
+  private static TestPki pki;
+  private static TestPki.Leaf etcdClient;
   private static EtcdProcess etcd;
   private static KmsPluginFixture plugin;
   private static Path configFile;
@@ -108,13 +113,13 @@ class MonitoringEndToEndTest {
   @BeforeAll
   static void start() throws Exception {
     dir = Files.createTempDirectory("monitoring-e2e");
-    TestPki pki = new TestPki(Files.createDirectory(dir.resolve("pki")), "etcd-ca");
+    pki = new TestPki(Files.createDirectory(dir.resolve("pki")), "etcd-ca");
     etcd = EtcdProcess.startSingleTls(pki);
     plugin = KmsPluginFixture.start(Files.createDirectory(dir.resolve("kms")));
     configFile = dir.resolve("encryption.yaml");
     Files.writeString(configFile, beforeRotation());
 
-    TestPki.Leaf etcdClient = pki.issue("etcd-crypt-proxy-client");
+    etcdClient = pki.issue("etcd-crypt-proxy-client");
     String listen = "127.0.0.1:" + FreePorts.next();
     admin = "127.0.0.1:" + FreePorts.next();
     proxy =
@@ -481,6 +486,69 @@ class MonitoringEndToEndTest {
     assertTrue(windowLeft > 60 && windowLeft <= 181, "write window left: " + windowLeft + " s");
   }
 
+  // ---- certificates ----
+
+  /**
+   * The expiry gauge holds the notAfter of the very files {@code serve} loaded, for both uses (the
+   * proxy above has no listener certificate: its jetcd client speaks plaintext).
+   */
+  @Test
+  @Order(6)
+  void theCertificateExpiryIsTheNotAfterOfTheFilesServeLoaded() throws Exception {
+    TestPki.Leaf listener = pki.issue("etcd-crypt-proxy");
+    String tlsAdmin = "127.0.0.1:" + FreePorts.next();
+    try (JavaProcess tlsProxy =
+        JavaProcess.start(
+            dir.resolve("tls-proxy.log"),
+            Map.of(),
+            "serve",
+            "--listen-addr",
+            "127.0.0.1:" + FreePorts.next(),
+            "--cert-file",
+            listener.cert().toString(),
+            "--key-file",
+            listener.key().toString(),
+            "--endpoints",
+            etcd.clientUrl(),
+            "--cacert",
+            pki.caCert().toString(),
+            "--cert",
+            etcdClient.cert().toString(),
+            "--key",
+            etcdClient.key().toString(),
+            "--encryption-provider-config",
+            configFile.toString(),
+            "--metrics-addr",
+            tlsAdmin)) {
+      Await.until(
+          "the TLS proxy's metrics",
+          Duration.ofSeconds(60),
+          () -> {
+            if (!tlsProxy.isAlive()) {
+              throw new AssertionError("serve exited:\n" + tlsProxy.output());
+            }
+            return status(tlsAdmin, "/livez") == 200;
+          });
+      PrometheusText.Exposition m =
+          PrometheusText.parse(get(tlsAdmin, MetricNames.METRICS_PATH).body());
+      assertEquals(
+          notAfterSeconds(listener.cert()),
+          m.value(MetricNames.CERTIFICATE_EXPIRY, "use", "listener"));
+      assertEquals(
+          notAfterSeconds(etcdClient.cert()),
+          m.value(MetricNames.CERTIFICATE_EXPIRY, "use", "etcd-client"));
+    }
+  }
+
+  private static double notAfterSeconds(Path certFile) throws Exception {
+    try (var in = Files.newInputStream(certFile)) {
+      return ((X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in))
+              .getNotAfter()
+              .getTime()
+          / 1000.0;
+    }
+  }
+
   // ---- helpers ----
 
   private static String substitute(String expr) {
@@ -567,26 +635,30 @@ class MonitoringEndToEndTest {
   }
 
   private static PrometheusText.Exposition scrape() {
-    return PrometheusText.parse(get(MetricNames.METRICS_PATH).body());
+    return PrometheusText.parse(get(admin, MetricNames.METRICS_PATH).body());
   }
 
   private static int status(String path) {
+    return status(admin, path);
+  }
+
+  private static int status(String adminAddress, String path) {
     try {
-      return get(path).statusCode();
+      return get(adminAddress, path).statusCode();
     } catch (AssertionError e) {
       return -1;
     }
   }
 
-  private static HttpResponse<String> get(String path) {
+  private static HttpResponse<String> get(String adminAddress, String path) {
     try {
       return http.send(
-          HttpRequest.newBuilder(URI.create("http://" + admin + path))
+          HttpRequest.newBuilder(URI.create("http://" + adminAddress + path))
               .timeout(Duration.ofSeconds(10))
               .build(),
           HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     } catch (Exception e) {
-      throw new AssertionError("GET " + path + ": " + e, e);
+      throw new AssertionError("GET " + adminAddress + path + ": " + e, e);
     }
   }
 }

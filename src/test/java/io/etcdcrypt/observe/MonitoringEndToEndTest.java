@@ -123,34 +123,13 @@ class MonitoringEndToEndTest {
     String listen = "127.0.0.1:" + FreePorts.next();
     admin = "127.0.0.1:" + FreePorts.next();
     proxy =
-        JavaProcess.start(
-            dir.resolve("proxy.log"),
-            Map.of(),
-            "serve",
+        startServe(
+            "proxy.log",
+            admin,
+            "/readyz",
             "--listen-addr",
             listen,
-            "--endpoints",
-            etcd.clientUrl(),
-            "--cacert",
-            pki.caCert().toString(),
-            "--cert",
-            etcdClient.cert().toString(),
-            "--key",
-            etcdClient.key().toString(),
-            "--encryption-provider-config",
-            configFile.toString(),
-            "--encryption-provider-config-automatic-reload",
-            "--metrics-addr",
-            admin);
-    Await.until(
-        "the proxy to be ready",
-        Duration.ofSeconds(60),
-        () -> {
-          if (!proxy.isAlive()) {
-            throw new AssertionError("serve exited:\n" + proxy.output());
-          }
-          return status("/readyz") == 200;
-        });
+            "--encryption-provider-config-automatic-reload");
     client = Clients.jetcd("http://" + listen);
 
     Path promDir = Files.createDirectory(dir.resolve("prometheus"));
@@ -498,37 +477,16 @@ class MonitoringEndToEndTest {
     TestPki.Leaf listener = pki.issue("etcd-crypt-proxy");
     String tlsAdmin = "127.0.0.1:" + FreePorts.next();
     try (JavaProcess tlsProxy =
-        JavaProcess.start(
-            dir.resolve("tls-proxy.log"),
-            Map.of(),
-            "serve",
+        startServe(
+            "tls-proxy.log",
+            tlsAdmin,
+            "/livez",
             "--listen-addr",
             "127.0.0.1:" + FreePorts.next(),
             "--cert-file",
             listener.cert().toString(),
             "--key-file",
-            listener.key().toString(),
-            "--endpoints",
-            etcd.clientUrl(),
-            "--cacert",
-            pki.caCert().toString(),
-            "--cert",
-            etcdClient.cert().toString(),
-            "--key",
-            etcdClient.key().toString(),
-            "--encryption-provider-config",
-            configFile.toString(),
-            "--metrics-addr",
-            tlsAdmin)) {
-      Await.until(
-          "the TLS proxy's metrics",
-          Duration.ofSeconds(60),
-          () -> {
-            if (!tlsProxy.isAlive()) {
-              throw new AssertionError("serve exited:\n" + tlsProxy.output());
-            }
-            return status(tlsAdmin, "/livez") == 200;
-          });
+            listener.key().toString())) {
       PrometheusText.Exposition m =
           PrometheusText.parse(get(tlsAdmin, MetricNames.METRICS_PATH).body());
       assertEquals(
@@ -538,6 +496,43 @@ class MonitoringEndToEndTest {
           notAfterSeconds(etcdClient.cert()),
           m.value(MetricNames.CERTIFICATE_EXPIRY, "use", "etcd-client"));
     }
+  }
+
+  /**
+   * Starts {@code serve} with etcd over mTLS, the test's configuration file, {@code --metrics-addr
+   * adminAddress} and {@code args}, and waits until {@code readyPath} answers 200.
+   */
+  private static JavaProcess startServe(
+      String log, String adminAddress, String readyPath, String... args) throws Exception {
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                "serve",
+                "--endpoints",
+                etcd.clientUrl(),
+                "--cacert",
+                pki.caCert().toString(),
+                "--cert",
+                etcdClient.cert().toString(),
+                "--key",
+                etcdClient.key().toString(),
+                "--encryption-provider-config",
+                configFile.toString(),
+                "--metrics-addr",
+                adminAddress));
+    command.addAll(List.of(args));
+    JavaProcess serve =
+        JavaProcess.start(dir.resolve(log), Map.of(), command.toArray(String[]::new));
+    Await.until(
+        "serve to answer " + readyPath,
+        Duration.ofSeconds(60),
+        () -> {
+          if (!serve.isAlive()) {
+            throw new AssertionError("serve exited:\n" + serve.output());
+          }
+          return status(adminAddress, readyPath) == 200;
+        });
+    return serve;
   }
 
   private static double notAfterSeconds(Path certFile) throws Exception {
@@ -636,10 +631,6 @@ class MonitoringEndToEndTest {
 
   private static PrometheusText.Exposition scrape() {
     return PrometheusText.parse(get(admin, MetricNames.METRICS_PATH).body());
-  }
-
-  private static int status(String path) {
-    return status(admin, path);
   }
 
   private static int status(String adminAddress, String path) {

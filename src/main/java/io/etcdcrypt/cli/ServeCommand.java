@@ -301,7 +301,7 @@ public final class ServeCommand implements Callable<Integer> {
     }
     readiness.forEach(admin::addReadinessCheck);
     metrics.exportReadiness(readiness);
-    metrics.exportKmsHealth(() -> kms.get().providers());
+    metrics.exportKmsProviders(() -> kms.get().providers());
     metrics.exportEtcdMembers(proxy.upstream()::memberServing);
     return admin.start();
   }

@@ -1,7 +1,6 @@
 package io.etcdcrypt.kms;
 
 import io.grpc.Status;
-import java.time.Instant;
 
 /**
  * What KMS providers report for metrics: plugin calls, DEK cache use, key ids. Every method has a
@@ -52,10 +51,4 @@ public interface KmsObserver {
    * too_long}.
    */
   default void invalidStatusKeyId(String provider, String reason) {}
-
-  /**
-   * A KMS v2 provider may write with its current seed until {@code end}; after it, writes are
-   * refused until a Status call succeeds again.
-   */
-  default void writeWindowEnds(String provider, Instant end) {}
 }

@@ -126,11 +126,9 @@ final class KmsV2StatusProbe implements AutoCloseable {
       KmsV2WriteState current = state.get();
       if (current != null && current.keyId().equals(keyId)) {
         state.set(current.withExpiry(expiry));
-        options.observer().writeWindowEnds(name, expiry);
       } else {
         try {
           state.set(newSeed(keyId, expiry));
-          options.observer().writeWindowEnds(name, expiry);
           log.info(
               "KMS v2 provider {} generated a new DEK seed for key id hash {}",
               name,

@@ -10,7 +10,6 @@ import io.grpc.Status;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +41,6 @@ final class KmsMetrics implements KmsObserver {
   private final Family<SettableGauge> keyIdHashLast;
   private final Family<SettableGauge> keyIdHashStatusLast;
   private final Family<Counter> invalidStatusKeyIds;
-  private final Family<SettableGauge> writeWindowEnd;
   private final LabelSets keyIdUses;
   private final LabelSets statusKeyIds;
   private final Map<String, String> keyIdHashes = new ConcurrentHashMap<>();
@@ -127,12 +125,6 @@ final class KmsMetrics implements KmsObserver {
             "KMS v2 Status answers with an unusable key id, by provider and error (empty, too_long).",
             MetricNames.PROVIDER_NAME,
             MetricNames.ERROR);
-    writeWindowEnd =
-        instruments.gauge(
-            MetricNames.KMS_V2_WRITE_WINDOW_END,
-            "Unix time until which a KMS v2 provider may write with its current seed; each successful Status"
-                + " moves it 3 minutes ahead, and past it writes are refused.",
-            MetricNames.PROVIDER);
     keyIdUses =
         new LabelSets(
             MetricNames.KEY_ID_LABEL_SETS_KEPT,
@@ -209,11 +201,6 @@ final class KmsMetrics implements KmsObserver {
   @Override
   public void invalidStatusKeyId(String provider, String reason) {
     invalidStatusKeyIds.labelValues(provider, reason).increment();
-  }
-
-  @Override
-  public void writeWindowEnds(String provider, Instant end) {
-    writeWindowEnd.labelValues(provider).set(end.toEpochMilli() / 1000.0);
   }
 
   private double nowSeconds() {

@@ -120,10 +120,13 @@ public final class Metrics implements AutoCloseable {
   }
 
   /**
-   * Exports each KMS provider's health (its cached {@link KmsProvider#health()}) as {@value
-   * MetricNames#KMS_PROVIDER_HEALTHY}{provider}; {@code providers} returns those in effect now.
+   * Exports the state of the KMS providers {@code providers} returns (those in effect now): each
+   * one's health (its cached {@link KmsProvider#health()}) as {@value
+   * MetricNames#KMS_PROVIDER_HEALTHY}{provider}, and each KMS v2 one's write window end as {@value
+   * MetricNames#KMS_V2_WRITE_WINDOW_END}{provider}. A provider a reload removed disappears from
+   * both.
    */
-  public void exportKmsHealth(Supplier<List<KmsProvider>> providers) {
+  public void exportKmsProviders(Supplier<List<KmsProvider>> providers) {
     scraped(
         MetricNames.KMS_PROVIDER_HEALTHY,
         "1 while a KMS provider's plugin is healthy (as /readyz checks it), else 0.",
@@ -132,6 +135,18 @@ public final class Metrics implements AutoCloseable {
           Map<String, Double> values = new LinkedHashMap<>();
           for (KmsProvider p : providers.get()) {
             values.put(p.name(), ScrapedGauge.of(p.health().ok()));
+          }
+          return values;
+        });
+    scraped(
+        MetricNames.KMS_V2_WRITE_WINDOW_END,
+        "Unix time until which a KMS v2 provider may write with its current seed; each successful Status"
+            + " moves it 3 minutes ahead, and past it writes are refused.",
+        MetricNames.PROVIDER,
+        () -> {
+          Map<String, Double> values = new LinkedHashMap<>();
+          for (KmsProvider p : providers.get()) {
+            p.writeWindowEnd().ifPresent(end -> values.put(p.name(), end.toEpochMilli() / 1000.0));
           }
           return values;
         });

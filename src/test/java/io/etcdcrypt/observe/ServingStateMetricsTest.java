@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.etcdcrypt.config.KmsApiVersion;
+import io.etcdcrypt.crypto.Decrypted;
+import io.etcdcrypt.kms.KmsHealth;
+import io.etcdcrypt.kms.KmsProvider;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.MutableClock;
 import io.etcdcrypt.testing.PrometheusText;
@@ -15,10 +19,12 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
@@ -26,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The gauges the alert rules read for state the proxy does not count: readiness checks, etcd
- * members, the KMS v2 write window and certificate expiry.
+ * members, KMS provider health and the KMS v2 write window, and certificate expiry.
  */
 class ServingStateMetricsTest {
 
@@ -107,11 +113,63 @@ class ServingStateMetricsTest {
   }
 
   @Test
-  void theWriteWindowEndIsExportedInUnixSecondsPerProvider() {
-    metrics.kms().writeWindowEnds("kms2", Instant.parse("2030-01-01T00:03:00.500Z"));
+  void kmsProvidersInEffectExportTheirHealthAndWriteWindowAndRemovedOnesDisappear() {
+    Instant end = Instant.parse("2030-01-01T00:03:00.500Z");
+    List<KmsProvider> inEffect = new ArrayList<>();
+    inEffect.add(provider("kms2", KmsHealth.healthy(), Optional.of(end)));
+    inEffect.add(provider("kms1", KmsHealth.failed("plugin down"), Optional.empty()));
+    metrics.exportKmsProviders(() -> List.copyOf(inEffect));
+    PrometheusText.Exposition m = scrape();
+    assertEquals(1, m.value(MetricNames.KMS_PROVIDER_HEALTHY, "provider", "kms2"));
+    assertEquals(0, m.value(MetricNames.KMS_PROVIDER_HEALTHY, "provider", "kms1"));
     assertEquals(
-        Instant.parse("2030-01-01T00:03:00.500Z").toEpochMilli() / 1000.0,
-        scrape().value(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms2"));
+        end.toEpochMilli() / 1000.0,
+        m.value(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms2"));
+    assertTrue(
+        m.matching(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms1").isEmpty(),
+        "KMS v1 has no write window");
+
+    inEffect.remove(0); // a reload dropped kms2: its window must not linger and alert
+    m = scrape();
+    assertTrue(m.matching(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms2").isEmpty());
+    assertTrue(m.matching(MetricNames.KMS_PROVIDER_HEALTHY, "provider", "kms2").isEmpty());
+  }
+
+  private static KmsProvider provider(String name, KmsHealth health, Optional<Instant> end) {
+    return new KmsProvider() {
+      @Override
+      public String name() {
+        return name;
+      }
+
+      @Override
+      public KmsApiVersion apiVersion() {
+        return end.isPresent() ? KmsApiVersion.V2 : KmsApiVersion.V1;
+      }
+
+      @Override
+      public KmsHealth health() {
+        return health;
+      }
+
+      @Override
+      public Optional<Instant> writeWindowEnd() {
+        return end;
+      }
+
+      @Override
+      public CompletionStage<byte[]> encrypt(byte[] plaintext, byte[] associatedData) {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public CompletionStage<Decrypted> decrypt(byte[] stored, byte[] associatedData) {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public void close() {}
+    };
   }
 
   @Test

@@ -108,6 +108,13 @@ say "a ConfigMap, stored with the local secretbox key"
 etcdctl --endpoints="127.0.0.1:$etcd_port" get "$cm" --print-value-only | head -c 60 | cat -v
 echo
 
+say "where to look: the proxy's metrics"
+echo "  http://127.0.0.1:$admin_port/metrics   (readiness: http://127.0.0.1:$admin_port/readyz?verbose)"
+echo "  the DEK cache counters now:"
+curl -fs "http://127.0.0.1:$admin_port/metrics" | grep -E '^etcd_crypt_proxy_dek_cache_(hits|misses)_total' | sed 's/^/    /'
+echo "  DEK cache hit ratio in Prometheus (alert rules: charts/etcd-crypt-proxy/alerts/, runbooks: docs/operations.md section 7):"
+echo '    sum(rate(etcd_crypt_proxy_dek_cache_hits_total[5m])) / (sum(rate(etcd_crypt_proxy_dek_cache_hits_total[5m])) + sum(rate(etcd_crypt_proxy_dek_cache_misses_total[5m])))'
+
 if $keep; then
   say "running; point any etcd client at 127.0.0.1:$proxy_port. Ctrl-C stops everything."
   echo "  etcdctl --endpoints=127.0.0.1:$proxy_port get --prefix /registry/"

@@ -4,8 +4,10 @@
 # The tests use real components, so this installs what they need when it is missing: etcd and etcdctl
 # (Debian's etcd-server and etcd-client), python3-etcd3 (a second real client) and SoftHSM2 (a PKCS#11 token
 # for the bundled KMS plugin), golang-etcd-server-dev (etcd 3.4's Go sources, to build the 3.4 Go client and
-# etcd-runner fixtures) and docker-compose (only to validate docker-compose.yml with `docker-compose config`,
-# which needs no Docker engine). It needs root or sudo only for that installation. Then it builds the Go test
+# etcd-runner fixtures), docker-compose (only to validate docker-compose.yml with `docker-compose config`,
+# which needs no Docker engine) and prometheus (promtool checks and unit-tests the alert rules; a real Prometheus
+# scrapes a real proxy and evaluates the dashboard's queries and the alerts). It needs root or sudo only for that
+# installation. Then it builds the Go test
 # fixtures (testenv/build.sh) and runs `mvn verify`: unit and real-component tests, the differential suite on
 # every etcd release, and the kube-apiserver end-to-end tests (*IT) against the built jar; then it compiles the
 # benchmarks (bench/) against that jar, without running them.
@@ -23,6 +25,7 @@ command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
 [ -d /usr/share/gocode/src/go.etcd.io/etcd/clientv3 ] || missing+=(golang-etcd-server-dev)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if ((${#missing[@]})); then
   echo "test.sh: installing ${missing[*]}"
   sudo=""
@@ -36,8 +39,8 @@ fi
 # (testenv/build.sh says where the cache is).
 testenv/build.sh
 
-# Debian's etcd-server may start a system etcd on 2379; the tests never use it (they start their own etcd
-# processes on free loopback ports), so it is left alone.
+# Debian's etcd-server may start a system etcd on 2379, and its prometheus a system Prometheus on 9090; the tests
+# never use them (they start their own etcd and Prometheus processes on free loopback ports), so they are left alone.
 mvn -B -ntp verify "$@"
 
 # bench/ is deliberately no module of the root build (benchmarks never run with the tests), so nothing else would

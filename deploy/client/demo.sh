@@ -30,3 +30,11 @@ echo
 echo "== the same keys read through the proxy: plain text again"
 etcdctl --endpoints="$PROXY" get "$SECRET" --print-value-only
 etcdctl --endpoints="$PROXY" get "$CONFIGMAP" --print-value-only
+
+echo
+echo "== where to look"
+echo "  the proxy's metrics:  http://localhost:23791/metrics   (readiness: http://localhost:23791/readyz?verbose)"
+echo "  Prometheus:           http://localhost:9090 (alerts: http://localhost:9090/alerts)"
+echo "  Grafana:              http://localhost:3000 (dashboard etcd-crypt-proxy)"
+echo "  DEK cache hit ratio in PromQL:"
+echo '    sum(rate(etcd_crypt_proxy_dek_cache_hits_total[5m])) / (sum(rate(etcd_crypt_proxy_dek_cache_hits_total[5m])) + sum(rate(etcd_crypt_proxy_dek_cache_misses_total[5m])))'

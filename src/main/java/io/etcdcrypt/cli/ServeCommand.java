@@ -29,7 +29,9 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -234,6 +236,7 @@ public final class ServeCommand implements Callable<Integer> {
     }
     Threading threading = new Threading(eventLoopThreads);
     ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy(), stale, threading);
+    exportCertificateExpiry(metrics, options, log);
 
     Supplier<KmsProviders> currentKms = () -> kms;
     if (automaticReload) {
@@ -285,14 +288,42 @@ public final class ServeCommand implements Callable<Integer> {
     AdminServer admin = new AdminServer(new InetSocketAddress(a.host(), a.port()));
     admin.route(MetricNames.METRICS_PATH, metrics::serve);
     EtcdHealth etcd = new EtcdHealth(proxy.upstream());
-    admin.addReadinessCheck(HealthCheck.of(MetricNames.CHECK_ETCD, etcd::check));
+    List<HealthCheck> readiness = new ArrayList<>();
+    readiness.add(HealthCheck.of(MetricNames.CHECK_ETCD, etcd::check));
     if (automaticReload) {
       // As kube-apiserver with reload: one aggregated check that follows the configuration in
       // effect.
-      admin.addReadinessCheck(KmsHealthChecks.forReloadedConfig(() -> kms.get().providers()));
+      readiness.add(KmsHealthChecks.forReloadedConfig(() -> kms.get().providers()));
     } else {
-      KmsHealthChecks.forConfig(config, kms.get()).forEach(admin::addReadinessCheck);
+      readiness.addAll(KmsHealthChecks.forConfig(config, kms.get()));
     }
+    readiness.forEach(admin::addReadinessCheck);
+    metrics.exportReadiness(readiness);
+    metrics.exportKmsProviders(() -> kms.get().providers());
+    metrics.exportEtcdMembers(proxy.upstream()::memberServing);
     return admin.start();
+  }
+
+  /**
+   * The expiry of the certificates the proxy loaded at start (it does not reload them: a renewed
+   * file takes effect, and shows here, after a restart).
+   */
+  private void exportCertificateExpiry(Metrics metrics, ProxyOptions options, Logger log) {
+    Map<String, Path> certificates = new LinkedHashMap<>();
+    certificates.put(MetricNames.USE_LISTENER, options.listenerTls().certFile());
+    certificates.put(MetricNames.USE_ETCD_CLIENT, options.upstreamTls().certFile());
+    certificates.forEach(
+        (use, file) -> {
+          if (file != null) {
+            try {
+              metrics.certificateInUse(use, file);
+            } catch (IOException e) {
+              log.warn(
+                  "no expiry metric for the {} certificate: {}; its expiry goes unwatched",
+                  use,
+                  e.getMessage());
+            }
+          }
+        });
   }
 }

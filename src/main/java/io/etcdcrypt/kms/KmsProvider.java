@@ -3,6 +3,8 @@ package io.etcdcrypt.kms;
 import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.crypto.Transformer;
+import java.time.Instant;
+import java.util.Optional;
 
 /**
  * A KMS provider of an EncryptionConfiguration: the transformer for the bytes after its {@code
@@ -21,6 +23,15 @@ public interface KmsProvider extends Transformer, AutoCloseable {
    * cached (20 s when healthy, 3 s when not), so callers may ask on every probe.
    */
   KmsHealth health();
+
+  /**
+   * KMS v2: until when the current seed may encrypt (each successful Status moves it 3 minutes
+   * ahead; past it writes are refused). Empty before the first seed, and for KMS v1, which has no
+   * such window.
+   */
+  default Optional<Instant> writeWindowEnd() {
+    return Optional.empty();
+  }
 
   /** What a closed provider answers to every encrypt and decrypt. */
   static TransformException closedError(String name) {

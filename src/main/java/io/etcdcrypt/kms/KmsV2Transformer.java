@@ -14,6 +14,7 @@ import io.etcdcrypt.kms.proto.v2.EncryptedDEKSourceType;
 import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -221,6 +222,12 @@ public final class KmsV2Transformer implements KmsProvider {
   @Override
   public KmsHealth health() {
     return probe.health();
+  }
+
+  @Override
+  public Optional<Instant> writeWindowEnd() {
+    KmsV2WriteState state = probe.state();
+    return state == null ? Optional.empty() : Optional.of(state.expiresAt());
   }
 
   /** The key id the provider writes under now, or {@code null} before the plugin first answered. */

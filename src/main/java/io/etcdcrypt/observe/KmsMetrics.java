@@ -155,6 +155,9 @@ final class KmsMetrics implements KmsObserver {
   public void dekCacheMiss(String provider) {
     cacheMisses.increment();
     providerCacheMisses.labelValues(provider).increment();
+    // The hits series exists from the first miss, so the hit ratio reads 0 (not nothing) before
+    // any hit.
+    providerCacheHits.labelValues(provider);
   }
 
   @Override

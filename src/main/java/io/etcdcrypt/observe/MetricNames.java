@@ -141,6 +141,29 @@ public final class MetricNames {
    */
   public static final String STALE_VALUES = "etcd_crypt_proxy_stale_values_total";
 
+  /**
+   * Gauge {provider}: unix time until which a KMS v2 provider may still write with its current
+   * seed; each successful Status moves it 3 minutes ahead, and past it writes are refused.
+   */
+  public static final String KMS_V2_WRITE_WINDOW_END =
+      "etcd_crypt_proxy_kms_v2_write_window_end_timestamp_seconds";
+
+  /** Gauge {provider}: 1 while a KMS provider's plugin is healthy, else 0 (read at each scrape). */
+  public static final String KMS_PROVIDER_HEALTHY = "etcd_crypt_proxy_kms_provider_healthy";
+
+  /** Gauge {check}: 1 while a readiness check ({@code /readyz/<check>}) passes, else 0. */
+  public static final String READINESS_CHECK = "etcd_crypt_proxy_readiness_check";
+
+  /** Gauge {member}: 1 while an etcd member is connected and serves with a leader, else 0. */
+  public static final String ETCD_MEMBER_SERVING = "etcd_crypt_proxy_etcd_member_serving";
+
+  /**
+   * Gauge {use = listener | etcd-client}: unix time the certificate in use expires (its notAfter),
+   * read from the certificate file when {@code serve} loaded it.
+   */
+  public static final String CERTIFICATE_EXPIRY =
+      "etcd_crypt_proxy_certificate_expiry_timestamp_seconds";
+
   // ---- label names ----
 
   public static final String RESOURCE = "resource";
@@ -159,6 +182,8 @@ public final class MetricNames {
   public static final String GRPC_CODE = "grpc_code";
   public static final String MEMBER = "member";
   public static final String PROVIDER = "provider";
+  public static final String CHECK = "check";
+  public static final String USE = "use";
 
   // ---- label values ----
 
@@ -170,6 +195,12 @@ public final class MetricNames {
    * AES-GCM open).
    */
   public static final String UNKNOWN_NON_GRPC = "unknown-non-grpc";
+
+  /** {@code use} of the certificate the proxy presents to its clients ({@code --cert-file}). */
+  public static final String USE_LISTENER = "listener";
+
+  /** {@code use} of the client certificate the proxy presents to etcd ({@code --cert}). */
+  public static final String USE_ETCD_CLIENT = "etcd-client";
 
   public static final String RELOAD_SUCCESS = "success";
   public static final String RELOAD_FAILURE = "failure";

@@ -2,6 +2,7 @@ package io.etcdcrypt.observe;
 
 import io.etcdcrypt.crypto.TransformObserver;
 import io.etcdcrypt.kms.KmsObserver;
+import io.etcdcrypt.kms.KmsProvider;
 import io.etcdcrypt.proxy.ProxyObserver;
 import io.grpc.ClientInterceptor;
 import io.grpc.ServerInterceptor;
@@ -15,9 +16,14 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Clock;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The proxy's metrics, exposed in Prometheus' text format at {@value MetricNames#METRICS_PATH}:
@@ -52,6 +58,8 @@ public final class Metrics implements AutoCloseable {
   private final GrpcServerMetrics grpcServer;
   private final UpstreamMetrics upstream;
   private final Instruments.Family<Counter> configReloads;
+  private final Instruments.Family<Instruments.SettableGauge> certificateExpiry;
+  private final ScrapedGauges scrapedGauges = new ScrapedGauges();
 
   /**
    * Metrics whose {@code apiserver_id_hash} is derived from {@code hostname} as kube-apiserver
@@ -77,6 +85,12 @@ public final class Metrics implements AutoCloseable {
     kms = new KmsMetrics(instruments, apiServerIdHash, clock);
     grpcServer = new GrpcServerMetrics(instruments);
     upstream = new UpstreamMetrics(instruments);
+    certificateExpiry =
+        instruments.gauge(
+            MetricNames.CERTIFICATE_EXPIRY,
+            "Unix time the certificate the proxy loaded expires (notAfter), by use (listener: --cert-file,"
+                + " etcd-client: --cert).",
+            MetricNames.USE);
     configReloads =
         instruments.counter(
             MetricNames.CONFIG_RELOADS,
@@ -85,6 +99,95 @@ public final class Metrics implements AutoCloseable {
     // Both outcomes exist from the start, so that an alert on failures has a series to watch.
     configReloads.labelValues(MetricNames.RELOAD_SUCCESS);
     configReloads.labelValues(MetricNames.RELOAD_FAILURE);
+  }
+
+  /**
+   * Exports the outcome of each check as {@value MetricNames#READINESS_CHECK}{check}, 1 passing and
+   * 0 failing, run at each scrape (the checks cache what they ask, so this calls nothing more).
+   */
+  public void exportReadiness(List<HealthCheck> checks) {
+    scraped(
+        MetricNames.READINESS_CHECK,
+        "1 while a readiness check (/readyz/<check>) passes, else 0.",
+        MetricNames.CHECK,
+        () -> {
+          Map<String, Double> values = new LinkedHashMap<>();
+          for (HealthCheck c : checks) {
+            values.put(c.name(), ScrapedGauge.of(passes(c)));
+          }
+          return values;
+        });
+  }
+
+  /**
+   * Exports the state of the KMS providers {@code providers} returns (those in effect now): each
+   * one's health (its cached {@link KmsProvider#health()}) as {@value
+   * MetricNames#KMS_PROVIDER_HEALTHY}{provider}, and each KMS v2 one's write window end as {@value
+   * MetricNames#KMS_V2_WRITE_WINDOW_END}{provider}. A provider a reload removed disappears from
+   * both.
+   */
+  public void exportKmsProviders(Supplier<List<KmsProvider>> providers) {
+    scraped(
+        MetricNames.KMS_PROVIDER_HEALTHY,
+        "1 while a KMS provider's plugin is healthy (as /readyz checks it), else 0.",
+        MetricNames.PROVIDER,
+        () -> {
+          Map<String, Double> values = new LinkedHashMap<>();
+          for (KmsProvider p : providers.get()) {
+            values.put(p.name(), ScrapedGauge.of(p.health().ok()));
+          }
+          return values;
+        });
+    scraped(
+        MetricNames.KMS_V2_WRITE_WINDOW_END,
+        "Unix time until which a KMS v2 provider may write with its current seed; each successful Status"
+            + " moves it 3 minutes ahead, and past it writes are refused.",
+        MetricNames.PROVIDER,
+        () -> {
+          Map<String, Double> values = new LinkedHashMap<>();
+          for (KmsProvider p : providers.get()) {
+            p.writeWindowEnd().ifPresent(end -> values.put(p.name(), end.toEpochMilli() / 1000.0));
+          }
+          return values;
+        });
+  }
+
+  /**
+   * Exports whether each etcd member serves ({@code host:port} to serving) as {@value
+   * MetricNames#ETCD_MEMBER_SERVING}{member}.
+   */
+  public void exportEtcdMembers(Supplier<Map<String, Boolean>> serving) {
+    scraped(
+        MetricNames.ETCD_MEMBER_SERVING,
+        "1 while the proxy is connected to an etcd member and its health check says it serves with a leader,"
+            + " else 0.",
+        MetricNames.MEMBER,
+        () -> {
+          Map<String, Double> values = new LinkedHashMap<>();
+          serving.get().forEach((member, ok) -> values.put(member, ScrapedGauge.of(ok)));
+          return values;
+        });
+  }
+
+  /**
+   * Exports the expiry of the certificate the proxy loaded from {@code certFile} for {@code use}
+   * ({@value MetricNames#USE_LISTENER} or {@value MetricNames#USE_ETCD_CLIENT}).
+   */
+  public void certificateInUse(String use, Path certFile) throws IOException {
+    certificateExpiry.labelValues(use).set(Certificates.notAfter(certFile).toEpochMilli() / 1000.0);
+  }
+
+  private void scraped(
+      String name, String help, String label, Supplier<Map<String, Double>> values) {
+    scrapedGauges.add(new ScrapedGauge(instruments.gauge(name, help, label), values));
+  }
+
+  private static boolean passes(HealthCheck check) {
+    try {
+      return check.check().isEmpty();
+    } catch (RuntimeException e) {
+      return false; // as /readyz counts a check that throws
+    }
   }
 
   /** Metrics for this machine (its kernel host name), on the system clock. */
@@ -144,6 +247,7 @@ public final class Metrics implements AutoCloseable {
    */
   public String scrape() {
     registryClock.advance();
+    scrapedGauges.refresh();
     return GoFloats.rewriteBucketBounds(instruments.withoutMaxGauges(registry.scrape()));
   }
 
@@ -154,6 +258,7 @@ public final class Metrics implements AutoCloseable {
 
   @Override
   public void close() {
+    scrapedGauges.close();
     gc.close();
     registry.close();
   }

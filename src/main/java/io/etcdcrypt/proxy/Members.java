@@ -15,7 +15,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
@@ -122,11 +124,20 @@ final class Members extends Channel implements AutoCloseable {
   /** Empty when some member serves with a leader; else what is wrong with each. */
   Optional<String> whyNoneServes() {
     for (Member m : members) {
-      if (m.channel.getState(false) == ConnectivityState.READY && m.verdict.serving()) {
+      if (m.serves()) {
         return Optional.empty();
       }
     }
     return Optional.of(describeAll());
+  }
+
+  /** Whether each member is connected and serves with a leader, by endpoint, in given order. */
+  Map<String, Boolean> serving() {
+    Map<String, Boolean> serving = new LinkedHashMap<>();
+    for (Member m : members) {
+      serving.put(m.endpoint.toString(), m.serves());
+    }
+    return serving;
   }
 
   private Member choose() {
@@ -237,6 +248,10 @@ final class Members extends Channel implements AutoCloseable {
     Member(Endpoint endpoint, ManagedChannel channel) {
       this.endpoint = endpoint;
       this.channel = channel;
+    }
+
+    boolean serves() {
+      return channel.getState(false) == ConnectivityState.READY && verdict.serving();
     }
 
     /** Reconnects a member that is down at once, then asks it whether it serves with a leader. */

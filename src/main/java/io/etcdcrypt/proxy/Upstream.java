@@ -8,6 +8,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -96,6 +97,14 @@ public final class Upstream implements AutoCloseable {
   /** Empty when some etcd member serves with a leader; else what is wrong with each. */
   public Optional<String> whyNoMemberServes() {
     return members.whyNoneServes();
+  }
+
+  /**
+   * Whether each member is connected and serves with a leader (its last probe), keyed by its {@code
+   * host:port}.
+   */
+  public Map<String, Boolean> memberServing() {
+    return members.serving();
   }
 
   /** Each member's connection state and what its last probe said, for diagnostics and tests. */

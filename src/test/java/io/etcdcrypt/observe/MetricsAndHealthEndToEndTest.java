@@ -688,6 +688,20 @@ class MetricsAndHealthEndToEndTest {
     assertEquals(0, m.value(MetricNames.ACTIVE_WATCH_STREAMS));
     assertEquals(0, m.value(MetricNames.CONFIG_RELOADS, "status", "success"));
     assertEquals(0, m.value(MetricNames.CONFIG_RELOADS, "status", "failure"));
+    // The state the alert rules read: every check passes, etcd serves, both plugins are healthy.
+    for (String check : List.of("etcd", "kms-provider-0", "kms-provider-1")) {
+      assertEquals(1, m.value(MetricNames.READINESS_CHECK, "check", check), check);
+    }
+    assertEquals(1, m.value(MetricNames.ETCD_MEMBER_SERVING, "member", etcd.endpoint()));
+    assertEquals(1, m.value(MetricNames.KMS_PROVIDER_HEALTHY, "provider", "kms1"));
+    assertEquals(1, m.value(MetricNames.KMS_PROVIDER_HEALTHY, "provider", "kms2"));
+    double windowLeft =
+        m.value(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms2")
+            - System.currentTimeMillis() / 1000.0;
+    assertTrue(windowLeft > 60 && windowLeft <= 180, "write window left: " + windowLeft + " s");
+    assertTrue(
+        m.matching(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms1").isEmpty(),
+        "KMS v1 has no write window");
   }
 
   /** Every family in the apiserver_/grpc_/etcd_crypt_proxy_ namespaces is one MetricNames lists. */
@@ -724,8 +738,13 @@ class MetricsAndHealthEndToEndTest {
             MetricNames.ACTIVE_WATCH_STREAMS,
             MetricNames.CONFIG_RELOADS,
             MetricNames.PLAINTEXT_VALUES,
-            MetricNames.STALE_VALUES);
-    // INVALID_KEY_ID_FROM_STATUS has no series until a plugin reports a bad key id.
+            MetricNames.STALE_VALUES,
+            MetricNames.KMS_V2_WRITE_WINDOW_END,
+            MetricNames.KMS_PROVIDER_HEALTHY,
+            MetricNames.READINESS_CHECK,
+            MetricNames.ETCD_MEMBER_SERVING);
+    // INVALID_KEY_ID_FROM_STATUS has no series until a plugin reports a bad key id;
+    // CERTIFICATE_EXPIRY none without TLS.
     assertEquals(new TreeSet<>(listed), ours);
   }
 

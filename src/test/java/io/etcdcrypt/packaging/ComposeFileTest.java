@@ -149,6 +149,21 @@ class ComposeFileTest {
   }
 
   @Test
+  void prometheusEvaluatesTheChartsAlertRules() throws Exception {
+    String rules =
+        strings(at(services, "prometheus", "volumes")).stream()
+            .filter(v -> v.startsWith("./charts/etcd-crypt-proxy/alerts:"))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("the chart's alert rules are not mounted"));
+    String target = rules.split(":")[1];
+    Map<String, Object> prometheus = Yaml.load(Path.of("deploy/prometheus/prometheus.yml"));
+    assertEquals(
+        List.of(target + "/etcd-crypt-proxy.rules.yaml"), strings(prometheus.get("rule_files")));
+    assertTrue(
+        Files.isRegularFile(Path.of("charts/etcd-crypt-proxy/alerts/etcd-crypt-proxy.rules.yaml")));
+  }
+
+  @Test
   void grafanaIsProvisionedWithTheChartsDashboard() throws Exception {
     List<String> volumes = strings(at(services, "grafana", "volumes"));
     assertTrue(

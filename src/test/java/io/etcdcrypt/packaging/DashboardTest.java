@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The Grafana dashboard (one file, shipped by the chart and provisioned by the compose demo) charts
- * only metrics the proxy exports, and every panel has a query.
+ * only metrics the proxy exports, and every panel has a query. MonitoringEndToEndTest runs each
+ * query in a real Prometheus scraping a real proxy.
  */
 class DashboardTest {
 
@@ -39,7 +40,16 @@ class DashboardTest {
           "apiserver_envelope_encryption_kms_operations_latency_seconds_bucket",
           "apiserver_envelope_encryption_kms_operations_latency_seconds_count",
           "etcd_crypt_proxy_dek_cache_hits_total",
-          "etcd_crypt_proxy_dek_cache_misses_total");
+          "etcd_crypt_proxy_dek_cache_misses_total",
+          "apiserver_envelope_encryption_key_id_hash_total",
+          "etcd_crypt_proxy_stale_values_total",
+          "etcd_crypt_proxy_plaintext_values_total",
+          "etcd_crypt_proxy_kms_v2_write_window_end_timestamp_seconds",
+          "etcd_crypt_proxy_kms_provider_healthy",
+          "etcd_crypt_proxy_readiness_check",
+          "etcd_crypt_proxy_etcd_member_serving",
+          "etcd_crypt_proxy_upstream_request_duration_seconds_bucket",
+          "etcd_crypt_proxy_certificate_expiry_timestamp_seconds");
 
   /**
    * A metric name directly followed by a label selector or a range: how every query here names a

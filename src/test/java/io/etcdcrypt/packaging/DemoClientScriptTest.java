@@ -64,9 +64,19 @@ class DemoClientScriptTest {
         assertFalse(
             raw.contains("hunter2") || raw.contains("color=blue"), "plain text in etcd: " + out);
 
-        String readBack = section(out, "== the same keys read through the proxy", null);
+        String readBack =
+            section(out, "== the same keys read through the proxy", "== where to look");
         assertTrue(readBack.contains("password=hunter2 (written by the demo client)"), out);
         assertTrue(readBack.contains("color=blue (written by the demo client)"), out);
+
+        String whereToLook = section(out, "== where to look", null);
+        assertTrue(whereToLook.contains("http://localhost:23791/metrics"), out);
+        assertTrue(
+            whereToLook.contains(
+                "sum(rate(etcd_crypt_proxy_dek_cache_hits_total[5m])) /"
+                    + " (sum(rate(etcd_crypt_proxy_dek_cache_hits_total[5m])) +"
+                    + " sum(rate(etcd_crypt_proxy_dek_cache_misses_total[5m])))"),
+            out);
       }
     }
   }

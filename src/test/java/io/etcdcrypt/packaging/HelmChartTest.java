@@ -27,6 +27,7 @@ import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HTTPGetAction;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Probe;
@@ -57,6 +58,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
 import picocli.CommandLine;
 
 /**
@@ -72,6 +75,8 @@ class HelmChartTest {
       Path.of("config", "encryption-config.yaml").toAbsolutePath();
   private static final Path DASHBOARD =
       RenderedChart.CHART.resolve("dashboards/etcd-crypt-proxy.json");
+  private static final Path ALERT_RULES =
+      RenderedChart.CHART.resolve("alerts/etcd-crypt-proxy.rules.yaml");
 
   private static RenderedChart defaults;
   private static RenderedChart withSidecar;
@@ -349,6 +354,33 @@ class HelmChartTest {
     assertEquals(
         List.of(NAMESPACE),
         ((Map<String, Object>) spec.get("namespaceSelector")).get("matchNames"));
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void prometheusRuleOptionShipsTheAlertRulesFile() throws Exception {
+    assertTrue(defaults.ofKind("PrometheusRule").isEmpty());
+
+    RenderedChart chart =
+        RenderedChart.render(
+            Map.of(
+                "metrics.prometheusRule.enabled",
+                true,
+                "metrics.prometheusRule.labels.release",
+                "kube-prometheus"));
+    List<HasMetadata> rules = chart.ofKind("PrometheusRule");
+    assertEquals(1, rules.size());
+    GenericKubernetesResource rule = (GenericKubernetesResource) rules.get(0);
+    assertEquals("monitoring.coreos.com/v1", rule.getApiVersion());
+    assertEquals("kube-prometheus", rule.getMetadata().getLabels().get("release"));
+    assertEquals(NAMESPACE, rule.getMetadata().getNamespace());
+    Map<String, Object> spec = (Map<String, Object>) rule.getAdditionalProperties().get("spec");
+    Map<String, Object> file =
+        (Map<String, Object>)
+            new Load(LoadSettings.builder().build())
+                .loadFromString(Files.readString(ALERT_RULES, StandardCharsets.UTF_8));
+    // The very groups Prometheus loads from the file: expressions, durations and templates intact.
+    assertEquals(file, spec);
   }
 
   @Test

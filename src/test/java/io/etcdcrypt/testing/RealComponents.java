@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Tag;
  * EtcdProcess}), a KMS plugin on a unix socket ({@link KmsPluginFixture}, {@link MockKmsPlugin}), a
  * child JVM ({@link JavaProcess}, {@link ProxyProcess}), a proxy on a loopback port ({@link
  * ProxyFixture}), kube-apiserver, etcdctl, python3-etcd3, SoftHSM2, helm (helm-java's native
- * library) or docker-compose.
+ * library), docker-compose, Prometheus or promtool ({@link PrometheusServer}).
  *
  * <p>Surefire excludes the tag, so {@code mvn test} runs only the unit tests, which start nothing
  * and touch no network. Failsafe runs the tagged {@code *Test} classes in the {@code

@@ -76,7 +76,15 @@ class CheckConfigCommandTest {
                 + " -> secretbox(keys: box) -> aescbc(keys: cbc)",
             ""),
         out.toString());
-    assertEquals("", err.toString());
+    assertEquals(
+        "warning: resources[1].providers[1].kms.apiVersion: KMS v1 (apiVersion v1, or apiVersion"
+            + " left out) is deprecated since Kubernetes 1.28: kube-apiserver 1.29 and later refuses"
+            + " this file unless started with --feature-gates=KMSv1=true, so switching back to"
+            + " kube-apiserver's own encryption would need that gate; use apiVersion: v2 with a KMS"
+            + " v2 plugin (kms-plugin serves both)"
+            + System.lineSeparator(),
+        err.toString(),
+        "KMS v1, even with apiVersion left out, is warned about");
     assertFalse(out.toString().contains(KEY16) || out.toString().contains(KEY32));
   }
 

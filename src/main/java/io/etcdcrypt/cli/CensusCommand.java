@@ -63,7 +63,7 @@ public final class CensusCommand implements Callable<Integer> {
       result =
           new Census(
                   session.codec(), session.channel(), etcd.pageSize, EtcdToolOptions.CALL_TIMEOUT)
-              .run(Scopes.select(session.resolver(), etcd.tool.resources));
+              .run(Scopes.select(session.resolver(), session.config(), etcd.tool.resources));
     } catch (OpsException | EtcdAccessException | IllegalArgumentException e) {
       err.println("census: " + e.getMessage());
       err.flush();

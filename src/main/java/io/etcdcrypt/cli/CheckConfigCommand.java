@@ -9,6 +9,7 @@ import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.config.LoadOptions;
 import io.etcdcrypt.config.ProviderConfig;
 import io.etcdcrypt.config.ResourceRule;
+import io.etcdcrypt.config.RotationCheck;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,6 +60,16 @@ public final class CheckConfigCommand implements Callable<Integer> {
               + " Default: ${DEFAULT-VALUE}.")
   boolean automaticReload;
 
+  @Option(
+      names = "--previous",
+      paramLabel = "FILE",
+      description =
+          "The file the cluster runs now. Warns when nodes still on it could not read what FILE writes"
+              + " (a new key or provider put first in one step), and when FILE cannot read what it wrote"
+              + " (a key dropped too early). The safe rotation: add the new key second, roll out, move"
+              + " it first, roll out, rewrap.")
+  Path previous;
+
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
@@ -76,6 +87,18 @@ public final class CheckConfigCommand implements Callable<Integer> {
     }
     for (ConfigError warning : config.warnings()) {
       err.println("warning: " + warning);
+    }
+    if (previous != null) {
+      EncryptionConfiguration before;
+      try {
+        before = EncryptionConfigLoader.load(previous, new LoadOptions(automaticReload));
+      } catch (ConfigException e) {
+        err.println("--previous: " + e.getMessage());
+        err.flush();
+        return 1;
+      }
+      RotationCheck.compare(before, config)
+          .forEach(p -> err.println("warning: against --previous " + previous + ": " + p));
     }
     out.flush();
     err.flush();

@@ -5,6 +5,8 @@ import io.etcdcrypt.kmsplugin.KekStore;
 import io.etcdcrypt.kmsplugin.KeyFileKekStore;
 import io.etcdcrypt.kmsplugin.KmsPluginServer;
 import io.etcdcrypt.kmsplugin.Pkcs11KekStore;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -68,11 +70,35 @@ public final class KmsPluginCommand implements Callable<Integer> {
       return 1;
     }
     String version = Main.class.getPackage().getImplementationVersion();
-    KmsPluginServer server =
-        KmsPluginServer.start(endpoint, store, reload, version == null ? "development" : version);
+    KmsPluginServer server;
+    try {
+      server =
+          KmsPluginServer.start(endpoint, store, reload, version == null ? "development" : version);
+    } catch (IOException e) {
+      store.close();
+      spec.commandLine().getErr().println("kms-plugin: " + cannotListen(endpoint, e));
+      spec.commandLine().getErr().flush();
+      return 1;
+    }
     StopOnSignal.install("kms-plugin-shutdown", server::close);
     server.awaitTermination();
     return 0;
+  }
+
+  /** Why the plugin cannot serve on {@code endpoint}, and what to do. */
+  private static String cannotListen(KmsEndpoint endpoint, IOException e) {
+    if (!endpoint.isAbstract()) {
+      Path directory = Path.of(endpoint.socketPath()).toAbsolutePath().getParent();
+      if (directory != null && !Files.isDirectory(directory)) {
+        return "--listen "
+            + endpoint.url()
+            + ": the directory "
+            + directory
+            + " does not exist: create it (the directory kube-apiserver's EncryptionConfiguration"
+            + " names in the KMS endpoint) or give another path";
+      }
+    }
+    return StartupErrors.cannotListen("--listen", endpoint.url(), e);
   }
 
   /** The KEK source options, shared by the server and {@code generate-key}. */

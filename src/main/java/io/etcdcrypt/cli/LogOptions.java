@@ -13,13 +13,22 @@ final class LogOptions {
           "Log line format on standard error: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}")
   Logging.Format format;
 
+  /** The levels --log-level takes; picocli refuses any other value, listing these. */
+  enum Level {
+    ERROR,
+    WARN,
+    INFO,
+    DEBUG,
+    TRACE
+  }
+
   @Option(
       names = "--log-level",
       defaultValue = "info",
-      description = "Log level: error, warn, info, debug or trace. Default: ${DEFAULT-VALUE}")
-  String level;
+      description = "Log level: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}")
+  Level level;
 
   void apply() {
-    Logging.configure(format, level);
+    Logging.configure(format, level.name());
   }
 }

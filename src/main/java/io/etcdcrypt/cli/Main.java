@@ -32,6 +32,8 @@ public final class Main {
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     cl.setCaseInsensitiveEnumValuesAllowed(true);
+    cl.setExecutionExceptionHandler(StartupErrors.HANDLER);
+    cl.setParameterExceptionHandler(StartupErrors.USAGE);
     return cl;
   }
 }

@@ -130,7 +130,7 @@ public final class RewrapCommand implements Callable<Integer> {
       return 2;
     }
     try (EtcdSession session = etcd.open()) {
-      List<Scope> scopes = Scopes.select(session.resolver(), etcd.tool.resources);
+      List<Scope> scopes = Scopes.select(session.resolver(), session.config(), etcd.tool.resources);
       for (String name : etcd.tool.resources) {
         GroupResource gr = GroupResource.parse(name.trim());
         if (!gr.isWildcard() && session.config().providersFor(gr).isEmpty()) {

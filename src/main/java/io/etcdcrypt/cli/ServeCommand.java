@@ -26,6 +26,7 @@ import io.etcdcrypt.proxy.Threading;
 import io.etcdcrypt.proxy.TlsFiles;
 import io.etcdcrypt.proxy.Upstream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -182,7 +183,10 @@ public final class ServeCommand implements Callable<Integer> {
               etcd.maxRecvBytes,
               maxRequestBytes,
               advertiseClientUrls);
-    } catch (IllegalArgumentException e) {
+      // Checks the TLS flags and files now, so a mistake is one line naming the flag.
+      options.listenerTls().serverCredentials();
+      options.upstreamTls().channelCredentials();
+    } catch (IllegalArgumentException | UncheckedIOException e) {
       log.error("{}", e.getMessage());
       return 2;
     }
@@ -235,7 +239,15 @@ public final class ServeCommand implements Callable<Integer> {
           "--kms-wait-threads is ignored: requests that wait on a KMS plugin no longer hold a thread");
     }
     Threading threading = new Threading(eventLoopThreads);
-    ProxyServer proxy = ProxyServer.start(options, codec, metrics.proxy(), stale, threading);
+    ProxyServer proxy;
+    try {
+      proxy = ProxyServer.start(options, codec, metrics.proxy(), stale, threading);
+    } catch (IOException e) {
+      log.error("{}", StartupErrors.cannotListen("--listen-addr", listenAddr, e));
+      closeAll(closeAfterServer, log);
+      kms.close();
+      return 1;
+    }
     exportCertificateExpiry(metrics, options, log);
 
     Supplier<KmsProviders> currentKms = () -> kms;
@@ -256,7 +268,14 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     if (metricsAddr != null) {
-      closeAfterServer.add(0, startAdmin(proxy, metrics, config, currentKms));
+      try {
+        closeAfterServer.add(0, startAdmin(proxy, metrics, config, currentKms));
+      } catch (IOException e) {
+        log.error("{}", StartupErrors.cannotListen("--metrics-addr", metricsAddr, e));
+        proxy.shutdown(0, TimeUnit.SECONDS);
+        closeAll(closeAfterServer, log);
+        return 1;
+      }
     }
 
     StopOnSignal.install(
@@ -265,17 +284,21 @@ public final class ServeCommand implements Callable<Integer> {
           log.info(
               "shutting down: letting running calls finish for up to {} s", shutdownGraceSeconds);
           proxy.shutdown(shutdownGraceSeconds, TimeUnit.SECONDS);
-          for (AutoCloseable c : closeAfterServer) {
-            try {
-              c.close();
-            } catch (Exception e) {
-              log.warn("error while shutting down {}", c, e);
-            }
-          }
+          closeAll(closeAfterServer, log);
           log.info("shut down cleanly");
         });
     proxy.awaitTermination();
     return 0;
+  }
+
+  private static void closeAll(List<AutoCloseable> closeables, Logger log) {
+    for (AutoCloseable c : closeables) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.warn("error while shutting down {}", c, e);
+      }
+    }
   }
 
   private AdminServer startAdmin(

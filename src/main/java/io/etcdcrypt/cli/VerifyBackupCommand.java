@@ -152,7 +152,7 @@ public final class VerifyBackupCommand implements Callable<Integer> {
     }
     Path temporary = null;
     try (CodecSession codecs = tool.openCodecs()) {
-      Scopes.select(codecs.resolver(), tool.resources); // checks the names
+      Scopes.select(codecs.resolver(), codecs.config(), tool.resources); // checks the names
       Path file = snapshot;
       if (live) {
         if (saveDir != null) {
@@ -169,6 +169,15 @@ public final class VerifyBackupCommand implements Callable<Integer> {
       BackupReport report;
       try (EtcdSnapshot snap = EtcdSnapshot.open(file)) {
         report = verifier.verify(file.toString(), snap, allRevisions);
+        if (nothingUnderPrefix(report, codecs, snap)) {
+          return fail(
+              err,
+              EXIT_ERROR,
+              file
+                  + " holds nothing under --etcd-prefix "
+                  + codecs.resolver().prefix()
+                  + ": give kube-apiserver's --etcd-prefix (default /registry)");
+        }
       } catch (NoSuchFileException e) {
         return fail(err, EXIT_UNREADABLE_FILE, "cannot read " + file + ": no such file");
       } catch (IOException e) {
@@ -196,6 +205,23 @@ public final class VerifyBackupCommand implements Callable<Integer> {
     } finally {
       deleteQuietly(temporary);
     }
+  }
+
+  /**
+   * Whether no object at all is stored under the prefix: with --resources, an empty selection is
+   * checked again over every resource, since a selected resource may rightly have no objects.
+   */
+  private boolean nothingUnderPrefix(BackupReport report, CodecSession codecs, EtcdSnapshot snap)
+      throws IOException, SnapshotFormatException {
+    if (report.latest().values() > 0 || report.deletedKeys() > 0) {
+      return false;
+    }
+    if (tool.resources.isEmpty()) {
+      return true;
+    }
+    BackupReport every =
+        new BackupVerifier(codecs.codec(), ResourceSelection.all()).verify("", snap, false);
+    return every.latest().values() == 0 && every.deletedKeys() == 0;
   }
 
   /** Streams a snapshot from the one member --endpoints names, after making sure it is etcd. */

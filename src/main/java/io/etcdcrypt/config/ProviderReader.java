@@ -33,6 +33,18 @@ final class ProviderReader {
 
   static final String KMS_V1 = KmsApiVersion.V1.text();
   static final String KMS_V2 = KmsApiVersion.V2.text();
+
+  /**
+   * KMS v1 is deprecated since Kubernetes 1.28 and off by default since 1.29 (feature gate KMSv1):
+   * the proxy reads such a file, but a kube-apiserver given it again, e.g. to switch back to its
+   * own encryption, refuses to start.
+   */
+  static final String KMS_V1_DEPRECATED =
+      "KMS v1 (apiVersion v1, or apiVersion left out) is deprecated since Kubernetes 1.28:"
+          + " kube-apiserver 1.29 and later refuses this file unless started with"
+          + " --feature-gates=KMSv1=true, so switching back to kube-apiserver's own encryption would"
+          + " need that gate; use apiVersion: v2 with a KMS v2 plugin (kms-plugin serves both)";
+
   static final int DEFAULT_KMS_V1_CACHE_SIZE = 1000;
   static final Duration DEFAULT_KMS_TIMEOUT = Duration.ofSeconds(3);
 
@@ -193,6 +205,9 @@ final class ProviderReader {
     }
     boolean v1 = KMS_V1.equals(apiVersion);
     boolean valid = apiVersion != null;
+    if (v1) {
+      problems.warning(kms.pathOf("apiVersion"), KMS_V1_DEPRECATED);
+    }
 
     // name
     String name = kms.string("name");

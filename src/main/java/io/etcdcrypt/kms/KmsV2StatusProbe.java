@@ -48,6 +48,7 @@ final class KmsV2StatusProbe implements AutoCloseable {
   private final ScheduledExecutorService poller;
   private String firstVersion;
   private String lastLoggedError; // only touched by the poller thread
+  private volatile String lastProblem; // what the last failed check found, for client errors
   private volatile boolean closed;
 
   KmsV2StatusProbe(String name, KmsV2Client client, KmsProviderOptions options) {
@@ -156,10 +157,23 @@ final class KmsV2StatusProbe implements AutoCloseable {
     } else if (!firstVersion.equals(version)) {
       errors.add("KMSv2 API version changed from " + firstVersion + " to " + version);
     }
-    return errors.isEmpty() ? KmsHealth.healthy() : unhealthy(errors);
+    if (errors.isEmpty()) {
+      lastProblem = null;
+      return KmsHealth.healthy();
+    }
+    return unhealthy(errors);
+  }
+
+  /**
+   * What the last failed check found, without the health check's wording around it (for errors that
+   * reach clients, which must stay short); null when it passed.
+   */
+  String lastProblem() {
+    return lastProblem;
   }
 
   private KmsHealth unhealthy(List<String> errors) {
+    lastProblem = String.join("; ", errors);
     return KmsHealth.failed(
         "kmsv2 Provider " + name + " is not healthy, error: " + String.join("; ", errors));
   }

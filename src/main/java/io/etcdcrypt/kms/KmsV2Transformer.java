@@ -205,16 +205,19 @@ public final class KmsV2Transformer implements KmsProvider {
   private KmsV2WriteState requireState(String what) throws TransformException {
     KmsV2WriteState state = probe.state();
     if (state == null) {
+      String problem = probe.lastProblem();
       throw new TransformException(
           "KMS v2 provider "
               + name
               + " cannot "
               + what
-              + " yet: it has had no successful"
-              + " Status and Encrypt exchange with its plugin at "
-              + client.endpoint()
-              + " since start-up; last check: "
-              + probe.lastHealth().text());
+              + " yet: "
+              + (problem != null
+                  ? problem
+                  : "its plugin at "
+                      + client.endpoint()
+                      + " has not answered Status and Encrypt since start-up; last check: "
+                      + probe.lastHealth().text()));
     }
     return state;
   }

@@ -9,7 +9,10 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -136,7 +139,20 @@ final class PluginConnection implements AutoCloseable {
   }
 
   private String describeFailure(String what, Status status) {
-    String detail = status.getDescription() == null ? "" : ": " + status.getDescription();
+    Status.Code code = status.getCode();
+    if ((code == Status.Code.DEADLINE_EXCEEDED || code == Status.Code.UNAVAILABLE)
+        && !endpoint.isAbstract()
+        && !Files.exists(Path.of(endpoint.socketPath()))) {
+      // The cause first, without gRPC's connection dump (which carries a stack trace).
+      return "no KMS plugin socket at "
+          + endpoint.socketPath()
+          + " (is the plugin running?); "
+          + what
+          + " failed with "
+          + code;
+    }
+    String detail =
+        status.getDescription() == null ? "" : ": " + firstSentences(status.getDescription());
     String hint =
         switch (status.getCode()) {
           case DEADLINE_EXCEEDED ->
@@ -156,6 +172,22 @@ final class PluginConnection implements AutoCloseable {
         + status.getCode()
         + detail
         + hint;
+  }
+
+  /**
+   * A status description without what gRPC appends for debugging: a wait-for-ready call's {@code
+   * [closed=[], open=[[... Last Pick Failure=Status{... cause=...\n\tat ...}]]} and its name
+   * resolution delay; at most 200 characters of one line.
+   */
+  static String firstSentences(String description) {
+    String s = description;
+    for (String cut : List.of("\n", " [closed=", " Name resolution delay")) {
+      int at = s.indexOf(cut);
+      if (at >= 0) {
+        s = s.substring(0, at);
+      }
+    }
+    return s.length() <= 200 ? s : s.substring(0, 197) + "...";
   }
 
   @Override

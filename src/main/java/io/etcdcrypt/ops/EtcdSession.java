@@ -48,6 +48,7 @@ public final class EtcdSession implements AutoCloseable {
     try {
       upstream = new Upstream(endpoints, tls, maxRecvBytes);
       ProxyCheck.refuseProxy(upstream.channel(), endpointList(endpoints), PROXY_CHECK_TIMEOUT);
+      PrefixCheck.refuseEmpty(upstream.channel(), codecs.resolver().prefix(), PROXY_CHECK_TIMEOUT);
       return new EtcdSession(codecs, upstream);
     } catch (OpsException | RuntimeException e) {
       if (upstream != null) {

@@ -1,5 +1,6 @@
 package io.etcdcrypt.ops;
 
+import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.GroupResource;
 import io.etcdcrypt.config.ResourceResolver;
 import java.util.ArrayList;
@@ -11,6 +12,16 @@ import java.util.Set;
 public final class Scopes {
 
   private Scopes() {}
+
+  /**
+   * {@link #select(ResourceResolver, List)} after refusing names that neither {@code config} nor
+   * the built-in resource table knows ({@link ResourceNameCheck}).
+   */
+  public static List<Scope> select(
+      ResourceResolver resolver, EncryptionConfiguration config, List<String> resourceNames) {
+    ResourceNameCheck.check(resourceNames, config, resolver);
+    return select(resolver, resourceNames);
+  }
 
   /**
    * No names: the whole {@code --etcd-prefix}, every resource (wildcard rules cannot be mapped to

@@ -29,6 +29,11 @@ public record TlsFiles(Path certFile, Path keyFile, Path trustedCaFile) {
     if (!enabled()) {
       return InsecureServerCredentials.create();
     }
+    if (certFile == null && keyFile == null) {
+      throw new IllegalArgumentException(
+          "--trusted-ca-file needs --cert-file and --key-file: the listener serves TLS with its own"
+              + " certificate and key, and the CA only checks the certificates clients present");
+    }
     requirePair("--cert-file", "--key-file");
     try {
       TlsServerCredentials.Builder b =
@@ -64,8 +69,13 @@ public record TlsFiles(Path certFile, Path keyFile, Path trustedCaFile) {
   }
 
   private void requirePair(String certFlag, String keyFlag) {
-    if (certFile == null || keyFile == null) {
-      throw new IllegalArgumentException(certFlag + " and " + keyFlag + " must be given together");
+    if (certFile == null) {
+      throw new IllegalArgumentException(
+          keyFlag + " is given without " + certFlag + ": give the certificate of that key too");
+    }
+    if (keyFile == null) {
+      throw new IllegalArgumentException(
+          certFlag + " is given without " + keyFlag + ": give the certificate's private key too");
     }
     readable(certFile, certFlag);
     readable(keyFile, keyFlag);

@@ -68,8 +68,21 @@ public final class Refusals {
     return m.getUnknownFields().getSerializedSize() != 0;
   }
 
+  /** Clients show a status description as one line: longer ones are cut here. */
+  static final int MAX_DESCRIPTION = 299;
+
   static StatusException refuse(Status status, String message) {
-    return status.withDescription(PREFIX + message).asException();
+    return status.withDescription(oneLine(PREFIX + message)).asException();
+  }
+
+  /**
+   * The first line of {@code description}, at most {@value #MAX_DESCRIPTION} characters: a cause
+   * that carries a stack trace or a dump must not reach clients (etcdctl printed 6.6 KB of frames).
+   */
+  static String oneLine(String description) {
+    int newline = description.indexOf('\n');
+    String line = newline < 0 ? description : description.substring(0, newline);
+    return line.length() <= MAX_DESCRIPTION ? line : line.substring(0, MAX_DESCRIPTION - 3) + "...";
   }
 
   /**
@@ -90,11 +103,12 @@ public final class Refusals {
       String why = e.getStatus().getDescription().substring(PREFIX.length());
       return Status.INTERNAL
           .withDescription(
-              WRITE_APPLIED
-                  + "etcd applied the "
-                  + write
-                  + ", but its answer cannot be returned (retrying repeats the write): "
-                  + why)
+              oneLine(
+                  WRITE_APPLIED
+                      + "etcd applied the "
+                      + write
+                      + ", but its answer cannot be returned (retrying repeats the write): "
+                      + why))
           .asException();
     }
     return failure;

@@ -76,7 +76,15 @@ class CheckConfigCommandTest {
                 + " -> secretbox(keys: box) -> aescbc(keys: cbc)",
             ""),
         out.toString());
-    assertEquals("", err.toString());
+    assertEquals(
+        "warning: resources[1].providers[1].kms.apiVersion: KMS v1 (apiVersion v1, or apiVersion"
+            + " left out) is deprecated since Kubernetes 1.28: kube-apiserver 1.29 and later refuses"
+            + " this file unless started with --feature-gates=KMSv1=true, so switching back to"
+            + " kube-apiserver's own encryption would need that gate; use apiVersion: v2 with a KMS"
+            + " v2 plugin (kms-plugin serves both)"
+            + System.lineSeparator(),
+        err.toString(),
+        "KMS v1, even with apiVersion left out, is warned about");
     assertFalse(out.toString().contains(KEY16) || out.toString().contains(KEY32));
   }
 
@@ -120,6 +128,78 @@ class CheckConfigCommandTest {
     assertEquals(0, run("check-config", file.toString()));
     assertEquals("secret: identity" + System.lineSeparator(), out.toString());
     assertTrue(err.toString().startsWith("warning: resources[0].resources[0]: "), err.toString());
+  }
+
+  private Path rule(String name, String... keys) throws Exception {
+    StringBuilder list = new StringBuilder();
+    for (String k : keys) {
+      list.append(list.length() == 0 ? "" : ", ")
+          .append("{name: ")
+          .append(k)
+          .append(", secret: '")
+          .append(k.equals("key1") ? KEY16 : KEY32)
+          .append("'}");
+    }
+    Path file = dir.resolve(name + ".yaml");
+    Files.writeString(
+        file,
+        HEADER
+            + "resources:\n- resources: [secrets]\n  providers:\n  - aesgcm: {keys: ["
+            + list
+            + "]}\n");
+    return file;
+  }
+
+  private String checkAgainst(Path previous, Path next) {
+    out.getBuffer().setLength(0);
+    err.getBuffer().setLength(0);
+    assertEquals(
+        0, run("check-config", "--previous", previous.toString(), next.toString()), err::toString);
+    return err.toString();
+  }
+
+  @Test
+  void theSafeTwoStepRotationPassesClean() throws Exception {
+    Path old = rule("old", "key1");
+    Path second = rule("second", "key1", "key2");
+    Path first = rule("first", "key2", "key1");
+    Path done = rule("done", "key2");
+    assertEquals("", checkAgainst(old, second), "step 1: the new key second");
+    assertEquals("", checkAgainst(second, first), "step 2: then first");
+    assertEquals("", checkAgainst(first, done), "after rewrap: the old key goes");
+  }
+
+  @Test
+  void aNewKeyPutFirstInOneStepIsWarnedAbout() throws Exception {
+    String warning = checkAgainst(rule("old", "key1"), rule("first", "key2", "key1"));
+    assertEquals(
+        "warning: against --previous "
+            + dir.resolve("old.yaml")
+            + ": secrets: this file writes with aesgcm key key2, which the previous file cannot"
+            + " read: nodes still on it could not read what nodes on this file write. Roll out a"
+            + " file that lists it second first, then move it first"
+            + System.lineSeparator(),
+        warning);
+    assertFalse(warning.contains(KEY16) || warning.contains(KEY32), warning);
+  }
+
+  @Test
+  void droppingTheKeyThePreviousFileWroteWithIsWarnedAbout() throws Exception {
+    String warning = checkAgainst(rule("first", "key2", "key1"), rule("wrong", "key1"));
+    assertTrue(
+        warning.contains(
+            "secrets: the previous file wrote with aesgcm key key2, which this file cannot read:"
+                + " the values it wrote would become unreadable. Keep it (after the new one) until"
+                + " rewrap has run and census shows no value uses it"),
+        warning);
+    // a key of the same name with another secret cannot read either
+    Path renamedSecret =
+        Files.writeString(
+            dir.resolve("other-secret.yaml"),
+            Files.readString(rule("x", "key2")).replace(KEY32, KEY16));
+    assertTrue(
+        checkAgainst(rule("first", "key2", "key1"), renamedSecret)
+            .contains("the previous file wrote with aesgcm key key2, which this file cannot read"));
   }
 
   @Test

@@ -366,10 +366,13 @@ class RewrapCommandTest {
   @Test
   void setupProblemsExitTwoWithAMessage() throws Exception {
     Path good = write(dir.resolve("new.yaml"), NEW);
+    raw.put("/registry/secrets/ns/s", "plain");
     CliRun unknownResource = rewrap(good, "--resources", "foos.apps");
     assertEquals(2, unknownResource.exitCode(), unknownResource::toString);
     assertTrue(
-        unknownResource.err().contains("the etcd key prefix of \"foos.apps\" is not known"),
+        unknownResource
+            .err()
+            .contains("\"foos.apps\" is neither named in the configuration nor a built-in kube"),
         unknownResource.err());
 
     Path bad = write(dir.resolve("bad.yaml"), config("secrets", "aesgcm: {keys: []}"));

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.etcdcrypt.ops.OpsFixtures;
 import io.etcdcrypt.proxy.ProxyMarker;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyFixture;
@@ -52,6 +53,10 @@ class ToolsRefuseAProxyTest {
     Path config = write(dir.resolve("enc.yaml"), config("secrets", AESGCM_KEY1));
     try (ProxyFixture proxy =
         ProxyFixture.start(codec(config("secrets", AESGCM_KEY1)), etcd.endpoint())) {
+      try (io.etcd.jetcd.Client client = proxy.client()) {
+        OpsFixtures.putAll(
+            client, 1, OpsFixtures::secretKey, i -> "v"); // the tools refuse an empty prefix
+      }
       for (List<String> tool :
           List.of(
               List.of("census"),

@@ -425,9 +425,42 @@ class ValidationRulesTest {
   }
 
   @Test
+  void kmsV1IsAcceptedWithAWarningThatKubeApiserverNeedsItsFeatureGate() throws Exception {
+    for (String version : List.of("", "apiVersion: v1, ", "apiVersion: '', ")) {
+      EncryptionConfiguration config =
+          parse(
+              rule(
+                  "[secrets]",
+                  "{kms: {" + version + "name: a, endpoint: 'unix:///var/run/kms.sock'}}"));
+      assertEquals(1, config.warnings().size(), version);
+      assertEquals(
+          "resources[0].providers[0].kms.apiVersion", config.warnings().get(0).path(), version);
+      assertTrue(
+          config
+              .warnings()
+              .get(0)
+              .message()
+              .contains(
+                  "kube-apiserver 1.29 and later refuses this file unless started with"
+                      + " --feature-gates=KMSv1=true"),
+          version);
+      assertTrue(config.warnings().get(0).message().contains("use apiVersion: v2"), version);
+    }
+    EncryptionConfiguration v2 =
+        parse(
+            rule(
+                "[secrets]",
+                "{kms: {apiVersion: v2, name: a, endpoint: 'unix:///var/run/kms.sock'}}"));
+    assertTrue(v2.warnings().isEmpty(), v2.warnings()::toString);
+  }
+
+  @Test
   void endpointHostIsAWarningAndIgnoredLikeKubeApiserver() throws Exception {
     EncryptionConfiguration config =
-        parse(rule("[secrets]", "{kms: {name: a, endpoint: 'unix://var/run/kms.sock'}}"));
+        parse(
+            rule(
+                "[secrets]",
+                "{kms: {apiVersion: v2, name: a, endpoint: 'unix://var/run/kms.sock'}}"));
     assertEquals(1, config.warnings().size());
     assertEquals("resources[0].providers[0].kms.endpoint", config.warnings().get(0).path());
     assertTrue(

@@ -116,7 +116,9 @@ public final class AdminServer implements AutoCloseable {
       }
       if (failure.isPresent()) {
         ok = false;
-        body.append("[-]").append(c.name()).append(" failed: ").append(failure.get()).append('\n');
+        // One line per check: a reason that carries a dump keeps only its first line.
+        String reason = failure.get().lines().findFirst().orElse("");
+        body.append("[-]").append(c.name()).append(" failed: ").append(reason).append('\n');
       } else {
         body.append("[+]").append(c.name()).append(" ok\n");
       }

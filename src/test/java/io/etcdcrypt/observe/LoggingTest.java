@@ -66,4 +66,36 @@ class LoggingTest {
         lines.get(1));
     assertTrue(lines.get(2).endsWith(" - debug is on"), lines.get(2));
   }
+
+  @Test
+  void belowDebugAnExceptionIsOneCausedByLineNamingTheRootCause() {
+    List<String> lines = logWarningWithNestedCause("info");
+    assertEquals(2, lines.size(), String.join("\n", lines));
+    assertTrue(lines.get(0).endsWith(" - KMS plugin call failed"), lines.get(0));
+    assertEquals(
+        "  caused by: java.lang.IllegalStateException: Encrypt failed; root cause:"
+            + " java.io.FileNotFoundException: /run/kms/plugin.sock (no such file)",
+        lines.get(1));
+  }
+
+  @Test
+  void atDebugTheWholeTraceIsPrinted() {
+    List<String> lines = logWarningWithNestedCause("debug");
+    assertTrue(lines.size() > 4, String.join("\n", lines));
+    assertTrue(lines.stream().anyMatch(l -> l.startsWith("\tat ")), String.join("\n", lines));
+    assertTrue(
+        lines.stream().anyMatch(l -> l.startsWith("Caused by: java.io.FileNotFoundException")),
+        String.join("\n", lines));
+  }
+
+  private List<String> logWarningWithNestedCause(String level) {
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    Logging.configure(Logging.Format.TEXT, level);
+    Exception root = new java.io.FileNotFoundException("/run/kms/plugin.sock (no such file)");
+    Exception middle = new RuntimeException("Status{code=UNAVAILABLE}\n\tat a dump", root);
+    LoggerFactory.getLogger("io.etcdcrypt.test.Example")
+        .warn("KMS plugin call failed", new IllegalStateException("Encrypt failed", middle));
+    return captured.toString(StandardCharsets.UTF_8).lines().toList();
+  }
 }

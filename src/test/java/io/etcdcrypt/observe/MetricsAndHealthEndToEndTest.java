@@ -59,6 +59,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The {@code serve} command in its own JVM, with {@code --metrics-addr} and {@code --log-format
@@ -84,7 +85,7 @@ class MetricsAndHealthEndToEndTest {
   private static final int SERVICE_ACCOUNTS = 2;
 
   private static final HttpClient http = HttpClient.newHttpClient();
-  private static Path dir;
+  @TempDir static Path dir; // removed after the class, with the logs in it
   private static KmsPluginFixture pluginV2;
   private static KmsPluginFixture pluginV1;
   private static KmsPluginServer restartedV2;
@@ -98,7 +99,6 @@ class MetricsAndHealthEndToEndTest {
   @BeforeAll
   static void start() throws Exception {
     startedAtSeconds = System.currentTimeMillis() / 1000;
-    dir = Files.createTempDirectory("observe-e2e");
     pluginV2 = KmsPluginFixture.start(Files.createDirectory(dir.resolve("v2")));
     pluginV1 = KmsPluginFixture.start(Files.createDirectory(dir.resolve("v1")));
     config =

@@ -52,6 +52,7 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 
@@ -99,7 +100,7 @@ class MonitoringEndToEndTest {
   private static final Set<String> MAY_BE_EMPTY = Set.of("transformer_prefix");
 
   private static final HttpClient http = HttpClient.newHttpClient();
-  private static Path dir;
+  @TempDir static Path dir; // removed after the class, with the logs in it
   private static TestPki pki;
   private static TestPki.Leaf etcdClient;
   private static EtcdProcess etcd;
@@ -112,7 +113,6 @@ class MonitoringEndToEndTest {
 
   @BeforeAll
   static void start() throws Exception {
-    dir = Files.createTempDirectory("monitoring-e2e");
     pki = new TestPki(Files.createDirectory(dir.resolve("pki")), "etcd-ca");
     etcd = EtcdProcess.startSingleTls(pki);
     plugin = KmsPluginFixture.start(Files.createDirectory(dir.resolve("kms")));

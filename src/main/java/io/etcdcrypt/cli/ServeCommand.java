@@ -11,6 +11,7 @@ import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.observe.AdminServer;
+import io.etcdcrypt.observe.BackgroundChecks;
 import io.etcdcrypt.observe.HealthCheck;
 import io.etcdcrypt.observe.KmsHealthChecks;
 import io.etcdcrypt.observe.MetricNames;
@@ -29,6 +30,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,6 +57,13 @@ import picocli.CommandLine.Spec;
       "Point kube-apiserver's --etcd-servers at this address."
     })
 public final class ServeCommand implements Callable<Integer> {
+
+  /**
+   * How often readiness checks run in the background. etcd is probed every second anyway and KMS
+   * health results are cached (20 s healthy, 3 s failed, as kube-apiserver), so this only bounds
+   * how stale /readyz can be.
+   */
+  private static final Duration READINESS_INTERVAL = Duration.ofSeconds(1);
 
   @Mixin EtcdClientOptions etcd;
   @Mixin EncryptionConfigOptions encryption;
@@ -320,8 +329,9 @@ public final class ServeCommand implements Callable<Integer> {
     } else {
       readiness.addAll(KmsHealthChecks.forConfig(config, kms.get()));
     }
-    readiness.forEach(admin::addReadinessCheck);
-    metrics.exportReadiness(readiness);
+    BackgroundChecks background = BackgroundChecks.start(readiness, READINESS_INTERVAL);
+    admin.addReadinessChecks(background);
+    metrics.exportReadiness(background.checks());
     metrics.exportKmsProviders(() -> kms.get().providers());
     metrics.exportEtcdMembers(proxy.upstream()::memberServing);
     return admin.start();

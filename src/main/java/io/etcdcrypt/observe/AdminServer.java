@@ -7,7 +7,6 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -20,6 +19,10 @@ import org.slf4j.LoggerFactory;
  * and {@code /healthz} (every registered check passes), each check also at {@code /readyz/<name>},
  * and {@code ?verbose} listing the checks. Further paths (such as {@code /metrics}) are added with
  * {@link #route}.
+ *
+ * <p>Paths match exactly (the JDK server matches contexts by prefix: {@code /metricsfoo} served
+ * metrics) and only GET and HEAD are served. No handler waits on a dependency: readiness checks are
+ * expected to read results computed elsewhere ({@link BackgroundChecks}), so two threads suffice.
  */
 public final class AdminServer implements AutoCloseable {
 
@@ -42,6 +45,7 @@ public final class AdminServer implements AutoCloseable {
   private final HttpServer server;
   private final List<HealthCheck> readiness = new CopyOnWriteArrayList<>();
   private final List<String> routes = new CopyOnWriteArrayList<>();
+  private final List<AutoCloseable> owned = new CopyOnWriteArrayList<>();
 
   public AdminServer(InetSocketAddress address) throws IOException {
     server = HttpServer.create(address, 0);
@@ -53,9 +57,9 @@ public final class AdminServer implements AutoCloseable {
               t.setDaemon(true);
               return t;
             }));
-    server.createContext("/livez", ex -> respond(ex, checks("livez", List.of(), ex)));
-    server.createContext("/readyz", ex -> respond(ex, checks("readyz", readiness, ex)));
-    server.createContext("/healthz", ex -> respond(ex, checks("healthz", readiness, ex)));
+    health("livez", List.of());
+    health("readyz", readiness);
+    health("healthz", readiness);
   }
 
   public AdminServer start() {
@@ -78,12 +82,21 @@ public final class AdminServer implements AutoCloseable {
     readiness.add(check);
   }
 
-  /** Serves {@code path} with {@code route}. */
+  /** Adds the checks {@code background} runs to /readyz and /healthz, and closes it on close. */
+  public void addReadinessChecks(BackgroundChecks background) {
+    readiness.addAll(background.checks());
+    owned.add(background);
+  }
+
+  /** Serves {@code path} (exactly) with {@code route}. */
   public void route(String path, Route route) {
     routes.add(path.startsWith("/") ? path.substring(1) : path);
     server.createContext(
         path,
         ex -> {
+          if (!acceptable(ex, path::equals)) {
+            return;
+          }
           try {
             respond(ex, route.handle(ex.getRequestURI().getQuery()));
           } catch (IOException | RuntimeException e) {
@@ -91,6 +104,40 @@ public final class AdminServer implements AutoCloseable {
             respond(ex, Response.text(500, "internal error: " + e.getMessage() + "\n"));
           }
         });
+  }
+
+  /** {@code /<endpoint>} and {@code /<endpoint>/<check>}. */
+  private void health(String endpoint, List<HealthCheck> checks) {
+    String path = "/" + endpoint;
+    server.createContext(
+        path,
+        ex -> {
+          if (acceptable(ex, p -> p.equals(path) || isSingleCheck(p, path))) {
+            respond(ex, checks(endpoint, checks, ex));
+          }
+        });
+  }
+
+  private static boolean isSingleCheck(String requested, String endpointPath) {
+    return requested.startsWith(endpointPath + "/")
+        && requested.indexOf('/', endpointPath.length() + 1) < 0
+        && requested.length() > endpointPath.length() + 1;
+  }
+
+  /** Answers 404 or 405 and returns false when {@code ex} is not a GET or HEAD of a known path. */
+  private static boolean acceptable(HttpExchange ex, java.util.function.Predicate<String> knownPath)
+      throws IOException {
+    String method = ex.getRequestMethod();
+    if (!method.equals("GET") && !method.equals("HEAD")) {
+      ex.getResponseHeaders().set("Allow", "GET, HEAD");
+      respond(ex, Response.text(405, "method " + method + " not allowed: use GET or HEAD\n"));
+      return false;
+    }
+    if (!knownPath.test(ex.getRequestURI().getPath())) {
+      respond(ex, Response.text(404, "not found: " + ex.getRequestURI().getPath() + "\n"));
+      return false;
+    }
+    return true;
   }
 
   private static Response checks(String endpoint, List<HealthCheck> checks, HttpExchange ex) {
@@ -137,15 +184,27 @@ public final class AdminServer implements AutoCloseable {
   }
 
   private static void respond(HttpExchange ex, Response r) throws IOException {
-    ex.getResponseHeaders().putAll(Map.of("Content-Type", List.of(r.contentType())));
-    ex.sendResponseHeaders(r.status(), r.body().length);
-    try (OutputStream os = ex.getResponseBody()) {
-      os.write(r.body());
+    ex.getResponseHeaders().set("Content-Type", r.contentType());
+    boolean head = ex.getRequestMethod().equals("HEAD");
+    // A HEAD answer has the GET's headers and no body (-1: no body follows).
+    ex.sendResponseHeaders(r.status(), head ? -1 : r.body().length);
+    if (!head) {
+      try (OutputStream os = ex.getResponseBody()) {
+        os.write(r.body());
+      }
     }
+    ex.close();
   }
 
   @Override
   public void close() {
     server.stop(0);
+    for (AutoCloseable c : owned) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.warn("error while closing {}", c, e);
+      }
+    }
   }
 }

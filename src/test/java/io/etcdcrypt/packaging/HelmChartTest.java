@@ -164,12 +164,8 @@ class HelmChartTest {
     Container proxy = defaults.container("proxy");
 
     assertEquals("https://$(HOST_IP):2379", requiredFlag(proxy, "--endpoints"));
-    EnvVar hostIp =
-        proxy.getEnv().stream()
-            .filter(e -> "HOST_IP".equals(e.getName()))
-            .findFirst()
-            .orElseThrow(() -> new AssertionError("$(HOST_IP) is used but HOST_IP is not defined"));
-    assertEquals("status.hostIP", hostIp.getValueFrom().getFieldRef().getFieldPath());
+    assertEquals(
+        "status.hostIP", env(proxy, "HOST_IP").getValueFrom().getFieldRef().getFieldPath());
     assertEquals("/registry", requiredFlag(proxy, "--etcd-prefix"));
   }
 
@@ -299,8 +295,11 @@ class HelmChartTest {
               Container proxy = chart.container("proxy");
               String metricsAddr = requiredFlag(proxy, "--metrics-addr");
               assertTrue(
-                  metricsAddr.startsWith("0.0.0.0:"),
-                  "the kubelet must reach the probes: " + metricsAddr);
+                  metricsAddr.startsWith("$(POD_IP):"),
+                  "the kubelet reaches the probes on the pod's IP, and nothing else should bind: "
+                      + metricsAddr);
+              assertEquals(
+                  "status.podIP", env(proxy, "POD_IP").getValueFrom().getFieldRef().getFieldPath());
               int metricsPort = port(proxy, "metrics");
               assertEquals(portOf(metricsAddr), metricsPort);
 
@@ -308,6 +307,14 @@ class HelmChartTest {
               assertProbe(proxy.getReadinessProbe(), "/readyz", proxy);
               assertProbe(proxy.getStartupProbe(), "/livez", proxy);
             });
+  }
+
+  private static EnvVar env(Container c, String name) {
+    return c.getEnv().stream()
+        .filter(e -> name.equals(e.getName()))
+        .findFirst()
+        .orElseThrow(
+            () -> new AssertionError("$(" + name + ") is used but " + name + " is not defined"));
   }
 
   private static void assertProbe(Probe probe, String path, Container c) {

@@ -51,7 +51,8 @@ import picocli.CommandLine.Spec;
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:nothing stale remains (checked by a census after the rewrite; for --dry-run: nothing to rewrite)",
-      "1:stale or undecryptable values remain (listed), or --dry-run found values to rewrite",
+      "1:stale or undecryptable values remain (listed: also those only a format without integrity opened),"
+          + " or --dry-run found values to rewrite",
       "2:rewrap could not run or had to give up (configuration, KMS provider or etcd problem); progress is saved",
       "3:stopped early (--limit, or a signal); progress is saved, run again to continue"
     })
@@ -81,6 +82,16 @@ public final class RewrapCommand implements Callable<Integer> {
           "Where progress is saved. Default: $XDG_STATE_HOME/etcd-crypt-proxy/rewrap-state.json, or"
               + " etcd-crypt-proxy-rewrap-state.json in the working directory when XDG_STATE_HOME is not set.")
   Path stateFile;
+
+  @Option(
+      names = "--rewrite-unauthenticated",
+      description =
+          "Also rewrite stale values that only a format without integrity opened (aescbc, KMS v1's"
+              + " AES-CBC fallback), if they read as Kubernetes objects. Such a format decrypts a corrupt"
+              + " or moved value to garbage without an error; rewrapping would make that garbage"
+              + " authentic, so by default they are listed and left as they are. Values that do not"
+              + " read as Kubernetes objects are never rewritten.")
+  boolean rewriteUnauthenticated;
 
   @Option(names = "--restart", description = "Ignore saved progress and scan everything again.")
   boolean restart;
@@ -121,6 +132,7 @@ public final class RewrapCommand implements Callable<Integer> {
           Rewrapper.Options.defaults()
               .withRate(rate)
               .withDryRun(dryRun)
+              .withRewriteUnauthenticated(rewriteUnauthenticated)
               .withLimit(limit)
               .withPageSize(etcd.pageSize)
               .withMaxInFlight(maxInFlight);
@@ -252,13 +264,17 @@ public final class RewrapCommand implements Callable<Integer> {
     }
     if (options.dryRun()) {
       listProblems(stats.problems(), stats.undecryptable() + stats.failed(), err);
+      sayUnauthenticated(stats, out, err);
       out.println(
           stats.stale() == 0 && stats.undecryptable() == 0
               ? "dry run: nothing to rewrite"
               : "dry run: " + stats.stale() + " values would be rewritten, nothing was written");
       out.flush();
-      return stats.stale() == 0 && stats.undecryptable() == 0 ? 0 : 1;
+      return stats.stale() == 0 && stats.undecryptable() == 0 && stats.unauthenticated() == 0
+          ? 0
+          : 1;
     }
+    sayUnauthenticated(stats, out, err);
     state.delete(); // the pass went over everything: a rerun must check everything again
     CensusResult check =
         new Census(session.codec(), session.channel(), options.pageSize(), options.callTimeout())
@@ -294,6 +310,17 @@ public final class RewrapCommand implements Callable<Integer> {
     return 1;
   }
 
+  private static void sayUnauthenticated(RewrapStats stats, PrintWriter out, PrintWriter err) {
+    if (stats.unauthenticated() > 0) {
+      listProblems(stats.unauthenticatedKeys(), stats.unauthenticated(), err);
+      out.println(
+          stats.unauthenticated()
+              + " stale values were opened by aescbc or KMS v1's AES-CBC fallback, which do not"
+              + " authenticate, and were left as they are (listed): check them (census, a read"
+              + " through the proxy), then run rewrap --rewrite-unauthenticated");
+    }
+  }
+
   private static void listProblems(List<KeyProblem> problems, long total, PrintWriter err) {
     problems.stream().limit(LISTED_PROBLEMS).forEach(p -> err.println("problem: " + p));
     long listed = Math.min(LISTED_PROBLEMS, problems.size());
@@ -317,24 +344,26 @@ public final class RewrapCommand implements Callable<Integer> {
       return head
           + String.format(
               Locale.ROOT,
-              ": %d stale, %d current, %d undecryptable, %d not covered",
+              ": %d stale, %d current, %d undecryptable, %d left unauthenticated, %d not covered",
               s.stale(),
               s.current(),
               s.undecryptable(),
+              s.unauthenticated(),
               s.passedOver());
     }
     return head
         + String.format(
             Locale.ROOT,
             ": %d rewritten, %d already current, %d updated by clients meanwhile, %d deleted meanwhile,"
-                + " %d undecryptable, %d not rewritten, %d not covered (other resources or no rule);"
-                + " %d write conflicts retried",
+                + " %d undecryptable, %d not rewritten, %d left unauthenticated, %d not covered (other"
+                + " resources or no rule); %d write conflicts retried",
             s.rewritten(),
             s.current(),
             s.updatedConcurrently(),
             s.deletedConcurrently(),
             s.undecryptable(),
             s.failed(),
+            s.unauthenticated(),
             s.passedOver(),
             s.conflicts());
   }

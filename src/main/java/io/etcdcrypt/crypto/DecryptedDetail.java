@@ -11,9 +11,15 @@ package io.etcdcrypt.crypto;
  * @param providerPrefix the prefix of the outermost entry that opened it, e.g. {@code
  *     k8s:enc:aesgcm:v1:}, or {@value #IDENTITY}: kube-apiserver's {@code transformer_prefix}
  *     metric label.
+ * @param unauthenticated see {@link Decrypted#unauthenticated()}: some level of the value was
+ *     opened without a MAC.
  */
 public record DecryptedDetail(
-    byte[] plaintext, boolean stale, String matchedPrefix, String providerPrefix) {
+    byte[] plaintext,
+    boolean stale,
+    String matchedPrefix,
+    String providerPrefix,
+    boolean unauthenticated) {
 
   /**
    * The label kube-apiserver uses for values read by the identity provider (whose prefix is empty).
@@ -21,7 +27,7 @@ public record DecryptedDetail(
   public static final String IDENTITY = "identity";
 
   public Decrypted toDecrypted() {
-    return new Decrypted(plaintext, stale);
+    return new Decrypted(plaintext, stale, unauthenticated);
   }
 
   /** Whether the identity provider read the value, i.e. it was stored as plaintext. */
@@ -38,6 +44,7 @@ public record DecryptedDetail(
         + stale
         + ", matchedPrefix="
         + matchedPrefix
+        + (unauthenticated ? ", unauthenticated" : "")
         + "]";
   }
 }

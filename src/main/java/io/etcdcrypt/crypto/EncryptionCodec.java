@@ -206,7 +206,10 @@ public final class EncryptionCodec implements ValueCodec {
           }
           if (d.stale()) {
             observer.staleRead(r.resource());
-            listener.stale(key, modRevision);
+            if (!d.unauthenticated()) {
+              // Rewriting on read would re-encrypt what only padding vouches for: rewrap decides.
+              listener.stale(key, modRevision);
+            }
           }
           // Read by identity, the stored bytes are the plaintext: "unchanged" tells callers nothing
           // changed, so a

@@ -254,7 +254,11 @@ public final class PrefixTransformers implements Transformer {
   private static DecryptedDetail labelled(DecryptedDetail d) {
     return d.matchedPrefix().isEmpty()
         ? new DecryptedDetail(
-            d.plaintext(), d.stale(), DecryptedDetail.IDENTITY, d.providerPrefix())
+            d.plaintext(),
+            d.stale(),
+            DecryptedDetail.IDENTITY,
+            d.providerPrefix(),
+            d.unauthenticated())
         : d;
   }
 
@@ -379,11 +383,15 @@ public final class PrefixTransformers implements Transformer {
     String label = prefix.isEmpty() ? DecryptedDetail.IDENTITY : prefix;
     w.samples().record(label, System.nanoTime() - start, null);
     return new DecryptedDetail(
-        inner.plaintext(), inner.stale() || index != 0, prefix + inner.matchedPrefix(), label);
+        inner.plaintext(),
+        inner.stale() || index != 0,
+        prefix + inner.matchedPrefix(),
+        label,
+        inner.unauthenticated());
   }
 
   private static DecryptedDetail leaf(Decrypted d) {
-    return new DecryptedDetail(d.plaintext(), d.stale(), "", "");
+    return new DecryptedDetail(d.plaintext(), d.stale(), "", "", d.unauthenticated());
   }
 
   /**

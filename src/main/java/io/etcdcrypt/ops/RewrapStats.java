@@ -28,9 +28,19 @@ public final class RewrapStats {
   private final ConcurrentLinkedQueue<KeyProblem> problems = new ConcurrentLinkedQueue<>();
   private final long startNanos = System.nanoTime();
 
+  private final AtomicLong unauthenticated = new AtomicLong();
+  private final ConcurrentLinkedQueue<KeyProblem> unauthenticatedKeys =
+      new ConcurrentLinkedQueue<>();
+
   void problem(KeyProblem p) {
     if (listed.incrementAndGet() <= CensusResult.MAX_LISTED_KEYS) {
       problems.add(p);
+    }
+  }
+
+  void leftUnauthenticated(KeyProblem p) {
+    if (unauthenticated.incrementAndGet() <= CensusResult.MAX_LISTED_KEYS) {
+      unauthenticatedKeys.add(p);
     }
   }
 
@@ -91,6 +101,19 @@ public final class RewrapStats {
   /** Stale values that could not be rewritten (encryption refused, etcd error, kept changing). */
   public long failed() {
     return failed.get();
+  }
+
+  /**
+   * Stale values left as they were because only a format without integrity opened them (see {@link
+   * Unauthenticated}).
+   */
+  public long unauthenticated() {
+    return unauthenticated.get();
+  }
+
+  /** Those keys, with why (the first {@value CensusResult#MAX_LISTED_KEYS}). */
+  public List<KeyProblem> unauthenticatedKeys() {
+    return new ArrayList<>(unauthenticatedKeys);
   }
 
   /**

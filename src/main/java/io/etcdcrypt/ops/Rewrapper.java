@@ -3,6 +3,7 @@ package io.etcdcrypt.ops;
 import com.google.common.util.concurrent.RateLimiter;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
+import io.etcdcrypt.crypto.DecryptedDetail;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
@@ -58,6 +59,9 @@ public final class Rewrapper {
    * @param maxAttempts how often one key is rewritten again after losing to concurrent updates
    *     before giving up
    * @param callTimeout deadline of every etcd call
+   * @param rewriteUnauthenticated also rewrite stale values that only a format without integrity
+   *     opened (aescbc, KMS v1's CBC fallback) when they read as Kubernetes objects; see {@link
+   *     Unauthenticated}
    */
   public record Options(
       int pageSize,
@@ -66,7 +70,8 @@ public final class Rewrapper {
       boolean dryRun,
       long limit,
       int maxAttempts,
-      Duration callTimeout) {
+      Duration callTimeout,
+      boolean rewriteUnauthenticated) {
 
     public Options {
       if (pageSize < 1 || maxInFlight < 1 || maxAttempts < 1) {
@@ -79,29 +84,72 @@ public final class Rewrapper {
     }
 
     public static Options defaults() {
-      return new Options(500, 64, 0, false, 0, 10, Duration.ofSeconds(30));
+      return new Options(500, 64, 0, false, 0, 10, Duration.ofSeconds(30), false);
     }
 
     public Options withRate(double perSecond) {
-      return new Options(pageSize, maxInFlight, perSecond, dryRun, limit, maxAttempts, callTimeout);
+      return new Options(
+          pageSize,
+          maxInFlight,
+          perSecond,
+          dryRun,
+          limit,
+          maxAttempts,
+          callTimeout,
+          rewriteUnauthenticated);
     }
 
     public Options withDryRun(boolean dry) {
       return new Options(
-          pageSize, maxInFlight, ratePerSecond, dry, limit, maxAttempts, callTimeout);
+          pageSize,
+          maxInFlight,
+          ratePerSecond,
+          dry,
+          limit,
+          maxAttempts,
+          callTimeout,
+          rewriteUnauthenticated);
     }
 
     public Options withLimit(long max) {
       return new Options(
-          pageSize, maxInFlight, ratePerSecond, dryRun, max, maxAttempts, callTimeout);
+          pageSize,
+          maxInFlight,
+          ratePerSecond,
+          dryRun,
+          max,
+          maxAttempts,
+          callTimeout,
+          rewriteUnauthenticated);
     }
 
     public Options withPageSize(int size) {
-      return new Options(size, maxInFlight, ratePerSecond, dryRun, limit, maxAttempts, callTimeout);
+      return new Options(
+          size,
+          maxInFlight,
+          ratePerSecond,
+          dryRun,
+          limit,
+          maxAttempts,
+          callTimeout,
+          rewriteUnauthenticated);
+    }
+
+    public Options withRewriteUnauthenticated(boolean allowed) {
+      return new Options(
+          pageSize, maxInFlight, ratePerSecond, dryRun, limit, maxAttempts, callTimeout, allowed);
     }
 
     public Options withMaxInFlight(int max) {
-      return new Options(pageSize, max, ratePerSecond, dryRun, limit, maxAttempts, callTimeout);
+      return new Options(
+          pageSize,
+          max,
+          ratePerSecond,
+          dryRun,
+          limit,
+          maxAttempts,
+          callTimeout,
+          rewriteUnauthenticated);
     }
   }
 
@@ -290,6 +338,9 @@ public final class Rewrapper {
       stats.current.incrementAndGet();
       return resolved();
     }
+    if (leftUnauthenticated(kv.getKey(), i.detail())) {
+      return resolved();
+    }
     if (options.limit() > 0 && submitted.get() >= options.limit()) {
       log.info("rewrote {} values, the --limit; stopping", submitted.get());
       stopRequested = true;
@@ -404,6 +455,8 @@ public final class Rewrapper {
     } else if (!again.get().needsRewrite()) {
       stats.updatedConcurrently.incrementAndGet();
       finish(batch);
+    } else if (leftUnauthenticated(key, again.get().detail())) {
+      finish(batch);
     } else if (attempt >= options.maxAttempts()) {
       fail(
           key,
@@ -423,6 +476,18 @@ public final class Rewrapper {
     KeyProblem p = new KeyProblem(StoredAs.printable(key), reason);
     stats.problem(p);
     log.warn("undecryptable, left as it is: {}", p);
+  }
+
+  /** True when {@code d} must not be re-encrypted (see {@link Unauthenticated}): it is listed. */
+  private boolean leftUnauthenticated(ByteString key, DecryptedDetail d) {
+    Optional<String> why = Unauthenticated.whyNotRewrite(d, options.rewriteUnauthenticated());
+    if (why.isEmpty()) {
+      return false;
+    }
+    KeyProblem p = new KeyProblem(StoredAs.printable(key), why.get());
+    stats.leftUnauthenticated(p);
+    log.warn("not rewritten: {}", p);
+    return true;
   }
 
   private void fail(ByteString key, String reason, Batch batch) {

@@ -201,6 +201,13 @@ public final class StaleRewriter implements AutoCloseable {
       alreadyCurrent.incrementAndGet();
       return;
     }
+    Optional<String> unsafe = Unauthenticated.whyNotRewrite(found.get().detail(), false);
+    if (unsafe.isPresent()) {
+      // The read path does not offer these; a value that changed since it was offered may be one.
+      failures.incrementAndGet();
+      log.warn("not rewriting the stale value of {}: {}", StoredAs.printable(key), unsafe.get());
+      return;
+    }
     ByteString sealed;
     try {
       sealed =

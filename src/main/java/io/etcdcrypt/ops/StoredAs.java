@@ -6,6 +6,7 @@ import io.etcdcrypt.crypto.DecryptedDetail;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 
 /**
  * How one stored value is kept, in census terms: its resource, a label naming what wrote it, and
@@ -14,7 +15,8 @@ import java.nio.charset.StandardCharsets;
  * <p>Labels: {@value #IDENTITY} for plaintext; the full provider and key prefix ({@code
  * k8s:enc:aesgcm:v1:key1:}, {@code k8s:enc:kms:v1:<name>:}); for KMS v2 the provider prefix and the
  * KEK's key id ({@code k8s:enc:kms:v2:<name>: key_id=<id>}), read from the stored EncryptedObject;
- * {@value #UNDECRYPTABLE} when no configured provider opens the value.
+ * {@code k8s:enc:kms:v1:<name>: aes-cbc} for KMS v1 values Kubernetes 1.24 or older wrote; {@value
+ * #UNDECRYPTABLE} when no configured provider opens the value.
  */
 public record StoredAs(String resource, String label, State state, String error) {
 
@@ -22,6 +24,10 @@ public record StoredAs(String resource, String label, State state, String error)
   public static final String UNDECRYPTABLE = "undecryptable";
 
   private static final String KMS_V2 = "k8s:enc:kms:v2:";
+  private static final String KMS_V1 = "k8s:enc:kms:v1:";
+
+  /** Label suffix of KMS v1 values whose data is AES-CBC, which only padding vouches for. */
+  public static final String KMS_V1_CBC = "aes-cbc";
 
   /** What a value means for a rewrap. */
   public enum State {
@@ -53,9 +59,15 @@ public record StoredAs(String resource, String label, State state, String error)
       return new StoredAs(i.resource(), IDENTITY, State.NO_RULE, null);
     }
     DecryptedDetail d = i.detail();
+    Optional<String> garbage = Unauthenticated.whyUnreadable(d);
+    if (garbage.isPresent()) {
+      return new StoredAs(i.resource(), UNDECRYPTABLE, State.UNDECRYPTABLE, garbage.get());
+    }
     String label = d.readAsPlaintext() ? IDENTITY : d.matchedPrefix();
     if (label.startsWith(KMS_V2)) {
       label = label + " key_id=" + kmsV2KeyId(value, label.length());
+    } else if (d.unauthenticated() && label.startsWith(KMS_V1)) {
+      label = label + " " + KMS_V1_CBC; // AES-CBC data from Kubernetes 1.24 or older
     }
     return new StoredAs(i.resource(), label, d.stale() ? State.STALE : State.CURRENT, null);
   }

@@ -194,7 +194,7 @@ class PrefixTransformersTest {
 
           @Override
           public Decrypted open(byte[] stored, byte[] associatedData) {
-            return new Decrypted(stored, true); // e.g. KMS v2 data under an older key id
+            return new Decrypted(stored, true, false); // e.g. KMS v2 data under an older key id
           }
         };
     PrefixTransformers chain =

@@ -151,6 +151,7 @@ class KmsV1TransformerTest {
     Decrypted d = Sync.decrypt(provider(1000), stored, AAD);
     assertArrayEquals(PLAINTEXT, d.plaintext());
     assertTrue(d.stale(), "CBC data must be rewritten as GCM");
+    assertTrue(d.unauthenticated(), "but only padding vouches for it: rewrap must ask first");
   }
 
   @Test
@@ -216,7 +217,10 @@ class KmsV1TransformerTest {
         h.error());
     TransformException e =
         assertThrows(TransformException.class, () -> Sync.encrypt(fresh, PLAINTEXT, AAD));
-    assertTrue(e.getMessage().contains(plugin.endpoint().url()), e.getMessage());
+    // The cause first: the socket the plugin should listen on is gone.
+    assertTrue(
+        e.getMessage().contains("no KMS plugin socket at " + plugin.endpoint().socketPath()),
+        e.getMessage());
   }
 
   private static byte[] bytes(String s) {

@@ -1,5 +1,7 @@
 package io.etcdcrypt.proxy;
 
+import io.etcdcrypt.log.Durations;
+import io.etcdcrypt.log.StateChangeLog;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -74,6 +76,7 @@ final class Members extends Channel implements AutoCloseable {
   private final ScheduledExecutorService prober;
   private final Executor refusals;
   private final AtomicInteger next = new AtomicInteger();
+  private final StateChangeLog reachability; // of the cluster: whether any member takes calls
 
   /**
    * One connection per endpoint, made by {@code connect}. A refused call completes on {@code
@@ -93,6 +96,25 @@ final class Members extends Channel implements AutoCloseable {
       throw e;
     }
     this.members = List.copyOf(ms);
+    String all = String.join(",", endpoints.stream().map(Endpoint::toString).toList());
+    this.reachability =
+        new StateChangeLog(
+            log,
+            why ->
+                "no etcd member is reachable ("
+                    + why
+                    + "): every call fails with UNAVAILABLE until one is; check that etcd runs and"
+                    + " listens at --endpoints "
+                    + all
+                    + "; the proxy retries every "
+                    + PROBE_INTERVAL.toSeconds()
+                    + " s",
+            down ->
+                "etcd is reachable again at "
+                    + all
+                    + " (it was not for "
+                    + Durations.brief(down)
+                    + "): calls flow again");
     this.prober =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -155,9 +177,7 @@ final class Members extends Channel implements AutoCloseable {
         if (connected == null) {
           connected = m;
         }
-      } else if ((state == ConnectivityState.CONNECTING || state == ConnectivityState.IDLE)
-          && !m.down
-          && connecting == null) {
+      } else if (connecting == null && m.takesCalls()) {
         connecting = m;
       }
     }
@@ -202,6 +222,12 @@ final class Members extends Channel implements AutoCloseable {
   }
 
   private void probeAll() {
+    // What the previous round found, a probe interval ago at most.
+    if (members.stream().anyMatch(Member::takesCalls)) {
+      reachability.up();
+    } else {
+      reachability.down(describeAll());
+    }
     for (Member m : members) {
       try {
         m.probe();
@@ -242,12 +268,36 @@ final class Members extends Channel implements AutoCloseable {
     volatile boolean
         down; // found unreachable since it was last connected: calls do not wait for its
     // reconnection
-    private Boolean
-        logged; // whether the member served, as last logged; probe completions are serialized
+    private final StateChangeLog serving;
 
     Member(Endpoint endpoint, ManagedChannel channel) {
       this.endpoint = endpoint;
       this.channel = channel;
+      this.serving =
+          new StateChangeLog(
+              log,
+              why ->
+                  "etcd member "
+                      + endpoint
+                      + " "
+                      + why
+                      + ": calls go to the members that serve while there are any; the proxy"
+                      + " probes it every "
+                      + PROBE_INTERVAL.toSeconds()
+                      + " s",
+              down ->
+                  "etcd member "
+                      + endpoint
+                      + " is reachable again and serves with a leader (it did not for "
+                      + Durations.brief(down)
+                      + "): calls go to it again");
+    }
+
+    /** Whether {@link #choose} would give it calls: connected, or connecting and not known down. */
+    boolean takesCalls() {
+      ConnectivityState state = channel.getState(false);
+      return state == ConnectivityState.READY
+          || ((state == ConnectivityState.CONNECTING || state == ConnectivityState.IDLE) && !down);
     }
 
     boolean serves() {
@@ -326,17 +376,12 @@ final class Members extends Channel implements AutoCloseable {
                 : describe(status);
         verdict = new Verdict(false, lastFailure);
       }
-      boolean serving = verdict.serving();
-      if (logged == null || logged != serving) {
-        logged = serving;
-        if (serving) {
-          log.info("etcd member {} serves with a leader: calls go to it", endpoint);
-        } else {
-          log.warn(
-              "etcd member {} does not serve ({}): calls go to members that do while there are any",
-              endpoint,
-              verdict.why());
-        }
+      if (verdict.serving()) {
+        serving.up();
+      } else if (lastFailure != null) {
+        serving.down("is unreachable (" + lastFailure + ")");
+      } else {
+        serving.down("does not serve (" + verdict.why() + ")");
       }
     }
 

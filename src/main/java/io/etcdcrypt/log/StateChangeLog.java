@@ -28,8 +28,16 @@ public final class StateChangeLog {
   /** After the burst, one line per this period. */
   public static final Duration REFILL = Duration.ofSeconds(30);
 
-  /** Where lines go; the logger in production, a list in tests. */
+  /** Where lines go: a logger, nowhere, or a list in tests. */
   public interface Sink {
+
+    /** Drops every line (a second connection to what another one already reports on). */
+    Sink NOWHERE = (level, line) -> {};
+
+    static Sink of(Logger log) {
+      return (level, line) -> log.atLevel(level).log("{}", line);
+    }
+
     void write(Level level, String line);
   }
 
@@ -56,13 +64,13 @@ public final class StateChangeLog {
    */
   public StateChangeLog(
       Logger log, Function<String, String> lostLine, Function<Duration, String> recoveredLine) {
-    this(
-        (level, line) -> log.atLevel(level).log("{}", line),
-        lostLine,
-        recoveredLine,
-        Clock.systemUTC(),
-        BURST,
-        REFILL);
+    this(Sink.of(log), lostLine, recoveredLine);
+  }
+
+  /** Writes to {@code sink}, with the rate limit above. */
+  public StateChangeLog(
+      Sink sink, Function<String, String> lostLine, Function<Duration, String> recoveredLine) {
+    this(sink, lostLine, recoveredLine, Clock.systemUTC(), BURST, REFILL);
   }
 
   /** With the sink, clock and rate limit given (tests). */

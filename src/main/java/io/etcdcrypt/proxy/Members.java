@@ -69,6 +69,9 @@ final class Members extends Channel implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Members.class);
 
+  /** The log, where members lost and back are reported. */
+  static final StateChangeLog.Sink LOG = StateChangeLog.Sink.of(log);
+
   private static final Metadata.Key<String> HAS_LEADER =
       Metadata.Key.of("hasleader", Metadata.ASCII_STRING_MARSHALLER);
 
@@ -80,16 +83,21 @@ final class Members extends Channel implements AutoCloseable {
 
   /**
    * One connection per endpoint, made by {@code connect}. A refused call completes on {@code
-   * refusals} unless its call options name an executor.
+   * refusals} unless its call options name an executor. Members lost and back, and etcd as a whole,
+   * are logged to {@code changes}.
    */
-  Members(List<Endpoint> endpoints, Function<Endpoint, ManagedChannel> connect, Executor refusals) {
+  Members(
+      List<Endpoint> endpoints,
+      Function<Endpoint, ManagedChannel> connect,
+      Executor refusals,
+      StateChangeLog.Sink changes) {
     if (endpoints.isEmpty()) {
       throw new IllegalArgumentException("at least one etcd endpoint is needed");
     }
     List<Member> ms = new ArrayList<>();
     try {
       for (Endpoint e : endpoints) {
-        ms.add(new Member(e, connect.apply(e)));
+        ms.add(new Member(e, connect.apply(e), changes));
       }
     } catch (RuntimeException e) {
       ms.forEach(m -> m.channel.shutdownNow());
@@ -99,7 +107,7 @@ final class Members extends Channel implements AutoCloseable {
     String all = String.join(",", endpoints.stream().map(Endpoint::toString).toList());
     this.reachability =
         new StateChangeLog(
-            log,
+            changes,
             why ->
                 "no etcd member is reachable ("
                     + why
@@ -270,12 +278,12 @@ final class Members extends Channel implements AutoCloseable {
     // reconnection
     private final StateChangeLog serving;
 
-    Member(Endpoint endpoint, ManagedChannel channel) {
+    Member(Endpoint endpoint, ManagedChannel channel, StateChangeLog.Sink changes) {
       this.endpoint = endpoint;
       this.channel = channel;
       this.serving =
           new StateChangeLog(
-              log,
+              changes,
               why ->
                   "etcd member "
                       + endpoint

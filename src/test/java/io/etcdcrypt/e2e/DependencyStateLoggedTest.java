@@ -51,7 +51,9 @@ class DependencyStateLoggedTest {
                 "--endpoints",
                 members.stream().map(EtcdProcess::endpoint).collect(Collectors.joining(",")),
                 "--encryption-provider-config",
-                config(dir, "providers: [{identity: {}}]").toString()))) {
+                config(dir, "providers: [{identity: {}}]").toString(),
+                // a second connection to every member, for the rewrites, which must not log again
+                "--rewrite-stale-on-read"))) {
       EtcdProcess victim = members.get(2);
       String victimLost = "etcd member " + victim.endpoint() + " ";
       String victimBack =

@@ -1,5 +1,6 @@
 package io.etcdcrypt;
 
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -76,6 +77,18 @@ class ArchitectureTest {
             "io.etcdcrypt.observe..",
             "io.etcdcrypt.cli..",
             "io.etcdcrypt.kmsplugin..")
+        .check(main);
+  }
+
+  @Test
+  void theStateChangeLogDependsOnNothingElseOfOurs() {
+    classes()
+        .that()
+        .resideInAPackage("io.etcdcrypt.log..")
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage("io.etcdcrypt.log..", "java..", "org.slf4j..")
+        .because("kms, proxy and ops all log their dependencies' changes of state with it")
         .check(main);
   }
 

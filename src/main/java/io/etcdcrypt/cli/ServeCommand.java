@@ -232,9 +232,10 @@ public final class ServeCommand implements Callable<Integer> {
     List<AutoCloseable> closeAfterServer = new ArrayList<>();
     ValueCodec.StaleListener stale = ValueCodec.StaleListener.NONE;
     if (rewriteStaleOnRead) {
-      // Its own connection to etcd, so background rewrites never queue behind client traffic.
+      // Its own connection to etcd, so background rewrites never queue behind client traffic; the
+      // proxy's own connections log the members' changes of state.
       Upstream rewriteUpstream =
-          new Upstream(options.endpoints(), options.upstreamTls(), options.maxRecvBytes());
+          Upstream.second(options.endpoints(), options.upstreamTls(), options.maxRecvBytes());
       StaleRewriter rewriter =
           new StaleRewriter(
                   codec::current, rewriteUpstream.channel(), StaleRewriter.Options.defaults())

@@ -12,6 +12,7 @@ import io.etcdcrypt.crypto.Decrypted;
 import io.etcdcrypt.crypto.SecureRandoms;
 import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.TransformException;
+import io.etcdcrypt.log.StateChangeLog;
 import io.grpc.Status;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +21,8 @@ import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A KMS v1 provider (deprecated upstream since 1.28, off by default since 1.29), byte-compatible
@@ -34,6 +37,7 @@ import java.util.concurrent.CompletionStage;
  */
 public final class KmsV1Transformer implements KmsProvider {
 
+  private static final Logger log = LoggerFactory.getLogger(KmsV1Transformer.class);
   private static final int DEK_SIZE = 32;
   private static final byte[] PING = "ping".getBytes(StandardCharsets.US_ASCII);
 
@@ -50,6 +54,7 @@ public final class KmsV1Transformer implements KmsProvider {
   private final AsyncCache<ByteString, DekReader> cache;
 
   private final CachedHealth health;
+  private final StateChangeLog transitions; // logs each change of health once
 
   /** Opens v1 bodies with one DEK: GCM as written since 1.25, then CBC as written before. */
   private record DekReader(AesGcmTransformer gcm, AesCbcTransformer cbc) {
@@ -137,6 +142,14 @@ public final class KmsV1Transformer implements KmsProvider {
     this.client = new KmsV1Client(name, endpoint, timeout, options.observer());
     this.health =
         new CachedHealth(options.clock(), options.healthyResultTtl(), options.failedResultTtl());
+    this.transitions =
+        ProviderHealthLog.of(
+            log,
+            "v1",
+            name,
+            endpoint,
+            "/readyz fails, and so do writes and reads of values whose DEK is not cached; it is"
+                + " checked again when /readyz or /healthz is asked");
     this.cache =
         cacheSize < 0
             ? null
@@ -314,33 +327,44 @@ public final class KmsV1Transformer implements KmsProvider {
     return health.get(this::ping);
   }
 
+  /** The ping, logging a change of health once. */
   private KmsHealth ping() {
+    PingFailure failure = pingFailure();
+    if (failure == null) {
+      transitions.up();
+      return KmsHealth.healthy();
+    }
+    transitions.down("its " + failure.call() + " failed: " + failure.error());
+    return KmsHealth.failed(
+        "failed to perform "
+            + failure.call().toLowerCase(java.util.Locale.ROOT)
+            + " section of the healthz check for KMS Provider "
+            + name
+            + ", error: "
+            + failure.error());
+  }
+
+  /** Which plugin call of the ping failed ({@code Encrypt}, {@code Decrypt}), and why. */
+  private record PingFailure(String call, String error) {}
+
+  /** Null when the ping passes. */
+  private PingFailure pingFailure() {
     byte[] cipher;
     try {
       cipher = Stages.join(client.encrypt(PING));
     } catch (TransformException e) {
-      return KmsHealth.failed(
-          "failed to perform encrypt section of the healthz check for KMS Provider "
-              + name
-              + ", error: "
-              + e.getMessage());
+      return new PingFailure("Encrypt", e.getMessage());
     }
     try {
       byte[] plain = Stages.join(client.decrypt(cipher));
       if (!Arrays.equals(plain, PING)) {
-        return KmsHealth.failed(
-            "failed to perform decrypt section of the healthz check for KMS Provider "
-                + name
-                + ", error: the plugin's Decrypt did not return what its Encrypt was given");
+        return new PingFailure(
+            "Decrypt", "the plugin's Decrypt did not return what its Encrypt was given");
       }
     } catch (TransformException e) {
-      return KmsHealth.failed(
-          "failed to perform decrypt section of the healthz check for KMS Provider "
-              + name
-              + ", error: "
-              + e.getMessage());
+      return new PingFailure("Decrypt", e.getMessage());
     }
-    return KmsHealth.healthy();
+    return null;
   }
 
   @Override

@@ -8,6 +8,8 @@ import io.etcdcrypt.kms.proto.v2.EncryptResponse;
 import io.etcdcrypt.kms.proto.v2.EncryptedDEKSourceType;
 import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import io.etcdcrypt.kms.proto.v2.StatusResponse;
+import io.etcdcrypt.log.Durations;
+import io.etcdcrypt.log.StateChangeLog;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,7 +49,7 @@ final class KmsV2StatusProbe implements AutoCloseable {
   private final AtomicReference<KmsV2WriteState> state = new AtomicReference<>();
   private final ScheduledExecutorService poller;
   private String firstVersion;
-  private String lastLoggedError; // only touched by the poller thread
+  private final StateChangeLog transitions; // logs each change of health once
   private volatile String lastProblem; // what the last failed check found, for client errors
   private volatile boolean closed;
 
@@ -64,6 +66,18 @@ final class KmsV2StatusProbe implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+    this.transitions =
+        ProviderHealthLog.of(
+            log,
+            "v2",
+            name,
+            client.endpoint(),
+            "/readyz fails, reads of values whose DEK seed is not cached fail, and writes fail once"
+                + " the current seed's write window ends (at most "
+                + Durations.brief(options.writeWindow())
+                + "); checking it again every "
+                + options.failingStatusPollInterval().toSeconds()
+                + " s");
   }
 
   /**
@@ -72,14 +86,6 @@ final class KmsV2StatusProbe implements AutoCloseable {
    */
   void start() {
     KmsHealth first = health.record(check());
-    if (!first.ok()) {
-      lastLoggedError = first.error();
-      log.warn(
-          "KMS v2 provider {} is not ready yet; retrying every {} s: {}",
-          name,
-          options.failingStatusPollInterval().toSeconds(),
-          first.error());
-    }
     scheduleNext(first.ok());
   }
 
@@ -105,8 +111,21 @@ final class KmsV2StatusProbe implements AutoCloseable {
     return last == null ? KmsHealth.failed("no Status check has run yet") : last;
   }
 
-  /** One Status check with seed rotation or extension; see the class comment. */
+  /**
+   * One Status check with seed rotation or extension (see the class comment), logging a change of
+   * health once.
+   */
   synchronized KmsHealth check() {
+    KmsHealth result = checkStatus();
+    if (result.ok()) {
+      transitions.up();
+    } else {
+      transitions.down(lastProblem);
+    }
+    return result;
+  }
+
+  private KmsHealth checkStatus() {
     StatusResponse status;
     try {
       status = Stages.join(client.status());
@@ -227,18 +246,7 @@ final class KmsV2StatusProbe implements AutoCloseable {
   private void poll() {
     boolean ok = false;
     try {
-      KmsHealth result = check();
-      health.record(result);
-      ok = result.ok();
-      // Log changes, not every poll: a plugin that is down for an hour would otherwise log 360
-      // times.
-      if (!ok && !result.error().equals(lastLoggedError)) {
-        log.warn("{}", result.error());
-        lastLoggedError = result.error();
-      } else if (ok && lastLoggedError != null) {
-        log.info("KMS v2 provider {} is healthy again", name);
-        lastLoggedError = null;
-      }
+      ok = health.record(check()).ok();
     } catch (RuntimeException e) {
       log.error("KMS v2 provider {}: status check failed unexpectedly", name, e);
     } finally {

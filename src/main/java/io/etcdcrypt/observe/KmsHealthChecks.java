@@ -11,12 +11,8 @@ import io.etcdcrypt.kms.KmsProviders;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * kube-apiserver's KMS health checks for {@code /readyz} and {@code /healthz} (never {@code
@@ -27,12 +23,10 @@ import org.slf4j.LoggerFactory;
  * failing member.
  *
  * <p>Providers cache their health ({@link KmsProvider#health()}); the check itself calls nothing
- * more often. A check logs when its outcome changes (failing with the reason, or healthy again),
- * not on every probe.
+ * more often. The providers log when their plugin becomes unhealthy and when it recovers; the
+ * checks log nothing more.
  */
 public final class KmsHealthChecks {
-
-  private static final Logger log = LoggerFactory.getLogger(KmsHealthChecks.class);
 
   /**
    * How long a passing KMS health result is reused. kube-apiserver keeps it 20 s; the proxy keeps
@@ -65,10 +59,10 @@ public final class KmsHealthChecks {
       return List.of();
     }
     if (!anyV1) {
-      return List.of(loggingChanges(MetricNames.CHECK_KMS_PROVIDERS, () -> aggregate(members)));
+      return List.of(HealthCheck.of(MetricNames.CHECK_KMS_PROVIDERS, () -> aggregate(members)));
     }
     return members.stream()
-        .map(m -> loggingChanges(m.name(), () -> failure(m.provider().health())))
+        .map(m -> HealthCheck.of(m.name(), () -> failure(m.provider().health())))
         .toList();
   }
 
@@ -78,7 +72,7 @@ public final class KmsHealthChecks {
    * there are none.
    */
   public static HealthCheck forReloadedConfig(Supplier<List<KmsProvider>> current) {
-    return loggingChanges(
+    return HealthCheck.of(
         MetricNames.CHECK_KMS_PROVIDERS,
         () -> {
           List<KmsProvider> providers = current.get();
@@ -104,26 +98,6 @@ public final class KmsHealthChecks {
     }
     return Optional.of(
         failures.size() == 1 ? failures.get(0) : "[" + String.join(", ", failures) + "]");
-  }
-
-  /** {@code check} under {@code name}, logging each change of outcome once. */
-  private static HealthCheck loggingChanges(String name, Supplier<Optional<String>> check) {
-    AtomicReference<String> last = new AtomicReference<>(); // null while healthy
-    return HealthCheck.of(
-        name,
-        () -> {
-          Optional<String> outcome = check.get();
-          String now = outcome.orElse(null);
-          String before = last.getAndSet(now);
-          if (!Objects.equals(before, now)) {
-            if (now != null) {
-              log.atWarn().addKeyValue("check", name).log("KMS health check failing: {}", now);
-            } else {
-              log.atInfo().addKeyValue("check", name).log("KMS health check passes again");
-            }
-          }
-          return outcome;
-        });
   }
 
   private static Optional<String> failure(KmsHealth health) {

@@ -1,5 +1,7 @@
 package io.etcdcrypt.proxy;
 
+import io.etcdcrypt.log.Durations;
+import io.etcdcrypt.log.StateChangeLog;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -67,6 +69,9 @@ final class Members extends Channel implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Members.class);
 
+  /** The log, where members lost and back are reported. */
+  static final StateChangeLog.Sink LOG = StateChangeLog.Sink.of(log);
+
   private static final Metadata.Key<String> HAS_LEADER =
       Metadata.Key.of("hasleader", Metadata.ASCII_STRING_MARSHALLER);
 
@@ -74,25 +79,50 @@ final class Members extends Channel implements AutoCloseable {
   private final ScheduledExecutorService prober;
   private final Executor refusals;
   private final AtomicInteger next = new AtomicInteger();
+  private final StateChangeLog reachability; // of the cluster: whether any member takes calls
 
   /**
    * One connection per endpoint, made by {@code connect}. A refused call completes on {@code
-   * refusals} unless its call options name an executor.
+   * refusals} unless its call options name an executor. Members lost and back, and etcd as a whole,
+   * are logged to {@code changes}.
    */
-  Members(List<Endpoint> endpoints, Function<Endpoint, ManagedChannel> connect, Executor refusals) {
+  Members(
+      List<Endpoint> endpoints,
+      Function<Endpoint, ManagedChannel> connect,
+      Executor refusals,
+      StateChangeLog.Sink changes) {
     if (endpoints.isEmpty()) {
       throw new IllegalArgumentException("at least one etcd endpoint is needed");
     }
     List<Member> ms = new ArrayList<>();
     try {
       for (Endpoint e : endpoints) {
-        ms.add(new Member(e, connect.apply(e)));
+        ms.add(new Member(e, connect.apply(e), changes));
       }
     } catch (RuntimeException e) {
       ms.forEach(m -> m.channel.shutdownNow());
       throw e;
     }
     this.members = List.copyOf(ms);
+    String all = String.join(",", endpoints.stream().map(Endpoint::toString).toList());
+    this.reachability =
+        new StateChangeLog(
+            changes,
+            why ->
+                "no etcd member is reachable ("
+                    + why
+                    + "): every call fails with UNAVAILABLE until one is; check that etcd runs and"
+                    + " listens at --endpoints "
+                    + all
+                    + "; the proxy retries every "
+                    + PROBE_INTERVAL.toSeconds()
+                    + " s",
+            down ->
+                "etcd is reachable again at "
+                    + all
+                    + " (it was not for "
+                    + Durations.brief(down)
+                    + "): calls flow again");
     this.prober =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -155,9 +185,7 @@ final class Members extends Channel implements AutoCloseable {
         if (connected == null) {
           connected = m;
         }
-      } else if ((state == ConnectivityState.CONNECTING || state == ConnectivityState.IDLE)
-          && !m.down
-          && connecting == null) {
+      } else if (connecting == null && m.takesCalls()) {
         connecting = m;
       }
     }
@@ -202,6 +230,12 @@ final class Members extends Channel implements AutoCloseable {
   }
 
   private void probeAll() {
+    // What the previous round found, a probe interval ago at most.
+    if (members.stream().anyMatch(Member::takesCalls)) {
+      reachability.up();
+    } else {
+      reachability.down(describeAll());
+    }
     for (Member m : members) {
       try {
         m.probe();
@@ -242,12 +276,36 @@ final class Members extends Channel implements AutoCloseable {
     volatile boolean
         down; // found unreachable since it was last connected: calls do not wait for its
     // reconnection
-    private Boolean
-        logged; // whether the member served, as last logged; probe completions are serialized
+    private final StateChangeLog serving;
 
-    Member(Endpoint endpoint, ManagedChannel channel) {
+    Member(Endpoint endpoint, ManagedChannel channel, StateChangeLog.Sink changes) {
       this.endpoint = endpoint;
       this.channel = channel;
+      this.serving =
+          new StateChangeLog(
+              changes,
+              why ->
+                  "etcd member "
+                      + endpoint
+                      + " "
+                      + why
+                      + ": calls go to the members that serve while there are any; the proxy"
+                      + " probes it every "
+                      + PROBE_INTERVAL.toSeconds()
+                      + " s",
+              down ->
+                  "etcd member "
+                      + endpoint
+                      + " is reachable again and serves with a leader (it did not for "
+                      + Durations.brief(down)
+                      + "): calls go to it again");
+    }
+
+    /** Whether {@link #choose} would give it calls: connected, or connecting and not known down. */
+    boolean takesCalls() {
+      ConnectivityState state = channel.getState(false);
+      return state == ConnectivityState.READY
+          || ((state == ConnectivityState.CONNECTING || state == ConnectivityState.IDLE) && !down);
     }
 
     boolean serves() {
@@ -326,17 +384,12 @@ final class Members extends Channel implements AutoCloseable {
                 : describe(status);
         verdict = new Verdict(false, lastFailure);
       }
-      boolean serving = verdict.serving();
-      if (logged == null || logged != serving) {
-        logged = serving;
-        if (serving) {
-          log.info("etcd member {} serves with a leader: calls go to it", endpoint);
-        } else {
-          log.warn(
-              "etcd member {} does not serve ({}): calls go to members that do while there are any",
-              endpoint,
-              verdict.why());
-        }
+      if (verdict.serving()) {
+        serving.up();
+      } else if (lastFailure != null) {
+        serving.down("is unreachable (" + lastFailure + ")");
+      } else {
+        serving.down("does not serve (" + verdict.why() + ")");
       }
     }
 

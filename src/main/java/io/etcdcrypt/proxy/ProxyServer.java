@@ -70,7 +70,8 @@ public final class ProxyServer implements AutoCloseable {
               options.upstreamTls(),
               options.maxRecvBytes(),
               observer.upstreamCallInterceptors(),
-              loops);
+              loops,
+              Members.LOG);
     } catch (RuntimeException e) {
       loops.close();
       throw e;

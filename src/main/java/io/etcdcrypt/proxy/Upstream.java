@@ -1,5 +1,6 @@
 package io.etcdcrypt.proxy;
 
+import io.etcdcrypt.log.StateChangeLog;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
@@ -26,7 +27,17 @@ public final class Upstream implements AutoCloseable {
   private final List<Endpoint> endpoints;
 
   public Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes) {
-    this(endpoints, tls, maxInboundMessageBytes, List.of(), null);
+    this(endpoints, tls, maxInboundMessageBytes, List.of(), null, Members.LOG);
+  }
+
+  /**
+   * A second set of connections to the members another {@link Upstream} already connects to, which
+   * does not log their changes of state again (the first one does).
+   */
+  public static Upstream second(
+      List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes) {
+    return new Upstream(
+        endpoints, tls, maxInboundMessageBytes, List.of(), null, StateChangeLog.Sink.NOWHERE);
   }
 
   /** A channel whose every call passes through {@code interceptors} (the first one outermost). */
@@ -35,26 +46,28 @@ public final class Upstream implements AutoCloseable {
       TlsFiles tls,
       int maxInboundMessageBytes,
       List<ClientInterceptor> interceptors) {
-    this(endpoints, tls, maxInboundMessageBytes, interceptors, null);
+    this(endpoints, tls, maxInboundMessageBytes, interceptors, null, Members.LOG);
   }
 
   /**
    * Connections on the proxy's {@code loops}, whose calls run their callbacks on the event loop
    * (the relay never waits there); with null, on grpc-java's own event loops and default pool (the
-   * ops tools, which block).
+   * ops tools, which block). Members lost and back are logged to {@code changes}.
    */
   Upstream(
       List<Endpoint> endpoints,
       TlsFiles tls,
       int maxInboundMessageBytes,
       List<ClientInterceptor> interceptors,
-      EventLoops loops) {
+      EventLoops loops,
+      StateChangeLog.Sink changes) {
     this.endpoints = List.copyOf(endpoints);
     this.members =
         new Members(
             this.endpoints,
             e -> connect(e, tls, maxInboundMessageBytes, loops),
-            loops == null ? null : command -> loops.current().execute(command));
+            loops == null ? null : command -> loops.current().execute(command),
+            changes);
     List<ClientInterceptor> outermostLast = new ArrayList<>(interceptors);
     Collections.reverse(
         outermostLast); // intercept() runs the last one first; callers list the outermost first

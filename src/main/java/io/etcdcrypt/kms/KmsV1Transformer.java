@@ -149,7 +149,7 @@ public final class KmsV1Transformer implements KmsProvider {
             name,
             endpoint,
             "/readyz fails, and so do writes and reads of values whose DEK is not cached; it is"
-                + " checked again when /readyz or /healthz is asked");
+                + " checked again with the readiness checks (every few seconds with --metrics-addr)");
     this.cache =
         cacheSize < 0
             ? null

@@ -157,7 +157,9 @@ class DependencyStateLoggedTest {
       assertTrue(v2Lost.endsWith("; checking it again every 10 s"), "the v2 line is: " + v2Lost);
       assertTrue(
           line(proxy, v1 + " is unhealthy")
-              .endsWith("; it is checked again when /readyz or /healthz is asked"),
+              .endsWith(
+                  "; it is checked again with the readiness checks (every few seconds with"
+                      + " --metrics-addr)"),
           proxy::output);
 
       plugin.restart();

@@ -2,6 +2,7 @@ package io.etcdcrypt.cli;
 
 import io.etcdcrypt.ops.Census;
 import io.etcdcrypt.ops.CensusResult;
+import io.etcdcrypt.ops.CodecSession;
 import io.etcdcrypt.ops.EtcdAccessException;
 import io.etcdcrypt.ops.EtcdSession;
 import io.etcdcrypt.ops.KeyProblem;
@@ -59,7 +60,7 @@ public final class CensusCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     CensusResult result;
-    try (EtcdSession session = etcd.open()) {
+    try (EtcdSession session = etcd.open(CodecSession.Access.READ_ONLY)) {
       result =
           new Census(
                   session.codec(), session.channel(), etcd.pageSize, EtcdToolOptions.CALL_TIMEOUT)

@@ -38,8 +38,9 @@ final class ConfigToolOptions {
     return Duration.ofSeconds(Math.max(0, kmsWaitSeconds));
   }
 
-  /** Loads the configuration and waits for its KMS providers. */
-  CodecSession openCodecs() throws OpsException, InterruptedException {
-    return CodecSession.open(config.file, config.etcdPrefix, kmsWait());
+  /** Loads the configuration and waits for its KMS providers, to read only (verify-backup). */
+  CodecSession openCodecsToRead() throws OpsException, InterruptedException {
+    return CodecSession.open(
+        config.file, config.etcdPrefix, kmsWait(), CodecSession.Access.READ_ONLY);
   }
 }

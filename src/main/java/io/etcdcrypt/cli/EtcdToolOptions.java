@@ -1,5 +1,6 @@
 package io.etcdcrypt.cli;
 
+import io.etcdcrypt.ops.CodecSession;
 import io.etcdcrypt.ops.EtcdSession;
 import io.etcdcrypt.ops.OpsException;
 import io.etcdcrypt.proxy.Endpoint;
@@ -26,8 +27,11 @@ final class EtcdToolOptions {
 
   static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
 
-  /** Loads the configuration, waits for KMS providers and connects to etcd. */
-  EtcdSession open() throws OpsException, InterruptedException {
+  /**
+   * Loads the configuration, waits for KMS providers and connects to etcd; a tool that writes
+   * nothing opens them {@link CodecSession.Access#READ_ONLY}, so no plugin is asked to Encrypt.
+   */
+  EtcdSession open(CodecSession.Access access) throws OpsException, InterruptedException {
     if (pageSize < 1) {
       throw new OpsException("--page-size must be at least 1");
     }
@@ -40,6 +44,12 @@ final class EtcdToolOptions {
       throw new OpsException(e.getMessage(), e);
     }
     return EtcdSession.open(
-        tool.config.file, tool.config.etcdPrefix, members, tls, etcd.maxRecvBytes, tool.kmsWait());
+        tool.config.file,
+        tool.config.etcdPrefix,
+        members,
+        tls,
+        etcd.maxRecvBytes,
+        tool.kmsWait(),
+        access);
   }
 }

@@ -40,6 +40,8 @@ public final class KmsPluginCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin SourceMixin source = new SourceMixin();
 
+  @picocli.CommandLine.Mixin LogOptions logging;
+
   @Option(
       names = "--reload-interval",
       defaultValue = "10s",
@@ -50,6 +52,7 @@ public final class KmsPluginCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    logging.apply(); // at debug, one line per Encrypt and Decrypt call, with its uid and KEK id
     KmsEndpoint endpoint;
     Duration reload;
     try {

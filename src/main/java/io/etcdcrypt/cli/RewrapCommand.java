@@ -3,6 +3,7 @@ package io.etcdcrypt.cli;
 import io.etcdcrypt.config.GroupResource;
 import io.etcdcrypt.ops.Census;
 import io.etcdcrypt.ops.CensusResult;
+import io.etcdcrypt.ops.CodecSession;
 import io.etcdcrypt.ops.EtcdAccessException;
 import io.etcdcrypt.ops.EtcdSession;
 import io.etcdcrypt.ops.KeyProblem;
@@ -141,7 +142,8 @@ public final class RewrapCommand implements Callable<Integer> {
       err.flush();
       return 2;
     }
-    try (EtcdSession session = etcd.open()) {
+    try (EtcdSession session =
+        etcd.open(dryRun ? CodecSession.Access.READ_ONLY : CodecSession.Access.READ_WRITE)) {
       List<Scope> scopes = Scopes.select(session.resolver(), session.config(), etcd.tool.resources);
       for (String name : etcd.tool.resources) {
         GroupResource gr = GroupResource.parse(name.trim());

@@ -151,7 +151,7 @@ public final class VerifyBackupCommand implements Callable<Integer> {
       return fail(err, EXIT_ERROR, "--keep takes a number of files and goes with --save-dir");
     }
     Path temporary = null;
-    try (CodecSession codecs = tool.openCodecs()) {
+    try (CodecSession codecs = tool.openCodecsToRead()) {
       Scopes.select(codecs.resolver(), codecs.config(), tool.resources); // checks the names
       Path file = snapshot;
       if (live) {

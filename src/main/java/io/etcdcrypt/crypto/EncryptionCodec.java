@@ -8,7 +8,6 @@ import io.etcdcrypt.config.GroupResource;
 import io.etcdcrypt.config.ResolvedRule;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.config.ResourceRule;
-import java.nio.charset.StandardCharsets;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -27,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * <p>Keys that are not Kubernetes objects (outside {@code --etcd-prefix}, {@code compact_rev_key},
  * {@code <prefix>/health}, the allocator ranges) are never touched. Objects of resources without a
  * rule pass through as plaintext, but a value of theirs that looks encrypted is refused, as
- * kube-apiserver refuses it, so ciphertext never reaches a client as if it were data.
+ * kube-apiserver refuses it, so ciphertext never reaches a client as if it were data. A value a
+ * client writes that already looks encrypted is never encrypted again (see {@link #toStorage}).
  *
  * <p>Every transformation of a configured resource is reported to the {@link TransformObserver}
  * (metrics), and every failure is logged with the key, resource and provider prefix (never the
@@ -36,7 +36,6 @@ import org.slf4j.LoggerFactory;
 public final class EncryptionCodec implements ValueCodec {
 
   private static final Logger log = LoggerFactory.getLogger(EncryptionCodec.class);
-  private static final byte[] ENCRYPTED_MARKER = "k8s:enc:".getBytes(StandardCharsets.US_ASCII);
 
   /**
    * The providers that apply to one resource; {@code chain} is null for a resource without a rule.
@@ -67,6 +66,7 @@ public final class EncryptionCodec implements ValueCodec {
   private final Map<GroupResource, ResourceChain> byResource = new ConcurrentHashMap<>();
   private final ByteString prefixStart;
   private final ByteString prefixEnd;
+  private final AlreadyEncryptedWrites alreadyEncrypted = new AlreadyEncryptedWrites();
 
   private EncryptionCodec(
       ResourceResolver resolver,
@@ -133,14 +133,80 @@ public final class EncryptionCodec implements ValueCodec {
     return startsBeforePrefixEnd && endsAfterPrefixStart;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>A value that already carries the {@code k8s:enc:} prefix is never wrapped a second time:
+   * when the resource's providers open it (the same configuration wrote it: kube-apiserver
+   * encrypting behind the proxy, a restore of raw values), it is stored as it is; when they cannot,
+   * the write is refused with an {@link AlreadyEncryptedValueException}. Both are counted and
+   * logged, rate-limited.
+   */
   @Override
   public CompletionStage<ByteString> toStorage(ByteString key, ByteString value) {
     byte[] keyBytes = key.toByteArray(); // resolved, then the associated data
     Optional<ResourceChain> resource = resourceOf(keyBytes);
-    if (resource.isEmpty() || resource.get().chain() == null) {
+    if (resource.isEmpty()) {
       return UNCHANGED;
     }
     ResourceChain r = resource.get();
+    if (value.startsWith(AlreadyEncryptedWrites.MARKER)) {
+      return alreadyEncrypted(key, keyBytes, value, r);
+    }
+    return r.chain() == null ? UNCHANGED : seal(key, keyBytes, value, r);
+  }
+
+  /**
+   * The bytes to store for {@code plaintext} at {@code key} under the current providers, whatever
+   * the plaintext looks like: for the tools that rewrite a value they decrypted (rewrap, the stale
+   * rewriter), which must store what clients read back byte for byte, also a value that was wrapped
+   * twice before the proxy refused to. Null: store it as it is.
+   */
+  public CompletionStage<ByteString> seal(ByteString key, ByteString plaintext) {
+    byte[] keyBytes = key.toByteArray();
+    Optional<ResourceChain> resource = resourceOf(keyBytes);
+    if (resource.isEmpty() || resource.get().chain() == null) {
+      return UNCHANGED;
+    }
+    return seal(key, keyBytes, plaintext, resource.get());
+  }
+
+  /**
+   * Stores an already encrypted value as it is when {@code r}'s providers open it, else refuses it.
+   */
+  private CompletionStage<ByteString> alreadyEncrypted(
+      ByteString key, byte[] keyBytes, ByteString value, ResourceChain r) {
+    if (r.chain() == null) {
+      return CompletableFuture.failedFuture(
+          counted(AlreadyEncryptedWrites.refusal(key, value, r.resource(), false, null), r));
+    }
+    return done(
+        r.chain().decryptDetailed(value.toByteArray(), keyBytes),
+        (opened, error) -> {
+          if (error == null) {
+            observer.alreadyEncryptedWrite(r.resource(), true);
+            alreadyEncrypted.storedAsIs(key, r.resource(), value);
+            return null;
+          }
+          boolean noneMatched = error instanceof UnreadableValueException u && u.noPrefixMatched();
+          throw counted(
+              AlreadyEncryptedWrites.refusal(
+                  key, value, r.resource(), true, noneMatched ? null : error.getMessage()),
+              r);
+        });
+  }
+
+  /** {@code e}, counted and logged. */
+  private AlreadyEncryptedValueException counted(
+      AlreadyEncryptedValueException e, ResourceChain r) {
+    observer.alreadyEncryptedWrite(r.resource(), false);
+    alreadyEncrypted.refused(r.resource(), e);
+    return e;
+  }
+
+  /** Seals {@code value} with {@code r}'s first provider (identity: as it is, without a copy). */
+  private CompletionStage<ByteString> seal(
+      ByteString key, byte[] keyBytes, ByteString value, ResourceChain r) {
     if (r.providerWritePrefix().isEmpty()) {
       // identity writes: the value is stored as it is, without a copy (the sample kube-apiserver
       // records for it)
@@ -171,7 +237,7 @@ public final class EncryptionCodec implements ValueCodec {
     }
     ResourceChain r = resource.get();
     if (r.chain() == null) {
-      if (value.startsWith(UnsafeByteOperations.unsafeWrap(ENCRYPTED_MARKER))) {
+      if (value.startsWith(AlreadyEncryptedWrites.MARKER)) {
         TransformException e =
             new TransformException(
                 "the value is encrypted but resource \""
@@ -308,7 +374,7 @@ public final class EncryptionCodec implements ValueCodec {
     }
     ResourceChain r = resource.get();
     if (r.chain() == null) {
-      boolean encrypted = value.startsWith(UnsafeByteOperations.unsafeWrap(ENCRYPTED_MARKER));
+      boolean encrypted = value.startsWith(AlreadyEncryptedWrites.MARKER);
       return CompletableFuture.completedFuture(
           Optional.of(
               new Inspection(

@@ -56,4 +56,11 @@ public interface TransformObserver {
    * would renew it).
    */
   default void staleRead(String resource) {}
+
+  /**
+   * A client wrote a value of {@code resource} that already carries a {@code k8s:enc:} prefix:
+   * {@code storedAsIs} when the configuration opens it (it was stored without a second layer),
+   * false when it does not (the write was refused).
+   */
+  default void alreadyEncryptedWrite(String resource, boolean storedAsIs) {}
 }

@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param failedResultTtl how long a failing health check is reused (3 s)
  * @param dekSourceCacheTtl KMS v2: TTL of read-cache entries (24 h; expired entries are still
  *     served)
+ * @param readOnly KMS v2: the providers only read (census, verify-backup, rewrap --dry-run): Status
+ *     alone tells the current key id, the plugin's Encrypt is never called, and writes are refused
  */
 public record KmsProviderOptions(
     Clock clock,
@@ -27,7 +29,8 @@ public record KmsProviderOptions(
     Duration writeWindow,
     Duration healthyResultTtl,
     Duration failedResultTtl,
-    Duration dekSourceCacheTtl) {
+    Duration dekSourceCacheTtl,
+    boolean readOnly) {
 
   public KmsProviderOptions {
     Objects.requireNonNull(clock, "clock");
@@ -50,7 +53,8 @@ public record KmsProviderOptions(
         Duration.ofMinutes(3),
         Duration.ofSeconds(20),
         Duration.ofSeconds(3),
-        Duration.ofHours(24));
+        Duration.ofHours(24),
+        false);
   }
 
   public KmsProviderOptions withClock(Clock c) {
@@ -62,7 +66,8 @@ public record KmsProviderOptions(
         writeWindow,
         healthyResultTtl,
         failedResultTtl,
-        dekSourceCacheTtl);
+        dekSourceCacheTtl,
+        readOnly);
   }
 
   public KmsProviderOptions withObserver(KmsObserver o) {
@@ -74,7 +79,8 @@ public record KmsProviderOptions(
         writeWindow,
         healthyResultTtl,
         failedResultTtl,
-        dekSourceCacheTtl);
+        dekSourceCacheTtl,
+        readOnly);
   }
 
   /**
@@ -90,7 +96,22 @@ public record KmsProviderOptions(
         writeWindow,
         ttl,
         failedResultTtl,
-        dekSourceCacheTtl);
+        dekSourceCacheTtl,
+        readOnly);
+  }
+
+  /** Providers that only read: no Encrypt call, ever (see {@link #readOnly}). */
+  public KmsProviderOptions readingOnly() {
+    return new KmsProviderOptions(
+        clock,
+        observer,
+        statusPollInterval,
+        failingStatusPollInterval,
+        writeWindow,
+        healthyResultTtl,
+        failedResultTtl,
+        dekSourceCacheTtl,
+        true);
   }
 
   public KmsProviderOptions withStatusPollIntervals(Duration healthy, Duration failing) {
@@ -102,6 +123,7 @@ public record KmsProviderOptions(
         writeWindow,
         healthyResultTtl,
         failedResultTtl,
-        dekSourceCacheTtl);
+        dekSourceCacheTtl,
+        readOnly);
   }
 }

@@ -30,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * seed is drawn and sent to the plugin's Encrypt, whose key id must equal the Status key id, and
  * the new seed replaces the old one. Any failure keeps the previous seed ("coasting") until its
  * window ends. So a seed is generated only at start-up and when the key id changes, never on a
- * timer. Healthy additionally requires {@code healthz == "ok"} and a supported, unchanging API
- * version.
+ * timer. Providers that only read ({@link KmsProviderOptions#readOnly}) never call Encrypt: their
+ * state holds the Status key id alone, which is all a read needs to tell stale values. Healthy
+ * additionally requires {@code healthz == "ok"} and a supported, unchanging API version.
  *
  * <p>Checks run on a daemon thread every 60 s (10 s while failing) and when a health probe finds
  * the cached result stale.
@@ -146,6 +147,8 @@ final class KmsV2StatusProbe implements AutoCloseable {
       KmsV2WriteState current = state.get();
       if (current != null && current.keyId().equals(keyId)) {
         state.set(current.withExpiry(expiry));
+      } else if (options.readOnly()) {
+        state.set(KmsV2WriteState.readOnly(keyId, expiry)); // no seed: nothing will be written
       } else {
         try {
           state.set(newSeed(keyId, expiry));

@@ -32,8 +32,8 @@ import java.util.concurrent.CompletionStage;
  * was written under another key id, or with another source type, than the current seed.
  *
  * <p>Like kube-apiserver, nothing (not even a read) works before the first successful Status +
- * Encrypt exchange; the provider is nevertheless created while the plugin is down and becomes
- * usable when it comes up.
+ * Encrypt exchange (a provider that only reads needs Status alone); the provider is nevertheless
+ * created while the plugin is down and becomes usable when it comes up.
  */
 public final class KmsV2Transformer implements KmsProvider {
 
@@ -90,6 +90,13 @@ public final class KmsV2Transformer implements KmsProvider {
     try {
       checkOpen();
       KmsV2WriteState state = requireState("write");
+      if (state.writer() == null) {
+        throw new TransformException(
+            "KMS v2 provider "
+                + name
+                + " was opened to read only (census, verify-backup and rewrap --dry-run write"
+                + " nothing and never ask the plugin to Encrypt); it cannot write");
+      }
       Instant now = options.clock().instant();
       if (now.isAfter(state.expiresAt())) {
         throw new TransformException(

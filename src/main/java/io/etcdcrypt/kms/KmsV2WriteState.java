@@ -1,6 +1,7 @@
 package io.etcdcrypt.kms;
 
 import io.etcdcrypt.crypto.LocalTransformer;
+import io.etcdcrypt.kms.proto.v2.EncryptedDEKSourceType;
 import io.etcdcrypt.kms.proto.v2.EncryptedObject;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
@@ -28,6 +29,19 @@ record KmsV2WriteState(
       Instant expiresAt) {
     return new KmsV2WriteState(
         writer, CompletableFuture.completedFuture(writer), template, cacheKey, expiresAt);
+  }
+
+  /**
+   * The state of a provider that only reads: the key id its plugin's Status reports and the source
+   * type a write would use, for telling stale values; no seed, so {@link #writer()} is null.
+   */
+  static KmsV2WriteState readOnly(String keyId, Instant expiresAt) {
+    EncryptedObject current =
+        EncryptedObject.newBuilder()
+            .setKeyID(keyId)
+            .setEncryptedDEKSourceType(EncryptedDEKSourceType.HKDF_SHA256_XNONCE_AES_GCM_SEED)
+            .build();
+    return new KmsV2WriteState(null, null, current, null, expiresAt);
   }
 
   String keyId() {

@@ -137,6 +137,17 @@ public final class MetricNames {
   public static final String PLAINTEXT_VALUES = "etcd_crypt_proxy_plaintext_values_total";
 
   /**
+   * Counter {resource, outcome = stored_as_is | refused}: values clients wrote that already carried
+   * a {@code k8s:enc:} prefix; stored without a second layer when the configuration opens them,
+   * refused when it does not.
+   */
+  public static final String ALREADY_ENCRYPTED_WRITES =
+      "etcd_crypt_proxy_already_encrypted_writes_total";
+
+  /** The {@code outcome} label of {@link #ALREADY_ENCRYPTED_WRITES}. */
+  public static final String OUTCOME = "outcome";
+
+  /**
    * Counter {resource}: values read that were written by a provider or key that no longer writes.
    */
   public static final String STALE_VALUES = "etcd_crypt_proxy_stale_values_total";

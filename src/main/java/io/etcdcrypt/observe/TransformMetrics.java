@@ -24,6 +24,7 @@ final class TransformMetrics implements TransformObserver {
   private final Instruments.Family<Timer> duration;
   private final Instruments.Family<Counter> plaintext;
   private final Instruments.Family<Counter> stale;
+  private final Instruments.Family<Counter> alreadyEncrypted;
 
   /**
    * The meters of successful transformations by label set. A list page records two samples per
@@ -65,6 +66,14 @@ final class TransformMetrics implements TransformObserver {
             MetricNames.STALE_VALUES,
             "Values read that were written by a provider or key that no longer writes; a rewrite renews them.",
             MetricNames.RESOURCE);
+    alreadyEncrypted =
+        instruments.counter(
+            MetricNames.ALREADY_ENCRYPTED_WRITES,
+            "Values clients wrote that already carried a k8s:enc: prefix (a writer that encrypts"
+                + " itself, or raw values re-written): stored_as_is when the configuration opens them"
+                + " (no second layer), refused when it does not.",
+            MetricNames.RESOURCE,
+            MetricNames.OUTCOME);
   }
 
   @Override
@@ -103,6 +112,11 @@ final class TransformMetrics implements TransformObserver {
   @Override
   public void staleRead(String resource) {
     stale.labelValues(resource).increment();
+  }
+
+  @Override
+  public void alreadyEncryptedWrite(String resource, boolean storedAsIs) {
+    alreadyEncrypted.labelValues(resource, storedAsIs ? "stored_as_is" : "refused").increment();
   }
 
   /**

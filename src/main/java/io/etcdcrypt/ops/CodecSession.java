@@ -6,6 +6,7 @@ import io.etcdcrypt.config.EncryptionConfiguration;
 import io.etcdcrypt.config.ResourceResolver;
 import io.etcdcrypt.crypto.EncryptionCodec;
 import io.etcdcrypt.crypto.TransformException;
+import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsProviders;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,12 +40,14 @@ public final class CodecSession implements AutoCloseable {
 
   /**
    * Loads {@code configFile}, builds its providers and waits for its KMS providers to be healthy
-   * (at most {@code kmsWait}).
+   * (at most {@code kmsWait}). With {@link Access#READ_ONLY}, KMS plugins are asked for Status and
+   * Decrypt only, never Encrypt, and the codec cannot write.
    *
    * @throws OpsException when the configuration is invalid, a provider cannot be built, or a KMS
    *     provider does not become healthy; nothing is left open then
    */
-  public static CodecSession open(Path configFile, String etcdPrefix, Duration kmsWait)
+  public static CodecSession open(
+      Path configFile, String etcdPrefix, Duration kmsWait, Access access)
       throws OpsException, InterruptedException {
     EncryptionConfiguration config;
     try {
@@ -56,7 +59,9 @@ public final class CodecSession implements AutoCloseable {
         .warnings()
         .forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
     ResourceResolver resolver = new ResourceResolver(etcdPrefix);
-    KmsProviders kms = new KmsProviders();
+    KmsProviderOptions options = KmsProviderOptions.defaults();
+    KmsProviders kms =
+        new KmsProviders(access == Access.READ_ONLY ? options.readingOnly() : options);
     try {
       EncryptionCodec codec = EncryptionCodec.create(config, resolver, kms);
       List<String> unhealthy = KmsReadiness.await(kms, kmsWait);
@@ -77,6 +82,12 @@ public final class CodecSession implements AutoCloseable {
       kms.close();
       throw e;
     }
+  }
+
+  /** Whether a tool writes values (rewrap) or only reads them (census, verify-backup, dry runs). */
+  public enum Access {
+    READ_ONLY,
+    READ_WRITE
   }
 
   public EncryptionConfiguration config() {

@@ -30,7 +30,7 @@ public final class EtcdSession implements AutoCloseable {
 
   /**
    * Opens a {@link CodecSession} for {@code configFile} (waiting at most {@code kmsWait} for its
-   * KMS providers), then connects to etcd.
+   * KMS providers, reading only or also writing as {@code access} says), then connects to etcd.
    *
    * @throws OpsException when the configuration is invalid, a provider cannot be built, or a KMS
    *     provider does not become healthy; nothing is left open then
@@ -41,9 +41,10 @@ public final class EtcdSession implements AutoCloseable {
       List<Endpoint> endpoints,
       TlsFiles tls,
       int maxRecvBytes,
-      Duration kmsWait)
+      Duration kmsWait,
+      CodecSession.Access access)
       throws OpsException, InterruptedException {
-    CodecSession codecs = CodecSession.open(configFile, etcdPrefix, kmsWait);
+    CodecSession codecs = CodecSession.open(configFile, etcdPrefix, kmsWait, access);
     Upstream upstream = null;
     try {
       upstream = new Upstream(endpoints, tls, maxRecvBytes);

@@ -25,10 +25,12 @@ final class Waits {
   }
 
   /**
-   * The bytes to store for {@code plaintext} at {@code key} under the codec's current providers.
+   * The bytes to store for {@code plaintext} at {@code key} under the codec's current providers,
+   * whatever it looks like ({@link EncryptionCodec#seal}): a rewrite never changes what clients
+   * read.
    */
-  static ByteString seal(ValueCodec codec, ByteString key, ByteString plaintext)
+  static ByteString seal(EncryptionCodec codec, ByteString key, ByteString plaintext)
       throws TransformException {
-    return ValueCodec.valueOf(Stages.join(codec.toStorage(key, plaintext)), plaintext);
+    return ValueCodec.valueOf(Stages.join(codec.seal(key, plaintext)), plaintext);
   }
 }

@@ -1,6 +1,7 @@
 package io.etcdcrypt.values;
 
 import com.google.protobuf.ByteString;
+import io.etcdcrypt.crypto.AlreadyEncryptedValueException;
 import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.ValueCodec;
 import io.grpc.Status;
@@ -20,7 +21,8 @@ import java.util.concurrent.CompletionStage;
  * counted in the metrics, exactly once.
  *
  * <p>A value that cannot be transformed fails the walk with {@code INTERNAL}, naming the key and
- * the reason.
+ * the reason; an already encrypted value the configuration cannot open, with {@code
+ * FAILED_PRECONDITION}.
  */
 final class ValueTransforms implements ValueSource {
 
@@ -79,6 +81,9 @@ final class ValueTransforms implements ValueSource {
     try {
       return valueOf(outcome, value);
     } catch (CompletionException e) {
+      if (Stages.cause(e) instanceof AlreadyEncryptedValueException refused) {
+        throw Refusals.refuse(Status.FAILED_PRECONDITION, refused.getMessage());
+      }
       throw Refusals.refuse(
           Status.INTERNAL,
           "cannot encrypt the value for key "

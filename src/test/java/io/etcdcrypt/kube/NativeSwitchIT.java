@@ -6,8 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.kube.KubeObjects.Kind;
+import io.etcdcrypt.observe.MetricNames;
 import io.etcdcrypt.testing.KubeTestBed;
+import io.etcdcrypt.testing.PrometheusText;
 import io.etcdcrypt.testing.RealComponents;
+import java.nio.charset.StandardCharsets;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -78,6 +81,52 @@ class NativeSwitchIT {
           kind + " written through the proxy", objects.read(kind, NS, "by-proxy"), kind.toString());
     }
     assertNoStorageErrors(proxyLog);
+  }
+
+  /**
+   * Issue 15 item 2: kube-apiserver goes through the proxy with its own {@code
+   * --encryption-provider-config} still set. The proxy adds no second layer: etcd holds what native
+   * encryption writes (for KMS v2, under kube-apiserver's own seed, which the proxy first asks the
+   * plugin to decrypt), kube-apiserver (whose file lists identity) reads the plaintext the proxy
+   * returns, and so does a kube-apiserver that no longer encrypts.
+   */
+  @Test
+  void aKubeApiserverThatStillEncryptsBehindTheProxyIsStoredOnce() throws Exception {
+    String ns = "both";
+    List<Kind> kinds = List.of(Kind.SECRET, Kind.CONFIGMAP, Kind.PODTEMPLATE);
+    bed.apiserver().restart(bed.throughProxyEncryptingToo(bed.config()));
+    KubeObjects objects = new KubeObjects(bed.client());
+    try {
+      objects.createNamespace(ns);
+      for (Kind kind : kinds) {
+        objects.create(kind, ns, "twice", kind + " encrypted by both");
+        String key = kind.key(ns, "twice");
+        assertStoredUnder(bed.rawValue(key), kind.storedPrefix);
+        byte[] inner = bed.storedPlaintext(key);
+        assertTrue(
+            new String(inner, 0, 4, StandardCharsets.ISO_8859_1).equals("k8s\0"),
+            kind + ": one layer, kube-apiserver's protobuf inside, not a second k8s:enc: value");
+        assertEquals(kind + " encrypted by both", objects.read(kind, ns, "twice"), kind.toString());
+      }
+      assertTrue(
+          bed.proxy().output().contains("that arrived already encrypted as they are"),
+          "the proxy says what it saw");
+      double stored =
+          PrometheusText.parse(bed.proxy().metrics())
+              .value(
+                  MetricNames.ALREADY_ENCRYPTED_WRITES,
+                  "resource",
+                  "secrets",
+                  "outcome",
+                  "stored_as_is");
+      assertTrue(stored >= 1, "and counts it: " + stored);
+    } finally {
+      bed.apiserver().restart(bed.throughProxy()); // the fix, and the state the other test expects
+    }
+    for (Kind kind : kinds) {
+      assertEquals(
+          kind + " encrypted by both", objects.read(kind, ns, "twice"), kind + " after the fix");
+    }
   }
 
   private static void assertNoStorageErrors(int fromLine) {

@@ -238,6 +238,9 @@ class MonitoringEndToEndTest {
     // Rounds over more than a scrape interval apart, so that Prometheus sees every series grow.
     for (int round = 0; round < ROUNDS; round++) {
       writeAll(kv, List.of("secrets", "serviceaccounts", "configmaps", "pods"), "before " + round);
+      // a value encrypted under a key the configuration does not know: refused, nothing written
+      var foreign = kv.put(bs(key("secrets", VALUES)), bs("k8s:enc:aescbc:v1:unknown:abc"));
+      assertThrows(ExecutionException.class, () -> foreign.get(10, TimeUnit.SECONDS));
       readAll(kv, Set.of());
       Thread.sleep(ROUND_PAUSE.toMillis());
     }

@@ -44,6 +44,7 @@ class DashboardTest {
           "apiserver_envelope_encryption_key_id_hash_total",
           "etcd_crypt_proxy_stale_values_total",
           "etcd_crypt_proxy_plaintext_values_total",
+          "etcd_crypt_proxy_already_encrypted_writes_total",
           "etcd_crypt_proxy_kms_v2_write_window_end_timestamp_seconds",
           "etcd_crypt_proxy_kms_provider_healthy",
           "etcd_crypt_proxy_readiness_check",

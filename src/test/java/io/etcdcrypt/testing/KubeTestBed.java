@@ -217,6 +217,14 @@ public final class KubeTestBed implements BeforeAllCallback, AfterAllCallback, T
   }
 
   /**
+   * kube-apiserver's storage flags when it talks to the proxy and still encrypts with {@code
+   * configFile}: the mistake of forgetting to remove {@code --encryption-provider-config}.
+   */
+  public KubeApiServer.Storage throughProxyEncryptingToo(Path configFile) {
+    return KubeApiServer.Storage.nativeEncryption(proxyUrl(), apiserverToEtcd, configFile);
+  }
+
+  /**
    * kube-apiserver's storage flags when it talks to etcd directly and does not encrypt: a cluster
    * before.
    */

@@ -60,6 +60,31 @@ public final class ProxyServer implements AutoCloseable {
       ValueCodec.StaleListener stale,
       Threading threading)
       throws IOException {
+    return start(
+        options,
+        LiveTls.forListener(options.listenerTls(), options.listen()),
+        LiveTls.forEtcdClient(options.upstreamTls()),
+        codec,
+        observer,
+        stale,
+        threading);
+  }
+
+  /**
+   * {@link #start(ProxyOptions, ValueCodec, ProxyObserver, ValueCodec.StaleListener, Threading)}
+   * with the listener's and the etcd client's TLS taken from {@code listenerTls} and {@code
+   * upstreamTls} (instead of the options' files), so that what they reload is used from the next
+   * handshake on.
+   */
+  public static ProxyServer start(
+      ProxyOptions options,
+      LiveTls listenerTls,
+      LiveTls upstreamTls,
+      ValueCodec codec,
+      ProxyObserver observer,
+      ValueCodec.StaleListener stale,
+      Threading threading)
+      throws IOException {
     SecureRandoms.seedNow(); // on this thread, not on an event loop's first write
     EventLoops loops = EventLoops.create(threading.eventLoopThreads());
     Upstream upstream;
@@ -67,7 +92,7 @@ public final class ProxyServer implements AutoCloseable {
       upstream =
           new Upstream(
               options.endpoints(),
-              options.upstreamTls(),
+              upstreamTls,
               options.maxRecvBytes(),
               observer.upstreamCallInterceptors(),
               loops);
@@ -91,11 +116,11 @@ public final class ProxyServer implements AutoCloseable {
       InetSocketAddress address =
           new InetSocketAddress(options.listen().host(), options.listen().port());
       NettyServerBuilder builder =
-          NettyServerBuilder.forAddress(address, options.listenerTls().serverCredentials())
+          NettyServerBuilder.forAddress(address, listenerTls.serverCredentials())
               .bossEventLoopGroup(loops.group)
               .workerEventLoopGroup(loops.group)
-              .channelType(loops.serverChannelType)
               .directExecutor();
+      builder.channelType(loops.serverChannelType);
       // Server-wide interceptors also wrap the fallback registry's methods; the builder runs the
       // last added first.
       List<ServerInterceptor> interceptors = new ArrayList<>(observer.clientCallInterceptors());

@@ -6,8 +6,11 @@ import io.etcdcrypt.values.ValueWalker;
 import io.grpc.Server;
 import io.grpc.ServerInterceptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ReflectiveChannelFactory;
+import io.grpc.netty.shaded.io.netty.channel.ServerChannel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -29,6 +32,9 @@ import org.slf4j.LoggerFactory;
 public final class ProxyServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
+
+  /** A refused TLS handshake is logged once per client address and reason in this interval. */
+  public static final Duration HANDSHAKE_LOG_INTERVAL = Duration.ofMinutes(1);
 
   private final Upstream upstream;
   private final Server server;
@@ -120,7 +126,20 @@ public final class ProxyServer implements AutoCloseable {
               .bossEventLoopGroup(loops.group)
               .workerEventLoopGroup(loops.group)
               .directExecutor();
-      builder.channelType(loops.serverChannelType);
+      if (options.listenerTls().enabled()) {
+        HandshakeRefusals.OnAccept onAccept =
+            new HandshakeRefusals.OnAccept(new HandshakeRefusals(HANDSHAKE_LOG_INTERVAL));
+        ReflectiveChannelFactory<? extends ServerChannel> channels =
+            new ReflectiveChannelFactory<>(loops.serverChannelType);
+        builder.channelFactory(
+            () -> {
+              ServerChannel listening = channels.newChannel();
+              listening.pipeline().addLast(onAccept);
+              return listening;
+            });
+      } else {
+        builder.channelType(loops.serverChannelType);
+      }
       // Server-wide interceptors also wrap the fallback registry's methods; the builder runs the
       // last added first.
       List<ServerInterceptor> interceptors = new ArrayList<>(observer.clientCallInterceptors());

@@ -1,6 +1,8 @@
 package io.etcdcrypt.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcdcrypt.observe.MetricNames;
@@ -142,6 +144,48 @@ class CertificateChecksTest {
           1, log.lines().filter(l -> l.contains("changed but cannot be used")).count(), log);
       assertEquals(second.serial(), servedSerial(port));
       assertEquals(notAfter(second), expiryMetric(serve));
+    }
+  }
+
+  @Test
+  void refusedClientsAreLoggedOncePerAddressAndReason() throws Exception {
+    TestPki.Leaf server = pki.issue("server");
+    TestPki.Leaf client = pki.issue("client");
+    TestPki.Leaf expired =
+        pki.issue("expired", Instant.now().minus(Duration.ofDays(1)), "DNS:client");
+    TestPki other = new TestPki(Files.createDirectory(dir.resolve("other")), "other-ca");
+    TestPki.Leaf stranger = other.issue("stranger");
+    try (ProxyProcess serve =
+        serve(
+            "--cert-file",
+            server.cert().toString(),
+            "--key-file",
+            server.key().toString(),
+            "--trusted-ca-file",
+            pki.caCert().toString())) {
+      int port = serve.port();
+      assertEquals("CN=server", served(port, client).getSubjectX500Principal().getName());
+      for (int i = 0; i < 10; i++) {
+        assertThrows(IOException.class, () -> served(port, null), "no client certificate");
+        assertThrows(IOException.class, () -> served(port, stranger), "unknown CA");
+        assertThrows(IOException.class, () -> served(port, expired), "expired");
+      }
+      List<String> refusals =
+          List.of(
+              "refused a TLS handshake from 127.0.0.1: no client certificate (--trusted-ca-file"
+                  + " requires one signed by its CA)",
+              "refused a TLS handshake from 127.0.0.1: its client certificate is not signed by a CA"
+                  + " in --trusted-ca-file (unknown CA)",
+              "refused a TLS handshake from 127.0.0.1: its client certificate has expired");
+      Await.until(
+          "each refusal is logged",
+          Duration.ofSeconds(10),
+          () -> refusals.stream().allMatch(serve.output()::contains));
+      Thread.sleep(500);
+      String log = serve.output();
+      refusals.forEach(r -> assertWarned(log, r));
+      assertEquals(3, log.lines().filter(l -> l.contains("refused a TLS handshake")).count(), log);
+      assertFalse(log.contains("\tat "), log);
     }
   }
 

@@ -8,6 +8,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.etcdcrypt.testing.TestPki;
+import io.grpc.TlsChannelCredentials;
 import java.io.Reader;
 import java.math.BigInteger;
 import java.nio.file.Files;
@@ -19,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.stream.Collectors;
+import javax.net.ssl.X509KeyManager;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.sec.ECPrivateKey;
 import org.bouncycastle.openssl.PEMParser;
@@ -42,9 +44,16 @@ class LiveTlsTest {
   private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
   private final Logger logger = (Logger) LoggerFactory.getLogger(LiveTls.class);
 
+  /** The files the tests of rotations give the proxy. */
+  private Path cert;
+
+  private Path key;
+
   @BeforeEach
   void setUp() {
     pki = new TestPki(dir, "ca");
+    cert = dir.resolve("tls.crt");
+    key = dir.resolve("tls.key");
     logged.start();
     logger.addAppender(logged);
   }
@@ -185,10 +194,7 @@ class LiveTlsTest {
 
   @Test
   void aRotatedPairIsUsedAndABrokenOneIsNot() throws Exception {
-    Path cert = dir.resolve("served.crt");
-    Path key = dir.resolve("served.key");
-    TestPki.Leaf first = pki.issue("first");
-    install(first, cert, key);
+    TestPki.Leaf first = installed(pki.issue("first"));
     LiveTls tls = LiveTls.forListener(new TlsFiles(cert, key, pki.caCert()), LOOPBACK);
     List<BigInteger> served = new ArrayList<>();
     tls.onIdentity(leaf -> served.add(leaf.getSerialNumber()));
@@ -199,7 +205,7 @@ class LiveTlsTest {
 
     TestPki.Leaf second =
         pki.issue("second", Instant.now().plus(Duration.ofDays(60)), "IP:127.0.0.1");
-    install(second, cert, key);
+    installed(second);
     tls.reloadIfChanged();
     assertEquals(List.of(first.serial(), second.serial()), served);
     assertTrue(
@@ -246,9 +252,37 @@ class LiveTlsTest {
         messages());
   }
 
-  private static void install(TestPki.Leaf leaf, Path cert, Path key) throws Exception {
+  /**
+   * The connections to etcd are built once from {@link LiveTls#channelCredentials()}: a reloaded
+   * client certificate must show in those very credentials, for the next handshake.
+   */
+  @Test
+  void theClientCredentialsTowardEtcdFollowARotation() throws Exception {
+    TestPki.Leaf first = installed(pki.issue("first"));
+    LiveTls tls = LiveTls.forEtcdClient(new TlsFiles(cert, key, pki.caCert()));
+    TlsChannelCredentials credentials = (TlsChannelCredentials) tls.channelCredentials();
+    X509KeyManager keys = (X509KeyManager) credentials.getKeyManagers().get(0);
+    assertEquals(first.serial(), presented(keys));
+
+    TestPki.Leaf second = pki.issue("second");
+    installed(second);
+    tls.reloadIfChanged();
+    assertEquals(second.serial(), presented(keys));
+    assertTrue(
+        messages().contains("--cert " + cert + " and --key " + key + " changed: new"), messages());
+  }
+
+  /** The serial a handshake presents: it chooses an alias, then asks for that alias's chain. */
+  private static BigInteger presented(X509KeyManager keys) {
+    String alias = keys.chooseClientAlias(new String[] {"EC"}, null, null);
+    return keys.getCertificateChain(alias)[0].getSerialNumber();
+  }
+
+  /** {@code leaf}'s files copied to {@link #cert} and {@link #key}, the key first. */
+  private TestPki.Leaf installed(TestPki.Leaf leaf) throws Exception {
     Files.copy(leaf.key(), key, StandardCopyOption.REPLACE_EXISTING);
     Files.copy(leaf.cert(), cert, StandardCopyOption.REPLACE_EXISTING);
+    return leaf;
   }
 
   private String messages() {

@@ -16,6 +16,8 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.LongSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -118,8 +120,8 @@ final class HandshakeRefusals {
         return "its client certificate is not valid yet (" + t.getMessage() + ")";
       }
       if (t instanceof NotSslRecordException) {
-        return "it does not speak TLS (a plaintext client? give it an https:// endpoint and"
-            + " --trusted-ca-file's CA)";
+        return "it does not speak TLS (a plaintext client? it needs an https:// endpoint and the"
+            + " CA that signed --cert-file)";
       }
       if (t instanceof ClosedChannelException && t == cause) {
         return null;
@@ -148,15 +150,23 @@ final class HandshakeRefusals {
         || all.contains("ALERT_BAD_CERTIFICATE")
         || all.contains("ALERT_CERTIFICATE_UNKNOWN")) {
       return "the client refused the proxy's certificate ("
-          + firstLine(last)
+          + shortly(last)
           + "): check that --cert-file is signed by the CA the client trusts and names the address"
           + " it dials";
     }
-    return last == null ? cause.getClass().getSimpleName() : firstLine(last);
+    return last == null ? cause.getClass().getSimpleName() : shortly(last);
   }
 
-  private static String firstLine(String s) {
-    String line = s.lines().findFirst().orElse(s);
+  private static final Pattern OPENSSL_ERROR =
+      Pattern.compile("error:[0-9a-fA-F]+:[^:]*:[^:]*:([A-Z0-9_]+)");
+
+  /** BoringSSL's reason code alone ("SSLV3_ALERT_BAD_CERTIFICATE"), or the first line, cut. */
+  private static String shortly(String message) {
+    Matcher m = OPENSSL_ERROR.matcher(message);
+    if (m.find()) {
+      return m.group(1);
+    }
+    String line = message.lines().findFirst().orElse(message);
     return line.length() > 200 ? line.substring(0, 200) + "..." : line;
   }
 

@@ -14,6 +14,7 @@ import io.etcdcrypt.testing.ProxyProcess;
 import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestPki;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.Reader;
 import java.math.BigInteger;
 import java.net.InetAddress;
@@ -21,8 +22,10 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.KeyStore;
 import java.security.Principal;
 import java.security.PrivateKey;
+import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -32,6 +35,7 @@ import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedKeyManager;
 import javax.net.ssl.X509TrustManager;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
@@ -169,6 +173,8 @@ class CertificateChecksTest {
         assertThrows(IOException.class, () -> served(port, null), "no client certificate");
         assertThrows(IOException.class, () -> served(port, stranger), "unknown CA");
         assertThrows(IOException.class, () -> served(port, expired), "expired");
+        // A client that trusts another CA refuses the proxy's certificate.
+        assertThrows(IOException.class, () -> served(port, client, trusting(other)), "their CA");
       }
       List<String> refusals =
           List.of(
@@ -176,7 +182,10 @@ class CertificateChecksTest {
                   + " requires one signed by its CA)",
               "refused a TLS handshake from 127.0.0.1: its client certificate is not signed by a CA"
                   + " in --trusted-ca-file (unknown CA)",
-              "refused a TLS handshake from 127.0.0.1: its client certificate has expired");
+              "refused a TLS handshake from 127.0.0.1: its client certificate has expired",
+              "refused a TLS handshake from 127.0.0.1: the client refused the proxy's certificate"
+                  + " (SSLV3_ALERT_CERTIFICATE_UNKNOWN): check that --cert-file is signed by the CA"
+                  + " the client trusts and names the address it dials");
       Await.until(
           "each refusal is logged",
           Duration.ofSeconds(10),
@@ -184,7 +193,7 @@ class CertificateChecksTest {
       Thread.sleep(500);
       String log = serve.output();
       refusals.forEach(r -> assertWarned(log, r));
-      assertEquals(3, log.lines().filter(l -> l.contains("refused a TLS handshake")).count(), log);
+      assertEquals(4, log.lines().filter(l -> l.contains("refused a TLS handshake")).count(), log);
       assertFalse(log.contains("\tat "), log);
     }
   }
@@ -222,9 +231,15 @@ class CertificateChecksTest {
    * (or none); any certificate of the listener is accepted, only its identity matters here.
    */
   private static X509Certificate served(int port, TestPki.Leaf client) throws IOException {
+    return served(port, client, ANY);
+  }
+
+  /** {@link #served(int, TestPki.Leaf)} checking the listener's certificate with {@code trust}. */
+  private static X509Certificate served(int port, TestPki.Leaf client, TrustManager trust)
+      throws IOException {
     try {
       SSLContext tls = SSLContext.getInstance("TLS");
-      tls.init(client == null ? null : keyManagers(client), new TrustManager[] {ANY}, null);
+      tls.init(client == null ? null : keyManagers(client), new TrustManager[] {trust}, null);
       try (SSLSocket s =
           (SSLSocket) tls.getSocketFactory().createSocket(InetAddress.getLoopbackAddress(), port)) {
         s.setSoTimeout(5000);
@@ -237,6 +252,20 @@ class CertificateChecksTest {
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /** A trust manager that trusts {@code pki}'s CA alone. */
+  private static TrustManager trusting(TestPki pki) throws Exception {
+    KeyStore store = KeyStore.getInstance("PKCS12");
+    store.load(null, null);
+    try (InputStream in = Files.newInputStream(pki.caCert())) {
+      store.setCertificateEntry(
+          "ca", CertificateFactory.getInstance("X.509").generateCertificate(in));
+    }
+    TrustManagerFactory f =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    f.init(store);
+    return f.getTrustManagers()[0];
   }
 
   private static BigInteger servedSerial(int port) {

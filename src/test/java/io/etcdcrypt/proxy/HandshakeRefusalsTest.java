@@ -77,5 +77,16 @@ class HandshakeRefusalsTest {
                     new java.security.cert.CertificateException(
                         "PKIX path building failed: unable to find valid certification path to"
                             + " requested target"))));
+    assertEquals(
+        "the client refused the proxy's certificate (SSLV3_ALERT_BAD_CERTIFICATE): check that"
+            + " --cert-file is signed by the CA the client trusts and names the address it dials",
+        HandshakeRefusals.reason(
+            new SSLHandshakeException(
+                "error:10000412:SSL routines:OPENSSL_internal:SSLV3_ALERT_BAD_CERTIFICATE")));
+    assertEquals(
+        "BAD_PACKET_LENGTH",
+        HandshakeRefusals.reason(
+            new SSLHandshakeException(
+                "error:10000070:SSL routines:OPENSSL_internal:BAD_PACKET_LENGTH")));
   }
 }

@@ -21,6 +21,7 @@ import io.etcdcrypt.ops.StaleRewriter;
 import io.etcdcrypt.ops.SwappableCodec;
 import io.etcdcrypt.proxy.Endpoint;
 import io.etcdcrypt.proxy.EtcdHealth;
+import io.etcdcrypt.proxy.LiveTls;
 import io.etcdcrypt.proxy.ProxyOptions;
 import io.etcdcrypt.proxy.ProxyServer;
 import io.etcdcrypt.proxy.Threading;
@@ -32,9 +33,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -125,6 +124,17 @@ public final class ServeCommand implements Callable<Integer> {
   Path listenerCa;
 
   @Option(
+      names = "--tls-reload-interval",
+      paramLabel = "SECONDS",
+      defaultValue = "10",
+      description =
+          "Seconds between checks of --cert-file, --key-file, --trusted-ca-file, --cert, --key and"
+              + " --cacert for changes. A changed certificate and key (or CA) that parse, belong together"
+              + " and have not expired are used from the next handshake on; a broken change is logged and"
+              + " the files loaded before stay in use. Default: ${DEFAULT-VALUE}")
+  int tlsReloadSeconds;
+
+  @Option(
       names = "--event-loop-threads",
       defaultValue = "1",
       description =
@@ -182,6 +192,8 @@ public final class ServeCommand implements Callable<Integer> {
         .forEach(w -> log.warn("encryption configuration: {}: {}", w.path(), w.message()));
 
     ProxyOptions options;
+    LiveTls listenerTls;
+    LiveTls upstreamTls;
     try {
       options =
           new ProxyOptions(
@@ -193,12 +205,18 @@ public final class ServeCommand implements Callable<Integer> {
               maxRequestBytes,
               advertiseClientUrls);
       // Checks the TLS flags and files now, so a mistake is one line naming the flag.
-      options.listenerTls().serverCredentials();
-      options.upstreamTls().channelCredentials();
+      listenerTls = LiveTls.forListener(options.listenerTls(), options.listen());
+      upstreamTls = LiveTls.forEtcdClient(options.upstreamTls());
+      if (tlsReloadSeconds < 1) {
+        throw new IllegalArgumentException(
+            "--tls-reload-interval must be at least 1 (seconds), not " + tlsReloadSeconds);
+      }
     } catch (IllegalArgumentException | UncheckedIOException e) {
       log.error("{}", e.getMessage());
       return 2;
     }
+    listenerTls.warnings().forEach(w -> log.warn("{}", w));
+    upstreamTls.warnings().forEach(w -> log.warn("{}", w));
     if (spec.commandLine().getParseResult().hasMatchedOption("--max-recv-bytes")
         && !spec.commandLine().getParseResult().hasMatchedOption("--max-request-bytes")) {
       log.warn(
@@ -235,7 +253,7 @@ public final class ServeCommand implements Callable<Integer> {
       // Its own connection to etcd, so background rewrites never queue behind client traffic; the
       // proxy's own connections log the members' changes of state.
       Upstream rewriteUpstream =
-          Upstream.second(options.endpoints(), options.upstreamTls(), options.maxRecvBytes());
+          Upstream.second(options.endpoints(), upstreamTls, options.maxRecvBytes());
       StaleRewriter rewriter =
           new StaleRewriter(
                   codec::current, rewriteUpstream.channel(), StaleRewriter.Options.defaults())
@@ -251,14 +269,21 @@ public final class ServeCommand implements Callable<Integer> {
     Threading threading = new Threading(eventLoopThreads);
     ProxyServer proxy;
     try {
-      proxy = ProxyServer.start(options, codec, metrics.proxy(), stale, threading);
+      proxy =
+          ProxyServer.start(
+              options, listenerTls, upstreamTls, codec, metrics.proxy(), stale, threading);
     } catch (IOException e) {
       log.error("{}", StartupErrors.cannotListen("--listen-addr", listenAddr, e));
       closeAll(closeAfterServer, log);
       kms.close();
       return 1;
     }
-    exportCertificateExpiry(metrics, options, log);
+    metrics.exportCertificateExpiry(listenerTls, upstreamTls);
+    if (options.listenerTls().enabled() || options.upstreamTls().enabled()) {
+      closeAfterServer.add(
+          LiveTls.reloadEvery(
+              Duration.ofSeconds(tlsReloadSeconds), List.of(listenerTls, upstreamTls)));
+    }
 
     Supplier<KmsProviders> currentKms = () -> kms;
     if (automaticReload) {
@@ -336,28 +361,5 @@ public final class ServeCommand implements Callable<Integer> {
     metrics.exportKmsProviders(() -> kms.get().providers());
     metrics.exportEtcdMembers(proxy.upstream()::memberServing);
     return admin.start();
-  }
-
-  /**
-   * The expiry of the certificates the proxy loaded at start (it does not reload them: a renewed
-   * file takes effect, and shows here, after a restart).
-   */
-  private void exportCertificateExpiry(Metrics metrics, ProxyOptions options, Logger log) {
-    Map<String, Path> certificates = new LinkedHashMap<>();
-    certificates.put(MetricNames.USE_LISTENER, options.listenerTls().certFile());
-    certificates.put(MetricNames.USE_ETCD_CLIENT, options.upstreamTls().certFile());
-    certificates.forEach(
-        (use, file) -> {
-          if (file != null) {
-            try {
-              metrics.certificateInUse(use, file);
-            } catch (IOException e) {
-              log.warn(
-                  "no expiry metric for the {} certificate: {}; its expiry goes unwatched",
-                  use,
-                  e.getMessage());
-            }
-          }
-        });
   }
 }

@@ -170,7 +170,7 @@ public final class MetricNames {
 
   /**
    * Gauge {use = listener | etcd-client}: unix time the certificate in use expires (its notAfter),
-   * read from the certificate file when {@code serve} loaded it.
+   * read from the certificate file when {@code serve} loaded it and again whenever it reloads it.
    */
   public static final String CERTIFICATE_EXPIRY =
       "etcd_crypt_proxy_certificate_expiry_timestamp_seconds";

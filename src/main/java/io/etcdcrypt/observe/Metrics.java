@@ -3,6 +3,7 @@ package io.etcdcrypt.observe;
 import io.etcdcrypt.crypto.TransformObserver;
 import io.etcdcrypt.kms.KmsObserver;
 import io.etcdcrypt.kms.KmsProvider;
+import io.etcdcrypt.proxy.LiveTls;
 import io.etcdcrypt.proxy.ProxyObserver;
 import io.grpc.ClientInterceptor;
 import io.grpc.ServerInterceptor;
@@ -19,6 +20,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -88,8 +90,8 @@ public final class Metrics implements AutoCloseable {
     certificateExpiry =
         instruments.gauge(
             MetricNames.CERTIFICATE_EXPIRY,
-            "Unix time the certificate the proxy loaded expires (notAfter), by use (listener: --cert-file,"
-                + " etcd-client: --cert).",
+            "Unix time the certificate the proxy uses expires (notAfter), by use (listener: --cert-file,"
+                + " etcd-client: --cert); follows reloads of the files.",
             MetricNames.USE);
     configReloads =
         instruments.counter(
@@ -175,6 +177,19 @@ public final class Metrics implements AutoCloseable {
    */
   public void certificateInUse(String use, Path certFile) throws IOException {
     certificateExpiry.labelValues(use).set(Certificates.notAfter(certFile).toEpochMilli() / 1000.0);
+  }
+
+  /**
+   * Exports the expiry of the certificates {@code listener} and {@code etcdClient} use, following
+   * their reloads.
+   */
+  public void exportCertificateExpiry(LiveTls listener, LiveTls etcdClient) {
+    listener.onIdentity(leaf -> certificateInUse(MetricNames.USE_LISTENER, leaf));
+    etcdClient.onIdentity(leaf -> certificateInUse(MetricNames.USE_ETCD_CLIENT, leaf));
+  }
+
+  private void certificateInUse(String use, X509Certificate leaf) {
+    certificateExpiry.labelValues(use).set(leaf.getNotAfter().getTime() / 1000.0);
   }
 
   private void scraped(

@@ -6,8 +6,11 @@ import io.etcdcrypt.values.ValueWalker;
 import io.grpc.Server;
 import io.grpc.ServerInterceptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ReflectiveChannelFactory;
+import io.grpc.netty.shaded.io.netty.channel.ServerChannel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -29,6 +32,9 @@ import org.slf4j.LoggerFactory;
 public final class ProxyServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
+
+  /** A refused TLS handshake is logged once per client address and reason in this interval. */
+  public static final Duration HANDSHAKE_LOG_INTERVAL = Duration.ofMinutes(1);
 
   private final Upstream upstream;
   private final Server server;
@@ -60,6 +66,31 @@ public final class ProxyServer implements AutoCloseable {
       ValueCodec.StaleListener stale,
       Threading threading)
       throws IOException {
+    return start(
+        options,
+        LiveTls.forListener(options.listenerTls(), options.listen()),
+        LiveTls.forEtcdClient(options.upstreamTls()),
+        codec,
+        observer,
+        stale,
+        threading);
+  }
+
+  /**
+   * {@link #start(ProxyOptions, ValueCodec, ProxyObserver, ValueCodec.StaleListener, Threading)}
+   * with the listener's and the etcd client's TLS taken from {@code listenerTls} and {@code
+   * upstreamTls} (instead of the options' files), so that what they reload is used from the next
+   * handshake on.
+   */
+  public static ProxyServer start(
+      ProxyOptions options,
+      LiveTls listenerTls,
+      LiveTls upstreamTls,
+      ValueCodec codec,
+      ProxyObserver observer,
+      ValueCodec.StaleListener stale,
+      Threading threading)
+      throws IOException {
     SecureRandoms.seedNow(); // on this thread, not on an event loop's first write
     EventLoops loops = EventLoops.create(threading.eventLoopThreads());
     Upstream upstream;
@@ -67,7 +98,7 @@ public final class ProxyServer implements AutoCloseable {
       upstream =
           new Upstream(
               options.endpoints(),
-              options.upstreamTls(),
+              upstreamTls,
               options.maxRecvBytes(),
               observer.upstreamCallInterceptors(),
               loops,
@@ -92,11 +123,24 @@ public final class ProxyServer implements AutoCloseable {
       InetSocketAddress address =
           new InetSocketAddress(options.listen().host(), options.listen().port());
       NettyServerBuilder builder =
-          NettyServerBuilder.forAddress(address, options.listenerTls().serverCredentials())
+          NettyServerBuilder.forAddress(address, listenerTls.serverCredentials())
               .bossEventLoopGroup(loops.group)
               .workerEventLoopGroup(loops.group)
-              .channelType(loops.serverChannelType)
               .directExecutor();
+      if (options.listenerTls().enabled()) {
+        HandshakeRefusals.OnAccept onAccept =
+            new HandshakeRefusals.OnAccept(new HandshakeRefusals(HANDSHAKE_LOG_INTERVAL));
+        ReflectiveChannelFactory<? extends ServerChannel> channels =
+            new ReflectiveChannelFactory<>(loops.serverChannelType);
+        builder.channelFactory(
+            () -> {
+              ServerChannel listening = channels.newChannel();
+              listening.pipeline().addLast(onAccept);
+              return listening;
+            });
+      } else {
+        builder.channelType(loops.serverChannelType);
+      }
       // Server-wide interceptors also wrap the fallback registry's methods; the builder runs the
       // last added first.
       List<ServerInterceptor> interceptors = new ArrayList<>(observer.clientCallInterceptors());

@@ -2,6 +2,7 @@ package io.etcdcrypt.proxy;
 
 import io.etcdcrypt.log.StateChangeLog;
 import io.grpc.Channel;
+import io.grpc.ChannelCredentials;
 import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
@@ -27,6 +28,20 @@ public final class Upstream implements AutoCloseable {
   private final List<Endpoint> endpoints;
 
   public Upstream(List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes) {
+    this(
+        endpoints,
+        LiveTls.forEtcdClient(tls),
+        maxInboundMessageBytes,
+        List.of(),
+        null,
+        Members.LOG);
+  }
+
+  /**
+   * Connections whose TLS follows {@code tls}: a client certificate or CA reloaded there is used
+   * from the next handshake on.
+   */
+  public Upstream(List<Endpoint> endpoints, LiveTls tls, int maxInboundMessageBytes) {
     this(endpoints, tls, maxInboundMessageBytes, List.of(), null, Members.LOG);
   }
 
@@ -34,8 +49,7 @@ public final class Upstream implements AutoCloseable {
    * A second set of connections to the members another {@link Upstream} already connects to, which
    * does not log their changes of state again (the first one does).
    */
-  public static Upstream second(
-      List<Endpoint> endpoints, TlsFiles tls, int maxInboundMessageBytes) {
+  public static Upstream second(List<Endpoint> endpoints, LiveTls tls, int maxInboundMessageBytes) {
     return new Upstream(
         endpoints, tls, maxInboundMessageBytes, List.of(), null, StateChangeLog.Sink.NOWHERE);
   }
@@ -46,7 +60,13 @@ public final class Upstream implements AutoCloseable {
       TlsFiles tls,
       int maxInboundMessageBytes,
       List<ClientInterceptor> interceptors) {
-    this(endpoints, tls, maxInboundMessageBytes, interceptors, null, Members.LOG);
+    this(
+        endpoints,
+        LiveTls.forEtcdClient(tls),
+        maxInboundMessageBytes,
+        interceptors,
+        null,
+        Members.LOG);
   }
 
   /**
@@ -56,16 +76,17 @@ public final class Upstream implements AutoCloseable {
    */
   Upstream(
       List<Endpoint> endpoints,
-      TlsFiles tls,
+      LiveTls tls,
       int maxInboundMessageBytes,
       List<ClientInterceptor> interceptors,
       EventLoops loops,
       StateChangeLog.Sink changes) {
     this.endpoints = List.copyOf(endpoints);
+    ChannelCredentials credentials = tls.channelCredentials(); // one for all: follows reloads
     this.members =
         new Members(
             this.endpoints,
-            e -> connect(e, tls, maxInboundMessageBytes, loops),
+            e -> connect(e, credentials, maxInboundMessageBytes, loops),
             loops == null ? null : command -> loops.current().execute(command),
             changes);
     List<ClientInterceptor> outermostLast = new ArrayList<>(interceptors);
@@ -75,12 +96,14 @@ public final class Upstream implements AutoCloseable {
   }
 
   private static ManagedChannel connect(
-      Endpoint member, TlsFiles tls, int maxInboundMessageBytes, EventLoops loops) {
+      Endpoint member,
+      ChannelCredentials credentials,
+      int maxInboundMessageBytes,
+      EventLoops loops) {
     // dns:/// resolves a host name again when its connection fails; the authority is the member's
     // own host name,
     // so TLS verifies each member's certificate against it.
-    NettyChannelBuilder builder =
-        NettyChannelBuilder.forTarget("dns:///" + member, tls.channelCredentials());
+    NettyChannelBuilder builder = NettyChannelBuilder.forTarget("dns:///" + member, credentials);
     if (loops != null) {
       builder.eventLoopGroup(loops.group).channelType(loops.channelType).directExecutor();
     }

@@ -8,10 +8,13 @@ import io.etcdcrypt.ops.OpsFixtures;
 import io.etcdcrypt.testing.FreePorts;
 import io.etcdcrypt.testing.JavaProcess;
 import io.etcdcrypt.testing.RealComponents;
+import io.etcdcrypt.testing.TestPki;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -34,9 +37,7 @@ class StartupMistakesTest {
 
   @BeforeEach
   void aConfiguration() throws Exception {
-    config =
-        OpsFixtures.write(
-            dir.resolve("enc.yaml"), OpsFixtures.config("secrets", OpsFixtures.IDENTITY));
+    config = OpsFixtures.identityConfig(dir);
   }
 
   /**
@@ -111,6 +112,34 @@ class StartupMistakesTest {
         .assertRefused(2, "--key is given without --cert: give the certificate of that key too");
     serve("--cert-file", dir.resolve("missing.pem").toString(), "--key-file", ca.toString())
         .assertRefused(2, "--cert-file " + dir.resolve("missing.pem") + " does not exist");
+  }
+
+  /**
+   * A key that is not the certificate's, or an expired certificate, would fail every handshake with
+   * nothing in the log: refused at start, for the listener's pair and for the client pair toward
+   * etcd alike.
+   */
+  @Test
+  void aKeyThatIsNotTheCertificatesOrAnExpiredCertificateIsRefused() throws Exception {
+    TestPki pki = new TestPki(Files.createDirectory(dir.resolve("pki")), "ca");
+    TestPki.Leaf a = pki.issue("a");
+    TestPki.Leaf b = pki.issue("b");
+    serve("--cert-file", a.cert().toString(), "--key-file", b.key().toString())
+        .assertRefused(
+            2,
+            "--cert-file "
+                + a.cert()
+                + " and --key-file "
+                + b.key()
+                + " do not belong together: the key is not the private key of the certificate"
+                + " (CN=a, serial ");
+    serve("--cert", a.cert().toString(), "--key", b.key().toString())
+        .assertRefused(
+            2, "--cert " + a.cert() + " and --key " + b.key() + " do not belong together");
+    TestPki.Leaf old = pki.issue("old", Instant.now().minus(Duration.ofDays(1)), "IP:127.0.0.1");
+    serve("--cert-file", old.cert().toString(), "--key-file", old.key().toString())
+        .assertRefused(
+            2, "--cert-file " + old.cert() + " expired on " + old.notAfter() + " (CN=old, serial ");
   }
 
   @Test

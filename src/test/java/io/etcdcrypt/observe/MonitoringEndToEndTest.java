@@ -36,6 +36,7 @@ import java.nio.file.Path;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -119,7 +120,13 @@ class MonitoringEndToEndTest {
     configFile = dir.resolve("encryption.yaml");
     Files.writeString(configFile, beforeRotation());
 
-    etcdClient = pki.issue("etcd-crypt-proxy-client");
+    // Two days: within CertificateExpiring's 7 (TestPki's default is past it).
+    etcdClient =
+        pki.issue(
+            "etcd-crypt-proxy-client",
+            Instant.now().plus(Duration.ofDays(2)),
+            "IP:127.0.0.1",
+            "DNS:localhost");
     String listen = "127.0.0.1:" + FreePorts.next();
     admin = "127.0.0.1:" + FreePorts.next();
     proxy =

@@ -125,6 +125,11 @@ public final class OpsFixtures {
     return file;
   }
 
+  /** {@code dir/enc.yaml}: secrets under identity, a configuration that needs no key or plugin. */
+  public static Path identityConfig(Path dir) throws Exception {
+    return write(dir.resolve("enc.yaml"), config("secrets", IDENTITY));
+  }
+
   public static EncryptionConfiguration parse(String yaml) throws Exception {
     return EncryptionConfigLoader.parse(yaml, "test.yaml");
   }

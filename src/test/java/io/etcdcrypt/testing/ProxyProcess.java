@@ -47,6 +47,30 @@ public final class ProxyProcess implements AutoCloseable {
   }
 
   /**
+   * Starts {@code serve args...} as {@link #start} does, and returns once it listens, without
+   * waiting for {@code /readyz} (for what needs no etcd: its TLS listener, its log, its metrics).
+   */
+  public static ProxyProcess startListening(Path dir, List<String> args) {
+    ProxyProcess p = new ProxyProcess(dir, args);
+    p.launch();
+    Await.until(
+        "the proxy listens on " + p.port,
+        Duration.ofSeconds(60),
+        () -> {
+          if (!p.process.isAlive()) {
+            throw new IllegalStateException("the proxy exited at start:\n" + p.process.output());
+          }
+          return p.process.output().contains("etcd-crypt-proxy listening on");
+        });
+    return p;
+  }
+
+  /** The listener's port. */
+  public int port() {
+    return port;
+  }
+
+  /**
    * Stops the proxy (SIGTERM: running calls get the shutdown grace) and starts it again with the
    * same flags.
    */

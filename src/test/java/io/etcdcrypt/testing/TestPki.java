@@ -1,6 +1,7 @@
 package io.etcdcrypt.testing;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.math.BigInteger;
@@ -10,6 +11,8 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
 import java.security.PublicKey;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -39,13 +42,39 @@ public final class TestPki {
 
   private static final AtomicLong SERIAL = new AtomicLong(System.currentTimeMillis());
 
+  /**
+   * How long certificates are valid by default: past the 30 days {@code serve} warns about, so that
+   * only the tests about expiry see that warning.
+   */
+  public static final Duration VALIDITY = Duration.ofDays(90);
+
   private final Path dir;
   private final String caName;
   private final KeyPair caKeys;
   private final X509Certificate caCert;
 
   /** The PEM files of one leaf. */
-  public record Leaf(Path cert, Path key) {}
+  public record Leaf(Path cert, Path key) {
+
+    /** The certificate, read from {@link #cert()}. */
+    public X509Certificate certificate() {
+      try (InputStream in = Files.newInputStream(cert)) {
+        return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      } catch (CertificateException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+
+    public BigInteger serial() {
+      return certificate().getSerialNumber();
+    }
+
+    public Instant notAfter() {
+      return certificate().getNotAfter().toInstant();
+    }
+  }
 
   public TestPki(Path dir, String caName) {
     this.dir = dir;
@@ -53,7 +82,10 @@ public final class TestPki {
     try {
       caKeys = newKeyPair();
       X500Name name = new X500Name("CN=" + caName);
-      X509v3CertificateBuilder b = builder(name, name, caKeys.getPublic());
+      Instant now = Instant.now();
+      X509v3CertificateBuilder b =
+          builder(
+              name, name, caKeys.getPublic(), now.minus(Duration.ofHours(1)), now.plus(VALIDITY));
       b.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
       caCert = sign(b, caKeys.getPrivate());
       write(dir.resolve(caName + ".crt"), caCert);
@@ -76,6 +108,33 @@ public final class TestPki {
    * user's group ({@code system:masters} is a cluster admin).
    */
   public Leaf issue(String commonName, String organization) {
+    Instant now = Instant.now();
+    return issue(
+        commonName,
+        organization,
+        now.minus(Duration.ofHours(1)),
+        now.plus(VALIDITY),
+        "IP:127.0.0.1",
+        "DNS:localhost");
+  }
+
+  /**
+   * A certificate valid until {@code notAfter} (from an hour ago, or a day before {@code notAfter}
+   * if that is earlier) for {@code subjectAltNames}, each {@code IP:address} or {@code DNS:name}.
+   */
+  public Leaf issue(String commonName, Instant notAfter, String... subjectAltNames) {
+    Instant anHourAgo = Instant.now().minus(Duration.ofHours(1));
+    Instant notBefore =
+        notAfter.isAfter(anHourAgo) ? anHourAgo : notAfter.minus(Duration.ofDays(1));
+    return issue(commonName, null, notBefore, notAfter, subjectAltNames);
+  }
+
+  private Leaf issue(
+      String commonName,
+      String organization,
+      Instant notBefore,
+      Instant notAfter,
+      String... subjectAltNames) {
     try {
       KeyPair keys = newKeyPair();
       String subject = (organization == null ? "" : "O=" + organization + ",") + "CN=" + commonName;
@@ -83,15 +142,18 @@ public final class TestPki {
           builder(
               new X500Name(caCert.getSubjectX500Principal().getName()),
               new X500Name(subject),
-              keys.getPublic());
-      b.addExtension(
-          Extension.subjectAlternativeName,
-          false,
-          new GeneralNames(
-              new GeneralName[] {
-                new GeneralName(GeneralName.iPAddress, "127.0.0.1"),
-                new GeneralName(GeneralName.dNSName, "localhost")
-              }));
+              keys.getPublic(),
+              notBefore,
+              notAfter);
+      GeneralName[] names = new GeneralName[subjectAltNames.length];
+      for (int i = 0; i < names.length; i++) {
+        String san = subjectAltNames[i];
+        names[i] =
+            san.startsWith("IP:")
+                ? new GeneralName(GeneralName.iPAddress, san.substring(3))
+                : new GeneralName(GeneralName.dNSName, san.substring(san.indexOf(':') + 1));
+      }
+      b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
       b.addExtension(
           Extension.extendedKeyUsage,
           false,
@@ -119,13 +181,12 @@ public final class TestPki {
   }
 
   private static X509v3CertificateBuilder builder(
-      X500Name issuer, X500Name subject, PublicKey key) {
-    Instant now = Instant.now();
+      X500Name issuer, X500Name subject, PublicKey key, Instant notBefore, Instant notAfter) {
     return new JcaX509v3CertificateBuilder(
         issuer,
         BigInteger.valueOf(SERIAL.incrementAndGet()),
-        Date.from(now.minus(Duration.ofHours(1))),
-        Date.from(now.plus(Duration.ofDays(2))),
+        Date.from(notBefore),
+        Date.from(notAfter),
         subject,
         key);
   }

@@ -159,6 +159,12 @@ public final class MetricNames {
   public static final String KMS_V2_WRITE_WINDOW_END =
       "etcd_crypt_proxy_kms_v2_write_window_end_timestamp_seconds";
 
+  /**
+   * Gauge {provider}: 1 for each KMS v1 provider in effect (none: no series). KMS v1 is deprecated
+   * since Kubernetes 1.28 and kube-apiserver 1.29+ refuses it without its KMSv1 feature gate.
+   */
+  public static final String KMS_V1_PROVIDER = "etcd_crypt_proxy_kms_v1_provider";
+
   /** Gauge {provider}: 1 while a KMS provider's plugin is healthy, else 0 (read at each scrape). */
   public static final String KMS_PROVIDER_HEALTHY = "etcd_crypt_proxy_kms_provider_healthy";
 

@@ -1,5 +1,6 @@
 package io.etcdcrypt.observe;
 
+import io.etcdcrypt.config.KmsApiVersion;
 import io.etcdcrypt.crypto.TransformObserver;
 import io.etcdcrypt.kms.KmsObserver;
 import io.etcdcrypt.kms.KmsProvider;
@@ -149,6 +150,20 @@ public final class Metrics implements AutoCloseable {
           Map<String, Double> values = new LinkedHashMap<>();
           for (KmsProvider p : providers.get()) {
             p.writeWindowEnd().ifPresent(end -> values.put(p.name(), end.toEpochMilli() / 1000.0));
+          }
+          return values;
+        });
+    scraped(
+        MetricNames.KMS_V1_PROVIDER,
+        "1 for each KMS v1 provider in effect: deprecated since Kubernetes 1.28, refused by"
+            + " kube-apiserver 1.29+ without --feature-gates=KMSv1=true; use apiVersion v2.",
+        MetricNames.PROVIDER,
+        () -> {
+          Map<String, Double> values = new LinkedHashMap<>();
+          for (KmsProvider p : providers.get()) {
+            if (p.apiVersion() == KmsApiVersion.V1) {
+              values.put(p.name(), 1.0);
+            }
           }
           return values;
         });

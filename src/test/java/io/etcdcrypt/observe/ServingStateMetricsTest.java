@@ -128,9 +128,14 @@ class ServingStateMetricsTest {
     assertTrue(
         m.matching(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms1").isEmpty(),
         "KMS v1 has no write window");
+    assertEquals(1, m.value(MetricNames.KMS_V1_PROVIDER, "provider", "kms1"), "deprecated: shown");
+    assertTrue(m.matching(MetricNames.KMS_V1_PROVIDER, "provider", "kms2").isEmpty());
 
     inEffect.remove(0); // a reload dropped kms2: its window must not linger and alert
+    inEffect.add(provider("kms3", KmsHealth.healthy(), Optional.of(end)));
+    inEffect.remove(0); // and replaced kms1 with v2 kms3: no KMS v1 left to warn about
     m = scrape();
+    assertTrue(m.matching(MetricNames.KMS_V1_PROVIDER, "provider", "kms1").isEmpty());
     assertTrue(m.matching(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms2").isEmpty());
     assertTrue(m.matching(MetricNames.KMS_PROVIDER_HEALTHY, "provider", "kms2").isEmpty());
   }

@@ -695,6 +695,8 @@ class MetricsAndHealthEndToEndTest {
     assertEquals(1, m.value(MetricNames.ETCD_MEMBER_SERVING, "member", etcd.endpoint()));
     assertEquals(1, m.value(MetricNames.KMS_PROVIDER_HEALTHY, "provider", "kms1"));
     assertEquals(1, m.value(MetricNames.KMS_PROVIDER_HEALTHY, "provider", "kms2"));
+    assertEquals(1, m.value(MetricNames.KMS_V1_PROVIDER, "provider", "kms1"), "deprecated KMS v1");
+    assertTrue(m.matching(MetricNames.KMS_V1_PROVIDER, "provider", "kms2").isEmpty());
     double windowLeft =
         m.value(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms2")
             - System.currentTimeMillis() / 1000.0;
@@ -741,6 +743,7 @@ class MetricsAndHealthEndToEndTest {
             MetricNames.STALE_VALUES,
             MetricNames.KMS_V2_WRITE_WINDOW_END,
             MetricNames.KMS_PROVIDER_HEALTHY,
+            MetricNames.KMS_V1_PROVIDER,
             MetricNames.READINESS_CHECK,
             MetricNames.ETCD_MEMBER_SERVING);
     // INVALID_KEY_ID_FROM_STATUS has no series until a plugin reports a bad key id;

@@ -25,6 +25,12 @@ public interface KmsProvider extends Transformer, AutoCloseable {
   KmsHealth health();
 
   /**
+   * The result {@link #health()} last returned, without asking the plugin (a metrics scrape must
+   * not wait on it); failed "not checked yet" before the first check.
+   */
+  KmsHealth lastHealth();
+
+  /**
    * KMS v2: until when the current seed may encrypt (each successful Status moves it 3 minutes
    * ahead; past it writes are refused). Empty before the first seed, and for KMS v1, which has no
    * such window.

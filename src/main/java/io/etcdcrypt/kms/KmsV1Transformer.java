@@ -327,6 +327,12 @@ public final class KmsV1Transformer implements KmsProvider {
     return health.get(this::ping);
   }
 
+  @Override
+  public KmsHealth lastHealth() {
+    KmsHealth last = health.last();
+    return last == null ? KmsHealth.failed("not checked yet") : last;
+  }
+
   /** The ping, logging a change of health once. */
   private KmsHealth ping() {
     PingFailure failure = pingFailure();

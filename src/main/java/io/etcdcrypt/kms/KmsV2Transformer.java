@@ -235,6 +235,11 @@ public final class KmsV2Transformer implements KmsProvider {
   }
 
   @Override
+  public KmsHealth lastHealth() {
+    return probe.lastHealth();
+  }
+
+  @Override
   public Optional<Instant> writeWindowEnd() {
     KmsV2WriteState state = probe.state();
     return state == null ? Optional.empty() : Optional.of(state.expiresAt());

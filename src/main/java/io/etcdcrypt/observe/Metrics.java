@@ -124,7 +124,8 @@ public final class Metrics implements AutoCloseable {
 
   /**
    * Exports the state of the KMS providers {@code providers} returns (those in effect now): each
-   * one's health (its cached {@link KmsProvider#health()}) as {@value
+   * one's health as the readiness checks last saw it ({@link KmsProvider#lastHealth()}: a scrape
+   * never calls a plugin, and the gauge never disagrees with {@code /readyz}) as {@value
    * MetricNames#KMS_PROVIDER_HEALTHY}{provider}, and each KMS v2 one's write window end as {@value
    * MetricNames#KMS_V2_WRITE_WINDOW_END}{provider}. A provider a reload removed disappears from
    * both.
@@ -137,7 +138,7 @@ public final class Metrics implements AutoCloseable {
         () -> {
           Map<String, Double> values = new LinkedHashMap<>();
           for (KmsProvider p : providers.get()) {
-            values.put(p.name(), ScrapedGauge.of(p.health().ok()));
+            values.put(p.name(), ScrapedGauge.of(p.lastHealth().ok()));
           }
           return values;
         });

@@ -355,6 +355,7 @@ class MonitoringEndToEndTest {
     assertEquals("critical", firing.getAsJsonObject("labels").get("severity").getAsString());
     assertEquals(admin, firing.getAsJsonObject("labels").get("instance").getAsString());
     assertEquals(0, value(prometheus.query("etcd_crypt_proxy_kms_provider_healthy")));
+    assertFalse(prometheus.query(expr("NotReady")).isEmpty(), "the kms check fails readiness");
 
     plugin.restart();
     Await.until(
@@ -362,6 +363,11 @@ class MonitoringEndToEndTest {
         Duration.ofSeconds(60),
         () -> alertStates("KmsPluginUnhealthy").isEmpty());
     assertEquals(1, value(prometheus.query("etcd_crypt_proxy_kms_provider_healthy")));
+    // Readiness follows within a check interval and a scrape (its checks run in the background).
+    Await.until(
+        "NotReady's expression to clear once the plugin is back",
+        Duration.ofSeconds(30),
+        () -> prometheus.query(expr("NotReady")).isEmpty());
   }
 
   @Test

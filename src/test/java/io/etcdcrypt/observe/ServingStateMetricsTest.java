@@ -154,6 +154,11 @@ class ServingStateMetricsTest {
 
       @Override
       public KmsHealth health() {
+        throw new AssertionError("a scrape asked the plugin (health()) instead of the last result");
+      }
+
+      @Override
+      public KmsHealth lastHealth() {
         return health;
       }
 

@@ -6,6 +6,7 @@ import io.etcdcrypt.kms.proto.v1beta1.DecryptRequest;
 import io.etcdcrypt.kms.proto.v1beta1.EncryptRequest;
 import io.etcdcrypt.kms.proto.v1beta1.KeyManagementServiceGrpc;
 import io.etcdcrypt.kms.proto.v1beta1.VersionRequest;
+import io.grpc.Context;
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -26,14 +27,29 @@ public final class KmsV1Client implements AutoCloseable {
 
   public KmsV1Client(
       String provider, KmsEndpoint endpoint, Duration timeout, KmsObserver observer) {
-    this.connection = new PluginConnection(provider, endpoint, timeout, observer);
+    this(provider, endpoint, timeout, KmsProviderOptions.DEFAULT_MAX_PENDING_CALLS, observer);
+  }
+
+  /** At most {@code maxPendingCalls} calls wait on the plugin at once (see PluginConnection). */
+  public KmsV1Client(
+      String provider,
+      KmsEndpoint endpoint,
+      Duration timeout,
+      int maxPendingCalls,
+      KmsObserver observer) {
+    this.connection = new PluginConnection(provider, endpoint, timeout, maxPendingCalls, observer);
   }
 
   public KmsEndpoint endpoint() {
     return connection.endpoint();
   }
 
+  /**
+   * Encrypts a write's fresh DEK. The call belongs to the writer (its gRPC context, current now):
+   * when the writer cancels or its deadline passes first, it is not sent or is abandoned.
+   */
   public CompletableFuture<byte[]> encrypt(byte[] plain) {
+    Context writer = Context.current(); // the version check may complete on another thread
     EncryptRequest request =
         EncryptRequest.newBuilder()
             .setVersion(API_VERSION)
@@ -41,7 +57,9 @@ public final class KmsV1Client implements AutoCloseable {
             .build();
     return checkVersion()
         .thenCompose(
-            ok -> connection.call(KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt"))
+            ok ->
+                connection.callFor(
+                    writer, KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt"))
         .thenApply(
             response -> {
               byte[] cipher = response.getCipher().toByteArray();

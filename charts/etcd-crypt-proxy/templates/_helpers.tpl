@@ -64,6 +64,25 @@ app.kubernetes.io/component: etcd-proxy
 {{- default (printf "%s-etcd-client-tls" (include "etcd-crypt-proxy.fullname" .)) .Values.tls.upstream.secretName }}
 {{- end }}
 
+{{- define "etcd-crypt-proxy.metricsTlsSecret" -}}
+{{- default (printf "%s-metrics-tls" (include "etcd-crypt-proxy.fullname" .)) .Values.metrics.tls.secretName }}
+{{- end }}
+
+{{/* The admin endpoint's scheme: https with metrics.tls.enabled. */}}
+{{- define "etcd-crypt-proxy.metricsScheme" -}}
+{{- if .Values.metrics.tls.enabled }}https{{ else }}http{{ end }}
+{{- end }}
+
+{{/* Values that only work together, refused with what to set. */}}
+{{- define "etcd-crypt-proxy.checkMetricsTls" -}}
+{{- if and .Values.metrics.tls.clientCASecretName (not .Values.metrics.tls.enabled) }}
+{{- fail "metrics.tls.clientCASecretName needs metrics.tls.enabled: client certificates are only asked for over HTTPS" }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled .Values.metrics.tls.clientCASecretName (not .Values.metrics.serviceMonitor.tlsConfig.clientCertSecretName) }}
+{{- fail "metrics.tls.clientCASecretName requires a client certificate for /metrics: set metrics.serviceMonitor.tlsConfig.clientCertSecretName to Prometheus' kubernetes.io/tls Secret" }}
+{{- end }}
+{{- end }}
+
 {{- define "etcd-crypt-proxy.kmsKeysSecret" -}}
 {{- default (printf "%s-kms-keys" (include "etcd-crypt-proxy.fullname" .)) .Values.kmsPlugin.keyFile.secretName }}
 {{- end }}

@@ -11,6 +11,7 @@ import io.etcdcrypt.crypto.ValueCodec;
 import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.observe.AdminServer;
+import io.etcdcrypt.observe.AdminTls;
 import io.etcdcrypt.observe.BackgroundChecks;
 import io.etcdcrypt.observe.HealthCheck;
 import io.etcdcrypt.observe.KmsHealthChecks;
@@ -103,8 +104,33 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--metrics-addr",
       paramLabel = "HOST:PORT",
       description =
-          "Serve /metrics, /livez, /readyz and /healthz over HTTP on this address. Off by default.")
+          "Serve /metrics, /livez, /readyz and /healthz over HTTP (HTTPS with --metrics-cert-file) on"
+              + " this address. Off by default.")
   String metricsAddr;
+
+  @Option(
+      names = "--metrics-cert-file",
+      paramLabel = "FILE",
+      description =
+          "Serve --metrics-addr over HTTPS with this certificate (checked and reloaded like"
+              + " --cert-file).")
+  Path metricsCert;
+
+  @Option(
+      names = "--metrics-key-file",
+      paramLabel = "FILE",
+      description = "Private key of --metrics-cert-file.")
+  Path metricsKey;
+
+  @Option(
+      names = "--metrics-client-ca-file",
+      paramLabel = "FILE",
+      description =
+          "Require a client certificate signed by this CA for /metrics and /readyz, as"
+              + " kube-apiserver's --client-ca-file authenticates its metrics scraper. /livez and"
+              + " /healthz stay open for the kubelet's probes, which present none, but tell such"
+              + " clients only ok or failed. Needs --metrics-cert-file.")
+  Path metricsClientCa;
 
   @Option(
       names = "--cert-file",
@@ -128,8 +154,8 @@ public final class ServeCommand implements Callable<Integer> {
       paramLabel = "SECONDS",
       defaultValue = "10",
       description =
-          "Seconds between checks of --cert-file, --key-file, --trusted-ca-file, --cert, --key and"
-              + " --cacert for changes. A changed certificate and key (or CA) that parse, belong together"
+          "Seconds between checks of --cert-file, --key-file, --trusted-ca-file, --cert, --key,"
+              + " --cacert and the --metrics-*-file files for changes. A changed certificate and key (or CA) that parse, belong together"
               + " and have not expired are used from the next handshake on; a broken change is logged and"
               + " the files loaded before stay in use. Default: ${DEFAULT-VALUE}")
   int tlsReloadSeconds;
@@ -206,6 +232,7 @@ public final class ServeCommand implements Callable<Integer> {
     ProxyOptions options;
     LiveTls listenerTls;
     LiveTls upstreamTls;
+    LiveTls metricsTls;
     try {
       options =
           new ProxyOptions(
@@ -219,6 +246,7 @@ public final class ServeCommand implements Callable<Integer> {
       // Checks the TLS flags and files now, so a mistake is one line naming the flag.
       listenerTls = LiveTls.forListener(options.listenerTls(), options.listen());
       upstreamTls = LiveTls.forEtcdClient(options.upstreamTls());
+      metricsTls = metricsTls();
       if (tlsReloadSeconds < 1) {
         throw new IllegalArgumentException(
             "--tls-reload-interval must be at least 1 (seconds), not " + tlsReloadSeconds);
@@ -233,6 +261,9 @@ public final class ServeCommand implements Callable<Integer> {
     }
     listenerTls.warnings().forEach(w -> log.warn("{}", w));
     upstreamTls.warnings().forEach(w -> log.warn("{}", w));
+    if (metricsTls != null) {
+      metricsTls.warnings().forEach(w -> log.warn("{}", w));
+    }
     if (spec.commandLine().getParseResult().hasMatchedOption("--max-recv-bytes")
         && !spec.commandLine().getParseResult().hasMatchedOption("--max-request-bytes")) {
       log.warn(
@@ -295,11 +326,21 @@ public final class ServeCommand implements Callable<Integer> {
       kms.close();
       return 1;
     }
-    metrics.exportCertificateExpiry(listenerTls, upstreamTls);
-    if (options.listenerTls().enabled() || options.upstreamTls().enabled()) {
-      closeAfterServer.add(
-          LiveTls.reloadEvery(
-              Duration.ofSeconds(tlsReloadSeconds), List.of(listenerTls, upstreamTls)));
+    List<LiveTls> reloaded = new ArrayList<>();
+    if (options.listenerTls().enabled()) {
+      metrics.exportCertificateExpiry(MetricNames.USE_LISTENER, listenerTls);
+      reloaded.add(listenerTls);
+    }
+    if (options.upstreamTls().enabled()) {
+      metrics.exportCertificateExpiry(MetricNames.USE_ETCD_CLIENT, upstreamTls);
+      reloaded.add(upstreamTls);
+    }
+    if (metricsTls != null) {
+      metrics.exportCertificateExpiry(MetricNames.USE_METRICS, metricsTls);
+      reloaded.add(metricsTls);
+    }
+    if (!reloaded.isEmpty()) {
+      closeAfterServer.add(LiveTls.reloadEvery(Duration.ofSeconds(tlsReloadSeconds), reloaded));
     }
 
     Supplier<KmsProviders> currentKms = () -> kms;
@@ -321,7 +362,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     if (metricsAddr != null) {
       try {
-        closeAfterServer.add(0, startAdmin(proxy, metrics, config, currentKms));
+        closeAfterServer.add(0, startAdmin(proxy, metrics, config, currentKms, metricsTls));
       } catch (IOException e) {
         log.error("{}", StartupErrors.cannotListen("--metrics-addr", metricsAddr, e));
         proxy.shutdown(0, TimeUnit.SECONDS);
@@ -343,6 +384,27 @@ public final class ServeCommand implements Callable<Integer> {
     return 0;
   }
 
+  /**
+   * The admin endpoint's TLS files, checked now; null for plain HTTP.
+   *
+   * @throws IllegalArgumentException for a mistake in the flags or files, naming the flag
+   */
+  private LiveTls metricsTls() {
+    TlsFiles files = new TlsFiles(metricsCert, metricsKey, metricsClientCa);
+    if (!files.enabled()) {
+      return null;
+    }
+    if (metricsAddr == null) {
+      String given =
+          metricsCert != null
+              ? "--metrics-cert-file"
+              : metricsKey != null ? "--metrics-key-file" : "--metrics-client-ca-file";
+      throw new IllegalArgumentException(
+          given + " needs --metrics-addr: it secures the admin endpoint, which is off without it");
+    }
+    return LiveTls.forMetrics(files);
+  }
+
   private static void closeAll(List<AutoCloseable> closeables, Logger log) {
     for (AutoCloseable c : closeables) {
       try {
@@ -357,10 +419,13 @@ public final class ServeCommand implements Callable<Integer> {
       ProxyServer proxy,
       Metrics metrics,
       EncryptionConfiguration config,
-      Supplier<KmsProviders> kms)
+      Supplier<KmsProviders> kms,
+      LiveTls tls)
       throws IOException {
     Endpoint a = Endpoint.parseListen(metricsAddr);
-    AdminServer admin = new AdminServer(new InetSocketAddress(a.host(), a.port()));
+    AdminServer admin =
+        new AdminServer(
+            new InetSocketAddress(a.host(), a.port()), tls == null ? null : AdminTls.of(tls));
     admin.route(MetricNames.METRICS_PATH, metrics::serve);
     EtcdHealth etcd = new EtcdHealth(proxy.upstream());
     List<HealthCheck> readiness = new ArrayList<>();

@@ -2,10 +2,12 @@ package io.etcdcrypt.observe;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -23,6 +25,11 @@ import org.slf4j.LoggerFactory;
  * <p>Paths match exactly (the JDK server matches contexts by prefix: {@code /metricsfoo} served
  * metrics) and only GET and HEAD are served. No handler waits on a dependency: readiness checks are
  * expected to read results computed elsewhere ({@link BackgroundChecks}), so two threads suffice.
+ *
+ * <p>With {@link AdminTls} it serves HTTPS; with a client CA there, the routes and {@code /readyz}
+ * need a client certificate signed by it. {@code /livez} and {@code /healthz} stay open for the
+ * kubelet's probes, which present none, but answer such requests with the status line alone, never
+ * the checks' reasons (they name sockets, members and KMS errors).
  */
 public final class AdminServer implements AutoCloseable {
 
@@ -43,12 +50,26 @@ public final class AdminServer implements AutoCloseable {
   }
 
   private final HttpServer server;
+  private final AdminTls tls;
   private final List<HealthCheck> readiness = new CopyOnWriteArrayList<>();
   private final List<String> routes = new CopyOnWriteArrayList<>();
   private final List<AutoCloseable> owned = new CopyOnWriteArrayList<>();
 
+  /** Plain HTTP. */
   public AdminServer(InetSocketAddress address) throws IOException {
-    server = HttpServer.create(address, 0);
+    this(address, null);
+  }
+
+  /** HTTPS with {@code tls}, or plain HTTP when it is null. */
+  public AdminServer(InetSocketAddress address, AdminTls tls) throws IOException {
+    this.tls = tls;
+    if (tls == null) {
+      server = HttpServer.create(address, 0);
+    } else {
+      HttpsServer https = HttpsServer.create(address, 0);
+      https.setHttpsConfigurator(tls.configurator());
+      server = https;
+    }
     server.setExecutor(
         Executors.newFixedThreadPool(
             2,
@@ -57,19 +78,27 @@ public final class AdminServer implements AutoCloseable {
               t.setDaemon(true);
               return t;
             }));
-    health("livez", List.of());
-    health("readyz", readiness);
-    health("healthz", readiness);
+    health("livez", List.of(), false);
+    health("readyz", readiness, true);
+    health("healthz", readiness, false);
   }
 
   public AdminServer start() {
     server.start();
     InetSocketAddress a = address();
+    List<String> guarded = new ArrayList<>(List.of("readyz"));
+    guarded.addAll(routes);
     log.info(
-        "admin endpoint on http://{}:{}/ (livez, readyz, healthz{})",
+        "admin endpoint on {}://{}:{}/ (livez, healthz, {}){}",
+        tls == null ? "http" : "https",
         a.getHostString(),
         a.getPort(),
-        routes.isEmpty() ? "" : ", " + String.join(", ", routes));
+        String.join(", ", guarded),
+        tls != null && tls.checksClients()
+            ? "; "
+                + String.join(", ", guarded)
+                + " need a client certificate from --metrics-client-ca-file"
+            : "");
     return this;
   }
 
@@ -88,13 +117,16 @@ public final class AdminServer implements AutoCloseable {
     owned.add(background);
   }
 
-  /** Serves {@code path} (exactly) with {@code route}. */
+  /**
+   * Serves {@code path} (exactly) with {@code route}; with a client CA, only to clients with a
+   * certificate it signed.
+   */
   public void route(String path, Route route) {
     routes.add(path.startsWith("/") ? path.substring(1) : path);
     server.createContext(
         path,
         ex -> {
-          if (!acceptable(ex, path::equals)) {
+          if (!acceptable(ex, path::equals) || refused(ex)) {
             return;
           }
           try {
@@ -106,16 +138,36 @@ public final class AdminServer implements AutoCloseable {
         });
   }
 
-  /** {@code /<endpoint>} and {@code /<endpoint>/<check>}. */
-  private void health(String endpoint, List<HealthCheck> checks) {
+  /**
+   * {@code /<endpoint>} and {@code /<endpoint>/<check>}; a {@code guarded} one only for clients
+   * with a certificate, an open one with the checks' reasons only for them.
+   */
+  private void health(String endpoint, List<HealthCheck> checks, boolean guarded) {
     String path = "/" + endpoint;
     server.createContext(
         path,
         ex -> {
-          if (acceptable(ex, p -> p.equals(path) || isSingleCheck(p, path))) {
-            respond(ex, checks(endpoint, checks, ex));
+          if (!acceptable(ex, p -> p.equals(path) || isSingleCheck(p, path))
+              || (guarded && refused(ex))) {
+            return;
           }
+          boolean reasons = guarded || tls == null || tls.refusal(ex).isEmpty();
+          respond(ex, checks(endpoint, checks, ex, reasons));
         });
+  }
+
+  /** Answers 401 or 403 and returns true when a client certificate is needed and missing. */
+  private boolean refused(HttpExchange ex) throws IOException {
+    Optional<Response> refusal = tls == null ? Optional.empty() : tls.refusal(ex);
+    if (refusal.isPresent()) {
+      log.debug(
+          "admin endpoint refused {} from {}: {}",
+          ex.getRequestURI().getPath(),
+          ex.getRemoteAddress(),
+          new String(refusal.get().body(), StandardCharsets.UTF_8).strip());
+      respond(ex, refusal.get());
+    }
+    return refusal.isPresent();
   }
 
   private static boolean isSingleCheck(String requested, String endpointPath) {
@@ -140,7 +192,9 @@ public final class AdminServer implements AutoCloseable {
     return true;
   }
 
-  private static Response checks(String endpoint, List<HealthCheck> checks, HttpExchange ex) {
+  /** The checks' answer; without {@code reasons}, only its status line. */
+  private static Response checks(
+      String endpoint, List<HealthCheck> checks, HttpExchange ex, boolean reasons) {
     String path = ex.getRequestURI().getPath();
     String query = Optional.ofNullable(ex.getRequestURI().getQuery()).orElse("");
     boolean verbose = query.contains("verbose");
@@ -173,8 +227,11 @@ public final class AdminServer implements AutoCloseable {
     if (!found) {
       return Response.text(404, "no check named " + single + "\n");
     }
-    if (ok && !verbose) {
+    if (ok && (!verbose || !reasons)) {
       return Response.text(200, "ok\n");
+    }
+    if (!reasons) {
+      return Response.text(500, endpoint + " check failed\n");
     }
     body.append(endpoint).append(ok ? " check passed\n" : " check failed\n");
     if (!ok) {

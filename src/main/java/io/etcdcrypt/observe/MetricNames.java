@@ -186,8 +186,9 @@ public final class MetricNames {
   public static final String ETCD_MEMBER_SERVING = "etcd_crypt_proxy_etcd_member_serving";
 
   /**
-   * Gauge {use = listener | etcd-client}: unix time the certificate in use expires (its notAfter),
-   * read from the certificate file when {@code serve} loaded it and again whenever it reloads it.
+   * Gauge {use = listener | etcd-client | metrics}: unix time the certificate in use expires (its
+   * notAfter), read from the certificate file when {@code serve} loaded it and again whenever it
+   * reloads it.
    */
   public static final String CERTIFICATE_EXPIRY =
       "etcd_crypt_proxy_certificate_expiry_timestamp_seconds";
@@ -229,6 +230,12 @@ public final class MetricNames {
 
   /** {@code use} of the client certificate the proxy presents to etcd ({@code --cert}). */
   public static final String USE_ETCD_CLIENT = "etcd-client";
+
+  /**
+   * {@code use} of the certificate the admin endpoint serves HTTPS with ({@code
+   * --metrics-cert-file}).
+   */
+  public static final String USE_METRICS = "metrics";
 
   public static final String RELOAD_SUCCESS = "success";
   public static final String RELOAD_FAILURE = "failure";

@@ -92,7 +92,7 @@ public final class Metrics implements AutoCloseable {
         instruments.gauge(
             MetricNames.CERTIFICATE_EXPIRY,
             "Unix time the certificate the proxy uses expires (notAfter), by use (listener: --cert-file,"
-                + " etcd-client: --cert); follows reloads of the files.",
+                + " etcd-client: --cert, metrics: --metrics-cert-file); follows reloads of the files.",
             MetricNames.USE);
     configReloads =
         instruments.counter(
@@ -196,12 +196,12 @@ public final class Metrics implements AutoCloseable {
   }
 
   /**
-   * Exports the expiry of the certificates {@code listener} and {@code etcdClient} use, following
-   * their reloads.
+   * Exports the expiry of the certificate {@code tls} uses, if any, under {@code use} ({@value
+   * MetricNames#USE_LISTENER}, {@value MetricNames#USE_ETCD_CLIENT} or {@value
+   * MetricNames#USE_METRICS}), following its reloads.
    */
-  public void exportCertificateExpiry(LiveTls listener, LiveTls etcdClient) {
-    listener.onIdentity(leaf -> certificateInUse(MetricNames.USE_LISTENER, leaf));
-    etcdClient.onIdentity(leaf -> certificateInUse(MetricNames.USE_ETCD_CLIENT, leaf));
+  public void exportCertificateExpiry(String use, LiveTls tls) {
+    tls.onIdentity(leaf -> certificateInUse(use, leaf));
   }
 
   private void certificateInUse(String use, X509Certificate leaf) {

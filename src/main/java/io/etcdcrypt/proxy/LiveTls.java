@@ -28,6 +28,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,11 +52,18 @@ public final class LiveTls {
 
   private static final Logger log = LoggerFactory.getLogger(LiveTls.class);
 
-  /** The flag names of one side, for messages. */
-  private record Flags(String cert, String key, String ca) {}
+  /** The flag names of one side, and what its pair serves, for messages. */
+  private record Flags(String cert, String key, String ca, String serves) {}
 
-  private static final Flags LISTENER = new Flags("--cert-file", "--key-file", "--trusted-ca-file");
-  private static final Flags ETCD_CLIENT = new Flags("--cert", "--key", "--cacert");
+  private static final Flags LISTENER =
+      new Flags("--cert-file", "--key-file", "--trusted-ca-file", "the listener serves TLS");
+  private static final Flags ETCD_CLIENT = new Flags("--cert", "--key", "--cacert", null);
+  private static final Flags METRICS =
+      new Flags(
+          "--metrics-cert-file",
+          "--metrics-key-file",
+          "--metrics-client-ca-file",
+          "the admin endpoint serves HTTPS");
 
   private final TlsFiles files;
   private final Flags flags;
@@ -63,9 +73,11 @@ public final class LiveTls {
   private final AdvancedTlsX509TrustManager trustManager;
   private final List<String> warnings = new ArrayList<>();
   private final List<Consumer<X509Certificate>> identityListeners = new CopyOnWriteArrayList<>();
+  private final List<Consumer<X509Certificate[]>> caListeners = new CopyOnWriteArrayList<>();
 
   // What is loaded, and what a check found broken; guarded by this.
   private volatile Identity identity;
+  private volatile X509Certificate[] cas;
   private byte[] pairDigest;
   private byte[] caDigest;
   private final Broken brokenPair = new Broken();
@@ -109,12 +121,36 @@ public final class LiveTls {
    * @throws IllegalArgumentException for a mistake in the flags or files, naming the flag
    */
   public static LiveTls forListener(TlsFiles files, Endpoint listen) {
+    requireServerPairForCa(files, LISTENER);
+    return new LiveTls(files, LISTENER, listen, Clock.systemUTC());
+  }
+
+  /**
+   * The admin endpoint's files ({@code --metrics-cert-file}, {@code --metrics-key-file}, {@code
+   * --metrics-client-ca-file}), checked now. Its certificate's names are not checked against {@code
+   * --metrics-addr}: scrapers reach it by pod IP, which no certificate names, and verify a name
+   * they are told (Prometheus' {@code server_name}).
+   *
+   * @throws IllegalArgumentException for a mistake in the flags or files, naming the flag
+   */
+  public static LiveTls forMetrics(TlsFiles files) {
+    requireServerPairForCa(files, METRICS);
+    return new LiveTls(files, METRICS, null, Clock.systemUTC());
+  }
+
+  private static void requireServerPairForCa(TlsFiles files, Flags flags) {
     if (files.trustedCaFile() != null && files.certFile() == null && files.keyFile() == null) {
       throw new IllegalArgumentException(
-          "--trusted-ca-file needs --cert-file and --key-file: the listener serves TLS with its own"
-              + " certificate and key, and the CA only checks the certificates clients present");
+          flags.ca
+              + " needs "
+              + flags.cert
+              + " and "
+              + flags.key
+              + ": "
+              + flags.serves
+              + " with its own certificate and key, and the CA only checks the certificates clients"
+              + " present");
     }
-    return new LiveTls(files, LISTENER, listen, Clock.systemUTC());
   }
 
   /**
@@ -167,6 +203,35 @@ public final class LiveTls {
       b.keyManager(keyManager);
     }
     return b.build();
+  }
+
+  /**
+   * A JDK {@link SSLContext} for an HTTPS server that presents this side's certificate (a reloaded
+   * one from the next handshake on) and checks client certificates with {@code clients}.
+   */
+  public SSLContext serverSslContext(TrustManager clients) {
+    if (keyManager == null) {
+      throw new IllegalStateException("no certificate and key to serve TLS with");
+    }
+    try {
+      SSLContext context = SSLContext.getInstance("TLS");
+      context.init(new KeyManager[] {keyManager}, new TrustManager[] {clients}, null);
+      return context;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot create a TLS context", e);
+    }
+  }
+
+  /**
+   * Calls {@code listener} with the CA certificates in use now (if any) and again after every
+   * reload that replaced them.
+   */
+  public void onTrustedCas(Consumer<X509Certificate[]> listener) {
+    caListeners.add(listener);
+    X509Certificate[] current = cas;
+    if (current != null) {
+      listener.accept(current.clone());
+    }
   }
 
   /**
@@ -352,14 +417,16 @@ public final class LiveTls {
   /** Installs the CA certificates of {@code pem}; returns how many. */
   private int trustCas(byte[] pem) {
     Path file = files.trustedCaFile();
-    X509Certificate[] cas = CertificateFiles.certificates(pem, file, flags.ca);
+    X509Certificate[] loaded = CertificateFiles.certificates(pem, file, flags.ca);
     try {
-      trustManager.updateTrustCredentials(cas);
+      trustManager.updateTrustCredentials(loaded);
     } catch (IOException | GeneralSecurityException e) {
       throw new IllegalArgumentException(
           flags.ca + " " + file + " cannot be used as a CA bundle: " + e.getMessage(), e);
     }
-    return cas.length;
+    cas = loaded;
+    caListeners.forEach(l -> l.accept(loaded.clone()));
+    return loaded.length;
   }
 
   private static byte[] digest(byte[]... parts) {

@@ -1,5 +1,6 @@
 package io.etcdcrypt.cli;
 
+import static java.net.http.HttpResponse.BodyHandlers.ofString;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -13,34 +14,24 @@ import io.etcdcrypt.testing.PrometheusText;
 import io.etcdcrypt.testing.ProxyProcess;
 import io.etcdcrypt.testing.RealComponents;
 import io.etcdcrypt.testing.TestPki;
+import io.etcdcrypt.testing.TlsClients;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.Reader;
 import java.math.BigInteger;
 import java.net.InetAddress;
-import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.KeyStore;
-import java.security.Principal;
-import java.security.PrivateKey;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509ExtendedKeyManager;
-import javax.net.ssl.X509TrustManager;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -174,7 +165,8 @@ class CertificateChecksTest {
         assertThrows(IOException.class, () -> served(port, stranger), "unknown CA");
         assertThrows(IOException.class, () -> served(port, expired), "expired");
         // A client that trusts another CA refuses the proxy's certificate.
-        assertThrows(IOException.class, () -> served(port, client, trusting(other)), "their CA");
+        assertThrows(
+            IOException.class, () -> served(port, client, TlsClients.trusting(other)), "their CA");
       }
       List<String> refusals =
           List.of(
@@ -198,7 +190,66 @@ class CertificateChecksTest {
     }
   }
 
+  /**
+   * With {@code --metrics-cert-file} and {@code --metrics-client-ca-file}, a real serve answers the
+   * kubelet's kind of probe (no client certificate) on /livez, refuses /metrics to it, serves
+   * /metrics to a scraper with a certificate from the CA, and exports the admin certificate's
+   * expiry as {@code use="metrics"}.
+   */
+  @Test
+  void theAdminEndpointServesHttpsAndMetricsOnlyToClientsOfItsCa() throws Exception {
+    TestPki.Leaf admin =
+        pki.issue("admin", Instant.now().plus(Duration.ofDays(20)), "IP:127.0.0.1");
+    TestPki.Leaf scraper = pki.issue("prometheus");
+    try (ProxyProcess serve =
+        serve(
+            "--metrics-cert-file",
+            admin.cert().toString(),
+            "--metrics-key-file",
+            admin.key().toString(),
+            "--metrics-client-ca-file",
+            pki.caCert().toString())) {
+      String base = "https://127.0.0.1:" + serve.metricsPort();
+      Await.until(
+          "/livez over HTTPS without a client certificate",
+          Duration.ofSeconds(30),
+          () -> status(base + "/livez", null) == 200);
+      assertEquals(401, status(base + "/metrics", null));
+      String metrics = https(scraper).send(get(base + "/metrics"), ofString()).body();
+      assertEquals(
+          notAfter(admin),
+          PrometheusText.parse(metrics)
+              .value(MetricNames.CERTIFICATE_EXPIRY, "use", MetricNames.USE_METRICS));
+      String log = serve.output();
+      assertWarned(log, "--metrics-cert-file " + admin.cert() + " expires in 20 days");
+      assertTrue(log.contains("admin endpoint on https://127.0.0.1:"), log);
+    }
+  }
+
   // ---- helpers ----
+
+  private static HttpClient https(TestPki.Leaf client) throws Exception {
+    return HttpClient.newBuilder()
+        .connectTimeout(Duration.ofSeconds(5))
+        .sslContext(TlsClients.context(client, TlsClients.ANY))
+        .build();
+  }
+
+  private static HttpRequest get(String url) {
+    return HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build();
+  }
+
+  /** The status of GET {@code url} with {@code client}'s certificate (or none); -1 on failure. */
+  private static int status(String url, TestPki.Leaf client) {
+    try {
+      return https(client).send(get(url), ofString()).statusCode();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return -1;
+    } catch (Exception e) {
+      return -1;
+    }
+  }
 
   /** A line of {@code log} at WARN holds {@code message}. */
   private static void assertWarned(String log, String message) {
@@ -231,15 +282,14 @@ class CertificateChecksTest {
    * (or none); any certificate of the listener is accepted, only its identity matters here.
    */
   private static X509Certificate served(int port, TestPki.Leaf client) throws IOException {
-    return served(port, client, ANY);
+    return served(port, client, TlsClients.ANY);
   }
 
   /** {@link #served(int, TestPki.Leaf)} checking the listener's certificate with {@code trust}. */
   private static X509Certificate served(int port, TestPki.Leaf client, TrustManager trust)
       throws IOException {
     try {
-      SSLContext tls = SSLContext.getInstance("TLS");
-      tls.init(client == null ? null : keyManagers(client), new TrustManager[] {trust}, null);
+      SSLContext tls = TlsClients.context(client, trust);
       try (SSLSocket s =
           (SSLSocket) tls.getSocketFactory().createSocket(InetAddress.getLoopbackAddress(), port)) {
         s.setSoTimeout(5000);
@@ -254,87 +304,12 @@ class CertificateChecksTest {
     }
   }
 
-  /** A trust manager that trusts {@code pki}'s CA alone. */
-  private static TrustManager trusting(TestPki pki) throws Exception {
-    KeyStore store = KeyStore.getInstance("PKCS12");
-    store.load(null, null);
-    try (InputStream in = Files.newInputStream(pki.caCert())) {
-      store.setCertificateEntry(
-          "ca", CertificateFactory.getInstance("X.509").generateCertificate(in));
-    }
-    TrustManagerFactory f =
-        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    f.init(store);
-    return f.getTrustManagers()[0];
-  }
-
   private static BigInteger servedSerial(int port) {
     try {
       return served(port, null).getSerialNumber();
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
-  }
-
-  private static final X509TrustManager ANY =
-      new X509TrustManager() {
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) {}
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) {}
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-          return new X509Certificate[0];
-        }
-      };
-
-  /**
-   * Presents {@code leaf} whatever CAs the server asks for (the JDK's own key manager sends no
-   * certificate when its issuer is not among them, as a client configured with the wrong CA's
-   * certificate does not).
-   */
-  private static KeyManager[] keyManagers(TestPki.Leaf leaf) throws Exception {
-    PrivateKey key;
-    try (Reader r = Files.newBufferedReader(leaf.key());
-        PEMParser pem = new PEMParser(r)) {
-      key = new JcaPEMKeyConverter().getPrivateKey((PrivateKeyInfo) pem.readObject());
-    }
-    X509Certificate[] chain = {leaf.certificate()};
-    return new KeyManager[] {
-      new X509ExtendedKeyManager() {
-        @Override
-        public String[] getClientAliases(String keyType, Principal[] issuers) {
-          return new String[] {"leaf"};
-        }
-
-        @Override
-        public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
-          return "leaf";
-        }
-
-        @Override
-        public String[] getServerAliases(String keyType, Principal[] issuers) {
-          return null;
-        }
-
-        @Override
-        public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
-          return null;
-        }
-
-        @Override
-        public X509Certificate[] getCertificateChain(String alias) {
-          return chain;
-        }
-
-        @Override
-        public PrivateKey getPrivateKey(String alias) {
-          return key;
-        }
-      }
-    };
   }
 
   private static double notAfter(TestPki.Leaf leaf) {

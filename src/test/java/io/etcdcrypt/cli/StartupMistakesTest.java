@@ -142,6 +142,49 @@ class StartupMistakesTest {
             2, "--cert-file " + old.cert() + " expired on " + old.notAfter() + " (CN=old, serial ");
   }
 
+  /** The admin endpoint's TLS flags are checked as the listener's, before anything listens. */
+  @Test
+  void metricsTlsFlagsSayWhatIsMissingOrWrong() throws Exception {
+    TestPki pki = new TestPki(Files.createDirectory(dir.resolve("pki")), "ca");
+    TestPki.Leaf a = pki.issue("a");
+    TestPki.Leaf b = pki.issue("b");
+    String metrics = "127.0.0.1:" + FreePorts.next();
+    serve("--metrics-addr", metrics, "--metrics-cert-file", a.cert().toString())
+        .assertRefused(
+            2,
+            "--metrics-cert-file is given without --metrics-key-file: give the certificate's"
+                + " private key too");
+    serve("--metrics-addr", metrics, "--metrics-client-ca-file", pki.caCert().toString())
+        .assertRefused(
+            2,
+            "--metrics-client-ca-file needs --metrics-cert-file and --metrics-key-file: the admin"
+                + " endpoint serves HTTPS with its own certificate and key, and the CA only checks"
+                + " the certificates clients present");
+    Outcome mismatched =
+        serve(
+            "--metrics-addr",
+            metrics,
+            "--metrics-cert-file",
+            a.cert().toString(),
+            "--metrics-key-file",
+            b.key().toString());
+    mismatched.assertRefused(
+        2,
+        "--metrics-cert-file "
+            + a.cert()
+            + " and --metrics-key-file "
+            + b.key()
+            + " do not belong together: the key is not the private key of the certificate (CN=a,");
+    String key = Files.readString(b.key());
+    String keyBody = key.lines().filter(l -> !l.startsWith("-----")).findFirst().orElseThrow();
+    assertFalse(mismatched.output().contains(keyBody), "the key is never logged");
+    serve("--metrics-cert-file", a.cert().toString(), "--metrics-key-file", a.key().toString())
+        .assertRefused(
+            2,
+            "--metrics-cert-file needs --metrics-addr: it secures the admin endpoint, which is off"
+                + " without it");
+  }
+
   @Test
   void unparsableValuesAreUsageErrors() throws Exception {
     serve("--endpoints", "foo://bar:x")

@@ -364,10 +364,11 @@ class MonitoringEndToEndTest {
         () -> alertStates("KmsPluginUnhealthy").isEmpty());
     assertEquals(1, value(prometheus.query("etcd_crypt_proxy_kms_provider_healthy")));
     // Readiness follows within a check interval and a scrape (its checks run in the background).
+    String notReady = expr("NotReady");
     Await.until(
         "NotReady's expression to clear once the plugin is back",
         Duration.ofSeconds(30),
-        () -> prometheus.query(expr("NotReady")).isEmpty());
+        () -> prometheus.query(notReady).isEmpty());
   }
 
   @Test

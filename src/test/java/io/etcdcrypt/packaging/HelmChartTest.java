@@ -277,14 +277,7 @@ class HelmChartTest {
     Map<String, String> expectedFiles =
         Map.of(certFlag, "tls.crt", keyFlag, "tls.key", caFlag, "ca.crt");
     expectedFiles.forEach(
-        (f, fileName) -> {
-          String path = requiredFlag(proxy, f);
-          Volume volume = chart.volumeHolding(proxy, path);
-          assertNotNull(volume.getSecret(), f + " must come from a Secret");
-          assertEquals(secretName, volume.getSecret().getSecretName(), f);
-          assertTrue(mountHolding(proxy, path).getReadOnly(), f);
-          assertEquals(mountHolding(proxy, path).getMountPath() + "/" + fileName, path, f);
-        });
+        (f, fileName) -> assertFileFromSecret(chart, proxy, f, secretName, fileName));
   }
 
   @Test
@@ -323,6 +316,121 @@ class HelmChartTest {
     assertEquals(path, get.getPath());
     String portName = get.getPort().getStrVal();
     assertEquals(portOf(requiredFlag(c, "--metrics-addr")), port(c, portName));
+  }
+
+  @Test
+  void metricsTlsServesHttpsFromItsSecretAndTheProbesFollow() {
+    Container plain = defaults.container("proxy");
+    for (String f :
+        List.of("--metrics-cert-file", "--metrics-key-file", "--metrics-client-ca-file")) {
+      assertTrue(flag(plain, f).isEmpty(), f + " is off by default");
+    }
+    assertEquals("HTTP", plain.getReadinessProbe().getHttpGet().getScheme());
+
+    RenderedChart https = RenderedChart.render(Map.of("metrics.tls.enabled", true));
+    Container proxy = https.container("proxy");
+    assertParses(proxy.getArgs());
+    assertFileFromSecret(https, proxy, "--metrics-cert-file", FULLNAME + "-metrics-tls", "tls.crt");
+    assertFileFromSecret(https, proxy, "--metrics-key-file", FULLNAME + "-metrics-tls", "tls.key");
+    assertTrue(flag(proxy, "--metrics-client-ca-file").isEmpty());
+    for (Probe probe :
+        List.of(proxy.getStartupProbe(), proxy.getLivenessProbe(), proxy.getReadinessProbe())) {
+      assertEquals("HTTPS", probe.getHttpGet().getScheme());
+    }
+    assertEquals("/readyz", proxy.getReadinessProbe().getHttpGet().getPath());
+  }
+
+  /**
+   * With client certificates required, the kubelet (which presents none) probes readiness on
+   * /healthz, open to it, instead of /readyz.
+   */
+  @Test
+  void metricsClientCaIsMountedAndReadinessIsProbedOnTheOpenPath() {
+    RenderedChart chart =
+        RenderedChart.render(
+            Map.of(
+                "metrics.tls.enabled", true,
+                "metrics.tls.secretName", "proxy-metrics",
+                "metrics.tls.clientCASecretName", "scraper-ca"));
+    Container proxy = chart.container("proxy");
+    assertParses(proxy.getArgs());
+    assertFileFromSecret(chart, proxy, "--metrics-cert-file", "proxy-metrics", "tls.crt");
+    assertFileFromSecret(chart, proxy, "--metrics-client-ca-file", "scraper-ca", "ca.crt");
+    assertEquals("/healthz", proxy.getReadinessProbe().getHttpGet().getPath());
+    assertEquals("/livez", proxy.getLivenessProbe().getHttpGet().getPath());
+    assertEquals("HTTPS", proxy.getReadinessProbe().getHttpGet().getScheme());
+  }
+
+  private static void assertFileFromSecret(
+      RenderedChart chart, Container proxy, String flag, String secretName, String fileName) {
+    String path = requiredFlag(proxy, flag);
+    Volume volume = chart.volumeHolding(proxy, path);
+    assertNotNull(volume.getSecret(), flag + " must come from a Secret");
+    assertEquals(secretName, volume.getSecret().getSecretName(), flag);
+    assertTrue(mountHolding(proxy, path).getReadOnly(), flag);
+    assertEquals(mountHolding(proxy, path).getMountPath() + "/" + fileName, path, flag);
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void serviceMonitorScrapesOverHttpsWithItsTlsConfig() {
+    Map<String, Object> sets = new java.util.HashMap<>();
+    sets.put("metrics.serviceMonitor.enabled", true);
+    sets.put("metrics.tls.enabled", true);
+    Map<String, Object> skipVerify = monitorEndpoint(RenderedChart.render(sets));
+    assertEquals("https", skipVerify.get("scheme"));
+    assertEquals(Map.of("insecureSkipVerify", true), skipVerify.get("tlsConfig"));
+
+    sets.put("metrics.tls.clientCASecretName", "scraper-ca");
+    sets.put("metrics.serviceMonitor.tlsConfig.caSecretName", "proxy-metrics-ca");
+    sets.put("metrics.serviceMonitor.tlsConfig.serverName", "etcd-crypt-proxy-metrics");
+    sets.put("metrics.serviceMonitor.tlsConfig.clientCertSecretName", "prometheus-client");
+    Map<String, Object> tls =
+        (Map<String, Object>) monitorEndpoint(RenderedChart.render(sets)).get("tlsConfig");
+    assertEquals(
+        Map.of(
+            "ca", Map.of("secret", Map.of("name", "proxy-metrics-ca", "key", "ca.crt")),
+            "serverName", "etcd-crypt-proxy-metrics",
+            "cert", Map.of("secret", Map.of("name", "prometheus-client", "key", "tls.crt")),
+            "keySecret", Map.of("name", "prometheus-client", "key", "tls.key")),
+        tls);
+
+    assertEquals("http", monitorEndpoint(withServiceMonitor).get("scheme"));
+    assertFalse(monitorEndpoint(withServiceMonitor).containsKey("tlsConfig"));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> monitorEndpoint(RenderedChart chart) {
+    GenericKubernetesResource monitor =
+        (GenericKubernetesResource) chart.ofKind("ServiceMonitor").get(0);
+    Map<String, Object> spec = (Map<String, Object>) monitor.getAdditionalProperties().get("spec");
+    return ((List<Map<String, Object>>) spec.get("endpoints")).get(0);
+  }
+
+  /** Metrics TLS values that cannot work are refused with what to set. */
+  @Test
+  void metricsTlsValuesThatCannotWorkFailTheRendering() {
+    IllegalStateException noHttps =
+        assertThrows(
+            IllegalStateException.class,
+            () -> RenderedChart.render(Map.of("metrics.tls.clientCASecretName", "scraper-ca")));
+    assertTrue(
+        noHttps.getMessage().contains("metrics.tls.clientCASecretName needs metrics.tls.enabled"),
+        noHttps.getMessage());
+    IllegalStateException noClientCert =
+        assertThrows(
+            IllegalStateException.class,
+            () ->
+                RenderedChart.render(
+                    Map.of(
+                        "metrics.tls.enabled", true,
+                        "metrics.tls.clientCASecretName", "scraper-ca",
+                        "metrics.serviceMonitor.enabled", true)));
+    assertTrue(
+        noClientCert
+            .getMessage()
+            .contains("set metrics.serviceMonitor.tlsConfig.clientCertSecretName"),
+        noClientCert.getMessage());
   }
 
   @Test
@@ -553,6 +661,9 @@ class HelmChartTest {
         Arguments.of("kmsPlugin:\n  reloadInterval: soon\n", "'/kmsPlugin/reloadInterval'"),
         Arguments.of(
             "tls:\n  listener:\n    secretName: Not_A_Name\n", "'/tls/listener/secretName'"),
+        Arguments.of(
+            "metrics:\n  port: 23791\n  tls:\n    clientCASecretName: Not_A_Name\n",
+            "'/metrics/tls/clientCASecretName'"),
         Arguments.of(
             "podDisruptionBudget:\n  maxUnavailable: lots\n",
             "'/podDisruptionBudget/maxUnavailable'"));

@@ -70,6 +70,11 @@ public final class ProxyProcess implements AutoCloseable {
     return port;
   }
 
+  /** The admin endpoint's port ({@code --metrics-addr}). */
+  public int metricsPort() {
+    return metricsPort;
+  }
+
   /**
    * Stops the proxy (SIGTERM: running calls get the shutdown grace) and starts it again with the
    * same flags.

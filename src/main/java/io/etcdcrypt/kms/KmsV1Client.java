@@ -11,6 +11,7 @@ import io.grpc.Status;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The KMS v1 plugin API ({@code /v1beta1.KeyManagementService/*}): each call returns a stage that
@@ -24,6 +25,9 @@ public final class KmsV1Client implements AutoCloseable {
 
   private final PluginConnection connection;
   private volatile boolean versionChecked;
+  // The Version call in flight, shared by every request until it answers: with the plugin down,
+  // 500 writes wait on one Version call, not 500.
+  private final AtomicReference<CompletableFuture<Void>> versionCheck = new AtomicReference<>();
 
   public KmsV1Client(
       String provider, KmsEndpoint endpoint, Duration timeout, KmsObserver observer) {
@@ -93,6 +97,25 @@ public final class KmsV1Client implements AutoCloseable {
     if (versionChecked) {
       return CompletableFuture.completedFuture(null);
     }
+    CompletableFuture<Void> mine = new CompletableFuture<>();
+    CompletableFuture<Void> running = versionCheck.compareAndExchange(null, mine);
+    if (running != null) {
+      return running;
+    }
+    askVersion()
+        .whenComplete(
+            (ok, error) -> {
+              versionCheck.set(null); // a failure is retried by the next request
+              if (error != null) {
+                mine.completeExceptionally(error);
+              } else {
+                mine.complete(null);
+              }
+            });
+    return mine;
+  }
+
+  private CompletableFuture<Void> askVersion() {
     VersionRequest request = VersionRequest.newBuilder().setVersion(API_VERSION).build();
     return connection
         .call(KeyManagementServiceGrpc.getVersionMethod(), request, "Version")

@@ -5,6 +5,7 @@ import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ConnectivityState;
 import io.grpc.Context;
+import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
@@ -51,6 +52,9 @@ final class PluginConnection implements AutoCloseable {
   private final ManagedChannel channel;
   private final int maxPendingCalls;
   private final AtomicInteger pending = new AtomicInteger();
+
+  /** See {@link #passedItsDeadline}: more than a loopback or LAN round trip, less than a retry. */
+  private static final long DEADLINE_SLACK_MILLIS = 250;
 
   PluginConnection(
       String provider,
@@ -123,16 +127,16 @@ final class PluginConnection implements AutoCloseable {
       observer.pluginCallDropped(provider, fullMethod, KmsObserver.DropReason.QUEUE_FULL);
       return CompletableFuture.failedFuture(
           new KmsPluginException(
+              // Short: clients see at most 299 characters, after the key and what failed.
               "KMS provider "
                   + provider
-                  + ": "
+                  + ": --kms-max-pending-calls ("
                   + maxPendingCalls
-                  + " calls already wait on the plugin at "
+                  + ") calls already wait on the plugin at "
                   + endpoint
-                  + ", so this "
+                  + "; "
                   + what
-                  + " is refused instead of queued (is the plugin hung or overloaded? see /readyz?verbose;"
-                  + " --kms-max-pending-calls sets the limit)",
+                  + " refused, not queued (is the plugin hung? see /readyz?verbose)",
               Status.Code.RESOURCE_EXHAUSTED));
     }
     Context context = requester != null ? requester : Context.ROOT;
@@ -151,7 +155,7 @@ final class PluginConnection implements AutoCloseable {
 
   /** The failure of a request's call whose client gave up {@code when}; counted. */
   private KmsPluginException dropped(String fullMethod, String what, Context caller, String when) {
-    boolean deadline = caller.cancellationCause() instanceof TimeoutException;
+    boolean deadline = passedItsDeadline(caller);
     observer.pluginCallDropped(
         provider,
         fullMethod,
@@ -168,6 +172,19 @@ final class PluginConnection implements AutoCloseable {
             + ": the client's call "
             + (deadline ? "passed its deadline" : "was cancelled"),
         deadline ? Status.Code.DEADLINE_EXCEEDED : Status.Code.CANCELLED);
+  }
+
+  /**
+   * Whether a client's call ended for its deadline. A gRPC client whose deadline passes cancels the
+   * stream itself, so the server usually sees a cancellation a moment before its own copy of the
+   * deadline (sent as a timeout, started on arrival) expires: a cancellation that close counts as
+   * the deadline.
+   */
+  private static boolean passedItsDeadline(Context caller) {
+    Deadline deadline = caller.getDeadline();
+    return caller.cancellationCause() instanceof TimeoutException
+        || (deadline != null
+            && deadline.timeRemaining(TimeUnit.MILLISECONDS) <= DEADLINE_SLACK_MILLIS);
   }
 
   private <Q, R> CompletableFuture<R> start(

@@ -108,6 +108,18 @@ class AbandonedKmsWorkTest {
         .build();
   }
 
+  /** Writes {@code n} values whose clients give up after 300 ms, as they time out while waiting. */
+  private static void giveUp(KVGrpc.KVBlockingStub kv, String prefix, int n) {
+    for (int i = 0; i < n; i++) {
+      String name = prefix + i;
+      StatusRuntimeException e =
+          assertThrows(
+              StatusRuntimeException.class,
+              () -> kv.withDeadlineAfter(300, TimeUnit.MILLISECONDS).put(put(name)));
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+    }
+  }
+
   @Test
   void writesWhoseClientsGaveUpNeverReachThePluginOnceItIsBack(@TempDir Path dir) throws Exception {
     Drops drops = new Drops();
@@ -125,14 +137,7 @@ class AbandonedKmsWorkTest {
 
         plugin.stop();
         int abandoned = 2 * MAX_PENDING; // more than the bound: each is dropped, not left pending
-        for (int i = 0; i < abandoned; i++) {
-          String name = "gave-up-" + i;
-          StatusRuntimeException e =
-              assertThrows(
-                  StatusRuntimeException.class,
-                  () -> kv.withDeadlineAfter(300, TimeUnit.MILLISECONDS).put(put(name)));
-          assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
-        }
+        giveUp(kv, "gave-up-", abandoned);
         Await.until(
             "the proxy to drop every Encrypt whose client gave up",
             Duration.ofSeconds(10),
@@ -157,6 +162,44 @@ class AbandonedKmsWorkTest {
       } finally {
         channel.shutdownNow();
       }
+    }
+  }
+
+  /**
+   * The same on a proxy whose plugin was down from its start: every write first waits for the one
+   * Version call the provider makes before its first Encrypt, and the Encrypt comes after it, on
+   * another thread; it still belongs to its writer.
+   */
+  @Test
+  void writesAbandonedBeforeTheFirstVersionCheckNeverReachThePluginEither(@TempDir Path dir)
+      throws Exception {
+    Drops drops = new Drops();
+    KmsProviderOptions options =
+        KmsProviderOptions.defaults().withObserver(drops).withMaxPendingCalls(MAX_PENDING);
+    MockKmsPlugin plugin = MockKmsPlugin.notStarted(dir.resolve("kms.sock"));
+    try (KmsProviders kms = new KmsProviders(options);
+        ProxyFixture proxy =
+            ProxyFixture.start(TestCodecs.fromYaml(config(plugin), kms), etcd.endpoint())) {
+      ManagedChannel channel = Channels.plaintext(proxy.endpoint());
+      try {
+        KVGrpc.KVBlockingStub kv = KVGrpc.newBlockingStub(channel);
+        // More writes than the bound: they share one Version call, so none is refused.
+        int abandoned = 2 * MAX_PENDING;
+        giveUp(kv, "early-", abandoned);
+        plugin.restart();
+        kv.put(put("after"));
+        Await.until(
+            "the proxy to drop every Encrypt whose client gave up",
+            Duration.ofSeconds(10),
+            () -> drops.of(KmsObserver.DropReason.CLIENT_DEADLINE) == abandoned);
+        assertEquals(1, plugin.v1EncryptCalls.get(), "only the write whose client waited");
+        assertEquals(1, plugin.v1VersionCalls.get(), "one Version call, shared");
+        assertEquals(0, drops.of(KmsObserver.DropReason.QUEUE_FULL));
+      } finally {
+        channel.shutdownNow();
+      }
+    } finally {
+      plugin.close();
     }
   }
 
@@ -190,8 +233,10 @@ class AbandonedKmsWorkTest {
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getStatus().getCode());
         String message = refused.getStatus().getDescription();
         assertTrue(message.contains("nothing was written"), message);
-        assertTrue(message.contains(MAX_PENDING + " calls already wait on the plugin"), message);
-        assertTrue(message.contains("--kms-max-pending-calls"), message);
+        assertTrue(
+            message.contains(
+                "--kms-max-pending-calls (" + MAX_PENDING + ") calls already wait on the plugin"),
+            message);
         assertEquals(1, drops.of(KmsObserver.DropReason.QUEUE_FULL));
         assertEquals(Set.of(V1_ENCRYPT), drops.methods);
         assertEquals(

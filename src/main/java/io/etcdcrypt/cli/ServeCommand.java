@@ -177,6 +177,18 @@ public final class ServeCommand implements Callable<Integer> {
   Integer kmsWaitThreads;
 
   @Option(
+      names = "--kms-max-pending-calls",
+      paramLabel = "N",
+      defaultValue = "" + KmsProviderOptions.DEFAULT_MAX_PENDING_CALLS,
+      description =
+          "Calls that may wait on one KMS plugin at once. Past it a request that needs the plugin fails at"
+              + " once with RESOURCE_EXHAUSTED instead of queueing behind a hung plugin (each waiting write holds"
+              + " its value in memory). A KMS v1 write whose client gave up (cancelled, or past its deadline) is"
+              + " not sent to the plugin. Both are counted in etcd_crypt_proxy_kms_calls_dropped_total."
+              + " Default: ${DEFAULT-VALUE}")
+  int kmsMaxPendingCalls;
+
+  @Option(
       names = "--shutdown-grace",
       defaultValue = "10",
       description =
@@ -239,6 +251,10 @@ public final class ServeCommand implements Callable<Integer> {
         throw new IllegalArgumentException(
             "--tls-reload-interval must be at least 1 (seconds), not " + tlsReloadSeconds);
       }
+      if (kmsMaxPendingCalls < 1) {
+        throw new IllegalArgumentException(
+            "--kms-max-pending-calls must be at least 1, not " + kmsMaxPendingCalls);
+      }
     } catch (IllegalArgumentException | UncheckedIOException e) {
       log.error("{}", e.getMessage());
       return 2;
@@ -265,7 +281,8 @@ public final class ServeCommand implements Callable<Integer> {
             new KmsProviders(
                 KmsProviderOptions.defaults()
                     .withObserver(metrics.kms())
-                    .withHealthyResultTtl(KmsHealthChecks.PASSING_RESULT_TTL));
+                    .withHealthyResultTtl(KmsHealthChecks.PASSING_RESULT_TTL)
+                    .withMaxPendingCalls(kmsMaxPendingCalls));
     ResourceResolver resolver = new ResourceResolver(encryption.etcdPrefix);
     KmsProviders kms = newKms.get();
     SwappableCodec codec;

@@ -25,6 +25,30 @@ public interface KmsObserver {
    */
   default void pluginCall(String provider, String fullMethod, Status.Code code, long nanos) {}
 
+  /** Why a plugin call was not made, or abandoned before its answer. */
+  enum DropReason {
+    /** The client whose write needed the call cancelled it. */
+    CLIENT_CANCELLED("client_cancelled"),
+    /** The client's deadline passed first. */
+    CLIENT_DEADLINE("client_deadline"),
+    /** As many calls as allowed already waited on the plugin. */
+    QUEUE_FULL("queue_full");
+
+    private final String label;
+
+    DropReason(String label) {
+      this.label = label;
+    }
+
+    /** The metric label value. */
+    public String label() {
+      return label;
+    }
+  }
+
+  /** A call to {@code fullMethod} was not made, or was abandoned, for {@code reason}. */
+  default void pluginCallDropped(String provider, String fullMethod, DropReason reason) {}
+
   /** A stored DEK/seed was found in the provider's cache (no plugin call). */
   default void dekCacheHit(String provider) {}
 

@@ -20,6 +20,8 @@ import java.util.Objects;
  *     served)
  * @param readOnly KMS v2: the providers only read (census, verify-backup, rewrap --dry-run): Status
  *     alone tells the current key id, the plugin's Encrypt is never called, and writes are refused
+ * @param maxPendingCalls how many calls may wait on one plugin at once; more fail at once with
+ *     RESOURCE_EXHAUSTED (serve's {@code --kms-max-pending-calls})
  */
 public record KmsProviderOptions(
     Clock clock,
@@ -30,7 +32,15 @@ public record KmsProviderOptions(
     Duration healthyResultTtl,
     Duration failedResultTtl,
     Duration dekSourceCacheTtl,
-    boolean readOnly) {
+    boolean readOnly,
+    int maxPendingCalls) {
+
+  /**
+   * Calls that may wait on one plugin at once. kube-apiserver has no bound; each waiting write also
+   * holds its value, so a hung plugin must not gather them without end. A healthy plugin answering
+   * in milliseconds keeps a few dozen pending at thousands of writes per second.
+   */
+  public static final int DEFAULT_MAX_PENDING_CALLS = 256;
 
   public KmsProviderOptions {
     Objects.requireNonNull(clock, "clock");
@@ -54,7 +64,8 @@ public record KmsProviderOptions(
         Duration.ofSeconds(20),
         Duration.ofSeconds(3),
         Duration.ofHours(24),
-        false);
+        false,
+        DEFAULT_MAX_PENDING_CALLS);
   }
 
   public KmsProviderOptions withClock(Clock c) {
@@ -67,7 +78,8 @@ public record KmsProviderOptions(
         healthyResultTtl,
         failedResultTtl,
         dekSourceCacheTtl,
-        readOnly);
+        readOnly,
+        maxPendingCalls);
   }
 
   public KmsProviderOptions withObserver(KmsObserver o) {
@@ -80,7 +92,8 @@ public record KmsProviderOptions(
         healthyResultTtl,
         failedResultTtl,
         dekSourceCacheTtl,
-        readOnly);
+        readOnly,
+        maxPendingCalls);
   }
 
   /**
@@ -97,7 +110,8 @@ public record KmsProviderOptions(
         ttl,
         failedResultTtl,
         dekSourceCacheTtl,
-        readOnly);
+        readOnly,
+        maxPendingCalls);
   }
 
   /** Providers that only read: no Encrypt call, ever (see {@link #readOnly}). */
@@ -111,7 +125,8 @@ public record KmsProviderOptions(
         healthyResultTtl,
         failedResultTtl,
         dekSourceCacheTtl,
-        true);
+        true,
+        maxPendingCalls);
   }
 
   public KmsProviderOptions withStatusPollIntervals(Duration healthy, Duration failing) {
@@ -124,6 +139,21 @@ public record KmsProviderOptions(
         healthyResultTtl,
         failedResultTtl,
         dekSourceCacheTtl,
-        readOnly);
+        readOnly,
+        maxPendingCalls);
+  }
+
+  public KmsProviderOptions withMaxPendingCalls(int max) {
+    return new KmsProviderOptions(
+        clock,
+        observer,
+        statusPollInterval,
+        failingStatusPollInterval,
+        writeWindow,
+        healthyResultTtl,
+        failedResultTtl,
+        dekSourceCacheTtl,
+        readOnly,
+        max);
   }
 }

@@ -6,10 +6,12 @@ import io.etcdcrypt.kms.proto.v1beta1.DecryptRequest;
 import io.etcdcrypt.kms.proto.v1beta1.EncryptRequest;
 import io.etcdcrypt.kms.proto.v1beta1.KeyManagementServiceGrpc;
 import io.etcdcrypt.kms.proto.v1beta1.VersionRequest;
+import io.grpc.Context;
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The KMS v1 plugin API ({@code /v1beta1.KeyManagementService/*}): each call returns a stage that
@@ -23,17 +25,35 @@ public final class KmsV1Client implements AutoCloseable {
 
   private final PluginConnection connection;
   private volatile boolean versionChecked;
+  // The Version call in flight, shared by every request until it answers: with the plugin down,
+  // 500 writes wait on one Version call, not 500.
+  private final AtomicReference<CompletableFuture<Void>> versionCheck = new AtomicReference<>();
 
   public KmsV1Client(
       String provider, KmsEndpoint endpoint, Duration timeout, KmsObserver observer) {
-    this.connection = new PluginConnection(provider, endpoint, timeout, observer);
+    this(provider, endpoint, timeout, KmsProviderOptions.DEFAULT_MAX_PENDING_CALLS, observer);
+  }
+
+  /** At most {@code maxPendingCalls} calls wait on the plugin at once (see PluginConnection). */
+  public KmsV1Client(
+      String provider,
+      KmsEndpoint endpoint,
+      Duration timeout,
+      int maxPendingCalls,
+      KmsObserver observer) {
+    this.connection = new PluginConnection(provider, endpoint, timeout, maxPendingCalls, observer);
   }
 
   public KmsEndpoint endpoint() {
     return connection.endpoint();
   }
 
+  /**
+   * Encrypts a write's fresh DEK. The call belongs to the writer (its gRPC context, current now):
+   * when the writer cancels or its deadline passes first, it is not sent or is abandoned.
+   */
   public CompletableFuture<byte[]> encrypt(byte[] plain) {
+    Context writer = Context.current(); // the version check may complete on another thread
     EncryptRequest request =
         EncryptRequest.newBuilder()
             .setVersion(API_VERSION)
@@ -41,7 +61,9 @@ public final class KmsV1Client implements AutoCloseable {
             .build();
     return checkVersion()
         .thenCompose(
-            ok -> connection.call(KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt"))
+            ok ->
+                connection.callFor(
+                    writer, KeyManagementServiceGrpc.getEncryptMethod(), request, "Encrypt"))
         .thenApply(
             response -> {
               byte[] cipher = response.getCipher().toByteArray();
@@ -75,6 +97,25 @@ public final class KmsV1Client implements AutoCloseable {
     if (versionChecked) {
       return CompletableFuture.completedFuture(null);
     }
+    CompletableFuture<Void> mine = new CompletableFuture<>();
+    CompletableFuture<Void> running = versionCheck.compareAndExchange(null, mine);
+    if (running != null) {
+      return running;
+    }
+    askVersion()
+        .whenComplete(
+            (ok, error) -> {
+              versionCheck.set(null); // a failure is retried by the next request
+              if (error != null) {
+                mine.completeExceptionally(error);
+              } else {
+                mine.complete(null);
+              }
+            });
+    return mine;
+  }
+
+  private CompletableFuture<Void> askVersion() {
     VersionRequest request = VersionRequest.newBuilder().setVersion(API_VERSION).build();
     return connection
         .call(KeyManagementServiceGrpc.getVersionMethod(), request, "Version")

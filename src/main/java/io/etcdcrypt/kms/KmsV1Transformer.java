@@ -139,7 +139,8 @@ public final class KmsV1Transformer implements KmsProvider {
     this.name = name;
     this.options = options;
     this.cacheSize = cacheSize;
-    this.client = new KmsV1Client(name, endpoint, timeout, options.observer());
+    this.client =
+        new KmsV1Client(name, endpoint, timeout, options.maxPendingCalls(), options.observer());
     this.health =
         new CachedHealth(options.clock(), options.healthyResultTtl(), options.failedResultTtl());
     this.transitions =

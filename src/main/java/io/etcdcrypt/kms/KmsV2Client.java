@@ -25,7 +25,17 @@ public final class KmsV2Client implements AutoCloseable {
 
   public KmsV2Client(
       String provider, KmsEndpoint endpoint, Duration timeout, KmsObserver observer) {
-    this.connection = new PluginConnection(provider, endpoint, timeout, observer);
+    this(provider, endpoint, timeout, KmsProviderOptions.DEFAULT_MAX_PENDING_CALLS, observer);
+  }
+
+  /** At most {@code maxPendingCalls} calls wait on the plugin at once (see PluginConnection). */
+  public KmsV2Client(
+      String provider,
+      KmsEndpoint endpoint,
+      Duration timeout,
+      int maxPendingCalls,
+      KmsObserver observer) {
+    this.connection = new PluginConnection(provider, endpoint, timeout, maxPendingCalls, observer);
   }
 
   public KmsEndpoint endpoint() {

@@ -48,7 +48,8 @@ public final class KmsV2Transformer implements KmsProvider {
       String name, KmsEndpoint endpoint, Duration timeout, KmsProviderOptions options) {
     this.name = name;
     this.options = options;
-    this.client = new KmsV2Client(name, endpoint, timeout, options.observer());
+    this.client =
+        new KmsV2Client(name, endpoint, timeout, options.maxPendingCalls(), options.observer());
     this.probe = new KmsV2StatusProbe(name, client, options);
     this.cache =
         new DekSourceCache(name, options.clock(), options.dekSourceCacheTtl(), options.observer());

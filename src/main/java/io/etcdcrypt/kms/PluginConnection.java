@@ -4,6 +4,8 @@ import io.etcdcrypt.config.KmsEndpoint;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ConnectivityState;
+import io.grpc.Context;
+import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
@@ -15,6 +17,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.spi.LoggingEventBuilder;
@@ -23,6 +27,14 @@ import org.slf4j.spi.LoggingEventBuilder;
  * One channel to a KMS plugin and the way every call on it is made: asynchronously, wait-for-ready
  * (a call made while the plugin is down waits for it, as kube-apiserver's client does) bounded by
  * the provider's {@code timeout}, and reported to the observer.
+ *
+ * <p>At most {@code maxPendingCalls} calls wait for answers at once; past that a call fails at once
+ * with RESOURCE_EXHAUSTED instead of queueing behind a hung plugin (each waiting call also holds
+ * the client's value). A call made for one client's request ({@link #callFor}) follows that
+ * client's gRPC context: it is not made when the client already gave up, and is abandoned when the
+ * client cancels or its deadline passes while it waits. Every other call ({@link #call}: cache
+ * loads other requests may wait on too, health checks) is detached from the caller's context, so
+ * that one client's cancellation cannot fail the others.
  *
  * <p>Calls are logged with the provider, method and, for KMS v2 Encrypt/Decrypt, the request's
  * {@code uid} (which the plugin sees too, for correlating both sides' logs): failed Encrypt/Decrypt
@@ -38,12 +50,30 @@ final class PluginConnection implements AutoCloseable {
   private final Duration timeout;
   private final KmsObserver observer;
   private final ManagedChannel channel;
+  private final int maxPendingCalls;
+  private final AtomicInteger pending = new AtomicInteger();
 
-  PluginConnection(String provider, KmsEndpoint endpoint, Duration timeout, KmsObserver observer) {
+  /** See {@link #passedItsDeadline}: more than a loopback or LAN round trip, less than a retry. */
+  private static final long DEADLINE_SLACK_MILLIS = 250;
+
+  PluginConnection(
+      String provider,
+      KmsEndpoint endpoint,
+      Duration timeout,
+      int maxPendingCalls,
+      KmsObserver observer) {
     if (timeout.isZero() || timeout.isNegative()) {
       throw new IllegalArgumentException(
           "KMS provider " + provider + ": timeout must be positive, got " + timeout);
     }
+    if (maxPendingCalls < 1) {
+      throw new IllegalArgumentException(
+          "KMS provider "
+              + provider
+              + ": at least one call must be allowed, got "
+              + maxPendingCalls);
+    }
+    this.maxPendingCalls = maxPendingCalls;
     this.provider = provider;
     this.endpoint = endpoint;
     this.timeout = timeout;
@@ -64,7 +94,7 @@ final class PluginConnection implements AutoCloseable {
    * with the answer, or with a {@link KmsPluginException} that says what failed and what to check.
    */
   <Q, R> CompletableFuture<R> call(MethodDescriptor<Q, R> method, Q request, String what) {
-    return call(method, request, what, null);
+    return call(method, request, what, null, null);
   }
 
   /**
@@ -72,13 +102,104 @@ final class PluginConnection implements AutoCloseable {
    */
   <Q, R> CompletableFuture<R> call(
       MethodDescriptor<Q, R> method, Q request, String what, String uid) {
+    return call(method, request, what, uid, null);
+  }
+
+  /**
+   * A call made for one client's request, whose gRPC context is {@code requester}: dropped (and
+   * counted) when that client gives up before the plugin answers.
+   */
+  <Q, R> CompletableFuture<R> callFor(
+      Context requester, MethodDescriptor<Q, R> method, Q request, String what) {
+    return call(method, request, what, null, requester);
+  }
+
+  /** {@code requester} null: a shared call, detached from every client's context. */
+  private <Q, R> CompletableFuture<R> call(
+      MethodDescriptor<Q, R> method, Q request, String what, String uid, Context requester) {
+    String fullMethod = "/" + method.getFullMethodName();
+    if (requester != null && requester.isCancelled()) {
+      return CompletableFuture.failedFuture(
+          dropped(fullMethod, what, requester, "before it was made"));
+    }
+    if (pending.incrementAndGet() > maxPendingCalls) {
+      pending.decrementAndGet();
+      observer.pluginCallDropped(provider, fullMethod, KmsObserver.DropReason.QUEUE_FULL);
+      return CompletableFuture.failedFuture(
+          new KmsPluginException(
+              // Short: clients see at most 299 characters, after the key and what failed.
+              "KMS provider "
+                  + provider
+                  + ": --kms-max-pending-calls ("
+                  + maxPendingCalls
+                  + ") calls already wait on the plugin at "
+                  + endpoint
+                  + "; "
+                  + what
+                  + " refused, not queued (is the plugin hung? see /readyz?verbose)",
+              Status.Code.RESOURCE_EXHAUSTED));
+    }
+    Context context = requester != null ? requester : Context.ROOT;
+    Context previous = context.attach(); // the call takes its cancellation and deadline from it
+    try {
+      CompletableFuture<R> result = start(method, request, what, uid, fullMethod, context);
+      result.whenComplete((r, e) -> pending.decrementAndGet());
+      return result;
+    } catch (RuntimeException e) {
+      pending.decrementAndGet();
+      throw e;
+    } finally {
+      context.detach(previous);
+    }
+  }
+
+  /** The failure of a request's call whose client gave up {@code when}; counted. */
+  private KmsPluginException dropped(String fullMethod, String what, Context caller, String when) {
+    boolean deadline = passedItsDeadline(caller);
+    observer.pluginCallDropped(
+        provider,
+        fullMethod,
+        deadline
+            ? KmsObserver.DropReason.CLIENT_DEADLINE
+            : KmsObserver.DropReason.CLIENT_CANCELLED);
+    return new KmsPluginException(
+        "KMS provider "
+            + provider
+            + ": "
+            + what
+            + " dropped "
+            + when
+            + ": the client's call "
+            + (deadline ? "passed its deadline" : "was cancelled"),
+        deadline ? Status.Code.DEADLINE_EXCEEDED : Status.Code.CANCELLED);
+  }
+
+  /**
+   * Whether a client's call ended for its deadline. A gRPC client whose deadline passes cancels the
+   * stream itself, so the server usually sees a cancellation a moment before its own copy of the
+   * deadline (sent as a timeout, started on arrival) expires: a cancellation that close counts as
+   * the deadline.
+   */
+  private static boolean passedItsDeadline(Context caller) {
+    Deadline deadline = caller.getDeadline();
+    return caller.cancellationCause() instanceof TimeoutException
+        || (deadline != null
+            && deadline.timeRemaining(TimeUnit.MILLISECONDS) <= DEADLINE_SLACK_MILLIS);
+  }
+
+  private <Q, R> CompletableFuture<R> start(
+      MethodDescriptor<Q, R> method,
+      Q request,
+      String what,
+      String uid,
+      String fullMethod,
+      Context context) {
     // After the plugin was down, gRPC's reconnect back-off can grow to minutes; a caller that is
     // about to wait
     // for the plugin anyway wants the next attempt now, not at the end of the back-off.
     if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
       channel.resetConnectBackoff();
     }
-    String fullMethod = "/" + method.getFullMethodName();
     long start = System.nanoTime();
     CompletableFuture<R> result = new CompletableFuture<>();
     ClientCall<Q, R> call =
@@ -100,6 +221,11 @@ final class PluginConnection implements AutoCloseable {
 
           @Override
           public void onError(Throwable t) {
+            if (context.isCancelled()) {
+              // The client gave up while this call waited: nobody is left to log it for.
+              result.completeExceptionally(dropped(fullMethod, what, context, "while it waited"));
+              return;
+            }
             Status status = Status.fromThrowable(t);
             long nanos = System.nanoTime() - start;
             observer.pluginCall(provider, fullMethod, status.getCode(), nanos);

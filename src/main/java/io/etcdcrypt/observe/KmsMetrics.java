@@ -30,6 +30,7 @@ final class KmsMetrics implements KmsObserver {
   private final Clock clock;
   private final String apiServerIdHash;
   private final Family<Timer> operationsLatency;
+  private final Family<Counter> droppedCalls;
   private final Counter cacheMisses;
   private final Family<Counter> providerCacheHits;
   private final Family<Counter> providerCacheMisses;
@@ -56,6 +57,14 @@ final class KmsMetrics implements KmsObserver {
             MetricNames.PROVIDER_NAME,
             MetricNames.METHOD_NAME,
             MetricNames.GRPC_STATUS_CODE);
+    droppedCalls =
+        instruments.counter(
+            MetricNames.KMS_CALLS_DROPPED,
+            "KMS plugin calls not made or abandoned, by provider and reason: client_cancelled and"
+                + " client_deadline (the client gave up before the plugin answered), queue_full (refused"
+                + " with RESOURCE_EXHAUSTED: too many calls already waited on the plugin).",
+            MetricNames.PROVIDER,
+            MetricNames.REASON);
     cacheMisses =
         instruments
             .counter(
@@ -144,6 +153,11 @@ final class KmsMetrics implements KmsObserver {
     operationsLatency
         .labelValues(provider, fullMethod, MetricNames.grpcCodeName(code))
         .record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void pluginCallDropped(String provider, String fullMethod, DropReason reason) {
+    droppedCalls.labelValues(provider, reason.label()).increment();
   }
 
   @Override

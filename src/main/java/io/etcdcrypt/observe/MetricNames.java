@@ -111,6 +111,17 @@ public final class MetricNames {
   public static final String UPSTREAM_REQUEST_DURATION =
       "etcd_crypt_proxy_upstream_request_duration_seconds";
 
+  /**
+   * Counter {provider, reason}: KMS plugin calls not made or abandoned, by {@link
+   * io.etcdcrypt.kms.KmsObserver.DropReason} (client_cancelled, client_deadline: the write's client
+   * gave up first; queue_full: too many calls already waited on the plugin). No series until the
+   * first.
+   */
+  public static final String KMS_CALLS_DROPPED = "etcd_crypt_proxy_kms_calls_dropped_total";
+
+  /** The {@code reason} label of {@link #KMS_CALLS_DROPPED}. */
+  public static final String REASON = "reason";
+
   /** Counter {provider}: DEK/seed reads served from a KMS provider's cache. */
   public static final String DEK_CACHE_HITS = "etcd_crypt_proxy_dek_cache_hits_total";
 

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.etcdcrypt.crypto.AlreadyEncryptedValueException;
 import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.ValueCodec;
+import io.etcdcrypt.kms.KmsPluginException;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.util.ArrayList;
@@ -85,7 +86,7 @@ final class ValueTransforms implements ValueSource {
         throw Refusals.refuse(Status.FAILED_PRECONDITION, refused.getMessage());
       }
       throw Refusals.refuse(
-          Status.INTERNAL,
+          statusOf(Stages.cause(e)),
           "cannot encrypt the value for key "
               + Refusals.printable(key)
               + ", nothing was written: "
@@ -106,12 +107,22 @@ final class ValueTransforms implements ValueSource {
       return valueOf(outcome, value);
     } catch (CompletionException e) {
       throw Refusals.refuse(
-          Status.INTERNAL,
+          statusOf(Stages.cause(e)),
           "cannot decrypt the value of key "
               + Refusals.printable(key)
               + ": "
               + Stages.cause(e).getMessage());
     }
+  }
+
+  /**
+   * The status of a failed transform: RESOURCE_EXHAUSTED when the KMS plugin had too many calls
+   * waiting (the client may retry later, as after etcd's own RESOURCE_EXHAUSTED), else INTERNAL.
+   */
+  private static Status statusOf(Throwable failure) {
+    return failure instanceof KmsPluginException k && k.code() == Status.Code.RESOURCE_EXHAUSTED
+        ? Status.RESOURCE_EXHAUSTED
+        : Status.INTERNAL;
   }
 
   private CompletableFuture<ByteString> record(CompletionStage<ByteString> stage) {

@@ -78,8 +78,14 @@ final class Load implements AutoCloseable {
   private final AtomicLong calls = new AtomicLong();
   private final AtomicLong acknowledgedWrites = new AtomicLong();
   private final AtomicLong failed = new AtomicLong();
+  private final AtomicLong failedCompares = new AtomicLong();
   private final AtomicLong successesInARow = new AtomicLong();
   private volatile boolean running = true;
+  private volatile String focus; // when set, clients update the keys just after it
+  private volatile long pauseMillis;
+
+  /** How many of its keys after the {@link #focusOn focus} a client updates. */
+  private static final int FOCUS_WIDTH = 200;
 
   /** What one client knows of one of its keys. */
   private static final class KeyState {
@@ -210,7 +216,7 @@ final class Load implements AutoCloseable {
 
   private void run(Owned o, Random random) {
     while (running) {
-      KeyState k = o.keys().get(random.nextInt(o.keys().size()));
+      KeyState k = choose(o.keys(), random);
       int op = mix == Mix.CAS ? 1 : random.nextInt(10);
       long started = System.nanoTime();
       String what = "?";
@@ -230,15 +236,52 @@ final class Load implements AutoCloseable {
         }
         calls.incrementAndGet();
         successesInARow.incrementAndGet();
+        if (pauseMillis > 0) {
+          Thread.sleep(pauseMillis); // the pace pace() asked for
+        }
       } catch (StatusRuntimeException e) {
         calls.incrementAndGet();
         failed(what, e.getStatus(), System.nanoTime() - started);
         backOff();
+      } catch (InterruptedException e) {
+        running = false;
       } catch (RuntimeException | Error e) {
         broken.add(what + ": the client failed: " + e);
         running = false;
       }
     }
+  }
+
+  /**
+   * From now on, each client updates its keys just after {@code key} (the first {@value
+   * #FOCUS_WIDTH} of them), where another writer is at work, a rewrap say; a client whose keys are
+   * all after it, only its first; one whose keys are all before it, any of them.
+   */
+  void focusOn(String key) {
+    focus = key;
+  }
+
+  private KeyState choose(List<KeyState> keys, Random random) {
+    String f = focus;
+    if (f == null) {
+      return keys.get(random.nextInt(keys.size()));
+    }
+    int from = 0;
+    while (from < keys.size() && keys.get(from).key.compareTo(f) <= 0) {
+      from++;
+    }
+    if (from == 0) {
+      return keys.get(0); // the other writer has not come this far: leave the rest to it
+    }
+    if (from == keys.size()) {
+      return keys.get(random.nextInt(keys.size())); // it is past them all
+    }
+    return keys.get(from + random.nextInt(Math.min(FOCUS_WIDTH, keys.size() - from)));
+  }
+
+  /** From now on, each client pauses this long after each call: a pace near the other writer's. */
+  void pace(Duration pause) {
+    pauseMillis = pause.toMillis();
   }
 
   /** After a failure, as clients do: a moment, not a spin on a proxy that fails at once. */
@@ -299,6 +342,7 @@ final class Load implements AutoCloseable {
       k.acknowledge(seq, r.getHeader().getRevision());
       acknowledgedWrites.incrementAndGet();
     } else {
+      failedCompares.incrementAndGet();
       // Someone else wrote the key since (a rewrap; or a write of ours that failed and was
       // applied after all): the failure branch says what is there now.
       List<KeyValue> kvs = r.getResponses(0).getResponseRange().getKvsList();
@@ -541,7 +585,10 @@ final class Load implements AutoCloseable {
         + " writes acknowledged, "
         + failed()
         + " failed "
-        + new TreeMap<>(failures);
+        + new TreeMap<>(failures)
+        + ", "
+        + failedCompares.get()
+        + " compare-and-swaps found the key written by someone else";
   }
 
   /** {@code description} with what it quotes (keys) left out: failures summed by kind. */

@@ -207,6 +207,26 @@ final class Relay<ReqT, RespT> {
     }
   }
 
+  /**
+   * The status the client gets for the upstream call's {@code status}. etcd's own pass as they are.
+   * One that grpc-java made up in this process because the connection to etcd broke under the call
+   * (UNKNOWN "channel closed" when etcd is killed mid-call: a status read from the wire never
+   * carries a cause, a local one does) becomes UNAVAILABLE, as etcd's clients see a member that
+   * went away and know to handle; UNKNOWN would tell them the server failed the request.
+   */
+  static Status asClientsSeeIt(Status status) {
+    if (status.getCode() != Status.Code.UNKNOWN || status.getCause() == null) {
+      return status;
+    }
+    String why = String.valueOf(status.getDescription()).lines().findFirst().orElse("");
+    return Status.UNAVAILABLE
+        .withDescription(
+            "etcd-crypt-proxy: the connection to etcd broke during the call ("
+                + (why.length() > 150 ? why.substring(0, 147) + "..." : why)
+                + "); a write may or may not have been applied")
+        .withCause(status.getCause());
+  }
+
   /** Ends the call toward the client with {@code status} and abandons the upstream call. */
   private void fail(Status status) {
     // The codec already logged transform failures with their key; this line ties them to the call's
@@ -446,10 +466,11 @@ final class Relay<ReqT, RespT> {
 
     @Override
     public void onClose(Status status, Metadata trailers) {
+      Status toClient = asClientsSeeIt(status);
       responses.onEnd(
           () -> {
             closed = true;
-            serverCall.close(status, trailers);
+            serverCall.close(toClient, trailers);
           });
     }
 

@@ -18,7 +18,6 @@ import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyFixture;
 import io.etcdcrypt.testing.RealComponents;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.function.IntFunction;
 import org.junit.jupiter.api.Test;
@@ -115,15 +114,7 @@ class UnauthenticatedRewrapTest {
   }
 
   private CliRun rewrap(Path config, String... more) {
-    List<String> base =
-        List.of(
-            "rewrap",
-            "--endpoints",
-            etcd.endpoint(),
-            "--encryption-provider-config",
-            config.toString(),
-            "--state-file",
-            dir.resolve("state.json").toString());
-    return CliRun.of(CliRun.args(base, more));
+    return CliRun.of(
+        OpsFixtures.rewrapArgs(etcd.endpoint(), config, dir.resolve("state.json"), more));
   }
 }

@@ -120,6 +120,25 @@ public final class OpsFixtures {
         + "', timeout: 2s}";
   }
 
+  /**
+   * The arguments of {@code rewrap} of the etcd at {@code endpoint} with {@code config}, its
+   * progress kept in {@code state}, followed by {@code more}.
+   */
+  public static List<String> rewrapArgs(String endpoint, Path config, Path state, String... more) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "rewrap",
+                "--endpoints",
+                endpoint,
+                "--encryption-provider-config",
+                config.toString(),
+                "--state-file",
+                state.toString()));
+    args.addAll(List.of(more));
+    return args;
+  }
+
   public static Path write(Path file, String yaml) throws Exception {
     Files.writeString(file, yaml);
     return file;

@@ -19,6 +19,7 @@ import io.etcdcrypt.etcd.v3electionpb.ElectionGrpc;
 import io.etcdcrypt.etcd.v3electionpb.LeaderKey;
 import io.etcdcrypt.etcd.v3electionpb.LeaderRequest;
 import io.etcdcrypt.etcd.v3electionpb.ProclaimRequest;
+import io.etcdcrypt.testing.Ciphertext;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyExtension;
 import io.etcdcrypt.testing.RealComponents;
@@ -32,7 +33,6 @@ import io.grpc.stub.ClientCalls;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -63,7 +63,6 @@ class WireFuzzTest {
 
   private static final int INPUTS_PER_METHOD = 400;
   private static final String PROTECTED = "/registry/secrets/";
-  private static final byte[] CIPHERTEXT_MARK = "k8s:enc:".getBytes(StandardCharsets.US_ASCII);
 
   private static ByteString bs(String s) {
     return ByteString.copyFromUtf8(s);
@@ -201,7 +200,7 @@ class WireFuzzTest {
     assertFalse(stored.isEmpty(), "fuzzed writes stored protected values");
     for (KeyValue kv : stored) {
       assertTrue(
-          kv.getValue().isEmpty() || kv.getValue().startsWith(ByteString.copyFrom(CIPHERTEXT_MARK)),
+          kv.getValue().isEmpty() || kv.getValue().startsWith(ByteString.copyFrom(Ciphertext.MARK)),
           "plaintext at rest under " + kv.getKey().toStringUtf8());
     }
     // The proxy serves on, and a write through it reads back.
@@ -225,7 +224,7 @@ class WireFuzzTest {
         proxy.toProxy().newCall(raw, CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS));
     try (InputStream answer =
         ClientCalls.blockingUnaryCall(call, new ByteArrayInputStream(input))) {
-      if (contains(answer.readAllBytes(), CIPHERTEXT_MARK)) {
+      if (Ciphertext.in(answer.readAllBytes())) {
         broken.add(where + ": the answer carries ciphertext");
       }
       return Status.Code.OK;
@@ -240,25 +239,12 @@ class WireFuzzTest {
           || s.getCode() == Status.Code.DEADLINE_EXCEEDED
           || description.contains("\tat ")
           || description.length() >= 300
-          || contains(description.getBytes(StandardCharsets.UTF_8), CIPHERTEXT_MARK)) {
+          || Ciphertext.in(description)) {
         broken.add(where + ": " + s.getCode() + " " + description);
       }
       return s.getCode();
     } catch (IOException e) {
       throw new AssertionError(where, e);
     }
-  }
-
-  private static boolean contains(byte[] haystack, byte[] needle) {
-    outer:
-    for (int i = 0; i + needle.length <= haystack.length; i++) {
-      for (int j = 0; j < needle.length; j++) {
-        if (haystack[i + j] != needle[j]) {
-          continue outer;
-        }
-      }
-      return true;
-    }
-    return false;
   }
 }

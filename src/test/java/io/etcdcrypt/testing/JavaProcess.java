@@ -71,6 +71,25 @@ public final class JavaProcess implements AutoCloseable {
     return process.isAlive();
   }
 
+  /** Kills the child at once (SIGKILL), as a crash or the OOM killer would, and waits for it. */
+  public void kill() throws InterruptedException {
+    process.destroyForcibly();
+    if (!process.waitFor(30, TimeUnit.SECONDS)) {
+      throw new AssertionError("child JVM " + process.pid() + " still runs 30 s after SIGKILL");
+    }
+  }
+
+  /**
+   * Sends {@code signal} ({@code STOP}, {@code CONT}, ...) with kill(1): SIGSTOP freezes the child
+   * as a hung process, which keeps its sockets open and answers nothing, until SIGCONT.
+   */
+  public void signal(String signal) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).start();
+    if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+      throw new AssertionError("kill -" + signal + " " + process.pid() + " failed");
+    }
+  }
+
   public String output() {
     try {
       return Files.readString(log, StandardCharsets.UTF_8);

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -45,14 +46,7 @@ public final class StoredWrites implements AutoCloseable {
             WatchOption.builder().withRange(ALL),
             r -> {
               synchronized (this) {
-                for (WatchEvent e : r.getEvents()) {
-                  if (e.getEventType() == WatchEvent.EventType.PUT) {
-                    puts.add(
-                        new Put(
-                            e.getKeyValue().getKey().toString(),
-                            e.getKeyValue().getValue().getBytes()));
-                  }
-                }
+                r.getEvents().forEach(e -> addIfPut(puts, e));
                 seenRevision = Math.max(seenRevision, r.getHeader().getRevision());
               }
             });
@@ -77,6 +71,62 @@ public final class StoredWrites implements AutoCloseable {
                 + "\", not under "
                 + valuePrefix);
       }
+    }
+  }
+
+  /**
+   * Every put {@code etcd} has stored since {@code fromRevision}, as a watch replaying its history
+   * (past any proxy) sees them: unlike {@link #of}, this also covers what was written while the
+   * member was down and restarted, since etcd keeps its history until it compacts it (the test
+   * members never do). Returns once the replay has reached the member's revision now.
+   */
+  public static List<Put> history(EtcdProcess etcd, long fromRevision) {
+    Client client =
+        Client.builder().endpoints(etcd.clientUrl()).maxInboundMessageSize(64 << 20).build();
+    List<Put> puts = new ArrayList<>();
+    CompletableFuture<Void> replayed = new CompletableFuture<>();
+    try {
+      long now = client.getKVClient().get(ALL).get(30, TimeUnit.SECONDS).getHeader().getRevision();
+      if (now < fromRevision) {
+        return puts;
+      }
+      // Every revision is a write with at least one event in the whole keyspace: the replay has
+      // reached "now" once an event of that revision arrived.
+      try (Watch.Watcher w =
+          client
+              .getWatchClient()
+              .watch(
+                  ALL,
+                  WatchOption.builder().withRange(ALL).withRevision(fromRevision).build(),
+                  r -> {
+                    synchronized (puts) {
+                      for (WatchEvent e : r.getEvents()) {
+                        addIfPut(puts, e);
+                        if (e.getKeyValue().getModRevision() >= now) {
+                          replayed.complete(null);
+                        }
+                      }
+                    }
+                  },
+                  replayed::completeExceptionally)) {
+        Await.join("etcd's history up to revision " + now, Duration.ofSeconds(60), replayed);
+      }
+      synchronized (puts) {
+        return new ArrayList<>(puts);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted reading etcd's history", e);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new AssertionError("cannot read etcd's history at " + etcd.endpoint(), e);
+    } finally {
+      client.close();
+    }
+  }
+
+  private static void addIfPut(List<Put> puts, WatchEvent e) {
+    if (e.getEventType() == WatchEvent.EventType.PUT) {
+      puts.add(new Put(e.getKeyValue().getKey().toString(), e.getKeyValue().getValue().getBytes()));
     }
   }
 

@@ -101,6 +101,17 @@ public final class ServeCommand implements Callable<Integer> {
   int maxRequestBytes;
 
   @Option(
+      names = "--max-in-flight-bytes",
+      defaultValue = "" + ProxyOptions.DEFAULT_MAX_IN_FLIGHT_BYTES,
+      description =
+          "Bytes of requests and responses the proxy holds at once, across all calls (each costs a few"
+              + " times its size in memory while held). A request over 64 KiB that would exceed it is refused"
+              + " with RESOURCE_EXHAUSTED, as it arrives, before anything reaches etcd; smaller requests and"
+              + " etcd's responses are never refused. At least --max-request-bytes plus 512 KiB."
+              + " Default: ${DEFAULT-VALUE} (32 MiB)")
+  long maxInFlightBytes;
+
+  @Option(
       names = "--metrics-addr",
       paramLabel = "HOST:PORT",
       description =
@@ -242,7 +253,8 @@ public final class ServeCommand implements Callable<Integer> {
               etcd.tls(),
               etcd.maxRecvBytes,
               maxRequestBytes,
-              advertiseClientUrls);
+              advertiseClientUrls,
+              maxInFlightBytes);
       // Checks the TLS flags and files now, so a mistake is one line naming the flag.
       listenerTls = LiveTls.forListener(options.listenerTls(), options.listen());
       upstreamTls = LiveTls.forEtcdClient(options.upstreamTls());
@@ -442,6 +454,7 @@ public final class ServeCommand implements Callable<Integer> {
     metrics.exportReadiness(background.checks());
     metrics.exportKmsProviders(() -> kms.get().providers());
     metrics.exportEtcdMembers(proxy.upstream()::memberServing);
+    metrics.exportInFlight(proxy.inFlightLimit(), proxy::inFlightBytes, proxy::inFlightRefusals);
     return admin.start();
   }
 }

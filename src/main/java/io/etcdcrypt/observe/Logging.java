@@ -95,6 +95,9 @@ public final class Logging {
     // grpc-netty sets SO_KEEPALIVE on every channel; on the KMS plugins' unix sockets Netty warns
     // it is unknown.
     ctx.getLogger("io.grpc.netty.shaded.io.netty.bootstrap.Bootstrap").setLevel(Level.ERROR);
+    // grpc-netty warns once per message it refuses for its size, which the client is told: under
+    // attack, a flood. The proxy's own refusals are counted and logged rate-limited.
+    ctx.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerStream").setLevel(Level.ERROR);
 
     SLF4JBridgeHandler.removeHandlersForRootLogger();
     SLF4JBridgeHandler.install();

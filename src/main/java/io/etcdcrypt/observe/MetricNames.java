@@ -119,6 +119,21 @@ public final class MetricNames {
    */
   public static final String KMS_CALLS_DROPPED = "etcd_crypt_proxy_kms_calls_dropped_total";
 
+  /**
+   * Gauge: bytes of requests and responses the proxy holds now, across calls ({@code
+   * --max-in-flight-bytes} bounds them).
+   */
+  public static final String IN_FLIGHT_BYTES = "etcd_crypt_proxy_in_flight_bytes";
+
+  /** Gauge: {@code --max-in-flight-bytes}. */
+  public static final String IN_FLIGHT_LIMIT_BYTES = "etcd_crypt_proxy_in_flight_limit_bytes";
+
+  /**
+   * Counter: requests refused with RESOURCE_EXHAUSTED because they did not fit in {@code
+   * --max-in-flight-bytes}.
+   */
+  public static final String IN_FLIGHT_REFUSED = "etcd_crypt_proxy_in_flight_refused_total";
+
   /** The {@code reason} label of {@link #KMS_CALLS_DROPPED}. */
   public static final String REASON = "reason";
 

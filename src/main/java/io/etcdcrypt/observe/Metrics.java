@@ -9,6 +9,8 @@ import io.etcdcrypt.proxy.ProxyObserver;
 import io.grpc.ClientInterceptor;
 import io.grpc.ServerInterceptor;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -26,6 +28,7 @@ import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -185,6 +188,28 @@ public final class Metrics implements AutoCloseable {
           serving.get().forEach((member, ok) -> values.put(member, ScrapedGauge.of(ok)));
           return values;
         });
+  }
+
+  /**
+   * Exports what the proxy holds in flight: {@value MetricNames#IN_FLIGHT_BYTES} ({@code held}),
+   * {@value MetricNames#IN_FLIGHT_LIMIT_BYTES} ({@code limit}) and {@value
+   * MetricNames#IN_FLIGHT_REFUSED} ({@code refused}), read at each scrape.
+   */
+  public void exportInFlight(long limit, LongSupplier held, LongSupplier refused) {
+    Gauge.builder(MetricNames.IN_FLIGHT_BYTES, held, h -> h.getAsLong())
+        .description(
+            "Bytes of client requests and etcd responses the proxy holds now, across all calls.")
+        .strongReference(true)
+        .register(registry);
+    Gauge.builder(MetricNames.IN_FLIGHT_LIMIT_BYTES, () -> limit)
+        .description(
+            "--max-in-flight-bytes: the most bytes of requests and responses held at once.")
+        .register(registry);
+    FunctionCounter.builder(MetricNames.IN_FLIGHT_REFUSED, refused, r -> r.getAsLong())
+        .description(
+            "Requests refused with RESOURCE_EXHAUSTED because they did not fit in"
+                + " --max-in-flight-bytes.")
+        .register(registry);
   }
 
   /**

@@ -68,6 +68,7 @@ final class MethodTable extends HandlerRegistry {
   private final Supplier<Executor> loop;
   private final EndlessCalls endless;
   private final RequestLimit limit;
+  private final InFlightBytes inFlight;
   private final Map<String, ServerMethodDefinition<?, ?>> known = new HashMap<>();
   private final Map<String, Treatment> treatments = new HashMap<>();
   private final Set<String> rawServiceNames = new HashSet<>();
@@ -75,18 +76,21 @@ final class MethodTable extends HandlerRegistry {
   /**
    * {@code loop} names the event loop a call starts on, where it continues after a transform that
    * waited on a KMS plugin; {@code endless} learns of every call that shutdown must end; client
-   * messages larger than {@code limit} are refused.
+   * messages larger than {@code limit} are refused, and so are large ones that do not fit in {@code
+   * inFlight}.
    */
   MethodTable(
       Channel upstream,
       Supplier<Executor> loop,
       EndlessCalls endless,
       RequestLimit limit,
+      InFlightBytes inFlight,
       List<ProxiedMethod<?, ?>> transformed) {
     this.upstream = upstream;
     this.loop = loop;
     this.endless = endless;
     this.limit = limit;
+    this.inFlight = inFlight;
     for (ProxiedMethod<?, ?> m : transformed) {
       add(m, Treatment.TRANSFORM);
     }
@@ -105,7 +109,7 @@ final class MethodTable extends HandlerRegistry {
       // one
     }
     ServerCallHandler<InputStream, RespT> handler =
-        Relay.handler(upstream, loop, endless, limit, m.method(), m.transformers());
+        Relay.handler(upstream, loop, endless, limit, inFlight, m.method(), m.transformers());
     known.put(name, ServerMethodDefinition.create(Relay.serverSide(m.method()), handler));
     treatments.put(name, treatment);
   }
@@ -132,7 +136,8 @@ final class MethodTable extends HandlerRegistry {
       ProxiedMethod<InputStream, InputStream> m =
           ProxiedMethod.raw(methodName, MethodDescriptor.MethodType.UNKNOWN);
       return ServerMethodDefinition.create(
-          m.method(), Relay.handler(upstream, loop, endless, limit, m.method(), m.transformers()));
+          m.method(),
+          Relay.handler(upstream, loop, endless, limit, inFlight, m.method(), m.transformers()));
     }
     return denied(methodName);
   }

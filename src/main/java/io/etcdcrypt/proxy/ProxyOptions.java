@@ -15,6 +15,8 @@ import java.util.List;
  *     up to this plus etcd's 512 KiB of gRPC overhead, as etcd does ({@link RequestLimit})
  * @param advertiseClientUrls the client URLs Cluster responses hand out instead of the members'
  *     own; empty: the listener's ({@link ClientUrls})
+ * @param maxInFlightBytes {@code --max-in-flight-bytes}: the bytes of requests and responses the
+ *     proxy holds at once, across calls ({@link InFlightBytes}); at least the largest request
  */
 public record ProxyOptions(
     Endpoint listen,
@@ -23,12 +25,16 @@ public record ProxyOptions(
     TlsFiles upstreamTls,
     int maxRecvBytes,
     int maxRequestBytes,
-    List<String> advertiseClientUrls) {
+    List<String> advertiseClientUrls,
+    long maxInFlightBytes) {
 
   public static final int DEFAULT_MAX_RECV_BYTES = Integer.MAX_VALUE;
 
   /** etcd's own default {@code --max-request-bytes}, 1.5 MiB. */
   public static final int DEFAULT_MAX_REQUEST_BYTES = RequestLimit.ETCD_DEFAULT_MAX_REQUEST_BYTES;
+
+  /** {@code --max-in-flight-bytes}' default, 32 MiB. */
+  public static final long DEFAULT_MAX_IN_FLIGHT_BYTES = InFlightBytes.DEFAULT_MAX;
 
   public ProxyOptions {
     endpoints = List.copyOf(endpoints);
@@ -38,6 +44,17 @@ public record ProxyOptions(
     }
     if (maxRequestBytes <= 0) {
       throw new IllegalArgumentException("--max-request-bytes must be positive");
+    }
+    long largestRequest = RequestLimit.ofEtcd(maxRequestBytes).maxMessageBytes();
+    if (maxInFlightBytes < largestRequest) {
+      throw new IllegalArgumentException(
+          "--max-in-flight-bytes "
+              + maxInFlightBytes
+              + " is less than the largest request the proxy accepts (--max-request-bytes "
+              + maxRequestBytes
+              + " plus 512 KiB: "
+              + largestRequest
+              + "), which could then never be relayed; give at least that, better several times it");
     }
     if (!advertiseClientUrls.isEmpty()) {
       ClientUrls.of(
@@ -59,7 +76,8 @@ public record ProxyOptions(
         upstreamTls,
         maxRecvBytes,
         DEFAULT_MAX_REQUEST_BYTES,
-        List.of());
+        List.of(),
+        DEFAULT_MAX_IN_FLIGHT_BYTES);
   }
 
   /** Plain-text options for tests and the demo. */
@@ -77,13 +95,34 @@ public record ProxyOptions(
         upstreamTls,
         maxRecvBytes,
         maxRequestBytes,
-        advertiseClientUrls);
+        advertiseClientUrls,
+        Math.max(maxInFlightBytes, RequestLimit.ofEtcd(maxRequestBytes).maxMessageBytes()));
   }
 
   /** These options handing out {@code urls} as every member's client URLs. */
   public ProxyOptions withAdvertiseClientUrls(List<String> urls) {
     return new ProxyOptions(
-        listen, endpoints, listenerTls, upstreamTls, maxRecvBytes, maxRequestBytes, urls);
+        listen,
+        endpoints,
+        listenerTls,
+        upstreamTls,
+        maxRecvBytes,
+        maxRequestBytes,
+        urls,
+        maxInFlightBytes);
+  }
+
+  /** These options holding at most {@code bytes} of requests and responses at once. */
+  public ProxyOptions withMaxInFlightBytes(long bytes) {
+    return new ProxyOptions(
+        listen,
+        endpoints,
+        listenerTls,
+        upstreamTls,
+        maxRecvBytes,
+        maxRequestBytes,
+        advertiseClientUrls,
+        bytes);
   }
 
   /** The client URLs Cluster responses hand out. */

@@ -40,12 +40,19 @@ public final class ProxyServer implements AutoCloseable {
   private final Server server;
   private final EventLoops loops;
   private final EndlessCalls endless;
+  private final InFlightBytes inFlight;
 
-  private ProxyServer(Upstream upstream, Server server, EventLoops loops, EndlessCalls endless) {
+  private ProxyServer(
+      Upstream upstream,
+      Server server,
+      EventLoops loops,
+      EndlessCalls endless,
+      InFlightBytes inFlight) {
     this.upstream = upstream;
     this.server = server;
     this.loops = loops;
     this.endless = endless;
+    this.inFlight = inFlight;
   }
 
   /** Connects to etcd and starts listening, with {@link Threading#defaults()} and no observers. */
@@ -117,8 +124,10 @@ public final class ProxyServer implements AutoCloseable {
       transformed.addAll(ClusterProxy.methods(clientUrls));
       EndlessCalls endless = new EndlessCalls();
       RequestLimit limit = RequestLimit.ofEtcd(options.maxRequestBytes());
+      InFlightBytes inFlight = new InFlightBytes(options.maxInFlightBytes());
       MethodTable table =
-          new MethodTable(upstream.channel(), loops::current, endless, limit, transformed);
+          new MethodTable(
+              upstream.channel(), loops::current, endless, limit, inFlight, transformed);
 
       InetSocketAddress address =
           new InetSocketAddress(options.listen().host(), options.listen().port());
@@ -150,6 +159,7 @@ public final class ProxyServer implements AutoCloseable {
       Server server =
           builder
               .fallbackHandlerRegistry(table)
+              .addStreamTracerFactory(new InFlightTracer(inFlight))
               .maxInboundMessageSize(transportLimit(limit))
               .maxInboundMetadataSize(1 << 20)
               .permitKeepAliveTime(5, TimeUnit.SECONDS)
@@ -177,7 +187,7 @@ public final class ProxyServer implements AutoCloseable {
                 + " from them keep using the proxy",
             clientUrls.describe());
       }
-      return new ProxyServer(upstream, server, loops, endless);
+      return new ProxyServer(upstream, server, loops, endless, inFlight);
     } catch (IOException | RuntimeException e) {
       upstream.close();
       loops.close();
@@ -202,6 +212,21 @@ public final class ProxyServer implements AutoCloseable {
 
   public Upstream upstream() {
     return upstream;
+  }
+
+  /** Bytes of requests and responses held now ({@code --max-in-flight-bytes} bounds them). */
+  public long inFlightBytes() {
+    return inFlight.held();
+  }
+
+  /** {@code --max-in-flight-bytes}. */
+  public long inFlightLimit() {
+    return inFlight.max();
+  }
+
+  /** Requests refused so far because they did not fit in {@code --max-in-flight-bytes}. */
+  public long inFlightRefusals() {
+    return inFlight.refused();
   }
 
   public void awaitTermination() throws InterruptedException {

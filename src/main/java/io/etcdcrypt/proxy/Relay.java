@@ -1,6 +1,7 @@
 package io.etcdcrypt.proxy;
 
 import io.etcdcrypt.crypto.Stages;
+import io.etcdcrypt.log.RateLimitedWarning;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -13,6 +14,7 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
@@ -37,8 +39,10 @@ import org.slf4j.MDC;
  *
  * <p>A client message larger than the {@link RequestLimit} is refused as etcd refuses it, and so is
  * a request that outgrows the limit once its values are encrypted; nothing is sent to etcd then.
- * Calls never wait for a member: when none is reachable they fail at once with UNAVAILABLE (see
- * {@link Members}).
+ * Every message is counted in {@link InFlightBytes} while the relay holds it, from its arrival
+ * until its sink has taken it (is ready again); a large request that does not fit is refused. Calls
+ * never wait for a member: when none is reachable they fail at once with UNAVAILABLE (see {@link
+ * Members}).
  *
  * <p>Headers, trailers, status code and description, deadline and cancellation pass through
  * unchanged; the request headers (etcd's {@code token}, {@code hasleader}, ...) are forwarded as
@@ -57,6 +61,10 @@ final class Relay<ReqT, RespT> {
 
   private static final Logger log = LoggerFactory.getLogger(Relay.class);
 
+  /** Answers from etcd the proxy had no memory for: a line per 10 s at most. */
+  private static final RateLimitedWarning OUT_OF_MEMORY =
+      new RateLimitedWarning(log, Duration.ofSeconds(10));
+
   // The client's requests arrive as bytes and are parsed here ({@link DownstreamListener}).
   private final ServerCall<InputStream, RespT> serverCall;
   private final MethodDescriptor<ReqT, RespT> method;
@@ -64,6 +72,7 @@ final class Relay<ReqT, RespT> {
   private final CallTransformer<ReqT, RespT> transformer;
   private final Executor loop;
   private final RequestLimit limit;
+  private final InFlightBytes inFlight;
   private final Object lock = new Object();
   private boolean closed; // guarded by lock
 
@@ -98,6 +107,12 @@ final class Relay<ReqT, RespT> {
   private final Half<RespT> responses =
       new Half<>("response") {
         @Override
+        boolean heldUntilCallEnds() {
+          // grpc-java writes a unary answer out only when the call closes, whatever isReady says.
+          return method.getType().serverSendsOneMessage();
+        }
+
+        @Override
         CompletionStage<RespT> transform(RespT message) {
           return transformer.toDownstream(message, Relay.this::sendUpstream);
         }
@@ -124,26 +139,30 @@ final class Relay<ReqT, RespT> {
       ClientCall<ReqT, RespT> clientCall,
       CallTransformer<ReqT, RespT> transformer,
       Executor loop,
-      RequestLimit limit) {
+      RequestLimit limit,
+      InFlightBytes inFlight) {
     this.serverCall = serverCall;
     this.method = method;
     this.clientCall = clientCall;
     this.transformer = transformer;
     this.loop = loop;
     this.limit = limit;
+    this.inFlight = inFlight;
   }
 
   /**
    * A server handler that relays every call of {@code method} to {@code upstream}. {@code loop}
    * names the event loop a call starts on, where it continues after a transform that waited. A call
    * that never ends by itself is registered with {@code endless}, so that shutdown can end it.
-   * Client messages larger than {@code limit} are refused.
+   * Client messages larger than {@code limit} are refused, and so are large ones that do not fit in
+   * {@code inFlight}.
    */
   static <ReqT, RespT> ServerCallHandler<InputStream, RespT> handler(
       Channel upstream,
       Supplier<Executor> loop,
       EndlessCalls endless,
       RequestLimit limit,
+      InFlightBytes inFlight,
       MethodDescriptor<ReqT, RespT> method,
       CallTransformer.Factory<ReqT, RespT> transformers) {
     boolean isEndless = EndlessCalls.isEndless(method.getFullMethodName());
@@ -161,7 +180,10 @@ final class Relay<ReqT, RespT> {
               clientCall,
               transformers.newCall(side, serverCall),
               loop.get(),
-              limit);
+              limit,
+              inFlight);
+      // A request refused while it arrives ends after the transport's read, on the call's loop.
+      InFlightTracer.onRefusal(refusal -> relay.loop.execute(() -> relay.fail(refusal)));
       ServerCall.Listener<InputStream> listener = relay.start(headers);
       if (isEndless) {
         endless.register(
@@ -215,6 +237,17 @@ final class Relay<ReqT, RespT> {
    * went away and know to handle; UNKNOWN would tell them the server failed the request.
    */
   static Status asClientsSeeIt(Status status) {
+    if (status.getCause() instanceof Error error) {
+      // The proxy could not hold etcd's answer (grpc-java: CANCELLED "Failed to read message."):
+      // out of heap or direct memory. Said as what it is, with what to do, not as a bare CANCELLED.
+      return Status.RESOURCE_EXHAUSTED
+          .withDescription(
+              "etcd-crypt-proxy: could not hold etcd's answer ("
+                  + error.getClass().getSimpleName()
+                  + "): the proxy is short of memory; retry with backoff, and give the proxy a"
+                  + " larger -Xmx / -XX:MaxDirectMemorySize or a lower --max-in-flight-bytes")
+          .withCause(error);
+    }
     if (status.getCode() != Status.Code.UNKNOWN || status.getCause() == null) {
       return status;
     }
@@ -239,7 +272,7 @@ final class Relay<ReqT, RespT> {
       if (closed) {
         return;
       }
-      closed = true;
+      markClosed();
       clientCall.cancel("etcd-crypt-proxy ended the call: " + status.getDescription(), null);
       try {
         serverCall.close(status, new Metadata());
@@ -247,6 +280,15 @@ final class Relay<ReqT, RespT> {
         // grpc closed it when a send failed
       }
     }
+  }
+
+  /**
+   * The call is over: what the request half counts in flight is etcd's now. (The response half's
+   * last message is the client's transport's until the call completes or is cancelled.) Lock held.
+   */
+  private void markClosed() {
+    closed = true;
+    requests.releaseDelivered();
   }
 
   /** Releases a message nobody will send: a raw message's buffer, detached from the transport. */
@@ -271,9 +313,18 @@ final class Relay<ReqT, RespT> {
     private boolean
         sinkWasBusy; // the last message went out while the sink was not ready: ask on its onReady
     private Runnable endAfterMessage; // the source ended while a message was being transformed
+    private long delivered; // in-flight bytes of the last message, until its sink is ready again
 
     Half(String direction) {
       this.direction = direction;
+    }
+
+    /**
+     * Whether a delivered message counts in flight until the call completes (not only until the
+     * sink is ready).
+     */
+    boolean heldUntilCallEnds() {
+      return false;
     }
 
     /** The message's transform; a refusal is a failed stage. */
@@ -293,16 +344,17 @@ final class Relay<ReqT, RespT> {
     /** Asks the source for its next message. Lock held. */
     abstract void requestNext();
 
-    final void onMessage(T message) {
+    /** Relays {@code message}, counted as {@code size} bytes in flight until its sink took it. */
+    final void onMessage(T message, long size) {
       CompletableFuture<T> out = transformed(message);
       if (out.isDone()) {
-        relay(message, out);
+        relay(message, out, size);
         return;
       }
       synchronized (lock) {
         transforming = true;
       }
-      out.whenCompleteAsync((result, error) -> relay(message, out), loop);
+      out.whenCompleteAsync((result, error) -> relay(message, out, size), loop);
     }
 
     private CompletableFuture<T> transformed(T message) {
@@ -321,8 +373,9 @@ final class Relay<ReqT, RespT> {
      * Passes on a message whose transform completed, then the source's end or the request for the
      * next one.
      */
-    private void relay(T original, CompletableFuture<T> out) {
+    private void relay(T original, CompletableFuture<T> out, long size) {
       if (out.isCompletedExceptionally()) {
+        inFlight.release(size);
         release(original);
         fail(refusal(out));
         return;
@@ -330,6 +383,7 @@ final class Relay<ReqT, RespT> {
       T message = out.join();
       Status refused = refuse(original, message);
       if (refused != null) {
+        inFlight.release(size);
         release(message);
         fail(refused);
         return;
@@ -337,6 +391,7 @@ final class Relay<ReqT, RespT> {
       synchronized (lock) {
         transforming = false;
         if (closed) {
+          inFlight.release(size);
           release(message);
           return;
         }
@@ -348,12 +403,18 @@ final class Relay<ReqT, RespT> {
             // already have
             // closed the call. End both sides once.
             log.warn("could not relay a {} on {}: {}", direction, method(), e.toString());
+            inFlight.release(size);
             release(message);
             fail(
                 Status.RESOURCE_EXHAUSTED.withDescription(
                     "etcd-crypt-proxy: could not relay the " + direction + ": " + e.getMessage()));
             return;
           }
+        }
+        if (message == null || (!heldUntilCallEnds() && sinkReady())) {
+          inFlight.release(size);
+        } else {
+          delivered = size; // the sink's transport holds it until the sink is ready again
         }
         if (endAfterMessage != null) {
           Runnable end = endAfterMessage;
@@ -395,9 +456,18 @@ final class Relay<ReqT, RespT> {
       }
     }
 
+    /** The last message's bytes are the sink's transport's no more. Lock held. */
+    final void releaseDelivered() {
+      inFlight.release(delivered);
+      delivered = 0;
+    }
+
     /** The sink can take more: ask the source for the message held back. */
     final void onSinkReady() {
       synchronized (lock) {
+        if (!heldUntilCallEnds()) {
+          releaseDelivered();
+        }
         if (sinkWasBusy && !closed) {
           sinkWasBusy = false;
           requestNext();
@@ -416,10 +486,18 @@ final class Relay<ReqT, RespT> {
         fail(refused);
         return;
       }
+      long size = Math.max(0, RequestLimit.sizeOf(bytes));
+      Status overCap = inFlight.admit(size, size);
+      if (overCap != null) {
+        release(bytes);
+        fail(overCap);
+        return;
+      }
       ReqT message;
       try {
         message = method.parseRequest(bytes);
       } catch (RuntimeException malformed) {
+        inFlight.release(size);
         release(bytes);
         fail(MalformedRequests.refuse(serverCall, malformed));
         return;
@@ -427,7 +505,7 @@ final class Relay<ReqT, RespT> {
       if (message != bytes) {
         release(bytes); // parsed into a message of its own: the detached buffer is done with
       }
-      requests.onMessage(message);
+      requests.onMessage(message, size);
     }
 
     @Override
@@ -436,9 +514,17 @@ final class Relay<ReqT, RespT> {
     }
 
     @Override
+    public void onComplete() {
+      synchronized (lock) {
+        responses.releaseDelivered(); // the client's transport has written the answer
+      }
+    }
+
+    @Override
     public void onCancel() {
       synchronized (lock) {
-        closed = true;
+        responses.releaseDelivered();
+        markClosed();
         clientCall.cancel("client cancelled", null);
       }
     }
@@ -461,15 +547,24 @@ final class Relay<ReqT, RespT> {
 
     @Override
     public void onMessage(RespT message) {
-      responses.onMessage(message);
+      long size = Math.max(0, RequestLimit.sizeOf(message));
+      inFlight.hold(size); // never refused: a write's answer must reach its client
+      responses.onMessage(message, size);
     }
 
     @Override
     public void onClose(Status status, Metadata trailers) {
       Status toClient = asClientsSeeIt(status);
+      if (toClient.getCode() == Status.Code.RESOURCE_EXHAUSTED && toClient.getCause() != null) {
+        OUT_OF_MEMORY.warn(
+            "could not hold etcd's answer on {}: {}; the client got RESOURCE_EXHAUSTED: see"
+                + " --max-in-flight-bytes and the JVM's memory options in the README (Memory)",
+            method(),
+            toClient.getCause().toString());
+      }
       responses.onEnd(
           () -> {
-            closed = true;
+            markClosed();
             serverCall.close(toClient, trailers);
           });
     }

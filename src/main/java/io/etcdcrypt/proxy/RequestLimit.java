@@ -1,6 +1,7 @@
 package io.etcdcrypt.proxy;
 
 import com.google.protobuf.MessageLite;
+import io.etcdcrypt.values.WireMessage;
 import io.grpc.Status;
 import java.io.IOException;
 import java.io.InputStream;
@@ -76,6 +77,9 @@ record RequestLimit(int maxMessageBytes) {
   static long sizeOf(Object message) {
     if (message instanceof MessageLite m) {
       return m.getSerializedSize();
+    }
+    if (message instanceof WireMessage<?> w) {
+      return w.bytes().length;
     }
     if (message instanceof InputStream in) {
       try {

@@ -30,6 +30,7 @@ class ServeFlagsTest {
         serve.etcd.maxRecvBytes,
         "what etcd may send: as clientv3 and grpc-proxy");
     assertEquals(List.of(), serve.advertiseClientUrls, "empty: the listener's URL");
+    assertEquals(32L << 20, serve.maxInFlightBytes, "--max-in-flight-bytes: 32 MiB");
     assertEquals(
         3 << 20,
         parse("serve", "--encryption-provider-config", "c.yaml", "--max-request-bytes", "3145728")

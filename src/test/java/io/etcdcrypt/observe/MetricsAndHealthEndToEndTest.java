@@ -697,6 +697,8 @@ class MetricsAndHealthEndToEndTest {
     assertEquals(1, m.value(MetricNames.KMS_PROVIDER_HEALTHY, "provider", "kms2"));
     assertEquals(1, m.value(MetricNames.KMS_V1_PROVIDER, "provider", "kms1"), "deprecated KMS v1");
     assertTrue(m.matching(MetricNames.KMS_V1_PROVIDER, "provider", "kms2").isEmpty());
+    assertEquals(32 << 20, m.value(MetricNames.IN_FLIGHT_LIMIT_BYTES), "--max-in-flight-bytes");
+    assertEquals(0, m.value(MetricNames.IN_FLIGHT_REFUSED), "no request refused");
     double windowLeft =
         m.value(MetricNames.KMS_V2_WRITE_WINDOW_END, "provider", "kms2")
             - System.currentTimeMillis() / 1000.0;
@@ -745,7 +747,10 @@ class MetricsAndHealthEndToEndTest {
             MetricNames.KMS_PROVIDER_HEALTHY,
             MetricNames.KMS_V1_PROVIDER,
             MetricNames.READINESS_CHECK,
-            MetricNames.ETCD_MEMBER_SERVING);
+            MetricNames.ETCD_MEMBER_SERVING,
+            MetricNames.IN_FLIGHT_BYTES,
+            MetricNames.IN_FLIGHT_LIMIT_BYTES,
+            MetricNames.IN_FLIGHT_REFUSED);
     // INVALID_KEY_ID_FROM_STATUS has no series until a plugin reports a bad key id;
     // CERTIFICATE_EXPIRY none without TLS.
     assertEquals(new TreeSet<>(listed), ours);

@@ -30,6 +30,25 @@ class RelayStatusTest {
   }
 
   @Test
+  void anAnswerTheProxyHadNoMemoryForIsResourceExhaustedWithWhatToDo() {
+    // grpc-java's status when parsing etcd's answer threw: CANCELLED with the Error as cause.
+    Status local =
+        Status.CANCELLED
+            .withDescription("Failed to read message.")
+            .withCause(
+                new OutOfMemoryError("Cannot reserve 2097152 bytes of direct buffer memory"));
+
+    Status relayed = Relay.asClientsSeeIt(local);
+
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, relayed.getCode());
+    assertEquals(
+        "etcd-crypt-proxy: could not hold etcd's answer (OutOfMemoryError): the proxy is short of"
+            + " memory; retry with backoff, and give the proxy a larger -Xmx /"
+            + " -XX:MaxDirectMemorySize or a lower --max-in-flight-bytes",
+        relayed.getDescription());
+  }
+
+  @Test
   void etcdsOwnStatusesPassAsTheyAre() {
     Status fromTheWire = Status.UNKNOWN.withDescription("election: no leader");
     assertSame(fromTheWire, Relay.asClientsSeeIt(fromTheWire));

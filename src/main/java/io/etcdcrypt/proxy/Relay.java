@@ -480,13 +480,13 @@ final class Relay<ReqT, RespT> {
     @Override
     public void onMessage(InputStream bytes) {
       // etcd checks the size before it parses.
-      Status refused = limit.refuseReceived(bytes);
+      long size = Math.max(0, RequestLimit.sizeOf(bytes));
+      Status refused = limit.refuseReceived(size);
       if (refused != null) {
         release(bytes);
         fail(refused);
         return;
       }
-      long size = Math.max(0, RequestLimit.sizeOf(bytes));
       Status overCap = inFlight.admit(size, size);
       if (overCap != null) {
         release(bytes);

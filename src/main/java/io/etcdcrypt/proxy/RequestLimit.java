@@ -45,9 +45,10 @@ record RequestLimit(int maxMessageBytes) {
         (int) Math.min(Integer.MAX_VALUE, (long) maxRequestBytes + GRPC_OVERHEAD_BYTES));
   }
 
-  /** Null when a client's {@code message} may be relayed, else etcd's refusal of it. */
-  Status refuseReceived(Object message) {
-    long size = sizeOf(message);
+  /**
+   * Null when a client's message of {@code size} bytes may be relayed, else etcd's refusal of it.
+   */
+  Status refuseReceived(long size) {
     if (size <= maxMessageBytes) {
       return null;
     }

@@ -22,8 +22,11 @@ RUN groupadd --system --gid 65532 etcdcrypt \
  && chown 65532:65532 /var/run/kmsplugin /var/lib/kms-plugin \
  && chmod 0700 /var/lib/kms-plugin
 COPY --from=build /src/target/etcd-crypt-proxy.jar /app/etcd-crypt-proxy.jar
+# Heap, direct memory, metaspace and code cache set explicitly (README, "Memory"): the process's size follows from
+# this file, not from the node it lands on.
+COPY jvm.options /app/jvm.options
 USER 65532:65532
 # 23790: the etcd v3 API (serve --listen-addr); 23791: /metrics, /livez, /readyz (serve --metrics-addr).
 EXPOSE 23790 23791
-ENTRYPOINT ["java", "-XX:MaxRAMPercentage=75", "-jar", "/app/etcd-crypt-proxy.jar"]
+ENTRYPOINT ["java", "@/app/jvm.options", "-jar", "/app/etcd-crypt-proxy.jar"]
 CMD ["--help"]

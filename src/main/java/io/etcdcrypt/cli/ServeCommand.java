@@ -454,7 +454,11 @@ public final class ServeCommand implements Callable<Integer> {
     metrics.exportReadiness(background.checks());
     metrics.exportKmsProviders(() -> kms.get().providers());
     metrics.exportEtcdMembers(proxy.upstream()::memberServing);
-    metrics.exportInFlight(proxy.inFlightLimit(), proxy::inFlightBytes, proxy::inFlightRefusals);
+    metrics.exportInFlight(
+        proxy.inFlightLimit(),
+        proxy::inFlightBytes,
+        proxy::inFlightRefusals,
+        proxy::wireBuffersInUse);
     return admin.start();
   }
 }

@@ -125,6 +125,12 @@ public final class MetricNames {
    */
   public static final String IN_FLIGHT_BYTES = "etcd_crypt_proxy_in_flight_bytes";
 
+  /**
+   * Gauge: bytes of the proxy's wire buffers (direct memory) in use now; large requests are refused
+   * while it passes half of {@code -XX:MaxDirectMemorySize}.
+   */
+  public static final String WIRE_BUFFERS_BYTES = "etcd_crypt_proxy_wire_buffers_in_use_bytes";
+
   /** Gauge: {@code --max-in-flight-bytes}. */
   public static final String IN_FLIGHT_LIMIT_BYTES = "etcd_crypt_proxy_in_flight_limit_bytes";
 

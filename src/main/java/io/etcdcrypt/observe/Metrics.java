@@ -28,6 +28,7 @@ import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -71,6 +72,9 @@ public final class Metrics implements AutoCloseable {
    * Metrics whose {@code apiserver_id_hash} is derived from {@code hostname} as kube-apiserver
    * derives its own; {@code clock} stamps the {@code *_timestamp_seconds} gauges.
    */
+  /** What function counters read, kept alive for as long as the registry. */
+  private final List<Object> readAtScrape = new CopyOnWriteArrayList<>();
+
   public Metrics(String hostname, Clock clock) {
     // The constructor that takes a clock also takes the (Prometheus client's) registry Micrometer
     // writes to.
@@ -192,19 +196,30 @@ public final class Metrics implements AutoCloseable {
 
   /**
    * Exports what the proxy holds in flight: {@value MetricNames#IN_FLIGHT_BYTES} ({@code held}),
-   * {@value MetricNames#IN_FLIGHT_LIMIT_BYTES} ({@code limit}) and {@value
-   * MetricNames#IN_FLIGHT_REFUSED} ({@code refused}), read at each scrape.
+   * {@value MetricNames#WIRE_BUFFERS_BYTES} ({@code wireBuffers}), {@value
+   * MetricNames#IN_FLIGHT_LIMIT_BYTES} ({@code limit}) and {@value MetricNames#IN_FLIGHT_REFUSED}
+   * ({@code refused}), read at each scrape.
    */
-  public void exportInFlight(long limit, LongSupplier held, LongSupplier refused) {
+  public void exportInFlight(
+      long limit, LongSupplier held, LongSupplier refused, LongSupplier wireBuffers) {
     Gauge.builder(MetricNames.IN_FLIGHT_BYTES, held, h -> h.getAsLong())
         .description(
             "Bytes of client requests and etcd responses the proxy holds now, across all calls.")
+        .strongReference(true)
+        .register(registry);
+    Gauge.builder(MetricNames.WIRE_BUFFERS_BYTES, wireBuffers, w -> w.getAsLong())
+        .description(
+            "Bytes of the proxy's wire buffers (direct memory) in use now; requests over 64 KiB"
+                + " are refused while it passes half of -XX:MaxDirectMemorySize.")
         .strongReference(true)
         .register(registry);
     Gauge.builder(MetricNames.IN_FLIGHT_LIMIT_BYTES, () -> limit)
         .description(
             "--max-in-flight-bytes: the most bytes of requests and responses held at once.")
         .register(registry);
+    // A function counter holds what it reads weakly: a method reference made for it alone would be
+    // collected, and the counter read 0 for good.
+    readAtScrape.add(refused);
     FunctionCounter.builder(MetricNames.IN_FLIGHT_REFUSED, refused, r -> r.getAsLong())
         .description(
             "Requests refused with RESOURCE_EXHAUSTED because they did not fit in"

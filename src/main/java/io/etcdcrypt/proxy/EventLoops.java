@@ -41,13 +41,18 @@ final class EventLoops implements AutoCloseable {
   final Class<? extends ServerChannel> serverChannelType;
   final Class<? extends Channel> channelType;
 
+  /** The buffers of every connection on these loops. */
+  final WireBuffers buffers;
+
   private EventLoops(
       EventLoopGroup group,
       Class<? extends ServerChannel> server,
-      Class<? extends Channel> client) {
+      Class<? extends Channel> client,
+      int threads) {
     this.group = group;
     this.serverChannelType = server;
     this.channelType = client;
+    this.buffers = new WireBuffers(threads);
   }
 
   static EventLoops create(int threads) {
@@ -62,12 +67,14 @@ final class EventLoops implements AutoCloseable {
       return new EventLoops(
           new MultiThreadIoEventLoopGroup(threads, threadFactory, EpollIoHandler.newFactory()),
           EpollServerSocketChannel.class,
-          EpollSocketChannel.class);
+          EpollSocketChannel.class,
+          threads);
     }
     return new EventLoops(
         new MultiThreadIoEventLoopGroup(threads, threadFactory, NioIoHandler.newFactory()),
         NioServerSocketChannel.class,
-        NioSocketChannel.class);
+        NioSocketChannel.class,
+        threads);
   }
 
   /**

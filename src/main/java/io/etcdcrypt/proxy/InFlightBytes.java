@@ -39,14 +39,24 @@ final class InFlightBytes {
       new RateLimitedWarning(LoggerFactory.getLogger(InFlightBytes.class), Duration.ofSeconds(10));
 
   private final long max;
+  private final DirectMemory direct;
+  private final long directForRequests;
   private final AtomicLong held = new AtomicLong();
   private final LongAdder refused = new LongAdder();
 
-  InFlightBytes(long max) {
+  /**
+   * @param max {@code --max-in-flight-bytes}
+   * @param direct the JVM's direct memory: large requests are admitted only while what is in use,
+   *     with them, stays within half of its limit, and the other half is left for etcd's answers
+   *     (which are never refused) and small requests
+   */
+  InFlightBytes(long max, DirectMemory direct) {
     if (max <= 0) {
       throw new IllegalArgumentException("--max-in-flight-bytes must be positive");
     }
     this.max = max;
+    this.direct = direct;
+    this.directForRequests = direct.limit() / 2;
   }
 
   /** The cap. */
@@ -74,6 +84,23 @@ final class InFlightBytes {
       held.addAndGet(bytes);
       return null;
     }
+    // The wire buffers in use are not all counted above (framing, buffers Netty keeps, answers
+    // still arriving), so the JVM's own figure is the last word on room.
+    long directUsed = direct.used().getAsLong();
+    if (directUsed + bytes > directForRequests) {
+      refused.increment();
+      REFUSALS.warn(
+          "refused a request of {}+ bytes with RESOURCE_EXHAUSTED: {} bytes of direct memory were"
+              + " in use, of {} (-XX:MaxDirectMemorySize; large requests may use half of it);"
+              + " clients send more large requests at once than it allows: raise it (README,"
+              + " Memory) if they are legitimate",
+          soFar,
+          directUsed,
+          direct.limit());
+      return refusal(
+          soFar,
+          String.format(Locale.ROOT, "%d bytes of the proxy's buffers are in use", directUsed));
+    }
     while (true) {
       long now = held.get();
       if (now + bytes > max) {
@@ -85,7 +112,13 @@ final class InFlightBytes {
             soFar,
             now,
             max);
-        return refusal(soFar, now);
+        return refusal(
+            soFar,
+            String.format(
+                Locale.ROOT,
+                "%d bytes of requests and responses are in flight (--max-in-flight-bytes %d)",
+                now,
+                max));
       }
       if (held.compareAndSet(now, now + bytes)) {
         return null;
@@ -105,15 +138,12 @@ final class InFlightBytes {
     }
   }
 
-  private Status refusal(long request, long now) {
+  private static Status refusal(long request, String why) {
     return Status.RESOURCE_EXHAUSTED.withDescription(
-        String.format(
-            Locale.ROOT,
-            "etcd-crypt-proxy: request refused, not queued: it brings %d bytes while %d bytes of"
-                + " requests and responses are in flight (--max-in-flight-bytes %d); retry with"
-                + " backoff",
-            request,
-            now,
-            max));
+        "etcd-crypt-proxy: request refused, not queued: it brings "
+            + request
+            + " bytes while "
+            + why
+            + "; retry with backoff");
   }
 }

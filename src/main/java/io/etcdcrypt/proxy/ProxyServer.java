@@ -6,6 +6,7 @@ import io.etcdcrypt.values.ValueWalker;
 import io.grpc.Server;
 import io.grpc.ServerInterceptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.netty.channel.ReflectiveChannelFactory;
 import io.grpc.netty.shaded.io.netty.channel.ServerChannel;
 import java.io.IOException;
@@ -124,7 +125,8 @@ public final class ProxyServer implements AutoCloseable {
       transformed.addAll(ClusterProxy.methods(clientUrls));
       EndlessCalls endless = new EndlessCalls();
       RequestLimit limit = RequestLimit.ofEtcd(options.maxRequestBytes());
-      InFlightBytes inFlight = new InFlightBytes(options.maxInFlightBytes());
+      InFlightBytes inFlight =
+          new InFlightBytes(options.maxInFlightBytes(), DirectMemory.of(loops.buffers));
       MethodTable table =
           new MethodTable(
               upstream.channel(), loops::current, endless, limit, inFlight, transformed);
@@ -135,6 +137,7 @@ public final class ProxyServer implements AutoCloseable {
           NettyServerBuilder.forAddress(address, listenerTls.serverCredentials())
               .bossEventLoopGroup(loops.group)
               .workerEventLoopGroup(loops.group)
+              .withChildOption(ChannelOption.ALLOCATOR, loops.buffers.allocator)
               .directExecutor();
       if (options.listenerTls().enabled()) {
         HandshakeRefusals.OnAccept onAccept =
@@ -217,6 +220,11 @@ public final class ProxyServer implements AutoCloseable {
   /** Bytes of requests and responses held now ({@code --max-in-flight-bytes} bounds them). */
   public long inFlightBytes() {
     return inFlight.held();
+  }
+
+  /** Bytes of wire buffers (direct memory) in use now. */
+  public long wireBuffersInUse() {
+    return loops.buffers.inUse();
   }
 
   /** {@code --max-in-flight-bytes}. */

@@ -7,6 +7,7 @@ import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -105,7 +106,11 @@ public final class Upstream implements AutoCloseable {
     // so TLS verifies each member's certificate against it.
     NettyChannelBuilder builder = NettyChannelBuilder.forTarget("dns:///" + member, credentials);
     if (loops != null) {
-      builder.eventLoopGroup(loops.group).channelType(loops.channelType).directExecutor();
+      builder
+          .eventLoopGroup(loops.group)
+          .channelType(loops.channelType)
+          .withOption(ChannelOption.ALLOCATOR, loops.buffers.allocator)
+          .directExecutor();
     }
     return builder
         .disableRetry()

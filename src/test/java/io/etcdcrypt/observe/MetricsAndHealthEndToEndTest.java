@@ -749,6 +749,7 @@ class MetricsAndHealthEndToEndTest {
             MetricNames.READINESS_CHECK,
             MetricNames.ETCD_MEMBER_SERVING,
             MetricNames.IN_FLIGHT_BYTES,
+            MetricNames.WIRE_BUFFERS_BYTES,
             MetricNames.IN_FLIGHT_LIMIT_BYTES,
             MetricNames.IN_FLIGHT_REFUSED);
     // INVALID_KEY_ID_FROM_STATUS has no series until a plugin reports a bad key id;

@@ -27,6 +27,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,6 +42,23 @@ class ServingStateMetricsTest {
 
   private PrometheusText.Exposition scrape() {
     return PrometheusText.parse(metrics.scrape());
+  }
+
+  @Test
+  void inFlightFiguresAreReadAtEveryScrapeEvenAfterACollection() throws Exception {
+    AtomicLong refused = new AtomicLong();
+    metrics.exportInFlight(1024, () -> 7, refused::get, () -> 5);
+    refused.set(3);
+    // What the counter reads must not be left to the collector (a weak reference would be cleared).
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+      Thread.sleep(20);
+    }
+    PrometheusText.Exposition m = scrape();
+    assertEquals(3, m.value(MetricNames.IN_FLIGHT_REFUSED));
+    assertEquals(7, m.value(MetricNames.IN_FLIGHT_BYTES));
+    assertEquals(1024, m.value(MetricNames.IN_FLIGHT_LIMIT_BYTES));
+    assertEquals(5, m.value(MetricNames.WIRE_BUFFERS_BYTES));
   }
 
   @Test

@@ -55,6 +55,17 @@ class DockerfileTest {
     assertTrue(
         runtime.contains(
             "COPY --from=build /src/target/etcd-crypt-proxy.jar /app/etcd-crypt-proxy.jar"));
+    // The JVM's memory areas come from jvm.options, the file MemoryUnderAttackTest runs the proxy
+    // with, not from JVM ergonomics on the node.
+    assertTrue(runtime.contains("COPY jvm.options /app/jvm.options"), "the image has jvm.options");
+    assertTrue(entrypoint.contains("\"@/app/jvm.options\""), entrypoint);
+    List<String> options =
+        Files.readAllLines(Path.of("jvm.options")).stream()
+            .filter(l -> !l.isBlank() && !l.startsWith("#"))
+            .toList();
+    for (String area : List.of("-Xmx", "-XX:MaxDirectMemorySize=", "-XX:MaxMetaspaceSize=")) {
+      assertTrue(options.stream().anyMatch(o -> o.startsWith(area)), area + " in " + options);
+    }
     // The jar name is the shade plugin's finalName.
     assertTrue(
         Files.readString(Path.of("pom.xml")).contains("<finalName>etcd-crypt-proxy</finalName>"));

@@ -30,9 +30,20 @@ public final class JavaProcess implements AutoCloseable {
   /** Starts {@code Main args...} with {@code env} added to this process's environment. */
   public static JavaProcess start(Path log, Map<String, String> env, String... args)
       throws IOException {
+    return start(log, env, List.of(), args);
+  }
+
+  /**
+   * Starts {@code java jvmOptions... Main args...} with {@code env} added to this process's
+   * environment.
+   */
+  public static JavaProcess start(
+      Path log, Map<String, String> env, List<String> jvmOptions, String... args)
+      throws IOException {
     RealComponentsGuard.starting("a child JVM");
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(jvmOptions);
     String jar = System.getProperty("proxy.jar");
     if (jar != null && Files.isReadable(Path.of(jar))) {
       command.addAll(List.of("-jar", jar));
@@ -65,6 +76,10 @@ public final class JavaProcess implements AutoCloseable {
           "child JVM did not stop within 30 s of SIGTERM; output:\n" + output());
     }
     return process.exitValue();
+  }
+
+  public long pid() {
+    return process.pid();
   }
 
   public boolean isAlive() {

@@ -6,6 +6,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,12 +26,14 @@ public final class ProxyProcess implements AutoCloseable {
   private final Path dir;
   private final int port = FreePorts.next();
   private final int metricsPort = FreePorts.next();
+  private final List<String> jvmOptions;
   private List<String> args;
   private JavaProcess process;
   private int starts;
 
-  private ProxyProcess(Path dir, List<String> args) {
+  private ProxyProcess(Path dir, List<String> jvmOptions, List<String> args) {
     this.dir = dir;
+    this.jvmOptions = List.copyOf(jvmOptions);
     this.args = args;
   }
 
@@ -40,7 +43,12 @@ public final class ProxyProcess implements AutoCloseable {
    * plugin is healthy.
    */
   public static ProxyProcess start(Path dir, List<String> args) {
-    ProxyProcess p = new ProxyProcess(dir, args);
+    return start(dir, List.of(), args);
+  }
+
+  /** As {@link #start(Path, List)}, in a JVM started with {@code jvmOptions}. */
+  public static ProxyProcess start(Path dir, List<String> jvmOptions, List<String> args) {
+    ProxyProcess p = new ProxyProcess(dir, jvmOptions, args);
     p.launch();
     p.awaitReady();
     return p;
@@ -51,7 +59,7 @@ public final class ProxyProcess implements AutoCloseable {
    * waiting for {@code /readyz} (for what needs no etcd: its TLS listener, its log, its metrics).
    */
   public static ProxyProcess startListening(Path dir, List<String> args) {
-    ProxyProcess p = new ProxyProcess(dir, args);
+    ProxyProcess p = new ProxyProcess(dir, List.of(), args);
     p.launch();
     Await.until(
         "the proxy listens on " + p.port,
@@ -113,7 +121,10 @@ public final class ProxyProcess implements AutoCloseable {
     try {
       process =
           JavaProcess.start(
-              dir.resolve("proxy-" + (++starts) + ".log"), Map.of(), all.toArray(String[]::new));
+              dir.resolve("proxy-" + (++starts) + ".log"),
+              Map.of(),
+              jvmOptions,
+              all.toArray(String[]::new));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start the proxy", e);
     }
@@ -165,6 +176,23 @@ public final class ProxyProcess implements AutoCloseable {
   /** {@code 127.0.0.1:port}. */
   public String endpoint() {
     return "127.0.0.1:" + port;
+  }
+
+  /**
+   * The most memory the running proxy's process has had resident since it started (VmHWM of
+   * /proc/pid/status), in bytes.
+   */
+  public long peakResidentBytes() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", process.pid() + "", "status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the proxy's /proc status", e);
+    }
+    throw new IllegalStateException("no VmHWM in /proc/" + process.pid() + "/status");
   }
 
   /** The log of the current (or last) start. */

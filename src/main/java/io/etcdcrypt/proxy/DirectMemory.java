@@ -1,0 +1,38 @@
+package io.etcdcrypt.proxy;
+
+import com.sun.management.HotSpotDiagnosticMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.function.LongSupplier;
+
+/**
+ * The JVM's direct memory, where Netty keeps every message on the wire: in use now, and its limit
+ * ({@code -XX:MaxDirectMemorySize}). When it runs out, the read that needed it fails and takes its
+ * whole connection down, etcd's included, with every call on it; so the proxy admits large requests
+ * only while there is room for etcd's answers as well ({@link InFlightBytes}).
+ *
+ * @param used the bytes in use now, read cheaply at each large request
+ * @param limit the most the JVM hands out
+ */
+record DirectMemory(LongSupplier used, long limit) {
+
+  /** The proxy's wire buffers, within this JVM's limit. */
+  static DirectMemory of(WireBuffers buffers) {
+    return new DirectMemory(buffers::inUse, jvmLimit());
+  }
+
+  /** Unbounded: nothing is refused for its sake (tests of the in-flight count alone). */
+  static final DirectMemory UNBOUNDED = new DirectMemory(() -> 0, Long.MAX_VALUE);
+
+  /**
+   * {@code -XX:MaxDirectMemorySize}; when it is not set, the JVM allows as much as the heap's
+   * maximum.
+   */
+  private static long jvmLimit() {
+    String set =
+        ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
+            .getVMOption("MaxDirectMemorySize")
+            .getValue();
+    long limit = Long.parseLong(set);
+    return limit > 0 ? limit : Runtime.getRuntime().maxMemory();
+  }
+}

@@ -66,9 +66,9 @@ done
 shm=/dev/shm
 [ -d "$shm" ] && [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
 work=$(mktemp -d "$shm/etcd-benchmark.XXXXXX")
-pids=()
+pids=() bench_pid=""
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in $bench_pid "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if ((keep)); then echo "etcd-benchmark.sh: kept $work"; else rm -rf "$work"; fi
 }
@@ -164,7 +164,11 @@ bench() {
   printf ' %q' "${args[@]}" >>"$file"
   printf '\n' >>"$file"
   local rc=0
-  timeout 300 "$bench_bin" "${args[@]}" >>"$file" 2>"$work/stderr" || rc=$?
+  # In the background, waited for: a signal to this script is handled at once (the trap stops the tool too).
+  timeout 300 "$bench_bin" "${args[@]}" >>"$file" 2>"$work/stderr" &
+  bench_pid=$!
+  wait "$bench_pid" || rc=$?
+  bench_pid=""
   grep -E ' (WARNING|ERROR|FATAL): ' "$work/stderr" >"$file.stderr" || rm -f "$file.stderr"
   if ((rc)); then
     echo "etcd-benchmark.sh: benchmark $sub against $target failed (exit $rc); the end of its output:" >&2

@@ -455,6 +455,7 @@ public final class ServeCommand implements Callable<Integer> {
     metrics.exportKmsProviders(() -> kms.get().providers());
     metrics.exportEtcdMembers(proxy.upstream()::memberServing);
     metrics.exportInFlight(proxy.inFlightLimit(), proxy::inFlightBytes, proxy::inFlightRefusals);
+    metrics.exportWatchDecryptions(proxy::watchValuesShared, proxy::watchValuesDecrypted);
     return admin.start();
   }
 }

@@ -28,6 +28,7 @@ import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -66,6 +67,7 @@ public final class Metrics implements AutoCloseable {
   private final Instruments.Family<Counter> configReloads;
   private final Instruments.Family<Instruments.SettableGauge> certificateExpiry;
   private final ScrapedGauges scrapedGauges = new ScrapedGauges();
+  private final List<LongSupplier> readAtScrape = new CopyOnWriteArrayList<>();
 
   /**
    * Metrics whose {@code apiserver_id_hash} is derived from {@code hostname} as kube-apiserver
@@ -205,10 +207,40 @@ public final class Metrics implements AutoCloseable {
         .description(
             "--max-in-flight-bytes: the most bytes of requests and responses held at once.")
         .register(registry);
-    FunctionCounter.builder(MetricNames.IN_FLIGHT_REFUSED, refused, r -> r.getAsLong())
-        .description(
-            "Requests refused with RESOURCE_EXHAUSTED because they did not fit in"
-                + " --max-in-flight-bytes.")
+    readAtScrape(
+        MetricNames.IN_FLIGHT_REFUSED,
+        "Requests refused with RESOURCE_EXHAUSTED because they did not fit in"
+            + " --max-in-flight-bytes.",
+        refused);
+  }
+
+  /**
+   * Exports how watch values were opened: {@value MetricNames#WATCH_DECRYPTIONS_SHARED} ({@code
+   * shared}: from another stream's decryption) and {@value MetricNames#WATCH_DECRYPTIONS} ({@code
+   * decrypted}), read at each scrape.
+   */
+  public void exportWatchDecryptions(LongSupplier shared, LongSupplier decrypted) {
+    readAtScrape(
+        MetricNames.WATCH_DECRYPTIONS_SHARED,
+        "Encrypted watch values answered from the decryption another Watch stream made of the same"
+            + " event, without decrypting them again.",
+        shared);
+    readAtScrape(
+        MetricNames.WATCH_DECRYPTIONS,
+        "Encrypted watch values decrypted, each once for all the Watch streams that received it"
+            + " within 2 s.",
+        decrypted);
+  }
+
+  /**
+   * A counter whose value {@code count} answers at each scrape. Micrometer holds what a function
+   * counter reads only weakly (a collected supplier would freeze the counter at its last value), so
+   * this instance keeps it.
+   */
+  private void readAtScrape(String name, String help, LongSupplier count) {
+    readAtScrape.add(count);
+    FunctionCounter.builder(name, count, LongSupplier::getAsLong)
+        .description(help)
         .register(registry);
   }
 

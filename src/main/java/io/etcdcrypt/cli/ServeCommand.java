@@ -459,6 +459,7 @@ public final class ServeCommand implements Callable<Integer> {
         proxy::inFlightBytes,
         proxy::inFlightRefusals,
         proxy::wireBuffersInUse);
+    metrics.exportWatchDecryptions(proxy::watchValuesShared, proxy::watchValuesDecrypted);
     return admin.start();
   }
 }

@@ -53,6 +53,16 @@ public interface ValueCodec {
   }
 
   /**
+   * The codec that does the work now: this one, unless it stands for a configuration that is
+   * replaced on reload ({@code SwappableCodec}), whose current generation it answers. What is
+   * derived from a codec's results and kept (a shared decryption) belongs to the instance returned
+   * here, and must not outlive it.
+   */
+  default ValueCodec current() {
+    return this;
+  }
+
+  /**
    * Hears of stored values that were stale when read. Called on the request path: must not block.
    */
   @FunctionalInterface

@@ -140,6 +140,19 @@ public final class MetricNames {
    */
   public static final String IN_FLIGHT_REFUSED = "etcd_crypt_proxy_in_flight_refused_total";
 
+  /**
+   * Counter: encrypted watch values answered from the decryption another Watch stream made of the
+   * same event (each client stream has its own etcd stream, so an event arrives once per stream).
+   */
+  public static final String WATCH_DECRYPTIONS_SHARED =
+      "etcd_crypt_proxy_watch_decryptions_shared_total";
+
+  /**
+   * Counter: encrypted watch values decrypted, each once for all the streams that shared it (the
+   * transformations kube-apiserver's metrics count for watches).
+   */
+  public static final String WATCH_DECRYPTIONS = "etcd_crypt_proxy_watch_decryptions_total";
+
   /** The {@code reason} label of {@link #KMS_CALLS_DROPPED}. */
   public static final String REASON = "reason";
 

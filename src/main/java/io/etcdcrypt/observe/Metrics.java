@@ -67,14 +67,12 @@ public final class Metrics implements AutoCloseable {
   private final Instruments.Family<Counter> configReloads;
   private final Instruments.Family<Instruments.SettableGauge> certificateExpiry;
   private final ScrapedGauges scrapedGauges = new ScrapedGauges();
+  private final List<LongSupplier> readAtScrape = new CopyOnWriteArrayList<>();
 
   /**
    * Metrics whose {@code apiserver_id_hash} is derived from {@code hostname} as kube-apiserver
    * derives its own; {@code clock} stamps the {@code *_timestamp_seconds} gauges.
    */
-  /** What function counters read, kept alive for as long as the registry. */
-  private final List<Object> readAtScrape = new CopyOnWriteArrayList<>();
-
   public Metrics(String hostname, Clock clock) {
     // The constructor that takes a clock also takes the (Prometheus client's) registry Micrometer
     // writes to.
@@ -217,13 +215,40 @@ public final class Metrics implements AutoCloseable {
         .description(
             "--max-in-flight-bytes: the most bytes of requests and responses held at once.")
         .register(registry);
-    // A function counter holds what it reads weakly: a method reference made for it alone would be
-    // collected, and the counter read 0 for good.
-    readAtScrape.add(refused);
-    FunctionCounter.builder(MetricNames.IN_FLIGHT_REFUSED, refused, r -> r.getAsLong())
-        .description(
-            "Requests refused with RESOURCE_EXHAUSTED because they did not fit in"
-                + " --max-in-flight-bytes.")
+    readAtScrape(
+        MetricNames.IN_FLIGHT_REFUSED,
+        "Requests refused with RESOURCE_EXHAUSTED because they did not fit in"
+            + " --max-in-flight-bytes.",
+        refused);
+  }
+
+  /**
+   * Exports how watch values were opened: {@value MetricNames#WATCH_DECRYPTIONS_SHARED} ({@code
+   * shared}: from another stream's decryption) and {@value MetricNames#WATCH_DECRYPTIONS} ({@code
+   * decrypted}), read at each scrape.
+   */
+  public void exportWatchDecryptions(LongSupplier shared, LongSupplier decrypted) {
+    readAtScrape(
+        MetricNames.WATCH_DECRYPTIONS_SHARED,
+        "Encrypted watch values answered from the decryption another Watch stream made of the same"
+            + " event, without decrypting them again.",
+        shared);
+    readAtScrape(
+        MetricNames.WATCH_DECRYPTIONS,
+        "Encrypted watch values decrypted, each once for all the Watch streams that received it"
+            + " within 2 s.",
+        decrypted);
+  }
+
+  /**
+   * A counter whose value {@code count} answers at each scrape. Micrometer holds what a function
+   * counter reads only weakly (a collected supplier would freeze the counter at its last value), so
+   * this instance keeps it.
+   */
+  private void readAtScrape(String name, String help, LongSupplier count) {
+    readAtScrape.add(count);
+    FunctionCounter.builder(name, count, LongSupplier::getAsLong)
+        .description(help)
         .register(registry);
   }
 

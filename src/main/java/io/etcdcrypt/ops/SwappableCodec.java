@@ -24,6 +24,7 @@ public final class SwappableCodec implements ValueCodec {
   }
 
   /** The codec new calls use now. */
+  @Override
   public EncryptionCodec current() {
     return current;
   }

@@ -2,6 +2,7 @@ package io.etcdcrypt.proxy;
 
 import io.etcdcrypt.crypto.SecureRandoms;
 import io.etcdcrypt.crypto.ValueCodec;
+import io.etcdcrypt.values.SharedDecryptions;
 import io.etcdcrypt.values.ValueWalker;
 import io.grpc.Server;
 import io.grpc.ServerInterceptor;
@@ -42,18 +43,21 @@ public final class ProxyServer implements AutoCloseable {
   private final EventLoops loops;
   private final EndlessCalls endless;
   private final InFlightBytes inFlight;
+  private final SharedDecryptions watchValues;
 
   private ProxyServer(
       Upstream upstream,
       Server server,
       EventLoops loops,
       EndlessCalls endless,
-      InFlightBytes inFlight) {
+      InFlightBytes inFlight,
+      SharedDecryptions watchValues) {
     this.upstream = upstream;
     this.server = server;
     this.loops = loops;
     this.endless = endless;
     this.inFlight = inFlight;
+    this.watchValues = watchValues;
   }
 
   /** Connects to etcd and starts listening, with {@link Threading#defaults()} and no observers. */
@@ -117,9 +121,13 @@ public final class ProxyServer implements AutoCloseable {
     }
     try {
       ValueWalker walker = new ValueWalker(codec, stale);
+      // Watch streams share their decryptions: every stream watching an event receives it from
+      // etcd.
+      SharedDecryptions watchValues =
+          new SharedDecryptions(codec, SharedDecryptions.Limits.defaults());
       List<ProxiedMethod<?, ?>> transformed = new ArrayList<>();
       transformed.addAll(KvProxy.methods(walker));
-      transformed.addAll(WatchProxy.methods(walker));
+      transformed.addAll(WatchProxy.methods(new ValueWalker(watchValues, stale)));
       transformed.addAll(ElectionProxy.methods(walker));
       ClientUrls clientUrls = options.clientUrls();
       transformed.addAll(ClusterProxy.methods(clientUrls));
@@ -190,7 +198,7 @@ public final class ProxyServer implements AutoCloseable {
                 + " from them keep using the proxy",
             clientUrls.describe());
       }
-      return new ProxyServer(upstream, server, loops, endless, inFlight);
+      return new ProxyServer(upstream, server, loops, endless, inFlight, watchValues);
     } catch (IOException | RuntimeException e) {
       upstream.close();
       loops.close();
@@ -235,6 +243,16 @@ public final class ProxyServer implements AutoCloseable {
   /** Requests refused so far because they did not fit in {@code --max-in-flight-bytes}. */
   public long inFlightRefusals() {
     return inFlight.refused();
+  }
+
+  /** Encrypted watch values answered from another stream's decryption of the same event. */
+  public long watchValuesShared() {
+    return watchValues.shared();
+  }
+
+  /** Encrypted watch values decrypted (once for every stream that shared them). */
+  public long watchValuesDecrypted() {
+    return watchValues.decrypted();
   }
 
   public void awaitTermination() throws InterruptedException {

@@ -18,7 +18,9 @@ import java.util.function.Consumer;
  * {@code etcdserverpb.Watch}: every client stream maps to exactly one etcd stream, so watch IDs,
  * progress requests and the {@code watch_id = -1} progress reply, fragments and prev_kv behave
  * exactly as etcd's. Requests carry no values and pass unchanged; responses are opened by the
- * {@link ValueWalker}.
+ * {@link ValueWalker}, whose codec the {@link ProxyServer} gives a {@link
+ * io.etcdcrypt.values.SharedDecryptions}: an event that many streams watch reaches each of them
+ * from etcd, and its encrypted values are decrypted once for all of them.
  *
  * <p>A response that cannot be opened ends only its own watch: the client receives a cancel for
  * that watch with the reason, and etcd a cancel request, while the other watches multiplexed on the

@@ -675,6 +675,9 @@ class MetricsAndHealthEndToEndTest {
         6, m.value(upstream, "member", etcd.endpoint(), "grpc_method", "Range", "grpc_code", "OK"));
     assertTrue(
         m.matching(upstream, "grpc_method", "Watch").isEmpty(), "streams have no request latency");
+    // The one watch event's KMS v2 value: decrypted by its one stream, shared with none.
+    assertEquals(1, m.value(MetricNames.WATCH_DECRYPTIONS));
+    assertEquals(0, m.value(MetricNames.WATCH_DECRYPTIONS_SHARED));
     assertBuckets(
         m,
         MetricNames.UPSTREAM_REQUEST_DURATION,
@@ -751,7 +754,9 @@ class MetricsAndHealthEndToEndTest {
             MetricNames.IN_FLIGHT_BYTES,
             MetricNames.WIRE_BUFFERS_BYTES,
             MetricNames.IN_FLIGHT_LIMIT_BYTES,
-            MetricNames.IN_FLIGHT_REFUSED);
+            MetricNames.IN_FLIGHT_REFUSED,
+            MetricNames.WATCH_DECRYPTIONS,
+            MetricNames.WATCH_DECRYPTIONS_SHARED);
     // INVALID_KEY_ID_FROM_STATUS has no series until a plugin reports a bad key id;
     // CERTIFICATE_EXPIRY none without TLS.
     assertEquals(new TreeSet<>(listed), ours);

@@ -45,6 +45,36 @@ final class Procs implements AutoCloseable {
     }
   }
 
+  /**
+   * A single-member etcd named {@code bench}: {@code etcd} and its data, client and peer flags, the
+   * logger at warn and the quota at 8 GiB (tmpfs holds everything); callers add their own flags.
+   */
+  static List<String> etcdCommand(String etcd, Path dataDir, String clientUrl, String peerUrl) {
+    return new ArrayList<>(
+        List.of(
+            etcd,
+            "--name",
+            "bench",
+            "--data-dir",
+            dataDir.toString(),
+            "--listen-client-urls",
+            clientUrl,
+            "--advertise-client-urls",
+            clientUrl,
+            "--listen-peer-urls",
+            peerUrl,
+            "--initial-advertise-peer-urls",
+            peerUrl,
+            "--initial-cluster",
+            "bench=" + peerUrl,
+            "--quota-backend-bytes",
+            "" + (8L << 30),
+            "--logger",
+            "zap",
+            "--log-level",
+            "warn"));
+  }
+
   /** Waits until something accepts TCP connections on 127.0.0.1:port, or the process died. */
   static void awaitPort(Process p, String what, int port, long timeoutMillis)
       throws IOException, InterruptedException {

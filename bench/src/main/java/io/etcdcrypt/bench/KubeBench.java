@@ -31,8 +31,8 @@ import java.util.concurrent.Future;
  * {@code --watch-cache=false}: every list page is a Range through the proxy).
  *
  * <p>Options: {@code --quick --out DIR --name NAME --bin DIR --proxy-jar JAR --proxy-java-opts
- * "..." --levels 1,16 --ops create,get --rounds N --slice-ms MS --warmup-rounds N --etcd-path
- * --no-etcd-path --keep}.
+ * "..." --levels 1,16 --ops create,get --rounds N --slice-ms MS --warmup-rounds N --warmup-ms MS
+ * --etcd-path --no-etcd-path --keep}.
  */
 public final class KubeBench {
 
@@ -60,6 +60,7 @@ public final class KubeBench {
   private final int warmupRounds;
   private final long sliceMillis;
   private final long warmupSliceMillis;
+  private String loadBefore;
 
   private KubeBench(Map<String, String> opts) throws Exception {
     this.opts = opts;
@@ -72,7 +73,8 @@ public final class KubeBench {
     this.rounds = Integer.parseInt(opts.getOrDefault("rounds", quick ? "2" : "4"));
     this.warmupRounds = Integer.parseInt(opts.getOrDefault("warmup-rounds", "1"));
     this.sliceMillis = Long.parseLong(opts.getOrDefault("slice-ms", quick ? "1000" : "2500"));
-    this.warmupSliceMillis = quick ? 500 : 1000;
+    this.warmupSliceMillis =
+        Long.parseLong(opts.getOrDefault("warmup-ms", quick ? "2000" : "4000"));
     Path bin = Path.of(opts.getOrDefault("bin", "testenv/bin")).toAbsolutePath();
     for (String b : List.of("kube-apiserver", "etcd-3.6")) {
       if (!Files.isExecutable(bin.resolve(b))) {
@@ -120,13 +122,15 @@ public final class KubeBench {
 
   private void run() throws Exception {
     Instant started = Instant.now();
-    String loadBefore = Machine.loadAverage();
+    loadBefore = Machine.loadAverage();
     Bench.log("work dir %s; starting etcd, the KMS plugin, 2 proxies, 4 kube-apiservers", work);
     cluster.start();
     Bench.log("up in %d s", Duration.between(started, Instant.now()).toSeconds());
     prepare();
+    idle();
 
     phase("watch-cache", ops);
+    report(started);
     boolean etcdPath =
         !opts.containsKey("no-etcd-path")
             && (opts.containsKey("etcd-path") || !quick)
@@ -135,8 +139,12 @@ public final class KubeBench {
       Bench.log("restarting the kube-apiservers with --watch-cache=false");
       cluster.restartApiservers(List.of("--watch-cache=false"));
       phase("etcd", List.of(KubeOp.LIST));
+      report(started);
     }
+  }
 
+  /** Writes the results measured so far (after each phase, so a failed later phase keeps them). */
+  private void report(Instant started) throws Exception {
     Duration took = Duration.between(started, Instant.now());
     Map<String, String> machine =
         Machine.describe(
@@ -217,6 +225,36 @@ public final class KubeBench {
         lists ? " and " + KubeLoads.LIST_SECRETS + " list Secrets" : "");
   }
 
+  /**
+   * The background CPU of each process with no load (leases, health checks, controllers), as a
+   * note: a slice's CPU per op includes its share of it.
+   */
+  private void idle() throws InterruptedException {
+    Map<String, Long> pids = new LinkedHashMap<>();
+    for (KubeCluster.Server s : cluster.servers()) {
+      pids.put(s.name + " kube-apiserver", s.apiserverPid());
+      if (s.viaProxy) {
+        pids.put(s.name + " proxy", s.proxyPid());
+      }
+    }
+    pids.put("etcd", cluster.etcd.pid());
+    pids.put("kms-plugin", cluster.kmsPlugin.pid());
+    Map<String, Long> before = new LinkedHashMap<>();
+    pids.forEach((k, pid) -> before.put(k, Procs.cpuNanos(pid)));
+    long t0 = System.nanoTime();
+    Thread.sleep(5000);
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    StringBuilder b =
+        new StringBuilder("CPU with no load, over 5 s after the data was written (ms/s):");
+    pids.forEach(
+        (k, pid) ->
+            b.append(
+                String.format(
+                    " %s %.1f;", k, (Procs.cpuNanos(pid) - before.get(k)) / 1e6 / seconds)));
+    notes.add(b.substring(0, b.length() - 1) + ".");
+    Bench.log("%s", notes.get(notes.size() - 1));
+  }
+
   private void phase(String phase, List<KubeOp> phaseOps) throws Exception {
     List<Scenario> scenarios = new ArrayList<>();
     for (int level : levels) {
@@ -234,9 +272,14 @@ public final class KubeBench {
       }
       row.put(sc, m);
     }
+    // Warm-up (not recorded): one slice per operation and setup at the highest level, long enough
+    // for the JITs of the proxy and the driver (a proxy that has served a few thousand requests
+    // still runs much of its path interpreted).
+    int top = levels.stream().max(Integer::compare).orElseThrow();
+    List<Scenario> warmups = scenarios.stream().filter(sc -> sc.inFlight() == top).toList();
     for (int r = 0; r < warmupRounds; r++) {
-      Bench.log("%s: warm-up round %d", phase, r + 1);
-      round(scenarios, row, r, warmupSliceMillis, false);
+      Bench.log("%s: warm-up round %d (%d ms slices)", phase, r + 1, warmupSliceMillis);
+      round(warmups, row, r, warmupSliceMillis, false);
     }
     for (int r = 0; r < rounds; r++) {
       Bench.log(

@@ -35,7 +35,7 @@ final class KubePki {
     this.dir = Files.createDirectories(dir);
     this.caCert = dir.resolve("ca.crt");
     this.caKey = dir.resolve("ca.key");
-    newKey(caKey, caCert, "/CN=bench-ca", "-x509", "-days", "30");
+    newKey(caKey, caCert, "/CN=bench-ca", "-x509", "-days", "90");
   }
 
   /** A leaf signed by the CA; {@code organization} (may be null) is kube-apiserver's group. */

@@ -26,11 +26,17 @@ final class Procs implements AutoCloseable {
     Runtime.getRuntime().addShutdownHook(new Thread(this::close, "bench-children"));
   }
 
-  /** Starts {@code command}, its stdout and stderr going to {@code <logDir>/<name>.log}. */
+  /**
+   * Starts {@code command}, its stdout and stderr appended to {@code <logDir>/<name>.log} (a
+   * restarted process keeps its earlier log).
+   */
   synchronized Process start(String name, List<String> command) throws IOException {
     Path log = logDir.resolve(name + ".log");
     Process p =
-        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
     started.add(p);
     return p;
   }

@@ -74,7 +74,7 @@ public final class KubeBench {
     this.warmupRounds = Integer.parseInt(opts.getOrDefault("warmup-rounds", "1"));
     this.sliceMillis = Long.parseLong(opts.getOrDefault("slice-ms", quick ? "1000" : "2500"));
     this.warmupSliceMillis =
-        Long.parseLong(opts.getOrDefault("warmup-ms", quick ? "2000" : "4000"));
+        Long.parseLong(opts.getOrDefault("warmup-ms", quick ? "6000" : "15000"));
     Path bin = Path.of(opts.getOrDefault("bin", "testenv/bin")).toAbsolutePath();
     for (String b : List.of("kube-apiserver", "etcd-3.6")) {
       if (!Files.isExecutable(bin.resolve(b))) {
@@ -273,18 +273,59 @@ public final class KubeBench {
       row.put(sc, m);
     }
     // Warm-up (not recorded): one slice per operation and setup at the highest level, long enough
-    // for the JITs of the proxy and the driver (a proxy that has served a few thousand requests
-    // still runs much of its path interpreted).
+    // for the proxies' JIT: with 4 s slices the C2 compiler threads still used more CPU than the
+    // proxy's event loop in the measured rounds (JFR jdk.ThreadCPULoad). kube-apiserver (Go) has
+    // no JIT: native setups get a quarter of it, which also warms the driver.
     int top = levels.stream().max(Integer::compare).orElseThrow();
     List<Scenario> warmups = scenarios.stream().filter(sc -> sc.inFlight() == top).toList();
     for (int r = 0; r < warmupRounds; r++) {
-      Bench.log("%s: warm-up round %d (%d ms slices)", phase, r + 1, warmupSliceMillis);
-      round(warmups, row, r, warmupSliceMillis, false);
+      Bench.log(
+          "%s: warm-up round %d (%d ms slices through the proxies, a quarter native)",
+          phase, r + 1, warmupSliceMillis);
+      round(warmups, row, r, warmupSliceMillis, Math.max(1000, warmupSliceMillis / 4), false);
+    }
+    String jfr = opts.get("jfr");
+    if (jfr != null) {
+      jcmd(jfr, "JFR.start", "name=bench", "settings=profile", "filename=" + jfrFile(phase, jfr));
     }
     for (int r = 0; r < rounds; r++) {
       Bench.log(
           "%s: round %d of %d (load average %s)", phase, r + 1, rounds, Machine.loadAverage());
       round(scenarios, row, r, sliceMillis, true);
+    }
+    if (jfr != null) {
+      jcmd(jfr, "JFR.stop", "name=bench");
+      Path file = jfrFile(phase, jfr);
+      Path summary = file.resolveSibling(file.getFileName().toString().replace(".jfr", ".md"));
+      JfrProfile.write(
+          file,
+          summary,
+          jfr + " proxy, " + phase + " path: " + scenarios.stream().map(Scenario::id).toList());
+      notes.add("JFR profile of the " + jfr + " proxy's measured rounds: " + summary.getFileName());
+    }
+  }
+
+  private Path jfrFile(String phase, String server) {
+    String name = opts.getOrDefault("name", quick ? "kube-e2e-quick" : "kube-e2e");
+    return Path.of(opts.getOrDefault("out", "bench/results"))
+        .toAbsolutePath()
+        .resolve(name + "-profile-" + server + "-" + phase + ".jfr");
+  }
+
+  /** jcmd on the proxy of setup {@code server} (e.g. aesgcm-proxy). */
+  private void jcmd(String server, String... args) throws Exception {
+    KubeCluster.Server s =
+        cluster.servers().stream()
+            .filter(x -> x.name.equals(server) && x.viaProxy)
+            .findFirst()
+            .orElseThrow(() -> new IllegalArgumentException("--jfr: no proxy setup " + server));
+    Files.createDirectories(jfrFile("x", server).getParent());
+    List<String> cmd = new ArrayList<>(List.of("jcmd", "" + s.proxyPid()));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (p.waitFor() != 0) {
+      throw new java.io.IOException("jcmd failed: " + out);
     }
   }
 
@@ -293,6 +334,17 @@ public final class KubeBench {
       Map<Scenario, Map<KubeCluster.Server, KubeCell>> row,
       int round,
       long millis,
+      boolean record)
+      throws Exception {
+    round(scenarios, row, round, millis, millis, record);
+  }
+
+  private void round(
+      List<Scenario> scenarios,
+      Map<Scenario, Map<KubeCluster.Server, KubeCell>> row,
+      int round,
+      long proxyMillis,
+      long nativeMillis,
       boolean record)
       throws Exception {
     com.sun.management.OperatingSystemMXBean os =
@@ -306,7 +358,9 @@ public final class KubeBench {
           s.apiserverPid(), s.proxyPid(), cluster.etcd.pid(), cluster.kmsPlugin.pid(), -1
         };
         long[] before = cpu(pids, os);
-        SliceResult r = KubeLoads.of(sc.op(), states.get(s)).run(sc.inFlight(), millis);
+        SliceResult r =
+            KubeLoads.of(sc.op(), states.get(s))
+                .run(sc.inFlight(), s.viaProxy ? proxyMillis : nativeMillis);
         long[] after = cpu(pids, os);
         for (int k = 0; k < after.length; k++) {
           after[k] -= before[k];

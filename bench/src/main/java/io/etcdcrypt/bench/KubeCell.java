@@ -68,6 +68,11 @@ final class KubeCell {
     return sum;
   }
 
+  /** CPU per op of the servers only (kube-apiserver, proxy, etcd, plugin): not the driver's. */
+  double serverCpuMicrosPerOp() {
+    return totalCpuMicrosPerOp() - cpuMicrosPerOp(PROCESSES.length - 1);
+  }
+
   Map<String, Object> toJson() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("phase", phase);

@@ -123,6 +123,14 @@ public final class KubeBench {
   private void run() throws Exception {
     Instant started = Instant.now();
     loadBefore = Machine.loadAverage();
+    notes.add(
+        String.format(
+            "Warm-up, not recorded: %d round(s) of one slice per operation and setup at %d in"
+                + " flight, %.1f s through the proxies and %.1f s native (no JIT in Go).",
+            warmupRounds,
+            levels.stream().max(Integer::compare).orElseThrow(),
+            warmupSliceMillis / 1000.0,
+            Math.max(1000, warmupSliceMillis / 4) / 1000.0));
     Bench.log("work dir %s; starting etcd, the KMS plugin, 2 proxies, 4 kube-apiservers", work);
     cluster.start();
     Bench.log("up in %d s", Duration.between(started, Instant.now()).toSeconds());

@@ -132,7 +132,7 @@ final class KubeReport {
     b.append(
         String.format(
             "`bench/kube-e2e.sh%s`, %s plan: %d measured round(s) of %.1f s slices per setup and"
-                + " scenario (after one warm-up round), the four setups interleaved in an order"
+                + " scenario (after the warm-up noted below), the four setups interleaved in an order"
                 + " rotated every round; %d s in all. Load average %s before, %s after."
                 + " Secrets of %d bytes of data (JSON requests and answers, HTTP/2, client"
                 + " certificates); mTLS between every pair of processes. Proxy JVM: `java %s`"

@@ -236,7 +236,7 @@ final class KubeReport {
     for (String n : notes) {
       b.append("- ").append(n).append("\n");
     }
-    b.append("## Machine\n\n");
+    b.append("\n## Machine\n\n");
     b.append(
         "Shared: the 2 vCPUs also ran other engineers' builds and tests while this was measured"
             + " (load average above), and the driver, etcd, the KMS plugin, the proxies and the"

@@ -166,7 +166,7 @@ public final class Bench {
             targets,
             cells,
             rss,
-            Machine.describe(etcd.processCommand),
+            Machine.describe(opts.getOrDefault("etcd", "etcd"), etcd.processCommand),
             loadBefore,
             loadAfter,
             took,
@@ -192,33 +192,9 @@ public final class Bench {
     int peer = Procs.freePort();
     String clientUrl = "http://127.0.0.1:" + client;
     String peerUrl = "http://127.0.0.1:" + peer;
-    List<String> etcdCmd =
-        List.of(
-            etcdBin,
-            "--name",
-            "bench",
-            "--data-dir",
-            work.resolve("etcd").toString(),
-            "--listen-client-urls",
-            clientUrl,
-            "--advertise-client-urls",
-            clientUrl,
-            "--listen-peer-urls",
-            peerUrl,
-            "--initial-advertise-peer-urls",
-            peerUrl,
-            "--initial-cluster",
-            "bench=" + peerUrl,
-            // tmpfs holds everything: a big quota and frequent snapshots keep the WAL and the db in
-            // memory bounds.
-            "--quota-backend-bytes",
-            "" + (8L << 30),
-            "--snapshot-count",
-            "5000",
-            "--logger",
-            "zap",
-            "--log-level",
-            "warn");
+    List<String> etcdCmd = Procs.etcdCommand(etcdBin, work.resolve("etcd"), clientUrl, peerUrl);
+    // A snapshot every 5,000 entries keeps the WAL on tmpfs bounded.
+    etcdCmd.addAll(List.of("--snapshot-count", "5000"));
     Process etcdProc = procs.start("etcd", etcdCmd);
     etcdPid = etcdProc.pid();
     Procs.awaitPort(etcdProc, "etcd", client, 30_000);
@@ -274,38 +250,7 @@ public final class Bench {
     Path sock = work.resolve("kms.sock");
     boolean kms = proxies.values().stream().anyMatch(x -> x[0].startsWith("kms"));
     if (kms) {
-      Path keks = work.resolve("keks");
-      Process gen =
-          new ProcessBuilder(
-                  "java",
-                  "-jar",
-                  jar.toString(),
-                  "kms-plugin",
-                  "generate-key",
-                  "--key-file",
-                  keks.toString())
-              .redirectErrorStream(true)
-              .redirectOutput(work.resolve("generate-key.log").toFile())
-              .start();
-      if (gen.waitFor() != 0) {
-        throw new IOException(
-            "kms-plugin generate-key failed: "
-                + Files.readString(work.resolve("generate-key.log")));
-      }
-      Process plugin =
-          procs.start(
-              "kms-plugin",
-              List.of(
-                  "java",
-                  "-Xmx128m",
-                  "-XX:+UseSerialGC",
-                  "-jar",
-                  jar.toString(),
-                  "kms-plugin",
-                  "--listen",
-                  "unix://" + sock,
-                  "--key-file",
-                  keks.toString()));
+      Process plugin = KmsPlugin.start(procs, jar, work, sock);
       kmsPluginPid = plugin.pid();
     }
 
@@ -616,7 +561,7 @@ public final class Bench {
     System.out.printf("[bench %tT] %s%n", System.currentTimeMillis(), String.format(format, args));
   }
 
-  private static void deleteTree(Path root) {
+  static void deleteTree(Path root) {
     try (var walk = Files.walk(root)) {
       walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException e) {

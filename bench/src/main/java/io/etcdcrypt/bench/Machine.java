@@ -11,7 +11,7 @@ final class Machine {
 
   private Machine() {}
 
-  static Map<String, String> describe(String etcdCommand) {
+  static Map<String, String> describe(String etcdBinary, String etcdCommand) {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("nproc", "" + Runtime.getRuntime().availableProcessors());
     m.put("memory", meminfo("MemTotal:"));
@@ -20,7 +20,7 @@ final class Machine {
     m.put(
         "jdk",
         System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
-    m.put("etcd", command("etcd", "--version").lines().findFirst().orElse("?"));
+    m.put("etcd", command(etcdBinary, "--version").lines().findFirst().orElse("?"));
     m.put("etcd_command", etcdCommand);
     m.put("etcd_data", "tmpfs (/dev/shm)");
     return m;
@@ -68,7 +68,7 @@ final class Machine {
     }
   }
 
-  private static String command(String... cmd) {
+  static String command(String... cmd) {
     try {
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
       String out = new String(p.getInputStream().readAllBytes()).trim();

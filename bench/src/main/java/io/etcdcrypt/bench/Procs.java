@@ -26,11 +26,17 @@ final class Procs implements AutoCloseable {
     Runtime.getRuntime().addShutdownHook(new Thread(this::close, "bench-children"));
   }
 
-  /** Starts {@code command}, its stdout and stderr going to {@code <logDir>/<name>.log}. */
+  /**
+   * Starts {@code command}, its stdout and stderr appended to {@code <logDir>/<name>.log} (a
+   * restarted process keeps its earlier log).
+   */
   synchronized Process start(String name, List<String> command) throws IOException {
     Path log = logDir.resolve(name + ".log");
     Process p =
-        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
     started.add(p);
     return p;
   }
@@ -43,6 +49,36 @@ final class Procs implements AutoCloseable {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }
+  }
+
+  /**
+   * A single-member etcd named {@code bench}: {@code etcd} and its data, client and peer flags, the
+   * logger at warn and the quota at 8 GiB (tmpfs holds everything); callers add their own flags.
+   */
+  static List<String> etcdCommand(String etcd, Path dataDir, String clientUrl, String peerUrl) {
+    return new ArrayList<>(
+        List.of(
+            etcd,
+            "--name",
+            "bench",
+            "--data-dir",
+            dataDir.toString(),
+            "--listen-client-urls",
+            clientUrl,
+            "--advertise-client-urls",
+            clientUrl,
+            "--listen-peer-urls",
+            peerUrl,
+            "--initial-advertise-peer-urls",
+            peerUrl,
+            "--initial-cluster",
+            "bench=" + peerUrl,
+            "--quota-backend-bytes",
+            "" + (8L << 30),
+            "--logger",
+            "zap",
+            "--log-level",
+            "warn"));
   }
 
   /** Waits until something accepts TCP connections on 127.0.0.1:port, or the process died. */

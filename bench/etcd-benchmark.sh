@@ -47,9 +47,8 @@ else
 fi
 wl_rate=100      # watch-latency: puts per second (the tool's default)
 value_bytes=1024 # 1 KiB values (put, txn-put, watch-latency; the range key is written with the same size)
-# The proxy's JVM as the image and chart run it: the Dockerfile's -XX:MaxRAMPercentage=75 of the chart's 512Mi
-# memory limit (a 384 MiB heap), and the serial collector the JVM picks by itself in a container under 1792 MB.
-proxy_java_opts=${PROXY_JAVA_OPTS:--XX:MaxRAM=512m -XX:MaxRAMPercentage=75 -XX:+UseSerialGC}
+# The proxy's JVM as the image and chart run it: the repository's jvm.options (the Dockerfile's ENTRYPOINT).
+proxy_java_opts=${PROXY_JAVA_OPTS:-@$repo/jvm.options}
 
 jar=$repo/target/etcd-crypt-proxy.jar
 if [ -z "${NO_BUILD:-}" ]; then

@@ -8,7 +8,7 @@
 #
 # Other flags go to the harness: --levels 1,16  --ops create,update,get,list  --rounds N  --slice-ms MS
 # --warmup-rounds N  --etcd-path (quick: also the --watch-cache=false phase)  --no-etcd-path
-# --proxy-java-opts "..." (default: the Dockerfile's -XX:MaxRAMPercentage=75)  --out DIR  --name NAME  --keep.
+# --proxy-java-opts "..." (default: the Dockerfile's, @jvm.options)  --out DIR  --name NAME  --keep.
 # NO_BUILD=1 reuses target/etcd-crypt-proxy.jar and bench/target; BENCH_OFFLINE=1 builds with mvn -o.
 set -euo pipefail
 cd "$(dirname "$0")/.."

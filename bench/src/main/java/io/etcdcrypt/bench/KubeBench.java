@@ -36,8 +36,12 @@ import java.util.concurrent.Future;
  */
 public final class KubeBench {
 
-  /** The JVM options of the Dockerfile's ENTRYPOINT. */
-  static final String DOCKERFILE_JAVA_OPTS = "-XX:MaxRAMPercentage=75";
+  /**
+   * The JVM options of the Dockerfile's ENTRYPOINT: the repository's jvm.options (the bench runs
+   * from the repository's root).
+   */
+  static final String DOCKERFILE_JAVA_OPTS =
+      "@" + java.nio.file.Path.of("jvm.options").toAbsolutePath();
 
   static final int VALUE_BYTES = 1024;
 

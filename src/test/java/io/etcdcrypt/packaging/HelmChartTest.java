@@ -160,6 +160,33 @@ class HelmChartTest {
   }
 
   @Test
+  void jvmOptionsComeAfterTheImagesOwnFile() {
+    List<String> command = defaults.container("proxy").getCommand();
+    assertTrue(
+        command == null || command.isEmpty(),
+        "by default the image's entrypoint runs, with /app/jvm.options: " + command);
+    Container proxy =
+        RenderedChart.render(
+                Map.of(
+                    "proxy.jvmOptions[0]",
+                    "-Xmx384m",
+                    "proxy.jvmOptions[1]",
+                    "-XX:MaxDirectMemorySize=256m"))
+            .container("proxy");
+    assertEquals(
+        List.of(
+            "java",
+            "@/app/jvm.options",
+            "-Xmx384m",
+            "-XX:MaxDirectMemorySize=256m",
+            "-jar",
+            "/app/etcd-crypt-proxy.jar"),
+        proxy.getCommand(),
+        "the image's options first: of a repeated option the last counts");
+    assertEquals("serve", proxy.getArgs().get(0));
+  }
+
+  @Test
   void etcdEndpointsDefaultToTheNodeIp() {
     Container proxy = defaults.container("proxy");
 

@@ -38,7 +38,12 @@ public final class Bench {
 
   static final List<String> PROVIDERS =
       List.of("identity", "aescbc", "aesgcm", "secretbox", "kmsv2", "kmsv1");
-  static final String DEFAULT_PROXY_JAVA_OPTS = "-Xmx256m -XX:+UseSerialGC";
+
+  /**
+   * The JVM options the image ships (the repository's jvm.options; the bench runs from its root).
+   */
+  static final String DEFAULT_PROXY_JAVA_OPTS =
+      "@" + java.nio.file.Path.of("jvm.options").toAbsolutePath();
 
   private final Map<String, String> opts;
   private final Plan plan;

@@ -22,10 +22,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A request larger than {@value #ALWAYS_ADMITTED} bytes that would take the count past the cap
  * is refused with RESOURCE_EXHAUSTED, while it arrives or once it has, and nothing of it reaches
- * etcd. Smaller requests (reads, small writes, keep-alives) are always admitted: refusing them
- * would free nothing, and so one client's large writes can never stop another's reads. etcd's
- * responses are never refused, since a write's answer must reach its client; they are counted, so
- * that while they are held large requests wait their turn.
+ * etcd; so is one that arrives while the wire buffers in use ({@link DirectMemory}) pass half of
+ * the JVM's direct memory, since not every buffer is counted here (framing, answers still arriving)
+ * and a connection whose read finds no direct memory fails with all its calls. Smaller requests
+ * (reads, small writes, keep-alives) are always admitted: refusing them would free nothing, and so
+ * one client's large writes can never stop another's reads. etcd's responses are never refused,
+ * since a write's answer must reach its client; they are counted, so that while they are held large
+ * requests wait their turn.
  */
 final class InFlightBytes {
 
@@ -84,14 +87,15 @@ final class InFlightBytes {
       held.addAndGet(bytes);
       return null;
     }
-    // The wire buffers in use are not all counted above (framing, buffers Netty keeps, answers
-    // still arriving), so the JVM's own figure is the last word on room.
+    // Not every wire buffer in use is counted here (framing, answers still arriving), so the pool's
+    // own figure has the last word on room.
     long directUsed = direct.used().getAsLong();
     if (directUsed + bytes > directForRequests) {
       refused.increment();
       REFUSALS.warn(
-          "refused a request of {}+ bytes with RESOURCE_EXHAUSTED: {} bytes of direct memory were"
-              + " in use, of {} (-XX:MaxDirectMemorySize; large requests may use half of it);"
+          "refused a request of {}+ bytes with RESOURCE_EXHAUSTED: {} bytes of wire buffers were"
+              + " in use, of {} of direct memory (-XX:MaxDirectMemorySize; large requests may use"
+              + " half of it);"
               + " clients send more large requests at once than it allows: raise it (README,"
               + " Memory) if they are legitimate",
           soFar,

@@ -85,10 +85,10 @@ class MemoryUnderAttackTest {
                     etcd.endpoint(),
                     "--encryption-provider-config",
                     write(dir.resolve("enc.yaml"), config("secrets", AESGCM_KEY1)).toString()))) {
-      ManagedChannel innocent = Channels.plaintext(proxy.endpoint(), 64 * MIB);
+      ManagedChannel writer = Channels.plaintext(proxy.endpoint());
       List<ManagedChannel> attackers = new ArrayList<>();
       try {
-        KVGrpc.KVBlockingStub kv = KVGrpc.newBlockingStub(innocent);
+        KVGrpc.KVBlockingStub kv = KVGrpc.newBlockingStub(writer);
         byte[] secret = new byte[MIB];
         Arrays.fill(secret, (byte) 's');
         for (int i = 0; i < SECRETS; i++) {
@@ -205,7 +205,7 @@ class MemoryUnderAttackTest {
             etcdctl.run("get", "--print-value-only", PREFIX + "after").assertOk().stdout().strip());
       } finally {
         attackers.forEach(ManagedChannel::shutdownNow);
-        innocent.shutdownNow();
+        writer.shutdownNow();
       }
     }
   }

@@ -20,9 +20,6 @@ record DirectMemory(LongSupplier used, long limit) {
     return new DirectMemory(buffers::inUse, jvmLimit());
   }
 
-  /** Unbounded: nothing is refused for its sake (tests of the in-flight count alone). */
-  static final DirectMemory UNBOUNDED = new DirectMemory(() -> 0, Long.MAX_VALUE);
-
   /**
    * {@code -XX:MaxDirectMemorySize}; when it is not set, the JVM allows as much as the heap's
    * maximum.

@@ -61,9 +61,4 @@ final class WireBuffers {
     sampledAt = now;
     return used;
   }
-
-  /** The direct memory the pool holds, in use or kept for reuse. */
-  long reserved() {
-    return allocator.metric().usedDirectMemory();
-  }
 }

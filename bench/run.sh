@@ -4,6 +4,8 @@
 #   bench/run.sh            the full run (about 30 minutes on 2 cores); results in bench/results/full.*
 #   bench/run.sh --quick    under 3 minutes; results in bench/results/quick.*
 #   bench/run.sh --jmh      the JMH micro-benchmarks of the providers instead
+#   bench/run.sh --startup  how fast a freshly started proxy serves, per JDK and start-up option (StartupBench);
+#                           results in bench/results/startup.*
 #
 # Other flags go to the harness: --targets etcd,aesgcm  --ops create,get  --rounds N  --slice-ms MS  --warmup-rounds N
 # --jfr aesgcm (JFR recording of that proxy's measured rounds, summarised into <name>-profile-aesgcm.md)  --proxy-java-opts "-Xmx256m ..."  --out DIR
@@ -31,5 +33,9 @@ cp="bench/target/classes:bench/target/lib/*:target/etcd-crypt-proxy.jar"
 if [ "${1:-}" = "--jmh" ]; then
   shift
   exec java -cp "$cp" org.openjdk.jmh.Main "$@"
+fi
+if [ "${1:-}" = "--startup" ]; then
+  shift
+  exec java -Xmx512m -cp "$cp" io.etcdcrypt.bench.StartupBench "$@"
 fi
 exec java -Xmx1g -XX:+UseParallelGC -cp "$cp" io.etcdcrypt.bench.Bench "$@"

@@ -130,4 +130,24 @@ class ArchitectureTest {
         .resideInAnyPackage("io.etcdcrypt.proxy..", "io.etcdcrypt.ops..", "io.etcdcrypt.cli..")
         .check(main);
   }
+
+  @Test
+  void theWarmUpReachesNoKmsPluginAndOnlyTheCommandLineStartsIt() {
+    noClasses()
+        .that()
+        .resideInAPackage("io.etcdcrypt.warmup..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("io.etcdcrypt.kms..", "io.etcdcrypt.ops..")
+        .because(
+            "it warms the request path on synthetic values and local keys, and contacts nothing")
+        .check(main);
+    noClasses()
+        .that()
+        .resideOutsideOfPackages("io.etcdcrypt.warmup..", "io.etcdcrypt.cli..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("io.etcdcrypt.warmup..")
+        .check(main);
+  }
 }

@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
       RewrapCommand.class,
       CensusCommand.class,
       VerifyBackupCommand.class,
+      WarmUpCommand.class,
     })
 public final class Main {
 

@@ -28,6 +28,7 @@ import io.etcdcrypt.proxy.ProxyServer;
 import io.etcdcrypt.proxy.Threading;
 import io.etcdcrypt.proxy.TlsFiles;
 import io.etcdcrypt.proxy.Upstream;
+import io.etcdcrypt.warmup.WarmUp;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -35,7 +36,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -57,6 +60,12 @@ import picocli.CommandLine.Spec;
       "Point kube-apiserver's --etcd-servers at this address."
     })
 public final class ServeCommand implements Callable<Integer> {
+
+  /** The /readyz check that passes once the warm-up is done. */
+  static final String CHECK_WARM_UP = "warm-up";
+
+  /** {@code --warm-up-seconds}' default. */
+  public static final int DEFAULT_WARM_UP_SECONDS = 5;
 
   /**
    * How often readiness checks run in the background. etcd is probed every second anyway and KMS
@@ -209,6 +218,19 @@ public final class ServeCommand implements Callable<Integer> {
   int shutdownGraceSeconds;
 
   @Option(
+      names = "--warm-up-seconds",
+      paramLabel = "SECONDS",
+      defaultValue = "" + DEFAULT_WARM_UP_SECONDS,
+      description =
+          "After it starts listening, run the request path hot for this long, and only then pass /readyz"
+              + " (check warm-up): a throw-away proxy in front of an in-memory stand-in for etcd, both on loopback"
+              + " ports of their own, loaded with kube-apiserver's requests on synthetic values; nothing reaches"
+              + " etcd, the KMS plugins or the metrics. Clients that connect meanwhile are served. A proxy restarted"
+              + " under load then takes it compiled rather than interpreted (see the README, Start-up). 0 turns it"
+              + " off. Default: ${DEFAULT-VALUE}")
+  int warmUpSeconds;
+
+  @Option(
       names = "--encryption-provider-config-automatic-reload",
       description =
           "Watch the encryption configuration file (and poll it every 60 s). A changed file is validated"
@@ -262,6 +284,10 @@ public final class ServeCommand implements Callable<Integer> {
       if (tlsReloadSeconds < 1) {
         throw new IllegalArgumentException(
             "--tls-reload-interval must be at least 1 (seconds), not " + tlsReloadSeconds);
+      }
+      if (warmUpSeconds < 0) {
+        throw new IllegalArgumentException(
+            "--warm-up-seconds must be 0 (off) or more, not " + warmUpSeconds);
       }
       if (kmsMaxPendingCalls < 1) {
         throw new IllegalArgumentException(
@@ -372,15 +398,42 @@ public final class ServeCommand implements Callable<Integer> {
       closeAfterServer.add(kms);
     }
 
+    // Listening already, so that a client on the same host (kube-apiserver beside it) is served at
+    // once; /readyz waits for the warm-up, so that a load balancer sends load only when it is done.
+    CompletableFuture<Void> warmedUp = new CompletableFuture<>();
+    HealthCheck warm =
+        HealthCheck.of(
+            CHECK_WARM_UP,
+            () ->
+                warmedUp.isDone()
+                    ? Optional.empty()
+                    : Optional.of(
+                        "running the request path hot for "
+                            + warmUpSeconds
+                            + " s (--warm-up-seconds) before taking load"));
     if (metricsAddr != null) {
       try {
-        closeAfterServer.add(0, startAdmin(proxy, metrics, config, currentKms, metricsTls));
+        closeAfterServer.add(0, startAdmin(proxy, metrics, config, currentKms, metricsTls, warm));
       } catch (IOException e) {
         log.error("{}", StartupErrors.cannotListen("--metrics-addr", metricsAddr, e));
         proxy.shutdown(0, TimeUnit.SECONDS);
         closeAll(closeAfterServer, log);
         return 1;
       }
+    }
+
+    if (warmUpSeconds > 0) {
+      Thread t =
+          new Thread(
+              () -> {
+                warmUp(config, log);
+                warmedUp.complete(null);
+              },
+              "warm-up");
+      t.setDaemon(true);
+      t.start();
+    } else {
+      warmedUp.complete(null);
     }
 
     StopOnSignal.install(
@@ -394,6 +447,25 @@ public final class ServeCommand implements Callable<Integer> {
         });
     proxy.awaitTermination();
     return 0;
+  }
+
+  /** Runs {@link WarmUp}; a warm-up that fails is logged, and the proxy serves colder. */
+  private void warmUp(EncryptionConfiguration config, Logger log) {
+    try {
+      WarmUp.Result result =
+          WarmUp.run(WarmUp.providerKinds(config), Duration.ofSeconds(warmUpSeconds));
+      if (result.firstError() == null) {
+        log.info("warmed up: {}", result);
+      } else {
+        log.warn("the warm-up stopped early, the proxy is partly cold: {}", result);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (IOException | RuntimeException e) {
+      log.warn(
+          "the warm-up failed, the proxy is cold (its first seconds of load are slower): {}",
+          e.toString());
+    }
   }
 
   /**
@@ -432,7 +504,8 @@ public final class ServeCommand implements Callable<Integer> {
       Metrics metrics,
       EncryptionConfiguration config,
       Supplier<KmsProviders> kms,
-      LiveTls tls)
+      LiveTls tls,
+      HealthCheck warmUp)
       throws IOException {
     Endpoint a = Endpoint.parseListen(metricsAddr);
     AdminServer admin =
@@ -442,6 +515,7 @@ public final class ServeCommand implements Callable<Integer> {
     EtcdHealth etcd = new EtcdHealth(proxy.upstream());
     List<HealthCheck> readiness = new ArrayList<>();
     readiness.add(HealthCheck.of(MetricNames.CHECK_ETCD, etcd::check));
+    readiness.add(warmUp);
     if (automaticReload) {
       // As kube-apiserver with reload: one aggregated check that follows the configuration in
       // effect.

@@ -2,6 +2,7 @@ package io.etcdcrypt.proxy;
 
 import io.etcdcrypt.crypto.SecureRandoms;
 import io.etcdcrypt.crypto.ValueCodec;
+import io.etcdcrypt.log.StateChangeLog;
 import io.etcdcrypt.values.SharedDecryptions;
 import io.etcdcrypt.values.ValueWalker;
 import io.grpc.Server;
@@ -78,14 +79,7 @@ public final class ProxyServer implements AutoCloseable {
       ValueCodec.StaleListener stale,
       Threading threading)
       throws IOException {
-    return start(
-        options,
-        LiveTls.forListener(options.listenerTls(), options.listen()),
-        LiveTls.forEtcdClient(options.upstreamTls()),
-        codec,
-        observer,
-        stale,
-        threading);
+    return startWithOptionsTls(options, codec, observer, stale, threading, true);
   }
 
   /**
@@ -103,6 +97,49 @@ public final class ProxyServer implements AutoCloseable {
       ValueCodec.StaleListener stale,
       Threading threading)
       throws IOException {
+    return start(options, listenerTls, upstreamTls, codec, observer, stale, threading, true);
+  }
+
+  /**
+   * A proxy that serves no client but the warm-up's ({@code io.etcdcrypt.warmup}): plaintext on
+   * both sides, and silent, since what it listens on and hands out concerns nobody.
+   */
+  public static ProxyServer startUnannounced(
+      ProxyOptions options, ValueCodec codec, ProxyObserver observer) throws IOException {
+    return startWithOptionsTls(
+        options, codec, observer, ValueCodec.StaleListener.NONE, new Threading(1), false);
+  }
+
+  /** With the TLS of the options' files, read once. */
+  private static ProxyServer startWithOptionsTls(
+      ProxyOptions options,
+      ValueCodec codec,
+      ProxyObserver observer,
+      ValueCodec.StaleListener stale,
+      Threading threading,
+      boolean announce)
+      throws IOException {
+    return start(
+        options,
+        LiveTls.forListener(options.listenerTls(), options.listen()),
+        LiveTls.forEtcdClient(options.upstreamTls()),
+        codec,
+        observer,
+        stale,
+        threading,
+        announce);
+  }
+
+  private static ProxyServer start(
+      ProxyOptions options,
+      LiveTls listenerTls,
+      LiveTls upstreamTls,
+      ValueCodec codec,
+      ProxyObserver observer,
+      ValueCodec.StaleListener stale,
+      Threading threading,
+      boolean announce)
+      throws IOException {
     SecureRandoms.seedNow(); // on this thread, not on an event loop's first write
     EventLoops loops = EventLoops.create(threading.eventLoopThreads());
     Upstream upstream;
@@ -114,7 +151,7 @@ public final class ProxyServer implements AutoCloseable {
               options.maxRecvBytes(),
               observer.upstreamCallInterceptors(),
               loops,
-              Members.LOG);
+              announce ? Members.LOG : StateChangeLog.Sink.NOWHERE);
     } catch (RuntimeException e) {
       loops.close();
       throw e;
@@ -179,6 +216,9 @@ public final class ProxyServer implements AutoCloseable {
               .keepAliveTimeout(20, TimeUnit.SECONDS)
               .build()
               .start();
+      if (!announce) {
+        return new ProxyServer(upstream, server, loops, endless, inFlight, watchValues);
+      }
       log.info(
           "etcd-crypt-proxy listening on {} (tls={}, client certificates {}), etcd endpoints {}",
           options.listen(),

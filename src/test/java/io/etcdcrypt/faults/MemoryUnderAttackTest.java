@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
+import io.etcdcrypt.cli.ServeCommand;
 import io.etcdcrypt.etcd.etcdserverpb.Compare;
 import io.etcdcrypt.etcd.etcdserverpb.KVGrpc;
 import io.etcdcrypt.etcd.etcdserverpb.PutRequest;
@@ -84,7 +85,10 @@ class MemoryUnderAttackTest {
                     "--endpoints",
                     etcd.endpoint(),
                     "--encryption-provider-config",
-                    write(dir.resolve("enc.yaml"), config("secrets", AESGCM_KEY1)).toString()))) {
+                    write(dir.resolve("enc.yaml"), config("secrets", AESGCM_KEY1)).toString(),
+                    // serve's default, which the test proxies otherwise skip: as shipped
+                    "--warm-up-seconds",
+                    "" + ServeCommand.DEFAULT_WARM_UP_SECONDS))) {
       ManagedChannel writer = Channels.plaintext(proxy.endpoint());
       List<ManagedChannel> attackers = new ArrayList<>();
       try {

@@ -1,6 +1,7 @@
 package io.etcdcrypt.packaging;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,6 +16,8 @@ import org.junit.jupiter.api.Test;
  */
 class DockerfileTest {
 
+  private static final String RUNTIME = "eclipse-temurin:25-jre";
+
   private static List<String> instructions() throws Exception {
     // Instructions only: comments dropped and continuation lines joined.
     String joined = Files.readString(Path.of("Dockerfile")).replaceAll("\\\\\\n", " ");
@@ -28,15 +31,43 @@ class DockerfileTest {
   @Test
   void buildsWithMavenThenRunsOnAJre() throws Exception {
     List<String> from = instructions().stream().filter(l -> l.startsWith("FROM ")).toList();
-    assertEquals(
-        List.of("FROM maven:3-eclipse-temurin-17 AS build", "FROM eclipse-temurin:17-jre"), from);
+    // The jar is built for Java 17 (maven.compiler.release) and runs on the JDK the measurements
+    // chose.
+    assertEquals(List.of("FROM maven:3-eclipse-temurin-17 AS build", "FROM " + RUNTIME), from);
+  }
+
+  /**
+   * The image trains its AOT cache with the warm-up and starts from it; the cache is the JVM's (JDK
+   * 25's -XX:AOTCache) and WarmUpBeforeServingTest runs this very recipe.
+   */
+  @Test
+  void runtimeTrainsAnAotCacheWithTheWarmUpAndStartsFromIt() throws Exception {
+    List<String> lines = instructions();
+    List<String> runtime = lines.subList(lines.indexOf("FROM " + RUNTIME), lines.size());
+    String training =
+        runtime.stream().filter(l -> l.contains("-XX:AOTCacheOutput=")).findFirst().orElseThrow();
+    assertTrue(
+        training.startsWith(
+            "RUN java -XX:AOTCacheOutput=/app/etcd-crypt-proxy.aot @/app/jvm.options -jar"
+                + " /app/etcd-crypt-proxy.jar warm-up "),
+        training);
+    assertTrue(
+        runtime.indexOf(training) > runtime.indexOf("COPY jvm.options /app/jvm.options"),
+        "trained with the options it runs with");
+    String entrypoint =
+        runtime.stream().filter(l -> l.startsWith("ENTRYPOINT ")).findFirst().orElseThrow();
+    assertTrue(entrypoint.contains("\"-XX:AOTCache=/app/etcd-crypt-proxy.aot\""), entrypoint);
+    assertTrue(
+        runtime.indexOf(training)
+            < runtime.indexOf(
+                runtime.stream().filter(l -> l.startsWith("USER ")).findFirst().orElseThrow()),
+        "trained before the image drops root, so /app stays read-only to the proxy");
   }
 
   @Test
   void runtimeStageRunsTheShadedJarAsANumericNonRootUser() throws Exception {
     List<String> lines = instructions();
-    List<String> runtime =
-        lines.subList(lines.indexOf("FROM eclipse-temurin:17-jre"), lines.size());
+    List<String> runtime = lines.subList(lines.indexOf("FROM " + RUNTIME), lines.size());
 
     String user =
         runtime.stream().filter(l -> l.startsWith("USER ")).reduce((a, b) -> b).orElseThrow();
@@ -72,12 +103,38 @@ class DockerfileTest {
   }
 
   @Test
-  void buildContextHoldsOnlyThePomAndMainSources() throws Exception {
-    List<String> ignore =
-        Files.readAllLines(Path.of(".dockerignore")).stream()
-            .map(String::strip)
-            .filter(l -> !l.isEmpty() && !l.startsWith("#"))
+  void buildContextHoldsOnlyThePomMainSourcesAndJvmOptions() throws Exception {
+    assertEquals(List.of("*", "!pom.xml", "!src/main", "!jvm.options"), dockerignore());
+  }
+
+  /** A COPY of a file the build context leaves out fails the image build ("not found"). */
+  @Test
+  void everyFileTheBuildCopiesIsInTheBuildContext() throws Exception {
+    List<String> included =
+        dockerignore().stream().filter(l -> l.startsWith("!")).map(l -> l.substring(1)).toList();
+    List<String> copies =
+        instructions().stream()
+            .filter(l -> l.startsWith("COPY ") && !l.startsWith("COPY --from="))
             .toList();
-    assertEquals(List.of("*", "!pom.xml", "!src/main"), ignore);
+    assertFalse(copies.isEmpty());
+    for (String copy : copies) {
+      String[] words = copy.split("\\s+");
+      for (String source : List.of(words).subList(1, words.length - 1)) {
+        String path = source.replaceAll("/+$", "").replaceFirst("^\\./", "");
+        assertTrue(
+            included.stream()
+                .anyMatch(
+                    i -> path.equals(i) || path.startsWith(i + "/") || i.startsWith(path + "/")),
+            copy + ": " + path + " is not in the build context (.dockerignore: " + included + ")");
+        assertTrue(Files.exists(Path.of(path)), copy + ": " + path + " does not exist");
+      }
+    }
+  }
+
+  private static List<String> dockerignore() throws Exception {
+    return Files.readAllLines(Path.of(".dockerignore")).stream()
+        .map(String::strip)
+        .filter(l -> !l.isEmpty() && !l.startsWith("#"))
+        .toList();
   }
 }

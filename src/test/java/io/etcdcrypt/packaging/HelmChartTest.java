@@ -47,6 +47,7 @@ import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -160,7 +161,7 @@ class HelmChartTest {
   }
 
   @Test
-  void jvmOptionsComeAfterTheImagesOwnFile() {
+  void jvmOptionsComeAfterTheImagesOwnFile() throws Exception {
     List<String> command = defaults.container("proxy").getCommand();
     assertTrue(
         command == null || command.isEmpty(),
@@ -173,17 +174,31 @@ class HelmChartTest {
                     "proxy.jvmOptions[1]",
                     "-XX:MaxDirectMemorySize=256m"))
             .container("proxy");
+    // The image's entrypoint (its options file, its AOT cache), with the options before -jar.
+    List<String> entrypoint = dockerfileEntrypoint();
+    List<String> expected = new ArrayList<>(entrypoint.subList(0, entrypoint.size() - 2));
+    expected.addAll(List.of("-Xmx384m", "-XX:MaxDirectMemorySize=256m"));
+    expected.addAll(entrypoint.subList(entrypoint.size() - 2, entrypoint.size()));
     assertEquals(
-        List.of(
-            "java",
-            "@/app/jvm.options",
-            "-Xmx384m",
-            "-XX:MaxDirectMemorySize=256m",
-            "-jar",
-            "/app/etcd-crypt-proxy.jar"),
+        expected,
         proxy.getCommand(),
         "the image's options first: of a repeated option the last counts");
     assertEquals("serve", proxy.getArgs().get(0));
+  }
+
+  /** The Dockerfile's ENTRYPOINT, its exec form's words. */
+  private static List<String> dockerfileEntrypoint() throws Exception {
+    String line =
+        Files.readAllLines(Path.of("Dockerfile")).stream()
+            .filter(l -> l.startsWith("ENTRYPOINT ["))
+            .findFirst()
+            .orElseThrow();
+    List<String> words = new ArrayList<>();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"([^\"]*)\"").matcher(line);
+    while (m.find()) {
+      words.add(m.group(1));
+    }
+    return words;
   }
 
   @Test

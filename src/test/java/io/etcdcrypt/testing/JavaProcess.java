@@ -58,6 +58,17 @@ public final class JavaProcess implements AutoCloseable {
     return new JavaProcess(pb.start(), log);
   }
 
+  /** Starts {@code javaCommand args...}: a JVM of the caller's choosing. */
+  public static JavaProcess startCommand(Path log, List<String> javaCommand, List<String> args)
+      throws IOException {
+    RealComponentsGuard.starting("a child JVM");
+    List<String> command = new ArrayList<>(javaCommand);
+    command.addAll(args);
+    Process p =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    return new JavaProcess(p, log);
+  }
+
   /** Runs to completion and returns its exit code; fails if it takes more than a minute. */
   public int waitFor() throws InterruptedException {
     if (!process.waitFor(60, TimeUnit.SECONDS)) {

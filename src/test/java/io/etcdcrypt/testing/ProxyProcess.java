@@ -27,13 +27,16 @@ public final class ProxyProcess implements AutoCloseable {
   private final int port = FreePorts.next();
   private final int metricsPort = FreePorts.next();
   private final List<String> jvmOptions;
+  private final List<String> javaCommand;
   private List<String> args;
   private JavaProcess process;
   private int starts;
 
-  private ProxyProcess(Path dir, List<String> jvmOptions, List<String> args) {
+  private ProxyProcess(
+      Path dir, List<String> jvmOptions, List<String> javaCommand, List<String> args) {
     this.dir = dir;
     this.jvmOptions = List.copyOf(jvmOptions);
+    this.javaCommand = javaCommand == null ? null : List.copyOf(javaCommand);
     this.args = args;
   }
 
@@ -48,7 +51,19 @@ public final class ProxyProcess implements AutoCloseable {
 
   /** As {@link #start(Path, List)}, in a JVM started with {@code jvmOptions}. */
   public static ProxyProcess start(Path dir, List<String> jvmOptions, List<String> args) {
-    ProxyProcess p = new ProxyProcess(dir, jvmOptions, args);
+    ProxyProcess p = new ProxyProcess(dir, jvmOptions, null, args);
+    p.launch();
+    p.awaitReady();
+    return p;
+  }
+
+  /**
+   * As {@link #start(Path, List)}, started by {@code javaCommand} (a java binary, its options and
+   * {@code -jar JAR}) instead of this test's JVM and class path.
+   */
+  public static ProxyProcess startWithCommand(
+      Path dir, List<String> javaCommand, List<String> args) {
+    ProxyProcess p = new ProxyProcess(dir, List.of(), javaCommand, args);
     p.launch();
     p.awaitReady();
     return p;
@@ -59,7 +74,7 @@ public final class ProxyProcess implements AutoCloseable {
    * waiting for {@code /readyz} (for what needs no etcd: its TLS listener, its log, its metrics).
    */
   public static ProxyProcess startListening(Path dir, List<String> args) {
-    ProxyProcess p = new ProxyProcess(dir, List.of(), args);
+    ProxyProcess p = new ProxyProcess(dir, List.of(), null, args);
     p.launch();
     Await.until(
         "the proxy listens on " + p.port,
@@ -117,14 +132,17 @@ public final class ProxyProcess implements AutoCloseable {
                 endpoint(),
                 "--metrics-addr",
                 "127.0.0.1:" + metricsPort));
+    if (!args.contains("--warm-up-seconds")) {
+      // Tests look at behaviour, not speed: the warm-up's seconds would add up over the suite.
+      all.addAll(List.of("--warm-up-seconds", "0"));
+    }
     all.addAll(args);
     try {
+      Path log = dir.resolve("proxy-" + (++starts) + ".log");
       process =
-          JavaProcess.start(
-              dir.resolve("proxy-" + (++starts) + ".log"),
-              Map.of(),
-              jvmOptions,
-              all.toArray(String[]::new));
+          javaCommand == null
+              ? JavaProcess.start(log, Map.of(), jvmOptions, all.toArray(String[]::new))
+              : JavaProcess.startCommand(log, javaCommand, all);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start the proxy", e);
     }
@@ -160,7 +178,8 @@ public final class ProxyProcess implements AutoCloseable {
     }
   }
 
-  private HttpResponse<String> get(String path) throws IOException {
+  /** GET {@code path} of the admin endpoint ({@code /readyz/warm-up}, say). */
+  public HttpResponse<String> get(String path) throws IOException {
     HttpRequest request =
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + path))
             .timeout(Duration.ofSeconds(5))

@@ -32,7 +32,8 @@ import java.util.concurrent.Future;
  *
  * <p>Usage (bench/run.sh passes these): {@code Bench [--quick] [--out DIR] [--name NAME]
  * [--proxy-jar JAR] [--targets a,b] [--ops create,get] [--rounds N] [--slice-ms MS]
- * [--warmup-rounds N] [--jfr TARGET] [--proxy-java-opts "..."]}
+ * [--warmup-rounds N] [--jfr TARGET] [--proxy-java BIN] [--proxy-java-opts "..."] [--variants
+ * "name=provider|jar|jvm-opts|java;..."]}
  */
 public final class Bench {
 
@@ -190,6 +191,7 @@ public final class Bench {
     Path jar =
         Path.of(opts.getOrDefault("proxy-jar", "target/etcd-crypt-proxy.jar")).toAbsolutePath();
     proxyJavaOpts = opts.getOrDefault("proxy-java-opts", DEFAULT_PROXY_JAVA_OPTS);
+    String proxyJava = opts.getOrDefault("proxy-java", "java");
     List<String> wanted =
         opts.containsKey("targets") ? Arrays.asList(opts.get("targets").split(",")) : null;
 
@@ -228,27 +230,28 @@ public final class Bench {
       waits.add(() -> await(p, "grpc-proxy", port));
     }
 
-    // name -> (provider, extra JVM options, jar): one per provider, plus --variants
-    // "name=provider|jar|opts;..."
-    // to compare jars or settings within one interleaved run.
+    // name -> (provider, extra JVM options, jar, java): one per provider, plus --variants
+    // "name=provider|jar|opts|java;..." to compare jars, settings or JDKs within one interleaved
+    // run.
     Map<String, String[]> proxies = new LinkedHashMap<>();
     for (String provider : PROVIDERS) {
       if (wanted == null || wanted.contains(provider)) {
-        proxies.put(provider, new String[] {provider, "", jar.toString()});
+        proxies.put(provider, new String[] {provider, "", jar.toString(), proxyJava});
       }
     }
     if (opts.containsKey("variants")) {
-      // name=provider|jar|JVM options (each part may be empty: aesgcm, the jar under test, no extra
-      // options)
+      // name=provider|jar|JVM options|java (each part may be empty: aesgcm, the jar under test, no
+      // extra options, the java on the PATH)
       for (String v : opts.get("variants").split(";")) {
         String[] kv = v.split("=", 2);
-        String[] parts = (kv[1] + "||").split("\\|", -1);
+        String[] parts = (kv[1] + "|||").split("\\|", -1);
         proxies.put(
             kv[0].trim(),
             new String[] {
               parts[0].isBlank() ? "aesgcm" : parts[0].trim(),
               parts[2].trim(),
-              parts[1].isBlank() ? jar.toString() : parts[1].trim()
+              parts[1].isBlank() ? jar.toString() : parts[1].trim(),
+              parts[3].isBlank() ? "java" : parts[3].trim()
             });
       }
     }
@@ -280,7 +283,7 @@ public final class Bench {
           jvm.add(o);
         }
       }
-      cmd.add("java");
+      cmd.add(e.getValue()[3]);
       cmd.addAll(jvm);
       if (name.equals(opts.get("jfr"))) {
         cmd.add("-XX:+FlightRecorder");

@@ -15,6 +15,7 @@ import io.etcdcrypt.testing.Command;
 import io.etcdcrypt.testing.EtcdExtension;
 import io.etcdcrypt.testing.ProxyProcess;
 import io.etcdcrypt.testing.RealComponents;
+import io.etcdcrypt.testing.ShippedJvm;
 import io.etcdcrypt.testing.TestCodecs;
 import java.io.IOException;
 import java.net.http.HttpResponse;
@@ -43,7 +44,7 @@ class WarmUpBeforeServingTest {
   @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
 
   /** The JDK the image ships (Dockerfile), where the machine has it. */
-  private static final Path JDK_25 = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64/bin/java");
+  private static final Path JDK_25 = ShippedJvm.TEMURIN_25;
 
   @Test
   void serveListensAtOnceAndIsReadyOnlyAfterItsWarmUpWhichWritesNothingToEtcd(@TempDir Path dir)

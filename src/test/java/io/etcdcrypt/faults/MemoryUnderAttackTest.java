@@ -23,6 +23,7 @@ import io.etcdcrypt.testing.EtcdProcess;
 import io.etcdcrypt.testing.Etcdctl;
 import io.etcdcrypt.testing.ProxyProcess;
 import io.etcdcrypt.testing.RealComponents;
+import io.etcdcrypt.testing.ShippedJvm;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -45,11 +46,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The proxy's memory is bounded by its configuration, not by what clients send (issue 19 item 1):
- * the proxy runs as shipped ({@code jvm.options}, serve's defaults, secrets under aesgcm) while
- * clients keep it busy with many concurrent large writes (Txns just under etcd's request limit),
- * writes over that limit, and writes far over the transport's. Meanwhile another client lists 20
- * MiB of secrets again and again: every list must succeed with the plaintext, and the proxy's peak
- * resident memory must stay under the bound the README documents.
+ * the proxy runs as shipped (the image's JDK where the machine has it, {@code jvm.options}, serve's
+ * defaults, secrets under aesgcm) while clients keep it busy with many concurrent large writes
+ * (Txns just under etcd's request limit), writes over that limit, and writes far over the
+ * transport's. Meanwhile another client lists 20 MiB of secrets again and again: every list must
+ * succeed with the plaintext, and the proxy's peak resident memory must stay under the bound the
+ * README documents.
  */
 @RealComponents
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
@@ -78,17 +80,13 @@ class MemoryUnderAttackTest {
       @TempDir Path dir) throws Exception {
     try (EtcdProcess etcd = EtcdProcess.startSingle();
         ProxyProcess proxy =
-            ProxyProcess.start(
+            ShippedJvm.startProxy(
                 dir,
-                List.of("@" + Path.of("jvm.options").toAbsolutePath()),
-                List.of(
-                    "--endpoints",
-                    etcd.endpoint(),
-                    "--encryption-provider-config",
-                    write(dir.resolve("enc.yaml"), config("secrets", AESGCM_KEY1)).toString(),
-                    // serve's default, which the test proxies otherwise skip: as shipped
-                    "--warm-up-seconds",
-                    "" + ServeCommand.DEFAULT_WARM_UP_SECONDS))) {
+                etcd.endpoint(),
+                write(dir.resolve("enc.yaml"), config("secrets", AESGCM_KEY1)),
+                // serve's default, which the test proxies otherwise skip: as shipped
+                "--warm-up-seconds",
+                "" + ServeCommand.DEFAULT_WARM_UP_SECONDS)) {
       ManagedChannel writer = Channels.plaintext(proxy.endpoint());
       List<ManagedChannel> attackers = new ArrayList<>();
       try {

@@ -533,6 +533,7 @@ public final class ServeCommand implements Callable<Integer> {
         proxy::inFlightBytes,
         proxy::inFlightRefusals,
         proxy::wireBuffersInUse);
+    metrics.exportListRoom(proxy::listsWaiting, proxy::listsWaited);
     metrics.exportWatchDecryptions(proxy::watchValuesShared, proxy::watchValuesDecrypted);
     return admin.start();
   }

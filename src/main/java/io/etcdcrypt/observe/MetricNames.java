@@ -141,6 +141,15 @@ public final class MetricNames {
   public static final String IN_FLIGHT_REFUSED = "etcd_crypt_proxy_in_flight_refused_total";
 
   /**
+   * Gauge: lists (Ranges over many keys) waiting now before going to etcd, until the answers of
+   * those already there leave room in direct memory for theirs.
+   */
+  public static final String LISTS_WAITING = "etcd_crypt_proxy_lists_waiting";
+
+  /** Counter: lists that waited for room for their answers before going to etcd. */
+  public static final String LISTS_WAITED = "etcd_crypt_proxy_lists_waited_total";
+
+  /**
    * Counter: encrypted watch values answered from the decryption another Watch stream made of the
    * same event (each client stream has its own etcd stream, so an event arrives once per stream).
    */

@@ -223,6 +223,25 @@ public final class Metrics implements AutoCloseable {
   }
 
   /**
+   * Exports the lists that wait for room in direct memory for their answers: {@value
+   * MetricNames#LISTS_WAITING} ({@code waiting}, now) and {@value MetricNames#LISTS_WAITED} ({@code
+   * waited}, so far), read at each scrape.
+   */
+  public void exportListRoom(LongSupplier waiting, LongSupplier waited) {
+    Gauge.builder(MetricNames.LISTS_WAITING, waiting, w -> w.getAsLong())
+        .description(
+            "Lists (Ranges over many keys) waiting now before going to etcd, until the answers of"
+                + " those already there, held in direct memory, leave room for theirs.")
+        .strongReference(true)
+        .register(registry);
+    readAtScrape(
+        MetricNames.LISTS_WAITED,
+        "Lists that waited for room for their answers before going to etcd; when it grows"
+            + " steadily, give the proxy more -XX:MaxDirectMemorySize (README, Memory).",
+        waited);
+  }
+
+  /**
    * Exports how watch values were opened: {@value MetricNames#WATCH_DECRYPTIONS_SHARED} ({@code
    * shared}: from another stream's decryption) and {@value MetricNames#WATCH_DECRYPTIONS} ({@code
    * decrypted}), read at each scrape.

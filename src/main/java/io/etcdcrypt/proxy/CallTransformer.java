@@ -27,6 +27,12 @@ public interface CallTransformer<ReqT, RespT> {
    */
   CompletionStage<RespT> toDownstream(RespT response, Consumer<ReqT> upstream);
 
+  /**
+   * The call is over toward the client: its last answer was handed to the client's transport, or
+   * the call was cancelled or failed. Called once, after every transform was started.
+   */
+  default void onCallEnd() {}
+
   /** Creates one transformer per call. */
   interface Factory<ReqT, RespT> {
     /** {@code side} makes further calls to etcd on behalf of the same client call. */

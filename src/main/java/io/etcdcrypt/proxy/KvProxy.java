@@ -67,12 +67,17 @@ final class KvProxy {
 
   private KvProxy() {}
 
-  static List<ProxiedMethod<?, ?>> methods(ValueWalker walker) {
+  /**
+   * The methods of {@code etcdserverpb.KV}; lists wait in {@code lists} for their answers' room.
+   */
+  static List<ProxiedMethod<?, ?>> methods(ValueWalker walker, ListRoom lists) {
     return List.of(
-        new ProxiedMethod<>(RANGE, side -> new RangeCall<>(walker::toUpstream, walker::openRange)),
+        new ProxiedMethod<>(
+            RANGE, side -> new RangeCall<>(walker::toUpstream, walker::openRange, lists)),
+        // A RangeStream answer comes in chunks of bounded size: nothing to wait for.
         new ProxiedMethod<>(
             RANGE_STREAM,
-            side -> new RangeCall<>(walker::toUpstreamStream, walker::openRangeChunk)),
+            side -> new RangeCall<>(walker::toUpstreamStream, walker::openRangeChunk, null)),
         rewriting(KVGrpc.getPutMethod(), walker::seal, walker::open),
         rewriting(KVGrpc.getDeleteRangeMethod(), ProxiedMethod.Rewrite.none(), walker::open),
         new ProxiedMethod<>(TXN, side -> new TxnCall(walker, side)),
@@ -90,28 +95,50 @@ final class KvProxy {
   /**
    * One Range or RangeStream call: the client's request, as it sent it, decides how etcd's answers
    * are opened (a sort by VALUE over encrypted keys goes to etcd in key order and is sorted here).
+   * A list goes to etcd once its answer has room ({@link ListRoom}).
    */
   private static final class RangeCall<RespT> implements CallTransformer<RangeRequest, RespT> {
     private final UnaryOperator<RangeRequest> toUpstream;
     private final RangeOpener<RespT> opener;
+    private final ListRoom lists; // null: nothing waits
     // Written by the request's transform, read by the responses' (other threads, after etcd
-    // answered).
+    // answered) and at the call's end.
     private volatile RangeRequest request;
+    private volatile ListRoom.Ticket ticket;
+    private volatile long answerBytes;
 
-    RangeCall(UnaryOperator<RangeRequest> toUpstream, RangeOpener<RespT> opener) {
+    RangeCall(UnaryOperator<RangeRequest> toUpstream, RangeOpener<RespT> opener, ListRoom lists) {
       this.toUpstream = toUpstream;
       this.opener = opener;
+      this.lists = lists;
     }
 
     @Override
     public CompletionStage<RangeRequest> toUpstream(RangeRequest request) {
       this.request = request;
-      return CompletableFuture.completedFuture(toUpstream.apply(request));
+      if (lists == null || !ListRoom.isList(request)) {
+        return CompletableFuture.completedFuture(toUpstream.apply(request));
+      }
+      ListRoom.Ticket entered = lists.enter();
+      ticket = entered;
+      CompletableFuture<Void> admitted = entered.admitted();
+      return admitted.isDone() && !admitted.isCompletedExceptionally()
+          ? CompletableFuture.completedFuture(toUpstream.apply(request))
+          : admitted.thenApply(go -> toUpstream.apply(request));
     }
 
     @Override
     public CompletionStage<RespT> toDownstream(RespT response, Consumer<RangeRequest> upstream) {
+      answerBytes += Math.max(0, RequestLimit.sizeOf(response));
       return opener.open(request, response);
+    }
+
+    @Override
+    public void onCallEnd() {
+      ListRoom.Ticket entered = ticket;
+      if (entered != null) {
+        lists.leave(entered, answerBytes);
+      }
     }
   }
 

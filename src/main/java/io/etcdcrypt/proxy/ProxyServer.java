@@ -44,6 +44,7 @@ public final class ProxyServer implements AutoCloseable {
   private final EventLoops loops;
   private final EndlessCalls endless;
   private final InFlightBytes inFlight;
+  private final ListRoom lists;
   private final SharedDecryptions watchValues;
 
   private ProxyServer(
@@ -52,12 +53,14 @@ public final class ProxyServer implements AutoCloseable {
       EventLoops loops,
       EndlessCalls endless,
       InFlightBytes inFlight,
+      ListRoom lists,
       SharedDecryptions watchValues) {
     this.upstream = upstream;
     this.server = server;
     this.loops = loops;
     this.endless = endless;
     this.inFlight = inFlight;
+    this.lists = lists;
     this.watchValues = watchValues;
   }
 
@@ -163,15 +166,16 @@ public final class ProxyServer implements AutoCloseable {
       SharedDecryptions watchValues =
           new SharedDecryptions(codec, SharedDecryptions.Limits.defaults());
       List<ProxiedMethod<?, ?>> transformed = new ArrayList<>();
-      transformed.addAll(KvProxy.methods(walker));
+      DirectMemory direct = DirectMemory.of(loops.buffers);
+      ListRoom lists = ListRoom.of(direct);
+      transformed.addAll(KvProxy.methods(walker, lists));
       transformed.addAll(WatchProxy.methods(new ValueWalker(watchValues, stale)));
       transformed.addAll(ElectionProxy.methods(walker));
       ClientUrls clientUrls = options.clientUrls();
       transformed.addAll(ClusterProxy.methods(clientUrls));
       EndlessCalls endless = new EndlessCalls();
       RequestLimit limit = RequestLimit.ofEtcd(options.maxRequestBytes());
-      InFlightBytes inFlight =
-          new InFlightBytes(options.maxInFlightBytes(), DirectMemory.of(loops.buffers));
+      InFlightBytes inFlight = new InFlightBytes(options.maxInFlightBytes(), direct);
       MethodTable table =
           new MethodTable(
               upstream.channel(), loops::current, endless, limit, inFlight, transformed);
@@ -217,7 +221,7 @@ public final class ProxyServer implements AutoCloseable {
               .build()
               .start();
       if (!announce) {
-        return new ProxyServer(upstream, server, loops, endless, inFlight, watchValues);
+        return new ProxyServer(upstream, server, loops, endless, inFlight, lists, watchValues);
       }
       log.info(
           "etcd-crypt-proxy listening on {} (tls={}, client certificates {}), etcd endpoints {}",
@@ -238,7 +242,7 @@ public final class ProxyServer implements AutoCloseable {
                 + " from them keep using the proxy",
             clientUrls.describe());
       }
-      return new ProxyServer(upstream, server, loops, endless, inFlight, watchValues);
+      return new ProxyServer(upstream, server, loops, endless, inFlight, lists, watchValues);
     } catch (IOException | RuntimeException e) {
       upstream.close();
       loops.close();
@@ -283,6 +287,16 @@ public final class ProxyServer implements AutoCloseable {
   /** Requests refused so far because they did not fit in {@code --max-in-flight-bytes}. */
   public long inFlightRefusals() {
     return inFlight.refused();
+  }
+
+  /** Lists waiting now for room for their answers ({@link ListRoom}). */
+  public long listsWaiting() {
+    return lists.waiting();
+  }
+
+  /** Lists that had to wait for room for their answers, so far. */
+  public long listsWaited() {
+    return lists.waited();
   }
 
   /** Encrypted watch values answered from another stream's decryption of the same event. */

@@ -518,6 +518,7 @@ final class Relay<ReqT, RespT> {
       synchronized (lock) {
         responses.releaseDelivered(); // the client's transport has written the answer
       }
+      transformer.onCallEnd();
     }
 
     @Override
@@ -527,6 +528,7 @@ final class Relay<ReqT, RespT> {
         markClosed();
         clientCall.cancel("client cancelled", null);
       }
+      transformer.onCallEnd();
     }
 
     @Override

@@ -755,6 +755,8 @@ class MetricsAndHealthEndToEndTest {
             MetricNames.WIRE_BUFFERS_BYTES,
             MetricNames.IN_FLIGHT_LIMIT_BYTES,
             MetricNames.IN_FLIGHT_REFUSED,
+            MetricNames.LISTS_WAITING,
+            MetricNames.LISTS_WAITED,
             MetricNames.WATCH_DECRYPTIONS,
             MetricNames.WATCH_DECRYPTIONS_SHARED);
     // INVALID_KEY_ID_FROM_STATUS has no series until a plugin reports a bad key id;

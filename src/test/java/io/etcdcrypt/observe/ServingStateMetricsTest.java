@@ -62,6 +62,19 @@ class ServingStateMetricsTest {
   }
 
   @Test
+  void listsWaitingAndWaitedAreReadAtEveryScrape() {
+    AtomicLong waiting = new AtomicLong(2);
+    AtomicLong waited = new AtomicLong(5);
+    metrics.exportListRoom(waiting::get, waited::get);
+    assertEquals(2, scrape().value(MetricNames.LISTS_WAITING));
+    waiting.set(0);
+    waited.set(9);
+    PrometheusText.Exposition m = scrape();
+    assertEquals(0, m.value(MetricNames.LISTS_WAITING));
+    assertEquals(9, m.value(MetricNames.LISTS_WAITED));
+  }
+
+  @Test
   void eachReadinessCheckIsOneWhilePassingAndZeroWhenFailingOrThrowing() {
     metrics.exportReadiness(
         List.of(

@@ -142,8 +142,19 @@ final class PluginConnection implements AutoCloseable {
     Context context = requester != null ? requester : Context.ROOT;
     Context previous = context.attach(); // the call takes its cancellation and deadline from it
     try {
-      CompletableFuture<R> result = start(method, request, what, uid, fullMethod, context);
-      result.whenComplete((r, e) -> pending.decrementAndGet());
+      CompletableFuture<R> answer = start(method, request, what, uid, fullMethod, context);
+      // The call stops counting before anyone hears its answer: a caller that makes its next call
+      // when it hears one (a list asking a few DEKs at a time) must find the slot free again.
+      CompletableFuture<R> result = new CompletableFuture<>();
+      answer.whenComplete(
+          (r, e) -> {
+            pending.decrementAndGet();
+            if (e != null) {
+              result.completeExceptionally(e);
+            } else {
+              result.complete(r);
+            }
+          });
       return result;
     } catch (RuntimeException e) {
       pending.decrementAndGet();

@@ -53,6 +53,11 @@ public final class MockKmsPlugin implements AutoCloseable {
   public final AtomicInteger v1EncryptCalls = new AtomicInteger();
   public final AtomicInteger v1DecryptCalls = new AtomicInteger();
 
+  /** The most KMS v1 Decrypt calls the plugin was answering at the same time. */
+  public final AtomicInteger v1DecryptsAtOncePeak = new AtomicInteger();
+
+  private final AtomicInteger v1DecryptsNow = new AtomicInteger();
+
   /** Every {@code :authority} a call arrived with. */
   public final Set<String> authorities = ConcurrentHashMap.newKeySet();
 
@@ -287,14 +292,19 @@ public final class MockKmsPlugin implements AutoCloseable {
         io.etcdcrypt.kms.proto.v1beta1.DecryptRequest request,
         StreamObserver<io.etcdcrypt.kms.proto.v1beta1.DecryptResponse> out) {
       v1DecryptCalls.incrementAndGet();
-      if (failNow(out)) {
-        return;
+      v1DecryptsAtOncePeak.accumulateAndGet(v1DecryptsNow.incrementAndGet(), Math::max);
+      try {
+        if (failNow(out)) {
+          return;
+        }
+        out.onNext(
+            io.etcdcrypt.kms.proto.v1beta1.DecryptResponse.newBuilder()
+                .setPlain(ByteString.copyFrom(base64Decode(request.getCipher())))
+                .build());
+        out.onCompleted();
+      } finally {
+        v1DecryptsNow.decrementAndGet();
       }
-      out.onNext(
-          io.etcdcrypt.kms.proto.v1beta1.DecryptResponse.newBuilder()
-              .setPlain(ByteString.copyFrom(base64Decode(request.getCipher())))
-              .build());
-      out.onCompleted();
     }
   }
 }

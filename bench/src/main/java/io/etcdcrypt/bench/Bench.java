@@ -172,7 +172,7 @@ public final class Bench {
             targets,
             cells,
             rss,
-            Machine.describe(opts.getOrDefault("etcd", "etcd"), etcd.processCommand),
+            machine(),
             loadBefore,
             loadAfter,
             took,
@@ -182,6 +182,14 @@ public final class Bench {
     report.write(out, name);
     System.out.println(report.summary());
     log("wrote %s/%s.{json,md,png} in %d s", out, name, took.toSeconds());
+  }
+
+  /** The machine, with the runtime the proxies run on (variants may name their own). */
+  private Map<String, String> machine() {
+    Map<String, String> m =
+        Machine.describe(opts.getOrDefault("etcd", "etcd"), etcd.processCommand);
+    m.put("proxy jdk", Machine.javaVersion(opts.getOrDefault("proxy-java", "java")));
+    return m;
   }
 
   // ---- processes ----

@@ -18,12 +18,23 @@ final class Machine {
     m.put("cpu", cpuModel());
     m.put("kernel", read("/proc/sys/kernel/osrelease"));
     m.put(
-        "jdk",
+        "load generator jdk",
         System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
     m.put("etcd", command(etcdBinary, "--version").lines().findFirst().orElse("?"));
     m.put("etcd_command", etcdCommand);
     m.put("etcd_data", "tmpfs (/dev/shm)");
     return m;
+  }
+
+  /**
+   * The runtime {@code java} is, as its {@code -version} names it ("OpenJDK Runtime ... 25.0.3+9").
+   */
+  static String javaVersion(String java) {
+    return command(java, "-version")
+        .lines()
+        .filter(l -> l.contains("Runtime Environment"))
+        .findFirst()
+        .orElse(java);
   }
 
   static String loadAverage() {

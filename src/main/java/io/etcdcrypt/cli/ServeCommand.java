@@ -203,8 +203,8 @@ public final class ServeCommand implements Callable<Integer> {
       description =
           "Calls that may wait on one KMS plugin at once. Past it a request that needs the plugin fails at"
               + " once with RESOURCE_EXHAUSTED instead of queueing behind a hung plugin (each waiting write holds"
-              + " its value in memory); one request has at most 8 calls waiting at a time. A KMS v1 write whose client gave up (cancelled, or past its deadline) is"
-              + " not sent to the plugin. Both are counted in etcd_crypt_proxy_kms_calls_dropped_total."
+              + " its value in memory); one request has at most 8 calls waiting at a time. A KMS v1 write"
+              + " whose client gave up (cancelled, or past its deadline) is not sent to the plugin. Both are counted in etcd_crypt_proxy_kms_calls_dropped_total."
               + " Default: ${DEFAULT-VALUE}")
   int kmsMaxPendingCalls;
 

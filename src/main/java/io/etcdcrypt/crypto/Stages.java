@@ -35,6 +35,18 @@ public final class Stages {
     }
   }
 
+  /**
+   * Completes {@code target} as another stage completed: with {@code value}, or exceptionally with
+   * {@code error} when it is not null (the two arguments of {@code whenComplete}).
+   */
+  public static <T> void settle(CompletableFuture<T> target, T value, Throwable error) {
+    if (error != null) {
+      target.completeExceptionally(error);
+    } else {
+      target.complete(value);
+    }
+  }
+
   /** What a stage failed with, through CompletionException and ExecutionException wrappers. */
   public static Throwable cause(Throwable t) {
     while ((t instanceof CompletionException || t instanceof ExecutionException)

@@ -1,6 +1,7 @@
 package io.etcdcrypt.kms;
 
 import io.etcdcrypt.config.KmsEndpoint;
+import io.etcdcrypt.crypto.Stages;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ConnectivityState;
@@ -149,11 +150,7 @@ final class PluginConnection implements AutoCloseable {
       answer.whenComplete(
           (r, e) -> {
             pending.decrementAndGet();
-            if (e != null) {
-              result.completeExceptionally(e);
-            } else {
-              result.complete(r);
-            }
+            Stages.settle(result, r, e);
           });
       return result;
     } catch (RuntimeException e) {

@@ -1,6 +1,7 @@
 package io.etcdcrypt.values;
 
 import com.google.protobuf.ByteString;
+import io.etcdcrypt.crypto.Stages;
 import io.etcdcrypt.crypto.ValueCodec;
 import java.time.Duration;
 import java.util.Iterator;
@@ -160,10 +161,8 @@ public final class SharedDecryptions implements ValueCodec {
         (plaintext, error) -> {
           if (error != null) {
             forget(entry);
-            entry.opened.completeExceptionally(error);
-          } else {
-            entry.opened.complete(plaintext);
           }
+          Stages.settle(entry.opened, plaintext, error);
         });
   }
 

@@ -232,7 +232,7 @@ final class ValueTransforms implements ValueSource {
         f = CompletableFuture.failedFuture(e);
       }
       CompletableFuture<ByteString> outcome = next.outcome();
-      f.whenComplete((r, e) -> settle(outcome, r, e));
+      f.whenComplete((r, e) -> Stages.settle(outcome, r, e));
       if (f.isDone()) {
         started.decrementAndGet(); // a cached DEK, say: the slot is free again at once
       } else {
@@ -247,14 +247,6 @@ final class ValueTransforms implements ValueSource {
       synchronized (queue) {
         queue.clear();
       }
-    }
-  }
-
-  private static void settle(CompletableFuture<ByteString> outcome, ByteString r, Throwable e) {
-    if (e != null) {
-      outcome.completeExceptionally(e);
-    } else {
-      outcome.complete(r);
     }
   }
 

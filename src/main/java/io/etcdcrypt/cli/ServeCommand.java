@@ -532,7 +532,8 @@ public final class ServeCommand implements Callable<Integer> {
         proxy.inFlightLimit(),
         proxy::inFlightBytes,
         proxy::inFlightRefusals,
-        proxy::wireBuffersInUse);
+        proxy::wireBuffersInUse,
+        proxy::wireBuffersReserved);
     metrics.exportListRoom(proxy::listsWaiting, proxy::listsWaited);
     metrics.exportWatchDecryptions(proxy::watchValuesShared, proxy::watchValuesDecrypted);
     return admin.start();

@@ -125,11 +125,16 @@ public final class MetricNames {
    */
   public static final String IN_FLIGHT_BYTES = "etcd_crypt_proxy_in_flight_bytes";
 
-  /**
-   * Gauge: bytes of the proxy's wire buffers (direct memory) in use now; large requests are refused
-   * while it passes half of {@code -XX:MaxDirectMemorySize}.
-   */
+  /** Gauge: bytes of the proxy's wire buffers (direct memory) in use now. */
   public static final String WIRE_BUFFERS_BYTES = "etcd_crypt_proxy_wire_buffers_in_use_bytes";
+
+  /**
+   * Gauge: bytes of direct memory the pool of wire buffers holds now, in use or not (what counts
+   * against {@code -XX:MaxDirectMemorySize}); large requests are refused while it passes half of
+   * that.
+   */
+  public static final String WIRE_BUFFERS_RESERVED_BYTES =
+      "etcd_crypt_proxy_wire_buffers_reserved_bytes";
 
   /** Gauge: {@code --max-in-flight-bytes}. */
   public static final String IN_FLIGHT_LIMIT_BYTES = "etcd_crypt_proxy_in_flight_limit_bytes";

@@ -195,20 +195,30 @@ public final class Metrics implements AutoCloseable {
   /**
    * Exports what the proxy holds in flight: {@value MetricNames#IN_FLIGHT_BYTES} ({@code held}),
    * {@value MetricNames#WIRE_BUFFERS_BYTES} ({@code wireBuffers}), {@value
+   * MetricNames#WIRE_BUFFERS_RESERVED_BYTES} ({@code wireBuffersReserved}), {@value
    * MetricNames#IN_FLIGHT_LIMIT_BYTES} ({@code limit}) and {@value MetricNames#IN_FLIGHT_REFUSED}
    * ({@code refused}), read at each scrape.
    */
   public void exportInFlight(
-      long limit, LongSupplier held, LongSupplier refused, LongSupplier wireBuffers) {
+      long limit,
+      LongSupplier held,
+      LongSupplier refused,
+      LongSupplier wireBuffers,
+      LongSupplier wireBuffersReserved) {
     Gauge.builder(MetricNames.IN_FLIGHT_BYTES, held, h -> h.getAsLong())
         .description(
             "Bytes of client requests and etcd responses the proxy holds now, across all calls.")
         .strongReference(true)
         .register(registry);
     Gauge.builder(MetricNames.WIRE_BUFFERS_BYTES, wireBuffers, w -> w.getAsLong())
+        .description("Bytes of the proxy's wire buffers (direct memory) in use now.")
+        .strongReference(true)
+        .register(registry);
+    Gauge.builder(MetricNames.WIRE_BUFFERS_RESERVED_BYTES, wireBuffersReserved, w -> w.getAsLong())
         .description(
-            "Bytes of the proxy's wire buffers (direct memory) in use now; requests over 64 KiB"
-                + " are refused while it passes half of -XX:MaxDirectMemorySize.")
+            "Bytes of direct memory the pool of wire buffers holds now, in use or not: what counts"
+                + " against -XX:MaxDirectMemorySize; requests over 64 KiB are refused while it"
+                + " passes half of it.")
         .strongReference(true)
         .register(registry);
     Gauge.builder(MetricNames.IN_FLIGHT_LIMIT_BYTES, () -> limit)

@@ -5,19 +5,20 @@ import java.lang.management.ManagementFactory;
 import java.util.function.LongSupplier;
 
 /**
- * The JVM's direct memory, where Netty keeps every message on the wire: in use now, and its limit
- * ({@code -XX:MaxDirectMemorySize}). When it runs out, the read that needed it fails and takes its
- * whole connection down, etcd's included, with every call on it; so the proxy admits large requests
- * only while there is room for etcd's answers as well ({@link InFlightBytes}).
+ * The JVM's direct memory, where Netty keeps every message on the wire: what the wire buffers' pool
+ * holds of it now, and its limit ({@code -XX:MaxDirectMemorySize}). When it runs out, the read that
+ * needed it fails, and with it the call whose answer it was reading; so the proxy admits large
+ * requests only while there is room for etcd's answers as well ({@link InFlightBytes}).
  *
- * @param used the bytes in use now, read cheaply at each large request
+ * @param used the bytes the pool holds now, in use or not (a chunk with free pages still counts
+ *     against the limit), read cheaply at each large request
  * @param limit the most the JVM hands out
  */
 record DirectMemory(LongSupplier used, long limit) {
 
   /** The proxy's wire buffers, within this JVM's limit. */
   static DirectMemory of(WireBuffers buffers) {
-    return new DirectMemory(buffers::inUse, jvmLimit());
+    return new DirectMemory(buffers::reserved, jvmLimit());
   }
 
   /**

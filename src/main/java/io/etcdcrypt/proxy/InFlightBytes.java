@@ -22,13 +22,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A request larger than {@value #ALWAYS_ADMITTED} bytes that would take the count past the cap
  * is refused with RESOURCE_EXHAUSTED, while it arrives or once it has, and nothing of it reaches
- * etcd; so is one that arrives while the wire buffers in use ({@link DirectMemory}) pass half of
- * the JVM's direct memory, since not every buffer is counted here (framing, answers still arriving)
- * and a connection whose read finds no direct memory fails with all its calls. Smaller requests
- * (reads, small writes, keep-alives) are always admitted: refusing them would free nothing, and so
- * one client's large writes can never stop another's reads. etcd's responses are never refused,
- * since a write's answer must reach its client; they are counted, so that while they are held large
- * requests wait their turn.
+ * etcd; so is one that arrives while the direct memory the wire buffers' pool holds ({@link
+ * DirectMemory}) passes half of the JVM's limit, since not every buffer is counted here (framing,
+ * answers still arriving), the pool holds more than its buffers use, and a read from etcd that
+ * finds no direct memory fails the call whose answer it was reading. Smaller requests (reads, small
+ * writes, keep-alives) are always admitted: refusing them would free nothing, and so one client's
+ * large writes can never stop another's reads. etcd's responses are never refused, since a write's
+ * answer must reach its client; they are counted, so that while they are held large requests wait
+ * their turn.
  */
 final class InFlightBytes {
 
@@ -49,9 +50,9 @@ final class InFlightBytes {
 
   /**
    * @param max {@code --max-in-flight-bytes}
-   * @param direct the JVM's direct memory: large requests are admitted only while what is in use,
-   *     with them, stays within half of its limit, and the other half is left for etcd's answers
-   *     (which are never refused) and small requests
+   * @param direct the JVM's direct memory: large requests are admitted only while what the pool
+   *     holds, with them, stays within half of its limit, and the other half is left for etcd's
+   *     answers (which are never refused) and small requests
    */
   InFlightBytes(long max, DirectMemory direct) {
     if (max <= 0) {
@@ -87,23 +88,24 @@ final class InFlightBytes {
       held.addAndGet(bytes);
       return null;
     }
-    // Not every wire buffer in use is counted here (framing, answers still arriving), so the pool's
-    // own figure has the last word on room.
-    long directUsed = direct.used().getAsLong();
-    if (directUsed + bytes > directForRequests) {
+    // Not every wire buffer is counted here (framing, answers still arriving), and the pool holds
+    // more than its buffers use, so what the pool holds has the last word on room.
+    long directHeld = direct.used().getAsLong();
+    if (directHeld + bytes > directForRequests) {
       refused.increment();
       REFUSALS.warn(
-          "refused a request of {}+ bytes with RESOURCE_EXHAUSTED: {} bytes of wire buffers were"
-              + " in use, of {} of direct memory (-XX:MaxDirectMemorySize; large requests may use"
-              + " half of it);"
+          "refused a request of {}+ bytes with RESOURCE_EXHAUSTED: the wire buffers held {} bytes"
+              + " of {} of direct memory (-XX:MaxDirectMemorySize; large requests may take it to"
+              + " half);"
               + " clients send more large requests at once than it allows: raise it (README,"
               + " Memory) if they are legitimate",
           soFar,
-          directUsed,
+          directHeld,
           direct.limit());
       return refusal(
           soFar,
-          String.format(Locale.ROOT, "%d bytes of the proxy's buffers are in use", directUsed));
+          String.format(
+              Locale.ROOT, "the proxy's buffers hold %d bytes of direct memory", directHeld));
     }
     while (true) {
       long now = held.get();

@@ -279,6 +279,11 @@ public final class ProxyServer implements AutoCloseable {
     return loops.buffers.inUse();
   }
 
+  /** Bytes of direct memory the wire buffers' pool holds now, in use or not. */
+  public long wireBuffersReserved() {
+    return loops.buffers.reserved();
+  }
+
   /** {@code --max-in-flight-bytes}. */
   public long inFlightLimit() {
     return inFlight.max();

@@ -753,6 +753,7 @@ class MetricsAndHealthEndToEndTest {
             MetricNames.ETCD_MEMBER_SERVING,
             MetricNames.IN_FLIGHT_BYTES,
             MetricNames.WIRE_BUFFERS_BYTES,
+            MetricNames.WIRE_BUFFERS_RESERVED_BYTES,
             MetricNames.IN_FLIGHT_LIMIT_BYTES,
             MetricNames.IN_FLIGHT_REFUSED,
             MetricNames.LISTS_WAITING,

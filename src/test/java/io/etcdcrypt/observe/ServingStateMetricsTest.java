@@ -47,7 +47,7 @@ class ServingStateMetricsTest {
   @Test
   void inFlightFiguresAreReadAtEveryScrapeEvenAfterACollection() throws Exception {
     AtomicLong refused = new AtomicLong();
-    metrics.exportInFlight(1024, () -> 7, refused::get, () -> 5);
+    metrics.exportInFlight(1024, () -> 7, refused::get, () -> 5, () -> 9);
     refused.set(3);
     // What the counter reads must not be left to the collector (a weak reference would be cleared).
     for (int i = 0; i < 3; i++) {
@@ -59,6 +59,7 @@ class ServingStateMetricsTest {
     assertEquals(7, m.value(MetricNames.IN_FLIGHT_BYTES));
     assertEquals(1024, m.value(MetricNames.IN_FLIGHT_LIMIT_BYTES));
     assertEquals(5, m.value(MetricNames.WIRE_BUFFERS_BYTES));
+    assertEquals(9, m.value(MetricNames.WIRE_BUFFERS_RESERVED_BYTES));
   }
 
   @Test

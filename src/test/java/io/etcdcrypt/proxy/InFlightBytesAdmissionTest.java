@@ -12,17 +12,17 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Which requests {@link InFlightBytes} admits: small ones always; large ones while they fit in
- * {@code --max-in-flight-bytes} and while the wire buffers in use, with them, stay within half of
- * the JVM's direct memory.
+ * {@code --max-in-flight-bytes} and while the direct memory the wire buffers hold, with them, stays
+ * within half of the JVM's limit.
  */
 @Timeout(10)
 class InFlightBytesAdmissionTest {
 
   private static final long MIB = 1 << 20;
 
-  private final AtomicLong directInUse = new AtomicLong();
+  private final AtomicLong directHeld = new AtomicLong();
   private final InFlightBytes inFlight =
-      new InFlightBytes(32 * MIB, new DirectMemory(directInUse::get, 128 * MIB));
+      new InFlightBytes(32 * MIB, new DirectMemory(directHeld::get, 128 * MIB));
 
   @Test
   void largeRequestsFitUntilTheCapAndAreRefusedPastIt() {
@@ -45,10 +45,10 @@ class InFlightBytesAdmissionTest {
   }
 
   @Test
-  void largeRequestsAreRefusedWhileTheWireBuffersUseHalfTheDirectMemory() {
-    directInUse.set(63 * MIB);
+  void largeRequestsAreRefusedWhileTheWireBuffersHoldHalfTheDirectMemory() {
+    directHeld.set(63 * MIB);
     assertNull(inFlight.admit(MIB, MIB), "63 + 1 MiB: within half of 128 MiB");
-    directInUse.set(64 * MIB);
+    directHeld.set(64 * MIB);
     Status refused = inFlight.admit(MIB, MIB);
     assertNotNull(refused);
     assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getCode());
@@ -56,20 +56,21 @@ class InFlightBytesAdmissionTest {
         refused
             .getDescription()
             .endsWith(
-                "it brings 1048576 bytes while 67108864 bytes of the proxy's buffers are in use;"
+                "it brings 1048576 bytes while the proxy's buffers hold 67108864 bytes of direct"
+                    + " memory;"
                     + " retry with backoff"),
         refused.getDescription());
     assertEquals(MIB, inFlight.held(), "only the first request is held");
 
     // Small requests (reads, small writes) pass whatever the buffers hold: refusing them would free
     // nothing.
-    directInUse.set(127 * MIB);
+    directHeld.set(127 * MIB);
     assertNull(inFlight.admit(64 << 10, 64 << 10));
   }
 
   @Test
   void aRequestStillArrivingIsJudgedByWhatHasArrivedSoFar() {
-    directInUse.set(64 * MIB);
+    directHeld.set(64 * MIB);
     assertNull(inFlight.admit(32 << 10, 32 << 10), "its first 32 KiB: a small request so far");
     assertNotNull(inFlight.admit(64 << 10, 96 << 10), "96 KiB so far: a large one now");
   }

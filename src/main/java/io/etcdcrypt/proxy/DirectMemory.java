@@ -10,11 +10,11 @@ import java.util.function.LongSupplier;
  * needed it fails, and with it the call whose answer it was reading; so the proxy admits large
  * requests only while there is room for etcd's answers as well ({@link InFlightBytes}).
  *
- * @param used the bytes the pool holds now, in use or not (a chunk with free pages still counts
+ * @param held the bytes the pool holds now, in use or not (a chunk with free pages still counts
  *     against the limit), read cheaply at each large request
  * @param limit the most the JVM hands out
  */
-record DirectMemory(LongSupplier used, long limit) {
+record DirectMemory(LongSupplier held, long limit) {
 
   /** The proxy's wire buffers, within this JVM's limit. */
   static DirectMemory of(WireBuffers buffers) {

@@ -90,7 +90,7 @@ final class InFlightBytes {
     }
     // Not every wire buffer is counted here (framing, answers still arriving), and the pool holds
     // more than its buffers use, so what the pool holds has the last word on room.
-    long directHeld = direct.used().getAsLong();
+    long directHeld = direct.held().getAsLong();
     if (directHeld + bytes > directForRequests) {
       refused.increment();
       REFUSALS.warn(

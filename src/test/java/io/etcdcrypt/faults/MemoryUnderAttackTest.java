@@ -203,6 +203,7 @@ class MemoryUnderAttackTest {
         // during the attack only for want of room, never for good), a small one, and reads.
         attackers.forEach(ManagedChannel::shutdownNow);
         awaitNothingInFlight(proxy);
+        System.out.println("after the attack: " + memoryMetrics(proxy).replace('\n', ' '));
         byte[] large = new byte[1400 * 1024];
         Arrays.fill(large, (byte) 'L');
         kv.put(

@@ -7,8 +7,9 @@ import java.util.function.LongSupplier;
 /**
  * The JVM's direct memory, where Netty keeps every message on the wire: what the wire buffers' pool
  * holds of it now, and its limit ({@code -XX:MaxDirectMemorySize}). When it runs out, the read that
- * needed it fails, and with it the call whose answer it was reading; so the proxy admits large
- * requests only while there is room for etcd's answers as well ({@link InFlightBytes}).
+ * needed it fails and takes its whole connection down, etcd's included, with every call on it; so
+ * the proxy admits large requests only while there is room for etcd's answers as well ({@link
+ * InFlightBytes}).
  *
  * @param held the bytes the pool holds now, in use or not (a chunk with free pages still counts
  *     against the limit), read cheaply at each large request

@@ -24,12 +24,12 @@ import org.slf4j.LoggerFactory;
  * is refused with RESOURCE_EXHAUSTED, while it arrives or once it has, and nothing of it reaches
  * etcd; so is one that arrives while the direct memory the wire buffers' pool holds ({@link
  * DirectMemory}) passes half of the JVM's limit, since not every buffer is counted here (framing,
- * answers still arriving), the pool holds more than its buffers use, and a read from etcd that
- * finds no direct memory fails the call whose answer it was reading. Smaller requests (reads, small
- * writes, keep-alives) are always admitted: refusing them would free nothing, and so one client's
- * large writes can never stop another's reads. etcd's responses are never refused, since a write's
- * answer must reach its client; they are counted, so that while they are held large requests wait
- * their turn.
+ * answers still arriving), the pool holds more than its buffers use, and a connection whose read
+ * finds no direct memory fails with all its calls. Smaller requests (reads, small writes,
+ * keep-alives) are always admitted: refusing them would free nothing, and so one client's large
+ * writes can never stop another's reads. etcd's responses are never refused, since a write's answer
+ * must reach its client; they are counted, so that while they are held large requests wait their
+ * turn.
  */
 final class InFlightBytes {
 

@@ -15,6 +15,7 @@ import io.etcdcrypt.kms.KmsObserver;
 import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsProviders;
 import io.etcdcrypt.kms.KmsV2Client;
+import io.etcdcrypt.ops.OpsFixtures;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
@@ -89,16 +90,11 @@ class AbandonedKmsWorkTest {
 
   private static String config(MockKmsPlugin plugin) {
     // A timeout far longer than the test: only the clients' deadlines end the waiting calls.
-    return String.join(
-        "\n",
-        "apiVersion: apiserver.config.k8s.io/v1",
-        "kind: EncryptionConfiguration",
-        "resources:",
-        "  - resources: [secrets]",
-        "    providers: [{kms: {apiVersion: v1, name: mock, endpoint: '"
+    return OpsFixtures.config(
+        "secrets",
+        "kms: {apiVersion: v1, name: mock, endpoint: '"
             + plugin.endpoint().url()
-            + "', timeout: 60s}}]",
-        "");
+            + "', timeout: 60s}");
   }
 
   private static PutRequest put(String name) {

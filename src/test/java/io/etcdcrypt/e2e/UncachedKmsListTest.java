@@ -14,6 +14,7 @@ import io.etcdcrypt.etcd.mvccpb.KeyValue;
 import io.etcdcrypt.kms.KmsObserver;
 import io.etcdcrypt.kms.KmsProviderOptions;
 import io.etcdcrypt.kms.KmsProviders;
+import io.etcdcrypt.ops.OpsFixtures;
 import io.etcdcrypt.testing.Await;
 import io.etcdcrypt.testing.Channels;
 import io.etcdcrypt.testing.EtcdExtension;
@@ -67,16 +68,11 @@ class UncachedKmsListTest {
 
   /** KMS v1 with no DEK cache: every read asks the plugin. */
   private static String config(MockKmsPlugin plugin) {
-    return String.join(
-        "\n",
-        "apiVersion: apiserver.config.k8s.io/v1",
-        "kind: EncryptionConfiguration",
-        "resources:",
-        "  - resources: [secrets]",
-        "    providers: [{kms: {apiVersion: v1, name: mock, cachesize: -1, endpoint: '"
+    return OpsFixtures.config(
+        "secrets",
+        "kms: {apiVersion: v1, name: mock, cachesize: -1, endpoint: '"
             + plugin.endpoint().url()
-            + "', timeout: 60s}}]",
-        "");
+            + "', timeout: 60s}");
   }
 
   /** The Secrets of one namespace: each test lists only what it wrote (they share one etcd). */
